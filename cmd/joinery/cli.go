@@ -1,0 +1,558 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/joinery/joinery/jobs"
+	"github.com/joinery/joinery/queries"
+)
+
+// Exit statuses, documented in README.md.
+const (
+	exitOK          = 0
+	exitFailed      = 1   // one or more jobs failed
+	exitUsage       = 2   // bad command line or invalid configuration
+	exitLocked      = 3   // a job was skipped: another run of it holds its lock
+	exitInterrupted = 130 // cancelled by SIGINT or SIGTERM
+)
+
+// exitError carries an exit status with its message.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageErr(format string, args ...any) error {
+	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
+}
+
+const usage = `joinery runs declarative MySQL join reports into Excel and CSV files.
+
+Usage:
+  joinery run JOB... | --all [--at TIME]   run jobs now and write their reports
+  joinery list                             jobs, schedules, next runs and outputs
+  joinery validate [--connect]             check the configuration
+  joinery sql JOB...                       print each dataset's SQL and arguments
+  joinery schedule [--grace 5m]            run every job on its schedule until stopped
+  joinery version                          print the version
+
+Every command takes:
+  --config FILE      configuration (default $JOINERY_CONFIG, else ./config.yaml)
+  --log-level LEVEL  debug, info, warn or error (default $JOINERY_LOG_LEVEL, else info)
+  --log-format FMT   text, json or auto: text on a terminal, JSON otherwise (default auto)
+
+Run "joinery COMMAND --help" for a command's own flags.
+Exit status: 0 ok, 1 a job failed, 2 usage or configuration error,
+3 a job was skipped because another run of it was in progress, 130 interrupted.
+`
+
+// run is the whole CLI; main only maps its result to an exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	err := dispatch(ctx, args, stdout, stderr)
+	if err == nil {
+		return exitOK
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	var ee *exitError
+	code := exitFailed
+	if errors.As(err, &ee) {
+		code = ee.code
+	}
+	var ce *jobs.ConfigError
+	if errors.As(err, &ce) {
+		code = exitUsage
+	}
+	if code == exitFailed && ctx.Err() != nil {
+		code = exitInterrupted
+	}
+	fmt.Fprintf(stderr, "joinery: %v\n", err)
+	return code
+}
+
+func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return usageErr("no command given")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	case "-version", "--version", "version":
+		fmt.Fprintf(stdout, "joinery %s\n", version)
+		return nil
+	case "run":
+		return cmdRun(ctx, rest, stdout, stderr)
+	case "list":
+		return cmdList(ctx, rest, stdout, stderr)
+	case "validate":
+		return cmdValidate(ctx, rest, stdout, stderr)
+	case "sql":
+		return cmdSQL(ctx, rest, stdout, stderr)
+	case "schedule":
+		return cmdSchedule(ctx, rest, stdout, stderr)
+	}
+	fmt.Fprint(stderr, usage)
+	return usageErr("unknown command %q", cmd)
+}
+
+// common holds the flags every command takes.
+type common struct {
+	config    string
+	logLevel  string
+	logFormat string
+	stderr    io.Writer
+}
+
+func newFlags(name, synopsis string, stderr io.Writer) (*flag.FlagSet, *common) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c := &common{stderr: stderr}
+	fs.StringVar(&c.config, "config", "", "configuration file (default $JOINERY_CONFIG, else ./config.yaml)")
+	fs.StringVar(&c.logLevel, "log-level", "", "debug, info, warn or error (default $JOINERY_LOG_LEVEL, else info)")
+	fs.StringVar(&c.logFormat, "log-format", "auto", "text, json, or auto (text on a terminal)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: joinery %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs, c
+}
+
+// parse parses flags and positional arguments in any order.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, &exitError{code: exitUsage, err: err}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func (c *common) load() (*jobs.Config, error) {
+	path := c.config
+	if path == "" {
+		path = os.Getenv("JOINERY_CONFIG")
+	}
+	if path == "" {
+		path = "config.yaml"
+	}
+	return jobs.Load(path)
+}
+
+// logger builds the slog logger; quietOnTerminal raises the default level
+// to warn where a person watches a progress line and summary instead.
+func (c *common) logger(quietOnTerminal bool) (*slog.Logger, error) {
+	levelName := c.logLevel
+	if levelName == "" {
+		levelName = os.Getenv("JOINERY_LOG_LEVEL")
+	}
+	tty := isTerminal(c.stderr)
+	var level slog.Level
+	switch {
+	case levelName != "":
+		if err := level.UnmarshalText([]byte(levelName)); err != nil {
+			return nil, usageErr("--log-level %q: want debug, info, warn or error", levelName)
+		}
+	case quietOnTerminal && tty:
+		level = slog.LevelWarn
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch c.logFormat {
+	case "json":
+		return slog.New(slog.NewJSONHandler(c.stderr, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(c.stderr, opts)), nil
+	case "auto", "":
+		if tty {
+			return slog.New(slog.NewTextHandler(c.stderr, opts)), nil
+		}
+		return slog.New(slog.NewJSONHandler(c.stderr, opts)), nil
+	}
+	return nil, usageErr("--log-format %q: want text, json or auto", c.logFormat)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// openDB connects to the configured database, starting the embedded demo
+// database when the configuration asks for it.
+func openDB(ctx context.Context, cfg *jobs.Config, log *slog.Logger) (*sql.DB, func(), error) {
+	var (
+		dsn  string
+		stop = func() error { return nil }
+		err  error
+	)
+	if cfg.Database.Embedded() {
+		dsn, stop, err = startEmbedded(ctx, log)
+		if err != nil {
+			return nil, nil, fmt.Errorf("embedded database: %w", err)
+		}
+		log.Info("using the embedded demo database", "dsn", jobs.Redact(dsn))
+	} else if dsn, err = cfg.Database.ResolveDSN(); err != nil {
+		return nil, nil, fmt.Errorf("%s: database.dsn: %w", cfg.File, err)
+	}
+	db, err := jobs.OpenDB(cfg.Database, dsn)
+	if err != nil {
+		_ = stop()
+		return nil, nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, cfg.Database.ConnectTimeout+5*time.Second)
+	defer cancel()
+	if err := db.PingContext(pctx); err != nil {
+		db.Close()
+		_ = stop()
+		return nil, nil, fmt.Errorf("connect to %s: %w", jobs.Redact(dsn), err)
+	}
+	return db, func() {
+		db.Close()
+		if err := stop(); err != nil {
+			log.Warn("stop embedded database", "error", err)
+		}
+	}, nil
+}
+
+// selectJobs resolves job names, or every job with all.
+func selectJobs(cfg *jobs.Config, names []string, all bool) ([]*jobs.Job, error) {
+	if all {
+		if len(names) > 0 {
+			return nil, usageErr("give job names or --all, not both")
+		}
+		out := make([]*jobs.Job, len(cfg.Jobs))
+		for i := range cfg.Jobs {
+			out[i] = &cfg.Jobs[i]
+		}
+		return out, nil
+	}
+	if len(names) == 0 {
+		return nil, usageErr("name at least one job, or use --all (jobs: %s)", jobNames(cfg))
+	}
+	var out []*jobs.Job
+	for _, n := range names {
+		j, err := cfg.Job(n)
+		if err != nil {
+			return nil, &exitError{code: exitUsage, err: fmt.Errorf("%w (jobs: %s)", err, jobNames(cfg))}
+		}
+		out = append(out, j)
+	}
+	return out, nil
+}
+
+func jobNames(cfg *jobs.Config) string {
+	names := make([]string, len(cfg.Jobs))
+	for i, j := range cfg.Jobs {
+		names[i] = j.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// parseAt reads --at in the job's zone: RFC 3339, or a date and optional
+// wall-clock time.
+func parseAt(s string, loc *time.Location) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.In(loc), nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, usageErr("--at %q: want a date (2026-11-01), a date and time (2026-11-01T06:00) or RFC 3339", s)
+}
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, c := newFlags("run", "run JOB... | --all [--at TIME]", stderr)
+	all := fs.Bool("all", false, "run every job")
+	at := fs.String("at", "", "logical time of the run, in each job's zone (default now)")
+	names, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	cfg, err := c.load()
+	if err != nil {
+		return err
+	}
+	selected, err := selectJobs(cfg, names, *all)
+	if err != nil {
+		return err
+	}
+	times := make([]time.Time, len(selected))
+	now := time.Now()
+	for i, j := range selected {
+		times[i] = now.In(j.Location)
+		if *at != "" {
+			if times[i], err = parseAt(*at, j.Location); err != nil {
+				return err
+			}
+		}
+	}
+	log, err := c.logger(true)
+	if err != nil {
+		return err
+	}
+	db, closeDB, err := openDB(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+
+	r := &jobs.Runner{DB: db, Config: cfg, Logger: log}
+	if isTerminal(stderr) {
+		r.Progress = newProgress(stderr).update
+	}
+	var failed, locked []string
+	for i, j := range selected {
+		res := r.Run(ctx, j, times[i])
+		printResult(stdout, res)
+		switch {
+		case errors.Is(res.Err, jobs.ErrAlreadyRunning):
+			locked = append(locked, j.Name)
+		case res.Err != nil:
+			failed = append(failed, j.Name)
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted: %w", context.Cause(ctx))
+		}
+	}
+	switch {
+	case len(failed) > 0:
+		return fmt.Errorf("%d of %d jobs failed: %s", len(failed), len(selected), strings.Join(failed, ", "))
+	case len(locked) > 0:
+		return &exitError{code: exitLocked, err: fmt.Errorf("skipped, another run in progress: %s", strings.Join(locked, ", "))}
+	}
+	return nil
+}
+
+func printResult(w io.Writer, res *jobs.Result) {
+	status := "ok"
+	if res.Err != nil {
+		status = "FAILED"
+	}
+	fmt.Fprintf(w, "%s: %s in %s (logical time %s)\n", res.Job, status, res.Duration.Round(time.Millisecond), res.Logical.Format(time.RFC3339))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	for _, d := range res.Datasets {
+		fmt.Fprintf(tw, "  %s\t%s rows\t%s\t\n", d.Name, groupDigits(d.Rows), d.Duration.Round(time.Millisecond))
+	}
+	tw.Flush()
+	for _, f := range res.Files {
+		fmt.Fprintf(w, "  wrote %s\n", f)
+	}
+	if res.Err != nil {
+		fmt.Fprintf(w, "  error: %v\n", res.Err)
+	}
+}
+
+func groupDigits(n int64) string {
+	s := fmt.Sprint(n)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 && s[i-1] != '-' {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// progress draws one line on a terminal: rows so far and the rate.
+type progress struct {
+	w     io.Writer
+	start time.Time
+	last  time.Time
+	key   string
+}
+
+func newProgress(w io.Writer) *progress { return &progress{w: w} }
+
+func (p *progress) update(job, dataset string, rows int64, done bool) {
+	now := time.Now()
+	if key := job + "/" + dataset; key != p.key {
+		p.key, p.start = key, now
+	}
+	if done {
+		fmt.Fprint(p.w, "\r\033[K")
+		return
+	}
+	if now.Sub(p.last) < 200*time.Millisecond {
+		return
+	}
+	p.last = now
+	rate := float64(rows) / max(now.Sub(p.start).Seconds(), 1e-3)
+	fmt.Fprintf(p.w, "\r\033[K%s: %s rows, %s rows/s", p.key, groupDigits(rows), groupDigits(int64(rate)))
+}
+
+func cmdList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, c := newFlags("list", "list [--next N]", stderr)
+	n := fs.Int("next", 3, "how many next run times to show")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := c.load()
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "JOB\tSCHEDULE\tTIMEZONE\tNEXT RUNS\tOUTPUTS")
+	now := time.Now()
+	for i := range cfg.Jobs {
+		j := &cfg.Jobs[i]
+		var next []string
+		for _, t := range j.Next(now, *n) {
+			next = append(next, t.Format("2006-01-02 15:04 MST"))
+		}
+		var outs []string
+		for _, o := range j.Outputs {
+			outs = append(outs, o.Format+":"+o.Path)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", j.Name, j.Schedule, j.Location, strings.Join(next, ", "), strings.Join(outs, " "))
+	}
+	return tw.Flush()
+}
+
+func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, c := newFlags("validate", "validate [--connect]", stderr)
+	connect := fs.Bool("connect", false, "also connect and check that every table and column exists")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := c.load()
+	if err != nil {
+		return err
+	}
+	datasets := 0
+	for _, j := range cfg.Jobs {
+		datasets += len(j.Datasets)
+	}
+	if *connect {
+		log, err := c.logger(true)
+		if err != nil {
+			return err
+		}
+		db, closeDB, err := openDB(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		defer closeDB()
+		var problems []string
+		for _, j := range cfg.Jobs {
+			for i := range j.Datasets {
+				if err := jobs.Check(ctx, db, &j.Datasets[i]); err != nil {
+					problems = append(problems, fmt.Sprintf("job %s: dataset %s: %v", j.Name, j.Datasets[i].Name, err))
+				}
+			}
+		}
+		if len(problems) > 0 {
+			return &exitError{code: exitFailed, err: fmt.Errorf("%d datasets do not match the database:\n  %s", len(problems), strings.Join(problems, "\n  "))}
+		}
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d jobs, %d datasets", cfg.File, len(cfg.Jobs), datasets)
+	if *connect {
+		fmt.Fprint(stdout, "; every table and column exists")
+	}
+	fmt.Fprintln(stdout, ")")
+	return nil
+}
+
+func cmdSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, c := newFlags("sql", "sql JOB... | --all", stderr)
+	all := fs.Bool("all", false, "every job")
+	names, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	cfg, err := c.load()
+	if err != nil {
+		return err
+	}
+	selected, err := selectJobs(cfg, names, *all)
+	if err != nil {
+		return err
+	}
+	for _, j := range selected {
+		for i := range j.Datasets {
+			ds := &j.Datasets[i]
+			q, err := queries.Compile(ds)
+			if err != nil {
+				return fmt.Errorf("job %s: dataset %s: %w", j.Name, ds.Name, err)
+			}
+			fmt.Fprintf(stdout, "-- job %s, dataset %s\n%s;\n", j.Name, ds.Name, q.SQL)
+			for n, a := range q.Args {
+				fmt.Fprintf(stdout, "--   $%d = %s\n", n+1, formatArg(a))
+			}
+			fmt.Fprintln(stdout)
+		}
+	}
+	return nil
+}
+
+func formatArg(a any) string {
+	switch v := a.(type) {
+	case string:
+		return fmt.Sprintf("%q", v)
+	case time.Time:
+		return v.Format(time.RFC3339Nano)
+	case nil:
+		return "NULL"
+	}
+	return fmt.Sprintf("%v (%T)", a, a)
+}
+
+func cmdSchedule(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, c := newFlags("schedule", "schedule [--grace 5m]", stderr)
+	grace := fs.Duration("grace", 5*time.Minute, "on SIGINT/SIGTERM, how long a running job may finish before it is cancelled")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := c.load()
+	if err != nil {
+		return err
+	}
+	log, err := c.logger(false)
+	if err != nil {
+		return err
+	}
+	db, closeDB, err := openDB(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	s := &jobs.Scheduler{
+		Runner: &jobs.Runner{DB: db, Config: cfg, Logger: log},
+		Logger: log,
+		Grace:  *grace,
+	}
+	return s.Run(ctx)
+}

@@ -1,0 +1,15 @@
+//go:build !demo
+
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+)
+
+// startEmbedded is not linked into production builds: the embedded engine
+// adds about 55 MB and half a second to every start.
+func startEmbedded(context.Context, *slog.Logger) (string, func() error, error) {
+	return "", nil, errors.New("database.dsn is empty or \"embedded\", but this joinery binary was built without the embedded demo database: set database.dsn (or JOINERY_DSN), or build with -tags demo")
+}

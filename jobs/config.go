@@ -1,0 +1,347 @@
+package jobs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/joinery/joinery/output"
+	"github.com/joinery/joinery/queries"
+)
+
+// Config is a parsed and validated config.yaml.
+type Config struct {
+	Database  Database `yaml:"database"`
+	Timezone  string   `yaml:"timezone"`   // IANA zone for schedules, report values and file names; default UTC
+	OutputDir string   `yaml:"output_dir"` // relative to the config file's folder; default "reports"
+	Jobs      []Job    `yaml:"jobs"`
+
+	File     string         `yaml:"-"` // the file it was read from
+	Location *time.Location `yaml:"-"` // Timezone, loaded
+}
+
+// Database says where the data lives and how to reach it.
+type Database struct {
+	// DSN is a go-sql-driver/mysql data source name, with ${VAR} replaced
+	// from the environment; empty or "embedded" means the embedded demo
+	// database.
+	DSN              string        `yaml:"dsn"`
+	MaxOpenConns     int           `yaml:"max_open_conns"`    // default 4
+	ConnMaxLifetime  time.Duration `yaml:"conn_max_lifetime"` // default 5m
+	ConnectTimeout   time.Duration `yaml:"connect_timeout"`   // default 10s
+	ReadTimeout      time.Duration `yaml:"read_timeout"`      // default 1h: must exceed the slowest time to first row
+	WriteTimeout     time.Duration `yaml:"write_timeout"`     // default 30s
+	StatementTimeout time.Duration `yaml:"statement_timeout"` // server-side limit per query; default none
+	// Timezone is the zone DATETIME values are stored in (TIMESTAMP values
+	// carry their own); default UTC.
+	Timezone string `yaml:"timezone"`
+
+	Location *time.Location `yaml:"-"`
+}
+
+// Embedded reports whether the DSN, once expanded, asks for the embedded
+// demo database.
+func (d Database) Embedded() bool {
+	dsn, err := expandEnv(d.DSN)
+	return err == nil && (dsn == "" || dsn == "embedded")
+}
+
+// Job is one report: when it runs, what it queries and what it writes.
+type Job struct {
+	Name     string            `yaml:"name"`
+	Schedule string            `yaml:"schedule"` // 5-field cron or @daily, @every 1h...
+	Timezone string            `yaml:"timezone"` // default: the config's timezone
+	Timeout  time.Duration     `yaml:"timeout"`  // whole run; default none
+	Datasets []queries.Dataset `yaml:"datasets"`
+	Outputs  []output.Spec     `yaml:"outputs"`
+
+	Location *time.Location `yaml:"-"`
+	sched    cron.Schedule
+}
+
+// Next returns the job's next scheduled times after t, in its zone.
+func (j *Job) Next(t time.Time, n int) []time.Time {
+	out := make([]time.Time, 0, n)
+	for range n {
+		t = j.sched.Next(t)
+		if t.IsZero() {
+			break
+		}
+		out = append(out, t.In(j.Location))
+	}
+	return out
+}
+
+// Job returns the job with the given name, or ErrJobNotFound.
+func (c *Config) Job(name string) (*Job, error) {
+	for i := range c.Jobs {
+		if c.Jobs[i].Name == name {
+			return &c.Jobs[i], nil
+		}
+	}
+	return nil, fmt.Errorf("%w %q in %s", ErrJobNotFound, name, c.File)
+}
+
+// OutputPath is the folder reports are written under.
+func (c *Config) OutputPath() string {
+	if filepath.IsAbs(c.OutputDir) {
+		return c.OutputDir
+	}
+	return filepath.Join(filepath.Dir(c.File), c.OutputDir)
+}
+
+// Load reads and validates a configuration file. Every problem found is
+// reported at once in a *ConfigError.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse validates the configuration in data, read from the file named file.
+func Parse(file string, data []byte) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, &ConfigError{Problems: []*FieldError{{File: file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}}}
+	}
+	cfg := &Config{File: file}
+	d := &decoder{lines: make(map[string]int)}
+	if len(root.Content) == 0 {
+		d.fail("", nil, "the file is empty")
+	} else {
+		d.decode("", &root, reflect0(cfg))
+	}
+	v := validator{d: d}
+	v.config(cfg)
+	if len(d.errs) > 0 {
+		for _, e := range d.errs {
+			e.File = file
+			if e.Line == 0 {
+				e.Line = d.lineOf(e.Path)
+			}
+		}
+		return nil, &ConfigError{Problems: d.errs}
+	}
+	return cfg, nil
+}
+
+// lineOf finds the line of path or of its nearest ancestor.
+func (d *decoder) lineOf(path string) int {
+	for path != "" {
+		if l, ok := d.lines[path]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			break
+		}
+		path = path[:i]
+	}
+	return 0
+}
+
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+type validator struct{ d *decoder }
+
+func (v validator) failValue(path, value, format string, args ...any) {
+	v.d.errs = append(v.d.errs, &FieldError{Path: path, Value: value, HasValue: true, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (v validator) fail(path, format string, args ...any) {
+	v.d.errs = append(v.d.errs, &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (v validator) location(path, name string) *time.Location {
+	if name == "" {
+		return nil
+	}
+	if strings.EqualFold(name, "local") {
+		v.failValue(path, name, "name a zone such as Europe/Berlin: Local depends on the machine")
+		return nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		v.failValue(path, name, "unknown time zone (want an IANA name such as UTC or Europe/Berlin)")
+		return nil
+	}
+	return loc
+}
+
+func (v validator) config(c *Config) {
+	if c.Timezone == "" {
+		c.Timezone = "UTC"
+	}
+	c.Location = v.location("timezone", c.Timezone)
+	if c.OutputDir == "" {
+		c.OutputDir = "reports"
+	}
+	v.database(&c.Database)
+
+	if len(c.Jobs) == 0 {
+		v.fail("jobs", "define at least one job")
+	}
+	names := make(map[string]int)
+	for i := range c.Jobs {
+		j := &c.Jobs[i]
+		p := fmt.Sprintf("jobs[%d]", i)
+		switch {
+		case j.Name == "":
+			v.fail(p+".name", "a job needs a name")
+		case !namePattern.MatchString(j.Name):
+			v.failValue(p+".name", j.Name, "use letters, digits, '.', '_' and '-' (at most 64, starting with a letter or digit): the name is used in file names")
+		default:
+			if first, dup := names[j.Name]; dup {
+				v.failValue(p+".name", j.Name, "duplicate job name (also jobs[%d])", first)
+			}
+			names[j.Name] = i
+		}
+		v.job(p, j, c.Location)
+	}
+}
+
+func (v validator) database(d *Database) {
+	if d.MaxOpenConns < 0 {
+		v.fail("database.max_open_conns", "must be at least 1")
+	}
+	if d.MaxOpenConns == 0 {
+		d.MaxOpenConns = 4
+	}
+	if d.ConnMaxLifetime == 0 {
+		d.ConnMaxLifetime = 5 * time.Minute
+	}
+	if d.ConnectTimeout == 0 {
+		d.ConnectTimeout = 10 * time.Second
+	}
+	if d.ReadTimeout == 0 {
+		d.ReadTimeout = time.Hour
+	}
+	if d.WriteTimeout == 0 {
+		d.WriteTimeout = 30 * time.Second
+	}
+	if d.Timezone == "" {
+		d.Timezone = "UTC"
+	}
+	d.Location = v.location("database.timezone", d.Timezone)
+	if d.DSN != "" {
+		if _, err := expandEnv(d.DSN); err != nil {
+			// The DSN may hold a password: name the variable, never the value.
+			v.fail("database.dsn", "%v", err)
+		}
+	}
+}
+
+func (v validator) job(p string, j *Job, defaultLoc *time.Location) {
+	j.Location = defaultLoc
+	if j.Timezone != "" {
+		j.Location = v.location(p+".timezone", j.Timezone)
+	}
+	if j.Schedule == "" {
+		v.fail(p+".schedule", "a job needs a schedule (5-field cron such as \"0 6 * * *\" or @daily)")
+	} else {
+		// With an invalid zone (already reported) the expression is still checked.
+		loc := j.Location
+		if loc == nil {
+			loc = time.UTC
+		}
+		sched, err := parseSchedule(j.Schedule, loc)
+		if err != nil {
+			v.failValue(p+".schedule", j.Schedule, "%v", err)
+		}
+		j.sched = sched
+	}
+
+	if len(j.Datasets) == 0 {
+		v.fail(p+".datasets", "a job needs at least one dataset")
+	}
+	for i := range j.Datasets {
+		ds := &j.Datasets[i]
+		dp := p + ".datasets." + ds.Name
+		if !namePattern.MatchString(ds.Name) {
+			v.failValue(dp, ds.Name, "dataset names use letters, digits, '.', '_' and '-' (at most 64): they name sheets and files")
+		}
+		for _, err := range ds.Validate() {
+			var fe *queries.FieldError
+			if errors.As(err, &fe) {
+				e := &FieldError{Path: dp + "." + fe.Path, Msg: fe.Msg}
+				if fe.Value != nil {
+					e.Value, e.HasValue = fmt.Sprint(fe.Value), true
+				}
+				v.d.errs = append(v.d.errs, e)
+				continue
+			}
+			v.fail(dp, "%v", err)
+		}
+	}
+
+	if len(j.Outputs) == 0 {
+		v.fail(p+".outputs", "a job needs at least one output (format: xlsx or csv)")
+	}
+	seen := make(map[string]int)
+	for i, o := range j.Outputs {
+		op := fmt.Sprintf("%s.outputs[%d]", p, i)
+		if err := output.CheckTemplate(o, len(j.Datasets)); err != nil {
+			v.failValue(op, o.Path, "%v", err)
+			continue
+		}
+		if first, dup := seen[o.Path]; dup {
+			v.failValue(op+".path", o.Path, "same path as outputs[%d]: one would overwrite the other", first)
+		}
+		seen[o.Path] = i
+	}
+}
+
+// parseSchedule parses a 5-field cron expression or a descriptor in loc.
+// The cron parser panics on some inputs (a bare CRON_TZ=UTC), so it runs
+// under recover.
+func parseSchedule(spec string, loc *time.Location) (s cron.Schedule, err error) {
+	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
+		return nil, errors.New("set the job's timezone field instead of a TZ= prefix")
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			s, err = nil, fmt.Errorf("invalid cron expression: %v", r)
+		}
+	}()
+	s, err = cron.ParseStandard("CRON_TZ=" + loc.String() + " " + spec)
+	if err != nil {
+		return nil, fmt.Errorf("invalid cron expression (want 5 fields: minute hour day-of-month month day-of-week, or @hourly/@daily/@weekly/@monthly/@every 1h): %w", err)
+	}
+	return s, nil
+}
+
+// envRef matches ${VAR} and ${VAR:-default}. A bare $ is left alone:
+// passwords may contain one.
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
+
+// expandEnv replaces each ${VAR} in s from the environment, and each
+// ${VAR:-default} with the variable or, when it is unset or empty, default.
+// A variable that is not set and has no default is an error naming it
+// (never its value).
+func expandEnv(s string) (string, error) {
+	var missing []string
+	out := envRef.ReplaceAllStringFunc(s, func(ref string) string {
+		m := envRef.FindStringSubmatch(ref)
+		val, ok := os.LookupEnv(m[1])
+		switch {
+		case m[2] != "" && val == "":
+			return m[3]
+		case !ok:
+			missing = append(missing, m[1])
+		}
+		return val
+	})
+	if len(missing) > 0 {
+		return "", fmt.Errorf("environment variable %s is not set", strings.Join(missing, ", "))
+	}
+	return out, nil
+}

@@ -1,0 +1,176 @@
+package jobs
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+const validJob = `
+jobs:
+  - name: nightly
+    schedule: "0 6 * * *"
+    datasets:
+      posts:
+        from: users u
+        joins:
+          - {table: posts, as: p, type: left, on: u.id = p.user_id}
+        select: [u.id, p.title]
+    outputs:
+      - {format: xlsx, path: "{job}-{date}.xlsx"}
+`
+
+func TestParseValid(t *testing.T) {
+	cfg, err := Parse("c.yaml", []byte("timezone: Europe/Berlin\n"+validJob))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Location.String(); got != "Europe/Berlin" {
+		t.Errorf("location = %s, want Europe/Berlin", got)
+	}
+	j := &cfg.Jobs[0]
+	if j.Location != cfg.Location {
+		t.Errorf("job location = %v, want the config's", j.Location)
+	}
+	if got := j.Datasets[0].Name; got != "posts" {
+		t.Errorf("dataset name = %q, want posts", got)
+	}
+	if got := j.Datasets[0].Joins[0].On[0].Right; got != "p.user_id" {
+		t.Errorf("on right = %q, want p.user_id", got)
+	}
+	// Defaults.
+	if cfg.Database.MaxOpenConns != 4 || cfg.Database.ReadTimeout != time.Hour || cfg.OutputDir != "reports" {
+		t.Errorf("defaults not applied: %+v, output_dir %q", cfg.Database, cfg.OutputDir)
+	}
+	// The schedule runs at 06:00 Berlin time.
+	next := j.Next(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), 2)
+	want := time.Date(2026, 11, 26, 6, 0, 0, 0, cfg.Location)
+	if len(next) != 2 || !next[0].Equal(want) {
+		t.Errorf("next = %v, want first %v", next, want)
+	}
+}
+
+func TestShippedConfig(t *testing.T) {
+	cfg, err := Load("../config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Jobs) == 0 {
+		t.Fatal("no jobs")
+	}
+	if !cfg.Database.Embedded() {
+		t.Errorf("shipped config should default to the embedded database")
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		// each wanted problem: substrings of one problem's message
+		want [][]string
+	}{
+		{"syntax", "jobs: [", [][]string{{"c.yaml", "did not find expected"}}},
+		{"empty", "", [][]string{{"c.yaml", "empty"}}},
+		{"unknown top-level key", "timezon: UTC\n" + validJob, [][]string{{"c.yaml:1:", "timezon", "unknown field"}}},
+		{"wrong type", "output_dir: [a]\n" + validJob, [][]string{{"c.yaml:1:", "output_dir", "want a string"}}},
+		{"bad timezone", "timezone: Mars/Olympus\n" + validJob, [][]string{{"c.yaml:1:", "timezone", `"Mars/Olympus"`, "unknown time zone"}}},
+		{"bad duration", "database: {read_timeout: soon}\n" + validJob, [][]string{{"database.read_timeout", `"soon"`, "duration"}}},
+		{"bad int", "database: {max_open_conns: many}\n" + validJob, [][]string{{"database.max_open_conns", `"many"`, "whole number"}}},
+		{"missing env var", "database: {dsn: 'u:${JOINERY_TEST_NOPE_PW}@tcp(h)/d'}\n" + validJob, [][]string{{"database.dsn", "JOINERY_TEST_NOPE_PW is not set"}}},
+		{"no jobs", "timezone: UTC\n", [][]string{{"jobs", "at least one job"}}},
+		{"duplicate job", "jobs:\n" + jobYAML("a", "@daily") + jobYAML("a", "@daily"), [][]string{{"jobs[1].name", `"a"`, "duplicate", "jobs[0]"}}},
+		{"bad job name", "jobs:\n" + jobYAML("a/b", "@daily"), [][]string{{"jobs[0].name", `"a/b"`, "file names"}}},
+		{"bad cron", "jobs:\n" + jobYAML("a", "61 * * * *"), [][]string{{"c.yaml:3:", "jobs[0].schedule", `"61 * * * *"`, "invalid cron"}}},
+		{"six fields", "jobs:\n" + jobYAML("a", "0 0 6 * * *"), [][]string{{"jobs[0].schedule", "5 fields"}}},
+		{"bare CRON_TZ", "jobs:\n" + jobYAML("a", "CRON_TZ=UTC"), [][]string{{"jobs[0].schedule", "timezone field"}}},
+		{"job timezone", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "schedule:", "timezone: Nowhere\n    schedule:", 1), [][]string{{"jobs[0].timezone", `"Nowhere"`}}},
+		{"unknown job key", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "schedule:", "shedule: x\n    schedule:", 1), [][]string{{"jobs[0].shedule", "unknown field", "schedule"}}},
+		{"dataset error", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "u.id = p.user_id", "u.id = x.user_id", 1), [][]string{{"jobs[0].datasets.posts.joins[0].on", "x"}}},
+		{"no outputs", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), `      - {format: xlsx, path: "{job}.xlsx"}`+"\n", "", 1), [][]string{{"jobs[0].outputs", "at least one output"}}},
+		{"bad output format", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "format: xlsx", "format: pdf", 1), [][]string{{"jobs[0].outputs[0]", "pdf"}}},
+		{"unknown dataset key", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "select:", "selct: [u.id]\n        select:", 1), [][]string{{"jobs[0].datasets.posts.selct", "unknown field"}}},
+		{"many at once", "timezone: Nope\njobs:\n" + jobYAML("a", "bad") + jobYAML("a", "@daily"), [][]string{
+			{"timezone", "unknown time zone"},
+			{"jobs[0].schedule", "invalid cron"},
+			{"jobs[1].name", "duplicate"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("c.yaml", []byte(tt.yaml))
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v, want a *ConfigError", err)
+			}
+			if len(ce.Problems) < len(tt.want) {
+				t.Errorf("got %d problems, want at least %d:\n%v", len(ce.Problems), len(tt.want), err)
+			}
+			for _, want := range tt.want {
+				if !anyProblem(ce.Problems, want) {
+					t.Errorf("no problem contains all of %q in:\n%v", want, err)
+				}
+			}
+		})
+	}
+}
+
+func anyProblem(ps []*FieldError, subs []string) bool {
+	for _, p := range ps {
+		msg := p.Error()
+		ok := true
+		for _, s := range subs {
+			if !strings.Contains(msg, s) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+func jobYAML(name, schedule string) string {
+	return `  - name: "` + name + `"
+    schedule: "` + schedule + `"
+    datasets:
+      posts:
+        from: users u
+        joins:
+          - {table: posts, as: p, on: u.id = p.user_id}
+        select: [u.id, p.title]
+    outputs:
+      - {format: xlsx, path: "{job}.xlsx"}
+`
+}
+
+func TestExpandEnv(t *testing.T) {
+	t.Setenv("JOINERY_TEST_PW", "s3cr$t")
+	t.Setenv("JOINERY_TEST_EMPTY", "")
+	tests := []struct{ in, want string }{
+		{"u:${JOINERY_TEST_PW}@tcp(h)/d", "u:s3cr$t@tcp(h)/d"},
+		{"u:pa$word@tcp(h)/d", "u:pa$word@tcp(h)/d"},
+		{"${JOINERY_TEST_UNSET_X:-embedded}", "embedded"},
+		{"${JOINERY_TEST_EMPTY:-embedded}", "embedded"},
+		{"${JOINERY_TEST_PW:-x}", "s3cr$t"},
+	}
+	for _, tt := range tests {
+		got, err := expandEnv(tt.in)
+		if err != nil || got != tt.want {
+			t.Errorf("expandEnv(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+	if _, err := expandEnv("${JOINERY_TEST_UNSET_Y}"); err == nil || !strings.Contains(err.Error(), "JOINERY_TEST_UNSET_Y") {
+		t.Errorf("unset variable: err = %v", err)
+	}
+}
+
+func TestRedactHidesPassword(t *testing.T) {
+	got := Redact("reporter:hunter2@tcp(db:3306)/app?parseTime=true")
+	if strings.Contains(got, "hunter2") || got != "reporter@tcp(db:3306)/app" {
+		t.Errorf("Redact = %q", got)
+	}
+}

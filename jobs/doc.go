@@ -1,0 +1,12 @@
+// Package jobs knows what a joinery job is and how to run it: it loads and
+// validates config.yaml (strictly, reporting every problem with its file,
+// line, field path and value), runs a job's datasets against MySQL once per
+// logical time and feeds each row to every output, and schedules jobs on
+// their cron expressions.
+package jobs
+
+import "strings"
+
+func containsFold(s, sub string) bool {
+	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
+}

@@ -1,0 +1,296 @@
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/joinery/joinery/output"
+	"github.com/joinery/joinery/queries"
+)
+
+// ErrAlreadyRunning is returned by Runner.Run when another run of the same
+// job, in this process or any other connected to the same database, holds
+// the job's lock.
+var ErrAlreadyRunning = errors.New("another run of this job is in progress")
+
+// Runner runs jobs against a database and writes their reports.
+type Runner struct {
+	DB     *sql.DB
+	Config *Config
+	Logger *slog.Logger
+	// Progress, when set, is called every few thousand rows and once at the
+	// end of each dataset (done true). It must be quick.
+	Progress func(job, dataset string, rows int64, done bool)
+}
+
+// DatasetResult is what one dataset of a run produced.
+type DatasetResult struct {
+	Name     string
+	Rows     int64
+	Duration time.Duration
+}
+
+// Result is the outcome of one job run.
+type Result struct {
+	Job      string
+	Logical  time.Time // in the job's zone
+	Started  time.Time
+	Duration time.Duration
+	Datasets []DatasetResult
+	Files    []string // written, in output order
+	Err      error
+}
+
+const progressEvery = 1 << 13
+
+// Run runs job once for the logical time t. On any error, cancellation or
+// timeout every temporary file is removed and previous reports are left as
+// they were. The returned Result is never nil; its Err is the run's error.
+func (r *Runner) Run(ctx context.Context, job *Job, t time.Time) *Result {
+	res := &Result{Job: job.Name, Logical: t.In(job.Location), Started: time.Now()}
+	log := r.Logger.With("job", job.Name)
+	log.Info("run started", "logical_time", res.Logical.Format(time.RFC3339))
+	res.Err = r.run(ctx, job, res, log)
+	res.Duration = time.Since(res.Started)
+	if res.Err != nil {
+		log.Error("run failed", "error", res.Err, "duration", res.Duration.Round(time.Millisecond))
+	} else {
+		log.Info("run finished", "files", len(res.Files), "duration", res.Duration.Round(time.Millisecond))
+	}
+	return res
+}
+
+func (r *Runner) run(ctx context.Context, job *Job, res *Result, log *slog.Logger) (err error) {
+	if job.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, job.Timeout, fmt.Errorf("job timeout of %s reached", job.Timeout))
+		defer cancel()
+	}
+	defer func() {
+		if err != nil && context.Cause(ctx) != nil && !errors.Is(err, context.Cause(ctx)) {
+			err = fmt.Errorf("%w (%w)", context.Cause(ctx), err)
+		}
+	}()
+
+	conn, err := r.DB.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close()
+	sess, err := r.session(ctx, conn, job)
+	if err != nil {
+		return err
+	}
+	defer sess.release()
+
+	reports := make([]output.Report, 0, len(job.Outputs))
+	defer func() {
+		if err != nil {
+			for _, rep := range reports {
+				if aerr := rep.Abort(); aerr != nil {
+					log.Warn("could not remove temporary files", "error", aerr)
+				}
+			}
+		}
+	}()
+	dir := r.Config.OutputPath()
+	for _, spec := range job.Outputs {
+		rep, err := output.Open(spec, dir, output.Vars{Job: job.Name, Logical: res.Logical, Location: job.Location})
+		if err != nil {
+			return fmt.Errorf("output %s: %w", spec.Path, err)
+		}
+		reports = append(reports, rep)
+	}
+
+	for i := range job.Datasets {
+		ds := &job.Datasets[i]
+		dr, err := r.dataset(ctx, sess, job, ds, reports)
+		if err != nil {
+			return fmt.Errorf("dataset %s: %w", ds.Name, err)
+		}
+		log.Info("dataset written", "dataset", ds.Name, "rows", dr.Rows, "duration", dr.Duration.Round(time.Millisecond))
+		res.Datasets = append(res.Datasets, dr)
+	}
+
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for _, rep := range reports {
+		files, err := rep.Commit()
+		res.Files = append(res.Files, files...)
+		if err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
+	}
+	for _, f := range res.Files {
+		log.Info("report written", "path", f)
+	}
+	return nil
+}
+
+// dataset runs one dataset's query once and feeds each row to every report.
+func (r *Runner) dataset(ctx context.Context, sess *session, job *Job, ds *queries.Dataset, reports []output.Report) (DatasetResult, error) {
+	res := DatasetResult{Name: ds.Name}
+	start := time.Now()
+	q, err := queries.Compile(ds)
+	if err != nil {
+		return res, fmt.Errorf("compile: %w", err)
+	}
+
+	stopKill := sess.killOnCancel(ctx)
+	defer stopKill()
+	rows, err := sess.conn.QueryContext(ctx, q.SQL, q.Args...)
+	if err != nil {
+		return res, fmt.Errorf("query: %w", err)
+	}
+	defer rows.Close()
+	types, err := rows.ColumnTypes()
+	if err != nil {
+		return res, fmt.Errorf("query: %w", err)
+	}
+	cols := output.ColumnsOf(types)
+	norm := output.NewNormalizer(cols, r.Config.Database.Location, job.Location)
+
+	writers := make([]output.RowWriter, 0, len(reports))
+	closeAll := func() error {
+		var errs []error
+		for _, w := range writers {
+			errs = append(errs, w.Close())
+		}
+		writers = nil
+		return errors.Join(errs...)
+	}
+	defer closeAll()
+	for _, rep := range reports {
+		w, err := rep.Dataset(ds.Name, cols)
+		if err != nil {
+			return res, err
+		}
+		writers = append(writers, w)
+	}
+
+	raw := make([]sql.RawBytes, len(cols))
+	dest := make([]any, len(cols))
+	for i := range raw {
+		dest[i] = &raw[i]
+	}
+	vals := make([]output.Value, len(cols))
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return res, fmt.Errorf("read row %d: %w", res.Rows+1, err)
+		}
+		if err := norm.Normalize(raw, vals); err != nil {
+			return res, fmt.Errorf("row %d: %w", res.Rows+1, err)
+		}
+		for _, w := range writers {
+			if err := w.WriteRow(vals); err != nil {
+				return res, err
+			}
+		}
+		res.Rows++
+		if res.Rows%progressEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return res, err
+			}
+			if r.Progress != nil {
+				r.Progress(job.Name, ds.Name, res.Rows, false)
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return res, fmt.Errorf("query: %w", err)
+	}
+	if err := closeAll(); err != nil {
+		return res, err
+	}
+	for _, w := range norm.Warnings() {
+		r.Logger.Warn("suspicious value", "job", job.Name, "dataset", ds.Name, "warning", w)
+	}
+	res.Duration = time.Since(start)
+	if r.Progress != nil {
+		r.Progress(job.Name, ds.Name, res.Rows, true)
+	}
+	return res, nil
+}
+
+// session is the one connection a job run uses, holding the job's lock.
+type session struct {
+	db      *sql.DB
+	conn    *sql.Conn
+	id      uint64 // server connection id, for KILL QUERY
+	lock    string
+	release func()
+	log     *slog.Logger
+}
+
+// session prepares conn for a run of job: it takes the job's named lock
+// (GET_LOCK is per server, so runs on different hosts never overlap either)
+// and applies the statement timeout.
+func (r *Runner) session(ctx context.Context, conn *sql.Conn, job *Job) (*session, error) {
+	s := &session{db: r.DB, conn: conn, lock: "joinery/" + job.Name, log: r.Logger.With("job", job.Name)}
+	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&s.id); err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	var got sql.NullInt64
+	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 0)", s.lock).Scan(&got); err != nil {
+		return nil, fmt.Errorf("take job lock: %w", err)
+	}
+	if !got.Valid || got.Int64 != 1 {
+		return nil, ErrAlreadyRunning
+	}
+	s.release = func() {
+		// The lock also goes with the connection; release it explicitly so a
+		// pooled connection does not keep it.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, err := conn.ExecContext(ctx, "DO RELEASE_LOCK(?)", s.lock); err != nil {
+			s.log.Debug("release job lock", "error", err)
+		}
+	}
+	if t := r.Config.Database.StatementTimeout; t > 0 {
+		if err := setStatementTimeout(ctx, conn, t); err != nil {
+			s.release()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// setStatementTimeout sets the server-side limit on each statement of the
+// session: max_statement_time (seconds) on MariaDB, max_execution_time
+// (milliseconds, SELECT only) on MySQL.
+func setStatementTimeout(ctx context.Context, conn *sql.Conn, t time.Duration) error {
+	var version string
+	if err := conn.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+		return fmt.Errorf("statement timeout: %w", err)
+	}
+	var err error
+	if containsFold(version, "mariadb") {
+		_, err = conn.ExecContext(ctx, "SET SESSION max_statement_time = ?", t.Seconds())
+	} else {
+		_, err = conn.ExecContext(ctx, "SET SESSION max_execution_time = ?", t.Milliseconds())
+	}
+	if err != nil {
+		return fmt.Errorf("statement timeout: %w", err)
+	}
+	return nil
+}
+
+// killOnCancel makes the server stop the running statement when ctx ends.
+// The driver only closes its socket on cancellation; without KILL QUERY the
+// server would go on computing a result nobody reads.
+func (s *session) killOnCancel(ctx context.Context) (stop func() bool) {
+	return context.AfterFunc(ctx, func() {
+		kctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		// The id comes from the server, not from configuration.
+		if _, err := s.db.ExecContext(kctx, "KILL QUERY "+strconv.FormatUint(s.id, 10)); err != nil {
+			s.log.Debug("kill query", "connection_id", s.id, "error", err)
+		}
+	})
+}

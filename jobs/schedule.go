@@ -1,0 +1,110 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// Scheduler runs every job of a Runner's config on its cron schedule.
+type Scheduler struct {
+	Runner *Runner
+	Logger *slog.Logger
+	// Grace is how long a running job may go on after shutdown begins
+	// before it is cancelled (its temporary files are then removed).
+	Grace time.Duration
+	// OnResult, when set, receives each finished run.
+	OnResult func(*Result)
+}
+
+// Run schedules the jobs and blocks until ctx is cancelled. It then starts
+// no new run, waits up to Grace for running ones, cancels what is still
+// running, waits for it to clean up and returns nil.
+func (s *Scheduler) Run(ctx context.Context) error {
+	cfg := s.Runner.Config
+	if len(cfg.Jobs) == 0 {
+		return errors.New("no jobs to schedule")
+	}
+	logger := cronLogger{s.Logger}
+	c := cron.New(
+		cron.WithLocation(cfg.Location),
+		cron.WithLogger(logger),
+		// SkipIfStillRunning must wrap Recover: the other order skips a job
+		// forever after it panics once.
+		cron.WithChain(cron.SkipIfStillRunning(logger), cron.Recover(logger)),
+	)
+
+	// Runs get a context of their own: shutdown cancels it only after the
+	// grace period.
+	runCtx, cancelRuns := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRuns()
+
+	for i := range cfg.Jobs {
+		job := &cfg.Jobs[i]
+		var (
+			id      cron.EntryID
+			mu      sync.Mutex
+			lastRun string
+		)
+		id = c.Schedule(job.sched, cron.FuncJob(func() {
+			// Entry.Prev is the scheduled time of the run now starting: the
+			// logical time, whatever the delay in starting it.
+			logical := c.Entry(id).Prev.In(job.Location)
+			// When clocks go back, a time inside the repeated hour comes round
+			// twice; a report is made once per wall-clock time.
+			wall := logical.Format("2006-01-02 15:04")
+			mu.Lock()
+			dup := wall == lastRun
+			lastRun = wall
+			mu.Unlock()
+			if dup {
+				s.Logger.Info("run skipped: this wall-clock time already ran (daylight saving change)", "job", job.Name, "logical_time", logical.Format(time.RFC3339))
+				return
+			}
+			res := s.Runner.Run(runCtx, job, logical)
+			if errors.Is(res.Err, ErrAlreadyRunning) {
+				s.Logger.Warn("run skipped: another run of this job holds its lock", "job", job.Name)
+			}
+			if s.OnResult != nil {
+				s.OnResult(res)
+			}
+		}))
+		next := job.sched.Next(time.Now())
+		s.Logger.Info("job scheduled", "job", job.Name, "schedule", job.Schedule, "timezone", job.Location.String(), "next_run", next.In(job.Location).Format(time.RFC3339))
+	}
+
+	c.Start()
+	s.Logger.Info("scheduler started", "jobs", len(cfg.Jobs))
+	<-ctx.Done()
+
+	s.Logger.Info("shutting down: no new runs will start", "grace", s.Grace)
+	stopped := c.Stop()
+	select {
+	case <-stopped.Done():
+	case <-time.After(s.Grace):
+		s.Logger.Warn("grace period over: cancelling running jobs")
+		cancelRuns()
+		<-stopped.Done()
+	}
+	s.Logger.Info("scheduler stopped")
+	return nil
+}
+
+// cronLogger routes robfig/cron's logging to slog.
+type cronLogger struct{ l *slog.Logger }
+
+func (c cronLogger) Info(msg string, kv ...any) {
+	if msg == "skip" {
+		c.l.Warn("run skipped: the previous run of this job is still running")
+		return
+	}
+	c.l.Debug("cron: "+msg, kv...)
+}
+
+func (c cronLogger) Error(err error, msg string, kv ...any) {
+	c.l.Error("cron: "+msg, append(kv, "error", err)...)
+}

@@ -1,0 +1,81 @@
+package output
+
+import (
+	"database/sql"
+	"testing"
+	"time"
+)
+
+// benchRow is a typical report row: ids, money, timestamps and text.
+func benchRow() ([]Column, []sql.RawBytes) {
+	cols := []Column{
+		{Name: "id", DatabaseType: "BIGINT", Kind: KindInt},
+		{Name: "user_id", DatabaseType: "UNSIGNED INT", Kind: KindUint},
+		{Name: "amount", DatabaseType: "DECIMAL", Kind: KindDecimal, Scale: 2},
+		{Name: "ratio", DatabaseType: "DOUBLE", Kind: KindFloat},
+		{Name: "day", DatabaseType: "DATE", Kind: KindDate},
+		{Name: "created_at", DatabaseType: "DATETIME", Kind: KindDateTime},
+		{Name: "updated_at", DatabaseType: "TIMESTAMP", Kind: KindDateTime, Scale: 3},
+		{Name: "name", DatabaseType: "VARCHAR", Kind: KindText},
+		{Name: "note", DatabaseType: "TEXT", Kind: KindText},
+		{Name: "deleted_at", DatabaseType: "DATETIME", Kind: KindDateTime},
+	}
+	return cols, raw("1234567", "42", "1999.95", "0.125", "2024-03-01", "2024-03-01 09:15:00",
+		"2024-03-01 09:15:00.250", "Zoë Müller", `said "hi", left`, nil)
+}
+
+func BenchmarkNormalize(b *testing.B) {
+	cols, rawRow := benchRow()
+	n := NewNormalizer(cols, time.UTC, mustLoc(b, "Europe/Berlin"))
+	dst := make([]Value, len(cols))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := n.Normalize(rawRow, dst); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(cols)), "ns/cell")
+}
+
+func benchWriter(b *testing.B, format string) {
+	cols, rawRow := benchRow()
+	berlin := mustLoc(b, "Europe/Berlin")
+	n := NewNormalizer(cols, time.UTC, berlin)
+	vals := make([]Value, len(cols))
+	if err := n.Normalize(rawRow, vals); err != nil {
+		b.Fatal(err)
+	}
+	r, err := Open(Spec{Format: format, Path: pathFor(format)}, b.TempDir(), Vars{Job: "bench", Logical: time.Now(), Location: berlin})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Abort()
+	w, err := r.Dataset("rows", cols)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := w.WriteRow(vals); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(cols)), "ns/cell")
+	b.StopTimer()
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func BenchmarkCSVWriteRow(b *testing.B) { benchWriter(b, "csv") }
+
+// BenchmarkXLSXWriteRow stops short of the sheet's row limit; with -benchtime
+// beyond about a million rows it fails with ErrSheetFull.
+func BenchmarkXLSXWriteRow(b *testing.B) { benchWriter(b, "xlsx") }
+
+func pathFor(format string) string {
+	if format == "csv" {
+		return "{job}-{dataset}"
+	}
+	return "{job}"
+}

@@ -1,0 +1,195 @@
+package output
+
+import (
+	"database/sql"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// writeReport writes one dataset per entry of rows through a Report and
+// commits it, returning the files written.
+func writeReport(t *testing.T, spec Spec, dir string, vars Vars, datasets []testDataset) []string {
+	t.Helper()
+	r, err := Open(spec, dir, vars)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	for _, ds := range datasets {
+		n := NewNormalizer(ds.cols, ds.dbLoc, vars.Location)
+		w, err := r.Dataset(ds.name, ds.cols)
+		if err != nil {
+			t.Fatalf("Dataset %s: %v", ds.name, err)
+		}
+		vals := make([]Value, len(ds.cols))
+		for _, row := range ds.rows {
+			if err := n.Normalize(row, vals); err != nil {
+				t.Fatalf("Normalize: %v", err)
+			}
+			if err := w.WriteRow(vals); err != nil {
+				t.Fatalf("WriteRow: %v", err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatalf("Close %s: %v", ds.name, err)
+		}
+	}
+	files, err := r.Commit()
+	if err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	assertNoTemps(t, dir)
+	return files
+}
+
+type testDataset struct {
+	name  string
+	cols  []Column
+	dbLoc *time.Location
+	rows  [][]sql.RawBytes
+}
+
+// assertNoTemps fails if any temporary file is left under dir.
+func assertNoTemps(t *testing.T, dir string) {
+	t.Helper()
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && filepath.Base(p)[0] == '.' {
+			t.Errorf("temporary file left behind: %s", p)
+		}
+		return nil
+	})
+}
+
+func TestCSV(t *testing.T) {
+	berlin := mustLoc(t, "Europe/Berlin")
+	logical := time.Date(2024, 3, 1, 6, 0, 0, 0, berlin)
+	allKinds := []Column{
+		{Name: "id", Kind: KindInt}, {Name: "big", Kind: KindUint}, {Name: "amount", Kind: KindDecimal, Scale: 2},
+		{Name: "ratio", Kind: KindFloat}, {Name: "day", Kind: KindDate}, {Name: "at", Kind: KindDateTime},
+		{Name: "at_ms", Kind: KindDateTime, Scale: 3}, {Name: "dur", Kind: KindTime}, {Name: "yr", Kind: KindYear},
+		{Name: "bin", Kind: KindBinary}, {Name: "txt", Kind: KindText},
+	}
+	tests := []struct {
+		name string
+		spec Spec
+		ds   testDataset
+		want string
+	}{
+		{
+			name: "every kind",
+			spec: Spec{Format: "csv", Path: "{job}/{dataset}_{date}"},
+			ds: testDataset{name: "kinds", cols: allKinds, dbLoc: time.UTC, rows: [][]sql.RawBytes{
+				raw("-42", "18446744073709551615", "12345678901234567.89", "1e+20", "2024-02-29", "2024-03-01 09:00:00",
+					"2024-07-01 09:00:00.125", "-838:59:59", "2024", "\x00\xab\xff", "plain"),
+				raw(nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil),
+				raw("0", "0", "-0.50", "0.1", "0000-00-00", "2024-00-01 00:00:00", "0000-00-00 00:00:00.000", "00:00:00", "0000", "", ""),
+			}},
+			want: "id,big,amount,ratio,day,at,at_ms,dur,yr,bin,txt\r\n" +
+				"-42,18446744073709551615,12345678901234567.89,1e+20,2024-02-29,2024-03-01T10:00:00+01:00," +
+				"2024-07-01T11:00:00.125+02:00,-838:59:59,2024,00ABFF,plain\r\n" +
+				",,,,,,,,,,\r\n" +
+				`0,0,-0.50,0.1,0000-00-00,2024-00-01 00:00:00,0000-00-00 00:00:00.000,00:00:00,0000,,""` + "\r\n",
+		},
+		{
+			name: "quoting and utf8",
+			spec: Spec{Format: "csv", Path: "out/{dataset}.csv"},
+			ds: testDataset{name: "text", cols: []Column{{Name: "a,b", Kind: KindText}, {Name: `say "x"`, Kind: KindText}}, rows: [][]sql.RawBytes{
+				raw(`he said "hi"`, "a,b"),
+				raw("line1\nline2", "cr\r\nlf"),
+				raw("Zoë 日本語", "emoji 😀 𝄞"),
+				raw(" lead", "trail "),
+				raw("", nil),
+			}},
+			want: `"a,b","say ""x"""` + "\r\n" +
+				`"he said ""hi""","a,b"` + "\r\n" +
+				"\"line1\nline2\",\"cr\r\nlf\"\r\n" +
+				"Zoë 日本語,emoji 😀 𝄞\r\n" +
+				" lead,trail \r\n" +
+				`"",` + "\r\n",
+		},
+		{
+			name: "bom and header only",
+			spec: Spec{Format: "csv", Path: "{dataset}", BOM: true},
+			ds:   testDataset{name: "empty", cols: []Column{{Name: "id", Kind: KindInt}, {Name: "name", Kind: KindText}}},
+			want: "\uFEFFid,name\r\n",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			files := writeReport(t, tt.spec, dir, Vars{Job: "nightly", Logical: logical, Location: berlin}, []testDataset{tt.ds})
+			if len(files) != 1 {
+				t.Fatalf("got files %q, want one", files)
+			}
+			got, err := os.ReadFile(files[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tt.want {
+				t.Errorf("got\n%q\nwant\n%q", got, tt.want)
+			}
+			info, err := os.Stat(files[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if perm := info.Mode().Perm(); perm != 0o644 {
+				t.Errorf("got mode %v, want 0644", perm)
+			}
+		})
+	}
+}
+
+func TestCSVFilePerDataset(t *testing.T) {
+	dir := t.TempDir()
+	loc := mustLoc(t, "Asia/Tokyo")
+	vars := Vars{Job: "daily", Logical: time.Date(2024, 3, 1, 23, 30, 15, 0, time.UTC), Location: loc}
+	cols := []Column{{Name: "n", Kind: KindInt}}
+	files := writeReport(t, Spec{Format: "csv", Path: "{job}/{date}/{dataset}-{time}"}, dir, vars, []testDataset{
+		{name: "users", cols: cols, rows: [][]sql.RawBytes{raw("1")}},
+		{name: "orders", cols: cols, rows: [][]sql.RawBytes{raw("2")}},
+	})
+	want := []string{
+		filepath.Join(dir, "daily/2024-03-02/users-083015.csv"),
+		filepath.Join(dir, "daily/2024-03-02/orders-083015.csv"),
+	}
+	if len(files) != 2 || files[0] != want[0] || files[1] != want[1] {
+		t.Fatalf("got files %q, want %q", files, want)
+	}
+	for i, body := range []string{"n\r\n1\r\n", "n\r\n2\r\n"} {
+		got, err := os.ReadFile(files[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != body {
+			t.Errorf("%s: got %q, want %q", files[i], got, body)
+		}
+	}
+}
+
+func TestCSVWriteRowNoAllocs(t *testing.T) {
+	cols, rawRow := benchRow()
+	loc := mustLoc(t, "Europe/Berlin")
+	r, err := Open(Spec{Format: "csv", Path: "x"}, t.TempDir(), Vars{Job: "j", Logical: time.Now(), Location: loc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Abort()
+	w, err := r.Dataset("d", append(cols, Column{Name: "bin", Kind: KindBinary}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals := make([]Value, len(cols)+1)
+	if err := NewNormalizer(cols, time.UTC, loc).Normalize(rawRow, vals[:len(cols)]); err != nil {
+		t.Fatal(err)
+	}
+	vals[len(cols)] = Value{Raw: []byte("\x01\x02\x03")}
+	allocs := testing.AllocsPerRun(1000, func() {
+		if err := w.WriteRow(vals); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("CSV WriteRow: got %v allocations per row, want 0", allocs)
+	}
+}

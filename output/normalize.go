@@ -1,0 +1,348 @@
+package output
+
+import (
+	"database/sql"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ColumnsOf describes a result's columns from the driver's column types.
+// Scale is filled for DECIMAL (digits after the point) and for DATETIME,
+// TIMESTAMP and TIME (digits of fractional seconds).
+func ColumnsOf(types []*sql.ColumnType) []Column {
+	cols := make([]Column, len(types))
+	for i, t := range types {
+		c := ColumnOf(t.Name(), t.DatabaseTypeName())
+		if c.Kind == KindDecimal || c.Kind == KindDateTime || c.Kind == KindTime {
+			if _, scale, ok := t.DecimalSize(); ok && scale > 0 && scale < 31 {
+				c.Scale = scale
+			}
+		}
+		cols[i] = c
+	}
+	return cols
+}
+
+// ColumnOf describes a column from its name and MySQL type name (as
+// sql.ColumnType.DatabaseTypeName reports it), with Scale left at zero.
+func ColumnOf(name, databaseType string) Column {
+	return Column{Name: name, DatabaseType: databaseType, Kind: KindOf(databaseType)}
+}
+
+// KindOf maps a MySQL type name such as "UNSIGNED BIGINT", "DECIMAL" or
+// "VARBINARY" to a Kind. Unknown names map to KindText.
+func KindOf(databaseType string) Kind {
+	t := strings.ToUpper(strings.TrimSpace(databaseType))
+	unsigned := false
+	if rest, ok := strings.CutPrefix(t, "UNSIGNED "); ok {
+		t, unsigned = strings.TrimSpace(rest), true
+	}
+	if rest, ok := strings.CutSuffix(t, " UNSIGNED"); ok {
+		t, unsigned = strings.TrimSpace(rest), true
+	}
+	switch t {
+	case "TINYINT", "SMALLINT", "MEDIUMINT", "INT", "INTEGER", "BIGINT", "INT24", "LONG", "LONGLONG", "SHORT", "TINY":
+		if unsigned {
+			return KindUint
+		}
+		return KindInt
+	case "DECIMAL", "NUMERIC", "NEWDECIMAL", "DEC", "FIXED":
+		return KindDecimal
+	case "FLOAT", "DOUBLE", "REAL", "DOUBLE PRECISION":
+		return KindFloat
+	case "DATE", "NEWDATE":
+		return KindDate
+	case "DATETIME", "TIMESTAMP":
+		return KindDateTime
+	case "TIME":
+		return KindTime
+	case "YEAR":
+		return KindYear
+	case "BIT", "BINARY", "VARBINARY", "TINYBLOB", "BLOB", "MEDIUMBLOB", "LONGBLOB", "GEOMETRY", "VECTOR":
+		return KindBinary
+	}
+	return KindText
+}
+
+// Normalizer turns the raw bytes of a scanned row into Values. It expects
+// the text forms go-sql-driver/mysql produces with parseTime=false: numbers
+// as decimal text, DATE as "2006-01-02", DATETIME and TIMESTAMP as
+// "2006-01-02 15:04:05[.ffffff]". A Normalizer is not safe for concurrent
+// use; it keeps counters for Warnings.
+type Normalizer struct {
+	cols      []Column
+	locs      []*time.Location // per column: where its wall clocks are read
+	reportLoc *time.Location
+	zero      []int64 // zero or invalid dates per column
+}
+
+// NewNormalizer returns a Normalizer for rows with the given columns.
+// DATETIME text is read as a wall clock in dbLoc, the zone the application
+// stores it in, and converted to reportLoc; a wall clock that does not exist
+// or exists twice in dbLoc (daylight saving changes) resolves as time.Date
+// does, so UTC is the unambiguous choice. TIMESTAMP text is read as UTC:
+// joinery's sessions set time_zone to +00:00, so the server sends the
+// instant in UTC. DATE values are calendar dates and are never shifted.
+// A nil location means UTC.
+func NewNormalizer(cols []Column, dbLoc, reportLoc *time.Location) *Normalizer {
+	if dbLoc == nil {
+		dbLoc = time.UTC
+	}
+	if reportLoc == nil {
+		reportLoc = time.UTC
+	}
+	locs := make([]*time.Location, len(cols))
+	for i, c := range cols {
+		locs[i] = dbLoc
+		if c.DatabaseType == "TIMESTAMP" {
+			locs[i] = time.UTC
+		}
+	}
+	return &Normalizer{cols: cols, locs: locs, reportLoc: reportLoc, zero: make([]int64, len(cols))}
+}
+
+// Normalize fills dst from one scanned row; a nil RawBytes is NULL. The
+// Values alias raw and are valid until raw is reused. It does not allocate
+// unless it returns an error.
+func (n *Normalizer) Normalize(raw []sql.RawBytes, dst []Value) error {
+	if len(raw) != len(n.cols) || len(dst) != len(n.cols) {
+		return fmt.Errorf("normalize: got %d values for %d columns into %d slots", len(raw), len(n.cols), len(dst))
+	}
+	for i, b := range raw {
+		if b == nil {
+			dst[i] = Value{Null: true}
+			continue
+		}
+		dst[i] = Value{Raw: b}
+		switch n.cols[i].Kind {
+		case KindDate:
+			d, ok := parseDateTime(b, false)
+			if !ok {
+				return n.badDate(i, b, "2006-01-02")
+			}
+			if !d.valid() {
+				dst[i].Literal = true
+				n.zero[i]++
+				continue
+			}
+			dst[i].Time = time.Date(d.year, time.Month(d.month), d.day, 0, 0, 0, 0, time.UTC)
+		case KindDateTime:
+			d, ok := parseDateTime(b, true)
+			if !ok {
+				return n.badDate(i, b, "2006-01-02 15:04:05")
+			}
+			if !d.valid() {
+				dst[i].Literal = true
+				n.zero[i]++
+				continue
+			}
+			dst[i].Time = time.Date(d.year, time.Month(d.month), d.day, d.hour, d.min, d.sec, d.nsec, n.locs[i]).In(n.reportLoc)
+		}
+	}
+	return nil
+}
+
+func (n *Normalizer) badDate(i int, b []byte, layout string) error {
+	c := n.cols[i]
+	return fmt.Errorf("column %s: %s value %q is not in the form %s (the DSN must use parseTime=false)", c.Name, c.DatabaseType, b, layout)
+}
+
+// ZeroDates returns how many zero, partly zero or invalid dates Normalize
+// has passed on as literal text so far, over all columns.
+func (n *Normalizer) ZeroDates() int64 {
+	var total int64
+	for _, z := range n.zero {
+		total += z
+	}
+	return total
+}
+
+// Warnings describes, one message per column, the values so far that a
+// reader of the report should know about: zero, partly zero or invalid
+// dates, written as the literal text MySQL returned.
+func (n *Normalizer) Warnings() []string {
+	var out []string
+	for i, z := range n.zero {
+		if z > 0 {
+			out = append(out, fmt.Sprintf("column %s: %d zero or invalid %s values written as text", n.cols[i].Name, z, n.cols[i].DatabaseType))
+		}
+	}
+	return out
+}
+
+// civil is a date and wall clock read from MySQL text.
+type civil struct {
+	year, month, day, hour, min, sec, nsec int
+}
+
+// valid reports whether d is a real calendar date that time.Date keeps as
+// is: no zero year, month or day and no day past the month's end.
+func (d civil) valid() bool {
+	return d.year > 0 && d.month >= 1 && d.month <= 12 && d.day >= 1 && d.day <= daysIn(d.year, d.month) &&
+		d.hour < 24 && d.min < 60 && d.sec < 60
+}
+
+func daysIn(year, month int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// parseDateTime reads "YYYY-MM-DD" and, with clock, an optional
+// " HH:MM:SS[.fraction]" (a 'T' separator is accepted too). Only the
+// syntax is checked; see civil.valid for the calendar.
+func parseDateTime(b []byte, clock bool) (d civil, ok bool) {
+	if len(b) < 10 || b[4] != '-' || b[7] != '-' {
+		return d, false
+	}
+	if d.year, ok = digits(b[0:4]); !ok {
+		return d, false
+	}
+	if d.month, ok = digits(b[5:7]); !ok {
+		return d, false
+	}
+	if d.day, ok = digits(b[8:10]); !ok {
+		return d, false
+	}
+	if len(b) == 10 {
+		return d, true
+	}
+	if !clock || len(b) < 19 || (b[10] != ' ' && b[10] != 'T') || b[13] != ':' || b[16] != ':' {
+		return d, false
+	}
+	if d.hour, ok = digits(b[11:13]); !ok {
+		return d, false
+	}
+	if d.min, ok = digits(b[14:16]); !ok {
+		return d, false
+	}
+	if d.sec, ok = digits(b[17:19]); !ok {
+		return d, false
+	}
+	if len(b) == 19 {
+		return d, true
+	}
+	frac := b[20:]
+	if b[19] != '.' || len(frac) == 0 || len(frac) > 9 {
+		return d, false
+	}
+	if d.nsec, ok = digits(frac); !ok {
+		return d, false
+	}
+	for k := len(frac); k < 9; k++ {
+		d.nsec *= 10
+	}
+	return d, true
+}
+
+// digits parses a short run of ASCII digits.
+func digits(b []byte) (int, bool) {
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+// sigDigits counts the significant digits of an integer's decimal text
+// (sign and leading zeros excluded); ok is false if b is not an integer.
+func sigDigits(b []byte) (n int, ok bool) {
+	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+		b = b[1:]
+	}
+	if len(b) == 0 {
+		return 0, false
+	}
+	lead := true
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		if lead && c == '0' {
+			continue
+		}
+		lead = false
+		n++
+	}
+	return n, true
+}
+
+// parseInt parses an integer of at most 18 digits without allocating.
+func parseInt(b []byte) (int64, bool) {
+	neg := false
+	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+		neg = b[0] == '-'
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var v int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int64(c-'0')
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
+}
+
+// fracDigits returns the number of digits after the point in a decimal's
+// text, or -1 if b is not plain decimal notation.
+func fracDigits(b []byte) int {
+	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+		b = b[1:]
+	}
+	point := -1
+	for i, c := range b {
+		switch {
+		case c == '.' && point < 0:
+			point = i
+		case c < '0' || c > '9':
+			return -1
+		}
+	}
+	if len(b) == 0 || point == 0 && len(b) == 1 {
+		return -1
+	}
+	if point < 0 {
+		return 0
+	}
+	return len(b) - point - 1
+}
+
+// exactDecimal returns the float64 of a DECIMAL's text when formatting that
+// float64 back at the text's own scale gives the same text, so a number
+// cell shows exactly what MySQL returned. scratch is reused to avoid
+// allocation and returned grown.
+func exactDecimal(b, scratch []byte) (float64, int, []byte, bool) {
+	scale := fracDigits(b)
+	if scale < 0 {
+		return 0, 0, scratch, false
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || math.IsInf(f, 0) {
+		return 0, 0, scratch, false
+	}
+	scratch = strconv.AppendFloat(scratch[:0], f, 'f', scale, 64)
+	if b[0] == '+' {
+		b = b[1:]
+	}
+	return f, scale, scratch, string(scratch) == string(b)
+}

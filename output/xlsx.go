@@ -1,0 +1,579 @@
+package output
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/xuri/excelize/v2"
+)
+
+// ErrSheetFull is returned by an xlsx RowWriter when a dataset has more
+// rows than an Excel sheet holds (1,048,576 including the header). Rows
+// are never dropped silently: the run fails instead.
+var ErrSheetFull = errors.New("dataset exceeds excel's limit of 1048576 rows per sheet")
+
+// sampleRows is how many rows an xlsx sheet holds back to size its columns:
+// the stream writer needs every column width before the first row.
+const sampleRows = 1000
+
+// Column widths are in Excel's unit (the width of a '0'), clamped so one
+// long value does not make a column unusable.
+const (
+	minWidth = 6
+	maxWidth = 80
+)
+
+// book is one workbook written with excelize's stream writer: one sheet per
+// dataset, styles created once, temporary files removed by close.
+//
+// Cells are typed for analysts: integers are numbers with format "0" (not
+// General, which shows 12+ digits in scientific notation) unless they have
+// more than 15 significant digits, which Excel would round, so they are
+// text; DECIMAL is a number with as many decimal places as its scale when
+// its text survives a float64 round trip at that scale, else text; FLOAT
+// and DOUBLE are numbers; DATE is a date with format yyyy-mm-dd; DATETIME
+// and TIMESTAMP are dates with format yyyy-mm-dd hh:mm:ss (.000 added for
+// fractional columns; Excel shows at most milliseconds) holding the wall
+// clock in the report's zone; TIME is a duration [h]:mm:ss, or text when
+// negative (Excel cannot show negative times); dates before 1900 are text;
+// binary values are upper-case hex text (as MySQL's HEX()); NULL is an
+// empty cell; zero and invalid dates are their literal text.
+type book struct {
+	f        *excelize.File
+	loc      *time.Location
+	used     map[string]bool // lower-cased sheet names
+	sheets   int
+	styles   map[string]int // number format -> style ID
+	header   int
+	scratch  []byte
+	closed   bool
+	closeErr error
+}
+
+func newBook(loc *time.Location) *book {
+	return &book{f: excelize.NewFile(), loc: loc, used: make(map[string]bool), styles: make(map[string]int)}
+}
+
+// style returns the style ID for a custom number format, creating it once.
+func (b *book) style(numFmt string) (int, error) {
+	if id, ok := b.styles[numFmt]; ok {
+		return id, nil
+	}
+	id, err := b.f.NewStyle(&excelize.Style{CustomNumFmt: &numFmt})
+	if err != nil {
+		return 0, fmt.Errorf("create style %s: %w", numFmt, err)
+	}
+	b.styles[numFmt] = id
+	return id, nil
+}
+
+// sheet adds a sheet for a dataset and returns its writer.
+func (b *book) sheet(dataset string, cols []Column) (*sheetWriter, error) {
+	if len(cols) > excelize.MaxColumns {
+		return nil, fmt.Errorf("%d columns exceed excel's limit of %d", len(cols), excelize.MaxColumns)
+	}
+	if b.header == 0 {
+		id, err := b.f.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true}})
+		if err != nil {
+			return nil, fmt.Errorf("create header style: %w", err)
+		}
+		b.header = id
+	}
+	name := sheetName(dataset, b.used)
+	b.used[strings.ToLower(name)] = true
+	if b.sheets == 0 {
+		if err := b.f.SetSheetName(b.f.GetSheetName(0), name); err != nil {
+			return nil, fmt.Errorf("sheet %q: %w", name, err)
+		}
+	} else if _, err := b.f.NewSheet(name); err != nil {
+		return nil, fmt.Errorf("sheet %q: %w", name, err)
+	}
+	b.sheets++
+	sw, err := b.f.NewStreamWriter(name)
+	if err != nil {
+		return nil, fmt.Errorf("sheet %q: %w", name, err)
+	}
+	w := &sheetWriter{
+		b: b, sw: sw, name: name, cols: cols,
+		headers: tableHeaders(cols),
+		styles:  make([]int, len(cols)),
+		widths:  make([]float64, len(cols)),
+		cells:   make([]excelize.Cell, len(cols)),
+		vals:    make([]any, len(cols)),
+	}
+	for i, c := range cols {
+		var numFmt string
+		switch c.Kind {
+		case KindInt, KindUint, KindYear:
+			numFmt = "0"
+		case KindDecimal:
+			numFmt = decimalFormat(int(c.Scale))
+		case KindDate:
+			numFmt = "yyyy-mm-dd"
+		case KindDateTime:
+			numFmt = "yyyy-mm-dd hh:mm:ss"
+			if c.Scale > 0 {
+				numFmt += ".000"
+			}
+		case KindTime:
+			numFmt = "[h]:mm:ss"
+		}
+		if numFmt != "" {
+			if w.styles[i], err = b.style(numFmt); err != nil {
+				return nil, err
+			}
+		}
+		w.widths[i] = typeWidth(c)
+	}
+	return w, nil
+}
+
+func decimalFormat(scale int) string {
+	if scale <= 0 {
+		return "0"
+	}
+	return "0." + strings.Repeat("0", min(scale, 30))
+}
+
+// save writes the workbook to w and removes excelize's temporary files.
+// excelize builds the whole zip in memory first, so memory grows with the
+// size of the output file.
+func (b *book) save(w io.Writer) error {
+	err := b.f.Write(w) // without datasets, excelize's empty Sheet1 remains
+	return errors.Join(err, b.close())
+}
+
+func (b *book) close() error {
+	if !b.closed {
+		b.closed = true
+		b.closeErr = b.f.Close()
+	}
+	return b.closeErr
+}
+
+// sheetName makes a dataset name a valid, unique Excel sheet name: at most
+// 31 UTF-16 units, none of []:*?/\ or control characters, no leading or
+// trailing apostrophe, not "History" (reserved by Excel), unique ignoring
+// case (a " (2)" suffix is added).
+func sheetName(dataset string, used map[string]bool) string {
+	s := strings.Map(func(r rune) rune {
+		if strings.ContainsRune(`[]:*?/\`, r) || r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			return '_'
+		}
+		return r
+	}, dataset)
+	s = strings.Trim(s, "'")
+	if s == "" {
+		s = "Sheet"
+	}
+	if strings.EqualFold(s, "history") {
+		s += "_"
+	}
+	base := s
+	s = strings.Trim(truncUTF16(base, 31), "'")
+	for n := 2; used[strings.ToLower(s)] || s == ""; n++ {
+		suffix := " (" + strconv.Itoa(n) + ")"
+		s = strings.TrimRight(truncUTF16(base, 31-len(suffix)), "'") + suffix
+	}
+	return s
+}
+
+// truncUTF16 cuts s to at most n UTF-16 code units without splitting a rune.
+func truncUTF16(s string, n int) string {
+	units := 0
+	for i, r := range s {
+		units += utf16.RuneLen(r)
+		if units > n {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+// tableHeaders returns the header labels, made unique ignoring case (an
+// Excel table requires it; joins often repeat names such as id) by adding
+// "_2", "_3"...; empty labels become Column1, Column2... and line breaks
+// become spaces.
+func tableHeaders(cols []Column) []string {
+	out := make([]string, len(cols))
+	used := make(map[string]bool, len(cols))
+	for i, c := range cols {
+		h := strings.Map(func(r rune) rune {
+			if r < 0x20 || r == 0x7f {
+				return ' '
+			}
+			return r
+		}, c.Name)
+		if strings.TrimSpace(h) == "" {
+			h = "Column" + strconv.Itoa(i+1)
+		}
+		base := h
+		for n := 2; used[strings.ToLower(h)]; n++ {
+			h = base + "_" + strconv.Itoa(n)
+		}
+		used[strings.ToLower(h)] = true
+		out[i] = h
+	}
+	return out
+}
+
+// sheetWriter streams one dataset into one sheet. It holds back the first
+// sampleRows rows (copied) to size the columns from header, type and data,
+// then streams every row.
+type sheetWriter struct {
+	b         *book
+	sw        *excelize.StreamWriter
+	name      string
+	cols      []Column
+	headers   []string
+	styles    []int     // number format style per column
+	widths    []float64 // widest value seen in the sample, per column
+	sample    [][]Value
+	started   bool
+	row       int // last sheet row written
+	cells     []excelize.Cell
+	vals      []any
+	truncated int64 // text values cut by Excel's cell limit
+	err       error
+	closed    bool
+}
+
+func (w *sheetWriter) WriteRow(row []Value) error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.closed {
+		return errors.New("write xlsx: writer is closed")
+	}
+	if len(row) != len(w.cols) {
+		return w.fail(fmt.Errorf("got %d values for %d columns", len(row), len(w.cols)))
+	}
+	if !w.started {
+		w.measure(row)
+		w.sample = append(w.sample, copyRow(row))
+		if len(w.sample) < sampleRows {
+			return nil
+		}
+		return w.start()
+	}
+	return w.write(row)
+}
+
+func (w *sheetWriter) fail(err error) error {
+	w.err = fmt.Errorf("write xlsx sheet %s: %w", w.name, err)
+	return w.err
+}
+
+// copyRow copies a row's values out of the driver's buffers.
+func copyRow(row []Value) []Value {
+	n := 0
+	for _, v := range row {
+		n += len(v.Raw)
+	}
+	buf := make([]byte, 0, n)
+	out := make([]Value, len(row))
+	for i, v := range row {
+		out[i] = v
+		if v.Raw != nil {
+			start := len(buf)
+			buf = append(buf, v.Raw...)
+			out[i].Raw = buf[start:len(buf):len(buf)]
+		}
+	}
+	return out
+}
+
+// typeWidth is the width a column's kind needs whatever its data.
+func typeWidth(c Column) float64 {
+	switch c.Kind {
+	case KindDate:
+		return 10
+	case KindDateTime:
+		if c.Scale > 0 {
+			return 23
+		}
+		return 19
+	}
+	return 0
+}
+
+// measure widens the columns for one sampled row.
+func (w *sheetWriter) measure(row []Value) {
+	for i, v := range row {
+		if v.Null {
+			continue
+		}
+		var n float64
+		switch k := w.cols[i].Kind; {
+		case v.Literal, k == KindText:
+			n = textWidth(v.Raw)
+		case k == KindBinary:
+			n = float64(2 * len(v.Raw))
+		case k == KindFloat:
+			n = float64(min(len(v.Raw), 11)) // General shows about 11 characters
+		case k == KindDate, k == KindDateTime:
+			continue
+		default:
+			n = float64(len(v.Raw))
+		}
+		w.widths[i] = max(w.widths[i], n)
+	}
+}
+
+// textWidth estimates how many '0'-widths text takes: East Asian wide
+// characters and emoji count double. It stops counting past maxWidth.
+func textWidth(b []byte) float64 {
+	n := 0
+	for len(b) > 0 && n <= maxWidth {
+		r, size := utf8.DecodeRune(b)
+		b = b[size:]
+		switch {
+		case r == '\n':
+			n = 0 // a cell's widest line matters, roughly
+		case r >= 0x1100 && (r <= 0x115f || r >= 0x2e80 && r <= 0xa4cf || r >= 0xac00 && r <= 0xd7a3 ||
+			r >= 0xf900 && r <= 0xfaff || r >= 0xfe30 && r <= 0xfe4f || r >= 0xff00 && r <= 0xff60 ||
+			r >= 0xffe0 && r <= 0xffe6 || r >= 0x1f300 && r <= 0x1faff || r >= 0x20000 && r <= 0x3fffd):
+			n += 2
+		default:
+			n++
+		}
+	}
+	return float64(n)
+}
+
+// start sets column widths and the frozen header (both must precede the
+// first row), writes the header and the held-back rows.
+func (w *sheetWriter) start() error {
+	w.started = true
+	for i, h := range w.headers {
+		// A bold header plus the table's filter button needs about 4 more.
+		width := max(textWidth([]byte(h))+4, w.widths[i]+2, minWidth)
+		if err := w.sw.SetColWidth(i+1, i+1, min(width, maxWidth)); err != nil {
+			return w.fail(err)
+		}
+	}
+	if err := w.sw.SetPanes(&excelize.Panes{
+		Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft",
+		Selection: []excelize.Selection{{SQRef: "A2", ActiveCell: "A2", Pane: "bottomLeft"}},
+	}); err != nil {
+		return w.fail(err)
+	}
+	for i, h := range w.headers {
+		w.cells[i] = excelize.Cell{StyleID: w.b.header, Value: h}
+		w.vals[i] = &w.cells[i]
+	}
+	w.row = 1
+	if err := w.sw.SetRow("A1", w.vals); err != nil {
+		return w.fail(err)
+	}
+	sample := w.sample
+	w.sample = nil
+	for _, row := range sample {
+		if err := w.write(row); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// write streams one row; the cell and value buffers are reused.
+func (w *sheetWriter) write(row []Value) error {
+	if w.row >= excelize.TotalRows {
+		return w.fail(ErrSheetFull)
+	}
+	w.row++
+	for i := range row {
+		v := &row[i]
+		if v.Null {
+			w.vals[i] = nil
+			continue
+		}
+		c := &w.cells[i]
+		c.StyleID, c.Value = w.cell(i, v)
+		w.vals[i] = c
+	}
+	cell, err := excelize.CoordinatesToCellName(1, w.row)
+	if err == nil {
+		err = w.sw.SetRow(cell, w.vals)
+	}
+	if err != nil {
+		// A failed SetRow may leave a broken row behind: the file is lost.
+		return w.fail(err)
+	}
+	return nil
+}
+
+// cell returns the style and value of one non-NULL cell.
+func (w *sheetWriter) cell(i int, v *Value) (int, any) {
+	col := &w.cols[i]
+	if v.Literal {
+		return 0, w.text(v.Raw)
+	}
+	style := w.styles[i]
+	switch col.Kind {
+	case KindInt, KindUint, KindYear:
+		if n, ok := sigDigits(v.Raw); ok && n <= 15 {
+			if x, ok := parseInt(v.Raw); ok {
+				return style, x
+			}
+		}
+	case KindDecimal:
+		f, scale, scratch, ok := exactDecimal(v.Raw, w.b.scratch)
+		w.b.scratch = scratch
+		if ok {
+			if int64(scale) != col.Scale {
+				// The column's format would round or pad this value.
+				var err error
+				if style, err = w.b.style(decimalFormat(scale)); err != nil {
+					style = 0
+				}
+			}
+			return style, f
+		}
+	case KindFloat:
+		if f, err := strconv.ParseFloat(string(v.Raw), 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+			return style, f
+		}
+	case KindDate:
+		if serial, ok := excelSerial(v.Time); ok {
+			return style, serial
+		}
+		return 0, string(appendDate(nil, v.Time))
+	case KindDateTime:
+		t := v.Time.In(w.b.loc)
+		if serial, ok := excelSerial(t); ok {
+			return style, serial
+		}
+		return 0, t.Format(isoLayout(col.Scale))
+	case KindTime:
+		if d, ok := parseDuration(v.Raw); ok {
+			return style, d
+		}
+	case KindBinary:
+		buf := make([]byte, 2*len(v.Raw))
+		for j, c := range v.Raw {
+			buf[2*j], buf[2*j+1] = hexDigits[c>>4], hexDigits[c&0xf]
+		}
+		return 0, w.text(buf)
+	}
+	return 0, w.text(v.Raw)
+}
+
+// text converts to a string and counts values Excel will cut at 32,767
+// characters.
+func (w *sheetWriter) text(b []byte) string {
+	if len(b) > excelize.TotalCellChars && utf16Len(b) > excelize.TotalCellChars {
+		w.truncated++
+	}
+	return string(b)
+}
+
+func utf16Len(b []byte) int {
+	n := 0
+	for len(b) > 0 {
+		r, size := utf8.DecodeRune(b)
+		b = b[size:]
+		n += max(utf16.RuneLen(r), 1)
+	}
+	return n
+}
+
+// excelSerial converts t's wall clock to an Excel serial date (1900 date
+// system); ok is false before 1900-01-01, which Excel cannot show.
+func excelSerial(t time.Time) (float64, bool) {
+	y, m, d := t.Date()
+	if y < 1900 || y > 9999 {
+		return 0, false
+	}
+	days := time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix()/86400 + 25569 // 25569 is 1970-01-01
+	if y == 1900 && m < 3 {
+		days-- // Excel counts a 1900-02-29 that never was
+	}
+	h, mi, s := t.Clock()
+	nanos := int64(h*3600+mi*60+s)*1e9 + int64(t.Nanosecond())
+	return float64(days) + float64(nanos)/86400e9, true
+}
+
+// parseDuration reads a non-negative TIME "H+:MM:SS[.f]" as a fraction of
+// days; negative or malformed values are left as text.
+func parseDuration(b []byte) (float64, bool) {
+	c1 := -1
+	for j, c := range b {
+		if c == ':' {
+			c1 = j
+			break
+		}
+	}
+	if c1 < 1 || len(b) < c1+6 || b[c1+3] != ':' {
+		return 0, false
+	}
+	h, ok1 := digits(b[:c1])
+	m, ok2 := digits(b[c1+1 : c1+3])
+	s, ok3 := digits(b[c1+4 : c1+6])
+	if !ok1 || !ok2 || !ok3 || m > 59 || s > 59 {
+		return 0, false
+	}
+	nanos := int64(0)
+	if rest := b[c1+6:]; len(rest) > 0 {
+		if rest[0] != '.' || len(rest) < 2 || len(rest) > 10 {
+			return 0, false
+		}
+		f, ok := digits(rest[1:])
+		if !ok {
+			return 0, false
+		}
+		nanos = int64(f)
+		for k := len(rest) - 1; k < 9; k++ {
+			nanos *= 10
+		}
+	}
+	total := (int64(h)*3600+int64(m)*60+int64(s))*1e9 + nanos
+	return float64(total) / 86400e9, true
+}
+
+func (w *sheetWriter) Close() error {
+	if w.closed {
+		return w.err
+	}
+	w.closed = true
+	if w.err != nil {
+		return w.err
+	}
+	if !w.started {
+		if err := w.start(); err != nil {
+			return err
+		}
+	}
+	// Filter buttons come from a table over header and data; excelize
+	// stretches a header-only range to two rows, as a table needs.
+	last, err := excelize.CoordinatesToCellName(len(w.cols), max(w.row, 2))
+	if err != nil {
+		return w.fail(err)
+	}
+	show := false
+	if err := w.sw.AddTable(&excelize.Table{Range: "A1:" + last, ShowRowStripes: &show}); err != nil {
+		return w.fail(fmt.Errorf("add table: %w", err))
+	}
+	if err := w.sw.Flush(); err != nil {
+		return w.fail(err)
+	}
+	return nil
+}
+
+// Warnings describes values Excel changed: text cut at 32,767 characters.
+func (w *sheetWriter) Warnings() []string {
+	if w.truncated == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("sheet %s: %d text values longer than 32767 characters were cut", w.name, w.truncated)}
+}
+
+func (w *sheetWriter) done() bool    { return w.closed }
+func (w *sheetWriter) failed() error { return w.err }

@@ -1,0 +1,276 @@
+package output
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xuri/excelize/v2"
+)
+
+// xcell is what a reader of the workbook sees in one cell.
+type xcell struct {
+	shown  string // GetCellValue with number formats applied
+	raw    string // GetCellValue with RawCellValue
+	text   bool   // an inline string rather than a number
+	numFmt string // the custom number format, "" for General
+}
+
+func readCell(t *testing.T, f *excelize.File, sheet, ref string) xcell {
+	t.Helper()
+	var c xcell
+	var err error
+	if c.shown, err = f.GetCellValue(sheet, ref); err != nil {
+		t.Fatalf("%s!%s: %v", sheet, ref, err)
+	}
+	if c.raw, err = f.GetCellValue(sheet, ref, excelize.Options{RawCellValue: true}); err != nil {
+		t.Fatal(err)
+	}
+	typ, err := f.GetCellType(sheet, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.text = typ == excelize.CellTypeInlineString || typ == excelize.CellTypeSharedString
+	id, err := f.GetCellStyle(sheet, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := f.GetStyle(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.CustomNumFmt != nil {
+		c.numFmt = *st.CustomNumFmt
+	}
+	return c
+}
+
+func TestXLSX(t *testing.T) {
+	berlin := mustLoc(t, "Europe/Berlin")
+	vars := Vars{Job: "nightly", Logical: time.Date(2024, 3, 1, 6, 0, 0, 0, berlin), Location: berlin}
+	cols := []Column{
+		{Name: "id", Kind: KindInt}, {Name: "big", Kind: KindUint}, {Name: "amount", Kind: KindDecimal, Scale: 2},
+		{Name: "ratio", Kind: KindFloat}, {Name: "day", Kind: KindDate}, {Name: "at", Kind: KindDateTime},
+		{Name: "at_ms", Kind: KindDateTime, Scale: 3}, {Name: "dur", Kind: KindTime}, {Name: "yr", Kind: KindYear},
+		{Name: "bin", Kind: KindBinary}, {Name: "txt", Kind: KindText}, {Name: "ID", Kind: KindText}, {Name: "", Kind: KindText},
+	}
+	rows := [][]sql.RawBytes{
+		raw("-42", "123456789012345", "1999.95", "0.125", "2024-02-29", "2024-03-01 09:00:00",
+			"2024-07-01 09:00:00.125", "26:30:15", "2024", "\x00\xab\xff", "Zoë 日本 😀 𝄞", "dup", "noname"),
+		raw(nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil),
+		raw("1234567890123456", "18446744073709551615", "12345678901234567.89", "1e+20", "0000-00-00", "2024-00-01 00:00:00",
+			"1850-01-01 00:00:00.000", "-01:00:00", "0000", "", "", "=1+1", "line\nbreak"),
+		raw("0", "0", "0.10", "-2.5", "1900-01-01", "1900-03-01 00:00:00", "2024-03-01 00:00:00.5", "00:00:00.5", "1901", "A", " x ", "", ""),
+	}
+	files := writeReport(t, Spec{Format: "xlsx", Path: "{job}/{date}/report"}, t.TempDir(), vars, []testDataset{
+		{name: "kinds", cols: cols, dbLoc: time.UTC, rows: rows},
+		{name: "empty/2024:q1?*[x]", cols: []Column{{Name: "a", Kind: KindInt}, {Name: "a", Kind: KindInt}}},
+		{name: "EMPTY_2024_q1___x_", cols: []Column{{Name: "n", Kind: KindInt}}, rows: [][]sql.RawBytes{raw("7")}},
+		{name: strings.Repeat("ü", 40), cols: []Column{{Name: "n", Kind: KindInt}}},
+	})
+	if len(files) != 1 || !strings.HasSuffix(files[0], "nightly/2024-03-01/report.xlsx") {
+		t.Fatalf("got files %q", files)
+	}
+	f, err := excelize.OpenFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+
+	wantSheets := []string{"kinds", "empty_2024_q1___x_", "EMPTY_2024_q1___x_ (2)", strings.Repeat("ü", 31)}
+	if got := f.GetSheetList(); strings.Join(got, "|") != strings.Join(wantSheets, "|") {
+		t.Fatalf("got sheets %q, want %q", got, wantSheets)
+	}
+
+	// excelize renders ".000" as zero milliseconds whatever the value
+	// (Excel shows them); the raw serials below carry them.
+	const ymd, ymdhms, ymdhmsms = "yyyy-mm-dd", "yyyy-mm-dd hh:mm:ss", "yyyy-mm-dd hh:mm:ss.000"
+	// Dates before 1900 are text; Berlin was at +00:53 local mean time then.
+	old := time.Date(1850, 1, 1, 0, 0, 0, 0, time.UTC).In(berlin).Format("2006-01-02T15:04:05.000-07:00")
+	want := map[string]xcell{
+		// header: bold text, unique names
+		"A1": {shown: "id", raw: "id", text: true}, "L1": {shown: "ID_2", raw: "ID_2", text: true},
+		"M1": {shown: "Column13", raw: "Column13", text: true},
+		// row 2: every kind as a typed cell
+		"A2": {shown: "-42", raw: "-42", numFmt: "0"},
+		"B2": {shown: "123456789012345", raw: "123456789012345", numFmt: "0"},
+		"C2": {shown: "1999.95", raw: "1999.95", numFmt: "0.00"},
+		"D2": {shown: "0.125", raw: "0.125"},
+		"E2": {shown: "2024-02-29", raw: "45351", numFmt: ymd},
+		"F2": {shown: "2024-03-01 10:00:00", raw: "45352.4166666666", numFmt: ymdhms},
+		"G2": {shown: "2024-07-01 11:00:00.000", raw: "45474.45833478", numFmt: ymdhmsms},
+		"H2": {shown: "26:30:15", raw: "1.10434027777777", numFmt: "[h]:mm:ss"},
+		"I2": {shown: "2024", raw: "2024", numFmt: "0"},
+		"J2": {shown: "00ABFF", raw: "00ABFF", text: true},
+		"K2": {shown: "Zoë 日本 😀 𝄞", raw: "Zoë 日本 😀 𝄞", text: true},
+		// row 3: NULL is an empty cell
+		"A3": {}, "E3": {}, "F3": {}, "K3": {},
+		// row 4: values Excel cannot hold as numbers stay text
+		"A4": {shown: "1234567890123456", raw: "1234567890123456", text: true},
+		"B4": {shown: "18446744073709551615", raw: "18446744073709551615", text: true},
+		"C4": {shown: "12345678901234567.89", raw: "12345678901234567.89", text: true},
+		"D4": {shown: "100000000000000000000", raw: "100000000000000000000"},
+		"E4": {shown: "0000-00-00", raw: "0000-00-00", text: true},
+		"F4": {shown: "2024-00-01 00:00:00", raw: "2024-00-01 00:00:00", text: true},
+		"G4": {shown: old, raw: old, text: true},
+		"H4": {shown: "-01:00:00", raw: "-01:00:00", text: true},
+		"I4": {shown: "0", raw: "0", numFmt: "0"},
+		"J4": {shown: "", raw: "", text: true},
+		"L4": {shown: "=1+1", raw: "=1+1", text: true},
+		"M4": {shown: "line\nbreak", raw: "line\nbreak", text: true},
+		// row 5: edges
+		"C5": {shown: "0.10", raw: "0.1", numFmt: "0.00"},
+		"E5": {shown: "1900-01-01", raw: "1", numFmt: ymd},
+		"F5": {shown: "1900-03-01 01:00:00", raw: "61.0416666666666", numFmt: ymdhms},
+		"G5": {shown: "2024-03-01 01:00:00.000", raw: "45352.0416724537", numFmt: ymdhmsms},
+		"K5": {shown: " x ", raw: " x ", text: true},
+	}
+	for ref, w := range want {
+		if got := readCell(t, f, "kinds", ref); got != w {
+			t.Errorf("kinds!%s: got %+v, want %+v", ref, got, w)
+		}
+	}
+	for _, sheet := range wantSheets {
+		panes, err := f.GetPanes(sheet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !panes.Freeze || panes.YSplit != 1 || panes.XSplit != 0 || panes.TopLeftCell != "A2" {
+			t.Errorf("%s: got panes %+v, want the header row frozen", sheet, panes)
+		}
+		style, _ := f.GetCellStyle(sheet, "A1")
+		if st, _ := f.GetStyle(style); st == nil || st.Font == nil || !st.Font.Bold {
+			t.Errorf("%s: header is not bold", sheet)
+		}
+	}
+	wantTables := map[string]string{"kinds": "A1:M5", wantSheets[1]: "A1:B2", wantSheets[2]: "A1:A2", wantSheets[3]: "A1:A2"}
+	for sheet, ref := range wantTables {
+		tables, err := f.GetTables(sheet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(tables) != 1 || tables[0].Range != ref {
+			t.Errorf("%s: got tables %+v, want one over %s", sheet, tables, ref)
+		}
+	}
+	if got, _ := f.GetCellValue(wantSheets[1], "B1"); got != "a_2" {
+		t.Errorf("duplicate header: got %q, want a_2", got)
+	}
+	if got := readCell(t, f, wantSheets[2], "A2"); got != (xcell{shown: "7", raw: "7", numFmt: "0"}) {
+		t.Errorf("third sheet A2: got %+v", got)
+	}
+
+	widths := map[string]float64{"A": 16 + 2, "B": 22, "F": 19 + 2, "G": 23 + 2, "K": 13 + 2}
+	for col, w := range widths {
+		got, err := f.GetColWidth("kinds", col)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != w {
+			t.Errorf("width of column %s: got %v, want %v", col, got, w)
+		}
+	}
+}
+
+func TestXLSXManyRows(t *testing.T) {
+	// More rows than the width sample, so rows are both held back and streamed.
+	const n = sampleRows*2 + 17
+	rows := make([][]sql.RawBytes, n)
+	for i := range rows {
+		rows[i] = raw(strconv.Itoa(i), fmt.Sprintf("name %d", i))
+	}
+	rows[n-1] = raw(strconv.Itoa(n-1), strings.Repeat("w", 300)) // after the sample: no effect on width
+	cols := []Column{{Name: "i", Kind: KindInt}, {Name: "name", Kind: KindText}}
+	files := writeReport(t, Spec{Format: "xlsx", Path: "r.xlsx"}, t.TempDir(), Vars{Job: "j", Logical: time.Now()},
+		[]testDataset{{name: "big", cols: cols, rows: rows}})
+	f, err := excelize.OpenFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got, err := f.GetRows("big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != n+1 {
+		t.Fatalf("got %d rows, want %d", len(got), n+1)
+	}
+	for i := 0; i < n-1; i++ {
+		if got[i+1][0] != strconv.Itoa(i) || got[i+1][1] != fmt.Sprintf("name %d", i) {
+			t.Fatalf("row %d: got %q", i+2, got[i+1])
+		}
+	}
+	tables, _ := f.GetTables("big")
+	if len(tables) != 1 || tables[0].Range != fmt.Sprintf("A1:B%d", n+1) {
+		t.Errorf("got tables %+v", tables)
+	}
+	if w, _ := f.GetColWidth("big", "B"); w != 8+2 {
+		t.Errorf("width of B: got %v, want 10 (from the sample)", w)
+	}
+}
+
+func TestXLSXSheetFull(t *testing.T) {
+	w := &sheetWriter{row: excelize.TotalRows, name: "s", cols: []Column{{Kind: KindInt}}, started: true}
+	err := w.WriteRow([]Value{{Raw: []byte("1")}})
+	if !errors.Is(err, ErrSheetFull) {
+		t.Fatalf("got %v, want ErrSheetFull", err)
+	}
+	if err2 := w.WriteRow([]Value{{Raw: []byte("1")}}); err2 != err {
+		t.Errorf("error did not stick: got %v", err2)
+	}
+}
+
+func TestSheetName(t *testing.T) {
+	tests := []struct {
+		in   string
+		used []string
+		want string
+	}{
+		{"users", nil, "users"},
+		{"a/b\\c:d*e?f[g]h", nil, "a_b_c_d_e_f_g_h"},
+		{"'quoted'", nil, "quoted"},
+		{"", nil, "Sheet"},
+		{"History", nil, "History_"},
+		{strings.Repeat("x", 40), nil, strings.Repeat("x", 31)},
+		{strings.Repeat("😀", 20), nil, strings.Repeat("😀", 15)}, // 2 UTF-16 units each
+		{"Users", []string{"users"}, "Users (2)"},
+		{"Users", []string{"users", "users (2)"}, "Users (3)"},
+		{strings.Repeat("x", 40), []string{strings.Repeat("x", 31)}, strings.Repeat("x", 27) + " (2)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			used := make(map[string]bool)
+			for _, u := range tt.used {
+				used[u] = true
+			}
+			if got := sheetName(tt.in, used); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestExcelSerial(t *testing.T) {
+	tests := []struct {
+		t    time.Time
+		want float64
+		ok   bool
+	}{
+		{time.Date(1899, 12, 31, 0, 0, 0, 0, time.UTC), 0, false},
+		{time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC), 1, true},
+		{time.Date(1900, 2, 28, 0, 0, 0, 0, time.UTC), 59, true},
+		{time.Date(1900, 3, 1, 0, 0, 0, 0, time.UTC), 61, true},
+		{time.Date(1970, 1, 1, 12, 0, 0, 0, time.UTC), 25569.5, true},
+		{time.Date(2024, 3, 1, 18, 0, 0, 0, mustLoc(t, "America/New_York")), 45352.75, true}, // wall clock, not UTC
+	}
+	for _, tt := range tests {
+		got, ok := excelSerial(tt.t)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("excelSerial(%v) = %v, %v; want %v, %v", tt.t, got, ok, tt.want, tt.ok)
+		}
+	}
+}

@@ -1,0 +1,12 @@
+-- compiled from aggregates.yaml; refresh with: go test ./queries -update
+SELECT `u`.`id`, `u`.`name`, COUNT(`p`.`id`) AS `posts`, COUNT(*) AS `count`, COUNT(DISTINCT(`p`.`category_id`)) AS `categories`, SUM(`p`.`score`) AS `sum_score`, MIN(`p`.`created_at`) AS `first_post`, MAX(`p`.`created_at`) AS `last_post`, AVG(`p`.`score`) AS `mean_score` FROM `users` AS `u` LEFT JOIN `posts` AS `p` ON (`u`.`id` = `p`.`user_id`) GROUP BY `u`.`id`, `u`.`name` HAVING ((COUNT(DISTINCT(`p`.`id`)) > ?) AND (COUNT(`p`.`id`) <= ?) AND (SUM(`p`.`score`) BETWEEN ? AND ?) AND (`u`.`name` IS NOT NULL) AND (COUNT(*) IN (?, ?, ?))) ORDER BY `posts` DESC, `u`.`id` ASC LIMIT ?
+-- columns: id, name, posts, count, categories, sum_score, first_post, last_post, mean_score
+-- args:
+-- 1: int64 1
+-- 2: int64 1000
+-- 3: int64 10
+-- 4: int64 20
+-- 5: int64 2
+-- 6: int64 3
+-- 7: int64 5
+-- 8: int64 10

@@ -1,0 +1,20 @@
+-- compiled from where_ops.yaml; refresh with: go test ./queries -update
+SELECT `p`.`id` FROM `posts` AS `p` WHERE ((`p`.`a` = ?) AND (`p`.`b` != ?) AND (`p`.`c` != ?) AND (`p`.`d` < ?) AND (`p`.`e` <= ?) AND (`p`.`f` > ?) AND (`p`.`g` >= ?) AND (`p`.`h` IN (?, ?, ?)) AND (`p`.`i` NOT IN (?)) AND (`p`.`j` LIKE ?) AND (`p`.`k` NOT LIKE ?) AND (`p`.`l` IS NULL) AND (`p`.`m` IS NOT NULL) AND (`p`.`n` BETWEEN ? AND ?) AND (`p`.`o` = ?))
+-- columns: id
+-- args:
+-- 1: string "x"
+-- 2: int64 1
+-- 3: int64 0
+-- 4: int64 2
+-- 5: float64 3.5
+-- 6: int64 -4
+-- 7: string "2024-01-01"
+-- 8: int64 1
+-- 9: string "two"
+-- 10: int64 1
+-- 11: int64 5
+-- 12: string "%ab_c%"
+-- 13: string "z%"
+-- 14: int64 6
+-- 15: int64 7
+-- 16: string "') OR 1=1 #"
