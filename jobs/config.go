@@ -314,7 +314,7 @@ func parseSchedule(spec string, loc *time.Location) (s cron.Schedule, err error)
 	}()
 	s, err = cron.ParseStandard("CRON_TZ=" + loc.String() + " " + spec)
 	if err != nil {
-		return nil, fmt.Errorf("invalid cron expression (want 5 fields: minute hour day-of-month month day-of-week, or @hourly/@daily/@weekly/@monthly/@every 1h): %w", err)
+		return nil, fmt.Errorf("invalid cron expression: %w (want 5 fields: minute hour day-of-month month day-of-week, or @hourly, @daily, @weekly, @monthly, @every 1h)", err)
 	}
 	return s, nil
 }

@@ -362,11 +362,14 @@ func printResult(w io.Writer, res *jobs.Result) {
 		status = "FAILED"
 	}
 	fmt.Fprintf(w, "%s: %s in %s (logical time %s)\n", res.Job, status, res.Duration.Round(time.Millisecond), res.Logical.Format(time.RFC3339))
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	nameW, rowsW := 0, 0
 	for _, d := range res.Datasets {
-		fmt.Fprintf(tw, "  %s\t%s rows\t%s\t\n", d.Name, groupDigits(d.Rows), d.Duration.Round(time.Millisecond))
+		nameW = max(nameW, len(d.Name))
+		rowsW = max(rowsW, len(groupDigits(d.Rows)))
 	}
-	tw.Flush()
+	for _, d := range res.Datasets {
+		fmt.Fprintf(w, "  %-*s  %*s rows  %s\n", nameW, d.Name, rowsW, groupDigits(d.Rows), d.Duration.Round(time.Millisecond))
+	}
 	for _, f := range res.Files {
 		fmt.Fprintf(w, "  wrote %s\n", f)
 	}

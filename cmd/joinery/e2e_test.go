@@ -1,0 +1,319 @@
+package main
+
+import (
+	"bytes"
+	"database/sql"
+	"encoding/csv"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/xuri/excelize/v2"
+
+	"github.com/joinery/joinery/internal/testdb"
+)
+
+var (
+	buildOnce sync.Map // tags -> func() (string, error)
+)
+
+// binary builds joinery once per set of build tags and returns its path.
+func binary(t *testing.T, tags string) string {
+	t.Helper()
+	f, _ := buildOnce.LoadOrStore(tags, sync.OnceValues(func() (string, error) {
+		dir, err := os.MkdirTemp("", "joinery-e2e-")
+		if err != nil {
+			return "", err
+		}
+		bin := filepath.Join(dir, "joinery")
+		args := []string{"build", "-o", bin, "-ldflags", "-X main.version=e2e-test"}
+		if tags != "" {
+			args = append(args, "-tags", tags)
+		}
+		out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
+		if err != nil {
+			return "", errors.New(string(out))
+		}
+		return bin, nil
+	}))
+	bin, err := f.(func() (string, error))()
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	return bin
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func runBin(t *testing.T, bin string, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{stdout.String(), stderr.String(), code}
+}
+
+const e2eConfig = `
+database:
+  dsn: ${E2E_DSN}
+timezone: UTC
+output_dir: out
+jobs:
+  - name: nightly
+    schedule: "0 6 * * *"
+    datasets:
+      users_posts:
+        from: users u
+        joins:
+          - {table: posts, as: p, type: left, on: u.id = p.user_id}
+        select: [u.id AS user_id, u.name, p.title]
+        where:
+          - {column: u.name, op: like, value: "%e%"}
+        order_by: [u.id, p.id]
+    outputs:
+      - {format: csv, path: "{job}/{dataset}-{date}.csv"}
+      - {format: xlsx, path: "{job}/{job}-{date}.xlsx"}
+  - name: broken
+    schedule: "@daily"
+    datasets:
+      missing:
+        from: nosuchtable n
+        select: [n.id]
+    outputs:
+      - {format: csv, path: "{job}-{date}.csv"}
+`
+
+// TestEndToEnd builds the binary and runs it against a real MariaDB.
+func TestEndToEnd(t *testing.T) {
+	db := testdb.New(t)
+	testdb.SeedUsersPosts(t, db)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfgPath, []byte(e2eConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := binary(t, "")
+	env := []string{"E2E_DSN=" + testdb.DSN(t), "JOINERY_CONFIG=" + cfgPath}
+
+	t.Run("run", func(t *testing.T) {
+		r := runBin(t, bin, env, "run", "nightly", "--at", "2026-11-01")
+		if r.code != 0 {
+			t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+		}
+		for _, want := range []string{"nightly: ok", "users_posts", "rows", "wrote " + filepath.Join(dir, "out", "nightly", "users_posts-2026-11-01.csv")} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+			}
+		}
+		f, err := os.Open(filepath.Join(dir, "out", "nightly", "users_posts-2026-11-01.csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		recs, err := csv.NewReader(f).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Names with an "e" (any case, per the collation): Alice(3 posts+1 draft... ) — computed from the DB.
+		want := handCount(t, db, "SELECT COUNT(*) FROM users u LEFT JOIN posts p ON u.id = p.user_id WHERE u.name LIKE '%e%'")
+		if len(recs)-1 != want {
+			t.Errorf("csv has %d rows, want %d", len(recs)-1, want)
+		}
+		x, err := excelize.OpenFile(filepath.Join(dir, "out", "nightly", "nightly-2026-11-01.xlsx"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer x.Close()
+		rows, _ := x.GetRows("users_posts")
+		if len(rows) != len(recs) {
+			t.Errorf("xlsx has %d rows, csv %d", len(rows), len(recs))
+		}
+	})
+
+	t.Run("failing job sets the exit status and the others still run", func(t *testing.T) {
+		r := runBin(t, bin, env, "run", "broken", "nightly")
+		if r.code != exitFailed {
+			t.Fatalf("exit %d, want %d\n%s\n%s", r.code, exitFailed, r.stdout, r.stderr)
+		}
+		if !strings.Contains(r.stdout, "broken: FAILED") || !strings.Contains(r.stdout, "nightly: ok") {
+			t.Errorf("stdout:\n%s", r.stdout)
+		}
+		if !strings.Contains(r.stderr, "1 of 2 jobs failed: broken") || !strings.Contains(r.stdout, "nosuchtable") {
+			t.Errorf("stderr:\n%s\nstdout:\n%s", r.stderr, r.stdout)
+		}
+	})
+
+	t.Run("validate --connect names the missing table", func(t *testing.T) {
+		r := runBin(t, bin, env, "validate", "--connect")
+		if r.code != exitFailed || !strings.Contains(r.stderr, "dataset missing") || !strings.Contains(r.stderr, "nosuchtable") {
+			t.Errorf("exit %d\n%s", r.code, r.stderr)
+		}
+	})
+
+	t.Run("sql prints bound arguments", func(t *testing.T) {
+		r := runBin(t, bin, env, "sql", "nightly")
+		if r.code != 0 || !strings.Contains(r.stdout, "LIKE ?") || !strings.Contains(r.stdout, `$1 = "%e%"`) {
+			t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	})
+
+	t.Run("list", func(t *testing.T) {
+		r := runBin(t, bin, env, "list")
+		if r.code != 0 || !strings.Contains(r.stdout, "nightly") || !strings.Contains(r.stdout, "06:00 UTC") {
+			t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	})
+
+	t.Run("usage errors exit 2", func(t *testing.T) {
+		for _, args := range [][]string{{"run"}, {"run", "nope"}, {"frobnicate"}, {"run", "nightly", "--at", "yesterday"}} {
+			if r := runBin(t, bin, env, args...); r.code != exitUsage {
+				t.Errorf("%q: exit %d, want %d\n%s", args, r.code, exitUsage, r.stderr)
+			}
+		}
+	})
+
+	t.Run("config errors exit 2 and name file, line, path and value", func(t *testing.T) {
+		bad := filepath.Join(dir, "bad.yaml")
+		os.WriteFile(bad, []byte(strings.Replace(e2eConfig, "0 6 * * *", "0 25 * * *", 1)), 0o644)
+		r := runBin(t, bin, env, "validate", "--config", bad)
+		if r.code != exitUsage || !strings.Contains(r.stderr, bad+":8: jobs[0].schedule: \"0 25 * * *\"") {
+			t.Errorf("exit %d\n%s", r.code, r.stderr)
+		}
+	})
+
+	t.Run("password never printed", func(t *testing.T) {
+		env := append(env, "E2E_DSN=root:topsecret@tcp(127.0.0.1:1)/x")
+		r := runBin(t, bin, env, "run", "nightly")
+		if r.code == 0 || strings.Contains(r.stdout+r.stderr, "topsecret") {
+			t.Errorf("exit %d, output shows the password or succeeded:\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	})
+
+	t.Run("version and help", func(t *testing.T) {
+		if r := runBin(t, bin, nil, "--version"); r.code != 0 || r.stdout != "joinery e2e-test\n" {
+			t.Errorf("--version: %d %q", r.code, r.stdout)
+		}
+		for _, cmd := range []string{"run", "list", "validate", "sql", "schedule"} {
+			r := runBin(t, bin, nil, cmd, "--help")
+			if r.code != 0 || !strings.Contains(r.stderr, "Usage: joinery "+cmd) {
+				t.Errorf("%s --help: exit %d\n%s", cmd, r.code, r.stderr)
+			}
+		}
+	})
+}
+
+func handCount(t *testing.T, db *sql.DB, q string) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRow(q).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestScheduleStopsOnSIGTERM runs the daemon until its first report, then
+// stops it the way a container runtime does.
+func TestScheduleStopsOnSIGTERM(t *testing.T) {
+	db := testdb.New(t)
+	testdb.SeedUsersPosts(t, db)
+	dir := t.TempDir()
+	cfg := strings.Replace(e2eConfig, `"0 6 * * *"`, `"@every 1s"`, 1)
+	cfgPath := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfgPath, []byte(cfg), 0o644)
+	cmd := exec.Command(binary(t, ""), "schedule", "--config", cfgPath, "--grace", "10s")
+	cmd.Env = append(os.Environ(), "E2E_DSN="+testdb.DSN(t))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		matches, _ := filepath.Glob(filepath.Join(dir, "out", "nightly", "*.xlsx"))
+		if len(matches) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no report within 30s:\n%s", stderr.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("schedule did not stop within 30s of SIGTERM")
+	}
+	log := stderr.String()
+	for _, want := range []string{`"msg":"scheduler started"`, `"msg":"run finished"`, `"msg":"scheduler stopped"`} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %s:\n%s", want, log)
+		}
+	}
+	// No temporary file is left behind, whatever the run was doing.
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if strings.Contains(filepath.Base(path), ".tmp-") {
+			t.Errorf("temporary file left: %s", path)
+		}
+		return nil
+	})
+}
+
+// TestDemo is the README's first command: the shipped config.yaml on the
+// embedded demo database, with no MySQL server.
+func TestDemo(t *testing.T) {
+	bin := binary(t, "demo")
+	dir := t.TempDir()
+	data, err := os.ReadFile("../../config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfgPath, data, 0o644)
+	r := runBin(t, bin, []string{"JOINERY_DSN="}, "run", "--all", "--config", cfgPath, "--at", "2026-11-01T06:00")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	x, err := excelize.OpenFile(filepath.Join(dir, "reports", "users-posts", "users-posts-2026-11-01.xlsx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	want := map[string]int{"users_with_posts": 7631, "posts_per_user": 2000, "orphan_posts": 369, "reconciliation": 7631 + 291 + 369}
+	for sheet, n := range want {
+		rows, err := x.GetRows(sheet)
+		if err != nil || len(rows) != n+1 {
+			t.Errorf("sheet %s: %d rows, %v; want %d + header", sheet, len(rows), err, n)
+		}
+	}
+	// The production build refuses the embedded database with a clear message.
+	r = runBin(t, binary(t, ""), []string{"JOINERY_DSN="}, "run", "--all", "--config", cfgPath)
+	if r.code != exitFailed || !strings.Contains(r.stderr, "-tags demo") {
+		t.Errorf("production binary: exit %d\n%s", r.code, r.stderr)
+	}
+}
