@@ -123,7 +123,7 @@ func TestJoinsMatchHandWrittenSQL(t *testing.T) {
 	const cols = "u.id AS user_id, u.name, u.score, p.id AS post_id, p.title, p.views"
 	tests := []struct {
 		name, dataset, hand string
-		wantRows           int
+		wantRows            int
 	}{
 		{"inner", `{table: posts, as: p, type: inner, on: u.id = p.user_id}`,
 			"SELECT " + cols + " FROM users u JOIN posts p ON u.id = p.user_id", 16},
