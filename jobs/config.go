@@ -300,9 +300,9 @@ func (v validator) job(p string, j *Job, defaultLoc *time.Location) {
 	}
 }
 
-// parseSchedule parses a 5-field cron expression or a descriptor in loc.
-// The cron parser panics on some inputs (a bare CRON_TZ=UTC), so it runs
-// under recover.
+// parseSchedule parses a 5-field cron expression or a descriptor, run in
+// loc. The cron parser panics on some inputs (a bare CRON_TZ=UTC), so it
+// runs under recover.
 func parseSchedule(spec string, loc *time.Location) (s cron.Schedule, err error) {
 	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
 		return nil, errors.New("set the job's timezone field instead of a TZ= prefix")
@@ -312,11 +312,60 @@ func parseSchedule(spec string, loc *time.Location) (s cron.Schedule, err error)
 			s, err = nil, fmt.Errorf("invalid cron expression: %v", r)
 		}
 	}()
-	s, err = cron.ParseStandard("CRON_TZ=" + loc.String() + " " + spec)
+	s, err = cron.ParseStandard("CRON_TZ=UTC " + spec)
 	if err != nil {
 		return nil, fmt.Errorf("invalid cron expression: %w (want 5 fields: minute hour day-of-month month day-of-week, or @hourly, @daily, @weekly, @monthly, @every 1h)", err)
 	}
-	return s, nil
+	if spec, ok := s.(*cron.SpecSchedule); ok {
+		return wallClock{spec: spec, loc: loc}, nil
+	}
+	return s, nil // @every: a fixed interval, whatever the clocks say
+}
+
+// wallClock runs a cron expression on the wall clock of loc, once per
+// matching wall-clock time, across daylight saving changes. robfig/cron
+// skips a time inside the hour clocks skip (02:30 on the day clocks go
+// forward never runs) and runs one inside the repeated hour twice.
+// wallClock evaluates the expression on the wall clock itself (a zone
+// without changes) and maps the result back to loc: a time inside the
+// skipped hour runs at the same offset after the change (02:30 becomes
+// 03:30), and a repeated time runs once, at its first occurrence.
+type wallClock struct {
+	spec *cron.SpecSchedule // evaluated in UTC, standing for loc's wall clock
+	loc  *time.Location
+}
+
+func (w wallClock) Next(t time.Time) time.Time {
+	l := t.In(w.loc)
+	wall := time.Date(l.Year(), l.Month(), l.Day(), l.Hour(), l.Minute(), l.Second(), l.Nanosecond(), time.UTC)
+	for {
+		n := w.spec.Next(wall)
+		if n.IsZero() {
+			return n
+		}
+		if next := w.earliest(n); next.After(t) {
+			return next
+		}
+		// t is in a repeated hour, past the first occurrence of this
+		// wall-clock time: it has run already.
+		wall = n
+	}
+}
+
+// earliest returns the first instant whose wall clock in loc reads n (a
+// wall clock expressed in UTC), or, when clocks skipped it, the instant the
+// same distance after the change.
+func (w wallClock) earliest(n time.Time) time.Time {
+	t := time.Date(n.Year(), n.Month(), n.Day(), n.Hour(), n.Minute(), n.Second(), 0, w.loc)
+	// time.Date does not promise which of two equal wall clocks it returns;
+	// look back for an earlier one (changes are at most 2h on Earth).
+	for d := -2 * time.Hour; d < 0; d += 15 * time.Minute {
+		c := t.Add(d)
+		if l := c.In(w.loc); l.Hour() == n.Hour() && l.Minute() == n.Minute() && l.Second() == n.Second() && l.Day() == n.Day() {
+			return c
+		}
+	}
+	return t
 }
 
 // envRef matches ${VAR} and ${VAR:-default}. A bare $ is left alone:

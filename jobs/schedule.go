@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -45,26 +44,11 @@ func (s *Scheduler) Run(ctx context.Context) error {
 
 	for i := range cfg.Jobs {
 		job := &cfg.Jobs[i]
-		var (
-			id      cron.EntryID
-			mu      sync.Mutex
-			lastRun string
-		)
+		var id cron.EntryID
 		id = c.Schedule(job.sched, cron.FuncJob(func() {
 			// Entry.Prev is the scheduled time of the run now starting: the
 			// logical time, whatever the delay in starting it.
 			logical := c.Entry(id).Prev.In(job.Location)
-			// When clocks go back, a time inside the repeated hour comes round
-			// twice; a report is made once per wall-clock time.
-			wall := logical.Format("2006-01-02 15:04")
-			mu.Lock()
-			dup := wall == lastRun
-			lastRun = wall
-			mu.Unlock()
-			if dup {
-				s.Logger.Info("run skipped: this wall-clock time already ran (daylight saving change)", "job", job.Name, "logical_time", logical.Format(time.RFC3339))
-				return
-			}
 			res := s.Runner.Run(runCtx, job, logical)
 			if errors.Is(res.Err, ErrAlreadyRunning) {
 				s.Logger.Warn("run skipped: another run of this job holds its lock", "job", job.Name)
