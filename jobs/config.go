@@ -55,10 +55,19 @@ func (d Database) Embedded() bool {
 
 // Job is one report: when it runs, what it queries and what it writes.
 type Job struct {
-	Name     string            `yaml:"name"`
-	Schedule string            `yaml:"schedule"` // 5-field cron or @daily, @every 1h...
-	Timezone string            `yaml:"timezone"` // default: the config's timezone
-	Timeout  time.Duration     `yaml:"timeout"`  // whole run; default none
+	Name     string        `yaml:"name"`
+	Schedule string        `yaml:"schedule"` // 5-field cron or @daily, @every 1h...
+	Timezone string        `yaml:"timezone"` // default: the config's timezone
+	Timeout  time.Duration `yaml:"timeout"`  // whole run; default none
+	// Retries is how many times a run that failed for a passing reason is
+	// tried again, RetryDelay after the failure and then twice as long each
+	// time.
+	Retries    int           `yaml:"retries"`
+	RetryDelay time.Duration `yaml:"retry_delay"` // default 1m
+	// CatchUp makes the scheduler, when it starts, run a scheduled time it
+	// missed (the process was down) if that time is at most this old and
+	// has not run successfully; default 0, off.
+	CatchUp  time.Duration     `yaml:"catch_up"`
 	Datasets []queries.Dataset `yaml:"datasets"`
 	Outputs  []output.Spec     `yaml:"outputs"`
 
@@ -258,6 +267,13 @@ func (v validator) job(p string, j *Job, defaultLoc *time.Location) {
 			v.failValue(p+".schedule", j.Schedule, "%v", err)
 		}
 		j.sched = sched
+	}
+
+	if j.Retries < 0 || j.Retries > 100 {
+		v.failValue(p+".retries", fmt.Sprint(j.Retries), "want 0 to 100")
+	}
+	if j.RetryDelay == 0 {
+		j.RetryDelay = time.Minute
 	}
 
 	if len(j.Datasets) == 0 {

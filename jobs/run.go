@@ -43,6 +43,7 @@ type Result struct {
 	Duration time.Duration
 	Datasets []DatasetResult
 	Files    []string // written, in output order
+	Attempts int      // 1, or more after retries (RunWithRetries)
 	Err      error
 }
 
@@ -59,8 +60,11 @@ func (r *Runner) Run(ctx context.Context, job *Job, t time.Time) *Result {
 	res.Duration = time.Since(res.Started)
 	if res.Err != nil {
 		log.Error("run failed", "error", res.Err, "duration", res.Duration.Round(time.Millisecond))
-	} else {
-		log.Info("run finished", "files", len(res.Files), "duration", res.Duration.Round(time.Millisecond))
+		return res
+	}
+	log.Info("run finished", "files", len(res.Files), "duration", res.Duration.Round(time.Millisecond))
+	if err := r.Config.recordSuccess(job.Name, res.Logical); err != nil {
+		log.Warn("could not record the run for catch-up", "error", err)
 	}
 	return res
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -49,7 +50,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			// Entry.Prev is the scheduled time of the run now starting: the
 			// logical time, whatever the delay in starting it.
 			logical := c.Entry(id).Prev.In(job.Location)
-			res := s.Runner.Run(runCtx, job, logical)
+			res := s.Runner.RunWithRetries(runCtx, job, logical)
 			if errors.Is(res.Err, ErrAlreadyRunning) {
 				s.Logger.Warn("run skipped: another run of this job holds its lock", "job", job.Name)
 			}
@@ -63,19 +64,49 @@ func (s *Scheduler) Run(ctx context.Context) error {
 
 	c.Start()
 	s.Logger.Info("scheduler started", "jobs", len(cfg.Jobs))
+	var catchUps sync.WaitGroup
+	for i := range cfg.Jobs {
+		s.catchUp(runCtx, &catchUps, &cfg.Jobs[i])
+	}
 	<-ctx.Done()
 
 	s.Logger.Info("shutting down: no new runs will start", "grace", s.Grace)
 	stopped := c.Stop()
+	idle := make(chan struct{})
+	go func() {
+		<-stopped.Done()
+		catchUps.Wait()
+		close(idle)
+	}()
 	select {
-	case <-stopped.Done():
+	case <-idle:
 	case <-time.After(s.Grace):
 		s.Logger.Warn("grace period over: cancelling running jobs")
 		cancelRuns()
-		<-stopped.Done()
+		<-idle
 	}
 	s.Logger.Info("scheduler stopped")
 	return nil
+}
+
+// catchUp starts, in the background, the run of a scheduled time that job
+// missed while joinery was not running (see Job.CatchUp).
+func (s *Scheduler) catchUp(ctx context.Context, wg *sync.WaitGroup, job *Job) {
+	at, ok, err := s.Runner.Config.missed(job, time.Now())
+	if err != nil {
+		s.Logger.Warn("catch-up: cannot read the job's state", "job", job.Name, "error", err)
+		return
+	}
+	if !ok {
+		return
+	}
+	s.Logger.Info("catching up a missed run", "job", job.Name, "logical_time", at.Format(time.RFC3339))
+	wg.Go(func() {
+		res := s.Runner.RunWithRetries(ctx, job, at)
+		if s.OnResult != nil {
+			s.OnResult(res)
+		}
+	})
 }
 
 // cronLogger routes robfig/cron's logging to slog.

@@ -335,7 +335,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	var failed, locked []string
 	for i, j := range selected {
-		res := r.Run(ctx, j, times[i])
+		res := r.RunWithRetries(ctx, j, times[i])
 		printResult(stdout, res)
 		switch {
 		case errors.Is(res.Err, jobs.ErrAlreadyRunning):
@@ -361,7 +361,11 @@ func printResult(w io.Writer, res *jobs.Result) {
 	if res.Err != nil {
 		status = "FAILED"
 	}
-	fmt.Fprintf(w, "%s: %s in %s (logical time %s)\n", res.Job, status, res.Duration.Round(time.Millisecond), res.Logical.Format(time.RFC3339))
+	fmt.Fprintf(w, "%s: %s in %s (logical time %s", res.Job, status, res.Duration.Round(time.Millisecond), res.Logical.Format(time.RFC3339))
+	if res.Attempts > 1 {
+		fmt.Fprintf(w, ", attempt %d", res.Attempts)
+	}
+	fmt.Fprintln(w, ")")
 	nameW, rowsW := 0, 0
 	for _, d := range res.Datasets {
 		nameW = max(nameW, len(d.Name))
