@@ -50,10 +50,11 @@ const (
 	KindDateTime             // DATETIME, TIMESTAMP; Time holds the instant in the report's zone
 	KindTime                 // TIME (a duration, may be negative or over 24h); Raw text
 	KindYear                 // YEAR; Raw holds digits
-	KindBinary               // BINARY, VARBINARY, BLOB, BIT, GEOMETRY; Raw holds the bytes
+	KindBinary               // BINARY, VARBINARY, BLOB, GEOMETRY; Raw holds the bytes
+	KindBit                  // BIT; Raw holds the bits as big-endian bytes
 )
 
-var kindNames = [...]string{"text", "int", "uint", "float", "decimal", "date", "datetime", "time", "year", "binary"}
+var kindNames = [...]string{"text", "int", "uint", "float", "decimal", "date", "datetime", "time", "year", "binary", "bit"}
 
 // String returns the kind's lower-case name, e.g. "datetime".
 func (k Kind) String() string {
@@ -84,23 +85,120 @@ type Value struct {
 	Literal bool
 }
 
-// Spec is one entry of a job's outputs list in config.yaml.
+// Spec is one entry of a job's outputs list in config.yaml. Validate checks
+// it; zero values mean the documented defaults.
 type Spec struct {
-	Format string `yaml:"format"` // csv or xlsx
+	Format string `yaml:"format"` // csv, xlsx or jsonl
 	// Path is a template relative to output_dir; see Expand for its fields.
-	// Without an extension, ".csv" or ".xlsx" is appended.
+	// Without an extension, ".csv", ".xlsx" or ".jsonl" is appended (and
+	// ".gz" with Gzip).
 	Path string `yaml:"path"`
+	// Latest is an optional template (same fields and rules as Path) of a
+	// stable name that always shows the newest report, such as
+	// "{job}/latest". LatestMode says how: "link" (a relative symbolic
+	// link, the default) or "copy" (for shares that do not follow links).
+	Latest     string `yaml:"latest,omitempty"`
+	LatestMode string `yaml:"latest_mode,omitempty"`
+
+	// Binary is how BINARY, VARBINARY and BLOB values are written: "hex"
+	// (upper case, like MySQL's HEX(); the default) or "base64".
+	Binary string `yaml:"binary,omitempty"`
+	// ZeroDates is how zero and partly zero dates ("0000-00-00",
+	// "2024-00-15"), which have no instant, are written: "text" (MySQL's
+	// literal text; the default) or "empty" (like NULL). Either way they
+	// are counted in a warning and never shifted to a neighbouring day.
+	ZeroDates string `yaml:"zero_dates,omitempty"`
+
+	// CSV options.
 	// BOM starts CSV files with a UTF-8 byte order mark, which Excel needs
-	// to open a double-clicked CSV as UTF-8. Ignored for xlsx.
+	// to open a double-clicked CSV as UTF-8.
 	BOM bool `yaml:"bom,omitempty"`
+	// Delimiter is the field separator, one character; default ",". A tab
+	// is written "\t" in YAML double quotes.
+	Delimiter string `yaml:"delimiter,omitempty"`
+	// LineEnding is "crlf" (RFC 4180, the default) or "lf".
+	LineEnding string `yaml:"line_ending,omitempty"`
+	// QuoteAll quotes every field but NULL.
+	QuoteAll bool `yaml:"quote_all,omitempty"`
+	// NullAs is the text of a NULL field; default empty. (Quote it in YAML:
+	// a bare NULL or ~ is YAML's null, which means empty.)
+	NullAs string `yaml:"null_as,omitempty"`
+	// EscapeFormulas (default true) neutralises text fields that a
+	// spreadsheet would run as a formula: a field starting with =, +, -, @,
+	// tab or carriage return gets a leading apostrophe.
+	EscapeFormulas *bool `yaml:"escape_formulas,omitempty"`
+	// Gzip compresses csv and jsonl files (".gz" is added to the name).
+	Gzip bool `yaml:"gzip,omitempty"`
+
+	// XLSX options.
+	// Decimals is how DECIMAL values are written: "auto" (a number when a
+	// float64 holds the value exactly at its scale, otherwise text; the
+	// default), "number" (always a number, rounded to about 15 digits if
+	// need be) or "text".
+	Decimals string `yaml:"decimals,omitempty"`
+	// About adds an "About" sheet describing the run (default true).
+	About *bool `yaml:"about,omitempty"`
+	// MaxRowsPerSheet is how many data rows a sheet holds before the
+	// dataset continues on a new sheet ("posts", "posts (2)", ...) with the
+	// header repeated; default and maximum 1,048,575 (Excel's limit less
+	// the header).
+	MaxRowsPerSheet int `yaml:"max_rows_per_sheet,omitempty"`
+	// Columns sets the presentation of columns by name: header label (all
+	// formats), number or date format, width and hidden (xlsx).
+	Columns []ColumnSpec `yaml:"columns,omitempty"`
 }
 
-// Vars are the values a Spec's path template is expanded with.
+// ColumnSpec is the presentation of one column, written in config.yaml as
+// a mapping from column name to settings:
+//
+//	columns:
+//	  email: {label: E-mail, width: 30}
+//	  posts/views: {format: "#,##0"}   # only in dataset posts
+//
+// A key "dataset/column" applies to one dataset and wins over a plain
+// "column" key, which applies to every dataset with such a column.
+type ColumnSpec struct {
+	Name   string  `yaml:",key"`
+	Label  string  `yaml:"label,omitempty"`  // header text; default the column name
+	Format string  `yaml:"format,omitempty"` // Excel number format, such as "#,##0.00" or "dd.mm.yyyy hh:mm"
+	Width  float64 `yaml:"width,omitempty"`  // Excel column width (1 to 255); default from the data
+	Hidden bool    `yaml:"hidden,omitempty"` // hide the column in Excel (csv and jsonl still carry it)
+}
+
+// Vars describe the run a Report belongs to: the values a Spec's path
+// template is expanded with, and what the About sheet shows.
 type Vars struct {
-	Job      string
-	Dataset  string    // empty for per-job files (xlsx); set by Report.Dataset for csv
-	Logical  time.Time // the run's logical time, already in the report's zone
-	Location *time.Location
+	Job         string
+	Dataset     string    // empty for per-job files (xlsx); set by Report.Dataset for csv and jsonl
+	Logical     time.Time // the run's logical time, already in the report's zone
+	WindowStart time.Time // the run's data window, zero when the job has none
+	WindowEnd   time.Time
+	RunTime     time.Time // when the run started
+	Location    *time.Location
+	Version     string // joinery's version, for the About sheet
+	DBHost      string // database host and port, never credentials
+	// SkipEmpty leaves datasets without rows out of the report: no csv or
+	// jsonl file, no sheet; a workbook left with no data sheet is not
+	// written at all.
+	SkipEmpty bool
+}
+
+// File is one file a Report wrote.
+type File struct {
+	Path     string        // where it was written
+	Format   string        // csv, xlsx or jsonl
+	Size     int64         // bytes
+	SHA256   string        // hex digest of the content
+	Rows     int64         // data rows over every dataset in the file
+	Datasets []DatasetRows // the datasets in the file, in order
+	Latest   string        // the stable copy or link updated to it, if any
+}
+
+// DatasetRows is how many rows of one dataset a file holds.
+type DatasetRows struct {
+	Name   string   `json:"name"`
+	Rows   int64    `json:"rows"`
+	Sheets []string `json:"sheets,omitempty"` // xlsx: the sheets the rows are on
 }
 
 // Report is the set of files one output writes for one job run. A Report
@@ -118,6 +216,11 @@ type Report interface {
 	// content. It is safe to call after Commit (it then does nothing) and
 	// more than once.
 	Abort() error
+	// Files describes the files written by a successful Commit.
+	Files() []File
+	// Warnings describes values the output had to change, such as text cut
+	// at Excel's cell limit, naming the cell; nil when there are none.
+	Warnings() []string
 }
 
 // RowWriter receives the rows of one dataset.
