@@ -60,8 +60,10 @@ func (w *jsonlWriter) WriteRow(row []Value) error {
 			b = w.appendString(b, v.Raw)
 		case k == KindInt, k == KindUint, k == KindYear:
 			b = appendJSONInt(b, v.Raw)
-		case k == KindDecimal, k == KindFloat:
+		case k == KindDecimal:
 			b = appendJSONNumber(b, v.Raw)
+		case k == KindFloat:
+			b = appendFloat(b, v.Raw)
 		case k == KindBit:
 			if n, ok := bitValue(v.Raw); ok {
 				b = appendUint(b, n)

@@ -2,6 +2,8 @@ package output
 
 import (
 	"encoding/base64"
+	"math"
+	"strconv"
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -84,8 +86,31 @@ func (f *textForm) appendValue(dst []byte, i int, v *Value) []byte {
 			return appendUint(dst, n)
 		}
 		return appendBinary(dst, v.Raw, f.b64)
+	case KindFloat:
+		return appendFloat(dst, v.Raw)
+	case KindYear:
+		// The binary protocol sends YEAR as a number: 0 where text has 0000.
+		for k := len(v.Raw); k < 4; k++ {
+			dst = append(dst, '0')
+		}
 	}
 	return append(dst, v.Raw...)
+}
+
+// appendFloat appends a FLOAT or DOUBLE in one form whichever protocol
+// carried it (MySQL's text "1e20" and the binary protocol's float64 both
+// become 1e+20): the shortest text that reads back as the same number,
+// plain between 1e-6 and 1e21 and with an exponent outside, as JavaScript
+// prints numbers. Text that is not a number is kept.
+func appendFloat(dst, raw []byte) []byte {
+	f, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return append(dst, raw...)
+	}
+	if a := math.Abs(f); a == 0 || a >= 1e-6 && a < 1e21 {
+		return strconv.AppendFloat(dst, f, 'f', -1, 64)
+	}
+	return strconv.AppendFloat(dst, f, 'e', -1, 64)
 }
 
 // appendUint appends n in decimal without allocating.
