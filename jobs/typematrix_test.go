@@ -135,8 +135,8 @@ func TestTypeMatrix(t *testing.T) {
 	t.Run("warnings", func(t *testing.T) {
 		all := strings.Join(res.Warnings, "\n")
 		for _, want := range []string{
-			"matrix!Y3 (40000 characters)",      // the cut cell, named
-			"the first in matrix (2)!Y2",        // control characters replaced
+			"matrix!Y3 (40000 characters)", // the cut cell, named
+			"the first in matrix (2)!Y2",   // control characters replaced
 			"dataset matrix: column dt: 1 zero or invalid DATETIME values written as text",
 			"dataset matrix_text: column ts: 1 zero or invalid TIMESTAMP values written as text",
 		} {
