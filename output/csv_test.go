@@ -12,6 +12,13 @@ import (
 // commits it, returning the files written.
 func writeReport(t *testing.T, spec Spec, dir string, vars Vars, datasets []testDataset) []string {
 	t.Helper()
+	files, _ := writeReportR(t, spec, dir, vars, datasets)
+	return files
+}
+
+// writeReportR is writeReport that also returns the committed Report.
+func writeReportR(t *testing.T, spec Spec, dir string, vars Vars, datasets []testDataset) ([]string, Report) {
+	t.Helper()
 	r, err := Open(spec, dir, vars)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
@@ -40,7 +47,7 @@ func writeReport(t *testing.T, spec Spec, dir string, vars Vars, datasets []test
 		t.Fatalf("Commit: %v", err)
 	}
 	assertNoTemps(t, dir)
-	return files
+	return files, r
 }
 
 type testDataset struct {
