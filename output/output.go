@@ -1,6 +1,7 @@
-// Package output turns the rows of a dataset into report files: CSV and XLSX
-// workbooks, streamed row by row and written atomically (a temporary file
-// beside the destination, renamed only after a complete write).
+// Package output turns the rows of a dataset into report files: CSV, XLSX
+// workbooks and JSON Lines, streamed row by row and written atomically (a
+// temporary file beside the destination, renamed only after a complete
+// write), with a manifest per run and retention of older runs.
 //
 // The flow for one job run is:
 //
@@ -9,26 +10,18 @@
 //	r, _ := output.Open(spec, dir, vars)             // one Report per configured output
 //	w, _ := r.Dataset(name, cols)                    // for each dataset, in order
 //	norm.Normalize(raw, vals); w.WriteRow(vals) ...; w.Close()
-//	files, err := r.Commit()                         // or r.Abort() on any failure
+//	paths, err := r.Commit()                         // or r.Abort() on any failure
+//	files := r.Files()                               // size, SHA-256, rows, for the manifest
+//	output.WriteManifest(dir, manifest); output.Retain(dir, job, retention, now)
 //
 // A row is normalised once and the same []Value is handed to every writer;
 // writers never modify it.
 //
-// CSV (one file per dataset): RFC 4180 in UTF-8 (optionally with a BOM, see
-// Spec.BOM), a header row, CRLF record ends, quotes only where needed, NULL
-// as an empty field and the empty string as "". Numbers, TIME and YEAR are
-// written exactly as MySQL returned them, DATE as 2006-01-02, DATETIME and
-// TIMESTAMP as ISO 8601 in the report's zone with a numeric offset and as
-// many fractional digits as the column's scale, binary values as upper-case
-// hex (like MySQL's HEX()), zero and invalid dates as their literal text.
-//
-// XLSX (one workbook per report, one sheet per dataset, sheet names made
-// valid and unique): a bold, frozen header row with filter buttons (an
-// Excel table per sheet; duplicate headers get a "_2" suffix), column widths
-// from header, type and the first 1000 rows, and typed cells. Integers over
-// 15 significant digits and decimals that a float64 cannot hold exactly are
-// text, so Excel never rounds them; see book for the details. A dataset
-// longer than a sheet fails with ErrSheetFull.
+// CSV and JSON Lines write one file per dataset, XLSX one workbook per
+// report with a sheet per dataset (continued on "name (2)", ... past
+// Spec.MaxRowsPerSheet) and an About sheet. How each MySQL type comes out
+// in each format is tabled in docs/OUTPUTS.md; the writers' doc comments
+// (csvWriter, jsonlWriter, book) give the details.
 package output
 
 import (
