@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"compress/gzip"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -109,7 +110,10 @@ type csvWriter struct {
 	nullAs   []byte
 	escape   bool
 	zeroNull bool // zero dates are written as NULL
-	scratch  []byte
+	// typedPlain: typed values (numbers, dates, hex, base64) never contain
+	// the delimiter, so they are written without looking for it.
+	typedPlain bool
+	scratch    []byte
 }
 
 func newCSVWriter(tf *tempFile, cols []Column, loc *time.Location, spec Spec) (*csvWriter, error) {
@@ -121,6 +125,8 @@ func newCSVWriter(tf *tempFile, cols []Column, loc *time.Location, spec Spec) (*
 	if len(w.delimStr) == 1 {
 		w.delim = w.delimStr[0]
 	}
+	w.typedPlain = !w.quoteAll && !strings.ContainsAny(spec.Delimiter,
+		"0123456789+-.:/= ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 	if spec.LineEnding == "lf" {
 		w.eol = "\n"
 	}
@@ -161,7 +167,11 @@ func (w *csvWriter) WriteRow(row []Value) error {
 			w.field(v.Raw, true)
 		default:
 			w.scratch = w.form.appendValue(w.scratch[:0], i, v)
-			w.field(w.scratch, false)
+			if w.typedPlain && len(w.scratch) > 0 {
+				_, _ = bw.Write(w.scratch)
+			} else {
+				w.field(w.scratch, false)
+			}
 		}
 	}
 	if _, err := bw.WriteString(w.eol); err != nil {

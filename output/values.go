@@ -3,6 +3,7 @@ package output
 import (
 	"encoding/base64"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf16"
@@ -103,6 +104,12 @@ func (f *textForm) appendValue(dst []byte, i int, v *Value) []byte {
 // plain between 1e-6 and 1e21 and with an exponent outside, as JavaScript
 // prints numbers. Text that is not a number is kept.
 func appendFloat(dst, raw []byte) []byte {
+	// Plain text is already in that form: MySQL's text protocol and Go's
+	// shortest formatting both print the fewest digits, and only differ
+	// in when they use an exponent.
+	if !slices.ContainsFunc(raw, func(c byte) bool { return c == 'e' || c == 'E' }) {
+		return append(dst, raw...)
+	}
 	f, err := strconv.ParseFloat(string(raw), 64)
 	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
 		return append(dst, raw...)
