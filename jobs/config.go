@@ -70,6 +70,12 @@ type Job struct {
 	CatchUp  time.Duration     `yaml:"catch_up"`
 	Datasets []queries.Dataset `yaml:"datasets"`
 	Outputs  []output.Spec     `yaml:"outputs"`
+	// OnEmpty is what a dataset without rows does: "write" a header-only
+	// report (the default), "skip" it (no file or sheet; a workbook with
+	// no data sheet is not written) or "fail" the run.
+	OnEmpty string `yaml:"on_empty"`
+	// Retention deletes the files of older runs; see output.Retain.
+	Retention output.Retention `yaml:"retention"`
 
 	Location *time.Location `yaml:"-"`
 	sched    cron.Schedule
@@ -305,14 +311,47 @@ func (v validator) job(p string, j *Job, defaultLoc *time.Location) {
 	seen := make(map[string]int)
 	for i, o := range j.Outputs {
 		op := fmt.Sprintf("%s.outputs[%d]", p, i)
-		if err := output.CheckTemplate(o, len(j.Datasets)); err != nil {
-			v.failValue(op, o.Path, "%v", err)
+		if errs := o.Validate(len(j.Datasets)); len(errs) > 0 {
+			for _, err := range errs {
+				var fe *output.FieldError
+				if !errors.As(err, &fe) {
+					v.fail(op, "%v", err)
+					continue
+				}
+				value := fe.Value
+				switch fe.Field {
+				case "path":
+					value = o.Path
+				case "format":
+					value = o.Format
+				case "latest":
+					value = o.Latest
+				}
+				if value != "" {
+					v.failValue(op+"."+fe.Field, value, "%s", fe.Msg)
+				} else {
+					v.fail(op+"."+fe.Field, "%s", fe.Msg)
+				}
+			}
 			continue
 		}
 		if first, dup := seen[o.Path]; dup {
 			v.failValue(op+".path", o.Path, "same path as outputs[%d]: one would overwrite the other", first)
 		}
 		seen[o.Path] = i
+	}
+	switch j.OnEmpty {
+	case "":
+		j.OnEmpty = "write"
+	case "write", "skip", "fail":
+	default:
+		v.failValue(p+".on_empty", j.OnEmpty, "want write (a header-only report), skip or fail")
+	}
+	if j.Retention.Keep < 0 {
+		v.failValue(p+".retention.keep", fmt.Sprint(j.Retention.Keep), "want a number of runs, at least 1")
+	}
+	if j.Retention.Days < 0 {
+		v.failValue(p+".retention.days", fmt.Sprint(j.Retention.Days), "want a number of days, at least 1")
 	}
 }
 

@@ -26,6 +26,8 @@ type Runner struct {
 	// Progress, when set, is called every few thousand rows and once at the
 	// end of each dataset (done true). It must be quick.
 	Progress func(job, dataset string, rows int64, done bool)
+	// Version is joinery's version, for manifests and About sheets.
+	Version string
 }
 
 // DatasetResult is what one dataset of a run produced.
@@ -33,6 +35,8 @@ type DatasetResult struct {
 	Name     string
 	Rows     int64
 	Duration time.Duration
+	SQLHash  string   // hex SHA-256 of the query's text
+	Warnings []string // suspicious values, such as zero dates
 }
 
 // Result is the outcome of one job run.
@@ -44,6 +48,8 @@ type Result struct {
 	Datasets []DatasetResult
 	Files    []string // written, in output order
 	Attempts int      // 1, or more after retries (RunWithRetries)
+	Manifest string   // the run's manifest, beside its files ("" when none was written)
+	Warnings []string // values the outputs had to change, files retention left alone
 	Err      error
 }
 
@@ -104,7 +110,7 @@ func (r *Runner) run(ctx context.Context, job *Job, res *Result, log *slog.Logge
 	}()
 	dir := r.Config.OutputPath()
 	for _, spec := range job.Outputs {
-		rep, err := output.Open(spec, dir, output.Vars{Job: job.Name, Logical: res.Logical, Location: job.Location})
+		rep, err := output.Open(spec, dir, r.vars(job, res))
 		if err != nil {
 			return fmt.Errorf("output %s: %w", spec.Path, err)
 		}
@@ -119,6 +125,9 @@ func (r *Runner) run(ctx context.Context, job *Job, res *Result, log *slog.Logge
 		}
 		log.Info("dataset written", "dataset", ds.Name, "rows", dr.Rows, "duration", dr.Duration.Round(time.Millisecond))
 		res.Datasets = append(res.Datasets, dr)
+		if dr.Rows == 0 && job.OnEmpty == "fail" {
+			return fmt.Errorf("dataset %s: %w", ds.Name, ErrEmpty)
+		}
 	}
 
 	if err := ctx.Err(); err != nil {
@@ -134,7 +143,7 @@ func (r *Runner) run(ctx context.Context, job *Job, res *Result, log *slog.Logge
 	for _, f := range res.Files {
 		log.Info("report written", "path", f)
 	}
-	return nil
+	return r.record(job, res, reports, log)
 }
 
 // dataset runs one dataset's query once and feeds each row to every report.
@@ -145,6 +154,7 @@ func (r *Runner) dataset(ctx context.Context, sess *session, job *Job, ds *queri
 	if err != nil {
 		return res, fmt.Errorf("compile: %w", err)
 	}
+	res.SQLHash = output.SQLHash(q.SQL)
 
 	stopKill := sess.killOnCancel(ctx)
 	defer stopKill()
@@ -212,7 +222,8 @@ func (r *Runner) dataset(ctx context.Context, sess *session, job *Job, ds *queri
 	if err := closeAll(); err != nil {
 		return res, err
 	}
-	for _, w := range norm.Warnings() {
+	res.Warnings = norm.Warnings()
+	for _, w := range res.Warnings {
 		r.Logger.Warn("suspicious value", "job", job.Name, "dataset", ds.Name, "warning", w)
 	}
 	res.Duration = time.Since(start)

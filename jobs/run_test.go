@@ -211,7 +211,7 @@ func TestOnePassFeedsXLSXAndCSV(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if got, want := f.GetSheetList(), []string{"posts", "per_user"}; !slices.Equal(got, want) {
+	if got, want := f.GetSheetList(), []string{"posts", "per_user", "About"}; !slices.Equal(got, want) {
 		t.Errorf("sheets = %q, want %q", got, want)
 	}
 	rows, err := f.GetRows("posts")

@@ -8,16 +8,20 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/xuri/excelize/v2"
 )
 
-// ErrSheetFull is returned by an xlsx RowWriter when a dataset has more
-// rows than an Excel sheet holds (1,048,576 including the header). Rows
-// are never dropped silently: the run fails instead.
-var ErrSheetFull = errors.New("dataset exceeds excel's limit of 1048576 rows per sheet")
+// ErrSheetFull is returned by an xlsx RowWriter when a dataset needs more
+// sheets than a workbook can reasonably hold: rows beyond a sheet's limit
+// continue on new sheets, up to maxSheetsPerDataset.
+var ErrSheetFull = errors.New("dataset exceeds the rows an excel workbook can hold")
+
+// maxSheetsPerDataset bounds how many sheets one dataset may fill (over a
+// billion rows at Excel's limit): a runaway query fails instead of writing
+// a workbook nobody can open.
+const maxSheetsPerDataset = 1000
 
 // sampleRows is how many rows an xlsx sheet holds back to size its columns:
 // the stream writer needs every column width before the first row.
@@ -30,35 +34,48 @@ const (
 	maxWidth = 80
 )
 
+// truncMarker ends a text value cut at Excel's limit of 32,767 characters,
+// so a reader sees that it was cut.
+const truncMarker = " …[truncated]"
+
+// maxNamedCells is how many cells a warning names before it only counts.
+const maxNamedCells = 10
+
 // book is one workbook written with excelize's stream writer: one sheet per
-// dataset, styles created once, temporary files removed by close.
+// dataset (more when a dataset outgrows a sheet), styles created once,
+// temporary files removed by close.
 //
 // Cells are typed for analysts: integers are numbers with format "0" (not
 // General, which shows 12+ digits in scientific notation) unless they have
 // more than 15 significant digits, which Excel would round, so they are
-// text; DECIMAL is a number with as many decimal places as its scale when
-// its text survives a float64 round trip at that scale, else text; FLOAT
-// and DOUBLE are numbers; DATE is a date with format yyyy-mm-dd; DATETIME
-// and TIMESTAMP are dates with format yyyy-mm-dd hh:mm:ss (.000 added for
+// text; BIT is an integer likewise; DECIMAL follows Spec.Decimals (by
+// default a number with as many decimal places as its scale when its text
+// survives a float64 round trip at that scale, else text); FLOAT and DOUBLE
+// are numbers; DATE is a date with format yyyy-mm-dd; DATETIME and
+// TIMESTAMP are dates with format yyyy-mm-dd hh:mm:ss (.000 added for
 // fractional columns; Excel shows at most milliseconds) holding the wall
 // clock in the report's zone; TIME is a duration [h]:mm:ss, or text when
 // negative (Excel cannot show negative times); dates before 1900 are text;
-// binary values are upper-case hex text (as MySQL's HEX()); NULL is an
-// empty cell; zero and invalid dates are their literal text.
+// binary values are hex or base64 text (Spec.Binary); NULL is an empty
+// cell; zero and invalid dates follow Spec.ZeroDates. Text is cut at
+// Excel's 32,767 characters with truncMarker, and characters XML cannot
+// hold become U+FFFD; both are counted in Warnings.
 type book struct {
-	f        *excelize.File
-	loc      *time.Location
-	used     map[string]bool // lower-cased sheet names
-	sheets   int
-	styles   map[string]int // number format -> style ID
-	header   int
-	scratch  []byte
-	closed   bool
-	closeErr error
+	f         *excelize.File
+	spec      Spec // resolved
+	skipEmpty bool // see Vars.SkipEmpty
+	loc       *time.Location
+	used      map[string]bool // lower-cased sheet names
+	sheets    int
+	styles    map[string]int // number format -> style ID
+	header    int
+	scratch   []byte
+	closed    bool
+	closeErr  error
 }
 
-func newBook(loc *time.Location) *book {
-	return &book{f: excelize.NewFile(), loc: loc, used: make(map[string]bool), styles: make(map[string]int)}
+func newBook(spec Spec, loc *time.Location) *book {
+	return &book{f: excelize.NewFile(), spec: spec, loc: loc, used: make(map[string]bool), styles: make(map[string]int)}
 }
 
 // style returns the style ID for a custom number format, creating it once.
@@ -74,8 +91,26 @@ func (b *book) style(numFmt string) (int, error) {
 	return id, nil
 }
 
-// sheet adds a sheet for a dataset and returns its writer.
-func (b *book) sheet(dataset string, cols []Column) (*sheetWriter, error) {
+// addSheet adds a sheet named after base, valid and unique, and returns
+// its name. The workbook's initial empty sheet is renamed for the first.
+func (b *book) addSheet(base string) (string, error) {
+	name := sheetName(base, b.used)
+	b.used[strings.ToLower(name)] = true
+	if b.sheets == 0 {
+		if err := b.f.SetSheetName(b.f.GetSheetName(0), name); err != nil {
+			return "", fmt.Errorf("sheet %q: %w", name, err)
+		}
+	} else if _, err := b.f.NewSheet(name); err != nil {
+		return "", fmt.Errorf("sheet %q: %w", name, err)
+	}
+	b.sheets++
+	return name, nil
+}
+
+// sheet returns the writer of a dataset; its sheet is created with its
+// first row (or at Close), so a skipped empty dataset leaves no sheet.
+// present holds the columns' configured presentation.
+func (b *book) sheet(dataset string, cols []Column, present []ColumnSpec) (*sheetWriter, error) {
 	if len(cols) > excelize.MaxColumns {
 		return nil, fmt.Errorf("%d columns exceed excel's limit of %d", len(cols), excelize.MaxColumns)
 	}
@@ -86,22 +121,9 @@ func (b *book) sheet(dataset string, cols []Column) (*sheetWriter, error) {
 		}
 		b.header = id
 	}
-	name := sheetName(dataset, b.used)
-	b.used[strings.ToLower(name)] = true
-	if b.sheets == 0 {
-		if err := b.f.SetSheetName(b.f.GetSheetName(0), name); err != nil {
-			return nil, fmt.Errorf("sheet %q: %w", name, err)
-		}
-	} else if _, err := b.f.NewSheet(name); err != nil {
-		return nil, fmt.Errorf("sheet %q: %w", name, err)
-	}
-	b.sheets++
-	sw, err := b.f.NewStreamWriter(name)
-	if err != nil {
-		return nil, fmt.Errorf("sheet %q: %w", name, err)
-	}
 	w := &sheetWriter{
-		b: b, sw: sw, name: name, cols: cols,
+		b: b, dataset: dataset, name: dataset, cols: cols, present: present,
+		maxRows: b.spec.MaxRowsPerSheet,
 		headers: tableHeaders(cols),
 		styles:  make([]int, len(cols)),
 		widths:  make([]float64, len(cols)),
@@ -109,23 +131,12 @@ func (b *book) sheet(dataset string, cols []Column) (*sheetWriter, error) {
 		vals:    make([]any, len(cols)),
 	}
 	for i, c := range cols {
-		var numFmt string
-		switch c.Kind {
-		case KindInt, KindUint, KindYear:
-			numFmt = "0"
-		case KindDecimal:
-			numFmt = decimalFormat(int(c.Scale))
-		case KindDate:
-			numFmt = "yyyy-mm-dd"
-		case KindDateTime:
-			numFmt = "yyyy-mm-dd hh:mm:ss"
-			if c.Scale > 0 {
-				numFmt += ".000"
-			}
-		case KindTime:
-			numFmt = "[h]:mm:ss"
+		numFmt := present[i].Format
+		if numFmt == "" {
+			numFmt = kindFormat(c)
 		}
 		if numFmt != "" {
+			var err error
 			if w.styles[i], err = b.style(numFmt); err != nil {
 				return nil, err
 			}
@@ -135,6 +146,29 @@ func (b *book) sheet(dataset string, cols []Column) (*sheetWriter, error) {
 	return w, nil
 }
 
+// kindFormat is the number format of a column's kind, "" for General.
+func kindFormat(c Column) string {
+	switch c.Kind {
+	case KindInt, KindUint, KindYear, KindBit:
+		return "0"
+	case KindDecimal:
+		return decimalFormat(int(c.Scale))
+	case KindDate:
+		return "yyyy-mm-dd"
+	case KindDateTime:
+		if c.Scale > 0 {
+			return "yyyy-mm-dd hh:mm:ss.000"
+		}
+		return "yyyy-mm-dd hh:mm:ss"
+	case KindTime:
+		if c.Scale > 0 {
+			return "[h]:mm:ss.000"
+		}
+		return "[h]:mm:ss"
+	}
+	return ""
+}
+
 func decimalFormat(scale int) string {
 	if scale <= 0 {
 		return "0"
@@ -142,11 +176,62 @@ func decimalFormat(scale int) string {
 	return "0." + strings.Repeat("0", min(scale, 30))
 }
 
+// about adds the About sheet: what the run was and what each dataset
+// holds. It uses the ordinary (not streaming) API: the sheet is small.
+func (b *book) about(vars Vars, loc *time.Location, datasets []DatasetRows) error {
+	name, err := b.addSheet("About")
+	if err != nil {
+		return err
+	}
+	stamp := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.In(loc).Format("2006-01-02 15:04:05 -07:00")
+	}
+	rows := [][]any{
+		{"Job", vars.Job},
+		{"Logical time", stamp(vars.Logical)},
+	}
+	if !vars.WindowStart.IsZero() || !vars.WindowEnd.IsZero() {
+		rows = append(rows, []any{"Window from", stamp(vars.WindowStart)}, []any{"Window to", stamp(vars.WindowEnd)})
+	}
+	rows = append(rows,
+		[]any{"Generated at", stamp(vars.RunTime)},
+		[]any{"Time zone", loc.String()},
+		[]any{"Joinery version", vars.Version},
+		[]any{"Database host", vars.DBHost},
+		[]any{},
+		[]any{"Dataset", "Rows", "Sheets"},
+	)
+	for _, d := range datasets {
+		rows = append(rows, []any{d.Name, d.Rows, strings.Join(d.Sheets, ", ")})
+	}
+	for i, r := range rows {
+		for j, v := range r {
+			if s, ok := v.(string); ok {
+				r[j], _ = xmlClean([]byte(s))
+			}
+		}
+		if err := b.f.SetSheetRow(name, "A"+strconv.Itoa(i+1), &r); err != nil {
+			return fmt.Errorf("about sheet: %w", err)
+		}
+	}
+	// Labels in bold: the run's fields, then the datasets' header row.
+	head := len(rows) - len(datasets)
+	_ = b.f.SetCellStyle(name, "A1", "A"+strconv.Itoa(head-2), b.header)
+	_ = b.f.SetCellStyle(name, "A"+strconv.Itoa(head), "C"+strconv.Itoa(head), b.header)
+	_ = b.f.SetColWidth(name, "A", "A", 18)
+	_ = b.f.SetColWidth(name, "B", "B", 30)
+	_ = b.f.SetColWidth(name, "C", "C", 30)
+	return nil
+}
+
 // save writes the workbook to w and removes excelize's temporary files.
 // excelize builds the whole zip in memory first, so memory grows with the
 // size of the output file.
 func (b *book) save(w io.Writer) error {
-	err := b.f.Write(w) // without datasets, excelize's empty Sheet1 remains
+	err := b.f.Write(w)
 	return errors.Join(err, b.close())
 }
 
@@ -158,91 +243,36 @@ func (b *book) close() error {
 	return b.closeErr
 }
 
-// sheetName makes a dataset name a valid, unique Excel sheet name: at most
-// 31 UTF-16 units, none of []:*?/\ or control characters, no leading or
-// trailing apostrophe, not "History" (reserved by Excel), unique ignoring
-// case (a " (2)" suffix is added).
-func sheetName(dataset string, used map[string]bool) string {
-	s := strings.Map(func(r rune) rune {
-		if strings.ContainsRune(`[]:*?/\`, r) || r < 0x20 || r == 0x7f || r == utf8.RuneError {
-			return '_'
-		}
-		return r
-	}, dataset)
-	s = strings.Trim(s, "'")
-	if s == "" {
-		s = "Sheet"
-	}
-	if strings.EqualFold(s, "history") {
-		s += "_"
-	}
-	base := s
-	s = strings.Trim(truncUTF16(base, 31), "'")
-	for n := 2; used[strings.ToLower(s)] || s == ""; n++ {
-		suffix := " (" + strconv.Itoa(n) + ")"
-		s = strings.TrimRight(truncUTF16(base, 31-len(suffix)), "'") + suffix
-	}
-	return s
-}
-
-// truncUTF16 cuts s to at most n UTF-16 code units without splitting a rune.
-func truncUTF16(s string, n int) string {
-	units := 0
-	for i, r := range s {
-		units += utf16.RuneLen(r)
-		if units > n {
-			return s[:i]
-		}
-	}
-	return s
-}
-
-// tableHeaders returns the header labels, made unique ignoring case (an
-// Excel table requires it; joins often repeat names such as id) by adding
-// "_2", "_3"...; empty labels become Column1, Column2... and line breaks
-// become spaces.
-func tableHeaders(cols []Column) []string {
-	out := make([]string, len(cols))
-	used := make(map[string]bool, len(cols))
-	for i, c := range cols {
-		h := strings.Map(func(r rune) rune {
-			if r < 0x20 || r == 0x7f {
-				return ' '
-			}
-			return r
-		}, c.Name)
-		if strings.TrimSpace(h) == "" {
-			h = "Column" + strconv.Itoa(i+1)
-		}
-		base := h
-		for n := 2; used[strings.ToLower(h)]; n++ {
-			h = base + "_" + strconv.Itoa(n)
-		}
-		used[strings.ToLower(h)] = true
-		out[i] = h
-	}
-	return out
-}
-
-// sheetWriter streams one dataset into one sheet. It holds back the first
-// sampleRows rows (copied) to size the columns from header, type and data,
-// then streams every row.
+// sheetWriter streams one dataset into one sheet, and into further sheets
+// when it outgrows one. It holds back the first sampleRows rows (copied) to
+// size the columns from header, type and data, then streams every row.
 type sheetWriter struct {
-	b         *book
-	sw        *excelize.StreamWriter
-	name      string
-	cols      []Column
-	headers   []string
-	styles    []int     // number format style per column
-	widths    []float64 // widest value seen in the sample, per column
-	sample    [][]Value
-	started   bool
-	row       int // last sheet row written
-	cells     []excelize.Cell
-	vals      []any
-	truncated int64 // text values cut by Excel's cell limit
-	err       error
-	closed    bool
+	b       *book
+	sw      *excelize.StreamWriter
+	dataset string
+	name    string   // the current sheet
+	sheets  []string // every sheet of the dataset
+	cols    []Column
+	present []ColumnSpec
+	headers []string
+	styles  []int     // number format style per column
+	widths  []float64 // widest value seen in the sample, per column
+	sample  [][]Value
+	started bool
+	maxRows int   // data rows per sheet
+	row     int   // last row written on the current sheet
+	rows    int64 // data rows over all sheets
+	cells   []excelize.Cell
+	vals    []any
+	skipped bool // empty and left out
+
+	cut      int64    // text values cut at Excel's cell limit
+	cutCells []string // the first few of them
+	replaced int64    // characters XML cannot hold
+	firstBad string   // the cell of the first replaced character
+
+	err    error
+	closed bool
 }
 
 func (w *sheetWriter) WriteRow(row []Value) error {
@@ -271,39 +301,6 @@ func (w *sheetWriter) fail(err error) error {
 	return w.err
 }
 
-// copyRow copies a row's values out of the driver's buffers.
-func copyRow(row []Value) []Value {
-	n := 0
-	for _, v := range row {
-		n += len(v.Raw)
-	}
-	buf := make([]byte, 0, n)
-	out := make([]Value, len(row))
-	for i, v := range row {
-		out[i] = v
-		if v.Raw != nil {
-			start := len(buf)
-			buf = append(buf, v.Raw...)
-			out[i].Raw = buf[start:len(buf):len(buf)]
-		}
-	}
-	return out
-}
-
-// typeWidth is the width a column's kind needs whatever its data.
-func typeWidth(c Column) float64 {
-	switch c.Kind {
-	case KindDate:
-		return 10
-	case KindDateTime:
-		if c.Scale > 0 {
-			return 23
-		}
-		return 19
-	}
-	return 0
-}
-
 // measure widens the columns for one sampled row.
 func (w *sheetWriter) measure(row []Value) {
 	for i, v := range row {
@@ -316,6 +313,11 @@ func (w *sheetWriter) measure(row []Value) {
 			n = textWidth(v.Raw)
 		case k == KindBinary:
 			n = float64(2 * len(v.Raw))
+			if w.b.spec.Binary == "base64" {
+				n = float64((len(v.Raw) + 2) / 3 * 4)
+			}
+		case k == KindBit:
+			n = 20
 		case k == KindFloat:
 			n = float64(min(len(v.Raw), 11)) // General shows about 11 characters
 		case k == KindDate, k == KindDateTime:
@@ -327,36 +329,48 @@ func (w *sheetWriter) measure(row []Value) {
 	}
 }
 
-// textWidth estimates how many '0'-widths text takes: East Asian wide
-// characters and emoji count double. It stops counting past maxWidth.
-func textWidth(b []byte) float64 {
-	n := 0
-	for len(b) > 0 && n <= maxWidth {
-		r, size := utf8.DecodeRune(b)
-		b = b[size:]
-		switch {
-		case r == '\n':
-			n = 0 // a cell's widest line matters, roughly
-		case r >= 0x1100 && (r <= 0x115f || r >= 0x2e80 && r <= 0xa4cf || r >= 0xac00 && r <= 0xd7a3 ||
-			r >= 0xf900 && r <= 0xfaff || r >= 0xfe30 && r <= 0xfe4f || r >= 0xff00 && r <= 0xff60 ||
-			r >= 0xffe0 && r <= 0xffe6 || r >= 0x1f300 && r <= 0x1faff || r >= 0x20000 && r <= 0x3fffd):
-			n += 2
-		default:
-			n++
-		}
-	}
-	return float64(n)
-}
-
-// start sets column widths and the frozen header (both must precede the
-// first row), writes the header and the held-back rows.
+// start writes the held-back rows, starting the first sheet.
 func (w *sheetWriter) start() error {
 	w.started = true
+	if err := w.newSheet(); err != nil {
+		return err
+	}
+	sample := w.sample
+	w.sample = nil
+	for _, row := range sample {
+		if err := w.write(row); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// newSheet adds a sheet for the dataset and sets its column widths,
+// hidden columns and frozen header (all must precede the first row), then
+// writes the header.
+func (w *sheetWriter) newSheet() error {
+	name, err := w.b.addSheet(w.dataset)
+	if err != nil {
+		return w.fail(err)
+	}
+	w.name = name
+	w.sheets = append(w.sheets, name)
+	if w.sw, err = w.b.f.NewStreamWriter(name); err != nil {
+		return w.fail(err)
+	}
 	for i, h := range w.headers {
 		// A bold header plus the table's filter button needs about 4 more.
-		width := max(textWidth([]byte(h))+4, w.widths[i]+2, minWidth)
-		if err := w.sw.SetColWidth(i+1, i+1, min(width, maxWidth)); err != nil {
+		width := min(max(textWidth([]byte(h))+4, w.widths[i]+2, minWidth), maxWidth)
+		if p := w.present[i]; p.Width > 0 {
+			width = p.Width
+		}
+		if err := w.sw.SetColWidth(i+1, i+1, width); err != nil {
 			return w.fail(err)
+		}
+		if w.present[i].Hidden {
+			if err := w.sw.SetColVisible(i+1, i+1, false); err != nil {
+				return w.fail(err)
+			}
 		}
 	}
 	if err := w.sw.SetPanes(&excelize.Panes{
@@ -373,25 +387,46 @@ func (w *sheetWriter) start() error {
 	if err := w.sw.SetRow("A1", w.vals); err != nil {
 		return w.fail(err)
 	}
-	sample := w.sample
-	w.sample = nil
-	for _, row := range sample {
-		if err := w.write(row); err != nil {
-			return err
-		}
+	return nil
+}
+
+// endSheet adds the filter table and flushes the current sheet.
+func (w *sheetWriter) endSheet() error {
+	// Filter buttons come from a table over header and data; excelize
+	// stretches a header-only range to two rows, as a table needs.
+	last, err := excelize.CoordinatesToCellName(len(w.cols), max(w.row, 2))
+	if err != nil {
+		return w.fail(err)
+	}
+	show := false
+	if err := w.sw.AddTable(&excelize.Table{Range: "A1:" + last, ShowRowStripes: &show}); err != nil {
+		return w.fail(fmt.Errorf("add table: %w", err))
+	}
+	if err := w.sw.Flush(); err != nil {
+		return w.fail(err)
 	}
 	return nil
 }
 
-// write streams one row; the cell and value buffers are reused.
+// write streams one row, continuing on a new sheet when the current one
+// is full; the cell and value buffers are reused.
 func (w *sheetWriter) write(row []Value) error {
-	if w.row >= excelize.TotalRows {
-		return w.fail(ErrSheetFull)
+	if w.row > w.maxRows {
+		if len(w.sheets) >= maxSheetsPerDataset {
+			return w.fail(ErrSheetFull)
+		}
+		if err := w.endSheet(); err != nil {
+			return err
+		}
+		if err := w.newSheet(); err != nil {
+			return err
+		}
 	}
 	w.row++
+	w.rows++
 	for i := range row {
 		v := &row[i]
-		if v.Null {
+		if v.Null || v.Literal && w.b.spec.ZeroDates == "empty" {
 			w.vals[i] = nil
 			continue
 		}
@@ -414,7 +449,7 @@ func (w *sheetWriter) write(row []Value) error {
 func (w *sheetWriter) cell(i int, v *Value) (int, any) {
 	col := &w.cols[i]
 	if v.Literal {
-		return 0, w.text(v.Raw)
+		return 0, w.text(i, v.Raw)
 	}
 	style := w.styles[i]
 	switch col.Kind {
@@ -424,11 +459,27 @@ func (w *sheetWriter) cell(i int, v *Value) (int, any) {
 				return style, x
 			}
 		}
+	case KindBit:
+		if n, ok := bitValue(v.Raw); ok {
+			if n < 1e15 {
+				return style, int64(n)
+			}
+			return 0, string(appendUint(nil, n))
+		}
 	case KindDecimal:
+		switch w.b.spec.Decimals {
+		case "text":
+			return 0, string(v.Raw)
+		case "number":
+			if f, err := strconv.ParseFloat(string(v.Raw), 64); err == nil && !math.IsInf(f, 0) {
+				return style, f
+			}
+			return 0, string(v.Raw)
+		}
 		f, scale, scratch, ok := exactDecimal(v.Raw, w.b.scratch)
 		w.b.scratch = scratch
 		if ok {
-			if int64(scale) != col.Scale {
+			if int64(scale) != col.Scale && w.present[i].Format == "" {
 				// The column's format would round or pad this value.
 				var err error
 				if style, err = w.b.style(decimalFormat(scale)); err != nil {
@@ -457,32 +508,101 @@ func (w *sheetWriter) cell(i int, v *Value) (int, any) {
 			return style, d
 		}
 	case KindBinary:
-		buf := make([]byte, 2*len(v.Raw))
-		for j, c := range v.Raw {
-			buf[2*j], buf[2*j+1] = hexDigits[c>>4], hexDigits[c&0xf]
+		return 0, string(appendBinary(nil, v.Raw, w.b.spec.Binary == "base64"))
+	}
+	return 0, w.text(i, v.Raw)
+}
+
+// text converts to a string that Excel keeps as it is: characters XML
+// cannot hold become U+FFFD and text over 32,767 characters is cut, ending
+// in truncMarker. Both are counted for Warnings, naming cells.
+func (w *sheetWriter) text(i int, b []byte) string {
+	s, bad := xmlClean(b)
+	if bad > 0 {
+		if w.replaced == 0 {
+			w.firstBad = w.cellRef(i)
 		}
-		return 0, w.text(buf)
+		w.replaced += int64(bad)
 	}
-	return 0, w.text(v.Raw)
+	if len(s) > excelize.TotalCellChars {
+		if n := utf16Len(s); n > excelize.TotalCellChars {
+			if len(w.cutCells) < maxNamedCells {
+				w.cutCells = append(w.cutCells, fmt.Sprintf("%s (%d characters)", w.cellRef(i), n))
+			}
+			w.cut++
+			s = truncUTF16(s, excelize.TotalCellChars-utf16Len(truncMarker)) + truncMarker
+		}
+	}
+	return s
 }
 
-// text converts to a string and counts values Excel will cut at 32,767
-// characters.
-func (w *sheetWriter) text(b []byte) string {
-	if len(b) > excelize.TotalCellChars && utf16Len(b) > excelize.TotalCellChars {
-		w.truncated++
-	}
-	return string(b)
+// cellRef names column i's cell in the row being written, e.g. "posts!C12".
+func (w *sheetWriter) cellRef(i int) string {
+	ref, _ := excelize.CoordinatesToCellName(i+1, w.row)
+	return w.name + "!" + ref
 }
 
-func utf16Len(b []byte) int {
+func (w *sheetWriter) Close() error {
+	if w.closed {
+		return w.err
+	}
+	w.closed = true
+	if w.err != nil {
+		return w.err
+	}
+	if !w.started {
+		if len(w.sample) == 0 && w.b.skipEmpty {
+			w.skipped = true
+			return nil
+		}
+		if err := w.start(); err != nil {
+			return err
+		}
+	}
+	return w.endSheet()
+}
+
+// Warnings describes values Excel could not hold as they were.
+func (w *sheetWriter) warnings() []string {
+	var out []string
+	if w.cut > 0 {
+		more := ""
+		if w.cut > int64(len(w.cutCells)) {
+			more = fmt.Sprintf(" and %d more", w.cut-int64(len(w.cutCells)))
+		}
+		out = append(out, fmt.Sprintf("dataset %s: %d text values longer than excel's 32767 characters were truncated and end in %q: %s%s",
+			w.dataset, w.cut, truncMarker, strings.Join(w.cutCells, ", "), more))
+	}
+	if w.replaced > 0 {
+		out = append(out, fmt.Sprintf("dataset %s: %d characters that excel files cannot hold (control characters, invalid UTF-8) were replaced by U+FFFD, the first in %s",
+			w.dataset, w.replaced, w.firstBad))
+	}
+	return out
+}
+
+func (w *sheetWriter) done() bool      { return w.closed }
+func (w *sheetWriter) failed() error   { return w.err }
+func (w *sheetWriter) rowCount() int64 { return w.rows }
+
+// textWidth estimates how many '0'-widths text takes: East Asian wide
+// characters and emoji count double. It stops counting past maxWidth.
+func textWidth(b []byte) float64 {
 	n := 0
-	for len(b) > 0 {
+	for len(b) > 0 && n <= maxWidth {
 		r, size := utf8.DecodeRune(b)
 		b = b[size:]
-		n += max(utf16.RuneLen(r), 1)
+		switch {
+		case r == '\n':
+			n = 0 // a cell's widest line matters, roughly
+		case r >= 0x1100 && (r <= 0x115f || r >= 0x2e80 && r <= 0xa4cf || r >= 0xac00 && r <= 0xd7a3 ||
+			r >= 0xf900 && r <= 0xfaff || r >= 0xfe30 && r <= 0xfe4f || r >= 0xff00 && r <= 0xff60 ||
+			r >= 0xffe0 && r <= 0xffe6 || r >= 0x1f300 && r <= 0x1faff || r >= 0x20000 && r <= 0x3fffd):
+			n += 2
+		default:
+			n++
+		}
 	}
-	return n
+	return float64(n)
 }
 
 // excelSerial converts t's wall clock to an Excel serial date (1900 date
@@ -538,42 +658,89 @@ func parseDuration(b []byte) (float64, bool) {
 	return float64(total) / 86400e9, true
 }
 
-func (w *sheetWriter) Close() error {
-	if w.closed {
-		return w.err
+// copyRow copies a row's values out of the driver's buffers.
+func copyRow(row []Value) []Value {
+	n := 0
+	for _, v := range row {
+		n += len(v.Raw)
 	}
-	w.closed = true
-	if w.err != nil {
-		return w.err
-	}
-	if !w.started {
-		if err := w.start(); err != nil {
-			return err
+	buf := make([]byte, 0, n)
+	out := make([]Value, len(row))
+	for i, v := range row {
+		out[i] = v
+		if v.Raw != nil {
+			start := len(buf)
+			buf = append(buf, v.Raw...)
+			out[i].Raw = buf[start:len(buf):len(buf)]
 		}
 	}
-	// Filter buttons come from a table over header and data; excelize
-	// stretches a header-only range to two rows, as a table needs.
-	last, err := excelize.CoordinatesToCellName(len(w.cols), max(w.row, 2))
-	if err != nil {
-		return w.fail(err)
-	}
-	show := false
-	if err := w.sw.AddTable(&excelize.Table{Range: "A1:" + last, ShowRowStripes: &show}); err != nil {
-		return w.fail(fmt.Errorf("add table: %w", err))
-	}
-	if err := w.sw.Flush(); err != nil {
-		return w.fail(err)
-	}
-	return nil
+	return out
 }
 
-// Warnings describes values Excel changed: text cut at 32,767 characters.
-func (w *sheetWriter) Warnings() []string {
-	if w.truncated == 0 {
-		return nil
+// typeWidth is the width a column's kind needs whatever its data.
+func typeWidth(c Column) float64 {
+	switch c.Kind {
+	case KindDate:
+		return 10
+	case KindDateTime:
+		if c.Scale > 0 {
+			return 23
+		}
+		return 19
 	}
-	return []string{fmt.Sprintf("sheet %s: %d text values longer than 32767 characters were cut", w.name, w.truncated)}
+	return 0
 }
 
-func (w *sheetWriter) done() bool    { return w.closed }
-func (w *sheetWriter) failed() error { return w.err }
+// tableHeaders returns the header labels, made unique ignoring case (an
+// Excel table requires it; joins often repeat names such as id) by adding
+// "_2", "_3"...; empty labels become Column1, Column2... and line breaks
+// become spaces.
+func tableHeaders(cols []Column) []string {
+	out := make([]string, len(cols))
+	used := make(map[string]bool, len(cols))
+	for i, c := range cols {
+		h := strings.Map(func(r rune) rune {
+			if r < 0x20 || r == 0x7f {
+				return ' '
+			}
+			return r
+		}, c.Name)
+		if strings.TrimSpace(h) == "" {
+			h = "Column" + strconv.Itoa(i+1)
+		}
+		base := h
+		for n := 2; used[strings.ToLower(h)]; n++ {
+			h = base + "_" + strconv.Itoa(n)
+		}
+		used[strings.ToLower(h)] = true
+		out[i] = h
+	}
+	return out
+}
+
+// sheetName makes a dataset name a valid, unique Excel sheet name: at most
+// 31 UTF-16 units, none of []:*?/\ or control characters, no leading or
+// trailing apostrophe, not "History" (reserved by Excel), unique ignoring
+// case (a " (2)" suffix is added).
+func sheetName(dataset string, used map[string]bool) string {
+	s := strings.Map(func(r rune) rune {
+		if strings.ContainsRune(`[]:*?/\`, r) || r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			return '_'
+		}
+		return r
+	}, dataset)
+	s = strings.Trim(s, "'")
+	if s == "" {
+		s = "Sheet"
+	}
+	if strings.EqualFold(s, "history") {
+		s += "_"
+	}
+	base := s
+	s = strings.Trim(truncUTF16(base, 31), "'")
+	for n := 2; used[strings.ToLower(s)] || s == ""; n++ {
+		suffix := " (" + strconv.Itoa(n) + ")"
+		s = strings.TrimRight(truncUTF16(base, 31-len(suffix)), "'") + suffix
+	}
+	return s
+}

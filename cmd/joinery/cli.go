@@ -329,7 +329,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	defer closeDB()
 
-	r := &jobs.Runner{DB: db, Config: cfg, Logger: log}
+	r := &jobs.Runner{DB: db, Config: cfg, Logger: log, Version: version}
 	if isTerminal(stderr) {
 		r.Progress = newProgress(stderr).update
 	}
@@ -376,6 +376,12 @@ func printResult(w io.Writer, res *jobs.Result) {
 	}
 	for _, f := range res.Files {
 		fmt.Fprintf(w, "  wrote %s\n", f)
+	}
+	if res.Manifest != "" {
+		fmt.Fprintf(w, "  manifest %s\n", res.Manifest)
+	}
+	for _, warn := range res.Warnings {
+		fmt.Fprintf(w, "  warning: %s\n", warn)
 	}
 	if res.Err != nil {
 		fmt.Fprintf(w, "  error: %v\n", res.Err)
@@ -557,7 +563,7 @@ func cmdSchedule(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	defer closeDB()
 	s := &jobs.Scheduler{
-		Runner: &jobs.Runner{DB: db, Config: cfg, Logger: log},
+		Runner: &jobs.Runner{DB: db, Config: cfg, Logger: log, Version: version},
 		Logger: log,
 		Grace:  *grace,
 	}
