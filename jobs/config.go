@@ -59,6 +59,8 @@ type Job struct {
 	Schedule string            `yaml:"schedule"` // 5-field cron or @daily, @every 1h...
 	Timezone string            `yaml:"timezone"` // default: the config's timezone
 	Timeout  time.Duration     `yaml:"timeout"`  // whole run; default none
+	Window   WindowSpec        `yaml:"window"`   // the window each run covers; default none
+	Params   []queries.Param   `yaml:"params"`   // named run parameters
 	Datasets []queries.Dataset `yaml:"datasets"`
 	Outputs  []output.Spec     `yaml:"outputs"`
 
@@ -260,27 +262,32 @@ func (v validator) job(p string, j *Job, defaultLoc *time.Location) {
 		j.sched = sched
 	}
 
+	if err := j.Window.check(); err != nil {
+		v.fail(p+".window", "%v", err)
+	}
+	for _, prm := range j.Params {
+		v.queryErrors(p+".params."+prm.Name, queries.ValidateParam(prm, j.Location))
+	}
+
 	if len(j.Datasets) == 0 {
 		v.fail(p+".datasets", "a job needs at least one dataset")
 	}
+	written := 0
 	for i := range j.Datasets {
 		ds := &j.Datasets[i]
 		dp := p + ".datasets." + ds.Name
 		if !namePattern.MatchString(ds.Name) {
 			v.failValue(dp, ds.Name, "dataset names use letters, digits, '.', '_' and '-' (at most 64): they name sheets and files")
 		}
-		for _, err := range ds.Validate() {
-			var fe *queries.FieldError
-			if errors.As(err, &fe) {
-				e := &FieldError{Path: dp + "." + fe.Path, Msg: fe.Msg}
-				if fe.Value != nil {
-					e.Value, e.HasValue = fmt.Sprint(fe.Value), true
-				}
-				v.d.errs = append(v.d.errs, e)
-				continue
-			}
-			v.fail(dp, "%v", err)
+		if !ds.Internal {
+			written++
 		}
+		// A dataset may use the ones before it as derived tables.
+		scope := queries.Scope{Params: j.Params, Datasets: j.Datasets[:i], Window: j.Window.IsSet()}
+		v.queryErrors(dp, ds.Validate(scope))
+	}
+	if len(j.Datasets) > 0 && written == 0 {
+		v.fail(p+".datasets", "every dataset is internal: at least one must be written")
 	}
 
 	if len(j.Outputs) == 0 {
@@ -289,7 +296,7 @@ func (v validator) job(p string, j *Job, defaultLoc *time.Location) {
 	seen := make(map[string]int)
 	for i, o := range j.Outputs {
 		op := fmt.Sprintf("%s.outputs[%d]", p, i)
-		if err := output.CheckTemplate(o, len(j.Datasets)); err != nil {
+		if err := output.CheckTemplate(o, written); err != nil {
 			v.failValue(op, o.Path, "%v", err)
 			continue
 		}
@@ -297,6 +304,23 @@ func (v validator) job(p string, j *Job, defaultLoc *time.Location) {
 			v.failValue(op+".path", o.Path, "same path as outputs[%d]: one would overwrite the other", first)
 		}
 		seen[o.Path] = i
+	}
+}
+
+// queryErrors adds the errors of the queries package, whose paths are
+// relative to prefix.
+func (v validator) queryErrors(prefix string, errs []error) {
+	for _, err := range errs {
+		var fe *queries.FieldError
+		if errors.As(err, &fe) {
+			e := &FieldError{Path: join(prefix, fe.Path), Msg: fe.Msg}
+			if fe.Value != nil {
+				e.Value, e.HasValue = fmt.Sprint(fe.Value), true
+			}
+			v.d.errs = append(v.d.errs, e)
+			continue
+		}
+		v.fail(prefix, "%v", err)
 	}
 }
 

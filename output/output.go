@@ -101,6 +101,8 @@ type Vars struct {
 	Dataset  string    // empty for per-job files (xlsx); set by Report.Dataset for csv
 	Logical  time.Time // the run's logical time, already in the report's zone
 	Location *time.Location
+	// From and To are the run's window [From, To); zero when it has none.
+	From, To time.Time
 }
 
 // Report is the set of files one output writes for one job run. A Report

@@ -16,9 +16,11 @@ import (
 //	{date}      2006-01-02
 //	{time}      150405
 //	{datetime}  20060102T150405
+//	{from}      the window's start: 2006-01-02 at midnight, else 2006-01-02T1504
+//	{to}        the window's end, likewise (both empty when the run has no window)
 //
 // Path separators in {job} and {dataset} are replaced by "_".
-var templateFields = map[string]bool{"job": true, "dataset": true, "date": true, "time": true, "datetime": true}
+var templateFields = map[string]bool{"job": true, "dataset": true, "date": true, "time": true, "datetime": true, "from": true, "to": true}
 
 // Expand returns a Spec's path template with its fields replaced by vars;
 // see templateFields for the fields. It does not add an extension or check
@@ -42,12 +44,30 @@ func Expand(tmpl string, vars Vars) (string, error) {
 			b.WriteString(t.Format("150405"))
 		case "datetime":
 			b.WriteString(t.Format("20060102T150405"))
+		case "from":
+			b.WriteString(windowBound(vars.From, vars.Location))
+		case "to":
+			b.WriteString(windowBound(vars.To, vars.Location))
 		}
 	})
 	if err != nil {
 		return "", err
 	}
 	return b.String(), nil
+}
+
+// windowBound formats a window bound for a file name.
+func windowBound(t time.Time, loc *time.Location) string {
+	if t.IsZero() {
+		return ""
+	}
+	if loc != nil {
+		t = t.In(loc)
+	}
+	if t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 {
+		return t.Format("2006-01-02")
+	}
+	return t.Format("2006-01-02T1504")
 }
 
 // walkTemplate calls fn for each literal run and the field that follows it
@@ -69,7 +89,7 @@ func walkTemplate(tmpl string, fn func(lit, field string)) error {
 		}
 		field := rest[open+1 : open+1+end]
 		if !templateFields[field] {
-			return fmt.Errorf("path %q: unknown field {%s} (want {job}, {dataset}, {date}, {time} or {datetime})", tmpl, field)
+			return fmt.Errorf("path %q: unknown field {%s} (want {job}, {dataset}, {date}, {time}, {datetime}, {from} or {to})", tmpl, field)
 		}
 		fn(rest[:open], field)
 		rest = rest[open+1+end+1:]
@@ -133,7 +153,8 @@ func checkTemplate(spec Spec, datasets int) (string, error) {
 	if spec.Format == "xlsx" && hasDataset {
 		return "", fmt.Errorf("path %q: an xlsx output is one workbook with a sheet per dataset and must not contain {dataset}", spec.Path)
 	}
-	sample, err := Expand(spec.Path, Vars{Job: "job", Dataset: "dataset", Logical: time.Date(2006, 1, 2, 15, 4, 5, 0, time.UTC)})
+	sampleTime := time.Date(2006, 1, 2, 15, 4, 5, 0, time.UTC)
+	sample, err := Expand(spec.Path, Vars{Job: "job", Dataset: "dataset", Logical: sampleTime, From: sampleTime, To: sampleTime})
 	if err != nil {
 		return "", err
 	}

@@ -31,7 +31,7 @@ func TestGolden(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			d := loadDataset(t, file)
 			d.Name = name
-			q, err := Compile(&d)
+			q, err := Compile(&d, Env{})
 			if err != nil {
 				t.Fatalf("Compile: %v", err)
 			}
