@@ -252,7 +252,8 @@ func joinKeys(d *Dataset, i int) (left, right string) {
 }
 
 // diagnosed returns the indexes of the joins that get diagnostics: left
-// joins with a right key, right joins with a left key, full joins with both.
+// joins with a right key (the left key may be missing, as with using: the
+// left side then counts as present), right and full joins with both keys.
 func diagnosed(d *Dataset) []int {
 	var out []int
 	for i, j := range d.Joins {
@@ -262,11 +263,7 @@ func diagnosed(d *Dataset) []int {
 			if r != "" {
 				out = append(out, i)
 			}
-		case joinRight:
-			if l != "" {
-				out = append(out, i)
-			}
-		case joinFull:
+		case joinRight, joinFull:
 			if l != "" && r != "" {
 				out = append(out, i)
 			}
@@ -279,24 +276,18 @@ func diagnosed(d *Dataset) []int {
 // matched, left_unmatched and right_unmatched, summed when grouped.
 func hiddenColumns(diags []JoinDiag, grouped bool) []any {
 	var out []any
-	present := func(col string) exp.Expression {
-		if col == "" {
-			return goqu.L("TRUE")
-		}
-		return goqu.I(col).IsNotNull()
-	}
-	absent := func(col string) exp.Expression {
-		if col == "" {
-			return goqu.L("FALSE")
-		}
-		return goqu.I(col).IsNull()
-	}
 	for i, j := range diags {
-		for k, cond := range []exp.Expression{
-			goqu.And(present(j.Left), present(j.Right)),
-			goqu.And(present(j.Left), absent(j.Right)),
-			goqu.And(absent(j.Left), present(j.Right)),
-		} {
+		r := goqu.I(j.Right)
+		conds := []exp.Expression{r.IsNotNull(), r.IsNull(), goqu.L("0")}
+		if j.Left != "" {
+			l := goqu.I(j.Left)
+			conds = []exp.Expression{
+				goqu.And(l.IsNotNull(), r.IsNotNull()),
+				goqu.And(l.IsNotNull(), r.IsNull()),
+				goqu.And(l.IsNull(), r.IsNotNull()),
+			}
+		}
+		for k, cond := range conds {
 			var col exp.Aliaseable = goqu.L("?", cond)
 			if grouped {
 				col = goqu.SUM(goqu.L("?", cond))

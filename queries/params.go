@@ -12,8 +12,9 @@ import (
 // Param declares a named run parameter of a job. In YAML, under a job's
 // params mapping: {type: int, default: 10, required: false}, or just the type
 // as a string ("date"). Values come from --param name=value on the command
-// line, else from Default; a Required parameter without a default must be
-// given. Every value is checked against Type and bound, never spliced.
+// line, else from Default; a Required parameter has no default and must be
+// given. A parameter that is not required needs a default, so that every run
+// binds a value for each. Every value is checked against Type and bound, never spliced.
 type Param struct {
 	Name     string `yaml:",key"`
 	Type     string `yaml:"type"` // string, int, decimal, date, datetime, bool, or list<one of these>
@@ -58,13 +59,17 @@ func ValidateParam(p Param, loc *time.Location) []error {
 		add("type", p.Type, "want one of %s, or list<type>", strings.Join(paramTypes, ", "))
 		return errs
 	}
-	if p.Default != nil {
-		if p.Required {
-			add("required", true, "a required parameter has no default")
-		}
+	switch {
+	case p.Default != nil && p.Required:
+		add("required", true, "a required parameter has no default")
+	case p.Default != nil:
 		if _, err := p.FromConfig(p.Default, loc); err != nil {
 			add("default", p.Default, "%v", err)
 		}
+	case !p.Required:
+		// A run always has a value for every parameter: no NULLs that
+		// would turn = into IS NULL, no empty lists.
+		add("default", nil, "required: give a default, or set required: true")
 	}
 	return errs
 }
@@ -193,10 +198,8 @@ func ResolveParams(decl []Param, given map[string]string, loc *time.Location) (m
 				return nil, fmt.Errorf("parameter %s: default: %w", p.Name, err)
 			}
 			out[p.Name] = v
-		case p.Required:
-			return nil, fmt.Errorf("parameter %s (%s) is required: give --param %s=VALUE", p.Name, p.Type, p.Name)
 		default:
-			out[p.Name] = nil // bound as NULL
+			return nil, fmt.Errorf("parameter %s (%s) is required: give --param %s=VALUE", p.Name, p.Type, p.Name)
 		}
 	}
 	for name := range given {
