@@ -33,14 +33,16 @@ type Query struct {
 	Joins []JoinDiag
 }
 
-// JoinDiag describes one diagnosed outer join: its alias and type, and the
-// columns whose NULL-ness tells whether each side of a joined row is there
-// (Left is empty when the left side is always there, as with using).
+// JoinDiag describes one diagnosed outer join: its alias and type, and Key,
+// the column whose NULL-ness tells a matched row from a NULL-extended one:
+// a column of the joined table for left and full joins, of a table before
+// it for right joins. Key is compared, as a whole operand, by an on
+// condition; every on operator is null-rejecting, so Key is never NULL in a
+// matched row, whether or not the column is nullable.
 type JoinDiag struct {
 	Alias string
 	Type  string
-	Left  string
-	Right string
+	Key   string
 }
 
 // Window is the half-open interval [Start, End) of a run.
@@ -160,7 +162,11 @@ func (c *compiler) dataset(d *Dataset, diag bool) (*goqu.SelectDataset, []JoinDi
 	if diag {
 		for _, i := range diagnosed(d) {
 			l, r := joinKeys(d, i)
-			diags = append(diags, JoinDiag{Alias: d.Joins[i].alias(), Type: d.Joins[i].normType(), Left: l, Right: r})
+			j := JoinDiag{Alias: d.Joins[i].alias(), Type: d.Joins[i].normType(), Key: r}
+			if j.Type == joinRight {
+				j.Key = l
+			}
+			diags = append(diags, j)
 		}
 	}
 	full := slices.IndexFunc(d.Joins, func(j Join) bool { return j.normType() == joinFull })
@@ -252,40 +258,41 @@ func joinKeys(d *Dataset, i int) (left, right string) {
 }
 
 // diagnosed returns the indexes of the joins that get diagnostics: left
-// joins with a right key (the left key may be missing, as with using: the
-// left side then counts as present), right and full joins with both keys.
+// and full joins whose on conditions compare a column of the joined table
+// (or that use using), right joins whose on conditions compare a column of
+// a table before them; in each case only when no right or full join
+// follows, since that could NULL-extend the rows they made.
 func diagnosed(d *Dataset) []int {
 	var out []int
 	for i, j := range d.Joins {
+		later := slices.ContainsFunc(d.Joins[i+1:], func(j Join) bool { t := j.normType(); return t == joinRight || t == joinFull })
 		l, r := joinKeys(d, i)
-		switch j.normType() {
-		case joinLeft:
-			if r != "" {
-				out = append(out, i)
-			}
-		case joinRight, joinFull:
-			if l != "" && r != "" {
-				out = append(out, i)
-			}
+		switch t := j.normType(); {
+		case later:
+		case (t == joinLeft || t == joinFull) && r != "", t == joinRight && l != "":
+			out = append(out, i)
 		}
 	}
 	return out
 }
 
 // hiddenColumns returns the diagnostic select expressions: per join,
-// matched, left_unmatched and right_unmatched, summed when grouped.
-func hiddenColumns(diags []JoinDiag, grouped bool) []any {
+// matched, left_unmatched and right_unmatched, summed when grouped. In the
+// second branch of an emulated full join (rightBranch), every row is a
+// right row that matched nothing.
+func hiddenColumns(diags []JoinDiag, grouped, rightBranch bool) []any {
 	var out []any
+	zero, one := goqu.L("0"), goqu.L("1")
 	for i, j := range diags {
-		r := goqu.I(j.Right)
-		conds := []exp.Expression{r.IsNotNull(), r.IsNull(), goqu.L("0")}
-		if j.Left != "" {
-			l := goqu.I(j.Left)
-			conds = []exp.Expression{
-				goqu.And(l.IsNotNull(), r.IsNotNull()),
-				goqu.And(l.IsNotNull(), r.IsNull()),
-				goqu.And(l.IsNull(), r.IsNotNull()),
-			}
+		k := goqu.I(j.Key)
+		var conds []exp.Expression
+		switch {
+		case j.Type == joinFull && rightBranch:
+			conds = []exp.Expression{zero, zero, one}
+		case j.Type == joinRight:
+			conds = []exp.Expression{k.IsNotNull(), zero, k.IsNull()}
+		default: // left, or the first branch of full
+			conds = []exp.Expression{k.IsNotNull(), k.IsNull(), zero}
 		}
 		for k, cond := range conds {
 			var col exp.Aliaseable = goqu.L("?", cond)
@@ -325,7 +332,7 @@ func (c *compiler) selectCore(d *Dataset, diags []JoinDiag, override int, overri
 	for i, s := range d.Select {
 		sel[i] = c.selectExpr(s)
 	}
-	sel = append(sel, hiddenColumns(diags, grouped(d))...)
+	sel = append(sel, hiddenColumns(diags, grouped(d), overrideType == joinRight)...)
 	ds := goqu.Dialect(dialectName).From(c.tableExpr(d.From)).Select(sel...)
 	for i, j := range d.Joins {
 		typ := j.normType()

@@ -105,7 +105,7 @@ func formatGolden(source string, q Query) string {
 		b.WriteString("\n")
 	}
 	for i, j := range q.Joins {
-		fmt.Fprintf(&b, "-- diagnostics %d: %s join %s, left key %q, right key %q\n", i, j.Type, j.Alias, j.Left, j.Right)
+		fmt.Fprintf(&b, "-- diagnostics %d: %s join %s, key %s\n", i, j.Type, j.Alias, j.Key)
 	}
 	return b.String()
 }
@@ -181,13 +181,25 @@ func decodeFile(t *testing.T, path string, into any) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := decodeText(string(src), into); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// decodeYAML decodes YAML text the way decodeFile decodes a file.
+func decodeYAML(t *testing.T, src string, into any) {
+	t.Helper()
+	if err := decodeText(src, into); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func decodeText(src string, into any) error {
 	var n yaml.Node
-	if err := yaml.Unmarshal(src, &n); err != nil {
-		t.Fatalf("%s: %v", path, err)
+	if err := yaml.Unmarshal([]byte(src), &n); err != nil {
+		return err
 	}
-	if err := decodeNode(&n, reflect.ValueOf(into).Elem()); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
+	return decodeNode(&n, reflect.ValueOf(into).Elem())
 }
 
 func decodeNode(n *yaml.Node, v reflect.Value) error {

@@ -826,7 +826,7 @@ func (v *validator) expects() {
 			case !defined || pos == 0:
 				v.add(p+".check", x.Check, "%q is not the alias of a join (%s)", alias, v.knownAliases())
 			case !slices.Contains(diagnosed(v.d), pos-1):
-				v.add(p+".check", x.Check, "join %s has no diagnostics: only left, right and full joins with an on condition comparing a column of each side (or using) have them", alias)
+				v.add(p+".check", x.Check, "join %s has no diagnostics: only left, right and full joins have them, when an on condition compares a column of the joined table (a table before it, for right joins) and no right or full join follows", alias)
 			}
 		}
 		if !slices.Contains(onOps, strings.TrimSpace(x.Op)) {
