@@ -121,7 +121,9 @@ func TestValidateConstructErrors(t *testing.T) {
 			d.Joins[1] = Join{Dataset: "stats", As: "s", Type: "full", Using: []string{"user_id"}}
 			d.Expect = nil
 		}, "joins[1].using", "a full join needs on conditions: using cannot be emulated"},
-		{"using with a cross join", func(d *Dataset, s *Scope) { d.Joins[1] = Join{Dataset: "stats", As: "s", Type: "cross", Using: []string{"user_id"}} }, "joins[1].on", "a cross join takes no on conditions"},
+		{"using with a cross join", func(d *Dataset, s *Scope) {
+			d.Joins[1] = Join{Dataset: "stats", As: "s", Type: "cross", Using: []string{"user_id"}}
+		}, "joins[1].on", "a cross join takes no on conditions"},
 		{"using an invalid column", func(d *Dataset, s *Scope) { d.Joins[1] = Join{Dataset: "stats", As: "s", Using: []string{"user id"}} }, "joins[1].using[0]", "invalid name"},
 		{"using a column the derived dataset lacks", func(d *Dataset, s *Scope) { d.Joins[1] = Join{Dataset: "stats", As: "s", Using: []string{"id"}} }, "joins[1].using[0]", `the derived dataset s has no output column "id"`},
 		{"full join keyed only through a function", func(d *Dataset, s *Scope) {
