@@ -379,18 +379,7 @@ func (rf *runFlags) allPlans(selected []*jobs.Job) ([][]jobs.Plan, error) {
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, c := newFlags("run", "run JOB... | --all [--at TIME | --from T --to T [--once]] [--param NAME=VALUE]...", stderr)
-	all := fs.Bool("all", false, "run every job")
-	rf := addRunFlags(fs)
-	names, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	cfg, err := c.load()
-	if err != nil {
-		return err
-	}
-	selected, err := selectJobs(cfg, names, *all)
+	c, rf, cfg, selected, err := jobCommand("run", "run JOB... | --all [--at TIME | --from T --to T [--once]] [--param NAME=VALUE]...", args, stderr)
 	if err != nil {
 		return err
 	}
@@ -630,19 +619,26 @@ func describeRun(j *jobs.Job, p jobs.Plan, ds *queries.Dataset) string {
 	return s
 }
 
-func cmdSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, c := newFlags("sql", "sql JOB... | --all [--at TIME | --from T --to T [--once]] [--param NAME=VALUE]...", stderr)
+// jobCommand parses the flags of a command that takes job names (or --all)
+// and run flags, loads the configuration and selects the jobs.
+func jobCommand(name, synopsis string, args []string, stderr io.Writer) (*common, *runFlags, *jobs.Config, []*jobs.Job, error) {
+	fs, c := newFlags(name, synopsis, stderr)
 	all := fs.Bool("all", false, "every job")
 	rf := addRunFlags(fs)
 	names, err := parse(fs, args)
 	if err != nil {
-		return err
+		return nil, nil, nil, nil, err
 	}
 	cfg, err := c.load()
 	if err != nil {
-		return err
+		return nil, nil, nil, nil, err
 	}
 	selected, err := selectJobs(cfg, names, *all)
+	return c, rf, cfg, selected, err
+}
+
+func cmdSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	_, rf, cfg, selected, err := jobCommand("sql", "sql JOB... | --all [--at TIME | --from T --to T [--once]] [--param NAME=VALUE]...", args, stderr)
 	if err != nil {
 		return err
 	}
@@ -664,18 +660,7 @@ func cmdSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 }
 
 func cmdExplain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, c := newFlags("explain", "explain JOB... | --all [--at TIME] [--param NAME=VALUE]...", stderr)
-	all := fs.Bool("all", false, "every job")
-	rf := addRunFlags(fs)
-	names, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	cfg, err := c.load()
-	if err != nil {
-		return err
-	}
-	selected, err := selectJobs(cfg, names, *all)
+	c, rf, cfg, selected, err := jobCommand("explain", "explain JOB... | --all [--at TIME | --from T --to T --once] [--param NAME=VALUE]...", args, stderr)
 	if err != nil {
 		return err
 	}
