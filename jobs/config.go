@@ -68,6 +68,8 @@ type Job struct {
 	// missed (the process was down) if that time is at most this old and
 	// has not run successfully; default 0, off.
 	CatchUp  time.Duration     `yaml:"catch_up"`
+	Window   WindowSpec        `yaml:"window"` // the window each run covers; default none
+	Params   []queries.Param   `yaml:"params"` // named run parameters
 	Datasets []queries.Dataset `yaml:"datasets"`
 	Outputs  []output.Spec     `yaml:"outputs"`
 	// OnEmpty is what a dataset without rows does: "write" a header-only
@@ -281,28 +283,32 @@ func (v validator) job(p string, j *Job, defaultLoc *time.Location) {
 	if j.RetryDelay == 0 {
 		j.RetryDelay = time.Minute
 	}
+	if err := j.Window.check(); err != nil {
+		v.fail(p+".window", "%v", err)
+	}
+	for _, prm := range j.Params {
+		v.queryErrors(p+".params."+prm.Name, queries.ValidateParam(prm, j.Location))
+	}
 
 	if len(j.Datasets) == 0 {
 		v.fail(p+".datasets", "a job needs at least one dataset")
 	}
+	written := 0
 	for i := range j.Datasets {
 		ds := &j.Datasets[i]
 		dp := p + ".datasets." + ds.Name
 		if !namePattern.MatchString(ds.Name) {
 			v.failValue(dp, ds.Name, "dataset names use letters, digits, '.', '_' and '-' (at most 64): they name sheets and files")
 		}
-		for _, err := range ds.Validate() {
-			var fe *queries.FieldError
-			if errors.As(err, &fe) {
-				e := &FieldError{Path: dp + "." + fe.Path, Msg: fe.Msg}
-				if fe.Value != nil {
-					e.Value, e.HasValue = fmt.Sprint(fe.Value), true
-				}
-				v.d.errs = append(v.d.errs, e)
-				continue
-			}
-			v.fail(dp, "%v", err)
+		if !ds.Internal {
+			written++
 		}
+		// A dataset may use the ones before it as derived tables.
+		scope := queries.Scope{Params: j.Params, Datasets: j.Datasets[:i], Window: j.Window.IsSet()}
+		v.queryErrors(dp, ds.Validate(scope))
+	}
+	if len(j.Datasets) > 0 && written == 0 {
+		v.fail(p+".datasets", "every dataset is internal: at least one must be written")
 	}
 
 	if len(j.Outputs) == 0 {
@@ -311,7 +317,7 @@ func (v validator) job(p string, j *Job, defaultLoc *time.Location) {
 	seen := make(map[string]int)
 	for i, o := range j.Outputs {
 		op := fmt.Sprintf("%s.outputs[%d]", p, i)
-		if errs := o.Validate(len(j.Datasets)); len(errs) > 0 {
+		if errs := o.Validate(written); len(errs) > 0 {
 			for _, err := range errs {
 				var fe *output.FieldError
 				if !errors.As(err, &fe) {
@@ -352,6 +358,23 @@ func (v validator) job(p string, j *Job, defaultLoc *time.Location) {
 	}
 	if j.Retention.Days < 0 {
 		v.failValue(p+".retention.days", fmt.Sprint(j.Retention.Days), "want a number of days, at least 1")
+	}
+}
+
+// queryErrors adds the errors of the queries package, whose paths are
+// relative to prefix.
+func (v validator) queryErrors(prefix string, errs []error) {
+	for _, err := range errs {
+		var fe *queries.FieldError
+		if errors.As(err, &fe) {
+			e := &FieldError{Path: join(prefix, fe.Path), Msg: fe.Msg}
+			if fe.Value != nil {
+				e.Value, e.HasValue = fmt.Sprint(fe.Value), true
+			}
+			v.d.errs = append(v.d.errs, e)
+			continue
+		}
+		v.fail(prefix, "%v", err)
 	}
 }
 

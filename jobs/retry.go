@@ -8,16 +8,16 @@ import (
 	"github.com/go-sql-driver/mysql"
 )
 
-// RunWithRetries runs job like Run and, when the run fails for a reason a
+// RunWithRetries runs job like RunPlan and, when the run fails for a reason a
 // later attempt may not meet (the server gone, a deadlock, too many
 // connections, a full disk), tries again up to job.Retries times, waiting
 // job.RetryDelay, then twice as long each time. A run skipped for the lock,
 // cancelled or timed out, or failing on the query itself (a missing table,
 // a syntax error) is not retried.
-func (r *Runner) RunWithRetries(ctx context.Context, job *Job, t time.Time) *Result {
+func (r *Runner) RunWithRetries(ctx context.Context, job *Job, p Plan) *Result {
 	delay := job.RetryDelay
 	for attempt := 1; ; attempt++ {
-		res := r.Run(ctx, job, t)
+		res := r.RunPlan(ctx, job, p)
 		res.Attempts = attempt
 		if res.Err == nil || attempt > job.Retries || !retryable(res.Err) || ctx.Err() != nil {
 			return res

@@ -59,7 +59,11 @@ jobs:
 	defer db.Close()
 	r := &Runner{DB: db, Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	start := time.Now()
-	res := r.RunWithRetries(context.Background(), &cfg.Jobs[0], time.Now())
+	p, err := cfg.Jobs[0].PlanAt(time.Now(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := r.RunWithRetries(context.Background(), &cfg.Jobs[0], p)
 	if res.Err == nil || res.Attempts != 3 {
 		t.Fatalf("attempts = %d, err = %v; want 3 failed attempts", res.Attempts, res.Err)
 	}

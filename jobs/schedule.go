@@ -50,7 +50,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			// Entry.Prev is the scheduled time of the run now starting: the
 			// logical time, whatever the delay in starting it.
 			logical := c.Entry(id).Prev.In(job.Location)
-			res := s.Runner.RunWithRetries(runCtx, job, logical)
+			res := s.runScheduled(runCtx, job, logical)
 			if errors.Is(res.Err, ErrAlreadyRunning) {
 				s.Logger.Warn("run skipped: another run of this job holds its lock", "job", job.Name)
 			}
@@ -89,6 +89,17 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	return nil
 }
 
+// runScheduled runs job for its scheduled time t, with the default
+// parameter values, retrying as the job says.
+func (s *Scheduler) runScheduled(ctx context.Context, job *Job, t time.Time) *Result {
+	p, err := job.PlanAt(t, nil)
+	if err != nil {
+		s.Logger.Error("run failed", "job", job.Name, "error", err)
+		return &Result{Job: job.Name, Logical: t.In(job.Location), Started: time.Now(), Err: err}
+	}
+	return s.Runner.RunWithRetries(ctx, job, p)
+}
+
 // catchUp starts, in the background, the run of a scheduled time that job
 // missed while joinery was not running (see Job.CatchUp).
 func (s *Scheduler) catchUp(ctx context.Context, wg *sync.WaitGroup, job *Job) {
@@ -102,7 +113,7 @@ func (s *Scheduler) catchUp(ctx context.Context, wg *sync.WaitGroup, job *Job) {
 	}
 	s.Logger.Info("catching up a missed run", "job", job.Name, "logical_time", at.Format(time.RFC3339))
 	wg.Go(func() {
-		res := s.Runner.RunWithRetries(ctx, job, at)
+		res := s.runScheduled(ctx, job, at)
 		if s.OnResult != nil {
 			s.OnResult(res)
 		}
