@@ -432,3 +432,27 @@ func TestSchedulerCatchesUpMissedRun(t *testing.T) {
 		t.Errorf("second start ran %d times, want none: the missed run was recorded", len(again))
 	}
 }
+
+func TestSchedulerRefusesRequiredParameters(t *testing.T) {
+	cfg, err := jobs.Parse(filepath.Join(t.TempDir(), "c.yaml"), []byte(`
+jobs:
+  - name: j
+    schedule: "@daily"
+    params:
+      country: {type: string, required: true}
+    datasets:
+      d:
+        from: users u
+        select: [u.id]
+        where: [{column: u.country, op: "=", param: country}]
+    outputs: [{format: csv, path: "{job}.csv"}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &jobs.Scheduler{Runner: &jobs.Runner{Config: cfg}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	err = s.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "job j cannot run on its schedule") || !strings.Contains(err.Error(), "country") {
+		t.Fatalf("err = %v, want a refusal naming the job and the parameter", err)
+	}
+}

@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -28,6 +29,17 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	cfg := s.Runner.Config
 	if len(cfg.Jobs) == 0 {
 		return errors.New("no jobs to schedule")
+	}
+	// Scheduled runs take the parameters' defaults: a required parameter
+	// would fail every one of them, night after night.
+	var problems []error
+	for _, j := range cfg.Jobs {
+		if _, err := j.PlanAt(time.Now(), nil); err != nil {
+			problems = append(problems, fmt.Errorf("job %s cannot run on its schedule: %w (give the parameter a default)", j.Name, err))
+		}
+	}
+	if err := errors.Join(problems...); err != nil {
+		return err
 	}
 	logger := cronLogger{s.Logger}
 	c := cron.New(
