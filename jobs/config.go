@@ -341,10 +341,13 @@ func (v validator) job(p string, j *Job, defaultLoc *time.Location) {
 			}
 			continue
 		}
-		if first, dup := seen[o.Path]; dup {
+		// Formats add their own extension to a path without one, so the same
+		// template may serve an xlsx and a csv output.
+		key := o.Format + " " + o.Path
+		if first, dup := seen[key]; dup {
 			v.failValue(op+".path", o.Path, "same path as outputs[%d]: one would overwrite the other", first)
 		}
-		seen[o.Path] = i
+		seen[key] = i
 	}
 	switch j.OnEmpty {
 	case "":
