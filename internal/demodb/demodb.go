@@ -5,7 +5,8 @@
 // loopback port; joinery connects to it with go-sql-driver/mysql like to any
 // server. The database demo holds tables users and posts with the columns of
 // the test schema in internal/testdb, filled with about 10,000 generated rows
-// that are the same on every run, dated in the two years before 2025-01-01.
+// dated in the two years before the current UTC day (ReferenceDate): the
+// same on every run of one day.
 //
 // The engine accepts SQL that MySQL rejects (a native FULL OUTER JOIN, for
 // one) and differs in details such as SUM over DECIMAL returning DOUBLE, so it
@@ -137,7 +138,7 @@ func seed(ctx context.Context, cfg *mysql.Config) (users, posts int, err error) 
 			return 0, 0, fmt.Errorf("seed: create tables: %w", err)
 		}
 	}
-	data := generate()
+	data := generate(ReferenceDate())
 	if err := insertBatches(ctx, conn, "users", userColumns, data.users); err != nil {
 		return 0, 0, fmt.Errorf("seed: %w", err)
 	}

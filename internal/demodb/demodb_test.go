@@ -134,7 +134,7 @@ func TestStart(t *testing.T) {
 		if err := db.QueryRowContext(ctx, "SELECT MAX(published_at) FROM posts").Scan(&maxPublished); err != nil {
 			t.Fatal(err)
 		}
-		ref := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+		ref := demodb.ReferenceDate()
 		if minCreated.Before(ref.AddDate(-2, 0, -1)) || !maxCreated.Before(ref) || !maxPublished.Before(ref) {
 			t.Errorf("dates %v..%v (published up to %v): want the two years before %v", minCreated, maxCreated, maxPublished, ref)
 		}

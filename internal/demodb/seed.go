@@ -22,10 +22,13 @@ const (
 	seed1, seed2 = 20250101, 42
 )
 
-// referenceDate is the fixed "now" of the generated data, 2025-01-01 00:00:00:
-// every created_at and published_at lies in the two years before it, so
-// reports are reproducible.
-var referenceDate = time.Date(2025, time.January, 1, 0, 0, 0, 0, time.UTC)
+// ReferenceDate is the "now" of the generated data: the start of the current
+// UTC day. Every created_at and published_at lies in the two years before
+// it, so windowed demo jobs (previous_day, previous_month) find data on any
+// day, and reports made on the same day are identical.
+func ReferenceDate() time.Time {
+	return time.Now().UTC().Truncate(24 * time.Hour)
+}
 
 var schema = []string{
 	"CREATE TABLE users (" +
@@ -87,12 +90,12 @@ type data struct {
 	posts [][]any
 }
 
-// generate returns the demo rows, the same on every call:
+// generate returns the demo rows, the same on every call with the same ref:
 //
 //   - users: NumUsers rows. About 4% have a NULL name and 6% a NULL country;
 //     names mix ASCII, accented, Greek, Cyrillic, CJK and emoji. email is
 //     unique (user<id>@example.com). created_at is spread over the two years
-//     before referenceDate. score is a DECIMAL(10,2) between -100.00 and
+//     before ref. score is a DECIMAL(10,2) between -100.00 and
 //     999.99, NULL for about 10%.
 //   - posts: NumPosts rows. Users whose id is a multiple of 10 never write, and
 //     others may not have been picked, so many users have no post; authors are
@@ -100,12 +103,12 @@ type data struct {
 //     and 2% name a user that does not exist (ids above NumUsers). Titles
 //     include commas, quotes, newlines and non-ASCII text. published_at is
 //     NULL for about 8% (drafts) and otherwise in the two years before
-//     referenceDate. views is skewed, from 0 up to about 1,000,000.
-func generate() data {
+//     ref. views is skewed, from 0 up to about 1,000,000.
+func generate(ref time.Time) data {
 	r := rand.New(rand.NewPCG(seed1, seed2))
 	const twoYears = int64(2 * 365 * 24 * 60 * 60)
 	when := func() string {
-		return referenceDate.Add(-time.Duration(1+r.Int64N(twoYears)) * time.Second).Format(time.DateTime)
+		return ref.Add(-time.Duration(1+r.Int64N(twoYears)) * time.Second).Format(time.DateTime)
 	}
 
 	var d data
