@@ -293,14 +293,25 @@ func parseAt(s string, loc *time.Location) (time.Time, error) {
 	return time.Time{}, usageErr("--at %q: want a date (2026-11-01), a date and time (2026-11-01T06:00) or RFC 3339", s)
 }
 
-func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	fs, c := newFlags("run", "run JOB... | --all [--at TIME]", stderr)
 	all := fs.Bool("all", false, "run every job")
 	at := fs.String("at", "", "logical time of the run, in each job's zone (default now)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to `FILE` (for go tool pprof)")
+	memProfile := fs.String("memprofile", "", "write an allocation profile of the run to `FILE` when it ends")
 	names, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
+	stopProfiles, err := startProfiles(*cpuProfile, *memProfile)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if perr := stopProfiles(); perr != nil && err == nil {
+			err = perr
+		}
+	}()
 	cfg, err := c.load()
 	if err != nil {
 		return err
