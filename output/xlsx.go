@@ -52,13 +52,13 @@ type book struct {
 	sheets   int
 	styles   map[string]int // number format -> style ID
 	header   int
-	scratch  []byte
+	parts    map[string]*sheetRows // zip part name -> the sheet's data rows
 	closed   bool
 	closeErr error
 }
 
 func newBook(loc *time.Location) *book {
-	return &book{f: excelize.NewFile(), loc: loc, used: make(map[string]bool), styles: make(map[string]int)}
+	return &book{f: excelize.NewFile(), loc: loc, used: make(map[string]bool), styles: make(map[string]int), parts: make(map[string]*sheetRows)}
 }
 
 // style returns the style ID for a custom number format, creating it once.
@@ -100,8 +100,15 @@ func (b *book) sheet(dataset string, cols []Column) (*sheetWriter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sheet %q: %w", name, err)
 	}
+	rows, err := newSheetRows()
+	if err != nil {
+		return nil, fmt.Errorf("sheet %q: %w", name, err)
+	}
+	b.parts[sheetPart(sw.SheetID)] = rows
 	w := &sheetWriter{
-		b: b, sw: sw, name: name, cols: cols,
+		b: b, sw: sw, rows: rows, name: name, cols: cols,
+		refs:    colRefs(len(cols)),
+		scratch: make([]byte, 0, 64),
 		headers: tableHeaders(cols),
 		styles:  make([]int, len(cols)),
 		widths:  make([]float64, len(cols)),
@@ -142,18 +149,22 @@ func decimalFormat(scale int) string {
 	return "0." + strings.Repeat("0", min(scale, 30))
 }
 
-// save writes the workbook to w and removes excelize's temporary files.
-// excelize builds the whole zip in memory first, so memory grows with the
-// size of the output file.
+// save writes the workbook to w and removes the temporary files. The zip
+// goes straight to w, with each sheet's rows deflated while they were
+// written; see xlsxzip.go.
 func (b *book) save(w io.Writer) error {
-	err := b.f.Write(w) // without datasets, excelize's empty Sheet1 remains
+	err := saveSpliced(b.f, w, b.parts) // without datasets, excelize's empty Sheet1 remains
 	return errors.Join(err, b.close())
 }
 
 func (b *book) close() error {
 	if !b.closed {
 		b.closed = true
-		b.closeErr = b.f.Close()
+		errs := []error{b.f.Close()}
+		for _, rows := range b.parts {
+			errs = append(errs, rows.remove())
+		}
+		b.closeErr = errors.Join(errs...)
 	}
 	return b.closeErr
 }
@@ -226,10 +237,14 @@ func tableHeaders(cols []Column) []string {
 
 // sheetWriter streams one dataset into one sheet. It holds back the first
 // sampleRows rows (copied) to size the columns from header, type and data,
-// then streams every row.
+// then streams every row. excelize's stream writer holds the sheet's
+// settings and header row; the data rows go to rows.
 type sheetWriter struct {
 	b         *book
 	sw        *excelize.StreamWriter
+	rows      *sheetRows
+	refs      []string // column letters
+	scratch   []byte
 	name      string
 	cols      []Column
 	headers   []string
@@ -237,8 +252,8 @@ type sheetWriter struct {
 	widths    []float64 // widest value seen in the sample, per column
 	sample    [][]Value
 	started   bool
-	row       int // last sheet row written
-	cells     []excelize.Cell
+	row       int             // last sheet row written
+	cells     []excelize.Cell // header row
 	vals      []any
 	truncated int64 // text values cut by Excel's cell limit
 	err       error
@@ -383,50 +398,44 @@ func (w *sheetWriter) start() error {
 	return nil
 }
 
-// write streams one row; the cell and value buffers are reused.
+// write appends one row's XML to the sheet's rows; nothing is allocated.
 func (w *sheetWriter) write(row []Value) error {
 	if w.row >= excelize.TotalRows {
 		return w.fail(ErrSheetFull)
 	}
 	w.row++
+	rs := w.rows
+	b := append(rs.buf, `<row r="`...)
+	b = strconv.AppendInt(b, int64(w.row), 10)
+	b = append(b, `">`...)
 	for i := range row {
-		v := &row[i]
-		if v.Null {
-			w.vals[i] = nil
-			continue
+		if v := &row[i]; !v.Null {
+			b = w.cell(b, i, v)
 		}
-		c := &w.cells[i]
-		c.StyleID, c.Value = w.cell(i, v)
-		w.vals[i] = c
 	}
-	cell, err := excelize.CoordinatesToCellName(1, w.row)
-	if err == nil {
-		err = w.sw.SetRow(cell, w.vals)
-	}
-	if err != nil {
-		// A failed SetRow may leave a broken row behind: the file is lost.
-		return w.fail(err)
-	}
+	rs.buf = append(b, `</row>`...)
+	rs.flush(false)
 	return nil
 }
 
-// cell returns the style and value of one non-NULL cell.
-func (w *sheetWriter) cell(i int, v *Value) (int, any) {
-	col := &w.cols[i]
+// cell appends the XML of one non-NULL cell.
+func (w *sheetWriter) cell(b []byte, i int, v *Value) []byte {
+	col, ref, row := &w.cols[i], w.refs[i], w.row
 	if v.Literal {
-		return 0, w.text(v.Raw)
+		return w.textCell(b, ref, v.Raw)
 	}
 	style := w.styles[i]
 	switch col.Kind {
 	case KindInt, KindUint, KindYear:
 		if n, ok := sigDigits(v.Raw); ok && n <= 15 {
 			if x, ok := parseInt(v.Raw); ok {
-				return style, x
+				w.scratch = strconv.AppendInt(w.scratch[:0], x, 10)
+				return appendNumberCell(b, ref, row, style, w.scratch)
 			}
 		}
 	case KindDecimal:
-		f, scale, scratch, ok := exactDecimal(v.Raw, w.b.scratch)
-		w.b.scratch = scratch
+		_, scale, scratch, ok := exactDecimal(v.Raw, w.scratch)
+		w.scratch = scratch
 		if ok {
 			if int64(scale) != col.Scale {
 				// The column's format would round or pad this value.
@@ -435,44 +444,49 @@ func (w *sheetWriter) cell(i int, v *Value) (int, any) {
 					style = 0
 				}
 			}
-			return style, f
+			// The text MySQL sent is the exact value: no float formatting.
+			return appendNumberCell(b, ref, row, style, w.scratch)
 		}
 	case KindFloat:
 		if f, err := strconv.ParseFloat(string(v.Raw), 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
-			return style, f
+			b, w.scratch = appendFloatCell(b, ref, row, style, f, w.scratch)
+			return b
 		}
 	case KindDate:
 		if serial, ok := excelSerial(v.Time); ok {
-			return style, serial
+			b, w.scratch = appendFloatCell(b, ref, row, style, serial, w.scratch)
+			return b
 		}
-		return 0, string(appendDate(nil, v.Time))
+		return w.textCell(b, ref, appendDate(w.scratch[:0], v.Time))
 	case KindDateTime:
 		t := v.Time.In(w.b.loc)
 		if serial, ok := excelSerial(t); ok {
-			return style, serial
+			b, w.scratch = appendFloatCell(b, ref, row, style, serial, w.scratch)
+			return b
 		}
-		return 0, t.Format(isoLayout(col.Scale))
+		return w.textCell(b, ref, t.AppendFormat(w.scratch[:0], isoLayout(col.Scale)))
 	case KindTime:
 		if d, ok := parseDuration(v.Raw); ok {
-			return style, d
+			b, w.scratch = appendFloatCell(b, ref, row, style, d, w.scratch)
+			return b
 		}
 	case KindBinary:
-		buf := make([]byte, 2*len(v.Raw))
-		for j, c := range v.Raw {
-			buf[2*j], buf[2*j+1] = hexDigits[c>>4], hexDigits[c&0xf]
+		w.scratch = w.scratch[:0]
+		for _, c := range v.Raw {
+			w.scratch = append(w.scratch, hexDigits[c>>4], hexDigits[c&0xf])
 		}
-		return 0, w.text(buf)
+		return w.textCell(b, ref, w.scratch)
 	}
-	return 0, w.text(v.Raw)
+	return w.textCell(b, ref, v.Raw)
 }
 
-// text converts to a string and counts values Excel will cut at 32,767
-// characters.
-func (w *sheetWriter) text(b []byte) string {
-	if len(b) > excelize.TotalCellChars && utf16Len(b) > excelize.TotalCellChars {
+// textCell appends a text cell and counts values Excel will cut at
+// 32,767 characters.
+func (w *sheetWriter) textCell(b []byte, ref string, text []byte) []byte {
+	if len(text) > excelize.TotalCellChars && utf16Len(text) > excelize.TotalCellChars {
 		w.truncated++
 	}
-	return string(b)
+	return appendTextCell(b, ref, w.row, 0, text)
 }
 
 func utf16Len(b []byte) int {
@@ -562,6 +576,9 @@ func (w *sheetWriter) Close() error {
 		return w.fail(fmt.Errorf("add table: %w", err))
 	}
 	if err := w.sw.Flush(); err != nil {
+		return w.fail(err)
+	}
+	if err := w.rows.finish(); err != nil {
 		return w.fail(err)
 	}
 	return nil
