@@ -105,7 +105,7 @@ func (w *csvWriter) WriteRow(row []Value) error {
 			if w.loc != nil {
 				t = t.In(w.loc)
 			}
-			w.scratch = t.AppendFormat(w.scratch[:0], w.layouts[i])
+			w.scratch = appendISO(w.scratch[:0], t, w.cols[i].Scale, w.layouts[i])
 			_, _ = w.bw.Write(w.scratch)
 		case KindBinary:
 			w.hex(v.Raw)
@@ -163,6 +163,34 @@ func (w *csvWriter) hex(b []byte) {
 		_, _ = w.bw.Write(w.scratch)
 		b = b[n:]
 	}
+}
+
+// appendISO appends t as layout (isoLayout(scale)) formats it, without
+// time.Format's layout parsing: a sixth of the CSV writer's time went there.
+func appendISO(b []byte, t time.Time, scale int64, layout string) []byte {
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 {
+		return t.AppendFormat(b, layout)
+	}
+	h, mi, s := t.Clock()
+	b = append(b,
+		byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+int(mo)/10), byte('0'+int(mo)%10), '-', byte('0'+d/10), byte('0'+d%10), 'T',
+		byte('0'+h/10), byte('0'+h%10), ':', byte('0'+mi/10), byte('0'+mi%10), ':', byte('0'+s/10), byte('0'+s%10))
+	if scale = min(scale, 9); scale > 0 {
+		b = append(b, '.')
+		ns := t.Nanosecond()
+		for div := 100000000; scale > 0; scale, div = scale-1, div/10 {
+			b = append(b, byte('0'+ns/div%10))
+		}
+	}
+	_, off := t.Zone()
+	sign := byte('+')
+	if off < 0 {
+		sign, off = '-', -off
+	}
+	off /= 60
+	return append(b, sign, byte('0'+off/600%10), byte('0'+off/60%10), ':', byte('0'+off%60/10), byte('0'+off%10))
 }
 
 // appendDate appends t's date as 2006-01-02 (years 0 to 9999).

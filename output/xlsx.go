@@ -244,6 +244,7 @@ type sheetWriter struct {
 	sw        *excelize.StreamWriter
 	rows      *sheetRows
 	refs      []string // column letters
+	rowNum    []byte   // digits of row
 	scratch   []byte
 	name      string
 	cols      []Column
@@ -405,8 +406,9 @@ func (w *sheetWriter) write(row []Value) error {
 	}
 	w.row++
 	rs := w.rows
+	w.rowNum = strconv.AppendInt(w.rowNum[:0], int64(w.row), 10)
 	b := append(rs.buf, `<row r="`...)
-	b = strconv.AppendInt(b, int64(w.row), 10)
+	b = append(b, w.rowNum...)
 	b = append(b, `">`...)
 	for i := range row {
 		if v := &row[i]; !v.Null {
@@ -420,7 +422,7 @@ func (w *sheetWriter) write(row []Value) error {
 
 // cell appends the XML of one non-NULL cell.
 func (w *sheetWriter) cell(b []byte, i int, v *Value) []byte {
-	col, ref, row := &w.cols[i], w.refs[i], w.row
+	col, ref, row := &w.cols[i], w.refs[i], w.rowNum
 	if v.Literal {
 		return w.textCell(b, ref, v.Raw)
 	}
@@ -486,7 +488,7 @@ func (w *sheetWriter) textCell(b []byte, ref string, text []byte) []byte {
 	if len(text) > excelize.TotalCellChars && utf16Len(text) > excelize.TotalCellChars {
 		w.truncated++
 	}
-	return appendTextCell(b, ref, w.row, 0, text)
+	return appendTextCell(b, ref, w.rowNum, 0, text)
 }
 
 func utf16Len(b []byte) int {

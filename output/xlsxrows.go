@@ -123,11 +123,12 @@ func colRefs(n int) []string {
 	return refs
 }
 
-// appendCellStart appends `<c r="B12" s="3"` for column letters col of row.
-func appendCellStart(b []byte, col string, row int, style int) []byte {
+// appendCellStart appends `<c r="B12" s="3"` for column letters col and
+// the row number's digits.
+func appendCellStart(b []byte, col string, row []byte, style int) []byte {
 	b = append(b, `<c r="`...)
 	b = append(b, col...)
-	b = strconv.AppendInt(b, int64(row), 10)
+	b = append(b, row...)
 	b = append(b, '"')
 	if style != 0 {
 		b = append(b, ` s="`...)
@@ -138,7 +139,7 @@ func appendCellStart(b []byte, col string, row int, style int) []byte {
 }
 
 // appendNumberCell appends a number cell whose value text is num.
-func appendNumberCell(b []byte, col string, row, style int, num []byte) []byte {
+func appendNumberCell(b []byte, col string, row []byte, style int, num []byte) []byte {
 	b = appendCellStart(b, col, row, style)
 	b = append(b, "><v>"...)
 	b = append(b, num...)
@@ -146,7 +147,7 @@ func appendNumberCell(b []byte, col string, row, style int, num []byte) []byte {
 }
 
 // appendFloatCell appends a number cell holding f as excelize formats it.
-func appendFloatCell(b []byte, col string, row, style int, f float64, scratch []byte) ([]byte, []byte) {
+func appendFloatCell(b []byte, col string, row []byte, style int, f float64, scratch []byte) ([]byte, []byte) {
 	scratch = appendExcelFloat(scratch[:0], f)
 	return appendNumberCell(b, col, row, style, scratch), scratch
 }
@@ -154,7 +155,7 @@ func appendFloatCell(b []byte, col string, row, style int, f float64, scratch []
 // appendTextCell appends an inline string cell. Plain text is copied as
 // is; anything else goes through the same escaping and truncation as
 // excelize (xmlText).
-func appendTextCell(b []byte, col string, row, style int, text []byte) []byte {
+func appendTextCell(b []byte, col string, row []byte, style int, text []byte) []byte {
 	b = appendCellStart(b, col, row, style)
 	b = append(b, ` t="inlineStr"><is><t`...)
 	if plainText(text) {
