@@ -55,12 +55,29 @@ func (d Database) Embedded() bool {
 
 // Job is one report: when it runs, what it queries and what it writes.
 type Job struct {
-	Name     string            `yaml:"name"`
-	Schedule string            `yaml:"schedule"` // 5-field cron or @daily, @every 1h...
-	Timezone string            `yaml:"timezone"` // default: the config's timezone
-	Timeout  time.Duration     `yaml:"timeout"`  // whole run; default none
+	Name     string        `yaml:"name"`
+	Schedule string        `yaml:"schedule"` // 5-field cron or @daily, @every 1h...
+	Timezone string        `yaml:"timezone"` // default: the config's timezone
+	Timeout  time.Duration `yaml:"timeout"`  // whole run; default none
+	// Retries is how many times a run that failed for a passing reason is
+	// tried again, RetryDelay after the failure and then twice as long each
+	// time.
+	Retries    int           `yaml:"retries"`
+	RetryDelay time.Duration `yaml:"retry_delay"` // default 1m
+	// CatchUp makes the scheduler, when it starts, run a scheduled time it
+	// missed (the process was down) if that time is at most this old and
+	// has not run successfully; default 0, off.
+	CatchUp  time.Duration     `yaml:"catch_up"`
+	Window   WindowSpec        `yaml:"window"` // the window each run covers; default none
+	Params   []queries.Param   `yaml:"params"` // named run parameters
 	Datasets []queries.Dataset `yaml:"datasets"`
 	Outputs  []output.Spec     `yaml:"outputs"`
+	// OnEmpty is what a dataset without rows does: "write" a header-only
+	// report (the default), "skip" it (no file or sheet; a workbook with
+	// no data sheet is not written) or "fail" the run.
+	OnEmpty string `yaml:"on_empty"`
+	// Retention deletes the files of older runs; see output.Retain.
+	Retention output.Retention `yaml:"retention"`
 
 	Location *time.Location `yaml:"-"`
 	sched    cron.Schedule
@@ -260,27 +277,38 @@ func (v validator) job(p string, j *Job, defaultLoc *time.Location) {
 		j.sched = sched
 	}
 
+	if j.Retries < 0 || j.Retries > 100 {
+		v.failValue(p+".retries", fmt.Sprint(j.Retries), "want 0 to 100")
+	}
+	if j.RetryDelay == 0 {
+		j.RetryDelay = time.Minute
+	}
+	if err := j.Window.check(); err != nil {
+		v.fail(p+".window", "%v", err)
+	}
+	for _, prm := range j.Params {
+		v.queryErrors(p+".params."+prm.Name, queries.ValidateParam(prm, j.Location))
+	}
+
 	if len(j.Datasets) == 0 {
 		v.fail(p+".datasets", "a job needs at least one dataset")
 	}
+	written := 0
 	for i := range j.Datasets {
 		ds := &j.Datasets[i]
 		dp := p + ".datasets." + ds.Name
 		if !namePattern.MatchString(ds.Name) {
 			v.failValue(dp, ds.Name, "dataset names use letters, digits, '.', '_' and '-' (at most 64): they name sheets and files")
 		}
-		for _, err := range ds.Validate() {
-			var fe *queries.FieldError
-			if errors.As(err, &fe) {
-				e := &FieldError{Path: dp + "." + fe.Path, Msg: fe.Msg}
-				if fe.Value != nil {
-					e.Value, e.HasValue = fmt.Sprint(fe.Value), true
-				}
-				v.d.errs = append(v.d.errs, e)
-				continue
-			}
-			v.fail(dp, "%v", err)
+		if !ds.Internal {
+			written++
 		}
+		// A dataset may use the ones before it as derived tables.
+		scope := queries.Scope{Params: j.Params, Datasets: j.Datasets[:i], Window: j.Window.IsSet()}
+		v.queryErrors(dp, ds.Validate(scope))
+	}
+	if len(j.Datasets) > 0 && written == 0 {
+		v.fail(p+".datasets", "every dataset is internal: at least one must be written")
 	}
 
 	if len(j.Outputs) == 0 {
@@ -289,8 +317,28 @@ func (v validator) job(p string, j *Job, defaultLoc *time.Location) {
 	seen := make(map[string]int)
 	for i, o := range j.Outputs {
 		op := fmt.Sprintf("%s.outputs[%d]", p, i)
-		if err := output.CheckTemplate(o, len(j.Datasets)); err != nil {
-			v.failValue(op, o.Path, "%v", err)
+		if errs := o.Validate(written); len(errs) > 0 {
+			for _, err := range errs {
+				var fe *output.FieldError
+				if !errors.As(err, &fe) {
+					v.fail(op, "%v", err)
+					continue
+				}
+				value := fe.Value
+				switch fe.Field {
+				case "path":
+					value = o.Path
+				case "format":
+					value = o.Format
+				case "latest":
+					value = o.Latest
+				}
+				if value != "" {
+					v.failValue(op+"."+fe.Field, value, "%s", fe.Msg)
+				} else {
+					v.fail(op+"."+fe.Field, "%s", fe.Msg)
+				}
+			}
 			continue
 		}
 		if first, dup := seen[o.Path]; dup {
@@ -298,11 +346,41 @@ func (v validator) job(p string, j *Job, defaultLoc *time.Location) {
 		}
 		seen[o.Path] = i
 	}
+	switch j.OnEmpty {
+	case "":
+		j.OnEmpty = "write"
+	case "write", "skip", "fail":
+	default:
+		v.failValue(p+".on_empty", j.OnEmpty, "want write (a header-only report), skip or fail")
+	}
+	if j.Retention.Keep < 0 {
+		v.failValue(p+".retention.keep", fmt.Sprint(j.Retention.Keep), "want a number of runs, at least 1")
+	}
+	if j.Retention.Days < 0 {
+		v.failValue(p+".retention.days", fmt.Sprint(j.Retention.Days), "want a number of days, at least 1")
+	}
 }
 
-// parseSchedule parses a 5-field cron expression or a descriptor in loc.
-// The cron parser panics on some inputs (a bare CRON_TZ=UTC), so it runs
-// under recover.
+// queryErrors adds the errors of the queries package, whose paths are
+// relative to prefix.
+func (v validator) queryErrors(prefix string, errs []error) {
+	for _, err := range errs {
+		var fe *queries.FieldError
+		if errors.As(err, &fe) {
+			e := &FieldError{Path: join(prefix, fe.Path), Msg: fe.Msg}
+			if fe.Value != nil {
+				e.Value, e.HasValue = fmt.Sprint(fe.Value), true
+			}
+			v.d.errs = append(v.d.errs, e)
+			continue
+		}
+		v.fail(prefix, "%v", err)
+	}
+}
+
+// parseSchedule parses a 5-field cron expression or a descriptor, run in
+// loc. The cron parser panics on some inputs (a bare CRON_TZ=UTC), so it
+// runs under recover.
 func parseSchedule(spec string, loc *time.Location) (s cron.Schedule, err error) {
 	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
 		return nil, errors.New("set the job's timezone field instead of a TZ= prefix")
@@ -312,11 +390,60 @@ func parseSchedule(spec string, loc *time.Location) (s cron.Schedule, err error)
 			s, err = nil, fmt.Errorf("invalid cron expression: %v", r)
 		}
 	}()
-	s, err = cron.ParseStandard("CRON_TZ=" + loc.String() + " " + spec)
+	s, err = cron.ParseStandard("CRON_TZ=UTC " + spec)
 	if err != nil {
 		return nil, fmt.Errorf("invalid cron expression: %w (want 5 fields: minute hour day-of-month month day-of-week, or @hourly, @daily, @weekly, @monthly, @every 1h)", err)
 	}
-	return s, nil
+	if spec, ok := s.(*cron.SpecSchedule); ok {
+		return wallClock{spec: spec, loc: loc}, nil
+	}
+	return s, nil // @every: a fixed interval, whatever the clocks say
+}
+
+// wallClock runs a cron expression on the wall clock of loc, once per
+// matching wall-clock time, across daylight saving changes. robfig/cron
+// skips a time inside the hour clocks skip (02:30 on the day clocks go
+// forward never runs) and runs one inside the repeated hour twice.
+// wallClock evaluates the expression on the wall clock itself (a zone
+// without changes) and maps the result back to loc: a time inside the
+// skipped hour runs at the same offset after the change (02:30 becomes
+// 03:30), and a repeated time runs once, at its first occurrence.
+type wallClock struct {
+	spec *cron.SpecSchedule // evaluated in UTC, standing for loc's wall clock
+	loc  *time.Location
+}
+
+func (w wallClock) Next(t time.Time) time.Time {
+	l := t.In(w.loc)
+	wall := time.Date(l.Year(), l.Month(), l.Day(), l.Hour(), l.Minute(), l.Second(), l.Nanosecond(), time.UTC)
+	for {
+		n := w.spec.Next(wall)
+		if n.IsZero() {
+			return n
+		}
+		if next := w.earliest(n); next.After(t) {
+			return next
+		}
+		// t is in a repeated hour, past the first occurrence of this
+		// wall-clock time: it has run already.
+		wall = n
+	}
+}
+
+// earliest returns the first instant whose wall clock in loc reads n (a
+// wall clock expressed in UTC), or, when clocks skipped it, the instant the
+// same distance after the change.
+func (w wallClock) earliest(n time.Time) time.Time {
+	t := time.Date(n.Year(), n.Month(), n.Day(), n.Hour(), n.Minute(), n.Second(), 0, w.loc)
+	// time.Date does not promise which of two equal wall clocks it returns;
+	// look back for an earlier one (changes are at most 2h on Earth).
+	for d := -2 * time.Hour; d < 0; d += 15 * time.Minute {
+		c := t.Add(d)
+		if l := c.In(w.loc); l.Hour() == n.Hour() && l.Minute() == n.Minute() && l.Second() == n.Second() && l.Day() == n.Day() {
+			return c
+		}
+	}
+	return t
 }
 
 // envRef matches ${VAR} and ${VAR:-default}. A bare $ is left alone:

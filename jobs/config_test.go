@@ -174,3 +174,41 @@ func TestRedactHidesPassword(t *testing.T) {
 		t.Errorf("Redact = %q", got)
 	}
 }
+
+// TestScheduleAcrossDaylightSaving checks that a daily job runs exactly
+// once per day when Berlin's clocks skip an hour and when they repeat one.
+func TestScheduleAcrossDaylightSaving(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, spec string
+		from       time.Time
+		want       []string // RFC 3339 in Berlin
+	}{
+		{"skipped hour runs right after the change", "30 2 * * *", time.Date(2026, 3, 27, 12, 0, 0, 0, berlin),
+			[]string{"2026-03-28T02:30:00+01:00", "2026-03-29T03:30:00+02:00", "2026-03-30T02:30:00+02:00"}},
+		{"repeated hour runs once", "30 2 * * *", time.Date(2026, 10, 24, 12, 0, 0, 0, berlin),
+			[]string{"2026-10-25T02:30:00+02:00", "2026-10-26T02:30:00+01:00", "2026-10-27T02:30:00+01:00"}},
+		{"hourly across the repeated hour", "0 * * * *", time.Date(2026, 10, 25, 0, 30, 0, 0, berlin),
+			[]string{"2026-10-25T01:00:00+02:00", "2026-10-25T02:00:00+02:00", "2026-10-25T03:00:00+01:00"}},
+		{"every is a real interval", "@every 1h", time.Date(2026, 10, 25, 1, 30, 0, 0, berlin),
+			[]string{"2026-10-25T02:30:00+02:00", "2026-10-25T02:30:00+01:00", "2026-10-25T03:30:00+01:00"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := parseSchedule(tt.spec, berlin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			next := tt.from
+			for i, want := range tt.want {
+				next = s.Next(next)
+				if got := next.In(berlin).Format(time.RFC3339); got != want {
+					t.Errorf("run %d = %s, want %s", i+1, got, want)
+				}
+			}
+		})
+	}
+}

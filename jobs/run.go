@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/joinery/joinery/output"
@@ -26,6 +27,8 @@ type Runner struct {
 	// Progress, when set, is called every few thousand rows and once at the
 	// end of each dataset (done true). It must be quick.
 	Progress func(job, dataset string, rows int64, done bool)
+	// Version is joinery's version, for manifests and About sheets.
+	Version string
 }
 
 // DatasetResult is what one dataset of a run produced.
@@ -33,39 +36,70 @@ type DatasetResult struct {
 	Name     string
 	Rows     int64
 	Duration time.Duration
+	SQLHash  string              // hex SHA-256 of the query's text
+	Joins    []queries.JoinStats // one per diagnosed outer join
+	Warnings []string            // suspicious values (zero dates), expect rules with on_fail: warn that did not hold
 }
+
+// ErrExpectation is wrapped by the error of a run in which an expect rule
+// (with on_fail: fail, the default) did not hold.
+var ErrExpectation = errors.New("expectation failed")
 
 // Result is the outcome of one job run.
 type Result struct {
 	Job      string
-	Logical  time.Time // in the job's zone
+	Logical  time.Time       // in the job's zone
+	Window   *queries.Window // nil when the job has no window
 	Started  time.Time
 	Duration time.Duration
 	Datasets []DatasetResult
 	Files    []string // written, in output order
+	Attempts int      // 1, or more after retries (RunWithRetries)
+	Manifest string   // the run's manifest, beside its files ("" when none was written)
+	Warnings []string // values the outputs had to change, files retention left alone
 	Err      error
 }
 
 const progressEvery = 1 << 13
 
-// Run runs job once for the logical time t. On any error, cancellation or
-// timeout every temporary file is removed and previous reports are left as
-// they were. The returned Result is never nil; its Err is the run's error.
+// Run runs job once for the logical time t, with its window for t and the
+// default parameter values; see RunPlan.
 func (r *Runner) Run(ctx context.Context, job *Job, t time.Time) *Result {
-	res := &Result{Job: job.Name, Logical: t.In(job.Location), Started: time.Now()}
+	p, err := job.PlanAt(t, nil)
+	if err != nil {
+		res := &Result{Job: job.Name, Logical: t.In(job.Location), Started: time.Now(), Err: err}
+		r.Logger.Error("run failed", "job", job.Name, "error", err)
+		return res
+	}
+	return r.RunPlan(ctx, job, p)
+}
+
+// RunPlan runs job once as planned (see Job.PlanAt and Job.PlanRange). On
+// any error, cancellation, timeout or failed expectation every temporary
+// file is removed and previous reports are left as they were. The returned
+// Result is never nil; its Err is the run's error.
+func (r *Runner) RunPlan(ctx context.Context, job *Job, p Plan) *Result {
+	res := &Result{Job: job.Name, Logical: p.Logical.In(job.Location), Window: p.Window, Started: time.Now()}
 	log := r.Logger.With("job", job.Name)
-	log.Info("run started", "logical_time", res.Logical.Format(time.RFC3339))
-	res.Err = r.run(ctx, job, res, log)
+	attrs := []any{"logical_time", res.Logical.Format(time.RFC3339)}
+	if p.Window != nil {
+		attrs = append(attrs, "window_start", p.Window.Start.Format(time.RFC3339), "window_end", p.Window.End.Format(time.RFC3339))
+	}
+	log.Info("run started", attrs...)
+	res.Err = r.run(ctx, job, p, res, log)
 	res.Duration = time.Since(res.Started)
 	if res.Err != nil {
 		log.Error("run failed", "error", res.Err, "duration", res.Duration.Round(time.Millisecond))
-	} else {
-		log.Info("run finished", "files", len(res.Files), "duration", res.Duration.Round(time.Millisecond))
+		return res
+	}
+	log.Info("run finished", "files", len(res.Files), "duration", res.Duration.Round(time.Millisecond))
+	if err := r.Config.recordSuccess(job.Name, res.Logical); err != nil {
+		log.Warn("could not record the run for catch-up", "error", err)
 	}
 	return res
 }
 
-func (r *Runner) run(ctx context.Context, job *Job, res *Result, log *slog.Logger) (err error) {
+func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *slog.Logger) (err error) {
 	if job.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, job.Timeout, fmt.Errorf("job timeout of %s reached", job.Timeout))
@@ -99,22 +133,36 @@ func (r *Runner) run(ctx context.Context, job *Job, res *Result, log *slog.Logge
 		}
 	}()
 	dir := r.Config.OutputPath()
+	vars := r.vars(job, res)
+	if p.Window != nil {
+		vars.WindowStart, vars.WindowEnd = p.Window.Start, p.Window.End
+	}
 	for _, spec := range job.Outputs {
-		rep, err := output.Open(spec, dir, output.Vars{Job: job.Name, Logical: res.Logical, Location: job.Location})
+		rep, err := output.Open(spec, dir, vars)
 		if err != nil {
 			return fmt.Errorf("output %s: %w", spec.Path, err)
 		}
 		reports = append(reports, rep)
 	}
 
+	env := job.Env(p, r.Config.Database.Location)
 	for i := range job.Datasets {
 		ds := &job.Datasets[i]
-		dr, err := r.dataset(ctx, sess, job, ds, reports)
+		if ds.Internal {
+			continue // only used as a derived table
+		}
+		dr, err := r.dataset(ctx, sess, job, ds, env, reports)
+		if err == nil || errors.Is(err, ErrExpectation) {
+			// The rows were all read: the summary shows what failed.
+			res.Datasets = append(res.Datasets, dr)
+		}
 		if err != nil {
 			return fmt.Errorf("dataset %s: %w", ds.Name, err)
 		}
 		log.Info("dataset written", "dataset", ds.Name, "rows", dr.Rows, "duration", dr.Duration.Round(time.Millisecond))
-		res.Datasets = append(res.Datasets, dr)
+		if dr.Rows == 0 && job.OnEmpty == "fail" {
+			return fmt.Errorf("dataset %s: %w", ds.Name, ErrEmpty)
+		}
 	}
 
 	if err := ctx.Err(); err != nil {
@@ -130,17 +178,18 @@ func (r *Runner) run(ctx context.Context, job *Job, res *Result, log *slog.Logge
 	for _, f := range res.Files {
 		log.Info("report written", "path", f)
 	}
-	return nil
+	return r.record(job, res, reports, log)
 }
 
 // dataset runs one dataset's query once and feeds each row to every report.
-func (r *Runner) dataset(ctx context.Context, sess *session, job *Job, ds *queries.Dataset, reports []output.Report) (DatasetResult, error) {
+func (r *Runner) dataset(ctx context.Context, sess *session, job *Job, ds *queries.Dataset, env queries.Env, reports []output.Report) (DatasetResult, error) {
 	res := DatasetResult{Name: ds.Name}
 	start := time.Now()
-	q, err := queries.Compile(ds)
+	q, err := queries.Compile(ds, env)
 	if err != nil {
 		return res, fmt.Errorf("compile: %w", err)
 	}
+	res.SQLHash = output.SQLHash(q.SQL)
 
 	stopKill := sess.killOnCancel(ctx)
 	defer stopKill()
@@ -153,8 +202,17 @@ func (r *Runner) dataset(ctx context.Context, sess *session, job *Job, ds *queri
 	if err != nil {
 		return res, fmt.Errorf("query: %w", err)
 	}
-	cols := output.ColumnsOf(types)
+	// The hidden join diagnostic columns follow the dataset's own.
+	visible := len(q.Columns)
+	if len(types) != visible+3*len(q.Joins) {
+		return res, fmt.Errorf("query: %d result columns, want %d", len(types), visible+3*len(q.Joins))
+	}
+	cols := output.ColumnsOf(types[:visible])
 	norm := output.NewNormalizer(cols, r.Config.Database.Location, job.Location)
+	res.Joins = make([]queries.JoinStats, len(q.Joins))
+	for i, j := range q.Joins {
+		res.Joins[i] = queries.JoinStats{Alias: j.Alias, Type: j.Type}
+	}
 
 	writers := make([]output.RowWriter, 0, len(reports))
 	closeAll := func() error {
@@ -174,8 +232,8 @@ func (r *Runner) dataset(ctx context.Context, sess *session, job *Job, ds *queri
 		writers = append(writers, w)
 	}
 
-	raw := make([]sql.RawBytes, len(cols))
-	dest := make([]any, len(cols))
+	raw := make([]sql.RawBytes, len(types))
+	dest := make([]any, len(types))
 	for i := range raw {
 		dest[i] = &raw[i]
 	}
@@ -184,8 +242,12 @@ func (r *Runner) dataset(ctx context.Context, sess *session, job *Job, ds *queri
 		if err := rows.Scan(dest...); err != nil {
 			return res, fmt.Errorf("read row %d: %w", res.Rows+1, err)
 		}
-		if err := norm.Normalize(raw, vals); err != nil {
+		if err := norm.Normalize(raw[:visible], vals); err != nil {
 			return res, fmt.Errorf("row %d: %w", res.Rows+1, err)
+		}
+		for i := range res.Joins {
+			h := raw[visible+3*i:]
+			res.Joins[i].Add(count(h[0]), count(h[1]), count(h[2]))
 		}
 		for _, w := range writers {
 			if err := w.WriteRow(vals); err != nil {
@@ -208,14 +270,35 @@ func (r *Runner) dataset(ctx context.Context, sess *session, job *Job, ds *queri
 	if err := closeAll(); err != nil {
 		return res, err
 	}
-	for _, w := range norm.Warnings() {
+	res.Warnings = norm.Warnings()
+	for _, w := range res.Warnings {
 		r.Logger.Warn("suspicious value", "job", job.Name, "dataset", ds.Name, "warning", w)
+	}
+	for _, j := range res.Joins {
+		r.Logger.Info("join diagnostics", "job", job.Name, "dataset", ds.Name, "join", j.Alias, "type", j.Type,
+			"matched", j.Matched, "left_unmatched", j.LeftUnmatched, "right_unmatched", j.RightUnmatched)
+	}
+	failed, warned := queries.Evaluate(ds, res.Rows, res.Joins)
+	res.Warnings = append(res.Warnings, warned...)
+	for _, w := range warned {
+		r.Logger.Warn("expectation not met", "job", job.Name, "dataset", ds.Name, "expect", w)
+	}
+	if len(failed) > 0 {
+		return res, fmt.Errorf("%w: %s", ErrExpectation, strings.Join(failed, "; "))
 	}
 	res.Duration = time.Since(start)
 	if r.Progress != nil {
 		r.Progress(job.Name, ds.Name, res.Rows, true)
 	}
 	return res, nil
+}
+
+// count reads a diagnostic column: 0 or 1 per row, or a SUM per group
+// (DECIMAL text such as "3", NULL for an empty group).
+func count(b []byte) int64 {
+	s, _, _ := strings.Cut(string(b), ".")
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return n
 }
 
 // session is the one connection a job run uses, holding the job's lock.

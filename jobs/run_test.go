@@ -211,7 +211,7 @@ func TestOnePassFeedsXLSXAndCSV(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if got, want := f.GetSheetList(), []string{"posts", "per_user"}; !slices.Equal(got, want) {
+	if got, want := f.GetSheetList(), []string{"posts", "per_user", "About"}; !slices.Equal(got, want) {
 		t.Errorf("sheets = %q, want %q", got, want)
 	}
 	rows, err := f.GetRows("posts")
@@ -392,5 +392,67 @@ func TestSchedulerRunsAndStops(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("scheduler did not stop")
+	}
+}
+
+// TestSchedulerCatchesUpMissedRun starts the scheduler after a scheduled
+// time passed unrun; with catch_up it runs that time at once, and records
+// it, so the next start does not run it again.
+func TestSchedulerCatchesUpMissedRun(t *testing.T) {
+	ds := `      rows:
+        from: users u
+        select: [u.id]
+`
+	yml := strings.Replace(oneJob(ds, `      - {format: csv, path: "{job}/{datetime}.csv"}`+"\n"), `"@daily"`, `"0 * * * *"`+"\n    catch_up: 2h", 1)
+	r, _ := setup(t, yml)
+	start := func() []*jobs.Result {
+		ctx, cancel := context.WithCancel(context.Background())
+		var got []*jobs.Result
+		s := &jobs.Scheduler{Runner: r, Logger: r.Logger, Grace: 10 * time.Second, OnResult: func(res *jobs.Result) {
+			got = append(got, res)
+		}}
+		done := make(chan error, 1)
+		go func() { done <- s.Run(ctx) }()
+		time.Sleep(500 * time.Millisecond)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	got := start()
+	if len(got) != 1 || got[0].Err != nil {
+		t.Fatalf("first start: results %v, want one catch-up run", got)
+	}
+	wantLogical := time.Now().In(got[0].Logical.Location()).Truncate(time.Hour)
+	if !got[0].Logical.Equal(wantLogical) {
+		t.Errorf("caught-up logical time %v, want the last full hour %v", got[0].Logical, wantLogical)
+	}
+	if again := start(); len(again) != 0 {
+		t.Errorf("second start ran %d times, want none: the missed run was recorded", len(again))
+	}
+}
+
+func TestSchedulerRefusesRequiredParameters(t *testing.T) {
+	cfg, err := jobs.Parse(filepath.Join(t.TempDir(), "c.yaml"), []byte(`
+jobs:
+  - name: j
+    schedule: "@daily"
+    params:
+      country: {type: string, required: true}
+    datasets:
+      d:
+        from: users u
+        select: [u.id]
+        where: [{column: u.country, op: "=", param: country}]
+    outputs: [{format: csv, path: "{job}.csv"}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &jobs.Scheduler{Runner: &jobs.Runner{Config: cfg}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	err = s.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "job j cannot run on its schedule") || !strings.Contains(err.Error(), "country") {
+		t.Fatalf("err = %v, want a refusal naming the job and the parameter", err)
 	}
 }

@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -29,6 +30,17 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	if len(cfg.Jobs) == 0 {
 		return errors.New("no jobs to schedule")
 	}
+	// Scheduled runs take the parameters' defaults: a required parameter
+	// would fail every one of them, night after night.
+	var problems []error
+	for _, j := range cfg.Jobs {
+		if _, err := j.PlanAt(time.Now(), nil); err != nil {
+			problems = append(problems, fmt.Errorf("job %s cannot run on its schedule: %w (give the parameter a default)", j.Name, err))
+		}
+	}
+	if err := errors.Join(problems...); err != nil {
+		return err
+	}
 	logger := cronLogger{s.Logger}
 	c := cron.New(
 		cron.WithLocation(cfg.Location),
@@ -45,27 +57,12 @@ func (s *Scheduler) Run(ctx context.Context) error {
 
 	for i := range cfg.Jobs {
 		job := &cfg.Jobs[i]
-		var (
-			id      cron.EntryID
-			mu      sync.Mutex
-			lastRun string
-		)
+		var id cron.EntryID
 		id = c.Schedule(job.sched, cron.FuncJob(func() {
 			// Entry.Prev is the scheduled time of the run now starting: the
 			// logical time, whatever the delay in starting it.
 			logical := c.Entry(id).Prev.In(job.Location)
-			// When clocks go back, a time inside the repeated hour comes round
-			// twice; a report is made once per wall-clock time.
-			wall := logical.Format("2006-01-02 15:04")
-			mu.Lock()
-			dup := wall == lastRun
-			lastRun = wall
-			mu.Unlock()
-			if dup {
-				s.Logger.Info("run skipped: this wall-clock time already ran (daylight saving change)", "job", job.Name, "logical_time", logical.Format(time.RFC3339))
-				return
-			}
-			res := s.Runner.Run(runCtx, job, logical)
+			res := s.runScheduled(runCtx, job, logical)
 			if errors.Is(res.Err, ErrAlreadyRunning) {
 				s.Logger.Warn("run skipped: another run of this job holds its lock", "job", job.Name)
 			}
@@ -79,19 +76,60 @@ func (s *Scheduler) Run(ctx context.Context) error {
 
 	c.Start()
 	s.Logger.Info("scheduler started", "jobs", len(cfg.Jobs))
+	var catchUps sync.WaitGroup
+	for i := range cfg.Jobs {
+		s.catchUp(runCtx, &catchUps, &cfg.Jobs[i])
+	}
 	<-ctx.Done()
 
 	s.Logger.Info("shutting down: no new runs will start", "grace", s.Grace)
 	stopped := c.Stop()
+	idle := make(chan struct{})
+	go func() {
+		<-stopped.Done()
+		catchUps.Wait()
+		close(idle)
+	}()
 	select {
-	case <-stopped.Done():
+	case <-idle:
 	case <-time.After(s.Grace):
 		s.Logger.Warn("grace period over: cancelling running jobs")
 		cancelRuns()
-		<-stopped.Done()
+		<-idle
 	}
 	s.Logger.Info("scheduler stopped")
 	return nil
+}
+
+// runScheduled runs job for its scheduled time t, with the default
+// parameter values, retrying as the job says.
+func (s *Scheduler) runScheduled(ctx context.Context, job *Job, t time.Time) *Result {
+	p, err := job.PlanAt(t, nil)
+	if err != nil {
+		s.Logger.Error("run failed", "job", job.Name, "error", err)
+		return &Result{Job: job.Name, Logical: t.In(job.Location), Started: time.Now(), Err: err}
+	}
+	return s.Runner.RunWithRetries(ctx, job, p)
+}
+
+// catchUp starts, in the background, the run of a scheduled time that job
+// missed while joinery was not running (see Job.CatchUp).
+func (s *Scheduler) catchUp(ctx context.Context, wg *sync.WaitGroup, job *Job) {
+	at, ok, err := s.Runner.Config.missed(job, time.Now())
+	if err != nil {
+		s.Logger.Warn("catch-up: cannot read the job's state", "job", job.Name, "error", err)
+		return
+	}
+	if !ok {
+		return
+	}
+	s.Logger.Info("catching up a missed run", "job", job.Name, "logical_time", at.Format(time.RFC3339))
+	wg.Go(func() {
+		res := s.runScheduled(ctx, job, at)
+		if s.OnResult != nil {
+			s.OnResult(res)
+		}
+	})
 }
 
 // cronLogger routes robfig/cron's logging to slog.

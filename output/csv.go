@@ -2,226 +2,232 @@ package output
 
 import (
 	"bufio"
-	"errors"
+	"compress/gzip"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
-// csvWriter writes one dataset as RFC 4180 CSV in UTF-8:
+// sink is the buffered, optionally gzipped stream of a csv or jsonl file.
+type sink struct {
+	tf *tempFile
+	gz *gzip.Writer
+	bw *bufio.Writer
+}
+
+func newSink(tf *tempFile, compress bool) *sink {
+	s := &sink{tf: tf}
+	if compress {
+		s.gz = gzip.NewWriter(tf)
+		s.bw = bufio.NewWriterSize(s.gz, 64<<10)
+	} else {
+		s.bw = bufio.NewWriterSize(tf, 64<<10)
+	}
+	return s
+}
+
+// stream is what the csv and jsonl writers share: the file, the row count
+// and the error that stuck.
+type stream struct {
+	out    *sink
+	format string
+	rows   int64
+	err    error
+	closed bool
+}
+
+// check is called at the start of WriteRow.
+func (s *stream) check(values, cols int) error {
+	switch {
+	case s.err != nil:
+		return s.err
+	case s.closed:
+		return fmt.Errorf("write %s: writer is closed", s.format)
+	case values != cols:
+		s.err = fmt.Errorf("write %s: got %d values for %d columns", s.format, values, cols)
+	}
+	return s.err
+}
+
+func (s *stream) Close() error {
+	if s.closed {
+		return s.err
+	}
+	s.closed = true
+	if s.err != nil {
+		_ = s.out.tf.remove()
+		return s.err
+	}
+	if err := s.out.close(); err != nil {
+		s.err = fmt.Errorf("write %s: %w", s.format, err)
+		_ = s.out.tf.remove()
+	}
+	return s.err
+}
+
+func (s *stream) done() bool      { return s.closed }
+func (s *stream) failed() error   { return s.err }
+func (s *stream) rowCount() int64 { return s.rows }
+
+// close flushes everything into the temporary file and syncs it.
+func (s *sink) close() error {
+	if err := s.bw.Flush(); err != nil {
+		return err
+	}
+	if s.gz != nil {
+		if err := s.gz.Close(); err != nil {
+			return err
+		}
+	}
+	return s.tf.finish()
+}
+
+// csvWriter writes one dataset as CSV in UTF-8 (RFC 4180 with the
+// defaults); Spec's csv options change the details:
 //
-//   - a header row of column names, then one record per row;
-//   - records end with CRLF, as RFC 4180 specifies; line breaks inside a
-//     value are kept as they are (inside quotes);
-//   - a field is quoted when it contains a comma, a double quote, CR or LF,
-//     and quotes are doubled;
-//   - NULL is an empty field and an empty string is "" (so they differ);
-//   - integers, decimals, floats, TIME and YEAR exactly as MySQL returned
-//     them; DATE as 2006-01-02; DATETIME and TIMESTAMP as ISO 8601 in the
-//     report's zone with a numeric offset (2024-03-01T10:00:00+01:00), with
-//     as many fractional digits as the column's scale;
-//   - binary values (BINARY, VARBINARY, BLOB, BIT) as upper-case hex without
-//     prefix, the same text as MySQL's HEX();
-//   - zero and invalid dates (Value.Literal) as MySQL's literal text.
+//   - an optional BOM, a header row of column labels, then one record per
+//     row; records end with CRLF (or LF); line breaks inside a value are
+//     kept as they are (inside quotes);
+//   - a field is quoted when it contains the delimiter, a double quote, CR
+//     or LF (every non-NULL field with QuoteAll), and quotes are doubled;
+//   - NULL is NullAs (default an empty field) and an empty string is "" so
+//     the two differ;
+//   - text fields starting with =, +, -, @, tab or CR get a leading
+//     apostrophe (EscapeFormulas, on by default), so a spreadsheet shows
+//     them instead of running them;
+//   - other kinds as textForm renders them; see docs/OUTPUTS.md.
 //
 // It does not allocate per cell.
 type csvWriter struct {
-	tf      *tempFile
-	bw      *bufio.Writer
-	cols    []Column
-	layouts []string // per column, for KindDateTime
-	loc     *time.Location
-	scratch []byte
-	err     error
-	closed  bool
+	stream
+	form     textForm
+	cols     []Column
+	delim    byte   // single-byte delimiter, or 0 when delimRune is wider
+	delimStr []byte // the delimiter's bytes
+	eol      string
+	quoteAll bool
+	nullAs   []byte
+	escape   bool
+	zeroNull bool // zero dates are written as NULL
+	// typedPlain: typed values (numbers, dates, hex, base64) never contain
+	// the delimiter, so they are written without looking for it.
+	typedPlain bool
+	scratch    []byte
 }
 
-func newCSVWriter(tf *tempFile, cols []Column, loc *time.Location, bom bool) (*csvWriter, error) {
-	w := &csvWriter{tf: tf, bw: bufio.NewWriterSize(tf.f, 64<<10), cols: cols, loc: loc, scratch: make([]byte, 0, 64)}
-	w.layouts = make([]string, len(cols))
-	for i, c := range cols {
-		if c.Kind == KindDateTime {
-			w.layouts[i] = isoLayout(c.Scale)
-		}
+func newCSVWriter(tf *tempFile, cols []Column, loc *time.Location, spec Spec) (*csvWriter, error) {
+	w := &csvWriter{
+		stream: stream{out: newSink(tf, spec.Gzip), format: "csv"}, form: newTextForm(cols, loc, spec), cols: cols,
+		delimStr: []byte(spec.Delimiter), eol: "\r\n", quoteAll: spec.QuoteAll, nullAs: []byte(spec.NullAs),
+		escape: *spec.EscapeFormulas, zeroNull: spec.ZeroDates == "empty", scratch: make([]byte, 0, 64),
 	}
-	if bom {
-		_, _ = w.bw.WriteString("\uFEFF")
+	if len(w.delimStr) == 1 {
+		w.delim = w.delimStr[0]
+	}
+	w.typedPlain = !w.quoteAll && !strings.ContainsAny(spec.Delimiter,
+		"0123456789+-.:/= ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+	if spec.LineEnding == "lf" {
+		w.eol = "\n"
+	}
+	if spec.BOM {
+		_, _ = w.out.bw.WriteString("\uFEFF")
 	}
 	for i, c := range cols {
 		if i > 0 {
-			_ = w.bw.WriteByte(',')
+			_, _ = w.out.bw.Write(w.delimStr)
 		}
-		w.text([]byte(c.Name))
+		w.field([]byte(c.Name), true)
 	}
-	if _, err := w.bw.WriteString("\r\n"); err != nil {
+	if _, err := w.out.bw.WriteString(w.eol); err != nil {
 		w.err = fmt.Errorf("write csv: %w", err)
 		return nil, w.err
 	}
 	return w, nil
 }
 
-// isoLayout is the time layout for a DATETIME with scale fractional digits.
-func isoLayout(scale int64) string {
-	const base, frac = "2006-01-02T15:04:05", ".000000000"
-	if scale > 9 {
-		scale = 9
-	}
-	if scale <= 0 {
-		return base + "-07:00"
-	}
-	return base + frac[:1+scale] + "-07:00"
-}
-
 func (w *csvWriter) WriteRow(row []Value) error {
-	if w.err != nil {
-		return w.err
+	if err := w.check(len(row), len(w.cols)); err != nil {
+		return err
 	}
-	if w.closed {
-		return errors.New("write csv: writer is closed")
-	}
-	if len(row) != len(w.cols) {
-		w.err = fmt.Errorf("write csv: got %d values for %d columns", len(row), len(w.cols))
-		return w.err
-	}
+	bw := w.out.bw
 	for i := range row {
 		if i > 0 {
-			_ = w.bw.WriteByte(',')
+			if w.delim != 0 {
+				_ = bw.WriteByte(w.delim)
+			} else {
+				_, _ = bw.Write(w.delimStr)
+			}
 		}
 		v := &row[i]
-		if v.Null {
-			continue
-		}
-		if v.Literal {
-			w.text(v.Raw)
-			continue
-		}
-		switch w.cols[i].Kind {
-		case KindText:
-			w.text(v.Raw)
-		case KindDate:
-			w.scratch = appendDate(w.scratch[:0], v.Time)
-			_, _ = w.bw.Write(w.scratch)
-		case KindDateTime:
-			t := v.Time
-			if w.loc != nil {
-				t = t.In(w.loc)
-			}
-			w.scratch = appendISO(w.scratch[:0], t, w.cols[i].Scale, w.layouts[i])
-			_, _ = w.bw.Write(w.scratch)
-		case KindBinary:
-			w.hex(v.Raw)
+		switch {
+		case v.Null, v.Literal && w.zeroNull:
+			_, _ = bw.Write(w.nullAs)
+		case v.Literal, w.cols[i].Kind == KindText:
+			w.field(v.Raw, true)
 		default:
-			// Numbers, TIME and YEAR never need quotes.
-			_, _ = w.bw.Write(v.Raw)
+			w.scratch = w.form.appendValue(w.scratch[:0], i, v)
+			if w.typedPlain && len(w.scratch) > 0 {
+				_, _ = bw.Write(w.scratch)
+			} else {
+				w.field(w.scratch, false)
+			}
 		}
 	}
-	if _, err := w.bw.WriteString("\r\n"); err != nil {
+	if _, err := bw.WriteString(w.eol); err != nil {
 		w.err = fmt.Errorf("write csv: %w", err)
 	}
+	w.rows++
 	return w.err
 }
 
-// text writes a field, quoted if it holds a comma, quote, CR or LF, or if
-// it is empty (to tell it from NULL).
-func (w *csvWriter) text(b []byte) {
-	quote := len(b) == 0
-	for _, c := range b {
-		if c == ',' || c == '"' || c == '\r' || c == '\n' {
+// field writes one non-NULL field, quoted if it holds the delimiter, a
+// quote, CR or LF, if it is empty (to tell it from NULL) or with QuoteAll.
+// Text that a spreadsheet would take for a formula gets an apostrophe.
+func (w *csvWriter) field(b []byte, text bool) {
+	bw := w.out.bw
+	formula := text && w.escape && len(b) > 0 &&
+		(b[0] == '=' || b[0] == '+' || b[0] == '-' || b[0] == '@' || b[0] == '\t' || b[0] == '\r')
+	quote := w.quoteAll || len(b) == 0
+	for j := 0; !quote && j < len(b); j++ {
+		c := b[j]
+		switch {
+		case c == '"' || c == '\r' || c == '\n':
 			quote = true
-			break
+		case w.delim != 0 && c == w.delim:
+			quote = true
+		case w.delim == 0 && c >= utf8.RuneSelf && hasPrefix(b[j:], w.delimStr):
+			quote = true
 		}
 	}
 	if !quote {
-		_, _ = w.bw.Write(b)
+		if formula {
+			_ = bw.WriteByte('\'')
+		}
+		_, _ = bw.Write(b)
 		return
 	}
-	_ = w.bw.WriteByte('"')
+	_ = bw.WriteByte('"')
+	if formula {
+		_ = bw.WriteByte('\'')
+	}
 	for len(b) > 0 {
 		i := 0
 		for i < len(b) && b[i] != '"' {
 			i++
 		}
-		_, _ = w.bw.Write(b[:i])
+		_, _ = bw.Write(b[:i])
 		if i < len(b) {
-			_, _ = w.bw.WriteString(`""`)
+			_, _ = bw.WriteString(`""`)
 			i++
 		}
 		b = b[i:]
 	}
-	_ = w.bw.WriteByte('"')
+	_ = bw.WriteByte('"')
 }
 
-const hexDigits = "0123456789ABCDEF"
-
-// hex writes b as upper-case hex in chunks through scratch.
-func (w *csvWriter) hex(b []byte) {
-	for len(b) > 0 {
-		n := min(len(b), 512)
-		w.scratch = w.scratch[:0]
-		for _, c := range b[:n] {
-			w.scratch = append(w.scratch, hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		_, _ = w.bw.Write(w.scratch)
-		b = b[n:]
-	}
+func hasPrefix(b, prefix []byte) bool {
+	return len(b) >= len(prefix) && string(b[:len(prefix)]) == string(prefix)
 }
 
-// appendISO appends t as layout (isoLayout(scale)) formats it, without
-// time.Format's layout parsing: a sixth of the CSV writer's time went there.
-func appendISO(b []byte, t time.Time, scale int64, layout string) []byte {
-	y, mo, d := t.Date()
-	if y < 0 || y > 9999 {
-		return t.AppendFormat(b, layout)
-	}
-	h, mi, s := t.Clock()
-	b = append(b,
-		byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
-		byte('0'+int(mo)/10), byte('0'+int(mo)%10), '-', byte('0'+d/10), byte('0'+d%10), 'T',
-		byte('0'+h/10), byte('0'+h%10), ':', byte('0'+mi/10), byte('0'+mi%10), ':', byte('0'+s/10), byte('0'+s%10))
-	if scale = min(scale, 9); scale > 0 {
-		b = append(b, '.')
-		ns := t.Nanosecond()
-		for div := 100000000; scale > 0; scale, div = scale-1, div/10 {
-			b = append(b, byte('0'+ns/div%10))
-		}
-	}
-	_, off := t.Zone()
-	sign := byte('+')
-	if off < 0 {
-		sign, off = '-', -off
-	}
-	off /= 60
-	return append(b, sign, byte('0'+off/600%10), byte('0'+off/60%10), ':', byte('0'+off%60/10), byte('0'+off%10))
-}
-
-// appendDate appends t's date as 2006-01-02 (years 0 to 9999).
-func appendDate(b []byte, t time.Time) []byte {
-	y, m, d := t.Date()
-	return append(b,
-		byte('0'+y/1000%10), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
-		byte('0'+int(m)/10), byte('0'+int(m)%10), '-',
-		byte('0'+d/10), byte('0'+d%10))
-}
-
-func (w *csvWriter) Close() error {
-	if w.closed {
-		return w.err
-	}
-	w.closed = true
-	if w.err != nil {
-		_ = w.tf.remove()
-		return w.err
-	}
-	if err := w.bw.Flush(); err != nil {
-		w.err = fmt.Errorf("write csv: %w", err)
-		_ = w.tf.remove()
-		return w.err
-	}
-	if err := w.tf.finish(); err != nil {
-		w.err = fmt.Errorf("write csv: %w", err)
-		_ = w.tf.remove()
-	}
-	return w.err
-}
-
-func (w *csvWriter) done() bool    { return w.closed }
-func (w *csvWriter) failed() error { return w.err }
+func (w *csvWriter) warnings() []string { return nil }

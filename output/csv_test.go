@@ -12,6 +12,13 @@ import (
 // commits it, returning the files written.
 func writeReport(t *testing.T, spec Spec, dir string, vars Vars, datasets []testDataset) []string {
 	t.Helper()
+	files, _ := writeReportR(t, spec, dir, vars, datasets)
+	return files
+}
+
+// writeReportR is writeReport that also returns the committed Report.
+func writeReportR(t *testing.T, spec Spec, dir string, vars Vars, datasets []testDataset) ([]string, Report) {
+	t.Helper()
 	r, err := Open(spec, dir, vars)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
@@ -40,7 +47,7 @@ func writeReport(t *testing.T, spec Spec, dir string, vars Vars, datasets []test
 		t.Fatalf("Commit: %v", err)
 	}
 	assertNoTemps(t, dir)
-	return files
+	return files, r
 }
 
 type testDataset struct {
@@ -86,10 +93,10 @@ func TestCSV(t *testing.T) {
 				raw("0", "0", "-0.50", "0.1", "0000-00-00", "2024-00-01 00:00:00", "0000-00-00 00:00:00.000", "00:00:00", "0000", "", ""),
 			}},
 			want: "id,big,amount,ratio,day,at,at_ms,dur,yr,bin,txt\r\n" +
-				"-42,18446744073709551615,12345678901234567.89,1e+20,2024-02-29,2024-03-01T10:00:00+01:00," +
+				"-42,18446744073709551615,12345678901234567.89,100000000000000000000,2024-02-29,2024-03-01T10:00:00+01:00," +
 				"2024-07-01T11:00:00.125+02:00,-838:59:59,2024,00ABFF,plain\r\n" +
 				",,,,,,,,,,\r\n" +
-				`0,0,-0.50,0.1,0000-00-00,2024-00-01 00:00:00,0000-00-00 00:00:00.000,00:00:00,0000,,""` + "\r\n",
+				`0,0,-0.50,0.1,0000-00-00,2024-00-01 00:00:00,0000-00-00 00:00:00.000,00:00:00,0000,"",""` + "\r\n",
 		},
 		{
 			name: "quoting and utf8",

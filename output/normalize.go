@@ -61,7 +61,9 @@ func KindOf(databaseType string) Kind {
 		return KindTime
 	case "YEAR":
 		return KindYear
-	case "BIT", "BINARY", "VARBINARY", "TINYBLOB", "BLOB", "MEDIUMBLOB", "LONGBLOB", "GEOMETRY", "VECTOR":
+	case "BIT":
+		return KindBit
+	case "BINARY", "VARBINARY", "TINYBLOB", "BLOB", "MEDIUMBLOB", "LONGBLOB", "GEOMETRY", "VECTOR":
 		return KindBinary
 	}
 	return KindText

@@ -43,7 +43,7 @@ func TestKindOf(t *testing.T) {
 		{"DATE", KindDate}, {"DATETIME", KindDateTime}, {"TIMESTAMP", KindDateTime}, {"TIME", KindTime}, {"YEAR", KindYear},
 		{"CHAR", KindText}, {"VARCHAR", KindText}, {"TEXT", KindText}, {"TINYTEXT", KindText}, {"MEDIUMTEXT", KindText},
 		{"LONGTEXT", KindText}, {"ENUM", KindText}, {"SET", KindText}, {"JSON", KindText}, {"NULL", KindText}, {"", KindText},
-		{"BIT", KindBinary}, {"BINARY", KindBinary}, {"VARBINARY", KindBinary}, {"TINYBLOB", KindBinary},
+		{"BIT", KindBit}, {"BINARY", KindBinary}, {"VARBINARY", KindBinary}, {"TINYBLOB", KindBinary},
 		{"BLOB", KindBinary}, {"MEDIUMBLOB", KindBinary}, {"LONGBLOB", KindBinary}, {"GEOMETRY", KindBinary},
 	}
 	for _, tt := range tests {

@@ -1,6 +1,7 @@
-// Package output turns the rows of a dataset into report files: CSV and XLSX
-// workbooks, streamed row by row and written atomically (a temporary file
-// beside the destination, renamed only after a complete write).
+// Package output turns the rows of a dataset into report files: CSV, XLSX
+// workbooks and JSON Lines, streamed row by row and written atomically (a
+// temporary file beside the destination, renamed only after a complete
+// write), with a manifest per run and retention of older runs.
 //
 // The flow for one job run is:
 //
@@ -9,26 +10,18 @@
 //	r, _ := output.Open(spec, dir, vars)             // one Report per configured output
 //	w, _ := r.Dataset(name, cols)                    // for each dataset, in order
 //	norm.Normalize(raw, vals); w.WriteRow(vals) ...; w.Close()
-//	files, err := r.Commit()                         // or r.Abort() on any failure
+//	paths, err := r.Commit()                         // or r.Abort() on any failure
+//	files := r.Files()                               // size, SHA-256, rows, for the manifest
+//	output.WriteManifest(dir, manifest); output.Retain(dir, job, retention, now)
 //
 // A row is normalised once and the same []Value is handed to every writer;
 // writers never modify it.
 //
-// CSV (one file per dataset): RFC 4180 in UTF-8 (optionally with a BOM, see
-// Spec.BOM), a header row, CRLF record ends, quotes only where needed, NULL
-// as an empty field and the empty string as "". Numbers, TIME and YEAR are
-// written exactly as MySQL returned them, DATE as 2006-01-02, DATETIME and
-// TIMESTAMP as ISO 8601 in the report's zone with a numeric offset and as
-// many fractional digits as the column's scale, binary values as upper-case
-// hex (like MySQL's HEX()), zero and invalid dates as their literal text.
-//
-// XLSX (one workbook per report, one sheet per dataset, sheet names made
-// valid and unique): a bold, frozen header row with filter buttons (an
-// Excel table per sheet; duplicate headers get a "_2" suffix), column widths
-// from header, type and the first 1000 rows, and typed cells. Integers over
-// 15 significant digits and decimals that a float64 cannot hold exactly are
-// text, so Excel never rounds them; see book for the details. A dataset
-// longer than a sheet fails with ErrSheetFull.
+// CSV and JSON Lines write one file per dataset, XLSX one workbook per
+// report with a sheet per dataset (continued on "name (2)", ... past
+// Spec.MaxRowsPerSheet) and an About sheet. How each MySQL type comes out
+// in each format is tabled in docs/OUTPUTS.md; the writers' doc comments
+// (csvWriter, jsonlWriter, book) give the details.
 package output
 
 import (
@@ -50,10 +43,11 @@ const (
 	KindDateTime             // DATETIME, TIMESTAMP; Time holds the instant in the report's zone
 	KindTime                 // TIME (a duration, may be negative or over 24h); Raw text
 	KindYear                 // YEAR; Raw holds digits
-	KindBinary               // BINARY, VARBINARY, BLOB, BIT, GEOMETRY; Raw holds the bytes
+	KindBinary               // BINARY, VARBINARY, BLOB, GEOMETRY; Raw holds the bytes
+	KindBit                  // BIT; Raw holds the bits as big-endian bytes
 )
 
-var kindNames = [...]string{"text", "int", "uint", "float", "decimal", "date", "datetime", "time", "year", "binary"}
+var kindNames = [...]string{"text", "int", "uint", "float", "decimal", "date", "datetime", "time", "year", "binary", "bit"}
 
 // String returns the kind's lower-case name, e.g. "datetime".
 func (k Kind) String() string {
@@ -84,23 +78,120 @@ type Value struct {
 	Literal bool
 }
 
-// Spec is one entry of a job's outputs list in config.yaml.
+// Spec is one entry of a job's outputs list in config.yaml. Validate checks
+// it; zero values mean the documented defaults.
 type Spec struct {
-	Format string `yaml:"format"` // csv or xlsx
+	Format string `yaml:"format"` // csv, xlsx or jsonl
 	// Path is a template relative to output_dir; see Expand for its fields.
-	// Without an extension, ".csv" or ".xlsx" is appended.
+	// Without an extension, ".csv", ".xlsx" or ".jsonl" is appended (and
+	// ".gz" with Gzip).
 	Path string `yaml:"path"`
+	// Latest is an optional template (same fields and rules as Path) of a
+	// stable name that always shows the newest report, such as
+	// "{job}/latest". LatestMode says how: "link" (a relative symbolic
+	// link, the default) or "copy" (for shares that do not follow links).
+	Latest     string `yaml:"latest,omitempty"`
+	LatestMode string `yaml:"latest_mode,omitempty"`
+
+	// Binary is how BINARY, VARBINARY and BLOB values are written: "hex"
+	// (upper case, like MySQL's HEX(); the default) or "base64".
+	Binary string `yaml:"binary,omitempty"`
+	// ZeroDates is how zero and partly zero dates ("0000-00-00",
+	// "2024-00-15"), which have no instant, are written: "text" (MySQL's
+	// literal text; the default) or "empty" (like NULL). Either way they
+	// are counted in a warning and never shifted to a neighbouring day.
+	ZeroDates string `yaml:"zero_dates,omitempty"`
+
+	// CSV options.
 	// BOM starts CSV files with a UTF-8 byte order mark, which Excel needs
-	// to open a double-clicked CSV as UTF-8. Ignored for xlsx.
+	// to open a double-clicked CSV as UTF-8.
 	BOM bool `yaml:"bom,omitempty"`
+	// Delimiter is the field separator, one character; default ",". A tab
+	// is written "\t" in YAML double quotes.
+	Delimiter string `yaml:"delimiter,omitempty"`
+	// LineEnding is "crlf" (RFC 4180, the default) or "lf".
+	LineEnding string `yaml:"line_ending,omitempty"`
+	// QuoteAll quotes every field but NULL.
+	QuoteAll bool `yaml:"quote_all,omitempty"`
+	// NullAs is the text of a NULL field; default empty. (Quote it in YAML:
+	// a bare NULL or ~ is YAML's null, which means empty.)
+	NullAs string `yaml:"null_as,omitempty"`
+	// EscapeFormulas (default true) neutralises text fields that a
+	// spreadsheet would run as a formula: a field starting with =, +, -, @,
+	// tab or carriage return gets a leading apostrophe.
+	EscapeFormulas *bool `yaml:"escape_formulas,omitempty"`
+	// Gzip compresses csv and jsonl files (".gz" is added to the name).
+	Gzip bool `yaml:"gzip,omitempty"`
+
+	// XLSX options.
+	// Decimals is how DECIMAL values are written: "auto" (a number when a
+	// float64 holds the value exactly at its scale, otherwise text; the
+	// default), "number" (always a number, rounded to about 15 digits if
+	// need be) or "text".
+	Decimals string `yaml:"decimals,omitempty"`
+	// About adds an "About" sheet describing the run (default true).
+	About *bool `yaml:"about,omitempty"`
+	// MaxRowsPerSheet is how many data rows a sheet holds before the
+	// dataset continues on a new sheet ("posts", "posts (2)", ...) with the
+	// header repeated; default and maximum 1,048,575 (Excel's limit less
+	// the header).
+	MaxRowsPerSheet int `yaml:"max_rows_per_sheet,omitempty"`
+	// Columns sets the presentation of columns by name: header label (all
+	// formats), number or date format, width and hidden (xlsx).
+	Columns []ColumnSpec `yaml:"columns,omitempty"`
 }
 
-// Vars are the values a Spec's path template is expanded with.
+// ColumnSpec is the presentation of one column, written in config.yaml as
+// a mapping from column name to settings:
+//
+//	columns:
+//	  email: {label: E-mail, width: 30}
+//	  posts/views: {format: "#,##0"}   # only in dataset posts
+//
+// A key "dataset/column" applies to one dataset and wins over a plain
+// "column" key, which applies to every dataset with such a column.
+type ColumnSpec struct {
+	Name   string  `yaml:",key"`
+	Label  string  `yaml:"label,omitempty"`  // header text; default the column name
+	Format string  `yaml:"format,omitempty"` // Excel number format, such as "#,##0.00" or "dd.mm.yyyy hh:mm"
+	Width  float64 `yaml:"width,omitempty"`  // Excel column width (1 to 255); default from the data
+	Hidden bool    `yaml:"hidden,omitempty"` // hide the column in Excel (csv and jsonl still carry it)
+}
+
+// Vars describe the run a Report belongs to: the values a Spec's path
+// template is expanded with, and what the About sheet shows.
 type Vars struct {
-	Job      string
-	Dataset  string    // empty for per-job files (xlsx); set by Report.Dataset for csv
-	Logical  time.Time // the run's logical time, already in the report's zone
-	Location *time.Location
+	Job         string
+	Dataset     string    // empty for per-job files (xlsx); set by Report.Dataset for csv and jsonl
+	Logical     time.Time // the run's logical time, already in the report's zone
+	WindowStart time.Time // the run's data window, zero when the job has none
+	WindowEnd   time.Time
+	RunTime     time.Time // when the run started
+	Location    *time.Location
+	Version     string // joinery's version, for the About sheet
+	DBHost      string // database host and port, never credentials
+	// SkipEmpty leaves datasets without rows out of the report: no csv or
+	// jsonl file, no sheet; a workbook left with no data sheet is not
+	// written at all.
+	SkipEmpty bool
+}
+
+// File is one file a Report wrote.
+type File struct {
+	Path     string        // where it was written
+	Format   string        // csv, xlsx or jsonl
+	Size     int64         // bytes
+	SHA256   string        // hex digest of the content
+	Rows     int64         // data rows over every dataset in the file
+	Datasets []DatasetRows // the datasets in the file, in order
+	Latest   string        // the stable copy or link updated to it, if any
+}
+
+// DatasetRows is how many rows of one dataset a file holds.
+type DatasetRows struct {
+	Name   string   `json:"name"`
+	Rows   int64    `json:"rows"`
+	Sheets []string `json:"sheets,omitempty"` // xlsx: the sheets the rows are on
 }
 
 // Report is the set of files one output writes for one job run. A Report
@@ -118,6 +209,11 @@ type Report interface {
 	// content. It is safe to call after Commit (it then does nothing) and
 	// more than once.
 	Abort() error
+	// Files describes the files written by a successful Commit.
+	Files() []File
+	// Warnings describes values the output had to change, such as text cut
+	// at Excel's cell limit, naming the cell; nil when there are none.
+	Warnings() []string
 }
 
 // RowWriter receives the rows of one dataset.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -16,9 +17,15 @@ import (
 //	{date}      2006-01-02
 //	{time}      150405
 //	{datetime}  20060102T150405
+//	{from}      the start of the run's data window: 2006-01-02 when it is
+//	            at midnight, else 2006-01-02T150405
+//	{to}        the end of the window, likewise
+//	{run}       when the run started, 20060102T150405 (unlike the others,
+//	            it differs between two runs for the same logical time)
 //
 // Path separators in {job} and {dataset} are replaced by "_".
-var templateFields = map[string]bool{"job": true, "dataset": true, "date": true, "time": true, "datetime": true}
+var templateFields = map[string]bool{"job": true, "dataset": true, "date": true, "time": true, "datetime": true,
+	"from": true, "to": true, "run": true}
 
 // Expand returns a Spec's path template with its fields replaced by vars;
 // see templateFields for the fields. It does not add an extension or check
@@ -29,6 +36,7 @@ func Expand(tmpl string, vars Vars) (string, error) {
 		t = t.In(vars.Location)
 	}
 	var b strings.Builder
+	var missing string
 	err := walkTemplate(tmpl, func(lit string, field string) {
 		b.WriteString(lit)
 		switch field {
@@ -42,10 +50,33 @@ func Expand(tmpl string, vars Vars) (string, error) {
 			b.WriteString(t.Format("150405"))
 		case "datetime":
 			b.WriteString(t.Format("20060102T150405"))
+		case "from", "to", "run":
+			v := map[string]time.Time{"from": vars.WindowStart, "to": vars.WindowEnd, "run": vars.RunTime}[field]
+			if v.IsZero() {
+				missing = field
+				return
+			}
+			if vars.Location != nil {
+				v = v.In(vars.Location)
+			}
+			switch {
+			case field == "run":
+				b.WriteString(v.Format("20060102T150405"))
+			case v.Hour() == 0 && v.Minute() == 0 && v.Second() == 0 && v.Nanosecond() == 0:
+				b.WriteString(v.Format("2006-01-02"))
+			default:
+				b.WriteString(v.Format("2006-01-02T150405"))
+			}
 		}
 	})
 	if err != nil {
 		return "", err
+	}
+	if missing == "run" {
+		return "", fmt.Errorf("path %q: {run} needs the run's start time", tmpl)
+	}
+	if missing != "" {
+		return "", fmt.Errorf("path %q: {%s} needs a run window, and this run has none", tmpl, missing)
 	}
 	return b.String(), nil
 }
@@ -69,7 +100,7 @@ func walkTemplate(tmpl string, fn func(lit, field string)) error {
 		}
 		field := rest[open+1 : open+1+end]
 		if !templateFields[field] {
-			return fmt.Errorf("path %q: unknown field {%s} (want {job}, {dataset}, {date}, {time} or {datetime})", tmpl, field)
+			return fmt.Errorf("path %q: unknown field {%s} (want {job}, {dataset}, {date}, {time}, {datetime}, {from}, {to} or {run})", tmpl, field)
 		}
 		fn(rest[:open], field)
 		rest = rest[open+1+end+1:]
@@ -90,12 +121,15 @@ func safeSegment(s string) string {
 	return s
 }
 
-// CheckTemplate validates an output spec for a job with the given number
-// of datasets: the format is csv or xlsx; the path uses known fields only;
-// a csv path names {dataset} when there is more than one dataset; an xlsx
-// path (one workbook for all datasets) does not name {dataset}; the path
-// is relative and stays inside output_dir; its extension, if any, matches
-// the format (.csv or .txt for csv, .xlsx for xlsx).
+// CheckTemplate validates an output spec's format and path for a job with
+// the given number of datasets: the format is csv, xlsx or jsonl; the path
+// uses known fields only; a csv or jsonl path names {dataset} when there is
+// more than one dataset; an xlsx path (one workbook for all datasets) does
+// not name {dataset}; the path is relative and stays inside output_dir; its
+// extension, if any, matches the format (.csv or .txt for csv, .xlsx for
+// xlsx, .jsonl or .ndjson for jsonl, each with .gz added for gzip; ".gz"
+// is appended to a path that has only the format's extension). Spec.Validate
+// checks the other fields.
 func CheckTemplate(spec Spec, datasets int) error {
 	_, err := checkTemplate(spec, datasets)
 	return err
@@ -104,14 +138,20 @@ func CheckTemplate(spec Spec, datasets int) error {
 // checkTemplate is CheckTemplate that also returns the extension to append
 // to expanded paths ("" when the template has one).
 func checkTemplate(spec Spec, datasets int) (string, error) {
-	var ext string
+	var exts []string // accepted extensions, the first is the default
 	switch spec.Format {
 	case "csv":
-		ext = ".csv"
+		exts = []string{".csv", ".txt"}
 	case "xlsx":
-		ext = ".xlsx"
+		exts = []string{".xlsx"}
+	case "jsonl":
+		exts = []string{".jsonl", ".ndjson"}
 	default:
-		return "", fmt.Errorf("format %q: want csv or xlsx", spec.Format)
+		return "", fmt.Errorf("format %q: want csv, xlsx or jsonl", spec.Format)
+	}
+	gz := ""
+	if spec.Gzip && spec.Format != "xlsx" {
+		gz = ".gz"
 	}
 	if strings.TrimSpace(spec.Path) == "" {
 		return "", errors.New("path is empty")
@@ -127,38 +167,47 @@ func checkTemplate(spec Spec, datasets int) (string, error) {
 	}); err != nil {
 		return "", err
 	}
-	if spec.Format == "csv" && datasets > 1 && !hasDataset {
-		return "", fmt.Errorf("path %q: a csv output of a job with %d datasets writes one file per dataset and must contain {dataset}", spec.Path, datasets)
+	if spec.Format != "xlsx" && datasets > 1 && !hasDataset {
+		return "", fmt.Errorf("path %q: a %s output of a job with %d datasets writes one file per dataset and must contain {dataset}", spec.Path, spec.Format, datasets)
 	}
 	if spec.Format == "xlsx" && hasDataset {
 		return "", fmt.Errorf("path %q: an xlsx output is one workbook with a sheet per dataset and must not contain {dataset}", spec.Path)
 	}
-	sample, err := Expand(spec.Path, Vars{Job: "job", Dataset: "dataset", Logical: time.Date(2006, 1, 2, 15, 4, 5, 0, time.UTC)})
+	at := time.Date(2006, 1, 2, 15, 4, 5, 0, time.UTC)
+	sample, err := Expand(spec.Path, Vars{Job: "job", Dataset: "dataset", Logical: at, WindowStart: at, WindowEnd: at, RunTime: at})
 	if err != nil {
 		return "", err
 	}
 	if !filepath.IsLocal(sample) || strings.HasSuffix(sample, "/") {
 		return "", fmt.Errorf("path %q: must be a relative file path inside output_dir (no leading /, no ..)", spec.Path)
 	}
-	switch got := strings.ToLower(filepath.Ext(shape.String())); {
+	name := strings.ToLower(shape.String())
+	got := filepath.Ext(name)
+	switch {
 	case got == "":
-		return ext, nil
-	case got == ext, spec.Format == "csv" && got == ".txt":
+		return exts[0] + gz, nil
+	case gz != "" && got == gz && slices.Contains(exts, filepath.Ext(strings.TrimSuffix(name, gz))):
 		return "", nil
+	case slices.Contains(exts, got):
+		return gz, nil
 	default:
-		return "", fmt.Errorf("path %q: extension %s does not match format %s", spec.Path, got, spec.Format)
+		want := strings.Join(exts, " or ")
+		if gz != "" {
+			want += " (with .gz or without)"
+		}
+		return "", fmt.Errorf("path %q: extension %s does not match format %s (want %s)", spec.Path, got, spec.Format, want)
 	}
 }
 
-// destination expands spec's path for vars and joins it to dir.
-func destination(spec Spec, dir string, vars Vars, ext string) (string, error) {
-	p, err := Expand(spec.Path, vars)
+// destination expands a path template for vars and joins it to dir.
+func destination(tmpl, dir string, vars Vars, ext string) (string, error) {
+	p, err := Expand(tmpl, vars)
 	if err != nil {
 		return "", err
 	}
 	p += ext
 	if !filepath.IsLocal(p) {
-		return "", fmt.Errorf("path %q: expands to %q, outside output_dir", spec.Path, p)
+		return "", fmt.Errorf("path %q: expands to %q, outside output_dir", tmpl, p)
 	}
 	return filepath.Join(dir, p), nil
 }

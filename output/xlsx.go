@@ -8,16 +8,20 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/xuri/excelize/v2"
 )
 
-// ErrSheetFull is returned by an xlsx RowWriter when a dataset has more
-// rows than an Excel sheet holds (1,048,576 including the header). Rows
-// are never dropped silently: the run fails instead.
-var ErrSheetFull = errors.New("dataset exceeds excel's limit of 1048576 rows per sheet")
+// ErrSheetFull is returned by an xlsx RowWriter when a dataset needs more
+// sheets than a workbook can reasonably hold: rows beyond a sheet's limit
+// continue on new sheets, up to maxSheetsPerDataset.
+var ErrSheetFull = errors.New("dataset exceeds the rows an excel workbook can hold")
+
+// maxSheetsPerDataset bounds how many sheets one dataset may fill (over a
+// billion rows at Excel's limit): a runaway query fails instead of writing
+// a workbook nobody can open.
+const maxSheetsPerDataset = 1000
 
 // sampleRows is how many rows an xlsx sheet holds back to size its columns:
 // the stream writer needs every column width before the first row.
@@ -30,35 +34,53 @@ const (
 	maxWidth = 80
 )
 
-// book is one workbook written with excelize's stream writer: one sheet per
-// dataset, styles created once, temporary files removed by close.
+// truncMarker ends a text value cut at Excel's limit of 32,767 characters,
+// so a reader sees that it was cut.
+const truncMarker = " …[truncated]"
+
+// maxNamedCells is how many cells a warning names before it only counts.
+const maxNamedCells = 10
+
+// book is one workbook: one sheet per dataset (more when a dataset
+// outgrows a sheet), styles created once, temporary files removed by close.
+// excelize's stream writer writes each sheet's settings and header row;
+// the data rows are joinery's own XML, deflated while they are written and
+// spliced into the zip at save (xlsxrows.go, xlsxzip.go).
 //
 // Cells are typed for analysts: integers are numbers with format "0" (not
 // General, which shows 12+ digits in scientific notation) unless they have
 // more than 15 significant digits, which Excel would round, so they are
-// text; DECIMAL is a number with as many decimal places as its scale when
-// its text survives a float64 round trip at that scale, else text; FLOAT
-// and DOUBLE are numbers; DATE is a date with format yyyy-mm-dd; DATETIME
-// and TIMESTAMP are dates with format yyyy-mm-dd hh:mm:ss (.000 added for
+// text; BIT is an integer likewise; DECIMAL follows Spec.Decimals (by
+// default a number with as many decimal places as its scale when its text
+// survives a float64 round trip at that scale, else text); FLOAT and DOUBLE
+// are numbers; DATE is a date with format yyyy-mm-dd; DATETIME and
+// TIMESTAMP are dates with format yyyy-mm-dd hh:mm:ss (.000 added for
 // fractional columns; Excel shows at most milliseconds) holding the wall
 // clock in the report's zone; TIME is a duration [h]:mm:ss, or text when
 // negative (Excel cannot show negative times); dates before 1900 are text;
-// binary values are upper-case hex text (as MySQL's HEX()); NULL is an
-// empty cell; zero and invalid dates are their literal text.
+// binary values are hex or base64 text (Spec.Binary); NULL is an empty
+// cell; zero and invalid dates follow Spec.ZeroDates. Text is cut at
+// Excel's 32,767 characters with truncMarker, and characters XML cannot
+// hold become U+FFFD; both are counted in Warnings.
 type book struct {
-	f        *excelize.File
-	loc      *time.Location
-	used     map[string]bool // lower-cased sheet names
-	sheets   int
-	styles   map[string]int // number format -> style ID
-	header   int
-	parts    map[string]*sheetRows // zip part name -> the sheet's data rows
-	closed   bool
-	closeErr error
+	f         *excelize.File
+	spec      Spec // resolved
+	skipEmpty bool // see Vars.SkipEmpty
+	loc       *time.Location
+	used      map[string]bool // lower-cased sheet names
+	sheets    int
+	styles    map[string]int // number format -> style ID
+	header    int
+	parts     map[string]*sheetRows // zip part name -> the sheet's data rows
+	closed    bool
+	closeErr  error
 }
 
-func newBook(loc *time.Location) *book {
-	return &book{f: excelize.NewFile(), loc: loc, used: make(map[string]bool), styles: make(map[string]int), parts: make(map[string]*sheetRows)}
+func newBook(spec Spec, loc *time.Location) *book {
+	return &book{
+		f: excelize.NewFile(), spec: spec, loc: loc, used: make(map[string]bool),
+		styles: make(map[string]int), parts: make(map[string]*sheetRows),
+	}
 }
 
 // style returns the style ID for a custom number format, creating it once.
@@ -74,8 +96,26 @@ func (b *book) style(numFmt string) (int, error) {
 	return id, nil
 }
 
-// sheet adds a sheet for a dataset and returns its writer.
-func (b *book) sheet(dataset string, cols []Column) (*sheetWriter, error) {
+// addSheet adds a sheet named after base, valid and unique, and returns
+// its name. The workbook's initial empty sheet is renamed for the first.
+func (b *book) addSheet(base string) (string, error) {
+	name := sheetName(base, b.used)
+	b.used[strings.ToLower(name)] = true
+	if b.sheets == 0 {
+		if err := b.f.SetSheetName(b.f.GetSheetName(0), name); err != nil {
+			return "", fmt.Errorf("sheet %q: %w", name, err)
+		}
+	} else if _, err := b.f.NewSheet(name); err != nil {
+		return "", fmt.Errorf("sheet %q: %w", name, err)
+	}
+	b.sheets++
+	return name, nil
+}
+
+// sheet returns the writer of a dataset; its sheet is created with its
+// first row (or at Close), so a skipped empty dataset leaves no sheet.
+// present holds the columns' configured presentation.
+func (b *book) sheet(dataset string, cols []Column, present []ColumnSpec) (*sheetWriter, error) {
 	if len(cols) > excelize.MaxColumns {
 		return nil, fmt.Errorf("%d columns exceed excel's limit of %d", len(cols), excelize.MaxColumns)
 	}
@@ -86,27 +126,9 @@ func (b *book) sheet(dataset string, cols []Column) (*sheetWriter, error) {
 		}
 		b.header = id
 	}
-	name := sheetName(dataset, b.used)
-	b.used[strings.ToLower(name)] = true
-	if b.sheets == 0 {
-		if err := b.f.SetSheetName(b.f.GetSheetName(0), name); err != nil {
-			return nil, fmt.Errorf("sheet %q: %w", name, err)
-		}
-	} else if _, err := b.f.NewSheet(name); err != nil {
-		return nil, fmt.Errorf("sheet %q: %w", name, err)
-	}
-	b.sheets++
-	sw, err := b.f.NewStreamWriter(name)
-	if err != nil {
-		return nil, fmt.Errorf("sheet %q: %w", name, err)
-	}
-	rows, err := newSheetRows()
-	if err != nil {
-		return nil, fmt.Errorf("sheet %q: %w", name, err)
-	}
-	b.parts[sheetPart(sw.SheetID)] = rows
 	w := &sheetWriter{
-		b: b, sw: sw, rows: rows, name: name, cols: cols,
+		b: b, dataset: dataset, name: dataset, cols: cols, present: present,
+		maxRows: b.spec.MaxRowsPerSheet,
 		refs:    colRefs(len(cols)),
 		scratch: make([]byte, 0, 64),
 		headers: tableHeaders(cols),
@@ -116,23 +138,12 @@ func (b *book) sheet(dataset string, cols []Column) (*sheetWriter, error) {
 		vals:    make([]any, len(cols)),
 	}
 	for i, c := range cols {
-		var numFmt string
-		switch c.Kind {
-		case KindInt, KindUint, KindYear:
-			numFmt = "0"
-		case KindDecimal:
-			numFmt = decimalFormat(int(c.Scale))
-		case KindDate:
-			numFmt = "yyyy-mm-dd"
-		case KindDateTime:
-			numFmt = "yyyy-mm-dd hh:mm:ss"
-			if c.Scale > 0 {
-				numFmt += ".000"
-			}
-		case KindTime:
-			numFmt = "[h]:mm:ss"
+		numFmt := present[i].Format
+		if numFmt == "" {
+			numFmt = kindFormat(c)
 		}
 		if numFmt != "" {
+			var err error
 			if w.styles[i], err = b.style(numFmt); err != nil {
 				return nil, err
 			}
@@ -142,6 +153,29 @@ func (b *book) sheet(dataset string, cols []Column) (*sheetWriter, error) {
 	return w, nil
 }
 
+// kindFormat is the number format of a column's kind, "" for General.
+func kindFormat(c Column) string {
+	switch c.Kind {
+	case KindInt, KindUint, KindYear, KindBit:
+		return "0"
+	case KindDecimal:
+		return decimalFormat(int(c.Scale))
+	case KindDate:
+		return "yyyy-mm-dd"
+	case KindDateTime:
+		if c.Scale > 0 {
+			return "yyyy-mm-dd hh:mm:ss.000"
+		}
+		return "yyyy-mm-dd hh:mm:ss"
+	case KindTime:
+		if c.Scale > 0 {
+			return "[h]:mm:ss.000"
+		}
+		return "[h]:mm:ss"
+	}
+	return ""
+}
+
 func decimalFormat(scale int) string {
 	if scale <= 0 {
 		return "0"
@@ -149,11 +183,62 @@ func decimalFormat(scale int) string {
 	return "0." + strings.Repeat("0", min(scale, 30))
 }
 
+// about adds the About sheet: what the run was and what each dataset
+// holds. It uses the ordinary (not streaming) API: the sheet is small.
+func (b *book) about(vars Vars, loc *time.Location, datasets []DatasetRows) error {
+	name, err := b.addSheet("About")
+	if err != nil {
+		return err
+	}
+	stamp := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.In(loc).Format("2006-01-02 15:04:05 -07:00")
+	}
+	rows := [][]any{
+		{"Job", vars.Job},
+		{"Logical time", stamp(vars.Logical)},
+	}
+	if !vars.WindowStart.IsZero() || !vars.WindowEnd.IsZero() {
+		rows = append(rows, []any{"Window from", stamp(vars.WindowStart)}, []any{"Window to", stamp(vars.WindowEnd)})
+	}
+	rows = append(rows,
+		[]any{"Generated at", stamp(vars.RunTime)},
+		[]any{"Time zone", loc.String()},
+		[]any{"Joinery version", vars.Version},
+		[]any{"Database host", vars.DBHost},
+		[]any{},
+		[]any{"Dataset", "Rows", "Sheets"},
+	)
+	for _, d := range datasets {
+		rows = append(rows, []any{d.Name, d.Rows, strings.Join(d.Sheets, ", ")})
+	}
+	for i, r := range rows {
+		for j, v := range r {
+			if s, ok := v.(string); ok {
+				r[j], _ = xmlClean([]byte(s))
+			}
+		}
+		if err := b.f.SetSheetRow(name, "A"+strconv.Itoa(i+1), &r); err != nil {
+			return fmt.Errorf("about sheet: %w", err)
+		}
+	}
+	// Labels in bold: the run's fields, then the datasets' header row.
+	head := len(rows) - len(datasets)
+	_ = b.f.SetCellStyle(name, "A1", "A"+strconv.Itoa(head-2), b.header)
+	_ = b.f.SetCellStyle(name, "A"+strconv.Itoa(head), "C"+strconv.Itoa(head), b.header)
+	_ = b.f.SetColWidth(name, "A", "A", 18)
+	_ = b.f.SetColWidth(name, "B", "B", 30)
+	_ = b.f.SetColWidth(name, "C", "C", 30)
+	return nil
+}
+
 // save writes the workbook to w and removes the temporary files. The zip
 // goes straight to w, with each sheet's rows deflated while they were
 // written; see xlsxzip.go.
 func (b *book) save(w io.Writer) error {
-	err := saveSpliced(b.f, w, b.parts) // without datasets, excelize's empty Sheet1 remains
+	err := saveSpliced(b.f, w, b.parts)
 	return errors.Join(err, b.close())
 }
 
@@ -169,96 +254,42 @@ func (b *book) close() error {
 	return b.closeErr
 }
 
-// sheetName makes a dataset name a valid, unique Excel sheet name: at most
-// 31 UTF-16 units, none of []:*?/\ or control characters, no leading or
-// trailing apostrophe, not "History" (reserved by Excel), unique ignoring
-// case (a " (2)" suffix is added).
-func sheetName(dataset string, used map[string]bool) string {
-	s := strings.Map(func(r rune) rune {
-		if strings.ContainsRune(`[]:*?/\`, r) || r < 0x20 || r == 0x7f || r == utf8.RuneError {
-			return '_'
-		}
-		return r
-	}, dataset)
-	s = strings.Trim(s, "'")
-	if s == "" {
-		s = "Sheet"
-	}
-	if strings.EqualFold(s, "history") {
-		s += "_"
-	}
-	base := s
-	s = strings.Trim(truncUTF16(base, 31), "'")
-	for n := 2; used[strings.ToLower(s)] || s == ""; n++ {
-		suffix := " (" + strconv.Itoa(n) + ")"
-		s = strings.TrimRight(truncUTF16(base, 31-len(suffix)), "'") + suffix
-	}
-	return s
-}
-
-// truncUTF16 cuts s to at most n UTF-16 code units without splitting a rune.
-func truncUTF16(s string, n int) string {
-	units := 0
-	for i, r := range s {
-		units += utf16.RuneLen(r)
-		if units > n {
-			return s[:i]
-		}
-	}
-	return s
-}
-
-// tableHeaders returns the header labels, made unique ignoring case (an
-// Excel table requires it; joins often repeat names such as id) by adding
-// "_2", "_3"...; empty labels become Column1, Column2... and line breaks
-// become spaces.
-func tableHeaders(cols []Column) []string {
-	out := make([]string, len(cols))
-	used := make(map[string]bool, len(cols))
-	for i, c := range cols {
-		h := strings.Map(func(r rune) rune {
-			if r < 0x20 || r == 0x7f {
-				return ' '
-			}
-			return r
-		}, c.Name)
-		if strings.TrimSpace(h) == "" {
-			h = "Column" + strconv.Itoa(i+1)
-		}
-		base := h
-		for n := 2; used[strings.ToLower(h)]; n++ {
-			h = base + "_" + strconv.Itoa(n)
-		}
-		used[strings.ToLower(h)] = true
-		out[i] = h
-	}
-	return out
-}
-
-// sheetWriter streams one dataset into one sheet. It holds back the first
-// sampleRows rows (copied) to size the columns from header, type and data,
-// then streams every row. excelize's stream writer holds the sheet's
-// settings and header row; the data rows go to rows.
+// sheetWriter streams one dataset into one sheet, and into further sheets
+// when it outgrows one. It holds back the first sampleRows rows (copied) to
+// size the columns from header, type and data, then streams every row.
+// excelize's stream writer holds each sheet's settings and header row; the
+// data rows go to rowsOut as XML, without allocating per row or cell.
 type sheetWriter struct {
-	b         *book
-	sw        *excelize.StreamWriter
-	rows      *sheetRows
-	refs      []string // column letters
-	rowNum    []byte   // digits of row
-	scratch   []byte
-	name      string
-	cols      []Column
-	headers   []string
-	styles    []int     // number format style per column
-	widths    []float64 // widest value seen in the sample, per column
-	sample    [][]Value
-	started   bool
-	row       int             // last sheet row written
-	cells     []excelize.Cell // header row
-	vals      []any
-	truncated int64 // text values cut by Excel's cell limit
-	err       error
-	closed    bool
+	b       *book
+	sw      *excelize.StreamWriter
+	rowsOut *sheetRows // the current sheet's data rows
+	refs    []string   // column letters
+	rowNum  []byte     // digits of row
+	scratch []byte
+	dataset string
+	name    string   // the current sheet
+	sheets  []string // every sheet of the dataset
+	cols    []Column
+	present []ColumnSpec
+	headers []string
+	styles  []int     // number format style per column
+	widths  []float64 // widest value seen in the sample, per column
+	sample  [][]Value
+	started bool
+	maxRows int             // data rows per sheet
+	row     int             // last row written on the current sheet
+	rows    int64           // data rows over all sheets
+	cells   []excelize.Cell // header row
+	vals    []any
+	skipped bool // empty and left out
+
+	cut      int64    // text values cut at Excel's cell limit
+	cutCells []string // the first few of them
+	replaced int64    // characters XML cannot hold
+	firstBad string   // the cell of the first replaced character
+
+	err    error
+	closed bool
 }
 
 func (w *sheetWriter) WriteRow(row []Value) error {
@@ -287,39 +318,6 @@ func (w *sheetWriter) fail(err error) error {
 	return w.err
 }
 
-// copyRow copies a row's values out of the driver's buffers.
-func copyRow(row []Value) []Value {
-	n := 0
-	for _, v := range row {
-		n += len(v.Raw)
-	}
-	buf := make([]byte, 0, n)
-	out := make([]Value, len(row))
-	for i, v := range row {
-		out[i] = v
-		if v.Raw != nil {
-			start := len(buf)
-			buf = append(buf, v.Raw...)
-			out[i].Raw = buf[start:len(buf):len(buf)]
-		}
-	}
-	return out
-}
-
-// typeWidth is the width a column's kind needs whatever its data.
-func typeWidth(c Column) float64 {
-	switch c.Kind {
-	case KindDate:
-		return 10
-	case KindDateTime:
-		if c.Scale > 0 {
-			return 23
-		}
-		return 19
-	}
-	return 0
-}
-
 // measure widens the columns for one sampled row.
 func (w *sheetWriter) measure(row []Value) {
 	for i, v := range row {
@@ -332,6 +330,11 @@ func (w *sheetWriter) measure(row []Value) {
 			n = textWidth(v.Raw)
 		case k == KindBinary:
 			n = float64(2 * len(v.Raw))
+			if w.b.spec.Binary == "base64" {
+				n = float64((len(v.Raw) + 2) / 3 * 4)
+			}
+		case k == KindBit:
+			n = 20
 		case k == KindFloat:
 			n = float64(min(len(v.Raw), 11)) // General shows about 11 characters
 		case k == KindDate, k == KindDateTime:
@@ -342,6 +345,275 @@ func (w *sheetWriter) measure(row []Value) {
 		w.widths[i] = max(w.widths[i], n)
 	}
 }
+
+// start writes the held-back rows, starting the first sheet.
+func (w *sheetWriter) start() error {
+	w.started = true
+	if err := w.newSheet(); err != nil {
+		return err
+	}
+	sample := w.sample
+	w.sample = nil
+	for _, row := range sample {
+		if err := w.write(row); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// newSheet adds a sheet for the dataset and sets its column widths,
+// hidden columns and frozen header (all must precede the first row), then
+// writes the header.
+func (w *sheetWriter) newSheet() error {
+	name, err := w.b.addSheet(w.dataset)
+	if err != nil {
+		return w.fail(err)
+	}
+	w.name = name
+	w.sheets = append(w.sheets, name)
+	if w.sw, err = w.b.f.NewStreamWriter(name); err != nil {
+		return w.fail(err)
+	}
+	if w.rowsOut, err = newSheetRows(); err != nil {
+		return w.fail(err)
+	}
+	w.b.parts[sheetPart(w.sw.SheetID)] = w.rowsOut
+	for i, h := range w.headers {
+		// A bold header plus the table's filter button needs about 4 more.
+		width := min(max(textWidth([]byte(h))+4, w.widths[i]+2, minWidth), maxWidth)
+		if p := w.present[i]; p.Width > 0 {
+			width = p.Width
+		}
+		if err := w.sw.SetColWidth(i+1, i+1, width); err != nil {
+			return w.fail(err)
+		}
+		if w.present[i].Hidden {
+			if err := w.sw.SetColVisible(i+1, i+1, false); err != nil {
+				return w.fail(err)
+			}
+		}
+	}
+	if err := w.sw.SetPanes(&excelize.Panes{
+		Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft",
+		Selection: []excelize.Selection{{SQRef: "A2", ActiveCell: "A2", Pane: "bottomLeft"}},
+	}); err != nil {
+		return w.fail(err)
+	}
+	for i, h := range w.headers {
+		w.cells[i] = excelize.Cell{StyleID: w.b.header, Value: h}
+		w.vals[i] = &w.cells[i]
+	}
+	w.row = 1
+	if err := w.sw.SetRow("A1", w.vals); err != nil {
+		return w.fail(err)
+	}
+	return nil
+}
+
+// endSheet adds the filter table and flushes the current sheet.
+func (w *sheetWriter) endSheet() error {
+	// Filter buttons come from a table over header and data; excelize
+	// stretches a header-only range to two rows, as a table needs.
+	last, err := excelize.CoordinatesToCellName(len(w.cols), max(w.row, 2))
+	if err != nil {
+		return w.fail(err)
+	}
+	show := false
+	if err := w.sw.AddTable(&excelize.Table{Range: "A1:" + last, ShowRowStripes: &show}); err != nil {
+		return w.fail(fmt.Errorf("add table: %w", err))
+	}
+	if err := w.sw.Flush(); err != nil {
+		return w.fail(err)
+	}
+	if err := w.rowsOut.finish(); err != nil {
+		return w.fail(err)
+	}
+	return nil
+}
+
+// write appends one row's XML to the current sheet's rows, continuing on a
+// new sheet when that one is full; nothing is allocated.
+func (w *sheetWriter) write(row []Value) error {
+	if w.row > w.maxRows {
+		if len(w.sheets) >= maxSheetsPerDataset {
+			return w.fail(ErrSheetFull)
+		}
+		if err := w.endSheet(); err != nil {
+			return err
+		}
+		if err := w.newSheet(); err != nil {
+			return err
+		}
+	}
+	w.row++
+	w.rows++
+	rs := w.rowsOut
+	w.rowNum = strconv.AppendInt(w.rowNum[:0], int64(w.row), 10)
+	b := append(rs.buf, `<row r="`...)
+	b = append(b, w.rowNum...)
+	b = append(b, `">`...)
+	emptyZero := w.b.spec.ZeroDates == "empty"
+	for i := range row {
+		if v := &row[i]; !v.Null && !(v.Literal && emptyZero) {
+			b = w.cell(b, i, v)
+		}
+	}
+	rs.buf = append(b, `</row>`...)
+	rs.flush(false)
+	return nil
+}
+
+// cell appends the XML of one non-NULL cell.
+func (w *sheetWriter) cell(b []byte, i int, v *Value) []byte {
+	col, ref, row := &w.cols[i], w.refs[i], w.rowNum
+	if v.Literal {
+		return w.text(b, i, v.Raw)
+	}
+	style := w.styles[i]
+	switch col.Kind {
+	case KindInt, KindUint, KindYear:
+		if n, ok := sigDigits(v.Raw); ok && n <= 15 {
+			if x, ok := parseInt(v.Raw); ok {
+				w.scratch = strconv.AppendInt(w.scratch[:0], x, 10)
+				return appendNumberCell(b, ref, row, style, w.scratch)
+			}
+		}
+	case KindBit:
+		if n, ok := bitValue(v.Raw); ok {
+			w.scratch = appendUint(w.scratch[:0], n)
+			if n < 1e15 {
+				return appendNumberCell(b, ref, row, style, w.scratch)
+			}
+			return appendTextCell(b, ref, row, 0, w.scratch)
+		}
+	case KindDecimal:
+		switch w.b.spec.Decimals {
+		case "text":
+			return w.text(b, i, v.Raw)
+		case "number":
+			if f, err := strconv.ParseFloat(string(v.Raw), 64); err == nil && !math.IsInf(f, 0) {
+				b, w.scratch = appendFloatCell(b, ref, row, style, f, w.scratch)
+				return b
+			}
+			return w.text(b, i, v.Raw)
+		}
+		f, scale, scratch, ok := exactDecimal(v.Raw, w.scratch)
+		w.scratch = scratch
+		if ok {
+			if int64(scale) != col.Scale && w.present[i].Format == "" {
+				// The column's format would round or pad this value.
+				var err error
+				if style, err = w.b.style(decimalFormat(scale)); err != nil {
+					style = 0
+				}
+			}
+			b, w.scratch = appendFloatCell(b, ref, row, style, f, w.scratch)
+			return b
+		}
+	case KindFloat:
+		if f, err := strconv.ParseFloat(string(v.Raw), 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+			b, w.scratch = appendFloatCell(b, ref, row, style, f, w.scratch)
+			return b
+		}
+	case KindDate:
+		if serial, ok := excelSerial(v.Time); ok {
+			b, w.scratch = appendFloatCell(b, ref, row, style, serial, w.scratch)
+			return b
+		}
+		w.scratch = appendDate(w.scratch[:0], v.Time)
+		return appendTextCell(b, ref, row, 0, w.scratch)
+	case KindDateTime:
+		t := v.Time.In(w.b.loc)
+		if serial, ok := excelSerial(t); ok {
+			b, w.scratch = appendFloatCell(b, ref, row, style, serial, w.scratch)
+			return b
+		}
+		w.scratch = appendISO(w.scratch[:0], t, col.Scale, isoLayout(col.Scale))
+		return appendTextCell(b, ref, row, 0, w.scratch)
+	case KindTime:
+		if d, ok := parseDuration(v.Raw); ok {
+			b, w.scratch = appendFloatCell(b, ref, row, style, d, w.scratch)
+			return b
+		}
+	case KindBinary:
+		w.scratch = appendBinary(w.scratch[:0], v.Raw, w.b.spec.Binary == "base64")
+		return appendTextCell(b, ref, row, 0, w.scratch)
+	}
+	return w.text(b, i, v.Raw)
+}
+
+// text appends a text cell that Excel keeps as it is: characters XML
+// cannot hold become U+FFFD and text over 32,767 characters is cut, ending
+// in truncMarker. Both are counted for Warnings, naming cells.
+func (w *sheetWriter) text(b []byte, i int, text []byte) []byte {
+	cut := false
+	if len(text) > excelize.TotalCellChars {
+		if n := utf16LenBytes(text); n > excelize.TotalCellChars {
+			if len(w.cutCells) < maxNamedCells {
+				w.cutCells = append(w.cutCells, fmt.Sprintf("%s (%d characters)", w.cellRef(i), n))
+			}
+			w.cut++
+			text = truncUTF16Bytes(text, excelize.TotalCellChars-utf16Len(truncMarker))
+			cut = true
+		}
+	}
+	b, bad := appendTextCellMarked(b, w.refs[i], w.rowNum, text, cut)
+	if bad > 0 {
+		if w.replaced == 0 {
+			w.firstBad = w.cellRef(i)
+		}
+		w.replaced += int64(bad)
+	}
+	return b
+}
+
+// cellRef names column i's cell in the row being written, e.g. "posts!C12".
+func (w *sheetWriter) cellRef(i int) string {
+	return w.name + "!" + w.refs[i] + string(w.rowNum)
+}
+
+func (w *sheetWriter) Close() error {
+	if w.closed {
+		return w.err
+	}
+	w.closed = true
+	if w.err != nil {
+		return w.err
+	}
+	if !w.started {
+		if len(w.sample) == 0 && w.b.skipEmpty {
+			w.skipped = true
+			return nil
+		}
+		if err := w.start(); err != nil {
+			return err
+		}
+	}
+	return w.endSheet()
+}
+
+// Warnings describes values Excel could not hold as they were.
+func (w *sheetWriter) warnings() []string {
+	var out []string
+	if w.cut > 0 {
+		more := ""
+		if w.cut > int64(len(w.cutCells)) {
+			more = fmt.Sprintf(" and %d more", w.cut-int64(len(w.cutCells)))
+		}
+		out = append(out, fmt.Sprintf("dataset %s: %d text values longer than excel's 32767 characters were truncated and end in %q: %s%s",
+			w.dataset, w.cut, truncMarker, strings.Join(w.cutCells, ", "), more))
+	}
+	if w.replaced > 0 {
+		out = append(out, fmt.Sprintf("dataset %s: %d characters that excel files cannot hold (control characters, invalid UTF-8) were replaced by U+FFFD, the first in %s",
+			w.dataset, w.replaced, w.firstBad))
+	}
+	return out
+}
+
+func (w *sheetWriter) done() bool      { return w.closed }
+func (w *sheetWriter) failed() error   { return w.err }
+func (w *sheetWriter) rowCount() int64 { return w.rows }
 
 // textWidth estimates how many '0'-widths text takes: East Asian wide
 // characters and emoji count double. It stops counting past maxWidth.
@@ -362,143 +634,6 @@ func textWidth(b []byte) float64 {
 		}
 	}
 	return float64(n)
-}
-
-// start sets column widths and the frozen header (both must precede the
-// first row), writes the header and the held-back rows.
-func (w *sheetWriter) start() error {
-	w.started = true
-	for i, h := range w.headers {
-		// A bold header plus the table's filter button needs about 4 more.
-		width := max(textWidth([]byte(h))+4, w.widths[i]+2, minWidth)
-		if err := w.sw.SetColWidth(i+1, i+1, min(width, maxWidth)); err != nil {
-			return w.fail(err)
-		}
-	}
-	if err := w.sw.SetPanes(&excelize.Panes{
-		Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft",
-		Selection: []excelize.Selection{{SQRef: "A2", ActiveCell: "A2", Pane: "bottomLeft"}},
-	}); err != nil {
-		return w.fail(err)
-	}
-	for i, h := range w.headers {
-		w.cells[i] = excelize.Cell{StyleID: w.b.header, Value: h}
-		w.vals[i] = &w.cells[i]
-	}
-	w.row = 1
-	if err := w.sw.SetRow("A1", w.vals); err != nil {
-		return w.fail(err)
-	}
-	sample := w.sample
-	w.sample = nil
-	for _, row := range sample {
-		if err := w.write(row); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// write appends one row's XML to the sheet's rows; nothing is allocated.
-func (w *sheetWriter) write(row []Value) error {
-	if w.row >= excelize.TotalRows {
-		return w.fail(ErrSheetFull)
-	}
-	w.row++
-	rs := w.rows
-	w.rowNum = strconv.AppendInt(w.rowNum[:0], int64(w.row), 10)
-	b := append(rs.buf, `<row r="`...)
-	b = append(b, w.rowNum...)
-	b = append(b, `">`...)
-	for i := range row {
-		if v := &row[i]; !v.Null {
-			b = w.cell(b, i, v)
-		}
-	}
-	rs.buf = append(b, `</row>`...)
-	rs.flush(false)
-	return nil
-}
-
-// cell appends the XML of one non-NULL cell.
-func (w *sheetWriter) cell(b []byte, i int, v *Value) []byte {
-	col, ref, row := &w.cols[i], w.refs[i], w.rowNum
-	if v.Literal {
-		return w.textCell(b, ref, v.Raw)
-	}
-	style := w.styles[i]
-	switch col.Kind {
-	case KindInt, KindUint, KindYear:
-		if n, ok := sigDigits(v.Raw); ok && n <= 15 {
-			if x, ok := parseInt(v.Raw); ok {
-				w.scratch = strconv.AppendInt(w.scratch[:0], x, 10)
-				return appendNumberCell(b, ref, row, style, w.scratch)
-			}
-		}
-	case KindDecimal:
-		_, scale, scratch, ok := exactDecimal(v.Raw, w.scratch)
-		w.scratch = scratch
-		if ok {
-			if int64(scale) != col.Scale {
-				// The column's format would round or pad this value.
-				var err error
-				if style, err = w.b.style(decimalFormat(scale)); err != nil {
-					style = 0
-				}
-			}
-			// The text MySQL sent is the exact value: no float formatting.
-			return appendNumberCell(b, ref, row, style, w.scratch)
-		}
-	case KindFloat:
-		if f, err := strconv.ParseFloat(string(v.Raw), 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
-			b, w.scratch = appendFloatCell(b, ref, row, style, f, w.scratch)
-			return b
-		}
-	case KindDate:
-		if serial, ok := excelSerial(v.Time); ok {
-			b, w.scratch = appendFloatCell(b, ref, row, style, serial, w.scratch)
-			return b
-		}
-		return w.textCell(b, ref, appendDate(w.scratch[:0], v.Time))
-	case KindDateTime:
-		t := v.Time.In(w.b.loc)
-		if serial, ok := excelSerial(t); ok {
-			b, w.scratch = appendFloatCell(b, ref, row, style, serial, w.scratch)
-			return b
-		}
-		return w.textCell(b, ref, t.AppendFormat(w.scratch[:0], isoLayout(col.Scale)))
-	case KindTime:
-		if d, ok := parseDuration(v.Raw); ok {
-			b, w.scratch = appendFloatCell(b, ref, row, style, d, w.scratch)
-			return b
-		}
-	case KindBinary:
-		w.scratch = w.scratch[:0]
-		for _, c := range v.Raw {
-			w.scratch = append(w.scratch, hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		return w.textCell(b, ref, w.scratch)
-	}
-	return w.textCell(b, ref, v.Raw)
-}
-
-// textCell appends a text cell and counts values Excel will cut at
-// 32,767 characters.
-func (w *sheetWriter) textCell(b []byte, ref string, text []byte) []byte {
-	if len(text) > excelize.TotalCellChars && utf16Len(text) > excelize.TotalCellChars {
-		w.truncated++
-	}
-	return appendTextCell(b, ref, w.rowNum, 0, text)
-}
-
-func utf16Len(b []byte) int {
-	n := 0
-	for len(b) > 0 {
-		r, size := utf8.DecodeRune(b)
-		b = b[size:]
-		n += max(utf16.RuneLen(r), 1)
-	}
-	return n
 }
 
 // excelSerial converts t's wall clock to an Excel serial date (1900 date
@@ -554,45 +689,89 @@ func parseDuration(b []byte) (float64, bool) {
 	return float64(total) / 86400e9, true
 }
 
-func (w *sheetWriter) Close() error {
-	if w.closed {
-		return w.err
+// copyRow copies a row's values out of the driver's buffers.
+func copyRow(row []Value) []Value {
+	n := 0
+	for _, v := range row {
+		n += len(v.Raw)
 	}
-	w.closed = true
-	if w.err != nil {
-		return w.err
-	}
-	if !w.started {
-		if err := w.start(); err != nil {
-			return err
+	buf := make([]byte, 0, n)
+	out := make([]Value, len(row))
+	for i, v := range row {
+		out[i] = v
+		if v.Raw != nil {
+			start := len(buf)
+			buf = append(buf, v.Raw...)
+			out[i].Raw = buf[start:len(buf):len(buf)]
 		}
 	}
-	// Filter buttons come from a table over header and data; excelize
-	// stretches a header-only range to two rows, as a table needs.
-	last, err := excelize.CoordinatesToCellName(len(w.cols), max(w.row, 2))
-	if err != nil {
-		return w.fail(err)
-	}
-	show := false
-	if err := w.sw.AddTable(&excelize.Table{Range: "A1:" + last, ShowRowStripes: &show}); err != nil {
-		return w.fail(fmt.Errorf("add table: %w", err))
-	}
-	if err := w.sw.Flush(); err != nil {
-		return w.fail(err)
-	}
-	if err := w.rows.finish(); err != nil {
-		return w.fail(err)
-	}
-	return nil
+	return out
 }
 
-// Warnings describes values Excel changed: text cut at 32,767 characters.
-func (w *sheetWriter) Warnings() []string {
-	if w.truncated == 0 {
-		return nil
+// typeWidth is the width a column's kind needs whatever its data.
+func typeWidth(c Column) float64 {
+	switch c.Kind {
+	case KindDate:
+		return 10
+	case KindDateTime:
+		if c.Scale > 0 {
+			return 23
+		}
+		return 19
 	}
-	return []string{fmt.Sprintf("sheet %s: %d text values longer than 32767 characters were cut", w.name, w.truncated)}
+	return 0
 }
 
-func (w *sheetWriter) done() bool    { return w.closed }
-func (w *sheetWriter) failed() error { return w.err }
+// tableHeaders returns the header labels, made unique ignoring case (an
+// Excel table requires it; joins often repeat names such as id) by adding
+// "_2", "_3"...; empty labels become Column1, Column2... and line breaks
+// become spaces.
+func tableHeaders(cols []Column) []string {
+	out := make([]string, len(cols))
+	used := make(map[string]bool, len(cols))
+	for i, c := range cols {
+		h := strings.Map(func(r rune) rune {
+			if r < 0x20 || r == 0x7f {
+				return ' '
+			}
+			return r
+		}, c.Name)
+		if strings.TrimSpace(h) == "" {
+			h = "Column" + strconv.Itoa(i+1)
+		}
+		base := h
+		for n := 2; used[strings.ToLower(h)]; n++ {
+			h = base + "_" + strconv.Itoa(n)
+		}
+		used[strings.ToLower(h)] = true
+		out[i] = h
+	}
+	return out
+}
+
+// sheetName makes a dataset name a valid, unique Excel sheet name: at most
+// 31 UTF-16 units, none of []:*?/\ or control characters, no leading or
+// trailing apostrophe, not "History" (reserved by Excel), unique ignoring
+// case (a " (2)" suffix is added).
+func sheetName(dataset string, used map[string]bool) string {
+	s := strings.Map(func(r rune) rune {
+		if strings.ContainsRune(`[]:*?/\`, r) || r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			return '_'
+		}
+		return r
+	}, dataset)
+	s = strings.Trim(s, "'")
+	if s == "" {
+		s = "Sheet"
+	}
+	if strings.EqualFold(s, "history") {
+		s += "_"
+	}
+	base := s
+	s = strings.Trim(truncUTF16(base, 31), "'")
+	for n := 2; used[strings.ToLower(s)] || s == ""; n++ {
+		suffix := " (" + strconv.Itoa(n) + ")"
+		s = strings.TrimRight(truncUTF16(base, 31-len(suffix)), "'") + suffix
+	}
+	return s
+}

@@ -3,13 +3,12 @@ package output
 import (
 	"bufio"
 	"compress/flate"
-	"encoding/xml"
+	"errors"
 	"hash/crc32"
 	"math"
 	"os"
-	"regexp"
 	"strconv"
-	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/xuri/excelize/v2"
@@ -92,7 +91,9 @@ func (s *sheetRows) flush(force bool) {
 	s.buf = <-s.free
 }
 
-// finish compresses what is left and waits for the compressor.
+// finish compresses what is left, waits for the compressor and closes the
+// temporary file: a dataset spilling over many sheets holds neither their
+// buffers nor their file descriptors until the workbook is saved.
 func (s *sheetRows) finish() error {
 	if s.finished {
 		return s.err
@@ -101,7 +102,22 @@ func (s *sheetRows) finish() error {
 	s.flush(true)
 	close(s.full)
 	s.err = <-s.done
+	s.buf, s.full, s.free = nil, nil, nil
+	if err := s.tmp.Close(); s.err == nil {
+		s.err = err
+	}
 	return s.err
+}
+
+// open returns the compressed rows of a finished sheetRows.
+func (s *sheetRows) open() (*os.File, error) {
+	if !s.finished {
+		return nil, errors.New("sheet rows not finished")
+	}
+	if s.err != nil {
+		return nil, s.err
+	}
+	return os.Open(s.tmp.Name())
 }
 
 // remove stops the compressor if needed and deletes the temporary file.
@@ -152,111 +168,129 @@ func appendFloatCell(b []byte, col string, row []byte, style int, f float64, scr
 	return appendNumberCell(b, col, row, style, scratch), scratch
 }
 
-// appendTextCell appends an inline string cell. Plain text is copied as
-// is; anything else goes through the same escaping and truncation as
-// excelize (xmlText).
+// appendTextCell appends an inline string cell holding text, which needs
+// no cleaning (digits, dates, hex...).
 func appendTextCell(b []byte, col string, row []byte, style int, text []byte) []byte {
 	b = appendCellStart(b, col, row, style)
+	b, _ = appendInlineStr(b, text, false)
+	return b
+}
+
+// appendTextCellMarked appends an unstyled inline string cell holding text,
+// followed by truncMarker if cut, and returns how many characters XML
+// cannot hold were replaced by U+FFFD.
+func appendTextCellMarked(b []byte, col string, row []byte, text []byte, cut bool) ([]byte, int) {
+	b = appendCellStart(b, col, row, 0)
+	return appendInlineStr(b, text, cut)
+}
+
+// appendInlineStr appends ` t="inlineStr"><is><t>text</t></is></c>` with
+// text escaped as appendXMLText does, xml:space="preserve" when it starts
+// or ends with whitespace (Excel strips it otherwise), and truncMarker
+// after it if cut.
+func appendInlineStr(b, text []byte, cut bool) ([]byte, int) {
 	b = append(b, ` t="inlineStr"><is><t`...)
-	if plainText(text) {
-		b = append(b, '>')
-		b = append(b, text...)
-	} else {
-		v, preserve := xmlText(string(text))
-		if preserve {
-			b = append(b, ` xml:space="preserve"`...)
-		}
-		b = append(b, '>')
-		b = append(b, v...)
+	if len(text) > 0 && (isXMLSpace(text[0]) || !cut && isXMLSpace(text[len(text)-1])) {
+		b = append(b, ` xml:space="preserve"`...)
 	}
-	return append(b, "</t></is></c>"...)
+	b = append(b, '>')
+	b, bad := appendXMLText(b, text)
+	if cut {
+		b = append(b, truncMarker...)
+	}
+	return append(b, "</t></is></c>"...), bad
 }
 
-// plainText reports whether text needs no escaping, no xml:space and no
-// truncation: printable ASCII other than &<> and "_x" (excelize's escape
-// prefix), or valid UTF-8 without U+FFFE/U+FFFF, no edge whitespace, and at
-// most TotalCellChars bytes (so at most that many UTF-16 units).
-func plainText(b []byte) bool {
-	if len(b) == 0 || len(b) > excelize.TotalCellChars || b[0] == ' ' || b[len(b)-1] == ' ' {
-		return len(b) == 0
-	}
-	ascii := true
-	for i, c := range b {
+func isXMLSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// appendXMLText appends text as XML character data without allocating:
+// &, < and > are escaped, and CR too (an XML reader would turn a literal
+// one into LF); every character XML 1.0 cannot hold (control characters
+// other than tab, LF and CR, invalid UTF-8, U+FFFE, U+FFFF) becomes U+FFFD,
+// and their count is returned; a literal "_xHHHH_" gets the prefix
+// "_x005F" (an escaped "_"), or Excel and excelize would read it as the
+// escaped character U+HHHH. Runs of plain text are copied as they are.
+func appendXMLText(b, text []byte) ([]byte, int) {
+	bad, start := 0, 0
+	for i := 0; i < len(text); {
+		c := text[i]
+		var esc string
 		switch {
-		case c < 0x20 || c == '&' || c == '<' || c == '>':
-			return false
-		case c == '_' && i+1 < len(b) && b[i+1] == 'x':
-			return false
-		case c >= 0x80:
-			ascii = false
-		}
-	}
-	if ascii {
-		return true
-	}
-	return utf8.Valid(b) && !strings.Contains(string(b), "\uFFFE") && !strings.Contains(string(b), "\uFFFF")
-}
-
-// xmlText is excelize's trimCellValue(value, true) followed by bstrMarshal
-// (excelize v2.11.1, cell.go and lib.go, BSD-3-Clause): cut at
-// TotalCellChars UTF-16 units, XML-escape (line feeds kept as is), escape
-// literal "_xHHHH_" as "_x005F_xHHHH_", and say whether the value has edge
-// whitespace that needs xml:space="preserve".
-func xmlText(value string) (string, bool) {
-	if utf16Len([]byte(value)) > excelize.TotalCellChars {
-		value = truncUTF16(value, excelize.TotalCellChars)
-	}
-	if value == "" {
-		return "", false
-	}
-	preserve := false
-	for _, c := range []byte{9, 10, 13, 32} {
-		if value[0] == c || value[len(value)-1] == c {
-			preserve = true
-			break
-		}
-	}
-	var sb strings.Builder
-	_ = xml.EscapeText(&sb, []byte(value))
-	return bstrMarshal(strings.ReplaceAll(sb.String(), "&#xA;", "\n")), preserve
-}
-
-var (
-	bstrExp       = regexp.MustCompile(`_x[a-fA-F\d]{4}_`)
-	bstrEscapeExp = regexp.MustCompile(`x[a-fA-F\d]{4}_`)
-)
-
-// bstrMarshal is excelize's (lib.go): it escapes literal _xHHHH_ sequences,
-// which Excel would otherwise read as escaped characters.
-func bstrMarshal(s string) (result string) {
-	matches, l, cursor := bstrExp.FindAllStringSubmatchIndex(s, -1), len(s), 0
-	for _, match := range matches {
-		result += s[cursor:match[0]]
-		subStr := s[match[0]:match[1]]
-		if subStr == "_x005F_" {
-			cursor = match[1]
-			if match[1]+6 <= l && bstrEscapeExp.MatchString(s[match[1]:match[1]+6]) {
-				_, err := strconv.Unquote(`"\u` + s[match[1]+1:match[1]+5] + `"`)
-				if err == nil {
-					result += subStr + "x005F" + subStr
-					continue
-				}
+		case c >= utf8.RuneSelf:
+			r, size := utf8.DecodeRune(text[i:])
+			if r == utf8.RuneError && size == 1 || r == 0xFFFE || r == 0xFFFF {
+				b = append(b, text[start:i]...)
+				b = append(b, "\uFFFD"...)
+				bad++
+				start = i + size
 			}
-			result += subStr + "x005F_"
+			i += size
 			continue
-		}
-		if bstrExp.MatchString(subStr) {
-			cursor = match[1]
-			if _, err := strconv.Unquote(`"\u` + s[match[0]+2:match[1]-1] + `"`); err == nil {
-				result += "_x005F" + subStr
-				continue
+		case c == '_':
+			if isBstr(text[i:]) {
+				b = append(b, text[start:i]...)
+				b = append(b, "_x005F"...)
+				start = i // the '_' itself follows with the plain text
 			}
+			i++
+			continue
+		case c >= 0x20 && c != '&' && c != '<' && c != '>', c == '\t', c == '\n':
+			i++
+			continue
+		case c == '&':
+			esc = "&amp;"
+		case c == '<':
+			esc = "&lt;"
+		case c == '>':
+			esc = "&gt;"
+		case c == '\r':
+			esc = "&#xD;"
+		default:
+			esc = "\uFFFD"
+			bad++
+		}
+		b = append(b, text[start:i]...)
+		b = append(b, esc...)
+		i++
+		start = i
+	}
+	return append(b, text[start:]...), bad
+}
+
+// isBstr reports whether b starts with _xHHHH_ (four hex digits).
+func isBstr(b []byte) bool {
+	if len(b) < 7 || b[0] != '_' || b[1] != 'x' || b[6] != '_' {
+		return false
+	}
+	for _, c := range b[2:6] {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
 		}
 	}
-	if cursor < l {
-		result += s[cursor:]
+	return true
+}
+
+// utf16LenBytes counts b in UTF-16 code units like utf16Len, an invalid
+// byte counting as one (it becomes U+FFFD).
+func utf16LenBytes(b []byte) int {
+	n := 0
+	for _, r := range string(b) { // no copy: the compiler ranges over b
+		n += max(utf16.RuneLen(r), 1)
 	}
-	return result
+	return n
+}
+
+// truncUTF16Bytes cuts b to at most n UTF-16 code units without splitting
+// a rune.
+func truncUTF16Bytes(b []byte, n int) []byte {
+	units := 0
+	for i, r := range string(b) {
+		units += max(utf16.RuneLen(r), 1)
+		if units > n {
+			return b[:i]
+		}
+	}
+	return b
 }
 
 // appendExcelFloat is excelize's formatCellFloat(f, -1, 64): the shortest

@@ -93,6 +93,9 @@ func (z *zipSplicer) finish() error {
 }
 
 func (z *zipSplicer) splice(name string, sheet []byte, rows *sheetRows) error {
+	if !rows.finished || rows.err != nil {
+		return fmt.Errorf("%s: rows not finished: %v", name, rows.err)
+	}
 	cut := bytes.LastIndex(sheet, []byte("</sheetData>"))
 	if cut < 0 {
 		return fmt.Errorf("%s: no </sheetData> in excelize's sheet", name)
@@ -126,7 +129,13 @@ func (z *zipSplicer) splice(name string, sheet []byte, rows *sheetRows) error {
 		return err
 	}
 	if rows.compressed > 0 {
-		if _, err := io.Copy(w, io.NewSectionReader(rows.tmp, 0, rows.compressed)); err != nil {
+		f, err := rows.open()
+		if err != nil {
+			return fmt.Errorf("rows of %s: %w", name, err)
+		}
+		_, err = io.Copy(w, io.NewSectionReader(f, 0, rows.compressed))
+		_ = f.Close()
+		if err != nil {
 			return fmt.Errorf("copy rows of %s: %w", name, err)
 		}
 	}
@@ -203,9 +212,6 @@ func gf2Square(square, mat *[32]uint32) {
 		square[n] = gf2Times(mat, mat[n])
 	}
 }
-
-// errRowsClosed is returned when rows are added to a finished sheetRows.
-var errRowsClosed = errors.New("sheet rows already finished")
 
 // removeTemp closes and removes a temporary file, if any.
 func removeTemp(f *os.File) error {

@@ -1,9 +1,14 @@
 package output
 
 import (
+	"database/sql"
 	"hash/crc32"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/xuri/excelize/v2"
 )
 
 func TestCRC32Combine(t *testing.T) {
@@ -32,17 +37,37 @@ func TestAppendExcelFloat(t *testing.T) {
 	}
 }
 
-func TestPlainText(t *testing.T) {
-	for _, tc := range []struct {
-		s    string
-		want bool
-	}{
-		{"", true}, {"User 12", true}, {"Zoë, 李雷 😀", true}, {`say "hi"`, true},
-		{" lead", false}, {"trail ", false}, {"a&b", false}, {"<b>", false}, {"line\nbreak", false},
-		{"tab\t", false}, {"_x000D_", false}, {"bad \xff utf8", false}, {"\uFFFE", false},
-	} {
-		if got := plainText([]byte(tc.s)); got != tc.want {
-			t.Errorf("plainText(%q) = %v, want %v", tc.s, got, tc.want)
+// TestXLSXText reads text cells written by appendXMLText back with
+// excelize: escaping, edge whitespace, Excel's _xHHHH_ escapes and
+// characters XML cannot hold.
+func TestXLSXText(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"", ""}, {"User 12", "User 12"}, {"Zoë, 李雷 😀", "Zoë, 李雷 😀"}, {`say "hi" 'x'`, `say "hi" 'x'`},
+		{" lead", " lead"}, {"trail ", "trail "}, {"\ttab", "\ttab"}, {"a&b<c>d]]>", "a&b<c>d]]>"},
+		{"line\nbreak", "line\nbreak"}, {"crlf\r\nend\r", "crlf\r\nend\r"},
+		{"_x000D_", "_x000D_"}, {"_x005F_x0041_", "_x005F_x0041_"}, {"__x0041_x", "__x0041_x"},
+		{"_xD800_ _xabcd_", "_xD800_ _xabcd_"}, {"_x12_ _xGHIJ_", "_x12_ _xGHIJ_"},
+		{"bad \xff utf8", "bad \uFFFD utf8"}, {"\uFFFE|\uFFFF", "\uFFFD|\uFFFD"}, {"ctl\x01\x1f", "ctl\uFFFD\uFFFD"},
+	}
+	cols := []Column{{Name: "s", Kind: KindText}}
+	var rows [][]sql.RawBytes
+	for _, tc := range tests {
+		rows = append(rows, raw(tc.in))
+	}
+	files, r := writeReportR(t, Spec{Format: "xlsx", Path: "r"}, t.TempDir(), Vars{Job: "j", Logical: time.Now()},
+		[]testDataset{{name: "t", cols: cols, rows: rows}})
+	f, err := excelize.OpenFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for i, tc := range tests {
+		ref := "A" + strconv.Itoa(i+2)
+		if got, _ := f.GetCellValue("t", ref); got != tc.want {
+			t.Errorf("%s: %q came back as %q, want %q", ref, tc.in, got, tc.want)
 		}
+	}
+	if ws := r.Warnings(); len(ws) != 1 || !strings.Contains(ws[0], "5 characters") || !strings.Contains(ws[0], "the first in t!A17") {
+		t.Errorf("warnings %q, want 5 characters replaced, the first in t!A17", ws)
 	}
 }

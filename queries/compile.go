@@ -3,7 +3,10 @@ package queries
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/doug-martin/goqu/v9"
 	"github.com/doug-martin/goqu/v9/dialect/mysql"
@@ -15,10 +18,72 @@ import (
 type Query struct {
 	SQL  string
 	Args []any
+	// ArgNames says where each argument comes from: "window_start",
+	// "window_end", "param NAME" (a list parameter: "param NAME[i]"), or ""
+	// for a literal of the configuration (a value, a limit).
+	ArgNames []string
 	// Columns are the names of the result columns, in order: the output
 	// names of the select list (see Selection.OutputName), which are also the
 	// names the server reports for them.
 	Columns []string
+	// Joins are the outer joins diagnosed (Env.Diagnostics). The result has
+	// three hidden columns per join after Columns, in this order: matched,
+	// left_unmatched, right_unmatched, each 0 or 1 per row (or a count per
+	// group when the dataset aggregates); see JoinStats.
+	Joins []JoinDiag
+}
+
+// JoinDiag describes one diagnosed outer join: its alias and type, and Key,
+// the column whose NULL-ness tells a matched row from a NULL-extended one:
+// a column of the joined table for left and full joins, of a table before
+// it for right joins. Key is compared, as a whole operand, by an on
+// condition; every on operator is null-rejecting, so Key is never NULL in a
+// matched row, whether or not the column is nullable.
+type JoinDiag struct {
+	Alias string
+	Type  string
+	Key   string
+}
+
+// Window is the half-open interval [Start, End) of a run.
+type Window struct {
+	Start, End time.Time
+}
+
+// Env is the context a dataset is compiled in: the run's window and
+// parameter values, the job's datasets for derived tables, and the zone
+// DATETIME values are stored in.
+type Env struct {
+	// Window is the run's window; nil when the job has none.
+	Window *Window
+	// Params holds the value of every declared parameter by name, as
+	// ResolveParams returns them; nil binds NULL.
+	Params map[string]any
+	// Datasets are the job's datasets in order; a dataset may use those
+	// before it as derived tables.
+	Datasets []Dataset
+	// Location is the zone of DATETIME columns (database.timezone): window
+	// bounds and datetime parameters are bound as wall clocks in it. nil
+	// means UTC.
+	Location *time.Location
+	// Diagnostics adds the hidden join diagnostic columns (see Query.Joins).
+	Diagnostics bool
+}
+
+// scope returns what d may refer to in env.
+func (env Env) scope(d *Dataset) Scope {
+	s := Scope{Window: env.Window != nil, Datasets: env.Datasets}
+	if i := slices.IndexFunc(env.Datasets, func(x Dataset) bool { return x.Name == d.Name }); i >= 0 {
+		s.Datasets = env.Datasets[:i]
+	}
+	for name, v := range env.Params {
+		typ := "string"
+		if _, ok := v.([]any); ok {
+			typ = "list<string>"
+		}
+		s.Params = append(s.Params, Param{Name: name, Type: typ})
+	}
+	return s
 }
 
 // dialectName is the goqu dialect Compile uses: MySQL's without FULL joins.
@@ -39,45 +104,89 @@ func init() {
 	goqu.RegisterDialect(dialectName, opts)
 }
 
-// Compile validates the dataset and compiles it into a prepared MySQL query.
-// When the dataset is invalid the error joins every *FieldError Validate
-// reports; callers that want the individual errors call Validate first.
-func Compile(d *Dataset) (Query, error) {
-	if errs := d.Validate(); len(errs) > 0 {
+// Compile validates the dataset in env and compiles it into a prepared
+// MySQL query. When the dataset is invalid the error joins every
+// *FieldError Validate reports; callers that want the individual errors call
+// Validate first.
+func Compile(d *Dataset, env Env) (Query, error) {
+	if errs := d.Validate(env.scope(d)); len(errs) > 0 {
 		return Query{}, errors.Join(errs...)
 	}
-	full := -1
-	for i, j := range d.Joins {
-		if j.normType() == joinFull {
-			full = i
-			break
+	q, err := (&compiler{env: env}).query(d)
+	if err != nil {
+		return Query{}, err
+	}
+	// The same query once more with every bound value replaced by a label:
+	// the arguments come out in the same order and name themselves.
+	labelled, err := (&compiler{env: env, label: true}).query(d)
+	if err != nil {
+		return Query{}, err
+	}
+	q.ArgNames = make([]string, len(q.Args))
+	for i, a := range labelled.Args {
+		if s, ok := a.(string); ok && i < len(q.ArgNames) {
+			q.ArgNames[i], _ = strings.CutPrefix(s, labelMark)
+			if q.ArgNames[i] == s {
+				q.ArgNames[i] = ""
+			}
 		}
 	}
-	var ds *goqu.SelectDataset
-	if full < 0 {
-		ds = selectCore(d, -1, "", nil)
-		if len(d.GroupBy) > 0 {
-			ds = ds.GroupBy(columns(d.GroupBy)...)
-		}
-		for _, f := range d.Having {
-			ds = ds.Having(filterExpr(f, havingOperand(d.Select, f)))
-		}
-		ds = ds.Order(orderExprs(d, false)...)
-	} else {
-		ds = fullJoin(d, full)
-	}
-	if d.Limit != nil {
-		ds = ds.Limit(uint(*d.Limit))
-	}
+	return q, nil
+}
+
+// labelMark starts the stand-in values of a labelling compile.
+const labelMark = "\x00joinery:"
+
+type compiler struct {
+	env   Env
+	label bool
+}
+
+func (c *compiler) query(d *Dataset) (Query, error) {
+	ds, diags := c.dataset(d, c.env.Diagnostics)
 	sql, args, err := ds.Prepared(true).ToSQL()
 	if err != nil {
 		return Query{}, fmt.Errorf("build sql: %w", err)
 	}
-	q := Query{SQL: sql, Args: args, Columns: make([]string, len(d.Select))}
+	q := Query{SQL: sql, Args: args, Columns: make([]string, len(d.Select)), Joins: diags}
 	for i, s := range d.Select {
 		q.Columns[i] = s.OutputName()
 	}
 	return q, nil
+}
+
+// dataset builds the whole SELECT of d; with diag, the hidden diagnostic
+// columns are added.
+func (c *compiler) dataset(d *Dataset, diag bool) (*goqu.SelectDataset, []JoinDiag) {
+	var diags []JoinDiag
+	if diag {
+		for _, i := range diagnosed(d) {
+			l, r := joinKeys(d, i)
+			j := JoinDiag{Alias: d.Joins[i].alias(), Type: d.Joins[i].normType(), Key: r}
+			if j.Type == joinRight {
+				j.Key = l
+			}
+			diags = append(diags, j)
+		}
+	}
+	full := slices.IndexFunc(d.Joins, func(j Join) bool { return j.normType() == joinFull })
+	var ds *goqu.SelectDataset
+	if full < 0 {
+		ds = c.selectCore(d, diags, -1, "", nil)
+		if len(d.GroupBy) > 0 {
+			ds = ds.GroupBy(c.groupBy(d)...)
+		}
+		for _, f := range d.Having {
+			ds = ds.Having(c.filter(f, c.havingOperand(d.Select, f)))
+		}
+		ds = ds.Order(c.orderExprs(d, false)...)
+	} else {
+		ds = c.fullJoin(d, diags, full)
+	}
+	if d.Limit != nil {
+		ds = ds.Limit(uint(*d.Limit))
+	}
+	return ds, diags
 }
 
 // fullJoin emulates the full join at joins[full] (see the package doc):
@@ -87,88 +196,185 @@ func Compile(d *Dataset) (Query, error) {
 // The second branch must keep exactly the right-side rows that matched no
 // row of the left side (the from table and the joins before the full join);
 // the first branch already produced every matched pair. <key> is a left-side
-// operand of one of the on conditions. Every on operator (= != <> < <= > >=)
-// is null-rejecting: a comparison is TRUE only when both operands are
-// non-NULL, and the on conditions are ANDed. So whenever a left row matched,
-// <key> is non-NULL in the joined row, and when none matched the left side
-// is NULL-extended, so <key> IS NULL. That holds even when the column itself
-// is nullable (a left row with a NULL key never matches, so it only appears,
-// correctly, in the first branch) and even when its table was NULL-extended
-// by an earlier outer join. It would not hold for a column outside the on
-// clause (such as the left table's primary key, if it could be NULL), nor for
-// null-safe <=>, OR or IS NULL conditions, which the on clause cannot express.
+// column compared, as a whole operand, by one of the on conditions. Every on
+// operator (= != <> < <= > >=) is null-rejecting: a comparison is TRUE only
+// when both operands are non-NULL, and the on conditions are ANDed. So
+// whenever a left row matched, <key> is non-NULL in the joined row, and when
+// none matched the left side is NULL-extended, so <key> IS NULL. That holds
+// even when the column itself is nullable (a left row with a NULL key never
+// matches, so it only appears, correctly, in the first branch) and even when
+// its table was NULL-extended by an earlier outer join. It would not hold
+// for a column outside the on clause, or one inside a function such as
+// coalesce, which is why only whole column operands are taken.
 //
 // Joins after the full join are repeated in both branches: inner, left and
 // cross joins distribute over UNION ALL; right and full ones do not and are
 // rejected by Validate. So are aggregates, group_by and having. The where
 // filters are repeated in both branches, so their arguments appear twice, in
 // branch order.
-func fullJoin(d *Dataset, full int) *goqu.SelectDataset {
-	key := fullJoinKey(d, full)
-	left := selectCore(d, full, joinLeft, nil)
-	right := selectCore(d, full, joinRight, goqu.I(key).IsNull())
+func (c *compiler) fullJoin(d *Dataset, diags []JoinDiag, full int) *goqu.SelectDataset {
+	key, _ := joinKeys(d, full)
+	left := c.selectCore(d, diags, full, joinLeft, nil)
+	right := c.selectCore(d, diags, full, joinRight, goqu.I(key).IsNull())
 	union := left.UnionAll(right)
 	if len(d.OrderBy) == 0 && d.Limit == nil {
 		return union
 	}
 	// An ORDER BY after a UNION may only name result columns, and LIMIT must
 	// apply to the whole union: wrap it as a derived table.
-	return goqu.Dialect(dialectName).From(union.As(fullRowsAlias)).Order(orderExprs(d, true)...)
+	return goqu.Dialect(dialectName).From(union.As(fullRowsAlias)).Order(c.orderExprs(d, true)...)
 }
 
-// fullJoinKey returns the first on operand of joins[full] that names a
-// table before it. Validate guarantees there is one.
-func fullJoinKey(d *Dataset, full int) string {
-	before := map[string]bool{d.From.alias(): true}
-	for _, j := range d.Joins[:full] {
-		before[j.alias()] = true
+// joinKeys returns, for joins[i], the first column of a table before it
+// (left) and the first column of the joined table (right) that an on
+// condition compares as a whole operand; either is "" when there is none.
+// With using, right is the joined table's first using column and left is "".
+func joinKeys(d *Dataset, i int) (left, right string) {
+	j := d.Joins[i]
+	alias := j.alias()
+	if len(j.Using) > 0 {
+		return "", alias + "." + j.Using[0]
 	}
-	for _, c := range d.Joins[full].On {
-		for _, operand := range []string{c.Left, c.Right} {
-			if alias, _, ok := splitColumn(operand); ok && before[alias] {
-				return operand
+	before := map[string]bool{d.From.alias(): true}
+	for _, b := range d.Joins[:i] {
+		before[b.alias()] = true
+	}
+	for _, cond := range j.On {
+		for _, operand := range []string{cond.Left, cond.Right} {
+			e, err := parseExpr(operand)
+			if err != nil || e.kind != exColumn {
+				continue
+			}
+			a, _, _ := splitColumn(e.text)
+			switch {
+			case left == "" && before[a]:
+				left = e.text
+			case right == "" && a == alias:
+				right = e.text
 			}
 		}
 	}
-	panic("queries: full join without a left-side on operand passed validation")
+	return left, right
+}
+
+// diagnosed returns the indexes of the joins that get diagnostics: left
+// and full joins whose on conditions compare a column of the joined table
+// (or that use using), right joins whose on conditions compare a column of
+// a table before them; in each case only when no right or full join
+// follows, since that could NULL-extend the rows they made.
+func diagnosed(d *Dataset) []int {
+	var out []int
+	for i, j := range d.Joins {
+		later := slices.ContainsFunc(d.Joins[i+1:], func(j Join) bool { t := j.normType(); return t == joinRight || t == joinFull })
+		l, r := joinKeys(d, i)
+		switch t := j.normType(); {
+		case later:
+		case (t == joinLeft || t == joinFull) && r != "", t == joinRight && l != "":
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// hiddenColumns returns the diagnostic select expressions: per join,
+// matched, left_unmatched and right_unmatched, summed when grouped. In the
+// second branch of an emulated full join (rightBranch), every row is a
+// right row that matched nothing.
+func hiddenColumns(diags []JoinDiag, grouped, rightBranch bool) []any {
+	var out []any
+	zero, one := goqu.L("0"), goqu.L("1")
+	for i, j := range diags {
+		k := goqu.I(j.Key)
+		var conds []exp.Expression
+		switch {
+		case j.Type == joinFull && rightBranch:
+			conds = []exp.Expression{zero, zero, one}
+		case j.Type == joinRight:
+			conds = []exp.Expression{k.IsNotNull(), zero, k.IsNull()}
+		default: // left, or the first branch of full
+			conds = []exp.Expression{k.IsNotNull(), k.IsNull(), zero}
+		}
+		for k, cond := range conds {
+			var col exp.Aliaseable = goqu.L("?", cond)
+			if grouped {
+				col = goqu.SUM(goqu.L("?", cond))
+			}
+			out = append(out, col.As(HiddenColumn(i, k)))
+		}
+	}
+	return out
+}
+
+// HiddenColumn names the k-th diagnostic column (0 matched, 1
+// left_unmatched, 2 right_unmatched) of the i-th diagnosed join.
+func HiddenColumn(i, k int) string {
+	return hiddenPrefix + strconv.Itoa(i) + "_" + [...]string{statMatched, statLeftUnmatched, statRightUnmatched}[k]
+}
+
+// grouped reports whether the dataset aggregates.
+func grouped(d *Dataset) bool {
+	if len(d.GroupBy) > 0 {
+		return true
+	}
+	for _, s := range d.Select {
+		if e, err := selectionExpr(s); err == nil && e.hasAggregate() {
+			return true
+		}
+	}
+	return false
 }
 
 // selectCore builds SELECT ... FROM ... JOIN ... WHERE ... of the dataset.
 // When override >= 0, joins[override] is built with type overrideType, and
 // extra (if not nil) is ANDed after the where filters.
-func selectCore(d *Dataset, override int, overrideType string, extra exp.Expression) *goqu.SelectDataset {
+func (c *compiler) selectCore(d *Dataset, diags []JoinDiag, override int, overrideType string, extra exp.Expression) *goqu.SelectDataset {
 	sel := make([]any, len(d.Select))
 	for i, s := range d.Select {
-		sel[i] = selectExpr(s)
+		sel[i] = c.selectExpr(s)
 	}
-	ds := goqu.Dialect(dialectName).From(tableExpr(d.From.Table, d.From.As)).Select(sel...)
+	sel = append(sel, hiddenColumns(diags, grouped(d), overrideType == joinRight)...)
+	ds := goqu.Dialect(dialectName).From(c.tableExpr(d.From)).Select(sel...)
 	for i, j := range d.Joins {
 		typ := j.normType()
 		if i == override {
 			typ = overrideType
 		}
-		t := tableExpr(j.Table, j.As)
-		on := make([]exp.Expression, len(j.On))
-		for k, c := range j.On {
-			on[k] = conditionExpr(c)
+		t := c.tableExpr(j.table())
+		var cond exp.JoinCondition
+		if len(j.Using) > 0 {
+			cols := make([]any, len(j.Using))
+			for k, u := range j.Using {
+				cols[k] = u
+			}
+			cond = goqu.Using(cols...)
+		} else {
+			on := make([]exp.Expression, len(j.On))
+			for k, cd := range j.On {
+				on[k] = c.compare(c.exprOf(mustParse(cd.Left)), strings.TrimSpace(cd.Op), c.exprOf(mustParse(cd.Right)))
+			}
+			cond = goqu.On(on...)
 		}
 		switch typ {
 		case joinInner:
-			ds = ds.InnerJoin(t, goqu.On(on...))
+			ds = ds.InnerJoin(t, cond)
 		case joinLeft:
-			ds = ds.LeftJoin(t, goqu.On(on...))
+			ds = ds.LeftJoin(t, cond)
 		case joinRight:
-			ds = ds.RightJoin(t, goqu.On(on...))
+			ds = ds.RightJoin(t, cond)
 		case joinCross:
 			ds = ds.CrossJoin(t)
 		default:
 			// Unreachable after Validate; the dialect refuses to build it.
-			ds = ds.FullOuterJoin(t, goqu.On(on...))
+			ds = ds.FullOuterJoin(t, cond)
 		}
 	}
 	var where []exp.Expression
 	for _, f := range d.Where {
-		where = append(where, filterExpr(f, goqu.I(f.Column)))
+		where = append(where, c.filter(f, operandOf(c.exprOf(mustParse(f.Column)))))
+	}
+	if d.Window != "" {
+		w := operandOf(c.exprOf(mustParse(d.Window)))
+		where = append(where, w.Gte(c.param(ParamWindowStart)), w.Lt(c.param(ParamWindowEnd)))
 	}
 	if extra != nil {
 		where = append(where, extra)
@@ -179,75 +385,189 @@ func selectCore(d *Dataset, override int, overrideType string, extra exp.Express
 	return ds
 }
 
-func tableExpr(table, as string) exp.Expression {
-	if as == "" || as == table {
-		return goqu.T(table)
+// tableExpr returns a table, or another dataset as a derived table.
+func (c *compiler) tableExpr(t Table) exp.Expression {
+	if t.Dataset != "" {
+		i := slices.IndexFunc(c.env.Datasets, func(d Dataset) bool { return d.Name == t.Dataset })
+		sub, _ := c.dataset(&c.env.Datasets[i], false)
+		return sub.As(t.alias())
 	}
-	return goqu.T(table).As(as)
+	if t.As == "" || t.As == t.Table {
+		return goqu.T(t.Table)
+	}
+	return goqu.T(t.Table).As(t.As)
 }
 
-func columns(cols []string) []any {
-	out := make([]any, len(cols))
-	for i, c := range cols {
-		out[i] = goqu.I(c)
+// mustParse parses an expression that Validate has accepted.
+func mustParse(s string) *expr {
+	e, err := parseExpr(s)
+	if err != nil {
+		panic(fmt.Sprintf("queries: validated expression %q does not parse: %v", s, err))
+	}
+	return e
+}
+
+func (c *compiler) groupBy(d *Dataset) []any {
+	out := make([]any, len(d.GroupBy))
+	for i, g := range d.GroupBy {
+		e := mustParse(g)
+		out[i] = c.exprOf(e)
+		if e.kind == exColumn {
+			continue
+		}
+		// An expression that repeats a select entry is grouped by its
+		// position: repeating it would bind its values twice, and MySQL's
+		// ONLY_FULL_GROUP_BY does not see two placeholders as equal.
+		for k, s := range d.Select {
+			if se, err := selectionExpr(s); err == nil && se.String() == e.String() {
+				out[i] = goqu.L(strconv.Itoa(k + 1))
+				break
+			}
+		}
 	}
 	return out
 }
 
-func conditionExpr(c Condition) exp.Expression {
-	l, r := goqu.I(c.Left), goqu.I(c.Right)
-	switch strings.TrimSpace(c.Op) {
+// compare builds l op r for the comparison operators of on and if/case.
+func (c *compiler) compare(l exp.Expression, op string, r any) exp.Expression {
+	lo := operandOf(l)
+	switch op {
 	case "=":
-		return l.Eq(r)
+		return lo.Eq(r)
 	case "!=", "<>":
-		return l.Neq(r)
+		return lo.Neq(r)
 	case "<":
-		return l.Lt(r)
+		return lo.Lt(r)
 	case "<=":
-		return l.Lte(r)
+		return lo.Lte(r)
 	case ">":
-		return l.Gt(r)
+		return lo.Gt(r)
+	case "is null":
+		return lo.IsNull()
+	case "is not null":
+		return lo.IsNotNull()
 	default: // ">=", the last one Validate accepts
-		return l.Gte(r)
+		return lo.Gte(r)
 	}
 }
 
-// aggExpr returns agg(column); column may be "*" for count.
-func aggExpr(agg, column string) exp.SQLFunctionExpression {
-	var col any = goqu.I(column)
-	if column == "*" {
-		col = goqu.Star()
+// exprOf compiles a validated expression.
+func (c *compiler) exprOf(e *expr) exp.Expression {
+	switch e.kind {
+	case exColumn, exName:
+		return goqu.I(e.text)
+	case exStar:
+		return goqu.Star()
+	case exValue:
+		return goqu.V(c.literal(e.value))
+	case exParam:
+		return goqu.V(c.param(e.text))
+	case exCompare:
+		var r any
+		if len(e.args) == 2 {
+			r = c.exprOf(e.args[1])
+		}
+		return c.compare(c.exprOf(e.args[0]), e.op, r)
 	}
-	switch normWord(agg) {
-	case "count":
-		return goqu.COUNT(col)
-	case "count_distinct":
-		return goqu.COUNT(goqu.DISTINCT(col))
-	case "sum":
-		return goqu.SUM(col)
-	case "min":
-		return goqu.MIN(col)
-	case "max":
-		return goqu.MAX(col)
-	default: // "avg"
-		return goqu.AVG(col)
+	args := make([]any, len(e.args))
+	for i, a := range e.args {
+		args[i] = c.exprOf(a)
 	}
+	switch {
+	case e.text == "count_distinct" || e.text == "count" && e.distinct:
+		return goqu.COUNT(goqu.DISTINCT(args[0]))
+	case e.text == "case":
+		ce := goqu.Case()
+		for i := 0; i+1 < len(args); i += 2 {
+			ce = ce.When(args[i], args[i+1])
+		}
+		if len(args)%2 == 1 {
+			ce = ce.Else(args[len(args)-1])
+		}
+		return ce
+	}
+	return goqu.Func(funcs[e.text].sql, args...)
 }
 
-func selectExpr(s Selection) exp.Expression {
-	if s.Agg != "" {
-		// Always named, so that headers do not depend on how the server
-		// prints an expression.
-		return aggExpr(s.Agg, s.Column).As(s.OutputName())
+// literal returns a value of the configuration as bound.
+func (c *compiler) literal(v any) any {
+	if c.label {
+		return labelMark
 	}
-	if s.As != "" {
-		return goqu.I(s.Column).As(s.As)
-	}
-	return goqu.I(s.Column)
+	return bindable(v)
 }
 
-// operand is what a filter compares: a column or an aggregate.
+// param returns the bound value of a run parameter: the window bounds and
+// datetime values as DATETIME text in the database's zone, booleans as 1/0.
+func (c *compiler) param(name string) any {
+	var v any
+	switch name {
+	case ParamWindowStart:
+		v = c.env.Window.Start
+	case ParamWindowEnd:
+		v = c.env.Window.End
+	default:
+		v = c.env.Params[name]
+	}
+	if c.label {
+		if name == ParamWindowStart || name == ParamWindowEnd {
+			return labelMark + name
+		}
+		return labelMark + "param " + name
+	}
+	return c.bound(v)
+}
+
+// paramList returns the bound values of a list parameter, never empty.
+func (c *compiler) paramList(name string) []any {
+	list, _ := c.env.Params[name].([]any)
+	if len(list) == 0 {
+		list = []any{nil} // IN (NULL) matches nothing, like NOT IN (NULL)
+	}
+	out := make([]any, len(list))
+	for i, v := range list {
+		out[i] = c.bound(v)
+		if c.label {
+			out[i] = fmt.Sprintf("%sparam %s[%d]", labelMark, name, i)
+		}
+	}
+	return out
+}
+
+func (c *compiler) bound(v any) any {
+	if t, ok := v.(time.Time); ok {
+		loc := c.env.Location
+		if loc == nil {
+			loc = time.UTC
+		}
+		return FormatDateTime(t.In(loc))
+	}
+	return bindable(v)
+}
+
+// FormatDateTime writes t's wall clock as MySQL DATETIME text, with
+// microseconds only when there are any.
+func FormatDateTime(t time.Time) string {
+	if t.Nanosecond() != 0 {
+		return t.Format("2006-01-02 15:04:05.999999")
+	}
+	return t.Format("2006-01-02 15:04:05")
+}
+
+func (c *compiler) selectExpr(s Selection) exp.Expression {
+	e, _ := selectionExpr(s)
+	x := c.exprOf(e)
+	if e.kind == exColumn && s.As == "" {
+		return x
+	}
+	// Everything else is named, so that headers do not depend on how the
+	// server prints an expression.
+	return x.(exp.Aliaseable).As(s.OutputName())
+}
+
+// operand is what a filter compares: a column or an expression.
 type operand interface {
+	exp.Expression
 	exp.Comparable
 	exp.Inable
 	exp.Isable
@@ -255,60 +575,74 @@ type operand interface {
 	exp.Rangeable
 }
 
+// operandOf makes any expression comparable; goqu's CASE is not.
+func operandOf(x exp.Expression) operand {
+	if o, ok := x.(operand); ok {
+		return o
+	}
+	return goqu.L("?", x)
+}
+
 // havingOperand returns what a having filter tests. A select output name is
 // replaced by the expression it names: MySQL resolves a bare name in HAVING
 // against GROUP BY columns before select aliases, so an alias that is also a
 // column name could silently mean the column.
-func havingOperand(sel []Selection, f Filter) operand {
+func (c *compiler) havingOperand(sel []Selection, f Filter) operand {
 	if f.Agg != "" {
-		return aggExpr(f.Agg, f.Column)
+		e, _ := aggExprOf(f.Agg, f.Column)
+		return operandOf(c.exprOf(e))
 	}
-	if identRE.MatchString(f.Column) {
+	e := mustParse(f.Column)
+	if e.kind == exName {
 		for _, s := range sel {
-			if strings.EqualFold(s.OutputName(), f.Column) {
-				if s.Agg != "" {
-					return aggExpr(s.Agg, s.Column)
-				}
-				return goqu.I(s.Column)
+			if strings.EqualFold(s.OutputName(), e.text) {
+				se, _ := selectionExpr(s)
+				return operandOf(c.exprOf(se))
 			}
 		}
 	}
-	return goqu.I(f.Column)
+	return operandOf(c.exprOf(e))
 }
 
-// filterExpr applies the filter's operator and value to col.
-func filterExpr(f Filter, col operand) exp.Expression {
-	list, _ := f.Value.([]any)
-	switch normOp(f.Op) {
-	case "=":
-		return col.Eq(bindable(f.Value))
-	case "!=", "<>":
-		return col.Neq(bindable(f.Value))
-	case "<":
-		return col.Lt(bindable(f.Value))
-	case "<=":
-		return col.Lte(bindable(f.Value))
-	case ">":
-		return col.Gt(bindable(f.Value))
-	case ">=":
-		return col.Gte(bindable(f.Value))
+// filter applies the filter's operator and value (or parameter) to col.
+func (c *compiler) filter(f Filter, col operand) exp.Expression {
+	op := normOp(f.Op)
+	var val any
+	switch {
+	case f.Param != "" && (op == "in" || op == "not in"):
+		val = c.paramList(f.Param)
+	case f.Param != "":
+		val = c.param(f.Param)
+	case op == "in" || op == "not in" || op == "between":
+		list, _ := f.Value.([]any)
+		vals := make([]any, len(list))
+		for i, v := range list {
+			vals[i] = c.literal(v)
+		}
+		val = vals
+	default:
+		val = c.literal(f.Value)
+	}
+	switch op {
 	case "in":
-		return col.In(bindableList(list))
+		return col.In(val)
 	case "not in":
-		return col.NotIn(bindableList(list))
+		return col.NotIn(val)
 	case "like":
 		// ILike is plain LIKE in goqu's mysql dialect (Like is LIKE BINARY),
 		// so matching follows the column's collation.
-		return col.ILike(f.Value)
+		return col.ILike(val)
 	case "not like":
-		return col.NotILike(f.Value)
+		return col.NotILike(val)
 	case "is null":
 		return col.IsNull()
 	case "is not null":
 		return col.IsNotNull()
-	default: // "between"
-		return col.Between(goqu.Range(bindable(list[0]), bindable(list[1])))
+	case "between":
+		list := val.([]any)
+		return col.Between(goqu.Range(list[0], list[1]))
 	}
+	return c.compare(col, op, val)
 }
 
 // bindable turns booleans into 1 and 0: goqu compiles Eq(true) to IS TRUE
@@ -324,31 +658,29 @@ func bindable(v any) any {
 	return v
 }
 
-func bindableList(list []any) []any {
-	out := make([]any, len(list))
-	for i, v := range list {
-		out[i] = bindable(v)
-	}
-	return out
-}
-
-// orderExprs builds the order_by terms. With derived set (the wrapped full
-// join), a qualified column is replaced by the output name it is selected
-// under, since only the derived table's columns are visible there.
-func orderExprs(d *Dataset, derived bool) []exp.OrderedExpression {
+// orderExprs builds the order_by terms. An expression that repeats a
+// select entry is ordered by its output name. With derived set (the wrapped
+// full join), a qualified column is replaced by the output name it is
+// selected under too, since only the derived table's columns are visible
+// there.
+func (c *compiler) orderExprs(d *Dataset, derived bool) []exp.OrderedExpression {
 	out := make([]exp.OrderedExpression, len(d.OrderBy))
 	for i, o := range d.OrderBy {
-		name := o.Column
-		if derived {
-			if as, ok := selectedAs(d.Select, o.Column); ok {
-				name = as
+		e := mustParse(o.Column)
+		x := c.exprOf(e)
+		if e.kind != exName && (derived || e.kind != exColumn) {
+			if as, ok := selectedAs(d.Select, e); ok {
+				x = goqu.I(as)
 			}
 		}
-		col := goqu.I(name)
+		ox, ok := x.(exp.Orderable)
+		if !ok {
+			ox = goqu.L("?", x)
+		}
 		if normWord(o.Dir) == "desc" {
-			out[i] = col.Desc()
+			out[i] = ox.Desc()
 		} else {
-			out[i] = col.Asc()
+			out[i] = ox.Asc()
 		}
 	}
 	return out

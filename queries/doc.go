@@ -5,11 +5,23 @@
 // columns are always written qualified, as alias.column) and every value is a
 // bound "?" argument.
 //
-// A Dataset is checked with Validate, which reports every problem as a
-// *FieldError whose Path is relative to the dataset, then compiled with
-// Compile. Shorthand strings accepted in YAML ("users u", "u.id = p.user_id",
-// "count(p.id) AS posts", "u.id desc") are parsed by the UnmarshalText methods
-// of Table, Condition, Selection and Order.
+// A Dataset is checked with Validate in a Scope (the job's parameters, the
+// datasets before it, whether runs have a window), which reports every
+// problem as a *FieldError whose Path is relative to the dataset, then
+// compiled with Compile in an Env (the run's window and parameter values, the
+// job's datasets, the database's zone). Shorthand strings accepted in YAML
+// ("users u", "u.id = p.user_id", "count(p.id) AS posts", "u.id desc",
+// "rows >= 1") are parsed by the UnmarshalText methods of Table, Condition,
+// Selection, Order and Expect.
+//
+// Column fields take expressions of a small language (see expr.go and
+// docs/QUERIES.md): columns, select output names, literals and :parameters
+// (always bound), and calls of a vetted set of functions. A join target or
+// the from table may be an earlier dataset of the job, compiled as a derived
+// table. With Env.Diagnostics, every diagnosable outer join adds three hidden
+// result columns after the dataset's own, from which the runner counts
+// matched and unmatched rows (JoinStats) without a second scan; Evaluate
+// checks the dataset's expect rules against them.
 //
 // # Semantics worth knowing
 //
@@ -39,16 +51,17 @@
 //	(SELECT <cols> FROM <left> RIGHT JOIN t ON <on> <later joins> WHERE <where> AND <key> IS NULL)
 //
 // where <left> is the from table and every join before the full join, and
-// <key> is the left-side operand of the first on condition that names a column
-// of <left>. UNION ALL (never UNION) keeps rows that are genuinely equal. The
+// <key> is the first column of <left> that an on condition compares as a
+// whole operand. UNION ALL (never UNION) keeps rows that are genuinely equal. The
 // arguments are those of the first branch followed by those of the second
 // (then the limit, if any).
 //
 // Supported, and rejected by Validate otherwise:
 //
 //   - at most one full join per dataset;
-//   - its on conditions must include one that names a column of a table
-//     before it (from or an earlier join), e.g. u.id = p.user_id;
+//   - its on conditions must include one that compares a column of a table
+//     before it (from or an earlier join) as a whole operand, e.g.
+//     u.id = p.user_id; using is not supported;
 //   - joins of any type may come before it; joins after it must be inner,
 //     left or cross (a right or full join after it does not distribute over
 //     the UNION ALL);

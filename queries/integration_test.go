@@ -240,7 +240,7 @@ var onID = Condition{Left: "u.id", Op: "=", Right: "p.user_id"}
 
 func compileT(t *testing.T, d Dataset) Query {
 	t.Helper()
-	q, err := Compile(&d)
+	q, err := Compile(&d, Env{})
 	if err != nil {
 		t.Fatalf("Compile: %v", err)
 	}

@@ -102,7 +102,7 @@ func TestSelectionUnmarshalText(t *testing.T) {
 			}
 		})
 	}
-	for _, in := range []string{"", "u.name user_name", "u.name AS", "u.name AS a b", "count(p.id", "count(p.id, p.x)", "count()", "count(sum(p.id))", "as", "u.name, u.email"} {
+	for _, in := range []string{"", "u.name user_name", "u.name AS", "u.name AS a b", "count(p.id", "as", "u.name, u.email", "lower(u.email) AS", "'unterminated AS x"} {
 		t.Run("reject "+in, func(t *testing.T) {
 			var got Selection
 			err := got.UnmarshalText([]byte(in))

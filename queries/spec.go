@@ -12,43 +12,61 @@ type Dataset struct {
 	Joins   []Join      `yaml:"joins"`
 	Select  []Selection `yaml:"select"`
 	Where   []Filter    `yaml:"where"`
-	GroupBy []string    `yaml:"group_by"`
+	GroupBy []string    `yaml:"group_by"` // columns or expressions
 	Having  []Filter    `yaml:"having"`
 	OrderBy []Order     `yaml:"order_by"`
 	Limit   *uint64     `yaml:"limit"`
+
+	// Window, when set, is a column or expression the run's window filters
+	// on: Window >= window start AND Window < window end (half-open).
+	Window string `yaml:"window"`
+	// Expect are checks on the row count and the join diagnostics, made
+	// after the dataset has been read.
+	Expect []Expect `yaml:"expect"`
+	// Internal datasets are not written to any output: they only serve as
+	// derived tables of later datasets of the job.
+	Internal bool `yaml:"internal"`
 }
 
-// Table names a table and the alias the rest of the dataset uses for it.
-// In YAML it is either a mapping {table: users, as: u} or the shorthand
-// string "users u" / "users AS u" / "users".
+// Table names a table, or another dataset of the same job used as a derived
+// table, and the alias the rest of the dataset uses for it. In YAML it is
+// either a mapping {table: users, as: u} / {dataset: post_stats, as: s} or
+// the shorthand string "users u" / "users AS u" / "users".
 type Table struct {
-	Table string `yaml:"table"`
-	As    string `yaml:"as"`
+	Table   string `yaml:"table"`
+	Dataset string `yaml:"dataset"`
+	As      string `yaml:"as"`
 }
 
-// Join adds one table to the dataset. Its on conditions may use the tables
-// before it and itself. A full join is emulated with UNION ALL and supported
-// only in the shapes the package documentation lists.
+// Join adds one table (or derived dataset) to the dataset. Its on conditions
+// may use the tables before it and itself; using lists columns both sides
+// share instead. A full join is emulated with UNION ALL and supported only in
+// the shapes the package documentation lists.
 type Join struct {
-	Table string      `yaml:"table"`
-	As    string      `yaml:"as"`
-	Type  string      `yaml:"type"` // inner (default), left, right, full, cross
-	On    []Condition `yaml:"on"`   // ANDed; empty only for cross joins
+	Table   string      `yaml:"table"`
+	Dataset string      `yaml:"dataset"`
+	As      string      `yaml:"as"`
+	Type    string      `yaml:"type"`  // inner (default), left, right, full, cross
+	On      []Condition `yaml:"on"`    // ANDed
+	Using   []string    `yaml:"using"` // unqualified column names; instead of on
 }
 
-// Condition compares two columns in a join's on clause. In YAML it is a
-// mapping {left: u.id, op: "=", right: p.user_id} or the string "u.id = p.user_id".
+// Condition compares two operands in a join's on clause. Each operand is a
+// column, a literal ('published', 3), a :parameter or a function call. In
+// YAML it is a mapping {left: u.id, op: "=", right: p.user_id} or the string
+// "u.id = p.user_id" / "p.status = 'published'" / "p.views >= :min_views".
 type Condition struct {
 	Left  string `yaml:"left"`
 	Op    string `yaml:"op"`
 	Right string `yaml:"right"`
 }
 
-// Selection is one selected column. In YAML: "u.name", "u.name AS user_name",
-// "count(p.id) AS posts", or a mapping {column: p.id, agg: count, as: posts}.
+// Selection is one selected column or expression. In YAML: "u.name",
+// "u.name AS user_name", "count(p.id) AS posts", "lower(u.email) AS email",
+// or a mapping {column: p.id, agg: count, as: posts}.
 type Selection struct {
-	Column string `yaml:"column"`
-	Agg    string `yaml:"agg"` // count, count_distinct, sum, min, max, avg
+	Column string `yaml:"column"` // a column or an expression
+	Agg    string `yaml:"agg"`    // count, count_distinct, sum, min, max, avg
 	As     string `yaml:"as"`
 }
 
@@ -56,19 +74,34 @@ type Selection struct {
 // Op is one of = != <> < <= > >= in, not in, like, not like, is null,
 // is not null, between (any case). Value holds the bound value: a scalar
 // (string, number, bool), a non-empty list for in/not in, or a list of two
-// for between; it is absent for is null / is not null. Agg is only allowed in
-// having, where Column may also name a select output column unqualified.
+// for between; it is absent for is null / is not null. Param instead names a
+// run parameter whose value is bound. Agg is only allowed in having, where
+// Column may also name a select output column unqualified.
 type Filter struct {
-	Column string `yaml:"column"`
+	Column string `yaml:"column"` // a column or an expression
 	Agg    string `yaml:"agg"`
 	Op     string `yaml:"op"`
 	Value  any    `yaml:"value"`
+	Param  string `yaml:"param"`
 }
 
-// Order is one order_by term. In YAML: "u.id", "u.id desc", or a mapping
-// {column: u.id, dir: desc}. Column is a qualified table column or, unqualified,
-// a select output column (e.g. an aggregate's as name).
+// Order is one order_by term. In YAML: "u.id", "u.id desc",
+// "year(p.published_at) desc", or a mapping {column: u.id, dir: desc}.
+// Column is a qualified table column, an expression or, unqualified, a select
+// output column (e.g. an aggregate's as name).
 type Order struct {
 	Column string `yaml:"column"`
 	Dir    string `yaml:"dir"` // asc (default) or desc
+}
+
+// Expect is a check made after a dataset has been read. Check is "rows" or
+// "<alias>.<count>" for an outer join with that alias, count being matched,
+// left_unmatched or right_unmatched (see JoinStats). In YAML: a mapping
+// {check: rows, op: ">=", value: 1, on_fail: warn} or the string
+// "rows >= 1" / "p.right_unmatched = 0" (on_fail: fail).
+type Expect struct {
+	Check  string `yaml:"check"`
+	Op     string `yaml:"op"` // = != <> < <= > >=
+	Value  int64  `yaml:"value"`
+	OnFail string `yaml:"on_fail"` // fail (default) or warn
 }

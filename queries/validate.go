@@ -54,6 +54,10 @@ var (
 	filterOps  = []string{"=", "!=", "<>", "<", "<=", ">", ">=", "in", "not in", "like", "not like", "is null", "is not null", "between"}
 )
 
+// hiddenPrefix starts the names of the columns Compile adds for join
+// diagnostics; output names may not use it.
+const hiddenPrefix = "_joinery_"
+
 // normType returns the join's type in lower case, inner when unset.
 func (j Join) normType() string {
 	if strings.TrimSpace(j.Type) == "" {
@@ -62,20 +66,22 @@ func (j Join) normType() string {
 	return strings.ToLower(strings.TrimSpace(j.Type))
 }
 
-// alias returns the name the dataset uses for the table: As, or the table name.
+// alias returns the name the dataset uses for the table: As, or the table
+// (or dataset) name.
 func (t Table) alias() string {
-	if t.As != "" {
+	switch {
+	case t.As != "":
 		return t.As
+	case t.Table != "":
+		return t.Table
 	}
-	return t.Table
+	return t.Dataset
 }
 
-func (j Join) alias() string {
-	if j.As != "" {
-		return j.As
-	}
-	return j.Table
-}
+func (j Join) alias() string { return j.table().alias() }
+
+// table returns the join's target as a Table.
+func (j Join) table() Table { return Table{Table: j.Table, Dataset: j.Dataset, As: j.As} }
 
 // normOp lower-cases an operator and collapses inner white space, so that
 // "NOT  IN" reads as "not in".
@@ -87,12 +93,13 @@ func normWord(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
 // OutputName returns the name of the column this selection produces: As when
 // set; otherwise the column name for a plain column, or <agg>_<column> for an
-// aggregate (just the aggregate's name for count(*)).
+// aggregate of a column (just the aggregate's name for count(*)). An
+// expression has no name of its own and needs As (Validate says so).
 func (s Selection) OutputName() string {
 	if s.As != "" {
 		return s.As
 	}
-	col := s.Column
+	col := strings.TrimSpace(s.Column)
 	if i := strings.LastIndexByte(col, '.'); i >= 0 {
 		col = col[i+1:]
 	}
@@ -116,27 +123,64 @@ func splitColumn(s string) (alias, col string, ok bool) {
 	return alias, col, true
 }
 
+// Scope is what a dataset may refer to besides its own tables: the job's
+// declared parameters, the datasets defined before it in the same job (as
+// derived tables), and whether runs of the job have a window.
+type Scope struct {
+	Params   []Param
+	Datasets []Dataset
+	Window   bool
+}
+
+// The built-in parameters of a run with a window: its start and end.
+const (
+	ParamWindowStart = "window_start"
+	ParamWindowEnd   = "window_end"
+)
+
+func (s Scope) dataset(name string) *Dataset {
+	for i := range s.Datasets {
+		if s.Datasets[i].Name == name {
+			return &s.Datasets[i]
+		}
+	}
+	return nil
+}
+
+func (s Scope) param(name string) *Param {
+	for i := range s.Params {
+		if s.Params[i].Name == name {
+			return &s.Params[i]
+		}
+	}
+	return nil
+}
+
 type validator struct {
-	d    *Dataset
-	errs []error
+	d     *Dataset
+	scope Scope
+	errs  []error
 	// aliases maps each alias to where it is defined: 0 for from, i+1 for joins[i].
 	aliases map[string]int
+	// derived maps the alias of each derived table to its dataset's output
+	// names, lower-cased.
+	derived map[string]map[string]bool
 	// outputs maps each output column name, lower-cased, to its select index.
 	outputs map[string]int
 	full    int // index of the first full join, -1 when there is none
-	// badSelect marks the select entries whose column was reported invalid.
-	badSelect map[int]bool
+	// sel holds the parsed select expressions; nil where one is invalid.
+	sel []*expr
 }
 
 func (v *validator) add(path string, value any, format string, args ...any) {
 	v.errs = append(v.errs, &FieldError{Path: path, Value: value, Msg: fmt.Sprintf(format, args...)})
 }
 
-// Validate checks the dataset and returns every problem found, each as a
-// *FieldError; it returns nil when the dataset can be compiled. It does not
-// modify the dataset.
-func (d *Dataset) Validate() []error {
-	v := &validator{d: d, aliases: map[string]int{}, outputs: map[string]int{}, full: -1, badSelect: map[int]bool{}}
+// Validate checks the dataset in its scope and returns every problem found,
+// each as a *FieldError; it returns nil when the dataset can be compiled. It
+// does not modify the dataset.
+func (d *Dataset) Validate(scope Scope) []error {
+	v := &validator{d: d, scope: scope, aliases: map[string]int{}, derived: map[string]map[string]bool{}, outputs: map[string]int{}, full: -1}
 	v.tables()
 	v.joins()
 	v.selects()
@@ -147,6 +191,8 @@ func (d *Dataset) Validate() []error {
 	if d.Limit != nil && *d.Limit == 0 {
 		v.add("limit", *d.Limit, "must be greater than 0")
 	}
+	v.window()
+	v.expects()
 	return v.errs
 }
 
@@ -168,20 +214,37 @@ func (v *validator) ident(path, s string, required bool) bool {
 	return true
 }
 
-// tables checks table names and aliases and records the aliases.
+// tables checks table names, derived datasets and aliases and records the
+// aliases.
 func (v *validator) tables() {
 	where := map[string]string{} // lower-cased alias -> path of its definition
-	define := func(path, tablePath, table, as string, pos int) {
-		v.ident(tablePath, table, true)
-		if as != "" {
-			v.ident(path+".as", as, false)
+	define := func(path string, t Table, pos int) {
+		tablePath, value := path+".table", t.Table
+		switch {
+		case t.Table != "" && t.Dataset != "":
+			v.add(path, nil, "give table or dataset, not both")
+		case t.Dataset != "":
+			tablePath, value = path+".dataset", t.Dataset
+			v.derivedTable(tablePath, t)
+		default:
+			v.ident(tablePath, t.Table, true)
 		}
-		alias, aliasPath, value := as, path+".as", any(as)
-		if as == "" {
-			alias, aliasPath, value = table, tablePath, table
+		if t.As != "" {
+			v.ident(path+".as", t.As, false)
+		}
+		alias, aliasPath := t.alias(), path+".as"
+		if t.As == "" {
+			aliasPath = tablePath
+			if t.Dataset != "" && !identRE.MatchString(t.Dataset) {
+				v.add(aliasPath, t.Dataset, "this dataset name is not a valid alias: set as:")
+				return
+			}
 		}
 		if !identRE.MatchString(alias) {
 			return // reported above
+		}
+		if t.As != "" {
+			value = t.As
 		}
 		// The alias is registered even when the table name is wrong, so
 		// that its uses do not each report a second error.
@@ -192,11 +255,35 @@ func (v *validator) tables() {
 		}
 		where[key] = path
 		v.aliases[alias] = pos
+		if ds := v.scope.dataset(t.Dataset); ds != nil && t.Dataset != v.d.Name {
+			cols := map[string]bool{}
+			for _, s := range ds.Select {
+				cols[strings.ToLower(s.OutputName())] = true
+			}
+			v.derived[alias] = cols
+		}
 	}
-	define("from", "from.table", v.d.From.Table, v.d.From.As, 0)
+	define("from", v.d.From, 0)
 	for i, j := range v.d.Joins {
-		p := fmt.Sprintf("joins[%d]", i)
-		define(p, p+".table", j.Table, j.As, i+1)
+		define(fmt.Sprintf("joins[%d]", i), j.table(), i+1)
+	}
+}
+
+// derivedTable checks a reference to another dataset of the job.
+func (v *validator) derivedTable(path string, t Table) {
+	switch {
+	case t.Dataset == v.d.Name:
+		v.add(path, t.Dataset, "a dataset cannot use itself as a derived table")
+	case v.scope.dataset(t.Dataset) == nil:
+		names := make([]string, len(v.scope.Datasets))
+		for i, d := range v.scope.Datasets {
+			names[i] = d.Name
+		}
+		known := "none"
+		if len(names) > 0 {
+			known = strings.Join(names, ", ")
+		}
+		v.add(path, t.Dataset, "unknown dataset: a dataset can use the datasets defined before it in the same job (before it: %s)", known)
 	}
 }
 
@@ -214,42 +301,178 @@ func (v *validator) knownAliases() string {
 
 // column checks a qualified column reference and returns its alias's
 // position (see validator.aliases). maxPos limits which aliases are visible:
-// an on condition of joins[i] sees positions up to i+1.
-func (v *validator) column(path, s string, maxPos int) (pos int, ok bool) {
-	if s == "" {
-		v.add(path, nil, "required")
-		return 0, false
-	}
-	if s == "*" {
-		v.add(path, s, `"*" is only allowed in count(*)`)
-		return 0, false
-	}
+// an on condition of joins[i] sees positions up to i+1. value is what the
+// error shows: the column, or the expression it is part of.
+func (v *validator) column(path string, value any, s string, maxPos int) (pos int, ok bool) {
 	alias, col, ok := splitColumn(s)
 	if !ok {
-		if identRE.MatchString(s) {
-			v.add(path, s, "must be qualified as alias.column")
-		} else {
-			v.add(path, s, "invalid column: want alias.column with letters, digits and underscores")
-		}
+		v.add(path, value, "invalid column: want alias.column with letters, digits and underscores")
 		return 0, false
 	}
 	if len(alias) > maxIdentLen || len(col) > maxIdentLen {
-		v.add(path, s, "name longer than %d characters", maxIdentLen)
+		v.add(path, value, "name longer than %d characters", maxIdentLen)
 		return 0, false
 	}
 	pos, defined := v.aliases[alias]
 	switch {
 	case !defined:
-		v.add(path, s, "unknown alias %q (%s)", alias, v.knownAliases())
+		v.add(path, value, "unknown alias %q (%s)", alias, v.knownAliases())
 		return 0, false
 	case pos > maxPos:
-		v.add(path, s, "alias %q is joined later: an on condition can only use the tables joined before it and its own", alias)
+		v.add(path, value, "alias %q is joined later: an on condition can only use the tables joined before it and its own", alias)
+		return 0, false
+	}
+	if cols, ok := v.derived[alias]; ok && !cols[strings.ToLower(col)] {
+		v.add(path, value, "the derived dataset %s has no output column %q", alias, col)
 		return 0, false
 	}
 	return pos, true
 }
 
 const anyPos = math.MaxInt
+
+// exprCtx says what an expression may contain where it is used.
+type exprCtx struct {
+	maxPos int    // aliases visible (see validator.column)
+	agg    string // why aggregates are not allowed here; "" when they are
+	names  bool   // a bare select output name is allowed (as the whole expression)
+}
+
+var (
+	inSelect = exprCtx{maxPos: anyPos}
+	inWhere  = exprCtx{maxPos: anyPos, agg: "aggregates are not allowed in where: use having"}
+	inGroup  = exprCtx{maxPos: anyPos, agg: "aggregates are not allowed in group_by"}
+	inHaving = exprCtx{maxPos: anyPos, names: true}
+	inWindow = exprCtx{maxPos: anyPos, agg: "aggregates are not allowed in window"}
+)
+
+func inOn(pos int) exprCtx {
+	return exprCtx{maxPos: pos, agg: "aggregates are not allowed in on conditions"}
+}
+
+// expr parses and checks one column field. It returns the parsed expression
+// and whether it is valid.
+func (v *validator) expr(path, src string, c exprCtx) (*expr, bool) {
+	if strings.TrimSpace(src) == "" {
+		v.add(path, nil, "required")
+		return nil, false
+	}
+	e, err := parseExpr(src)
+	if err != nil {
+		v.add(path, src, "invalid column or expression: %v", err)
+		return nil, false
+	}
+	return e, v.check(path, src, e, c)
+}
+
+// check checks a parsed expression; src is shown in errors.
+func (v *validator) check(path, src string, e *expr, c exprCtx) bool {
+	n := len(v.errs)
+	switch {
+	case e.kind == exName && c.names:
+		v.outputName(path, e.text)
+	case e.kind == exName && identRE.MatchString(src):
+		v.add(path, src, "must be qualified as alias.column")
+	default:
+		v.node(path, src, e, c, false, false)
+	}
+	return len(v.errs) == n
+}
+
+// node checks e and what is below it. inAgg is set inside an aggregate's
+// argument; cond when e is the condition argument of if or case.
+func (v *validator) node(path, src string, e *expr, c exprCtx, inAgg, cond bool) {
+	if cond != (e.kind == exCompare) {
+		if cond {
+			v.add(path, src, "%s: want a comparison (a = b, a > b, a is null, ...) as the condition", e)
+		} else {
+			v.add(path, src, "a comparison is only allowed as the condition of if or case")
+		}
+		return
+	}
+	switch e.kind {
+	case exColumn:
+		v.column(path, src, e.text, c.maxPos)
+	case exName:
+		v.add(path, src, "%s: must be qualified as alias.column (a select output name can only stand alone)", e.text)
+	case exStar:
+		v.add(path, src, `"*" is only allowed in count(*)`)
+	case exParam:
+		if p := v.paramRef(path, e.text); p != nil && p.isList() {
+			v.add(path, src, "the list parameter %q can only be used with op: in or not in", e.text)
+		}
+	case exCompare:
+		for _, a := range e.args {
+			v.node(path, src, a, c, inAgg, false)
+		}
+	case exCall:
+		f, ok := funcs[e.text]
+		switch {
+		case !ok:
+			v.add(path, src, "unknown function %q: want one of %s", e.text, funcNames())
+			return
+		case f.agg && c.agg != "":
+			v.add(path, src, "%s", c.agg)
+			return
+		case f.agg && inAgg:
+			v.add(path, src, "%s: an aggregate cannot contain another aggregate", e)
+			return
+		case e.distinct && e.text != "count":
+			v.add(path, src, "distinct is only allowed in count(distinct ...)")
+			return
+		case len(e.args) < f.min || f.max >= 0 && len(e.args) > f.max:
+			v.add(path, src, "%s takes %s", e.text, argCount(f))
+			return
+		}
+		for i, a := range e.args {
+			if a.kind == exStar && e.text == "count" && !e.distinct {
+				continue
+			}
+			v.node(path, src, a, c, inAgg || f.agg, f.isCondArg(i, len(e.args)))
+		}
+	}
+}
+
+func argCount(f funcInfo) string {
+	switch {
+	case f.min == f.max && f.min == 1:
+		return "one argument"
+	case f.min == f.max:
+		return fmt.Sprintf("%d arguments", f.min)
+	case f.max < 0:
+		return fmt.Sprintf("at least %d arguments", f.min)
+	}
+	return fmt.Sprintf("%d to %d arguments", f.min, f.max)
+}
+
+func funcNames() string {
+	names := make([]string, 0, len(funcs))
+	for n := range funcs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+// paramRef checks a reference to a run parameter and returns its
+// declaration (nil for the built-in window parameters and on errors).
+func (v *validator) paramRef(path, name string) *Param {
+	if name == ParamWindowStart || name == ParamWindowEnd {
+		if !v.scope.Window {
+			v.add(path, name, "the job has no window: set the job's window (previous_day, previous_week, previous_month or last Nh) to use it")
+		}
+		return nil
+	}
+	p := v.scope.param(name)
+	if p == nil {
+		names := []string{ParamWindowStart, ParamWindowEnd}
+		for _, p := range v.scope.Params {
+			names = append(names, p.Name)
+		}
+		v.add(path, name, "unknown parameter (declared: %s)", strings.Join(names, ", "))
+	}
+	return p
+}
 
 func (v *validator) joins() {
 	for i, j := range v.d.Joins {
@@ -267,17 +490,26 @@ func (v *validator) joins() {
 			v.add(p+".type", j.Type, "a right join after a full join is not supported: the full join is emulated with UNION ALL, which only inner, left and cross joins after it distribute over")
 		}
 		switch {
-		case typ == joinCross && len(j.On) > 0:
+		case typ == joinCross && (len(j.On) > 0 || len(j.Using) > 0):
 			v.add(p+".on", nil, "a cross join takes no on conditions")
-		case typ != joinCross && len(j.On) == 0:
+		case len(j.On) > 0 && len(j.Using) > 0:
+			v.add(p+".using", nil, "give on or using, not both")
+		case typ == joinFull && len(j.Using) > 0:
+			v.add(p+".using", nil, "a full join needs on conditions: using cannot be emulated (write on: a.col = b.col)")
+		case typ != joinCross && len(j.On) == 0 && len(j.Using) == 0:
 			v.add(p+".on", nil, "required for %s joins (use type: cross for a cartesian product)", typ)
 		}
-		leftOperand := false
+		for k, col := range j.Using {
+			up := fmt.Sprintf("%s.using[%d]", p, k)
+			if v.ident(up, col, true) {
+				if cols, ok := v.derived[j.alias()]; ok && !cols[strings.ToLower(col)] {
+					v.add(up, col, "the derived dataset %s has no output column %q", j.alias(), col)
+				}
+			}
+		}
 		for k, c := range j.On {
 			cp := fmt.Sprintf("%s.on[%d]", p, k)
-			if lp, ok := v.column(cp+".left", c.Left, i+1); ok && lp <= i {
-				leftOperand = true
-			}
+			v.expr(cp+".left", c.Left, inOn(i+1))
 			if !slices.Contains(onOps, strings.TrimSpace(c.Op)) {
 				if c.Op == "" {
 					v.add(cp+".op", nil, "required: want one of %s", strings.Join(onOps, " "))
@@ -285,12 +517,12 @@ func (v *validator) joins() {
 					v.add(cp+".op", c.Op, "unknown operator: want one of %s", strings.Join(onOps, " "))
 				}
 			}
-			if rp, ok := v.column(cp+".right", c.Right, i+1); ok && rp <= i {
-				leftOperand = true
-			}
+			v.expr(cp+".right", c.Right, inOn(i+1))
 		}
-		if typ == joinFull && len(j.On) > 0 && !leftOperand {
-			v.add(p+".on", nil, "a full join needs an on condition that uses a column of a table before it (e.g. u.id = %s.id)", j.alias())
+		if typ == joinFull && len(j.On) > 0 {
+			if left, _ := joinKeys(v.d, i); left == "" {
+				v.add(p+".on", nil, "a full join needs an on condition that uses a column of a table before it, as a whole operand (e.g. u.id = %s.id)", j.alias())
+			}
 		}
 	}
 }
@@ -301,13 +533,21 @@ func (v *validator) selects() {
 		v.add("select", nil, "must not be empty")
 		return
 	}
+	v.sel = make([]*expr, len(v.d.Select))
 	for i, s := range v.d.Select {
 		p := fmt.Sprintf("select[%d]", i)
-		if !v.aggregate(p, s.Agg, s.Column) {
-			v.badSelect[i] = true
-		}
-		if s.Agg != "" && v.full >= 0 {
-			v.add(p+".agg", s.Agg, "aggregates are not supported with a full join (joins[%d])", v.full)
+		if e, ok := v.aggregate(p, s.Agg, s.Column, inSelect); ok {
+			v.sel[i] = e
+			if e.kind != exColumn && !isAggOfColumn(e) && s.As == "" {
+				v.add(p+".as", nil, "an expression needs as: to name its output column")
+			}
+			if v.full >= 0 && e.hasAggregate() {
+				path := p + ".column"
+				if s.Agg != "" {
+					path = p + ".agg"
+				}
+				v.add(path, s.Agg+s.Column, "aggregates are not supported with a full join (joins[%d])", v.full)
+			}
 		}
 		if s.As != "" && !v.ident(p+".as", s.As, false) {
 			continue
@@ -315,6 +555,9 @@ func (v *validator) selects() {
 		name := s.OutputName()
 		if !identRE.MatchString(name) {
 			continue // the column error has been reported
+		}
+		if strings.HasPrefix(strings.ToLower(name), hiddenPrefix) {
+			v.add(p+".as", name, "output names starting with %s are reserved", hiddenPrefix)
 		}
 		key := strings.ToLower(name)
 		if prev, dup := v.outputs[key]; dup {
@@ -329,18 +572,50 @@ func (v *validator) selects() {
 	}
 }
 
-// aggregate checks an agg name and the column it applies to (or the plain
-// column when agg is empty). It reports whether the column is valid.
-func (v *validator) aggregate(p, rawAgg, column string) bool {
+// isAggOfColumn reports whether e is agg(alias.column) or count(*), which
+// have a default output name.
+func isAggOfColumn(e *expr) bool {
+	return e.kind == exCall && funcs[e.text].agg && !e.distinct && len(e.args) == 1 &&
+		(e.args[0].kind == exColumn || e.args[0].kind == exStar)
+}
+
+// aggregate checks the column field of a selection or filter, applying the
+// agg field when it is set, and returns the resulting expression.
+func (v *validator) aggregate(p, rawAgg, column string, c exprCtx) (*expr, bool) {
 	agg := normWord(rawAgg)
-	if rawAgg != "" && !slices.Contains(aggregates, agg) {
+	if rawAgg == "" {
+		return v.expr(p+".column", column, c)
+	}
+	if !slices.Contains(aggregates, agg) {
 		v.add(p+".agg", rawAgg, "unknown aggregate: want one of %s", strings.Join(aggregates, ", "))
+		v.expr(p+".column", column, inWhere)
+		return nil, false
 	}
-	if column == "*" && agg == "count" {
-		return true
+	if c.agg != "" {
+		v.add(p+".agg", rawAgg, "%s", c.agg)
+		v.expr(p+".column", column, c)
+		return nil, false
 	}
-	_, ok := v.column(p+".column", column, anyPos)
-	return ok
+	e, err := aggExprOf(agg, column)
+	if err != nil {
+		v.add(p+".column", column, "invalid column or expression: %v", err)
+		return nil, false
+	}
+	return e, v.check(p+".column", column, e, c)
+}
+
+// aggExprOf builds agg(column) for the agg field of a selection or filter.
+func aggExprOf(agg, column string) (*expr, error) {
+	var arg *expr
+	if strings.TrimSpace(column) == "*" {
+		arg = &expr{kind: exStar}
+	} else {
+		var err error
+		if arg, err = parseExpr(column); err != nil {
+			return nil, err
+		}
+	}
+	return &expr{kind: exCall, text: normWord(agg), args: []*expr{arg}}, nil
 }
 
 // filters checks where (having false) or having (having true).
@@ -348,19 +623,13 @@ func (v *validator) filters(field string, fs []Filter, having bool) {
 	if having && len(fs) > 0 && v.full >= 0 {
 		v.add(field, nil, "not supported with a full join (joins[%d])", v.full)
 	}
+	c := inWhere
+	if having {
+		c = inHaving
+	}
 	for i, f := range fs {
 		p := fmt.Sprintf("%s[%d]", field, i)
-		switch {
-		case !having && f.Agg != "":
-			v.add(p+".agg", f.Agg, "aggregates are not allowed in where: use having")
-			v.column(p+".column", f.Column, anyPos)
-		case having && f.Agg != "":
-			v.aggregate(p, f.Agg, f.Column)
-		case having && identRE.MatchString(f.Column):
-			v.outputName(p+".column", f.Column)
-		default:
-			v.column(p+".column", f.Column, anyPos)
-		}
+		v.aggregate(p, f.Agg, f.Column, c)
 		v.filterValue(p, f)
 	}
 }
@@ -383,6 +652,9 @@ func (v *validator) filterValue(p string, f Filter) {
 		return
 	case !slices.Contains(filterOps, op):
 		v.add(p+".op", f.Op, "unknown operator: want one of %s", strings.Join(filterOps, ", "))
+		return
+	case f.Param != "":
+		v.filterParam(p, op, f)
 		return
 	}
 	vp := p + ".value"
@@ -425,6 +697,36 @@ func (v *validator) filterValue(p string, f Filter) {
 	}
 }
 
+// filterParam checks a filter that binds a run parameter.
+func (v *validator) filterParam(p, op string, f Filter) {
+	pp := p + ".param"
+	if f.Value != nil {
+		v.add(pp, f.Param, "give value or param, not both")
+		return
+	}
+	switch op {
+	case "is null", "is not null":
+		v.add(pp, f.Param, "%s takes no param", op)
+		return
+	case "between":
+		v.add(pp, f.Param, "between takes value: [low, high], not a param (use two filters with >= and <)")
+		return
+	}
+	decl := v.paramRef(pp, f.Param)
+	if decl == nil {
+		return
+	}
+	list := op == "in" || op == "not in"
+	switch {
+	case list && !decl.isList():
+		v.add(pp, f.Param, "%s needs a list parameter (type: list<%s>)", op, decl.Type)
+	case !list && decl.isList():
+		v.add(pp, f.Param, "the list parameter can only be used with op: in or not in")
+	case (op == "like" || op == "not like") && decl.Type != "string":
+		v.add(pp, f.Param, "%s needs a string parameter", op)
+	}
+}
+
 // scalar checks that a bound value is a single supported value.
 func (v *validator) scalar(path string, x any) {
 	switch x := x.(type) {
@@ -450,18 +752,29 @@ func (v *validator) groupBy() {
 	if len(v.d.GroupBy) > 0 && v.full >= 0 {
 		v.add("group_by", nil, "not supported with a full join (joins[%d])", v.full)
 	}
-	grouped := map[string]bool{}
+	grouped := map[string]bool{}    // canonical forms of the group_by terms
+	groupedCol := map[string]bool{} // plain columns among them
 	for i, g := range v.d.GroupBy {
-		v.column(fmt.Sprintf("group_by[%d]", i), g, anyPos)
-		grouped[g] = true
+		if e, ok := v.expr(fmt.Sprintf("group_by[%d]", i), g, inGroup); ok {
+			grouped[e.String()] = true
+			if e.kind == exColumn {
+				groupedCol[e.text] = true
+			}
+		}
 	}
-	hasAgg := slices.ContainsFunc(v.d.Select, func(s Selection) bool { return s.Agg != "" })
+	hasAgg := slices.ContainsFunc(v.sel, func(e *expr) bool { return e != nil && e.hasAggregate() })
 	if !hasAgg && len(v.d.GroupBy) == 0 || v.full >= 0 {
 		return // nothing to group, or grouping was reported as unsupported
 	}
-	for i, s := range v.d.Select {
-		if s.Agg == "" && !v.badSelect[i] && !grouped[s.Column] {
-			v.add(fmt.Sprintf("select[%d].column", i), s.Column, "must be listed in group_by when the query aggregates")
+	for i, e := range v.sel {
+		if e == nil || e.hasAggregate() || grouped[e.String()] {
+			continue
+		}
+		// An expression of grouped columns (and values) is grouped too.
+		ok := true
+		e.walk(func(x *expr) { ok = ok && (x.kind != exColumn || groupedCol[x.text]) })
+		if !ok {
+			v.add(fmt.Sprintf("select[%d].column", i), v.d.Select[i].Column, "must be listed in group_by when the query aggregates")
 		}
 	}
 }
@@ -472,29 +785,78 @@ func (v *validator) orderBy() {
 		if dir := normWord(o.Dir); dir != "" && dir != "asc" && dir != "desc" {
 			v.add(p+".dir", o.Dir, "want asc or desc")
 		}
-		if identRE.MatchString(o.Column) {
-			v.outputName(p+".column", o.Column)
+		e, ok := v.expr(p+".column", o.Column, inHaving)
+		if !ok || e.kind == exName || v.full < 0 {
 			continue
 		}
-		if _, ok := v.column(p+".column", o.Column, anyPos); !ok || v.full < 0 {
-			continue
-		}
-		if _, ok := v.selectedAs(o.Column); !ok {
+		if _, ok := selectedAs(v.d.Select, e); !ok {
 			v.add(p+".column", o.Column, "with a full join, order_by must name a selected column (add it to select)")
 		}
 	}
 }
 
-// selectedAs returns the output name of the plain selection of column, if any.
-func (v *validator) selectedAs(column string) (string, bool) {
-	return selectedAs(v.d.Select, column)
+// window checks the column the run's window filters on.
+func (v *validator) window() {
+	if v.d.Window == "" {
+		return
+	}
+	if !v.scope.Window {
+		v.add("window", v.d.Window, "the job has no window: set the job's window (previous_day, previous_week, previous_month or last Nh)")
+		return
+	}
+	v.expr("window", v.d.Window, inWindow)
 }
 
-func selectedAs(sel []Selection, column string) (string, bool) {
+// Join diagnostic counts, the second part of an Expect check.
+const (
+	statMatched        = "matched"
+	statLeftUnmatched  = "left_unmatched"
+	statRightUnmatched = "right_unmatched"
+)
+
+func (v *validator) expects() {
+	for i, x := range v.d.Expect {
+		p := fmt.Sprintf("expect[%d]", i)
+		if x.Check != "rows" {
+			alias, stat, _ := strings.Cut(x.Check, ".")
+			pos, defined := v.aliases[alias]
+			switch {
+			case stat != statMatched && stat != statLeftUnmatched && stat != statRightUnmatched:
+				v.add(p+".check", x.Check, "want rows or <alias>.matched, <alias>.left_unmatched or <alias>.right_unmatched")
+			case !defined || pos == 0:
+				v.add(p+".check", x.Check, "%q is not the alias of a join (%s)", alias, v.knownAliases())
+			case !slices.Contains(diagnosed(v.d), pos-1):
+				v.add(p+".check", x.Check, "join %s has no diagnostics: only left, right and full joins have them, when an on condition compares a column of the joined table (a table before it, for right joins) and no right or full join follows", alias)
+			}
+		}
+		if !slices.Contains(onOps, strings.TrimSpace(x.Op)) {
+			v.add(p+".op", x.Op, "want one of %s", strings.Join(onOps, " "))
+		}
+		if x.Value < 0 {
+			v.add(p+".value", x.Value, "must be at least 0")
+		}
+		if f := normWord(x.OnFail); f != "" && f != "fail" && f != "warn" {
+			v.add(p+".on_fail", x.OnFail, "want fail or warn")
+		}
+	}
+}
+
+// selectedAs returns the output name of the selection that e repeats: a
+// plain column selected as is, or the same expression.
+func selectedAs(sel []Selection, e *expr) (string, bool) {
+	want := e.String()
 	for _, s := range sel {
-		if s.Agg == "" && s.Column == column {
+		if se, err := selectionExpr(s); err == nil && se.String() == want {
 			return s.OutputName(), true
 		}
 	}
 	return "", false
+}
+
+// selectionExpr parses a selection into its expression.
+func selectionExpr(s Selection) (*expr, error) {
+	if s.Agg != "" {
+		return aggExprOf(s.Agg, s.Column)
+	}
+	return parseExpr(s.Column)
 }

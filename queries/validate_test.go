@@ -49,10 +49,10 @@ func ptr[T any](v T) *T { return &v }
 func TestValidateValid(t *testing.T) {
 	for name, d := range map[string]Dataset{"grouped": validDataset(), "full": fullDataset()} {
 		t.Run(name, func(t *testing.T) {
-			if errs := d.Validate(); len(errs) > 0 {
+			if errs := d.Validate(Scope{}); len(errs) > 0 {
 				t.Fatalf("Validate: %v", errors.Join(errs...))
 			}
-			if _, err := Compile(&d); err != nil {
+			if _, err := Compile(&d, Env{}); err != nil {
 				t.Fatalf("Compile: %v", err)
 			}
 		})
@@ -203,7 +203,7 @@ func TestValidateErrors(t *testing.T) {
 				d = fullDataset()
 			}
 			tt.mutate(&d)
-			errs := d.Validate()
+			errs := d.Validate(Scope{})
 			found := false
 			for _, err := range errs {
 				var fe *FieldError
@@ -220,7 +220,7 @@ func TestValidateErrors(t *testing.T) {
 			if !found {
 				t.Errorf("want an error at %s containing %q, got %d:\n%v", tt.path, tt.msg, len(errs), errors.Join(errs...))
 			}
-			if _, err := Compile(&d); err == nil {
+			if _, err := Compile(&d, Env{}); err == nil {
 				t.Error("Compile accepted an invalid dataset")
 			}
 		})
@@ -236,7 +236,7 @@ func TestValidateReportsAll(t *testing.T) {
 	d.Select[0].Column = "x.id"
 	d.Where[0].Op = "=="
 	d.Limit = ptr(uint64(0))
-	errs := d.Validate()
+	errs := d.Validate(Scope{})
 	want := []string{"from.table", "joins[0].type", "select[0].column", "where[0].op", "limit"}
 	got := map[string]bool{}
 	for _, err := range errs {
@@ -247,7 +247,7 @@ func TestValidateReportsAll(t *testing.T) {
 			t.Errorf("no error at %s; got %v", p, errors.Join(errs...))
 		}
 	}
-	_, err := Compile(&d)
+	_, err := Compile(&d, Env{})
 	for _, p := range want {
 		if err == nil || !strings.Contains(err.Error(), p+":") {
 			t.Errorf("Compile error does not mention %s: %v", p, err)
@@ -295,7 +295,7 @@ func TestOutputName(t *testing.T) {
 // goqu without the emulation is a build error, not SQL.
 func TestDialectRejectsFullJoin(t *testing.T) {
 	d := fullDataset()
-	_, _, err := selectCore(&d, -1, "", nil).Prepared(true).ToSQL()
+	_, _, err := (&compiler{}).selectCore(&d, nil, -1, "", nil).Prepared(true).ToSQL()
 	if err == nil || !strings.Contains(err.Error(), "FullOuterJoinType") {
 		t.Errorf("got %v, want an unsupported join type error", err)
 	}

@@ -42,12 +42,21 @@ func usageErr(format string, args ...any) error {
 const usage = `joinery runs declarative MySQL join reports into Excel and CSV files.
 
 Usage:
-  joinery run JOB... | --all [--at TIME]   run jobs now and write their reports
+  joinery run JOB... | --all [RUN FLAGS]   run jobs now and write their reports
   joinery list                             jobs, schedules, next runs and outputs
   joinery validate [--connect]             check the configuration
-  joinery sql JOB...                       print each dataset's SQL and arguments
+  joinery sql JOB... [RUN FLAGS]           print each dataset's SQL and bound values
+  joinery explain JOB... [RUN FLAGS]       run EXPLAIN for each dataset
   joinery schedule [--grace 5m]            run every job on its schedule until stopped
   joinery version                          print the version
+
+Run flags:
+  --at TIME          logical time of the run (default now); the job's window
+                     is computed from it
+  --from T --to T    backfill: one run per window of the job in [from, to),
+                     each writing its own files
+  --once             with --from/--to: one run with exactly that window
+  --param NAME=VALUE a job parameter (repeatable)
 
 Every command takes:
   --config FILE      configuration (default $JOINERY_CONFIG, else ./config.yaml)
@@ -105,6 +114,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return cmdValidate(ctx, rest, stdout, stderr)
 	case "sql":
 		return cmdSQL(ctx, rest, stdout, stderr)
+	case "explain":
+		return cmdExplain(ctx, rest, stdout, stderr)
 	case "schedule":
 		return cmdSchedule(ctx, rest, stdout, stderr)
 	}
@@ -279,31 +290,108 @@ func jobNames(cfg *jobs.Config) string {
 	return strings.Join(names, ", ")
 }
 
-// parseAt reads --at in the job's zone: RFC 3339, or a date and optional
-// wall-clock time.
-func parseAt(s string, loc *time.Location) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t.In(loc), nil
+// runFlags are the flags that say which runs of a job to make.
+type runFlags struct {
+	at, from, to string
+	once         bool
+	params       paramFlag
+}
+
+func addRunFlags(fs *flag.FlagSet) *runFlags {
+	rf := &runFlags{params: paramFlag{}}
+	fs.StringVar(&rf.at, "at", "", "logical time of the run, in each job's zone (default now)")
+	fs.StringVar(&rf.from, "from", "", "start of a backfill range or explicit window, in each job's zone")
+	fs.StringVar(&rf.to, "to", "", "end (excluded) of a backfill range or explicit window")
+	fs.BoolVar(&rf.once, "once", false, "with --from/--to: one run whose window is exactly [from, to)")
+	fs.Var(rf.params, "param", "job parameter as NAME=VALUE (repeatable; lists as a,b,c)")
+	return rf
+}
+
+// paramFlag collects --param NAME=VALUE.
+type paramFlag map[string]string
+
+func (p paramFlag) String() string { return "" }
+
+func (p paramFlag) Set(s string) error {
+	name, value, ok := strings.Cut(s, "=")
+	if !ok || name == "" {
+		return fmt.Errorf("want NAME=VALUE, got %q", s)
 	}
-	for _, layout := range []string{"2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02"} {
-		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
-			return t, nil
+	if _, dup := p[name]; dup {
+		return fmt.Errorf("parameter %s given twice", name)
+	}
+	p[name] = value
+	return nil
+}
+
+// plans returns the runs to make of job: one at --at (or now), or those of
+// --from/--to.
+func (rf *runFlags) plans(j *jobs.Job, now time.Time) ([]jobs.Plan, error) {
+	wrap := func(err error) error { return usageErr("job %s: %v", j.Name, err) }
+	switch {
+	case (rf.from == "") != (rf.to == ""):
+		return nil, usageErr("give --from and --to together")
+	case rf.from != "" && rf.at != "":
+		return nil, usageErr("give --at or --from/--to, not both")
+	case rf.once && rf.from == "":
+		return nil, usageErr("--once goes with --from and --to")
+	case rf.from != "":
+		from, err := queries.ParseTime(rf.from, j.Location)
+		if err != nil {
+			return nil, usageErr("--from %v", err)
+		}
+		to, err := queries.ParseTime(rf.to, j.Location)
+		if err != nil {
+			return nil, usageErr("--to %v", err)
+		}
+		plans, err := j.PlanRange(from, to, rf.params, rf.once)
+		if err != nil {
+			return nil, wrap(err)
+		}
+		return plans, nil
+	}
+	t := now.In(j.Location)
+	if rf.at != "" {
+		var err error
+		if t, err = queries.ParseTime(rf.at, j.Location); err != nil {
+			return nil, usageErr("--at %v", err)
 		}
 	}
-	return time.Time{}, usageErr("--at %q: want a date (2026-11-01), a date and time (2026-11-01T06:00) or RFC 3339", s)
+	p, err := j.PlanAt(t, rf.params)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	return []jobs.Plan{p}, nil
+}
+
+// allPlans plans the runs of every selected job before any starts, so that a
+// bad flag fails before a report is written.
+func (rf *runFlags) allPlans(selected []*jobs.Job) ([][]jobs.Plan, error) {
+	now := time.Now()
+	out := make([][]jobs.Plan, len(selected))
+	for i, j := range selected {
+		var err error
+		if out[i], err = rf.plans(j, now); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
-	fs, c := newFlags("run", "run JOB... | --all [--at TIME]", stderr)
-	all := fs.Bool("all", false, "run every job")
-	at := fs.String("at", "", "logical time of the run, in each job's zone (default now)")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to `FILE` (for go tool pprof)")
-	memProfile := fs.String("memprofile", "", "write an allocation profile of the run to `FILE` when it ends")
-	names, err := parse(fs, args)
+	var cpuProfile, memProfile string
+	c, rf, cfg, selected, err := jobCommand("run", "run JOB... | --all [--at TIME | --from T --to T [--once]] [--param NAME=VALUE]... [--cpuprofile FILE] [--memprofile FILE]", args, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to `FILE` (for go tool pprof)")
+		fs.StringVar(&memProfile, "memprofile", "", "write an allocation profile of the run to `FILE` when it ends")
+	})
 	if err != nil {
 		return err
 	}
-	stopProfiles, err := startProfiles(*cpuProfile, *memProfile)
+	plans, err := rf.allPlans(selected)
+	if err != nil {
+		return err
+	}
+	stopProfiles, err := startProfiles(cpuProfile, memProfile)
 	if err != nil {
 		return err
 	}
@@ -312,24 +400,6 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 			err = perr
 		}
 	}()
-	cfg, err := c.load()
-	if err != nil {
-		return err
-	}
-	selected, err := selectJobs(cfg, names, *all)
-	if err != nil {
-		return err
-	}
-	times := make([]time.Time, len(selected))
-	now := time.Now()
-	for i, j := range selected {
-		times[i] = now.In(j.Location)
-		if *at != "" {
-			if times[i], err = parseAt(*at, j.Location); err != nil {
-				return err
-			}
-		}
-	}
 	log, err := c.logger(true)
 	if err != nil {
 		return err
@@ -340,31 +410,47 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 	}
 	defer closeDB()
 
-	r := &jobs.Runner{DB: db, Config: cfg, Logger: log}
+	r := &jobs.Runner{DB: db, Config: cfg, Logger: log, Version: version}
 	if isTerminal(stderr) {
 		r.Progress = newProgress(stderr).update
 	}
 	var failed, locked []string
+	runs := 0
 	for i, j := range selected {
-		res := r.Run(ctx, j, times[i])
-		printResult(stdout, res)
-		switch {
-		case errors.Is(res.Err, jobs.ErrAlreadyRunning):
-			locked = append(locked, j.Name)
-		case res.Err != nil:
-			failed = append(failed, j.Name)
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("interrupted: %w", context.Cause(ctx))
+		for _, p := range plans[i] {
+			runs++
+			res := r.RunWithRetries(ctx, j, p)
+			printResult(stdout, res)
+			switch {
+			case errors.Is(res.Err, jobs.ErrAlreadyRunning):
+				locked = append(locked, j.Name)
+			case res.Err != nil:
+				failed = append(failed, runName(res))
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("interrupted: %w", context.Cause(ctx))
+			}
 		}
 	}
 	switch {
 	case len(failed) > 0:
-		return fmt.Errorf("%d of %d jobs failed: %s", len(failed), len(selected), strings.Join(failed, ", "))
+		what := "runs"
+		if runs == len(selected) {
+			what = "jobs"
+		}
+		return fmt.Errorf("%d of %d %s failed: %s", len(failed), runs, what, strings.Join(failed, ", "))
 	case len(locked) > 0:
 		return &exitError{code: exitLocked, err: fmt.Errorf("skipped, another run in progress: %s", strings.Join(locked, ", "))}
 	}
 	return nil
+}
+
+// runName names a run in messages: the job, and its window when it has one.
+func runName(res *jobs.Result) string {
+	if res.Window == nil {
+		return res.Job
+	}
+	return fmt.Sprintf("%s [%s, %s)", res.Job, res.Window.Start.Format(time.RFC3339), res.Window.End.Format(time.RFC3339))
 }
 
 func printResult(w io.Writer, res *jobs.Result) {
@@ -372,7 +458,14 @@ func printResult(w io.Writer, res *jobs.Result) {
 	if res.Err != nil {
 		status = "FAILED"
 	}
-	fmt.Fprintf(w, "%s: %s in %s (logical time %s)\n", res.Job, status, res.Duration.Round(time.Millisecond), res.Logical.Format(time.RFC3339))
+	fmt.Fprintf(w, "%s: %s in %s (logical time %s", res.Job, status, res.Duration.Round(time.Millisecond), res.Logical.Format(time.RFC3339))
+	if res.Attempts > 1 {
+		fmt.Fprintf(w, ", attempt %d", res.Attempts)
+	}
+	fmt.Fprintln(w, ")")
+	if res.Window != nil {
+		fmt.Fprintf(w, "  window [%s, %s)\n", res.Window.Start.Format(time.RFC3339), res.Window.End.Format(time.RFC3339))
+	}
 	nameW, rowsW := 0, 0
 	for _, d := range res.Datasets {
 		nameW = max(nameW, len(d.Name))
@@ -380,9 +473,21 @@ func printResult(w io.Writer, res *jobs.Result) {
 	}
 	for _, d := range res.Datasets {
 		fmt.Fprintf(w, "  %-*s  %*s rows  %s\n", nameW, d.Name, rowsW, groupDigits(d.Rows), d.Duration.Round(time.Millisecond))
+		for _, j := range d.Joins {
+			fmt.Fprintf(w, "    join %s\n", j)
+		}
+		for _, warn := range d.Warnings {
+			fmt.Fprintf(w, "    warning: %s\n", warn)
+		}
 	}
 	for _, f := range res.Files {
 		fmt.Fprintf(w, "  wrote %s\n", f)
+	}
+	if res.Manifest != "" {
+		fmt.Fprintf(w, "  manifest %s\n", res.Manifest)
+	}
+	for _, warn := range res.Warnings {
+		fmt.Fprintf(w, "  warning: %s\n", warn)
 	}
 	if res.Err != nil {
 		fmt.Fprintf(w, "  error: %v\n", res.Err)
@@ -483,7 +588,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		var problems []string
 		for _, j := range cfg.Jobs {
 			for i := range j.Datasets {
-				if err := jobs.Check(ctx, db, &j.Datasets[i]); err != nil {
+				if err := jobs.Check(ctx, db, &j, &j.Datasets[i]); err != nil {
 					problems = append(problems, fmt.Sprintf("job %s: dataset %s: %v", j.Name, j.Datasets[i].Name, err))
 				}
 			}
@@ -500,36 +605,111 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return nil
 }
 
-func cmdSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, c := newFlags("sql", "sql JOB... | --all", stderr)
-	all := fs.Bool("all", false, "every job")
-	names, err := parse(fs, args)
+// eachQuery compiles every dataset of every planned run of the selected
+// jobs and calls fn with it.
+func eachQuery(cfg *jobs.Config, selected []*jobs.Job, rf *runFlags, fn func(j *jobs.Job, p jobs.Plan, ds *queries.Dataset, q queries.Query) error) error {
+	plans, err := rf.allPlans(selected)
 	if err != nil {
 		return err
 	}
-	cfg, err := c.load()
-	if err != nil {
-		return err
-	}
-	selected, err := selectJobs(cfg, names, *all)
-	if err != nil {
-		return err
-	}
-	for _, j := range selected {
-		for i := range j.Datasets {
-			ds := &j.Datasets[i]
-			q, err := queries.Compile(ds)
-			if err != nil {
-				return fmt.Errorf("job %s: dataset %s: %w", j.Name, ds.Name, err)
+	for i, j := range selected {
+		for _, p := range plans[i] {
+			env := j.Env(p, cfg.Database.Location)
+			for k := range j.Datasets {
+				ds := &j.Datasets[k]
+				if ds.Internal {
+					continue
+				}
+				q, err := queries.Compile(ds, env)
+				if err != nil {
+					return fmt.Errorf("job %s: dataset %s: %w", j.Name, ds.Name, err)
+				}
+				if err := fn(j, p, ds, q); err != nil {
+					return fmt.Errorf("job %s: dataset %s: %w", j.Name, ds.Name, err)
+				}
 			}
-			fmt.Fprintf(stdout, "-- job %s, dataset %s\n%s;\n", j.Name, ds.Name, q.SQL)
-			for n, a := range q.Args {
-				fmt.Fprintf(stdout, "--   $%d = %s\n", n+1, formatArg(a))
-			}
-			fmt.Fprintln(stdout)
 		}
 	}
 	return nil
+}
+
+// describeRun is the comment line that heads a dataset's SQL or plan.
+func describeRun(j *jobs.Job, p jobs.Plan, ds *queries.Dataset) string {
+	s := fmt.Sprintf("-- job %s, dataset %s, logical time %s", j.Name, ds.Name, p.Logical.Format(time.RFC3339))
+	if p.Window != nil {
+		s += fmt.Sprintf(", window [%s, %s)", p.Window.Start.Format(time.RFC3339), p.Window.End.Format(time.RFC3339))
+	}
+	return s
+}
+
+// jobCommand parses the flags of a command that takes job names (or --all)
+// and run flags, loads the configuration and selects the jobs.
+func jobCommand(name, synopsis string, args []string, stderr io.Writer, extra ...func(*flag.FlagSet)) (*common, *runFlags, *jobs.Config, []*jobs.Job, error) {
+	fs, c := newFlags(name, synopsis, stderr)
+	all := fs.Bool("all", false, "every job")
+	rf := addRunFlags(fs)
+	for _, add := range extra {
+		add(fs)
+	}
+	names, err := parse(fs, args)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	cfg, err := c.load()
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	selected, err := selectJobs(cfg, names, *all)
+	return c, rf, cfg, selected, err
+}
+
+func cmdSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	_, rf, cfg, selected, err := jobCommand("sql", "sql JOB... | --all [--at TIME | --from T --to T [--once]] [--param NAME=VALUE]...", args, stderr)
+	if err != nil {
+		return err
+	}
+	return eachQuery(cfg, selected, rf, func(j *jobs.Job, p jobs.Plan, ds *queries.Dataset, q queries.Query) error {
+		fmt.Fprintf(stdout, "%s\n%s;\n", describeRun(j, p, ds), q.SQL)
+		for n, a := range q.Args {
+			from := "literal"
+			if q.ArgNames[n] != "" {
+				from = q.ArgNames[n]
+			}
+			fmt.Fprintf(stdout, "--   $%d = %s  -- %s\n", n+1, formatArg(a), from)
+		}
+		if len(q.Joins) > 0 {
+			fmt.Fprintf(stdout, "--   the last %d columns are join diagnostics (%d per outer join: matched, left_unmatched, right_unmatched)\n", 3*len(q.Joins), 3)
+		}
+		fmt.Fprintln(stdout)
+		return nil
+	})
+}
+
+func cmdExplain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c, rf, cfg, selected, err := jobCommand("explain", "explain JOB... | --all [--at TIME | --from T --to T --once] [--param NAME=VALUE]...", args, stderr)
+	if err != nil {
+		return err
+	}
+	if rf.from != "" && !rf.once {
+		return usageErr("explain makes one plan per dataset: give --at, or --from/--to with --once")
+	}
+	log, err := c.logger(true)
+	if err != nil {
+		return err
+	}
+	db, closeDB, err := openDB(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	return eachQuery(cfg, selected, rf, func(j *jobs.Job, p jobs.Plan, ds *queries.Dataset, q queries.Query) error {
+		fmt.Fprintln(stdout, describeRun(j, p, ds))
+		if err := jobs.Explain(ctx, db, q, stdout); err != nil {
+			return fmt.Errorf("explain: %w", err)
+		}
+		fmt.Fprintln(stdout)
+		return nil
+	})
 }
 
 func formatArg(a any) string {
@@ -564,7 +744,7 @@ func cmdSchedule(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	defer closeDB()
 	s := &jobs.Scheduler{
-		Runner: &jobs.Runner{DB: db, Config: cfg, Logger: log},
+		Runner: &jobs.Runner{DB: db, Config: cfg, Logger: log, Version: version},
 		Logger: log,
 		Grace:  *grace,
 	}

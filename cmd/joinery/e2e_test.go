@@ -317,3 +317,21 @@ func TestDemo(t *testing.T) {
 		t.Errorf("production binary: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// TestProductionBuildLeavesDemoOut keeps the embedded engine (about 230
+// modules, 55 MB) out of the binary that ships.
+func TestProductionBuildLeavesDemoOut(t *testing.T) {
+	deps := func(tags string) string {
+		out, err := exec.Command("go", "list", "-deps", "-tags", tags, ".").CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	if d := deps(""); strings.Contains(d, "dolthub") || strings.Contains(d, "internal/demodb") {
+		t.Error("the production build links the embedded demo database")
+	}
+	if d := deps("demo"); !strings.Contains(d, "github.com/joinery/joinery/internal/demodb") {
+		t.Error("-tags demo does not link the embedded demo database")
+	}
+}

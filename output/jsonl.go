@@ -1,0 +1,170 @@
+package output
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// jsonlWriter writes one dataset as JSON Lines: one object per row, keys
+// the column labels (made unique like xlsx headers) in column order, LF
+// after each object, no header line. Values:
+//
+//   - NULL is null (and a zero date with ZeroDates "empty");
+//   - integers, YEAR, BIT, DECIMAL and FLOAT are JSON numbers with exactly
+//     the digits MySQL returned (leading zeros of ZEROFILL dropped), so
+//     read DECIMAL and 16+ digit integers with a decimal-aware parser;
+//   - everything else is a string: the same text as csv (dates, ISO 8601
+//     date-times in the report's zone, TIME, hex or base64 binary, text).
+//     Invalid UTF-8 becomes U+FFFD and is counted in a warning.
+//
+// It does not allocate per cell.
+type jsonlWriter struct {
+	stream
+	form     textForm
+	cols     []Column
+	keys     [][]byte // `"label":` per column, the first with '{', the rest with ','
+	zeroNull bool
+	scratch  []byte
+	bad      int64 // invalid UTF-8 sequences replaced
+	badRow   int64
+}
+
+func newJSONLWriter(tf *tempFile, cols []Column, loc *time.Location, spec Spec) *jsonlWriter {
+	w := &jsonlWriter{stream: stream{out: newSink(tf, spec.Gzip), format: "jsonl"}, form: newTextForm(cols, loc, spec), cols: cols,
+		zeroNull: spec.ZeroDates == "empty", scratch: make([]byte, 0, 64)}
+	for i, h := range tableHeaders(cols) {
+		k := []byte{','}
+		if i == 0 {
+			k[0] = '{'
+		}
+		k = w.appendString(k, []byte(h))
+		w.keys = append(w.keys, append(k, ':'))
+	}
+	return w
+}
+
+func (w *jsonlWriter) WriteRow(row []Value) error {
+	if err := w.check(len(row), len(w.cols)); err != nil {
+		return err
+	}
+	b := w.scratch[:0]
+	for i := range row {
+		b = append(b, w.keys[i]...)
+		v := &row[i]
+		switch k := w.cols[i].Kind; {
+		case v.Null, v.Literal && w.zeroNull:
+			b = append(b, "null"...)
+		case v.Literal, k == KindText:
+			b = w.appendString(b, v.Raw)
+		case k == KindInt, k == KindUint, k == KindYear:
+			b = appendJSONInt(b, v.Raw)
+		case k == KindDecimal:
+			b = appendJSONNumber(b, v.Raw)
+		case k == KindFloat:
+			b = appendFloat(b, v.Raw)
+		case k == KindBit:
+			if n, ok := bitValue(v.Raw); ok {
+				b = appendUint(b, n)
+				break
+			}
+			fallthrough
+		default:
+			// Dates, times and hex or base64 are plain ASCII: no escapes.
+			b = append(b, '"')
+			b = w.form.appendValue(b, i, v)
+			b = append(b, '"')
+		}
+	}
+	b = append(b, '}', '\n')
+	w.scratch = b
+	if _, err := w.out.bw.Write(b); err != nil {
+		w.err = fmt.Errorf("write jsonl: %w", err)
+	}
+	w.rows++
+	return w.err
+}
+
+// appendString appends s as a JSON string: quotes, backslashes and control
+// characters escaped, invalid UTF-8 replaced by U+FFFD (and counted).
+func (w *jsonlWriter) appendString(b, s []byte) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			j := i + 1
+			for j < len(s) && s[j] >= 0x20 && s[j] != '"' && s[j] != '\\' && s[j] < utf8.RuneSelf {
+				j++
+			}
+			b = append(b, s[i:j]...)
+			i = j
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRune(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				if w.bad == 0 {
+					w.badRow = w.rows + 1
+				}
+				w.bad++
+				b = append(b, `\ufffd`...)
+			} else {
+				b = append(b, s[i:i+size]...)
+			}
+			i += size
+			continue
+		}
+		switch c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		default:
+			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		i++
+	}
+	return append(b, '"')
+}
+
+// appendJSONInt appends an integer's text without leading zeros (ZEROFILL
+// columns have them; JSON forbids them).
+func appendJSONInt(b, raw []byte) []byte {
+	if n, ok := parseInt(raw); ok {
+		return strconv.AppendInt(b, n, 10)
+	}
+	return appendJSONNumber(b, raw)
+}
+
+// appendJSONNumber appends a number's text as JSON wants it: no '+', no
+// leading zeros before the point. Anything else that is not a number
+// (never sent by MySQL) becomes a string.
+func appendJSONNumber(b, raw []byte) []byte {
+	s := raw
+	neg := len(s) > 0 && s[0] == '-'
+	if len(s) > 0 && (s[0] == '-' || s[0] == '+') {
+		s = s[1:]
+	}
+	for len(s) > 1 && s[0] == '0' && s[1] >= '0' && s[1] <= '9' {
+		s = s[1:]
+	}
+	if len(s) == 0 || s[0] < '0' || s[0] > '9' {
+		return strconv.AppendQuote(b, string(raw))
+	}
+	if neg {
+		b = append(b, '-')
+	}
+	return append(b, s...)
+}
+
+func (w *jsonlWriter) warnings() []string {
+	if w.bad == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("%d invalid UTF-8 sequences replaced by U+FFFD, the first in row %d", w.bad, w.badRow)}
+}

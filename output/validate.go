@@ -1,0 +1,165 @@
+package output
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// FieldError is a problem with one field of a Spec. Field is the field's
+// YAML name ("delimiter", "columns.email.width"); Spec.Validate returns
+// them so the configuration loader can name the full path.
+type FieldError struct {
+	Field string
+	Value string // the offending value, when there is one
+	Msg   string
+}
+
+func (e *FieldError) Error() string {
+	if e.Value != "" {
+		return fmt.Sprintf("%s: %q: %s", e.Field, e.Value, e.Msg)
+	}
+	return e.Field + ": " + e.Msg
+}
+
+// maxSheetRows is how many data rows fit on a sheet below the header.
+const maxSheetRows = 1<<20 - 1
+
+// Validate checks a Spec for a job with the given number of datasets and
+// returns every problem, each a *FieldError. See CheckTemplate for the
+// path's rules; Latest follows the same ones.
+func (s Spec) Validate(datasets int) []error {
+	var errs []error
+	fail := func(field, value, format string, args ...any) {
+		errs = append(errs, &FieldError{Field: field, Value: value, Msg: fmt.Sprintf(format, args...)})
+	}
+	if _, err := checkTemplate(s, datasets); err != nil {
+		field := "path"
+		if strings.HasPrefix(err.Error(), "format ") {
+			field = "format"
+		}
+		fail(field, "", "%v", err)
+	}
+	if s.Latest != "" {
+		l := s
+		l.Path = s.Latest
+		if _, err := checkTemplate(l, datasets); err != nil && !strings.HasPrefix(err.Error(), "format ") {
+			fail("latest", "", "%v", err)
+		} else if s.Latest == s.Path {
+			fail("latest", s.Latest, "same as path: the latest copy needs a name of its own")
+		}
+	} else if s.LatestMode != "" {
+		fail("latest_mode", s.LatestMode, "set latest (the stable name) too")
+	}
+	oneOf := func(field, value string, allowed ...string) {
+		if value != "" && !slices.Contains(allowed, value) {
+			fail(field, value, "want %s", strings.Join(allowed, " or "))
+		}
+	}
+	oneOf("latest_mode", s.LatestMode, "link", "copy")
+	oneOf("binary", s.Binary, "hex", "base64")
+	oneOf("zero_dates", s.ZeroDates, "text", "empty")
+	oneOf("line_ending", s.LineEnding, "crlf", "lf")
+	oneOf("decimals", s.Decimals, "auto", "number", "text")
+
+	csvOnly := func(field string, set bool) {
+		if set && s.Format != "csv" {
+			fail(field, "", "is a csv option; this output is %s", s.Format)
+		}
+	}
+	csvOnly("bom", s.BOM)
+	csvOnly("delimiter", s.Delimiter != "")
+	csvOnly("line_ending", s.LineEnding != "")
+	csvOnly("quote_all", s.QuoteAll)
+	csvOnly("null_as", s.NullAs != "")
+	csvOnly("escape_formulas", s.EscapeFormulas != nil)
+	if s.Gzip && s.Format == "xlsx" {
+		fail("gzip", "", "is a csv and jsonl option: an xlsx file is already compressed")
+	}
+	xlsxOnly := func(field string, set bool) {
+		if set && s.Format != "xlsx" {
+			fail(field, "", "is an xlsx option; this output is %s", s.Format)
+		}
+	}
+	xlsxOnly("decimals", s.Decimals != "")
+	xlsxOnly("about", s.About != nil)
+	xlsxOnly("max_rows_per_sheet", s.MaxRowsPerSheet != 0)
+
+	if d := s.Delimiter; d != "" {
+		r, size := utf8.DecodeRuneInString(d)
+		switch {
+		case size != len(d) || r == utf8.RuneError:
+			fail("delimiter", d, "want exactly one character")
+		case r == '"' || r == '\r' || r == '\n' || r == '\'':
+			fail("delimiter", d, "cannot be a quote, an apostrophe or a line break")
+		}
+	}
+	if s.MaxRowsPerSheet < 0 || s.MaxRowsPerSheet > maxSheetRows {
+		fail("max_rows_per_sheet", fmt.Sprint(s.MaxRowsPerSheet), "want 1 to %d", maxSheetRows)
+	}
+	seen := make(map[string]bool)
+	for _, c := range s.Columns {
+		p := "columns." + c.Name
+		switch {
+		case strings.TrimSpace(c.Name) == "":
+			fail("columns", "", "a column name is empty")
+		case seen[c.Name]:
+			fail(p, "", "given twice")
+		}
+		seen[c.Name] = true
+		if c.Width != 0 && (c.Width < 1 || c.Width > 255) {
+			fail(p+".width", fmt.Sprint(c.Width), "want 1 to 255 (Excel's limit)")
+		}
+		if s.Format != "xlsx" && (c.Format != "" || c.Width != 0 || c.Hidden) {
+			fail(p, "", "format, width and hidden are xlsx settings; a %s output takes only label", s.Format)
+		}
+		if len(c.Format) > 255 {
+			fail(p+".format", "", "longer than Excel's 255 characters")
+		}
+	}
+	return errs
+}
+
+// spec with defaults filled in; only valid specs are resolved.
+func (s Spec) resolved() Spec {
+	def := func(p *string, v string) {
+		if *p == "" {
+			*p = v
+		}
+	}
+	def(&s.LatestMode, "link")
+	def(&s.Binary, "hex")
+	def(&s.ZeroDates, "text")
+	def(&s.Delimiter, ",")
+	def(&s.LineEnding, "crlf")
+	def(&s.Decimals, "auto")
+	if s.EscapeFormulas == nil {
+		t := true
+		s.EscapeFormulas = &t
+	}
+	if s.About == nil {
+		t := true
+		s.About = &t
+	}
+	if s.MaxRowsPerSheet == 0 {
+		s.MaxRowsPerSheet = maxSheetRows
+	}
+	return s
+}
+
+// presentation returns the ColumnSpec for a column of a dataset: a
+// "dataset/column" entry wins over a plain "column" one.
+func (s Spec) presentation(dataset, column string) (ColumnSpec, bool) {
+	var plain ColumnSpec
+	found := false
+	for _, c := range s.Columns {
+		switch c.Name {
+		case dataset + "/" + column:
+			return c, true
+		case column:
+			plain, found = c, true
+		}
+	}
+	return plain, found
+}

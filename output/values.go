@@ -1,0 +1,236 @@
+package output
+
+import (
+	"encoding/base64"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// bitValue reads a BIT value, which MySQL sends as big-endian bytes, as an
+// unsigned integer; BIT(1) b'1' is 1, BIT(64) fits a uint64.
+func bitValue(b []byte) (uint64, bool) {
+	if len(b) > 8 {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range b {
+		v = v<<8 | uint64(c)
+	}
+	return v, true
+}
+
+// appendBinary appends b as upper-case hex (like MySQL's HEX()) or as
+// standard base64 with padding.
+func appendBinary(dst, b []byte, b64 bool) []byte {
+	if b64 {
+		return base64.StdEncoding.AppendEncode(dst, b)
+	}
+	for _, c := range b {
+		dst = append(dst, hexDigits[c>>4], hexDigits[c&0xf])
+	}
+	return dst
+}
+
+const hexDigits = "0123456789ABCDEF"
+
+// textForm renders the non-text kinds as the text csv and jsonl write:
+// see docs/OUTPUTS.md for the table.
+type textForm struct {
+	cols    []Column
+	layouts []string // per column, for KindDateTime
+	loc     *time.Location
+	b64     bool
+}
+
+func newTextForm(cols []Column, loc *time.Location, spec Spec) textForm {
+	f := textForm{cols: cols, layouts: make([]string, len(cols)), loc: loc, b64: spec.Binary == "base64"}
+	for i, c := range cols {
+		if c.Kind == KindDateTime {
+			f.layouts[i] = isoLayout(c.Scale)
+		}
+	}
+	return f
+}
+
+// isoLayout is the time layout for a DATETIME with scale fractional digits.
+func isoLayout(scale int64) string {
+	const base, frac = "2006-01-02T15:04:05", ".000000000"
+	if scale > 9 {
+		scale = 9
+	}
+	if scale <= 0 {
+		return base + "-07:00"
+	}
+	return base + frac[:1+scale] + "-07:00"
+}
+
+// appendISO appends t as layout (isoLayout(scale)) formats it, without
+// time.Format's layout parsing: a sixth of the CSV writer's time went there.
+func appendISO(b []byte, t time.Time, scale int64, layout string) []byte {
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 {
+		return t.AppendFormat(b, layout)
+	}
+	h, mi, s := t.Clock()
+	b = append(b,
+		byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+int(mo)/10), byte('0'+int(mo)%10), '-', byte('0'+d/10), byte('0'+d%10), 'T',
+		byte('0'+h/10), byte('0'+h%10), ':', byte('0'+mi/10), byte('0'+mi%10), ':', byte('0'+s/10), byte('0'+s%10))
+	if scale = min(scale, 9); scale > 0 {
+		b = append(b, '.')
+		ns := t.Nanosecond()
+		for div := 100000000; scale > 0; scale, div = scale-1, div/10 {
+			b = append(b, byte('0'+ns/div%10))
+		}
+	}
+	_, off := t.Zone()
+	sign := byte('+')
+	if off < 0 {
+		sign, off = '-', -off
+	}
+	off /= 60
+	return append(b, sign, byte('0'+off/600%10), byte('0'+off/60%10), ':', byte('0'+off%60/10), byte('0'+off%10))
+}
+
+// appendValue appends the text form of a non-NULL, non-literal value of
+// column i. Text columns append Raw unchanged.
+func (f *textForm) appendValue(dst []byte, i int, v *Value) []byte {
+	switch f.cols[i].Kind {
+	case KindDate:
+		return appendDate(dst, v.Time)
+	case KindDateTime:
+		t := v.Time
+		if f.loc != nil {
+			t = t.In(f.loc)
+		}
+		return appendISO(dst, t, f.cols[i].Scale, f.layouts[i])
+	case KindBinary:
+		return appendBinary(dst, v.Raw, f.b64)
+	case KindBit:
+		if n, ok := bitValue(v.Raw); ok {
+			return appendUint(dst, n)
+		}
+		return appendBinary(dst, v.Raw, f.b64)
+	case KindFloat:
+		return appendFloat(dst, v.Raw)
+	case KindYear:
+		// The binary protocol sends YEAR as a number: 0 where text has 0000.
+		for k := len(v.Raw); k < 4; k++ {
+			dst = append(dst, '0')
+		}
+	}
+	return append(dst, v.Raw...)
+}
+
+// appendFloat appends a FLOAT or DOUBLE in one form whichever protocol
+// carried it (MySQL's text "1e20" and the binary protocol's float64 both
+// become 1e+20): the shortest text that reads back as the same number,
+// plain between 1e-6 and 1e21 and with an exponent outside, as JavaScript
+// prints numbers. Text that is not a number is kept.
+func appendFloat(dst, raw []byte) []byte {
+	// Plain text is already in that form: MySQL's text protocol and Go's
+	// shortest formatting both print the fewest digits, and only differ
+	// in when they use an exponent.
+	if !slices.ContainsFunc(raw, func(c byte) bool { return c == 'e' || c == 'E' }) {
+		return append(dst, raw...)
+	}
+	f, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return append(dst, raw...)
+	}
+	if a := math.Abs(f); a == 0 || a >= 1e-6 && a < 1e21 {
+		return strconv.AppendFloat(dst, f, 'f', -1, 64)
+	}
+	return strconv.AppendFloat(dst, f, 'e', -1, 64)
+}
+
+// appendUint appends n in decimal without allocating.
+func appendUint(dst []byte, n uint64) []byte {
+	var buf [20]byte
+	i := len(buf)
+	for {
+		i--
+		buf[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			break
+		}
+	}
+	return append(dst, buf[i:]...)
+}
+
+// appendDate appends t's date as 2006-01-02 (years 0 to 9999).
+func appendDate(b []byte, t time.Time) []byte {
+	y, m, d := t.Date()
+	return append(b,
+		byte('0'+y/1000%10), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+int(m)/10), byte('0'+int(m)%10), '-',
+		byte('0'+d/10), byte('0'+d%10))
+}
+
+// xmlUnsafe reports whether b holds something XML 1.0 cannot carry:
+// control characters other than tab, LF and CR, invalid UTF-8, U+FFFE or
+// U+FFFF.
+func xmlUnsafe(b []byte) bool {
+	for i := 0; i < len(b); {
+		c := b[i]
+		if c < utf8.RuneSelf {
+			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+				return true
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 || r == 0xFFFE || r == 0xFFFF {
+			return true
+		}
+		i += size
+	}
+	return false
+}
+
+// xmlClean returns b as a string with every character XML cannot hold
+// replaced by U+FFFD, and how many were replaced.
+func xmlClean(b []byte) (string, int) {
+	if !xmlUnsafe(b) {
+		return string(b), 0
+	}
+	out := make([]byte, 0, len(b)+8)
+	n := 0
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		i += size
+		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == utf8.RuneError && size == 1 || r == 0xFFFE || r == 0xFFFF {
+			r = utf8.RuneError
+			n++
+		}
+		out = utf8.AppendRune(out, r)
+	}
+	return string(out), n
+}
+
+// utf16Len counts s in UTF-16 code units, the unit of Excel's limits.
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		n += max(utf16.RuneLen(r), 1)
+	}
+	return n
+}
+
+// truncUTF16 cuts s to at most n UTF-16 code units without splitting a rune.
+func truncUTF16(s string, n int) string {
+	units := 0
+	for i, r := range s {
+		units += max(utf16.RuneLen(r), 1)
+		if units > n {
+			return s[:i]
+		}
+	}
+	return s
+}

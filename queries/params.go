@@ -1,0 +1,214 @@
+package queries
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Param declares a named run parameter of a job. In YAML, under a job's
+// params mapping: {type: int, default: 10, required: false}, or just the type
+// as a string ("date"). Values come from --param name=value on the command
+// line, else from Default; a Required parameter has no default and must be
+// given. A parameter that is not required needs a default, so that every run
+// binds a value for each. Every value is checked against Type and bound, never spliced.
+type Param struct {
+	Name     string `yaml:",key"`
+	Type     string `yaml:"type"` // string, int, decimal, date, datetime, bool, or list<one of these>
+	Default  any    `yaml:"default"`
+	Required bool   `yaml:"required"`
+}
+
+// UnmarshalText parses the shorthand: the type alone.
+func (p *Param) UnmarshalText(text []byte) error {
+	p.Type = strings.TrimSpace(string(text))
+	return nil
+}
+
+var paramTypes = []string{"string", "int", "decimal", "date", "datetime", "bool"}
+
+// isList reports whether the parameter holds a list of values.
+func (p Param) isList() bool { return strings.HasPrefix(p.Type, "list<") }
+
+// elemType returns the type of the parameter's values (of its elements, for a list).
+func (p Param) elemType() string {
+	if t, ok := strings.CutPrefix(p.Type, "list<"); ok {
+		return strings.TrimSuffix(t, ">")
+	}
+	return p.Type
+}
+
+// ValidateParam checks a declaration and returns its problems as
+// *FieldErrors with paths relative to the parameter (type, default).
+func ValidateParam(p Param, loc *time.Location) []error {
+	var errs []error
+	add := func(path string, value any, format string, args ...any) {
+		errs = append(errs, &FieldError{Path: path, Value: value, Msg: fmt.Sprintf(format, args...)})
+	}
+	if !identRE.MatchString(p.Name) || len(p.Name) > maxIdentLen {
+		add("", p.Name, "invalid parameter name: use letters, digits and underscores, not starting with a digit")
+	}
+	if p.Name == ParamWindowStart || p.Name == ParamWindowEnd {
+		add("", p.Name, "reserved: the run's window provides it")
+	}
+	list := p.isList()
+	if list && !strings.HasSuffix(p.Type, ">") || !slices.Contains(paramTypes, p.elemType()) {
+		add("type", p.Type, "want one of %s, or list<type>", strings.Join(paramTypes, ", "))
+		return errs
+	}
+	switch {
+	case p.Default != nil && p.Required:
+		add("required", true, "a required parameter has no default")
+	case p.Default != nil:
+		if _, err := p.FromConfig(p.Default, loc); err != nil {
+			add("default", p.Default, "%v", err)
+		}
+	case !p.Required:
+		// A run always has a value for every parameter: no NULLs that
+		// would turn = into IS NULL, no empty lists.
+		add("default", nil, "required: give a default, or set required: true")
+	}
+	return errs
+}
+
+// FromConfig converts a default value decoded from YAML (a scalar, or a
+// list for list parameters) into the parameter's type.
+func (p Param) FromConfig(v any, loc *time.Location) (any, error) {
+	if !p.isList() {
+		if _, ok := v.([]any); ok {
+			return nil, fmt.Errorf("want a single %s, got a list", p.Type)
+		}
+		return parseParamValue(p.Type, fmt.Sprint(v), loc)
+	}
+	items, ok := v.([]any)
+	if !ok {
+		return p.Parse(fmt.Sprint(v), loc)
+	}
+	return p.parseList(items, loc)
+}
+
+// Parse converts a value given on the command line: for a list parameter
+// the values are separated by commas (1,2,3).
+func (p Param) Parse(s string, loc *time.Location) (any, error) {
+	if !p.isList() {
+		return parseParamValue(p.Type, s, loc)
+	}
+	var items []any
+	for item := range strings.SplitSeq(s, ",") {
+		items = append(items, strings.TrimSpace(item))
+	}
+	return p.parseList(items, loc)
+}
+
+func (p Param) parseList(items []any, loc *time.Location) (any, error) {
+	if len(items) == 0 {
+		return nil, fmt.Errorf("want at least one value")
+	}
+	out := make([]any, len(items))
+	for i, item := range items {
+		v, err := parseParamValue(p.elemType(), fmt.Sprint(item), loc)
+		if err != nil {
+			return nil, fmt.Errorf("item %d: %w", i+1, err)
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+var decimalRE = regexp.MustCompile(`^[-+]?[0-9]+(\.[0-9]+)?$`)
+
+// parseParamValue converts one value of a scalar type. Results: string,
+// int64, bool, a decimal as its exact text, a date as "2006-01-02" and a
+// datetime as a time.Time in loc (bound in the database's zone by Compile).
+func parseParamValue(typ, s string, loc *time.Location) (any, error) {
+	s = strings.TrimSpace(s)
+	switch typ {
+	case "string":
+		return s, nil
+	case "int":
+		i, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a whole number", s)
+		}
+		return i, nil
+	case "decimal":
+		if !decimalRE.MatchString(s) {
+			return nil, fmt.Errorf("%q is not a decimal number such as 12.50", s)
+		}
+		return s, nil
+	case "bool":
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not true or false", s)
+		}
+		return b, nil
+	case "date":
+		t, err := time.Parse("2006-01-02", s)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a date such as 2026-11-01", s)
+		}
+		return t.Format("2006-01-02"), nil
+	case "datetime":
+		return ParseTime(s, loc)
+	}
+	return nil, fmt.Errorf("unknown type %q", typ)
+}
+
+// ParseTime reads a date and time in loc: RFC 3339 (which carries its own
+// offset), or 2006-01-02T15:04:05, 2006-01-02 15:04:05, 2006-01-02T15:04,
+// 2006-01-02 15:04 or 2006-01-02 (midnight) as a wall clock in loc.
+func ParseTime(s string, loc *time.Location) (time.Time, error) {
+	if loc == nil {
+		loc = time.UTC
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.In(loc), nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q: want a date (2026-11-01), a date and time (2026-11-01T06:00) or RFC 3339", s)
+}
+
+// ResolveParams returns the value of every declared parameter: the one
+// given (as command-line text) or else the default. It fails on a given name
+// that is not declared, a value of the wrong type, and a required parameter
+// that is missing. loc is the zone datetime values are read in.
+func ResolveParams(decl []Param, given map[string]string, loc *time.Location) (map[string]any, error) {
+	out := make(map[string]any, len(decl))
+	var names []string
+	for _, p := range decl {
+		names = append(names, p.Name)
+		s, ok := given[p.Name]
+		switch {
+		case ok:
+			v, err := p.Parse(s, loc)
+			if err != nil {
+				return nil, fmt.Errorf("parameter %s (%s): %w", p.Name, p.Type, err)
+			}
+			out[p.Name] = v
+		case p.Default != nil:
+			v, err := p.FromConfig(p.Default, loc)
+			if err != nil {
+				return nil, fmt.Errorf("parameter %s: default: %w", p.Name, err)
+			}
+			out[p.Name] = v
+		default:
+			return nil, fmt.Errorf("parameter %s (%s) is required: give --param %s=VALUE", p.Name, p.Type, p.Name)
+		}
+	}
+	for name := range given {
+		if !slices.Contains(names, name) {
+			if len(names) == 0 {
+				return nil, fmt.Errorf("unknown parameter %q: the job declares none", name)
+			}
+			return nil, fmt.Errorf("unknown parameter %q (declared: %s)", name, strings.Join(names, ", "))
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,25 @@
+-- compiled from expressions.yaml; refresh with: go test ./queries -update
+SELECT COALESCE(`u`.`name`, ?) AS `name`, LOWER(`u`.`email`) AS `email`, UPPER(`u`.`country`) AS `country`, CONCAT(`u`.`name`, ?, `u`.`email`, ?) AS `contact`, DATE_FORMAT(`p`.`published_at`, ?) AS `month`, YEAR(`p`.`published_at`) AS `year`, COUNT(DISTINCT(`p`.`id`)) AS `posts`, COUNT(DISTINCT(MONTH(`p`.`published_at`))) AS `active_months`, ROUND(AVG(`p`.`views`), ?) AS `avg_views`, MAX(DATEDIFF(`p`.`published_at`, `u`.`created_at`)) AS `max_days`, SUM(IF((`p`.`views` >= ?), ?, ?)) AS `hot_posts`, MAX(CASE  WHEN (`p`.`views` > ?) THEN ? WHEN (`p`.`views` > ?) THEN ? ELSE ? END) AS `best`, MIN(DATE(`p`.`published_at`)) AS `first_day`, SUM(IF((`p`.`id` IS NULL), ?, ?)) AS `missing` FROM `users` AS `u` LEFT JOIN `posts` AS `p` ON (`p`.`user_id` = `u`.`id`) WHERE ((LOWER(`u`.`email`) LIKE ?) AND (COALESCE(`p`.`status`, ?) != ?)) GROUP BY 1, 2, 3, 4, 5, 6 HAVING ((COUNT(DISTINCT(`p`.`id`)) > ?) AND (ROUND(AVG(`p`.`views`), ?) >= ?)) ORDER BY `year` DESC, `email` ASC, `posts` DESC
+-- columns: name, email, country, contact, month, year, posts, active_months, avg_views, max_days, hot_posts, best, first_day, missing
+-- args:
+-- 1: string "unknown"
+-- 2: string " <"
+-- 3: string ">"
+-- 4: string "%Y-%m"
+-- 5: int64 1
+-- 6: int64 100
+-- 7: int64 1
+-- 8: int64 0
+-- 9: int64 1000
+-- 10: string "viral"
+-- 11: int64 100
+-- 12: string "hot"
+-- 13: string "normal"
+-- 14: int64 1
+-- 15: int64 0
+-- 16: string "%@example.com"
+-- 17: string "none"
+-- 18: string "draft"
+-- 19: int64 0
+-- 20: int64 1
+-- 21: float64 1.5

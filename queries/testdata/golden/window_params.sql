@@ -1,0 +1,17 @@
+-- compiled from window_params.yaml; refresh with: go test ./queries -update
+SELECT `u`.`id`, `p`.`id` AS `post_id`, ? AS `window_start` FROM `users` AS `u` INNER JOIN `posts` AS `p` ON ((`p`.`user_id` = `u`.`id`) AND (`p`.`published_at` < ?)) WHERE ((`u`.`id` IN (?, ?, ?)) AND (`u`.`country` NOT IN (?, ?)) AND (`p`.`title` LIKE ?) AND (`u`.`score` >= ?) AND (`u`.`active` = ?) AND (`u`.`created_at` >= ?) AND (`p`.`published_at` >= ?) AND (`p`.`published_at` < ?))
+-- columns: id, post_id, window_start
+-- args:
+-- 1: string "2026-10-24 22:00:00" (window_start)
+-- 2: string "2026-10-25 23:00:00" (window_end)
+-- 3: int64 1 (param ids[0])
+-- 4: int64 2 (param ids[1])
+-- 5: int64 3 (param ids[2])
+-- 6: string "DE" (param countries[0])
+-- 7: string "FR" (param countries[1])
+-- 8: string "%news%" (param pattern)
+-- 9: string "12.50" (param min_score)
+-- 10: int64 1 (param active)
+-- 11: string "2026-01-01" (param since)
+-- 12: string "2026-10-24 22:00:00" (window_start)
+-- 13: string "2026-10-25 23:00:00" (window_end)
