@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"sort"
 	"strings"
@@ -45,7 +46,9 @@ func newZipSplicer(w io.Writer, sheets map[string]*sheetRows) *zipSplicer {
 	zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) {
 		return flate.NewWriter(w, deflateLevel)
 	})
-	return &zipSplicer{zw: zw, sheets: sheets}
+	// A copy: the splicer crosses off parts as it stores them, and the book
+	// still needs them all to remove their temporary files.
+	return &zipSplicer{zw: zw, sheets: maps.Clone(sheets)}
 }
 
 func (z *zipSplicer) Create(name string) (io.Writer, error) {

@@ -3,6 +3,7 @@ package output
 import (
 	"database/sql"
 	"hash/crc32"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -69,5 +70,53 @@ func TestXLSXText(t *testing.T) {
 	}
 	if ws := r.Warnings(); len(ws) != 1 || !strings.Contains(ws[0], "5 characters") || !strings.Contains(ws[0], "the first in t!A17") {
 		t.Errorf("warnings %q, want 5 characters replaced, the first in t!A17", ws)
+	}
+}
+
+// TestXLSXTempFiles checks that the rows' temporary files of every sheet,
+// overflow sheets included, are gone after Commit and after Abort.
+func TestXLSXTempFiles(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	cols := []Column{{Name: "n", Kind: KindInt}}
+	rows := [][]sql.RawBytes{raw("1"), raw("2"), raw("3"), raw("4"), raw("5")}
+	spec := Spec{Format: "xlsx", Path: "r", MaxRowsPerSheet: 2}
+	writeReport(t, spec, t.TempDir(), Vars{Job: "j", Logical: time.Now()},
+		[]testDataset{{name: "a", cols: cols, rows: rows}, {name: "b", cols: cols, rows: rows}})
+	assertEmptyDir(t, tmp, "after Commit")
+
+	spec.MaxRowsPerSheet = 400
+	r, err := Open(spec, t.TempDir(), Vars{Job: "j", Logical: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := r.Dataset("a", cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals := make([]Value, 1)
+	n := NewNormalizer(cols, nil, nil)
+	for range sampleRows + 5 { // past the sample, onto further sheets
+		if err := n.Normalize(raw("7"), vals); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.WriteRow(vals); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	assertEmptyDir(t, tmp, "after Abort")
+}
+
+func assertEmptyDir(t *testing.T, dir, when string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		t.Errorf("%s: %s left in the temporary directory", when, e.Name())
 	}
 }
