@@ -69,25 +69,27 @@ func isoLayout(scale int64) string {
 }
 
 // appendISO appends t as layout (isoLayout(scale)) formats it, without
-// time.Format's layout parsing: a sixth of the CSV writer's time went there.
+// time.Format's layout parsing (a sixth of the CSV writer's time went
+// there) and with one zone lookup instead of three.
 func appendISO(b []byte, t time.Time, scale int64, layout string) []byte {
-	y, mo, d := t.Date()
+	_, off := t.Zone()
+	wall := t.UTC().Add(time.Duration(off) * time.Second) // UTC needs no lookups
+	y, mo, d := wall.Date()
 	if y < 0 || y > 9999 {
 		return t.AppendFormat(b, layout)
 	}
-	h, mi, s := t.Clock()
+	h, mi, s := wall.Clock()
 	b = append(b,
 		byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
 		byte('0'+int(mo)/10), byte('0'+int(mo)%10), '-', byte('0'+d/10), byte('0'+d%10), 'T',
 		byte('0'+h/10), byte('0'+h%10), ':', byte('0'+mi/10), byte('0'+mi%10), ':', byte('0'+s/10), byte('0'+s%10))
 	if scale = min(scale, 9); scale > 0 {
 		b = append(b, '.')
-		ns := t.Nanosecond()
+		ns := wall.Nanosecond()
 		for div := 100000000; scale > 0; scale, div = scale-1, div/10 {
 			b = append(b, byte('0'+ns/div%10))
 		}
 	}
-	_, off := t.Zone()
 	sign := byte('+')
 	if off < 0 {
 		sign, off = '-', -off
