@@ -200,3 +200,24 @@ func TestCSVWriteRowNoAllocs(t *testing.T) {
 		t.Errorf("CSV WriteRow: got %v allocations per row, want 0", allocs)
 	}
 }
+
+func TestAppendISOMatchesFormat(t *testing.T) {
+	kolkata, err := time.LoadLocation("Asia/Kolkata")
+	if err != nil {
+		t.Skip(err)
+	}
+	for _, tm := range []time.Time{
+		time.Date(2024, 3, 1, 9, 15, 0, 0, time.UTC),
+		time.Date(1000, 1, 1, 0, 0, 0, 999999999, time.FixedZone("", -(9*3600+30*60))),
+		time.Date(9999, 12, 31, 23, 59, 59, 123456789, kolkata),
+		time.Date(1880, 6, 1, 12, 0, 0, 5000, kolkata), // local mean time: +05:53:28
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+	} {
+		for scale := int64(0); scale <= 10; scale++ {
+			want := tm.Format(isoLayout(scale))
+			if got := string(appendISO(nil, tm, scale, isoLayout(scale))); got != want {
+				t.Errorf("appendISO(%v, %d) = %s, want %s", tm, scale, got, want)
+			}
+		}
+	}
+}

@@ -68,6 +68,36 @@ func isoLayout(scale int64) string {
 	return base + frac[:1+scale] + "-07:00"
 }
 
+// appendISO appends t as layout (isoLayout(scale)) formats it, without
+// time.Format's layout parsing (a sixth of the CSV writer's time went
+// there) and with one zone lookup instead of three.
+func appendISO(b []byte, t time.Time, scale int64, layout string) []byte {
+	_, off := t.Zone()
+	wall := t.UTC().Add(time.Duration(off) * time.Second) // UTC needs no lookups
+	y, mo, d := wall.Date()
+	if y < 0 || y > 9999 {
+		return t.AppendFormat(b, layout)
+	}
+	h, mi, s := wall.Clock()
+	b = append(b,
+		byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+int(mo)/10), byte('0'+int(mo)%10), '-', byte('0'+d/10), byte('0'+d%10), 'T',
+		byte('0'+h/10), byte('0'+h%10), ':', byte('0'+mi/10), byte('0'+mi%10), ':', byte('0'+s/10), byte('0'+s%10))
+	if scale = min(scale, 9); scale > 0 {
+		b = append(b, '.')
+		ns := wall.Nanosecond()
+		for div := 100000000; scale > 0; scale, div = scale-1, div/10 {
+			b = append(b, byte('0'+ns/div%10))
+		}
+	}
+	sign := byte('+')
+	if off < 0 {
+		sign, off = '-', -off
+	}
+	off /= 60
+	return append(b, sign, byte('0'+off/600%10), byte('0'+off/60%10), ':', byte('0'+off%60/10), byte('0'+off%10))
+}
+
 // appendValue appends the text form of a non-NULL, non-literal value of
 // column i. Text columns append Raw unchanged.
 func (f *textForm) appendValue(dst []byte, i int, v *Value) []byte {
@@ -79,7 +109,7 @@ func (f *textForm) appendValue(dst []byte, i int, v *Value) []byte {
 		if f.loc != nil {
 			t = t.In(f.loc)
 		}
-		return t.AppendFormat(dst, f.layouts[i])
+		return appendISO(dst, t, f.cols[i].Scale, f.layouts[i])
 	case KindBinary:
 		return appendBinary(dst, v.Raw, f.b64)
 	case KindBit:

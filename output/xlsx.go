@@ -41,9 +41,11 @@ const truncMarker = " …[truncated]"
 // maxNamedCells is how many cells a warning names before it only counts.
 const maxNamedCells = 10
 
-// book is one workbook written with excelize's stream writer: one sheet per
-// dataset (more when a dataset outgrows a sheet), styles created once,
-// temporary files removed by close.
+// book is one workbook: one sheet per dataset (more when a dataset
+// outgrows a sheet), styles created once, temporary files removed by close.
+// excelize's stream writer writes each sheet's settings and header row;
+// the data rows are joinery's own XML, deflated while they are written and
+// spliced into the zip at save (xlsxrows.go, xlsxzip.go).
 //
 // Cells are typed for analysts: integers are numbers with format "0" (not
 // General, which shows 12+ digits in scientific notation) unless they have
@@ -69,13 +71,16 @@ type book struct {
 	sheets    int
 	styles    map[string]int // number format -> style ID
 	header    int
-	scratch   []byte
+	parts     map[string]*sheetRows // zip part name -> the sheet's data rows
 	closed    bool
 	closeErr  error
 }
 
 func newBook(spec Spec, loc *time.Location) *book {
-	return &book{f: excelize.NewFile(), spec: spec, loc: loc, used: make(map[string]bool), styles: make(map[string]int)}
+	return &book{
+		f: excelize.NewFile(), spec: spec, loc: loc, used: make(map[string]bool),
+		styles: make(map[string]int), parts: make(map[string]*sheetRows),
+	}
 }
 
 // style returns the style ID for a custom number format, creating it once.
@@ -124,6 +129,8 @@ func (b *book) sheet(dataset string, cols []Column, present []ColumnSpec) (*shee
 	w := &sheetWriter{
 		b: b, dataset: dataset, name: dataset, cols: cols, present: present,
 		maxRows: b.spec.MaxRowsPerSheet,
+		refs:    colRefs(len(cols)),
+		scratch: make([]byte, 0, 64),
 		headers: tableHeaders(cols),
 		styles:  make([]int, len(cols)),
 		widths:  make([]float64, len(cols)),
@@ -227,18 +234,22 @@ func (b *book) about(vars Vars, loc *time.Location, datasets []DatasetRows) erro
 	return nil
 }
 
-// save writes the workbook to w and removes excelize's temporary files.
-// excelize builds the whole zip in memory first, so memory grows with the
-// size of the output file.
+// save writes the workbook to w and removes the temporary files. The zip
+// goes straight to w, with each sheet's rows deflated while they were
+// written; see xlsxzip.go.
 func (b *book) save(w io.Writer) error {
-	err := b.f.Write(w)
+	err := saveSpliced(b.f, w, b.parts)
 	return errors.Join(err, b.close())
 }
 
 func (b *book) close() error {
 	if !b.closed {
 		b.closed = true
-		b.closeErr = b.f.Close()
+		errs := []error{b.f.Close()}
+		for _, rows := range b.parts {
+			errs = append(errs, rows.remove())
+		}
+		b.closeErr = errors.Join(errs...)
 	}
 	return b.closeErr
 }
@@ -246,9 +257,15 @@ func (b *book) close() error {
 // sheetWriter streams one dataset into one sheet, and into further sheets
 // when it outgrows one. It holds back the first sampleRows rows (copied) to
 // size the columns from header, type and data, then streams every row.
+// excelize's stream writer holds each sheet's settings and header row; the
+// data rows go to rowsOut as XML, without allocating per row or cell.
 type sheetWriter struct {
 	b       *book
 	sw      *excelize.StreamWriter
+	rowsOut *sheetRows // the current sheet's data rows
+	refs    []string   // column letters
+	rowNum  []byte     // digits of row
+	scratch []byte
 	dataset string
 	name    string   // the current sheet
 	sheets  []string // every sheet of the dataset
@@ -259,10 +276,10 @@ type sheetWriter struct {
 	widths  []float64 // widest value seen in the sample, per column
 	sample  [][]Value
 	started bool
-	maxRows int   // data rows per sheet
-	row     int   // last row written on the current sheet
-	rows    int64 // data rows over all sheets
-	cells   []excelize.Cell
+	maxRows int             // data rows per sheet
+	row     int             // last row written on the current sheet
+	rows    int64           // data rows over all sheets
+	cells   []excelize.Cell // header row
 	vals    []any
 	skipped bool // empty and left out
 
@@ -358,6 +375,10 @@ func (w *sheetWriter) newSheet() error {
 	if w.sw, err = w.b.f.NewStreamWriter(name); err != nil {
 		return w.fail(err)
 	}
+	if w.rowsOut, err = newSheetRows(); err != nil {
+		return w.fail(err)
+	}
+	w.b.parts[sheetPart(w.sw.SheetID)] = w.rowsOut
 	for i, h := range w.headers {
 		// A bold header plus the table's filter button needs about 4 more.
 		width := min(max(textWidth([]byte(h))+4, w.widths[i]+2, minWidth), maxWidth)
@@ -405,11 +426,14 @@ func (w *sheetWriter) endSheet() error {
 	if err := w.sw.Flush(); err != nil {
 		return w.fail(err)
 	}
+	if err := w.rowsOut.finish(); err != nil {
+		return w.fail(err)
+	}
 	return nil
 }
 
-// write streams one row, continuing on a new sheet when the current one
-// is full; the cell and value buffers are reused.
+// write appends one row's XML to the current sheet's rows, continuing on a
+// new sheet when that one is full; nothing is allocated.
 func (w *sheetWriter) write(row []Value) error {
 	if w.row > w.maxRows {
 		if len(w.sheets) >= maxSheetsPerDataset {
@@ -424,60 +448,58 @@ func (w *sheetWriter) write(row []Value) error {
 	}
 	w.row++
 	w.rows++
+	rs := w.rowsOut
+	w.rowNum = strconv.AppendInt(w.rowNum[:0], int64(w.row), 10)
+	b := append(rs.buf, `<row r="`...)
+	b = append(b, w.rowNum...)
+	b = append(b, `">`...)
+	emptyZero := w.b.spec.ZeroDates == "empty"
 	for i := range row {
-		v := &row[i]
-		if v.Null || v.Literal && w.b.spec.ZeroDates == "empty" {
-			w.vals[i] = nil
-			continue
+		if v := &row[i]; !v.Null && !(v.Literal && emptyZero) {
+			b = w.cell(b, i, v)
 		}
-		c := &w.cells[i]
-		c.StyleID, c.Value = w.cell(i, v)
-		w.vals[i] = c
 	}
-	cell, err := excelize.CoordinatesToCellName(1, w.row)
-	if err == nil {
-		err = w.sw.SetRow(cell, w.vals)
-	}
-	if err != nil {
-		// A failed SetRow may leave a broken row behind: the file is lost.
-		return w.fail(err)
-	}
+	rs.buf = append(b, `</row>`...)
+	rs.flush(false)
 	return nil
 }
 
-// cell returns the style and value of one non-NULL cell.
-func (w *sheetWriter) cell(i int, v *Value) (int, any) {
-	col := &w.cols[i]
+// cell appends the XML of one non-NULL cell.
+func (w *sheetWriter) cell(b []byte, i int, v *Value) []byte {
+	col, ref, row := &w.cols[i], w.refs[i], w.rowNum
 	if v.Literal {
-		return 0, w.text(i, v.Raw)
+		return w.text(b, i, v.Raw)
 	}
 	style := w.styles[i]
 	switch col.Kind {
 	case KindInt, KindUint, KindYear:
 		if n, ok := sigDigits(v.Raw); ok && n <= 15 {
 			if x, ok := parseInt(v.Raw); ok {
-				return style, x
+				w.scratch = strconv.AppendInt(w.scratch[:0], x, 10)
+				return appendNumberCell(b, ref, row, style, w.scratch)
 			}
 		}
 	case KindBit:
 		if n, ok := bitValue(v.Raw); ok {
+			w.scratch = appendUint(w.scratch[:0], n)
 			if n < 1e15 {
-				return style, int64(n)
+				return appendNumberCell(b, ref, row, style, w.scratch)
 			}
-			return 0, string(appendUint(nil, n))
+			return appendTextCell(b, ref, row, 0, w.scratch)
 		}
 	case KindDecimal:
 		switch w.b.spec.Decimals {
 		case "text":
-			return 0, string(v.Raw)
+			return w.text(b, i, v.Raw)
 		case "number":
 			if f, err := strconv.ParseFloat(string(v.Raw), 64); err == nil && !math.IsInf(f, 0) {
-				return style, f
+				b, w.scratch = appendFloatCell(b, ref, row, style, f, w.scratch)
+				return b
 			}
-			return 0, string(v.Raw)
+			return w.text(b, i, v.Raw)
 		}
-		f, scale, scratch, ok := exactDecimal(v.Raw, w.b.scratch)
-		w.b.scratch = scratch
+		f, scale, scratch, ok := exactDecimal(v.Raw, w.scratch)
+		w.scratch = scratch
 		if ok {
 			if int64(scale) != col.Scale && w.present[i].Format == "" {
 				// The column's format would round or pad this value.
@@ -486,60 +508,69 @@ func (w *sheetWriter) cell(i int, v *Value) (int, any) {
 					style = 0
 				}
 			}
-			return style, f
+			b, w.scratch = appendFloatCell(b, ref, row, style, f, w.scratch)
+			return b
 		}
 	case KindFloat:
 		if f, err := strconv.ParseFloat(string(v.Raw), 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
-			return style, f
+			b, w.scratch = appendFloatCell(b, ref, row, style, f, w.scratch)
+			return b
 		}
 	case KindDate:
 		if serial, ok := excelSerial(v.Time); ok {
-			return style, serial
+			b, w.scratch = appendFloatCell(b, ref, row, style, serial, w.scratch)
+			return b
 		}
-		return 0, string(appendDate(nil, v.Time))
+		w.scratch = appendDate(w.scratch[:0], v.Time)
+		return appendTextCell(b, ref, row, 0, w.scratch)
 	case KindDateTime:
 		t := v.Time.In(w.b.loc)
 		if serial, ok := excelSerial(t); ok {
-			return style, serial
+			b, w.scratch = appendFloatCell(b, ref, row, style, serial, w.scratch)
+			return b
 		}
-		return 0, t.Format(isoLayout(col.Scale))
+		w.scratch = appendISO(w.scratch[:0], t, col.Scale, isoLayout(col.Scale))
+		return appendTextCell(b, ref, row, 0, w.scratch)
 	case KindTime:
 		if d, ok := parseDuration(v.Raw); ok {
-			return style, d
+			b, w.scratch = appendFloatCell(b, ref, row, style, d, w.scratch)
+			return b
 		}
 	case KindBinary:
-		return 0, string(appendBinary(nil, v.Raw, w.b.spec.Binary == "base64"))
+		w.scratch = appendBinary(w.scratch[:0], v.Raw, w.b.spec.Binary == "base64")
+		return appendTextCell(b, ref, row, 0, w.scratch)
 	}
-	return 0, w.text(i, v.Raw)
+	return w.text(b, i, v.Raw)
 }
 
-// text converts to a string that Excel keeps as it is: characters XML
+// text appends a text cell that Excel keeps as it is: characters XML
 // cannot hold become U+FFFD and text over 32,767 characters is cut, ending
 // in truncMarker. Both are counted for Warnings, naming cells.
-func (w *sheetWriter) text(i int, b []byte) string {
-	s, bad := xmlClean(b)
+func (w *sheetWriter) text(b []byte, i int, text []byte) []byte {
+	cut := false
+	if len(text) > excelize.TotalCellChars {
+		if n := utf16LenBytes(text); n > excelize.TotalCellChars {
+			if len(w.cutCells) < maxNamedCells {
+				w.cutCells = append(w.cutCells, fmt.Sprintf("%s (%d characters)", w.cellRef(i), n))
+			}
+			w.cut++
+			text = truncUTF16Bytes(text, excelize.TotalCellChars-utf16Len(truncMarker))
+			cut = true
+		}
+	}
+	b, bad := appendTextCellMarked(b, w.refs[i], w.rowNum, text, cut)
 	if bad > 0 {
 		if w.replaced == 0 {
 			w.firstBad = w.cellRef(i)
 		}
 		w.replaced += int64(bad)
 	}
-	if len(s) > excelize.TotalCellChars {
-		if n := utf16Len(s); n > excelize.TotalCellChars {
-			if len(w.cutCells) < maxNamedCells {
-				w.cutCells = append(w.cutCells, fmt.Sprintf("%s (%d characters)", w.cellRef(i), n))
-			}
-			w.cut++
-			s = truncUTF16(s, excelize.TotalCellChars-utf16Len(truncMarker)) + truncMarker
-		}
-	}
-	return s
+	return b
 }
 
 // cellRef names column i's cell in the row being written, e.g. "posts!C12".
 func (w *sheetWriter) cellRef(i int) string {
-	ref, _ := excelize.CoordinatesToCellName(i+1, w.row)
-	return w.name + "!" + ref
+	return w.name + "!" + w.refs[i] + string(w.rowNum)
 }
 
 func (w *sheetWriter) Close() error {

@@ -378,8 +378,12 @@ func (rf *runFlags) allPlans(selected []*jobs.Job) ([][]jobs.Plan, error) {
 	return out, nil
 }
 
-func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	c, rf, cfg, selected, err := jobCommand("run", "run JOB... | --all [--at TIME | --from T --to T [--once]] [--param NAME=VALUE]...", args, stderr)
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	var cpuProfile, memProfile string
+	c, rf, cfg, selected, err := jobCommand("run", "run JOB... | --all [--at TIME | --from T --to T [--once]] [--param NAME=VALUE]... [--cpuprofile FILE] [--memprofile FILE]", args, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to `FILE` (for go tool pprof)")
+		fs.StringVar(&memProfile, "memprofile", "", "write an allocation profile of the run to `FILE` when it ends")
+	})
 	if err != nil {
 		return err
 	}
@@ -387,6 +391,15 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	stopProfiles, err := startProfiles(cpuProfile, memProfile)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if perr := stopProfiles(); perr != nil && err == nil {
+			err = perr
+		}
+	}()
 	log, err := c.logger(true)
 	if err != nil {
 		return err
@@ -631,10 +644,13 @@ func describeRun(j *jobs.Job, p jobs.Plan, ds *queries.Dataset) string {
 
 // jobCommand parses the flags of a command that takes job names (or --all)
 // and run flags, loads the configuration and selects the jobs.
-func jobCommand(name, synopsis string, args []string, stderr io.Writer) (*common, *runFlags, *jobs.Config, []*jobs.Job, error) {
+func jobCommand(name, synopsis string, args []string, stderr io.Writer, extra ...func(*flag.FlagSet)) (*common, *runFlags, *jobs.Config, []*jobs.Job, error) {
 	fs, c := newFlags(name, synopsis, stderr)
 	all := fs.Bool("all", false, "every job")
 	rf := addRunFlags(fs)
+	for _, add := range extra {
+		add(fs)
+	}
 	names, err := parse(fs, args)
 	if err != nil {
 		return nil, nil, nil, nil, err

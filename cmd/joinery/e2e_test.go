@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,13 +22,27 @@ import (
 
 var (
 	buildOnce sync.Map // tags -> func() (string, error)
+	buildDir  string   // holds the built binaries; removed by TestMain
 )
+
+func TestMain(m *testing.M) {
+	var err error
+	if buildDir, err = os.MkdirTemp("", "joinery-e2e-"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	if err := os.RemoveAll(buildDir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	os.Exit(code)
+}
 
 // binary builds joinery once per set of build tags and returns its path.
 func binary(t *testing.T, tags string) string {
 	t.Helper()
 	f, _ := buildOnce.LoadOrStore(tags, sync.OnceValues(func() (string, error) {
-		dir, err := os.MkdirTemp("", "joinery-e2e-")
+		dir, err := os.MkdirTemp(buildDir, "build-")
 		if err != nil {
 			return "", err
 		}

@@ -1,0 +1,337 @@
+package output
+
+import (
+	"bufio"
+	"compress/flate"
+	"errors"
+	"hash/crc32"
+	"math"
+	"os"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/xuri/excelize/v2"
+)
+
+// chunkSize is how much row XML is handed to the compressing goroutine at
+// a time; two chunks are in flight, so memory stays at a few of them.
+const chunkSize = 256 << 10
+
+// sheetRows is the <row> XML of one sheet after its header, deflated by a
+// second goroutine into a temporary file while rows keep coming (on two
+// cores the compression costs next to no wall time). finish waits for it;
+// zipSplicer then copies the compressed bytes into the workbook.
+type sheetRows struct {
+	buf        []byte      // rows not yet handed over
+	full       chan []byte // to the compressor
+	free       chan []byte // back from it
+	done       chan error
+	tmp        *os.File
+	finished   bool
+	err        error
+	crc        uint32 // of the uncompressed XML, set by finish
+	size       int64  // uncompressed bytes, set by finish
+	compressed int64  // bytes in tmp, set by finish
+}
+
+func newSheetRows() (*sheetRows, error) {
+	tmp, err := os.CreateTemp("", "joinery-rows-*.deflate")
+	if err != nil {
+		return nil, err
+	}
+	s := &sheetRows{
+		buf:  make([]byte, 0, chunkSize+4096),
+		full: make(chan []byte, 1),
+		free: make(chan []byte, 2),
+		done: make(chan error, 1),
+		tmp:  tmp,
+	}
+	s.free <- make([]byte, 0, chunkSize+4096)
+	go s.compress()
+	return s, nil
+}
+
+// compress runs on its own goroutine until full is closed.
+func (s *sheetRows) compress() {
+	bw := bufio.NewWriterSize(s.tmp, 256<<10)
+	fw, _ := flate.NewWriter(bw, deflateLevel)
+	var err error
+	var crc uint32
+	var size int64
+	for chunk := range s.full {
+		if err == nil {
+			crc = crc32.Update(crc, crc32.IEEETable, chunk)
+			size += int64(len(chunk))
+			_, err = fw.Write(chunk)
+		}
+		s.free <- chunk[:0]
+	}
+	if err == nil {
+		err = fw.Flush() // not Close: the sheet's tail follows in another stream
+	}
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		var off int64
+		off, err = s.tmp.Seek(0, 1)
+		s.compressed = off
+	}
+	s.crc, s.size = crc, size
+	s.done <- err
+}
+
+// flush hands the buffer to the compressor when it is full enough.
+func (s *sheetRows) flush(force bool) {
+	if len(s.buf) < chunkSize && !force || len(s.buf) == 0 {
+		return
+	}
+	s.full <- s.buf
+	s.buf = <-s.free
+}
+
+// finish compresses what is left, waits for the compressor and closes the
+// temporary file: a dataset spilling over many sheets holds neither their
+// buffers nor their file descriptors until the workbook is saved.
+func (s *sheetRows) finish() error {
+	if s.finished {
+		return s.err
+	}
+	s.finished = true
+	s.flush(true)
+	close(s.full)
+	s.err = <-s.done
+	s.buf, s.full, s.free = nil, nil, nil
+	if err := s.tmp.Close(); s.err == nil {
+		s.err = err
+	}
+	return s.err
+}
+
+// open returns the compressed rows of a finished sheetRows.
+func (s *sheetRows) open() (*os.File, error) {
+	if !s.finished {
+		return nil, errors.New("sheet rows not finished")
+	}
+	if s.err != nil {
+		return nil, s.err
+	}
+	return os.Open(s.tmp.Name())
+}
+
+// remove stops the compressor if needed and deletes the temporary file.
+func (s *sheetRows) remove() error {
+	if !s.finished {
+		_ = s.finish()
+	}
+	return removeTemp(s.tmp)
+}
+
+// Cell XML, as excelize's stream writer writes it.
+
+// colRefs returns each column's letters ("A", "B", ... "AA").
+func colRefs(n int) []string {
+	refs := make([]string, n)
+	for i := range refs {
+		refs[i], _ = excelize.ColumnNumberToName(i + 1)
+	}
+	return refs
+}
+
+// appendCellStart appends `<c r="B12" s="3"` for column letters col and
+// the row number's digits.
+func appendCellStart(b []byte, col string, row []byte, style int) []byte {
+	b = append(b, `<c r="`...)
+	b = append(b, col...)
+	b = append(b, row...)
+	b = append(b, '"')
+	if style != 0 {
+		b = append(b, ` s="`...)
+		b = strconv.AppendInt(b, int64(style), 10)
+		b = append(b, '"')
+	}
+	return b
+}
+
+// appendNumberCell appends a number cell whose value text is num.
+func appendNumberCell(b []byte, col string, row []byte, style int, num []byte) []byte {
+	b = appendCellStart(b, col, row, style)
+	b = append(b, "><v>"...)
+	b = append(b, num...)
+	return append(b, "</v></c>"...)
+}
+
+// appendFloatCell appends a number cell holding f as excelize formats it.
+func appendFloatCell(b []byte, col string, row []byte, style int, f float64, scratch []byte) ([]byte, []byte) {
+	scratch = appendExcelFloat(scratch[:0], f)
+	return appendNumberCell(b, col, row, style, scratch), scratch
+}
+
+// appendTextCell appends an inline string cell holding text, which needs
+// no cleaning (digits, dates, hex...).
+func appendTextCell(b []byte, col string, row []byte, style int, text []byte) []byte {
+	b = appendCellStart(b, col, row, style)
+	b, _ = appendInlineStr(b, text, false)
+	return b
+}
+
+// appendTextCellMarked appends an unstyled inline string cell holding text,
+// followed by truncMarker if cut, and returns how many characters XML
+// cannot hold were replaced by U+FFFD.
+func appendTextCellMarked(b []byte, col string, row []byte, text []byte, cut bool) ([]byte, int) {
+	b = appendCellStart(b, col, row, 0)
+	return appendInlineStr(b, text, cut)
+}
+
+// appendInlineStr appends ` t="inlineStr"><is><t>text</t></is></c>` with
+// text escaped as appendXMLText does, xml:space="preserve" when it starts
+// or ends with whitespace (Excel strips it otherwise), and truncMarker
+// after it if cut.
+func appendInlineStr(b, text []byte, cut bool) ([]byte, int) {
+	b = append(b, ` t="inlineStr"><is><t`...)
+	if len(text) > 0 && (isXMLSpace(text[0]) || !cut && isXMLSpace(text[len(text)-1])) {
+		b = append(b, ` xml:space="preserve"`...)
+	}
+	b = append(b, '>')
+	b, bad := appendXMLText(b, text)
+	if cut {
+		b = append(b, truncMarker...)
+	}
+	return append(b, "</t></is></c>"...), bad
+}
+
+func isXMLSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// appendXMLText appends text as XML character data without allocating:
+// &, < and > are escaped, and CR too (an XML reader would turn a literal
+// one into LF); every character XML 1.0 cannot hold (control characters
+// other than tab, LF and CR, invalid UTF-8, U+FFFE, U+FFFF) becomes U+FFFD,
+// and their count is returned; a literal "_xHHHH_" gets the prefix
+// "_x005F" (an escaped "_"), or Excel and excelize would read it as the
+// escaped character U+HHHH. Runs of plain text are copied as they are.
+func appendXMLText(b, text []byte) ([]byte, int) {
+	bad, start := 0, 0
+	for i := 0; i < len(text); {
+		c := text[i]
+		var esc string
+		switch {
+		case c >= utf8.RuneSelf:
+			r, size := utf8.DecodeRune(text[i:])
+			if r == utf8.RuneError && size == 1 || r == 0xFFFE || r == 0xFFFF {
+				b = append(b, text[start:i]...)
+				b = append(b, "\uFFFD"...)
+				bad++
+				start = i + size
+			}
+			i += size
+			continue
+		case c == '_':
+			if isBstr(text[i:]) {
+				b = append(b, text[start:i]...)
+				b = append(b, "_x005F"...)
+				start = i // the '_' itself follows with the plain text
+			}
+			i++
+			continue
+		case c >= 0x20 && c != '&' && c != '<' && c != '>', c == '\t', c == '\n':
+			i++
+			continue
+		case c == '&':
+			esc = "&amp;"
+		case c == '<':
+			esc = "&lt;"
+		case c == '>':
+			esc = "&gt;"
+		case c == '\r':
+			esc = "&#xD;"
+		default:
+			esc = "\uFFFD"
+			bad++
+		}
+		b = append(b, text[start:i]...)
+		b = append(b, esc...)
+		i++
+		start = i
+	}
+	return append(b, text[start:]...), bad
+}
+
+// isBstr reports whether b starts with _xHHHH_ (four hex digits).
+func isBstr(b []byte) bool {
+	if len(b) < 7 || b[0] != '_' || b[1] != 'x' || b[6] != '_' {
+		return false
+	}
+	for _, c := range b[2:6] {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// utf16LenBytes counts b in UTF-16 code units like utf16Len, an invalid
+// byte counting as one (it becomes U+FFFD).
+func utf16LenBytes(b []byte) int {
+	n := 0
+	for _, r := range string(b) { // no copy: the compiler ranges over b
+		n += max(utf16.RuneLen(r), 1)
+	}
+	return n
+}
+
+// truncUTF16Bytes cuts b to at most n UTF-16 code units without splitting
+// a rune.
+func truncUTF16Bytes(b []byte, n int) []byte {
+	units := 0
+	for i, r := range string(b) {
+		units += max(utf16.RuneLen(r), 1)
+		if units > n {
+			return b[:i]
+		}
+	}
+	return b
+}
+
+// appendExcelFloat is excelize's formatCellFloat(f, -1, 64): the shortest
+// decimal text, cut to Excel's 15 significant digits.
+func appendExcelFloat(b []byte, f float64) []byte {
+	start := len(b)
+	b = strconv.AppendFloat(b, f, 'f', -1, 64)
+	if math.Abs(f) == math.MaxFloat64 {
+		return b
+	}
+	str := b[start:]
+	const maxPrec = 15
+	decimal := -1
+	for i, c := range str {
+		if c == '.' {
+			decimal = i
+			break
+		}
+	}
+	significant := 0
+	for idx, c := range str {
+		if c < '0' || c > '9' || significant == 0 && c == '0' {
+			continue
+		}
+		significant++
+		if significant <= maxPrec {
+			continue
+		}
+		if decimal >= 0 && idx > decimal {
+			if str[idx-1] == '.' {
+				idx--
+			}
+			return b[:start+idx]
+		}
+		if decimal < 0 {
+			decimal = len(str)
+		}
+		for ; idx < decimal; idx++ {
+			str[idx] = '0'
+		}
+		return b[:start+decimal]
+	}
+	return b
+}

@@ -1,0 +1,122 @@
+package output
+
+import (
+	"database/sql"
+	"hash/crc32"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xuri/excelize/v2"
+)
+
+func TestCRC32Combine(t *testing.T) {
+	for _, tc := range []struct{ a, b string }{
+		{"", ""}, {"a", ""}, {"", "b"}, {"<row>", "</sheetData></worksheet>"},
+		{strings.Repeat("x", 1000), strings.Repeat("<c r=\"A1\"/>", 12345)},
+	} {
+		got := crc32Combine(crc32.ChecksumIEEE([]byte(tc.a)), crc32.ChecksumIEEE([]byte(tc.b)), int64(len(tc.b)))
+		if want := crc32.ChecksumIEEE([]byte(tc.a + tc.b)); got != want {
+			t.Errorf("crc32Combine(%.10q, %.10q) = %08x, want %08x", tc.a, tc.b, got, want)
+		}
+	}
+}
+
+func TestAppendExcelFloat(t *testing.T) {
+	for _, tc := range []struct {
+		f    float64
+		want string
+	}{
+		{0, "0"}, {1.5, "1.5"}, {-0.125, "-0.125"}, {45352.38541666667, "45352.3854166666"},
+		{0.1 + 0.2, "0.3"}, {123456789012345678, "123456789012345000"}, {1e-7, "0.0000001"},
+	} {
+		if got := string(appendExcelFloat(nil, tc.f)); got != tc.want {
+			t.Errorf("appendExcelFloat(%v) = %s, want %s", tc.f, got, tc.want)
+		}
+	}
+}
+
+// TestXLSXText reads text cells written by appendXMLText back with
+// excelize: escaping, edge whitespace, Excel's _xHHHH_ escapes and
+// characters XML cannot hold.
+func TestXLSXText(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"", ""}, {"User 12", "User 12"}, {"Zoë, 李雷 😀", "Zoë, 李雷 😀"}, {`say "hi" 'x'`, `say "hi" 'x'`},
+		{" lead", " lead"}, {"trail ", "trail "}, {"\ttab", "\ttab"}, {"a&b<c>d]]>", "a&b<c>d]]>"},
+		{"line\nbreak", "line\nbreak"}, {"crlf\r\nend\r", "crlf\r\nend\r"},
+		{"_x000D_", "_x000D_"}, {"_x005F_x0041_", "_x005F_x0041_"}, {"__x0041_x", "__x0041_x"},
+		{"_xD800_ _xabcd_", "_xD800_ _xabcd_"}, {"_x12_ _xGHIJ_", "_x12_ _xGHIJ_"},
+		{"bad \xff utf8", "bad \uFFFD utf8"}, {"\uFFFE|\uFFFF", "\uFFFD|\uFFFD"}, {"ctl\x01\x1f", "ctl\uFFFD\uFFFD"},
+	}
+	cols := []Column{{Name: "s", Kind: KindText}}
+	var rows [][]sql.RawBytes
+	for _, tc := range tests {
+		rows = append(rows, raw(tc.in))
+	}
+	files, r := writeReportR(t, Spec{Format: "xlsx", Path: "r"}, t.TempDir(), Vars{Job: "j", Logical: time.Now()},
+		[]testDataset{{name: "t", cols: cols, rows: rows}})
+	f, err := excelize.OpenFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for i, tc := range tests {
+		ref := "A" + strconv.Itoa(i+2)
+		if got, _ := f.GetCellValue("t", ref); got != tc.want {
+			t.Errorf("%s: %q came back as %q, want %q", ref, tc.in, got, tc.want)
+		}
+	}
+	if ws := r.Warnings(); len(ws) != 1 || !strings.Contains(ws[0], "5 characters") || !strings.Contains(ws[0], "the first in t!A17") {
+		t.Errorf("warnings %q, want 5 characters replaced, the first in t!A17", ws)
+	}
+}
+
+// TestXLSXTempFiles checks that the rows' temporary files of every sheet,
+// overflow sheets included, are gone after Commit and after Abort.
+func TestXLSXTempFiles(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	cols := []Column{{Name: "n", Kind: KindInt}}
+	rows := [][]sql.RawBytes{raw("1"), raw("2"), raw("3"), raw("4"), raw("5")}
+	spec := Spec{Format: "xlsx", Path: "r", MaxRowsPerSheet: 2}
+	writeReport(t, spec, t.TempDir(), Vars{Job: "j", Logical: time.Now()},
+		[]testDataset{{name: "a", cols: cols, rows: rows}, {name: "b", cols: cols, rows: rows}})
+	assertEmptyDir(t, tmp, "after Commit")
+
+	spec.MaxRowsPerSheet = 400
+	r, err := Open(spec, t.TempDir(), Vars{Job: "j", Logical: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := r.Dataset("a", cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals := make([]Value, 1)
+	n := NewNormalizer(cols, nil, nil)
+	for range sampleRows + 5 { // past the sample, onto further sheets
+		if err := n.Normalize(raw("7"), vals); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.WriteRow(vals); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	assertEmptyDir(t, tmp, "after Abort")
+}
+
+func assertEmptyDir(t *testing.T, dir, when string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		t.Errorf("%s: %s left in the temporary directory", when, e.Name())
+	}
+}
