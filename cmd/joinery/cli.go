@@ -219,6 +219,16 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
+// connect builds the logger (see logger) and opens the database.
+func (c *common) connect(ctx context.Context, cfg *jobs.Config, quietOnTerminal bool) (*slog.Logger, *sql.DB, func(), error) {
+	log, err := c.logger(quietOnTerminal)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	db, closeDB, err := openDB(ctx, cfg, log)
+	return log, db, closeDB, err
+}
+
 // openDB connects to the configured database, starting the embedded demo
 // database when the configuration asks for it.
 func openDB(ctx context.Context, cfg *jobs.Config, log *slog.Logger) (*sql.DB, func(), error) {
@@ -400,11 +410,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 			err = perr
 		}
 	}()
-	log, err := c.logger(true)
-	if err != nil {
-		return err
-	}
-	db, closeDB, err := openDB(ctx, cfg, log)
+	log, db, closeDB, err := c.connect(ctx, cfg, true)
 	if err != nil {
 		return err
 	}
@@ -576,11 +582,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		datasets += len(j.Datasets)
 	}
 	if *connect {
-		log, err := c.logger(true)
-		if err != nil {
-			return err
-		}
-		db, closeDB, err := openDB(ctx, cfg, log)
+		_, db, closeDB, err := c.connect(ctx, cfg, true)
 		if err != nil {
 			return err
 		}
@@ -693,11 +695,7 @@ func cmdExplain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if rf.from != "" && !rf.once {
 		return usageErr("explain makes one plan per dataset: give --at, or --from/--to with --once")
 	}
-	log, err := c.logger(true)
-	if err != nil {
-		return err
-	}
-	db, closeDB, err := openDB(ctx, cfg, log)
+	_, db, closeDB, err := c.connect(ctx, cfg, true)
 	if err != nil {
 		return err
 	}
@@ -734,11 +732,7 @@ func cmdSchedule(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	log, err := c.logger(false)
-	if err != nil {
-		return err
-	}
-	db, closeDB, err := openDB(ctx, cfg, log)
+	log, db, closeDB, err := c.connect(ctx, cfg, false)
 	if err != nil {
 		return err
 	}
