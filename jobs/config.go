@@ -227,11 +227,13 @@ func (v validator) config(c *Config) {
 }
 
 func (v validator) database(d *Database) {
-	if d.MaxOpenConns < 0 {
-		v.fail("database.max_open_conns", "must be at least 1")
-	}
 	if d.MaxOpenConns == 0 {
 		d.MaxOpenConns = 4
+	}
+	if d.MaxOpenConns < 2 {
+		// A run holds one connection; stopping its query on cancellation
+		// takes another.
+		v.failValue("database.max_open_conns", fmt.Sprint(d.MaxOpenConns), "must be at least 2: a run holds one connection, and stopping its query on cancellation needs another")
 	}
 	if d.ConnMaxLifetime == 0 {
 		d.ConnMaxLifetime = 5 * time.Minute

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
+
 	"github.com/joinery/joinery/output"
 	"github.com/joinery/joinery/queries"
 )
@@ -370,16 +372,33 @@ func setStatementTimeout(ctx context.Context, conn *sql.Conn, t time.Duration) e
 	return nil
 }
 
-// killOnCancel makes the server stop the running statement when ctx ends.
-// The driver only closes its socket on cancellation; without KILL QUERY the
-// server would go on computing a result nobody reads.
-func (s *session) killOnCancel(ctx context.Context) (stop func() bool) {
-	return context.AfterFunc(ctx, func() {
+// killOnCancel makes the server stop the run's session when ctx ends. The
+// driver only closes its socket on cancellation; without KILL the server
+// would go on computing a result nobody reads, and hold the job's lock
+// until it noticed. The returned stop disarms it, or, when ctx has ended,
+// waits until the KILL is done: the process may be about to exit.
+func (s *session) killOnCancel(ctx context.Context) (stop func()) {
+	done := make(chan struct{})
+	disarm := context.AfterFunc(ctx, func() {
+		defer close(done)
 		kctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		// The id comes from the server, not from configuration.
-		if _, err := s.db.ExecContext(kctx, "KILL QUERY "+strconv.FormatUint(s.id, 10)); err != nil {
-			s.log.Debug("kill query", "connection_id", s.id, "error", err)
+		// The id comes from the server, not from configuration. The whole
+		// connection goes: its socket is closed already.
+		_, err := s.db.ExecContext(kctx, "KILL "+strconv.FormatUint(s.id, 10))
+		var me *mysql.MySQLError
+		switch {
+		case errors.As(err, &me) && me.Number == 1094: // unknown thread: the session had ended
+			return
+		case err != nil:
+			s.log.Warn("could not stop the query on the server", "connection_id", s.id, "error", err)
+			return
 		}
+		s.log.Info("query stopped on the server", "connection_id", s.id)
 	})
+	return func() {
+		if !disarm() {
+			<-done
+		}
+	}
 }

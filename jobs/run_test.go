@@ -456,3 +456,43 @@ jobs:
 		t.Fatalf("err = %v, want a refusal naming the job and the parameter", err)
 	}
 }
+
+// TestCancelStopsTheServerQuery cancels a run while the server is still
+// computing (an ORDER BY over a large cross join sends nothing until it
+// is sorted): the statement must stop on the server and the job's lock
+// must be free at once, not when the server finishes.
+func TestCancelStopsTheServerQuery(t *testing.T) {
+	ds := `      big:
+        from: posts a
+        joins:
+          - {table: posts, as: b, type: cross}
+          - {table: posts, as: c, type: cross}
+          - {table: posts, as: d, type: cross}
+          - {table: posts, as: e, type: cross}
+          - {table: posts, as: f, type: cross}
+        select: ["concat(a.title, b.title, c.title, d.title, e.title, f.title) AS t"]
+        order_by: [t]
+`
+	r, raw := setup(t, oneJob(ds, csvOut))
+	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	res := r.Run(ctx, &r.Config.Jobs[0], logical)
+	if !errors.Is(res.Err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want the deadline", res.Err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("the run took %v to return after cancellation", took)
+	}
+	var running int
+	if err := raw.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE '%CROSS JOIN%' AND ID <> CONNECTION_ID()").Scan(&running); err != nil {
+		t.Fatal(err)
+	}
+	if running != 0 {
+		t.Errorf("%d statements still run on the server after the run returned", running)
+	}
+	var got int
+	if err := raw.QueryRow("SELECT GET_LOCK('joinery/j', 0)").Scan(&got); err != nil || got != 1 {
+		t.Errorf("job lock after cancellation: GET_LOCK = %d, %v; want it free", got, err)
+	}
+}
