@@ -394,6 +394,16 @@ func (s *session) killOnCancel(ctx context.Context) (stop func()) {
 			s.log.Warn("could not stop the query on the server", "connection_id", s.id, "error", err)
 			return
 		}
+		// KILL only flags the session; wait until it is gone, and with it
+		// the job's lock, so that the next run finds the lock free.
+		for kctx.Err() == nil {
+			var n int
+			err := s.db.QueryRowContext(kctx, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?", s.id).Scan(&n)
+			if err != nil || n == 0 {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 		s.log.Info("query stopped on the server", "connection_id", s.id)
 	})
 	return func() {
