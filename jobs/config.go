@@ -1,11 +1,15 @@
 package jobs
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -128,7 +132,7 @@ func Load(path string) (*Config, error) {
 func Parse(file string, data []byte) (*Config, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, &ConfigError{Problems: []*FieldError{{File: file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}}}
+		return nil, &ConfigError{Problems: []*FieldError{syntaxError(file, err)}}
 	}
 	cfg := &Config{File: file}
 	d := &decoder{lines: make(map[string]int)}
@@ -146,9 +150,34 @@ func Parse(file string, data []byte) (*Config, error) {
 				e.Line = d.lineOf(e.Path)
 			}
 		}
+		// In file order, as an editor would walk them; problems without a
+		// line (few) last.
+		slices.SortStableFunc(d.errs, func(a, b *FieldError) int {
+			return cmp.Compare(lineKey(a.Line), lineKey(b.Line))
+		})
 		return nil, &ConfigError{Problems: d.errs}
 	}
 	return cfg, nil
+}
+
+func lineKey(l int) int {
+	if l == 0 {
+		return math.MaxInt
+	}
+	return l
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// syntaxError turns yaml's "yaml: line 4: did not find ..." into a
+// FieldError with the line in its place.
+func syntaxError(file string, err error) *FieldError {
+	msg := err.Error()
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &FieldError{File: file, Line: line, Msg: "invalid YAML: " + m[2]}
+	}
+	return &FieldError{File: file, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
 }
 
 // lineOf finds the line of path or of its nearest ancestor.
@@ -401,6 +430,12 @@ func parseSchedule(spec string, loc *time.Location) (s cron.Schedule, err error)
 	}
 	if spec, ok := s.(*cron.SpecSchedule); ok {
 		return wallClock{spec: spec, loc: loc}, nil
+	}
+	// @every: robfig/cron would round anything under a second up to one.
+	if every, ok := strings.CutPrefix(spec, "@every "); ok {
+		if d, err := time.ParseDuration(strings.TrimSpace(every)); err == nil && d < time.Second {
+			return nil, errors.New("@every needs an interval of at least 1s")
+		}
 	}
 	return s, nil // @every: a fixed interval, whatever the clocks say
 }

@@ -71,7 +71,7 @@ func TestParseErrors(t *testing.T) {
 		// each wanted problem: substrings of one problem's message
 		want [][]string
 	}{
-		{"syntax", "jobs: [", [][]string{{"c.yaml", "did not find expected"}}},
+		{"syntax", "timezone: UTC\njobs:\n  - name: a\n   bad: [", [][]string{{"c.yaml:2: invalid YAML", "did not find expected"}}},
 		{"empty", "", [][]string{{"c.yaml", "empty"}}},
 		{"unknown top-level key", "timezon: UTC\n" + validJob, [][]string{{"c.yaml:1:", "timezon", "unknown field"}}},
 		{"wrong type", "output_dir: [a]\n" + validJob, [][]string{{"c.yaml:1:", "output_dir", "want a string"}}},
@@ -84,6 +84,11 @@ func TestParseErrors(t *testing.T) {
 		{"bad job name", "jobs:\n" + jobYAML("a/b", "@daily"), [][]string{{"jobs[0].name", `"a/b"`, "file names"}}},
 		{"bad cron", "jobs:\n" + jobYAML("a", "61 * * * *"), [][]string{{"c.yaml:3:", "jobs[0].schedule", `"61 * * * *"`, "invalid cron"}}},
 		{"six fields", "jobs:\n" + jobYAML("a", "0 0 6 * * *"), [][]string{{"jobs[0].schedule", "5 fields"}}},
+		{"every zero", "jobs:\n" + jobYAML("a", "@every 0s"), [][]string{{"jobs[0].schedule", "at least 1s"}}},
+		{"password never echoed", "database: \"reporter:hunter2@tcp(db:3306)/app\"\n" + validJob, [][]string{{"c.yaml:1:", "database", "want a mapping"}}},
+		{"limit out of range", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "select: [u.id, p.title]", "select: [u.id, p.title]\n        limit: 18446744073709551615", 1), [][]string{{"jobs[0].datasets.posts.limit", "must be from 1 to"}}},
+		{"negative limit reported once", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "select: [u.id, p.title]", "select: [u.id, p.title]\n        limit: -1", 1), [][]string{{"jobs[0].datasets.posts.limit", "whole number"}}},
+		{"huge window", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "schedule:", "window: last 9999999h\n    schedule:", 1), [][]string{{"jobs[0].window", "hours from 1 to"}}},
 		{"bare CRON_TZ", "jobs:\n" + jobYAML("a", "CRON_TZ=UTC"), [][]string{{"jobs[0].schedule", "timezone field"}}},
 		{"job timezone", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "schedule:", "timezone: Nowhere\n    schedule:", 1), [][]string{{"jobs[0].timezone", `"Nowhere"`}}},
 		{"unknown job key", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "schedule:", "shedule: x\n    schedule:", 1), [][]string{{"jobs[0].shedule", "unknown field", "schedule"}}},
@@ -111,6 +116,12 @@ func TestParseErrors(t *testing.T) {
 				if !anyProblem(ce.Problems, want) {
 					t.Errorf("no problem contains all of %q in:\n%v", want, err)
 				}
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("the error shows the password:\n%v", err)
+			}
+			if strings.HasSuffix(tt.name, "reported once") && len(ce.Problems) != 1 {
+				t.Errorf("got %d problems, want exactly 1:\n%v", len(ce.Problems), err)
 			}
 		})
 	}

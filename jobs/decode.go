@@ -34,7 +34,8 @@ func (d *decoder) fail(path string, n *yaml.Node, format string, args ...any) {
 	e := &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)}
 	if n != nil {
 		e.Line = n.Line
-		if n.Kind == yaml.ScalarNode {
+		// A DSN holds a password: never echo what was written there.
+		if n.Kind == yaml.ScalarNode && !secret(path) {
 			e.Value = n.Value
 			e.HasValue = true
 		}
@@ -70,10 +71,14 @@ func (d *decoder) decode(path string, n *yaml.Node, v reflect.Value) {
 	}
 
 	if v.Kind() == reflect.Pointer {
-		if v.IsNil() {
-			v.Set(reflect.New(v.Type().Elem()))
+		// Decode into a fresh value and keep it only if it decoded: a bad
+		// value must not leave a zero behind for validation to trip on.
+		e := reflect.New(v.Type().Elem())
+		before := len(d.errs)
+		d.decode(path, n, e.Elem())
+		if len(d.errs) == before {
+			v.Set(e)
 		}
-		d.decode(path, n, v.Elem())
 		return
 	}
 
@@ -265,3 +270,8 @@ func join(path, key string) string {
 }
 
 func reflect0(p any) reflect.Value { return reflect.ValueOf(p).Elem() }
+
+// secret reports whether the value at path may hold a credential.
+func secret(path string) bool {
+	return path == "database" || strings.HasPrefix(path, "database.dsn")
+}

@@ -15,16 +15,26 @@ import (
 // cancelled or timed out, or failing on the query itself (a missing table,
 // a syntax error) is not retried.
 func (r *Runner) RunWithRetries(ctx context.Context, job *Job, p Plan) *Result {
+	return r.runWithRetries(ctx, ctx, job, p)
+}
+
+// runWithRetries runs with runCtx and waits between attempts only while
+// waitCtx lasts: a scheduler shutting down lets a running attempt finish
+// within its grace period but starts no further attempt.
+func (r *Runner) runWithRetries(runCtx, waitCtx context.Context, job *Job, p Plan) *Result {
+	ctx := runCtx
 	delay := job.RetryDelay
 	for attempt := 1; ; attempt++ {
 		res := r.RunPlan(ctx, job, p)
 		res.Attempts = attempt
-		if res.Err == nil || attempt > job.Retries || !retryable(res.Err) || ctx.Err() != nil {
+		if res.Err == nil || attempt > job.Retries || !retryable(res.Err) || ctx.Err() != nil || waitCtx.Err() != nil {
 			return res
 		}
 		r.Logger.Warn("run failed, will retry", "job", job.Name, "attempt", attempt, "retries", job.Retries, "retry_in", delay, "error", res.Err)
 		select {
 		case <-ctx.Done():
+			return res
+		case <-waitCtx.Done():
 			return res
 		case <-time.After(delay):
 		}

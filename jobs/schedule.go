@@ -62,7 +62,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			// Entry.Prev is the scheduled time of the run now starting: the
 			// logical time, whatever the delay in starting it.
 			logical := c.Entry(id).Prev.In(job.Location)
-			res := s.runScheduled(runCtx, job, logical)
+			res := s.runScheduled(runCtx, ctx, job, logical)
 			if errors.Is(res.Err, ErrAlreadyRunning) {
 				s.Logger.Warn("run skipped: another run of this job holds its lock", "job", job.Name)
 			}
@@ -78,7 +78,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	s.Logger.Info("scheduler started", "jobs", len(cfg.Jobs))
 	var catchUps sync.WaitGroup
 	for i := range cfg.Jobs {
-		s.catchUp(runCtx, &catchUps, &cfg.Jobs[i])
+		s.catchUp(runCtx, ctx, &catchUps, &cfg.Jobs[i])
 	}
 	<-ctx.Done()
 
@@ -103,18 +103,18 @@ func (s *Scheduler) Run(ctx context.Context) error {
 
 // runScheduled runs job for its scheduled time t, with the default
 // parameter values, retrying as the job says.
-func (s *Scheduler) runScheduled(ctx context.Context, job *Job, t time.Time) *Result {
+func (s *Scheduler) runScheduled(ctx, stopping context.Context, job *Job, t time.Time) *Result {
 	p, err := job.PlanAt(t, nil)
 	if err != nil {
 		s.Logger.Error("run failed", "job", job.Name, "error", err)
 		return &Result{Job: job.Name, Logical: t.In(job.Location), Started: time.Now(), Err: err}
 	}
-	return s.Runner.RunWithRetries(ctx, job, p)
+	return s.Runner.runWithRetries(ctx, stopping, job, p)
 }
 
 // catchUp starts, in the background, the run of a scheduled time that job
 // missed while joinery was not running (see Job.CatchUp).
-func (s *Scheduler) catchUp(ctx context.Context, wg *sync.WaitGroup, job *Job) {
+func (s *Scheduler) catchUp(ctx, stopping context.Context, wg *sync.WaitGroup, job *Job) {
 	at, ok, err := s.Runner.Config.missed(job, time.Now())
 	if err != nil {
 		s.Logger.Warn("catch-up: cannot read the job's state", "job", job.Name, "error", err)
@@ -125,7 +125,7 @@ func (s *Scheduler) catchUp(ctx context.Context, wg *sync.WaitGroup, job *Job) {
 	}
 	s.Logger.Info("catching up a missed run", "job", job.Name, "logical_time", at.Format(time.RFC3339))
 	wg.Go(func() {
-		res := s.runScheduled(ctx, job, at)
+		res := s.runScheduled(ctx, stopping, job, at)
 		if s.OnResult != nil {
 			s.OnResult(res)
 		}

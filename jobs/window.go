@@ -11,6 +11,9 @@ import (
 )
 
 // Window kinds of WindowSpec.
+// maxWindowHours bounds last_hours, well below where a duration overflows.
+const maxWindowHours = 10 * 366 * 24
+
 const (
 	WindowPreviousDay   = "previous_day"
 	WindowPreviousWeek  = "previous_week"
@@ -76,8 +79,8 @@ func (w WindowSpec) check() error {
 			return errors.New("hours is only for kind: last_hours")
 		}
 	case WindowLastHours:
-		if w.Hours < 1 {
-			return errors.New("last_hours needs hours: 1 or more")
+		if w.Hours < 1 || w.Hours > maxWindowHours {
+			return fmt.Errorf("last_hours needs hours from 1 to %d (ten years)", maxWindowHours)
 		}
 	default:
 		return fmt.Errorf("kind %q: want previous_day, previous_week, previous_month or last_hours", w.Kind)

@@ -188,8 +188,8 @@ func (d *Dataset) Validate(scope Scope) []error {
 	v.groupBy()
 	v.filters("having", d.Having, true)
 	v.orderBy()
-	if d.Limit != nil && *d.Limit == 0 {
-		v.add("limit", *d.Limit, "must be greater than 0")
+	if d.Limit != nil && (*d.Limit == 0 || *d.Limit > math.MaxInt64) {
+		v.add("limit", *d.Limit, "must be from 1 to %d", uint64(math.MaxInt64))
 	}
 	v.window()
 	v.expects()
