@@ -180,7 +180,7 @@ jobs:
 
 	for _, tt := range []struct{ name, yaml, want string }{
 		{"bad window", "    window: fortnightly\n", `jobs[0].window: "fortnightly": window "fortnightly": want previous_day`},
-		{"bad window mapping", "    window: {kind: last_hours}\n", "jobs[0].window: last_hours needs hours: 1 or more"},
+		{"bad window mapping", "    window: {kind: last_hours}\n", "jobs[0].window: last_hours needs hours from 1 to"},
 		{"bad param type", "    params: {n: float}\n", `jobs[0].params.n.type: "float": want one of`},
 		{"param without default", "    params: {n: int}\n", "jobs[0].params.n.default: required: give a default, or set required: true"},
 		{"window without job window", "", "jobs[0].datasets.posts.window"},

@@ -194,7 +194,7 @@ func TestValidateErrors(t *testing.T) {
 		{"order_by unknown output name", false, func(d *Dataset) { d.OrderBy[0].Column = "postz" }, "order_by[0].column", "not an output column of select (qualify table columns as alias.column)"},
 		{"order_by unknown alias", false, func(d *Dataset) { d.OrderBy[1].Column = "x.id" }, "order_by[1].column", `unknown alias "x"`},
 		{"order_by invalid", false, func(d *Dataset) { d.OrderBy[1].Column = "u.id desc" }, "order_by[1].column", "invalid column"},
-		{"limit zero", false, func(d *Dataset) { d.Limit = ptr(uint64(0)) }, "limit", "must be greater than 0"},
+		{"limit zero", false, func(d *Dataset) { d.Limit = ptr(uint64(0)) }, "limit", "must be from 1 to"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
