@@ -164,15 +164,37 @@ func ParseTime(s string, loc *time.Location) (time.Time, error) {
 	if loc == nil {
 		loc = time.UTC
 	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t.In(loc), nil
+	t, ok := parseTime(s, loc)
+	if !ok {
+		return time.Time{}, fmt.Errorf("%q: want a date (2026-11-01), a date and time (2026-11-01T06:00) or RFC 3339", s)
 	}
-	for _, layout := range []string{"2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02"} {
-		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
-			return t, nil
+	if y := t.Year(); y < 1000 || y > 9999 { // MySQL DATETIME's range
+		return time.Time{}, fmt.Errorf("%q: want a year from 1000 to 9999", s)
+	}
+	return t, nil
+}
+
+func parseTime(s string, loc *time.Location) (time.Time, bool) {
+	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04Z07:00"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.In(loc), true
 		}
 	}
-	return time.Time{}, fmt.Errorf("%q: want a date (2026-11-01), a date and time (2026-11-01T06:00) or RFC 3339", s)
+	for _, layout := range []string{"2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02"} {
+		t, err := time.ParseInLocation(layout, s, loc)
+		if err != nil {
+			continue
+		}
+		// A wall clock that comes round twice (clocks going back) means its
+		// first occurrence, as schedules do; time.Date does not promise which.
+		for d := -2 * time.Hour; d < 0; d += 15 * time.Minute {
+			if c := t.Add(d); c.In(loc).Format(layout) == s {
+				return c, true
+			}
+		}
+		return t, true
+	}
+	return time.Time{}, false
 }
 
 // ResolveParams returns the value of every declared parameter: the one
