@@ -14,6 +14,8 @@ COPY jobs ./jobs
 COPY queries ./queries
 COPY output ./output
 ARG VERSION=dev
+# The reports folder of the final image, owned by its non-root user.
+RUN mkdir -p /out/reports
 # Only the packages the binary imports are fetched: the demo engine is not.
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" \
@@ -21,6 +23,7 @@ RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/joinery /usr/local/bin/joinery
+COPY --from=build --chown=nonroot:nonroot /out/reports /reports
 # The configuration is mounted here; give output_dir as an absolute path
 # (for example /reports) and mount a writable volume there.
 ENV JOINERY_CONFIG=/etc/joinery/config.yaml

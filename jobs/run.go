@@ -90,7 +90,11 @@ func (r *Runner) RunPlan(ctx context.Context, job *Job, p Plan) *Result {
 	log.Info("run started", attrs...)
 	res.Err = r.run(ctx, job, p, res, log)
 	res.Duration = time.Since(res.Started)
-	if res.Err != nil {
+	switch {
+	case errors.Is(res.Err, ErrAlreadyRunning):
+		log.Warn("run skipped: another run of this job holds its lock")
+		return res
+	case res.Err != nil:
 		log.Error("run failed", "error", res.Err, "duration", res.Duration.Round(time.Millisecond))
 		return res
 	}

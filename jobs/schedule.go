@@ -63,9 +63,6 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			// logical time, whatever the delay in starting it.
 			logical := c.Entry(id).Prev.In(job.Location)
 			res := s.runScheduled(runCtx, ctx, job, logical)
-			if errors.Is(res.Err, ErrAlreadyRunning) {
-				s.Logger.Warn("run skipped: another run of this job holds its lock", "job", job.Name)
-			}
 			if s.OnResult != nil {
 				s.OnResult(res)
 			}

@@ -43,9 +43,9 @@ const usage = `joinery runs declarative MySQL join reports into Excel and CSV fi
 
 Usage:
   joinery run JOB... | --all [RUN FLAGS]   run jobs now and write their reports
-  joinery list                             jobs, schedules, next runs and outputs
+  joinery list [--next N]                  jobs, schedules, next runs and outputs
   joinery validate [--connect]             check the configuration
-  joinery sql JOB... [RUN FLAGS]           print each dataset's SQL and bound values
+  joinery sql JOB... | --all [RUN FLAGS]   print each dataset's SQL and bound values
   joinery explain JOB... [RUN FLAGS]       run EXPLAIN for each dataset
   joinery schedule [--grace 5m]            run every job on its schedule until stopped
   joinery version                          print the version
@@ -104,6 +104,10 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprint(stdout, usage)
 		return nil
 	case "-version", "--version", "version":
+		if len(rest) > 0 && (rest[0] == "-h" || rest[0] == "-help" || rest[0] == "--help") {
+			fmt.Fprintln(stderr, "Usage: joinery version\n\nPrints joinery's version.")
+			return nil
+		}
 		fmt.Fprintf(stdout, "joinery %s\n", version)
 		return nil
 	case "run":
@@ -461,7 +465,10 @@ func runName(res *jobs.Result) string {
 
 func printResult(w io.Writer, res *jobs.Result) {
 	status := "ok"
-	if res.Err != nil {
+	switch {
+	case errors.Is(res.Err, jobs.ErrAlreadyRunning):
+		status = "SKIPPED"
+	case res.Err != nil:
 		status = "FAILED"
 	}
 	fmt.Fprintf(w, "%s: %s in %s (logical time %s", res.Job, status, res.Duration.Round(time.Millisecond), res.Logical.Format(time.RFC3339))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"database/sql"
 	"encoding/csv"
 	"errors"
@@ -176,6 +177,21 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("a job whose lock is held is skipped with exit 3", func(t *testing.T) {
+		conn, err := db.Conn(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(context.Background(), "DO GET_LOCK('joinery/nightly', 0)"); err != nil {
+			t.Fatal(err)
+		}
+		r := runBin(t, bin, env, "run", "nightly")
+		if r.code != exitLocked || !strings.Contains(r.stdout, "nightly: SKIPPED") {
+			t.Errorf("exit %d, want %d\n%s\n%s", r.code, exitLocked, r.stdout, r.stderr)
+		}
+	})
+
 	t.Run("validate --connect names the missing table", func(t *testing.T) {
 		r := runBin(t, bin, env, "validate", "--connect")
 		if r.code != exitFailed || !strings.Contains(r.stderr, "dataset missing") || !strings.Contains(r.stderr, "nosuchtable") {
@@ -226,7 +242,7 @@ func TestEndToEnd(t *testing.T) {
 		if r := runBin(t, bin, nil, "--version"); r.code != 0 || r.stdout != "joinery e2e-test\n" {
 			t.Errorf("--version: %d %q", r.code, r.stdout)
 		}
-		for _, cmd := range []string{"run", "list", "validate", "sql", "schedule"} {
+		for _, cmd := range []string{"run", "list", "validate", "sql", "explain", "schedule", "version"} {
 			r := runBin(t, bin, nil, cmd, "--help")
 			if r.code != 0 || !strings.Contains(r.stderr, "Usage: joinery "+cmd) {
 				t.Errorf("%s --help: exit %d\n%s", cmd, r.code, r.stderr)
