@@ -141,7 +141,7 @@ func Parse(file string, data []byte) (*Config, error) {
 	} else {
 		d.decode("", &root, reflect0(cfg))
 	}
-	v := validator{d: d}
+	v := validator{d: d, files: make(map[string]string)}
 	v.config(cfg)
 	if len(d.errs) > 0 {
 		for _, e := range d.errs {
@@ -197,7 +197,12 @@ func (d *decoder) lineOf(path string) int {
 
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
-type validator struct{ d *decoder }
+type validator struct {
+	d *decoder
+	// files maps each file an output writes (at one sample time) to the
+	// output that writes it, across jobs.
+	files map[string]string
+}
 
 func (v validator) failValue(path, value, format string, args ...any) {
 	v.d.errs = append(v.d.errs, &FieldError{Path: path, Value: value, HasValue: true, Msg: fmt.Sprintf(format, args...)})
@@ -345,7 +350,6 @@ func (v validator) job(p string, j *Job, defaultLoc *time.Location) {
 	if len(j.Outputs) == 0 {
 		v.fail(p+".outputs", "a job needs at least one output (format: xlsx or csv)")
 	}
-	seen := make(map[string]int)
 	for i, o := range j.Outputs {
 		op := fmt.Sprintf("%s.outputs[%d]", p, i)
 		if errs := o.Validate(written); len(errs) > 0 {
@@ -372,13 +376,7 @@ func (v validator) job(p string, j *Job, defaultLoc *time.Location) {
 			}
 			continue
 		}
-		// Formats add their own extension to a path without one, so the same
-		// template may serve an xlsx and a csv output.
-		key := o.Format + " " + o.Path
-		if first, dup := seen[key]; dup {
-			v.failValue(op+".path", o.Path, "same path as outputs[%d]: one would overwrite the other", first)
-		}
-		seen[key] = i
+		v.destinations(op, j, o)
 	}
 	switch j.OnEmpty {
 	case "":
@@ -392,6 +390,35 @@ func (v validator) job(p string, j *Job, defaultLoc *time.Location) {
 	}
 	if j.Retention.Days < 0 {
 		v.failValue(p+".retention.days", fmt.Sprint(j.Retention.Days), "want a number of days, at least 1")
+	}
+}
+
+// destinations reports an output that would write a file another output
+// writes too: one would overwrite the other.
+func (v validator) destinations(op string, j *Job, o output.Spec) {
+	var names []string
+	for _, ds := range j.Datasets {
+		if !ds.Internal {
+			names = append(names, ds.Name)
+		}
+	}
+	files, err := output.SamplePaths(o, j.Name, names)
+	if err != nil {
+		return // reported by Validate
+	}
+	if o.Latest != "" {
+		latest, err := output.SamplePaths(output.Spec{Format: o.Format, Path: o.Latest, Gzip: o.Gzip}, j.Name, names)
+		if err != nil {
+			return
+		}
+		files = append(files, latest...)
+	}
+	for _, f := range files {
+		if other, dup := v.files[f]; dup && other != op {
+			v.failValue(op+".path", o.Path, "writes %s, as %s does: one would overwrite the other", f, other)
+			return
+		}
+		v.files[f] = op
 	}
 }
 

@@ -84,6 +84,8 @@ func TestParseErrors(t *testing.T) {
 		{"bad job name", "jobs:\n" + jobYAML("a/b", "@daily"), [][]string{{"jobs[0].name", `"a/b"`, "file names"}}},
 		{"bad cron", "jobs:\n" + jobYAML("a", "61 * * * *"), [][]string{{"c.yaml:3:", "jobs[0].schedule", `"61 * * * *"`, "invalid cron"}}},
 		{"six fields", "jobs:\n" + jobYAML("a", "0 0 6 * * *"), [][]string{{"jobs[0].schedule", "5 fields"}}},
+		{"same file, extension added", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), `      - {format: xlsx, path: "{job}.xlsx"}`, `      - {format: csv, path: "same.csv"}`+"\n"+`      - {format: csv, path: "same"}`, 1), [][]string{{"jobs[0].outputs[1].path", "writes same.csv, as jobs[0].outputs[0] does"}}},
+		{"same file across jobs", "jobs:\n" + jobYAML("a", "@daily") + strings.Replace(jobYAML("b", "@daily"), `path: "{job}.xlsx"`, `path: "a.xlsx"`, 1), [][]string{{"jobs[1].outputs[0].path", "writes a.xlsx, as jobs[0].outputs[0] does"}}},
 		{"every zero", "jobs:\n" + jobYAML("a", "@every 0s"), [][]string{{"jobs[0].schedule", "at least 1s"}}},
 		{"password never echoed", "database: \"reporter:hunter2@tcp(db:3306)/app\"\n" + validJob, [][]string{{"c.yaml:1:", "database", "want a mapping"}}},
 		{"limit out of range", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "select: [u.id, p.title]", "select: [u.id, p.title]\n        limit: 18446744073709551615", 1), [][]string{{"jobs[0].datasets.posts.limit", "must be from 1 to"}}},

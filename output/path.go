@@ -211,3 +211,28 @@ func destination(tmpl, dir string, vars Vars, ext string) (string, error) {
 	}
 	return filepath.Join(dir, p), nil
 }
+
+// SamplePaths returns the files spec would write for a job named job with
+// the given datasets, all at one fixed logical time, relative to
+// output_dir: two outputs whose samples meet would overwrite each other.
+func SamplePaths(spec Spec, job string, datasets []string) ([]string, error) {
+	ext, err := checkTemplate(spec, len(datasets))
+	if err != nil {
+		return nil, err
+	}
+	at := time.Date(2006, 1, 2, 15, 4, 5, 0, time.UTC)
+	vars := Vars{Job: job, Logical: at, WindowStart: at, WindowEnd: at, RunTime: at}
+	if spec.Format == "xlsx" {
+		datasets = []string{""}
+	}
+	var out []string
+	for _, ds := range datasets {
+		vars.Dataset = ds
+		p, err := destination(spec.Path, "", vars, ext)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, filepath.Clean(p))
+	}
+	return out, nil
+}
