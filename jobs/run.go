@@ -174,6 +174,12 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	// Every output is complete before the first one replaces anything.
+	for _, rep := range reports {
+		if err := rep.Prepare(); err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
+	}
 	for _, rep := range reports {
 		files, err := rep.Commit()
 		res.Files = append(res.Files, files...)

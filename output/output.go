@@ -200,10 +200,16 @@ type Report interface {
 	// Dataset starts the rows of one dataset. Datasets are written one after
 	// another: the previous RowWriter is closed before the next one starts.
 	Dataset(name string, cols []Column) (RowWriter, error)
-	// Commit finishes every file and renames it into place, returning the
-	// paths written. After a failed Commit nothing partial is left behind:
-	// every temporary file is removed, and each destination holds either its
-	// previous content or a complete new file.
+	// Prepare finishes every file (the workbook is assembled, everything
+	// written and synced) without replacing anything yet. A job with several
+	// outputs prepares them all before it commits any, so that a failure
+	// leaves every previous report in place. After a failed Prepare the
+	// temporary files are gone.
+	Prepare() error
+	// Commit prepares the report if that was not done, then renames every
+	// file into place and updates the latest links or copies (a failure
+	// there is a warning: the report is in place). It returns the paths
+	// written. After a failed Commit no temporary file is left behind.
 	Commit() ([]string, error)
 	// Abort removes every temporary file; destinations keep their previous
 	// content. It is safe to call after Commit (it then does nothing) and

@@ -71,6 +71,10 @@ type report struct {
 	written   []File
 	warns     []string
 	ended     bool // committed or aborted
+
+	prepared bool            // Prepare succeeded: keep and infos are set
+	keep     []*part         // the files to rename into place
+	infos    [][]DatasetRows // what each of keep holds
 }
 
 // part is one file of a report.
@@ -172,9 +176,12 @@ type datasetWriter interface {
 	warnings() []string // values changed on the way
 }
 
-func (r *report) Commit() (paths []string, err error) {
+func (r *report) Prepare() (err error) {
 	if r.ended {
-		return nil, ErrClosed
+		return ErrClosed
+	}
+	if r.prepared {
+		return nil
 	}
 	defer func() {
 		if err != nil {
@@ -183,10 +190,10 @@ func (r *report) Commit() (paths []string, err error) {
 	}()
 	for _, w := range r.all {
 		if !w.done() {
-			return nil, errors.New("commit: a dataset is not closed")
+			return errors.New("commit: a dataset is not closed")
 		}
 		if err := w.failed(); err != nil {
-			return nil, fmt.Errorf("commit: a dataset failed: %w", err)
+			return fmt.Errorf("commit: a dataset failed: %w", err)
 		}
 	}
 	for i, w := range r.all {
@@ -230,25 +237,39 @@ func (r *report) Commit() (paths []string, err error) {
 	for _, p := range r.parts {
 		if !slices.Contains(keep, p) {
 			if err := p.tf.remove(); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
 	if r.book != nil && len(keep) > 0 {
 		if *r.spec.About {
 			if err := r.book.about(r.vars, r.loc, infos[0]); err != nil {
-				return nil, fmt.Errorf("write %s: %w", keep[0].tf.dest, err)
+				return fmt.Errorf("write %s: %w", keep[0].tf.dest, err)
 			}
 		}
 		if err := r.book.save(keep[0].tf); err != nil {
-			return nil, fmt.Errorf("write %s: %w", keep[0].tf.dest, err)
+			return fmt.Errorf("write %s: %w", keep[0].tf.dest, err)
 		}
 	}
 	for _, p := range keep {
 		if err := p.tf.finish(); err != nil {
-			return nil, err
+			return err
 		}
 	}
+	r.keep, r.infos, r.prepared = keep, infos, true
+	return nil
+}
+
+func (r *report) Commit() (paths []string, err error) {
+	if err := r.Prepare(); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = r.Abort()
+		}
+	}()
+	keep, infos := r.keep, r.infos
 	// Renames come last and together: each is atomic, and every file is
 	// complete and synced before the first one replaces anything.
 	dirs := make(map[string]bool)
@@ -278,8 +299,11 @@ func (r *report) Commit() (paths []string, err error) {
 		if p.latest == "" {
 			continue
 		}
+		// The report itself is in place: a stale latest is worth a warning,
+		// not the failure of a run whose files are written.
 		if err := updateLatest(p.tf.dest, p.latest, r.spec.LatestMode == "copy"); err != nil {
-			return paths, fmt.Errorf("latest: %w", err)
+			r.warns = append(r.warns, fmt.Sprintf("latest %s not updated: %v", p.latest, err))
+			continue
 		}
 		r.written[i].Latest = p.latest
 	}

@@ -148,6 +148,25 @@ func TestAtomicity(t *testing.T) {
 					t.Fatal("Commit: got no error after a failed dataset")
 				}
 			}},
+			{"prepared, then another output fails", func(t *testing.T, r Report) {
+				w, err := r.Dataset("d", cols)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := w.WriteRow([]Value{{Raw: []byte("2")}}); err != nil {
+					t.Fatal(err)
+				}
+				if err := w.Close(); err != nil {
+					t.Fatal(err)
+				}
+				if err := r.Prepare(); err != nil {
+					t.Fatal(err)
+				}
+				// The runner aborts every output when one fails to prepare.
+				if err := r.Abort(); err != nil {
+					t.Fatal(err)
+				}
+			}},
 			{"commit with an open dataset", func(t *testing.T, r Report) {
 				if _, err := r.Dataset("d", cols); err != nil {
 					t.Fatal(err)
@@ -276,5 +295,42 @@ func TestReportMisuse(t *testing.T) {
 	}
 	if _, err := os.Stat(files[0]); err != nil {
 		t.Errorf("Abort after Commit removed the report: %v", err)
+	}
+}
+
+// TestLatestFailureIsAWarning: once the report is renamed into place, a
+// latest link that cannot be updated must not fail the run.
+func TestLatestFailureIsAWarning(t *testing.T) {
+	dir := t.TempDir()
+	spec := Spec{Format: "csv", Path: "{job}-{date}.csv", Latest: "{job}-latest.csv"}
+	// A non-empty folder where the latest link should go cannot be replaced.
+	if err := os.MkdirAll(filepath.Join(dir, "j-latest.csv", "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	vars := Vars{Job: "j", Logical: time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)}
+	r, err := Open(spec, dir, vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := r.Dataset("d", []Column{{Name: "n", Kind: KindInt}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	paths, err := r.Commit()
+	if err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	if len(paths) != 1 {
+		t.Fatalf("paths = %v", paths)
+	}
+	if _, err := os.Stat(paths[0]); err != nil {
+		t.Errorf("report not in place: %v", err)
+	}
+	warns := strings.Join(r.Warnings(), "\n")
+	if !strings.Contains(warns, "latest") || !strings.Contains(warns, "not updated") {
+		t.Errorf("warnings = %q, want one about latest", warns)
 	}
 }
