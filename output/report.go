@@ -44,10 +44,15 @@ func Open(spec Spec, dir string, vars Vars) (Report, error) {
 		}
 	}
 	if spec.Format == "xlsx" {
-		if _, err := r.newPart("", vars); err != nil {
+		wb, err := r.newPart("", vars)
+		if err != nil {
 			return nil, err
 		}
 		r.book = newBook(spec, loc)
+		// The compressed rows wait beside the workbook, like its temporary
+		// file: on the same file system, not in a /tmp that may be small,
+		// in memory or read-only.
+		r.book.tmpDir = filepath.Dir(wb.tf.dest)
 		r.book.skipEmpty = vars.SkipEmpty
 	}
 	return r, nil

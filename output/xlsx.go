@@ -72,6 +72,7 @@ type book struct {
 	styles    map[string]int // number format -> style ID
 	header    int
 	parts     map[string]*sheetRows // zip part name -> the sheet's data rows
+	tmpDir    string                // where sheet rows wait ("" for the system's)
 	closed    bool
 	closeErr  error
 }
@@ -375,7 +376,7 @@ func (w *sheetWriter) newSheet() error {
 	if w.sw, err = w.b.f.NewStreamWriter(name); err != nil {
 		return w.fail(err)
 	}
-	if w.rowsOut, err = newSheetRows(); err != nil {
+	if w.rowsOut, err = newSheetRows(w.b.tmpDir); err != nil {
 		return w.fail(err)
 	}
 	w.b.parts[sheetPart(w.sw.SheetID)] = w.rowsOut

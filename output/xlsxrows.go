@@ -35,8 +35,8 @@ type sheetRows struct {
 	compressed int64  // bytes in tmp, set by finish
 }
 
-func newSheetRows() (*sheetRows, error) {
-	tmp, err := os.CreateTemp("", "joinery-rows-*.deflate")
+func newSheetRows(dir string) (*sheetRows, error) {
+	tmp, err := os.CreateTemp(dir, ".joinery-rows-*.deflate")
 	if err != nil {
 		return nil, err
 	}

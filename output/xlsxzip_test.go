@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"hash/crc32"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -74,19 +75,22 @@ func TestXLSXText(t *testing.T) {
 }
 
 // TestXLSXTempFiles checks that the rows' temporary files of every sheet,
-// overflow sheets included, are gone after Commit and after Abort.
+// overflow sheets included, are made beside the workbook (never in the
+// system's temporary folder) and gone after Commit and after Abort.
 func TestXLSXTempFiles(t *testing.T) {
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
+	dest := t.TempDir()
 	cols := []Column{{Name: "n", Kind: KindInt}}
 	rows := [][]sql.RawBytes{raw("1"), raw("2"), raw("3"), raw("4"), raw("5")}
 	spec := Spec{Format: "xlsx", Path: "r", MaxRowsPerSheet: 2}
-	writeReport(t, spec, t.TempDir(), Vars{Job: "j", Logical: time.Now()},
+	writeReport(t, spec, dest, Vars{Job: "j", Logical: time.Now()},
 		[]testDataset{{name: "a", cols: cols, rows: rows}, {name: "b", cols: cols, rows: rows}})
 	assertEmptyDir(t, tmp, "after Commit")
+	assertNoTemps(t, dest)
 
 	spec.MaxRowsPerSheet = 400
-	r, err := Open(spec, t.TempDir(), Vars{Job: "j", Logical: time.Now()})
+	r, err := Open(spec, dest, Vars{Job: "j", Logical: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,10 +108,15 @@ func TestXLSXTempFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	rowFiles, _ := filepath.Glob(filepath.Join(dest, ".joinery-rows-*"))
+	if len(rowFiles) == 0 {
+		t.Error("no row file beside the workbook while it is written")
+	}
 	if err := r.Abort(); err != nil {
 		t.Fatal(err)
 	}
 	assertEmptyDir(t, tmp, "after Abort")
+	assertNoTemps(t, dest)
 }
 
 func assertEmptyDir(t *testing.T, dir, when string) {
