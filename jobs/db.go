@@ -1,9 +1,13 @@
 package jobs
 
 import (
+	"bufio"
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
+	"syscall"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -37,6 +41,10 @@ func OpenDB(d Database, dsn string) (*sql.DB, error) {
 		cfg.Params = make(map[string]string)
 	}
 	cfg.Params["time_zone"] = "'+00:00'"
+	switch cfg.Net {
+	case "tcp", "tcp4", "tcp6", "unix":
+		cfg.DialFunc = dialBuffered
+	}
 	connector, err := mysql.NewConnector(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("database.dsn: %w", err)
@@ -63,4 +71,48 @@ func Redact(dsn string) string {
 		return "(unparsable DSN)"
 	}
 	return fmt.Sprintf("%s@%s(%s)/%s", cfg.User, cfg.Net, cfg.Addr, cfg.DBName)
+}
+
+// readBufferSize is how much a connection reads from its socket at once.
+const readBufferSize = 64 << 10
+
+// dialBuffered connects like the driver would (with TCP keep-alives) and
+// reads through a buffer: go-sql-driver/mysql reads 4 KB per system call,
+// about 30,000 reads for a million 120-byte rows; 64 KB at a time saves
+// most of them (about 0.1 s of CPU per million rows).
+func dialBuffered(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetKeepAlive(true)
+	}
+	return &bufConn{Conn: c, r: bufio.NewReaderSize(c, readBufferSize)}, nil
+}
+
+// bufConn is a connection whose reads go through a buffer. Writes,
+// deadlines and Close go straight to the connection.
+type bufConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+var errBuffered = errors.New("unexpected data from the server on an idle connection")
+
+// SyscallConn serves the driver's liveness check of a pooled connection
+// (a one-byte read from the socket, which must find nothing): bytes
+// already in the buffer fail it as a byte on the socket would.
+func (c *bufConn) SyscallConn() (syscall.RawConn, error) {
+	if c.r.Buffered() > 0 {
+		return nil, errBuffered
+	}
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil, errors.New("connection has no file descriptor")
+	}
+	return sc.SyscallConn()
 }

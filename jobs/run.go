@@ -236,10 +236,16 @@ func (r *Runner) dataset(ctx context.Context, sess *session, job *Job, ds *queri
 		return errors.Join(errs...)
 	}
 	defer closeAll()
-	for _, rep := range reports {
+	for k, rep := range reports {
 		w, err := rep.Dataset(ds.Name, cols)
 		if err != nil {
 			return res, err
+		}
+		if job.Outputs[k].Format == "xlsx" {
+			// The heaviest encoding gets a goroutine of its own (its
+			// deflate has another): 990,000 rows to xlsx went from 4.6 s
+			// to 4.2 s, to csv and xlsx from 5.7 s to 4.5 s.
+			w = output.Async(w, len(cols))
 		}
 		writers = append(writers, w)
 	}

@@ -405,6 +405,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 	if err != nil {
 		return err
 	}
+	tuneGC()
 	stopProfiles, err := startProfiles(cpuProfile, memProfile)
 	if err != nil {
 		return err

@@ -1,0 +1,143 @@
+package output
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// recorder is a RowWriter that keeps the text of every row it gets.
+type recorder struct {
+	rows   []string
+	failAt int // fail the row with this index (1-based), 0 for never
+	closed int
+}
+
+func (r *recorder) WriteRow(row []Value) error {
+	if r.failAt > 0 && len(r.rows)+1 == r.failAt {
+		return errors.New("disk full")
+	}
+	var sb strings.Builder
+	for _, v := range row {
+		switch {
+		case v.Null:
+			sb.WriteString("NULL|")
+		case v.Raw == nil:
+			sb.WriteString("nil|")
+		default:
+			fmt.Fprintf(&sb, "%q %s %v|", v.Raw, v.Time.Format(time.RFC3339), v.Literal)
+		}
+	}
+	r.rows = append(r.rows, sb.String())
+	return nil
+}
+
+func (r *recorder) Close() error { r.closed++; return nil }
+
+// TestAsyncCopiesRows: rows reach the writer in order and intact although
+// the caller reuses its buffer for every row, across batch boundaries and
+// past rows larger than a batch.
+func TestAsyncCopiesRows(t *testing.T) {
+	rec, want := &recorder{}, &recorder{}
+	a := Async(rec, 3)
+	buf := make([]byte, 0, 4*batchBytes)
+	day := time.Date(2024, 3, 1, 9, 15, 0, 0, time.UTC)
+	for i := range 3*batchRows + 7 {
+		buf = buf[:0]
+		buf = fmt.Appendf(buf, "row %d", i)
+		n := len(buf)
+		if i%700 == 5 {
+			buf = append(buf, strings.Repeat("x", batchBytes+i)...) // outsized
+		}
+		m := len(buf)
+		buf = append(buf, "tail"...)
+		row := []Value{
+			{Raw: buf[:n:n]},
+			{Raw: buf[n:m:m], Time: day.Add(time.Duration(i) * time.Hour), Literal: i%3 == 0},
+			{Null: i%2 == 0, Raw: func() []byte {
+				if i%2 == 0 {
+					return nil
+				}
+				return buf[m:]
+			}()},
+		}
+		if err := want.WriteRow(row); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.WriteRow(row); err != nil {
+			t.Fatal(err)
+		}
+		for j := range buf {
+			buf[j] = '#' // the caller's next row overwrites this one
+		}
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if rec.closed != 1 {
+		t.Errorf("inner writer closed %d times", rec.closed)
+	}
+	if len(rec.rows) != len(want.rows) {
+		t.Fatalf("got %d rows, want %d", len(rec.rows), len(want.rows))
+	}
+	for i := range want.rows {
+		if rec.rows[i] != want.rows[i] {
+			t.Fatalf("row %d: got %.80s, want %.80s", i, rec.rows[i], want.rows[i])
+		}
+	}
+	if err := a.WriteRow(make([]Value, 3)); err == nil {
+		t.Error("WriteRow after Close succeeded")
+	}
+}
+
+// TestAsyncError: the writer's error comes back from a later WriteRow (the
+// caller stops early) and from Close, and the inner writer is closed.
+func TestAsyncError(t *testing.T) {
+	rec := &recorder{failAt: 10}
+	a := Async(rec, 1)
+	row := []Value{{Raw: []byte("v")}}
+	var err error
+	for i := 0; i < 100*batchRows && err == nil; i++ {
+		err = a.WriteRow(row)
+	}
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("WriteRow: %v", err)
+	}
+	if cerr := a.Close(); cerr == nil || cerr.Error() != err.Error() {
+		t.Errorf("Close: %v, want %v", cerr, err)
+	}
+	if rec.closed != 1 {
+		t.Errorf("inner writer closed %d times", rec.closed)
+	}
+	if len(rec.rows) != 9 {
+		t.Errorf("%d rows written before the error", len(rec.rows))
+	}
+	if err := Async(&recorder{}, 2).WriteRow(row); err == nil {
+		t.Error("a row of the wrong width was accepted")
+	}
+}
+
+// TestAsyncAllocs: nothing is allocated per row once the batches exist.
+func TestAsyncAllocs(t *testing.T) {
+	cols, raw := benchRow()
+	n := NewNormalizer(cols, time.UTC, time.UTC)
+	vals := make([]Value, len(cols))
+	if err := n.Normalize(raw, vals); err != nil {
+		t.Fatal(err)
+	}
+	a := Async(nopWriter{}, len(cols))
+	defer a.Close()
+	for range asyncBatches * batchRows {
+		_ = a.WriteRow(vals)
+	}
+	if allocs := testing.AllocsPerRun(10*batchRows, func() { _ = a.WriteRow(vals) }); allocs != 0 {
+		t.Errorf("%v allocations per row", allocs)
+	}
+}
+
+type nopWriter struct{}
+
+func (nopWriter) WriteRow([]Value) error { return nil }
+func (nopWriter) Close() error           { return nil }
