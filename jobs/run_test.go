@@ -245,14 +245,7 @@ func TestOnePassFeedsXLSXAndCSV(t *testing.T) {
 // rows: no partial file may appear and the last good report must survive.
 func TestCancelledRunKeepsPreviousReport(t *testing.T) {
 	// 20^4 = 160,000 rows: enough for the runner to report progress.
-	ds := `      big:
-        from: posts a
-        joins:
-          - {table: posts, as: b, type: cross}
-          - {table: posts, as: c, type: cross}
-          - {table: posts, as: d, type: cross}
-        select: [a.id, b.id AS b_id, c.id AS c_id, d.id AS d_id]
-`
+	ds := bigCrossJoin(4, false)
 	outs := csvOut + "\n" + `      - {format: xlsx, path: "{job}/{job}.xlsx"}` + "\n"
 	r, _ := setup(t, oneJob(ds, outs))
 	dir := filepath.Join(r.Config.OutputPath(), "j")
@@ -294,15 +287,7 @@ func TestCancelledRunKeepsPreviousReport(t *testing.T) {
 }
 
 func TestTimeoutFailsTheRun(t *testing.T) {
-	ds := `      big:
-        from: posts a
-        joins:
-          - {table: posts, as: b, type: cross}
-          - {table: posts, as: c, type: cross}
-          - {table: posts, as: d, type: cross}
-          - {table: posts, as: e, type: cross}
-        select: [a.id, b.id AS b_id, c.id AS c_id, d.id AS d_id, e.id AS e_id]
-`
+	ds := bigCrossJoin(5, false)
 	r, _ := setup(t, strings.Replace(oneJob(ds, csvOut), `schedule: "@daily"`, `schedule: "@daily"`+"\n    timeout: 300ms", 1))
 	res := r.Run(context.Background(), &r.Config.Jobs[0], logical)
 	if res.Err == nil || !strings.Contains(res.Err.Error(), "job timeout of 300ms reached") {
@@ -462,17 +447,7 @@ jobs:
 // is sorted): the statement must stop on the server and the job's lock
 // must be free at once, not when the server finishes.
 func TestCancelStopsTheServerQuery(t *testing.T) {
-	ds := `      big:
-        from: posts a
-        joins:
-          - {table: posts, as: b, type: cross}
-          - {table: posts, as: c, type: cross}
-          - {table: posts, as: d, type: cross}
-          - {table: posts, as: e, type: cross}
-          - {table: posts, as: f, type: cross}
-        select: ["concat(a.title, b.title, c.title, d.title, e.title, f.title) AS t"]
-        order_by: [t]
-`
+	ds := bigCrossJoin(6, true)
 	r, raw := setup(t, oneJob(ds, csvOut))
 	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
 	defer cancel()
@@ -495,4 +470,24 @@ func TestCancelStopsTheServerQuery(t *testing.T) {
 	if err := raw.QueryRow("SELECT GET_LOCK('joinery/j', 0)").Scan(&got); err != nil || got != 1 {
 		t.Errorf("job lock after cancellation: GET_LOCK = %d, %v; want it free", got, err)
 	}
+}
+
+// bigCrossJoin is a dataset of n posts tables cross-joined: 20^n rows. With
+// sorted, the server sorts them all before it sends the first row.
+func bigCrossJoin(n int, sorted bool) string {
+	var b strings.Builder
+	b.WriteString("      big:\n        from: posts t0\n        joins:\n")
+	cols := []string{"t0.id"}
+	titles := []string{"t0.title"}
+	for i := 1; i < n; i++ {
+		fmt.Fprintf(&b, "          - {table: posts, as: t%d, type: cross}\n", i)
+		cols = append(cols, fmt.Sprintf("t%d.id AS id%d", i, i))
+		titles = append(titles, fmt.Sprintf("t%d.title", i))
+	}
+	if sorted {
+		fmt.Fprintf(&b, "        select: [\"concat(%s) AS t\"]\n        order_by: [t]\n", strings.Join(titles, ", "))
+	} else {
+		fmt.Fprintf(&b, "        select: [%s]\n", strings.Join(cols, ", "))
+	}
+	return b.String()
 }
