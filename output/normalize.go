@@ -15,13 +15,11 @@ import (
 func ColumnsOf(types []*sql.ColumnType) []Column {
 	cols := make([]Column, len(types))
 	for i, t := range types {
-		c := ColumnOf(t.Name(), t.DatabaseTypeName())
-		if c.Kind == KindDecimal || c.Kind == KindDateTime || c.Kind == KindTime {
-			if _, scale, ok := t.DecimalSize(); ok && scale > 0 && scale < 31 {
-				c.Scale = scale
-			}
+		_, scale, ok := t.DecimalSize()
+		if !ok {
+			scale = 0
 		}
-		cols[i] = c
+		cols[i] = ColumnOfScale(t.Name(), t.DatabaseTypeName(), scale)
 	}
 	return cols
 }
@@ -30,6 +28,20 @@ func ColumnsOf(types []*sql.ColumnType) []Column {
 // sql.ColumnType.DatabaseTypeName reports it), with Scale left at zero.
 func ColumnOf(name, databaseType string) Column {
 	return Column{Name: name, DatabaseType: databaseType, Kind: KindOf(databaseType)}
+}
+
+// ColumnOfScale is ColumnOf with the scale the driver reports for the
+// column (driver.RowsColumnTypePrecisionScale; zero when it reports none).
+// As in ColumnsOf, it is kept for DECIMAL, DATETIME, TIMESTAMP and TIME
+// only, and only from 1 to 30.
+func ColumnOfScale(name, databaseType string, scale int64) Column {
+	c := ColumnOf(name, databaseType)
+	if c.Kind == KindDecimal || c.Kind == KindDateTime || c.Kind == KindTime {
+		if scale > 0 && scale < 31 {
+			c.Scale = scale
+		}
+	}
+	return c
 }
 
 // KindOf maps a MySQL type name such as "UNSIGNED BIGINT", "DECIMAL" or

@@ -1,0 +1,256 @@
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/joinery/joinery/output"
+)
+
+// rawRows reads a query's rows straight from the driver connection that
+// (*sql.Conn).Raw hands out, without database/sql's Rows: no Scan, no
+// convertAssign per cell, no locking per row (a bare loop over 1M rows went
+// from 0.80 s to 0.65 s of CPU). It repeats what database/sql does for a
+// query on a connection: arguments are converted by the driver's
+// NamedValueChecker (else driver.DefaultParameterConverter) and stay bound
+// server-side; when the driver answers driver.ErrSkip (go-sql-driver/mysql
+// does with arguments and without client-side interpolation) the query is
+// prepared, run as a statement (binary protocol) and the statement closed
+// with the rows. Cells come out as the text sql.RawBytes would hold.
+//
+// A rawRows belongs to the Raw callback that opened it: the driver
+// connection is only valid there.
+type rawRows struct {
+	rows driver.Rows
+	stmt driver.Stmt // prepared for the query, closed after rows; or nil
+	vals []driver.Value
+	raw  []sql.RawBytes // the current row; nil is NULL
+	bufs [][]byte       // per column: text of a value the driver did not send as bytes
+}
+
+// queryRaw runs query with args on the driver connection ci.
+func queryRaw(ctx context.Context, ci any, query string, args []any) (*rawRows, error) {
+	conn, ok := ci.(driver.Conn)
+	if !ok {
+		return nil, fmt.Errorf("driver connection %T is not a driver.Conn", ci)
+	}
+	var rows driver.Rows
+	var err error
+	if qc, ok := ci.(driver.QueryerContext); ok {
+		var nv []driver.NamedValue
+		nv, err = namedArgs(conn, nil, args)
+		if err != nil {
+			return nil, err
+		}
+		rows, err = qc.QueryContext(ctx, query, nv)
+		if err == nil {
+			return newRawRows(rows, nil), nil
+		}
+		if !errors.Is(err, driver.ErrSkip) {
+			return nil, err
+		}
+	}
+	// As database/sql does: prepare, run the statement, close it after
+	// the rows.
+	var stmt driver.Stmt
+	if cp, ok := ci.(driver.ConnPrepareContext); ok {
+		stmt, err = cp.PrepareContext(ctx, query)
+	} else {
+		stmt, err = conn.Prepare(query)
+		if err == nil && ctx.Err() != nil {
+			stmt.Close()
+			return nil, ctx.Err()
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	nv, err := namedArgs(conn, stmt, args)
+	if err == nil {
+		if sq, ok := stmt.(driver.StmtQueryContext); ok {
+			rows, err = sq.QueryContext(ctx, nv)
+		} else {
+			err = errors.New("driver statement does not implement driver.StmtQueryContext")
+		}
+	}
+	if err != nil {
+		stmt.Close()
+		return nil, err
+	}
+	return newRawRows(rows, stmt), nil
+}
+
+func newRawRows(rows driver.Rows, stmt driver.Stmt) *rawRows {
+	n := len(rows.Columns())
+	r := &rawRows{
+		rows: rows,
+		stmt: stmt,
+		vals: make([]driver.Value, n),
+		raw:  make([]sql.RawBytes, n),
+		bufs: make([][]byte, n),
+	}
+	// Never nil, so that an empty string is not taken for NULL.
+	for i := range r.bufs {
+		r.bufs[i] = make([]byte, 0, 24)
+	}
+	return r
+}
+
+// namedArgs converts args for the driver as database/sql's
+// driverArgsConnLocked does: the statement's NamedValueChecker, else the
+// connection's, falling back to driver.DefaultParameterConverter on
+// driver.ErrSkip; driver.ErrRemoveArgument drops an argument. (A
+// ColumnConverter is not consulted: go-sql-driver/mysql's statements are
+// NamedValueCheckers, which database/sql asks first.)
+func namedArgs(ci driver.Conn, si driver.Stmt, args []any) ([]driver.NamedValue, error) {
+	want := -1
+	if si != nil {
+		want = si.NumInput()
+	}
+	nvc, ok := si.(driver.NamedValueChecker)
+	if !ok {
+		nvc, _ = ci.(driver.NamedValueChecker)
+	}
+	nvs := make([]driver.NamedValue, len(args))
+	n := 0
+	for _, arg := range args {
+		nv := &nvs[n]
+		*nv = driver.NamedValue{}
+		if np, ok := arg.(sql.NamedArg); ok {
+			if err := validName(np.Name); err != nil {
+				return nil, err
+			}
+			arg = np.Value
+			nv.Name = np.Name
+		}
+		nv.Ordinal = n + 1
+		nv.Value = arg
+		err := driver.ErrSkip
+		if nvc != nil {
+			err = nvc.CheckNamedValue(nv)
+		}
+		if err == driver.ErrSkip {
+			nv.Value, err = driver.DefaultParameterConverter.ConvertValue(nv.Value)
+		}
+		switch err {
+		case nil:
+			n++
+		case driver.ErrRemoveArgument:
+			nvs = nvs[:len(nvs)-1]
+		default:
+			return nil, fmt.Errorf("sql: converting argument %s type: %w", describeArg(nv), err)
+		}
+	}
+	if want != -1 && len(nvs) != want {
+		return nil, fmt.Errorf("sql: expected %d arguments, got %d", want, len(nvs))
+	}
+	return nvs, nil
+}
+
+func validName(name string) error {
+	if len(name) == 0 {
+		return nil
+	}
+	r, _ := utf8.DecodeRuneInString(name)
+	if unicode.IsLetter(r) {
+		return nil
+	}
+	return fmt.Errorf("name %q does not begin with a letter", name)
+}
+
+func describeArg(nv *driver.NamedValue) string {
+	if len(nv.Name) == 0 {
+		return fmt.Sprintf("$%d", nv.Ordinal)
+	}
+	return fmt.Sprintf("with name %q", nv.Name)
+}
+
+// columns describes the result's columns as output.ColumnsOf does from
+// sql.ColumnTypes: the driver's database type name and its scale.
+func (r *rawRows) columns() []output.Column {
+	names := r.rows.Columns()
+	tn, _ := r.rows.(driver.RowsColumnTypeDatabaseTypeName)
+	ps, _ := r.rows.(driver.RowsColumnTypePrecisionScale)
+	cols := make([]output.Column, len(names))
+	for i, name := range names {
+		var typ string
+		if tn != nil {
+			typ = tn.ColumnTypeDatabaseTypeName(i)
+		}
+		var scale int64
+		if ps != nil {
+			if _, s, ok := ps.ColumnTypePrecisionScale(i); ok {
+				scale = s
+			}
+		}
+		cols[i] = output.ColumnOfScale(name, typ, scale)
+	}
+	return cols
+}
+
+// next reads the next row into r.raw; it returns false at the end of the
+// result. Bytes from the driver are used as they are, valid until the next
+// call, as with sql.RawBytes; other values are formatted into per-column
+// buffers as database/sql's convertAssign formats them for *sql.RawBytes.
+func (r *rawRows) next() (bool, error) {
+	if err := r.rows.Next(r.vals); err != nil {
+		if err == io.EOF {
+			return false, nil
+		}
+		return false, err
+	}
+	for i, v := range r.vals {
+		if b, ok := v.([]byte); ok { // every cell of the text protocol
+			r.raw[i] = b
+			continue
+		}
+		var b []byte
+		switch v := v.(type) {
+		case nil:
+			r.raw[i] = nil
+			continue
+		case int64:
+			b = strconv.AppendInt(r.bufs[i][:0], v, 10)
+		case uint64:
+			b = strconv.AppendUint(r.bufs[i][:0], v, 10)
+		case float64:
+			b = strconv.AppendFloat(r.bufs[i][:0], v, 'g', -1, 64)
+		case float32:
+			b = strconv.AppendFloat(r.bufs[i][:0], float64(v), 'g', -1, 32)
+		case string:
+			b = append(r.bufs[i][:0], v...)
+		case bool:
+			b = strconv.AppendBool(r.bufs[i][:0], v)
+		case time.Time:
+			b = v.AppendFormat(r.bufs[i][:0], time.RFC3339Nano)
+		default:
+			return false, scanError{fmt.Errorf("sql: Scan error on column index %d: unsupported Scan, storing driver.Value type %T into type *sql.RawBytes", i, v)}
+		}
+		r.bufs[i] = b
+		r.raw[i] = b
+	}
+	return true, nil
+}
+
+// scanError is a value next could not turn into text, as Rows.Scan
+// would fail on it.
+type scanError struct{ error }
+
+func (e scanError) Unwrap() error { return e.error }
+
+// close closes the rows and then the statement, if one was prepared.
+func (r *rawRows) close() error {
+	err := r.rows.Close()
+	if r.stmt != nil {
+		err = errors.Join(err, r.stmt.Close())
+	}
+	return err
+}
