@@ -2,7 +2,6 @@ package output
 
 import (
 	"bufio"
-	"compress/flate"
 	"errors"
 	"hash/crc32"
 	"math"
@@ -11,6 +10,7 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
+	"github.com/klauspost/compress/flate"
 	"github.com/xuri/excelize/v2"
 )
 

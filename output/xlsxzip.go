@@ -3,7 +3,6 @@ package output
 import (
 	"archive/zip"
 	"bytes"
-	"compress/flate"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -14,6 +13,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/klauspost/compress/flate"
 	"github.com/xuri/excelize/v2"
 )
 
@@ -28,8 +28,11 @@ import (
 // header row; zipSplicer puts the pre-compressed rows in front of its
 // </sheetData> when excelize stores that sheet.
 
-// deflateLevel trades size for speed: level 1 takes about a third of the
-// default level's time for a file about 25% larger.
+// deflateLevel trades size for speed. On 100 MB of the benchmark's sheet
+// XML, klauspost/compress's level 1 deflates at 795 MB/s to 12.3% of the
+// input; compress/flate's level 1 at 415 MB/s to 13.0%, its default level
+// (excelize's) at 82 MB/s to 9.0%. klauspost's level 5 reaches 9.1% at
+// compress/flate's level-1 speed.
 const deflateLevel = flate.BestSpeed
 
 // zipSplicer is an excelize.ZipWriter writing to the real destination.
