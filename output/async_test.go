@@ -1,8 +1,10 @@
 package output
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -38,12 +40,18 @@ func (r *recorder) Close() error { r.closed++; return nil }
 
 // TestAsyncCopiesRows: rows reach the writer in order and intact although
 // the caller reuses its buffer for every row, across batch boundaries and
-// past rows larger than a batch.
+// past rows larger than a batch: every field of every Value, times with
+// their location, nil and empty Raw told apart.
 func TestAsyncCopiesRows(t *testing.T) {
-	rec, want := &recorder{}, &recorder{}
-	a := Async(rec, 3)
+	rec := &valueRecorder{}
+	var want [][]Value
+	a := Async(rec, 4)
 	buf := make([]byte, 0, 4*batchBytes)
-	day := time.Date(2024, 3, 1, 9, 15, 0, 0, time.UTC)
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := time.Date(2024, 3, 1, 9, 15, 0, 123456789, time.UTC)
 	for i := range 3*batchRows + 7 {
 		buf = buf[:0]
 		buf = fmt.Appendf(buf, "row %d", i)
@@ -53,19 +61,22 @@ func TestAsyncCopiesRows(t *testing.T) {
 		}
 		m := len(buf)
 		buf = append(buf, "tail"...)
+		tm := day.Add(time.Duration(i) * time.Hour)
+		if i%2 == 1 {
+			tm = tm.In(berlin)
+		}
 		row := []Value{
 			{Raw: buf[:n:n]},
-			{Raw: buf[n:m:m], Time: day.Add(time.Duration(i) * time.Hour), Literal: i%3 == 0},
+			{Raw: buf[n:m:m], Time: tm, Literal: i%3 == 0},
 			{Null: i%2 == 0, Raw: func() []byte {
 				if i%2 == 0 {
 					return nil
 				}
 				return buf[m:]
 			}()},
+			{Raw: buf[:0:0], Time: time.Date(1000-i, 1, 1, 0, 0, 0, 0, time.UTC)}, // empty, not nil; before 1970
 		}
-		if err := want.WriteRow(row); err != nil {
-			t.Fatal(err)
-		}
+		want = append(want, cloneRow(row))
 		if err := a.WriteRow(row); err != nil {
 			t.Fatal(err)
 		}
@@ -79,17 +90,47 @@ func TestAsyncCopiesRows(t *testing.T) {
 	if rec.closed != 1 {
 		t.Errorf("inner writer closed %d times", rec.closed)
 	}
-	if len(rec.rows) != len(want.rows) {
-		t.Fatalf("got %d rows, want %d", len(rec.rows), len(want.rows))
+	if len(rec.rows) != len(want) {
+		t.Fatalf("got %d rows, want %d", len(rec.rows), len(want))
 	}
-	for i := range want.rows {
-		if rec.rows[i] != want.rows[i] {
-			t.Fatalf("row %d: got %.80s, want %.80s", i, rec.rows[i], want.rows[i])
+	for i := range want {
+		for j := range want[i] {
+			got, w := rec.rows[i][j], want[i][j]
+			if got.Null != w.Null || got.Literal != w.Literal || got.Time != w.Time ||
+				(got.Raw == nil) != (w.Raw == nil) || !bytes.Equal(got.Raw, w.Raw) {
+				t.Fatalf("row %d, cell %d: got %+.80v, want %+.80v", i, j, got, w)
+			}
 		}
 	}
-	if err := a.WriteRow(make([]Value, 3)); err == nil {
+	if err := a.WriteRow(make([]Value, 4)); err == nil {
 		t.Error("WriteRow after Close succeeded")
 	}
+}
+
+// valueRecorder is a RowWriter that keeps a copy of every row it gets.
+type valueRecorder struct {
+	rows   [][]Value
+	closed int
+}
+
+func (r *valueRecorder) WriteRow(row []Value) error {
+	r.rows = append(r.rows, cloneRow(row))
+	return nil
+}
+
+func (r *valueRecorder) Close() error { r.closed++; return nil }
+
+func cloneRow(row []Value) []Value {
+	out := slices.Clone(row)
+	for i := range out {
+		if out[i].Raw != nil {
+			out[i].Raw = slices.Clone(out[i].Raw)
+			if out[i].Raw == nil {
+				out[i].Raw = []byte{}
+			}
+		}
+	}
+	return out
 }
 
 // TestAsyncError: the writer's error comes back from a later WriteRow (the
