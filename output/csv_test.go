@@ -221,3 +221,17 @@ func TestAppendISOMatchesFormat(t *testing.T) {
 		}
 	}
 }
+
+// TestCivilFromDays: the calendar date of every day from year 0 to 10000
+// is the one time.Time gives.
+func TestCivilFromDays(t *testing.T) {
+	start := time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)
+	end := time.Date(10001, 1, 1, 0, 0, 0, 0, time.UTC)
+	for day := start.Unix() / 86400; day < end.Unix()/86400; day++ {
+		y, m, d := civilFromDays(day)
+		wy, wm, wd := time.Unix(day*86400, 0).UTC().Date()
+		if y != wy || m != uint32(wm) || d != uint32(wd) {
+			t.Fatalf("civilFromDays(%d) = %d-%d-%d, want %d-%d-%d", day, y, m, d, wy, wm, wd)
+		}
+	}
+}
