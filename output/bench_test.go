@@ -78,3 +78,36 @@ func pathFor(format string) string {
 	}
 	return "{job}"
 }
+
+// BenchmarkAsyncWriteRow is the hand-over of one row to an xlsx writer's
+// goroutine: the copy on the caller's side and the reading back on the
+// writer's (here a writer that does nothing).
+func BenchmarkAsyncWriteRow(b *testing.B) {
+	cols, rawRow := benchRow()
+	n := NewNormalizer(cols, time.UTC, mustLoc(b, "Europe/Berlin"))
+	vals := make([]Value, len(cols))
+	if err := n.Normalize(rawRow, vals); err != nil {
+		b.Fatal(err)
+	}
+	a := Async(nopWriter{}, len(cols))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := a.WriteRow(vals); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := a.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(cols)), "ns/cell")
+}
+
+// BenchmarkAppendISO is one DATETIME as CSV and JSON Lines write it, in a
+// zone with daylight saving and with milliseconds.
+func BenchmarkAppendISO(b *testing.B) {
+	tm := time.Date(2024, 3, 1, 9, 15, 0, 250000000, time.UTC).In(mustLoc(b, "Europe/Berlin"))
+	buf, layout := make([]byte, 0, 64), isoLayout(3)
+	for b.Loop() {
+		buf = appendISO(buf[:0], tm, 3, layout)
+	}
+}
