@@ -393,8 +393,14 @@ type tempFile struct {
 	dest    string
 	renamed bool
 	size    int64
+	flushed int64 // bytes handed to startWriteback
 	hash    hash.Hash
 }
+
+// writebackEvery is how many written bytes make tempFile start their
+// writeback to disk: without it, the fsync of a 140 MB CSV took 60 ms at
+// the end of the run, after the last row.
+const writebackEvery = 8 << 20
 
 func (t *tempFile) Write(p []byte) (int, error) {
 	if t.f == nil {
@@ -403,6 +409,10 @@ func (t *tempFile) Write(p []byte) (int, error) {
 	n, err := t.f.Write(p)
 	t.hash.Write(p[:n])
 	t.size += int64(n)
+	if t.size-t.flushed >= writebackEvery {
+		startWriteback(t.f, t.flushed, t.size-t.flushed)
+		t.flushed = t.size
+	}
 	return n, err
 }
 
