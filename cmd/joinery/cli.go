@@ -393,10 +393,11 @@ func (rf *runFlags) allPlans(selected []*jobs.Job) ([][]jobs.Plan, error) {
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
-	var cpuProfile, memProfile string
-	c, rf, cfg, selected, err := jobCommand("run", "run JOB... | --all [--at TIME | --from T --to T [--once]] [--param NAME=VALUE]... [--cpuprofile FILE] [--memprofile FILE]", args, stderr, func(fs *flag.FlagSet) {
-		fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to `FILE` (for go tool pprof)")
-		fs.StringVar(&memProfile, "memprofile", "", "write an allocation profile of the run to `FILE` when it ends")
+	var prof profiles
+	c, rf, cfg, selected, err := jobCommand("run", "run JOB... | --all [--at TIME | --from T --to T [--once]] [--param NAME=VALUE]... [--cpuprofile FILE] [--memprofile FILE] [--trace FILE]", args, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&prof.cpu, "cpuprofile", "", "write a CPU profile of the run to `FILE` (for go tool pprof)")
+		fs.StringVar(&prof.mem, "memprofile", "", "write an allocation profile of the run to `FILE` when it ends")
+		fs.StringVar(&prof.trace, "trace", "", "write an execution trace of the run to `FILE` (for go tool trace)")
 	})
 	if err != nil {
 		return err
@@ -406,7 +407,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 		return err
 	}
 	tuneGC()
-	stopProfiles, err := startProfiles(cpuProfile, memProfile)
+	stopProfiles, err := prof.start()
 	if err != nil {
 		return err
 	}

@@ -6,21 +6,42 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 )
 
-// startProfiles starts a CPU profile into cpuFile and arranges an
-// allocation profile into memFile, either name may be empty. stop ends the
-// CPU profile and writes the allocation profile; docs/BENCHMARKS.md shows
-// how they are used.
-func startProfiles(cpuFile, memFile string) (stop func() error, err error) {
-	var cpu *os.File
-	if cpuFile != "" {
-		if cpu, err = os.Create(cpuFile); err != nil {
+// profiles names the files of run's --cpuprofile, --memprofile and
+// --trace; an empty name is not written.
+type profiles struct{ cpu, mem, trace string }
+
+// start starts the CPU profile and the execution trace and arranges the
+// allocation profile. stop ends them and writes the allocation profile;
+// docs/BENCHMARKS.md shows how they are used.
+func (p profiles) start() (stop func() error, err error) {
+	var cpu, tr *os.File
+	closeAll := func() {
+		if cpu != nil {
+			pprof.StopCPUProfile()
+			_ = cpu.Close()
+		}
+	}
+	if p.cpu != "" {
+		if cpu, err = os.Create(p.cpu); err != nil {
 			return nil, usageErr("--cpuprofile: %v", err)
 		}
 		if err := pprof.StartCPUProfile(cpu); err != nil {
 			_ = cpu.Close()
 			return nil, fmt.Errorf("--cpuprofile: %w", err)
+		}
+	}
+	if p.trace != "" {
+		if tr, err = os.Create(p.trace); err != nil {
+			closeAll()
+			return nil, usageErr("--trace: %v", err)
+		}
+		if err := trace.Start(tr); err != nil {
+			_ = tr.Close()
+			closeAll()
+			return nil, fmt.Errorf("--trace: %w", err)
 		}
 	}
 	return func() error {
@@ -29,8 +50,12 @@ func startProfiles(cpuFile, memFile string) (stop func() error, err error) {
 			pprof.StopCPUProfile()
 			errs = append(errs, cpu.Close())
 		}
-		if memFile != "" {
-			errs = append(errs, writeHeapProfile(memFile))
+		if tr != nil {
+			trace.Stop()
+			errs = append(errs, tr.Close())
+		}
+		if p.mem != "" {
+			errs = append(errs, writeHeapProfile(p.mem))
 		}
 		return errors.Join(errs...)
 	}, nil
