@@ -39,7 +39,11 @@ const (
 
 // cellMax is the most a cell's encoding adds to its Raw bytes: flags,
 // location index, seconds, nanoseconds and length.
-const cellMax = 1 + 1 + 8 + 4 + binary.MaxVarintLen64
+const cellMax = 1 + binary.MaxVarintLen64 + 8 + 4 + binary.MaxVarintLen64
+
+// batchLocs seals a batch that has met this many locations, so that looking
+// one up stays short; rows have one or two.
+const batchLocs = 16
 
 // asyncWriter hands the rows of a RowWriter to a goroutine of its own, so
 // that one writer's encoding overlaps the driver, the normaliser and the
@@ -127,7 +131,7 @@ func (a *asyncWriter) WriteRow(row []Value) error {
 		n += len(row[i].Raw)
 	}
 	b := a.cur
-	if b.rows == batchRows || len(b.data)+n > cap(b.data) && b.rows > 0 || len(b.locs)+len(row) > 256 && b.rows > 0 {
+	if b.rows == batchRows || (len(b.data)+n > cap(b.data) || len(b.locs) >= batchLocs) && b.rows > 0 {
 		a.full <- b
 		b = <-a.free
 		b.data, b.rows, b.locs = b.data[:0], 0, b.locs[:0]
@@ -143,10 +147,10 @@ func (a *asyncWriter) WriteRow(row []Value) error {
 }
 
 // appendCell encodes v at the end of b.data, which has room for it: the
-// flags; with cellTime the index of the time's location in b.locs (one
-// byte: a batch is sealed before it could need more), its Unix seconds (8
-// bytes) and nanoseconds (4 bytes), little-endian; unless cellRawNil, the
-// length of Raw as a uvarint and its bytes.
+// flags; with cellTime the index of the time's location in b.locs as a
+// uvarint, its Unix seconds (8 bytes) and nanoseconds (4 bytes),
+// little-endian; unless cellRawNil, the length of Raw as a uvarint and its
+// bytes.
 func (b *rowBatch) appendCell(v *Value) {
 	buf := b.data[len(b.data):cap(b.data)]
 	var flags byte
@@ -168,10 +172,10 @@ func (b *rowBatch) appendCell(v *Value) {
 			k = len(b.locs)
 			b.locs = append(b.locs, loc)
 		}
-		buf[1] = byte(k)
-		binary.LittleEndian.PutUint64(buf[2:], uint64(v.Time.Unix()))
-		binary.LittleEndian.PutUint32(buf[10:], uint32(v.Time.Nanosecond()))
-		n = 14
+		n += binary.PutUvarint(buf[n:], uint64(k))
+		binary.LittleEndian.PutUint64(buf[n:], uint64(v.Time.Unix()))
+		binary.LittleEndian.PutUint32(buf[n+8:], uint32(v.Time.Nanosecond()))
+		n += 12
 	}
 	if v.Raw == nil {
 		flags |= cellRawNil
@@ -190,10 +194,12 @@ func (b *rowBatch) readCell(data []byte, v *Value) []byte {
 	v.Null, v.Literal = flags&cellNull != 0, flags&cellLiteral != 0
 	n := 1
 	if flags&cellTime != 0 {
-		sec := int64(binary.LittleEndian.Uint64(data[2:]))
-		nsec := int64(binary.LittleEndian.Uint32(data[10:]))
-		v.Time = time.Unix(sec, nsec).In(b.locs[data[1]])
-		n = 14
+		k, m := binary.Uvarint(data[n:])
+		n += m
+		sec := int64(binary.LittleEndian.Uint64(data[n:]))
+		nsec := int64(binary.LittleEndian.Uint32(data[n+8:]))
+		v.Time = time.Unix(sec, nsec).In(b.locs[k])
+		n += 12
 	} else if v.Time != (time.Time{}) {
 		v.Time = time.Time{}
 	}

@@ -182,3 +182,48 @@ type nopWriter struct{}
 
 func (nopWriter) WriteRow([]Value) error { return nil }
 func (nopWriter) Close() error           { return nil }
+
+// TestAsyncManyZones: a row may hold times in more zones than a byte can
+// number, and a wide row with few zones still shares its batch with
+// others.
+func TestAsyncManyZones(t *testing.T) {
+	const cols = 300
+	rec := &valueRecorder{}
+	a := Async(rec, cols)
+	day := time.Date(2024, 3, 1, 9, 15, 0, 0, time.UTC)
+	plus1 := time.FixedZone("P1", 3600)
+	var want [][]Value
+	for r := range 7 {
+		row := make([]Value, cols)
+		for i := range row {
+			zone := time.UTC
+			switch {
+			case r == 0: // the first row: a zone per column
+				zone = time.FixedZone(fmt.Sprintf("Z%d", i), (i%24-12)*3600+i*60)
+			case i%2 == 1:
+				zone = plus1
+			}
+			row[i] = Value{Raw: []byte("x"), Time: day.Add(time.Duration(i) * time.Minute).In(zone)}
+		}
+		want = append(want, cloneRow(row))
+		if err := a.WriteRow(row); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The first row opened a batch of its own (300 zones); the other six,
+	// in two zones each, share the next one.
+	if got := a.(*asyncWriter).cur.rows; got != 6 {
+		t.Errorf("the current batch holds %d rows, want 6", got)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for r := range want {
+		for i := range want[r] {
+			got, w := rec.rows[r][i].Time, want[r][i].Time
+			if got != w || got.Location().String() != w.Location().String() {
+				t.Fatalf("row %d, cell %d: got %v, want %v", r, i, got, w)
+			}
+		}
+	}
+}
