@@ -164,6 +164,30 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("run writes the profiles and the trace it is asked for", func(t *testing.T) {
+		cpu, mem, tr := filepath.Join(dir, "run.cpu"), filepath.Join(dir, "run.mem"), filepath.Join(dir, "run.trace")
+		r := runBin(t, bin, env, "run", "nightly", "--at", "2026-11-02", "--cpuprofile", cpu, "--memprofile", mem, "--trace", tr)
+		if r.code != 0 {
+			t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+		}
+		for _, c := range []struct{ path, magic string }{
+			{cpu, "\x1f\x8b"}, {mem, "\x1f\x8b"}, // gzipped pprof protobufs
+			{tr, "go 1."}, // runtime/trace's header: "go 1.NN trace"
+		} {
+			b, err := os.ReadFile(c.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(string(b), c.magic) || len(b) < 64 {
+				t.Errorf("%s: %d bytes starting %q, want a file starting %q", c.path, len(b), b[:min(len(b), 8)], c.magic)
+			}
+		}
+		r = runBin(t, bin, env, "run", "nightly", "--trace", filepath.Join(dir, "no", "such", "folder", "t"))
+		if r.code != exitUsage || !strings.Contains(r.stderr, "--trace") {
+			t.Errorf("an unwritable --trace: exit %d, want %d\n%s", r.code, exitUsage, r.stderr)
+		}
+	})
+
 	t.Run("failing job sets the exit status and the others still run", func(t *testing.T) {
 		r := runBin(t, bin, env, "run", "broken", "nightly")
 		if r.code != exitFailed {
