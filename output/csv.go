@@ -126,6 +126,10 @@ type csvWriter struct {
 // hands them to the sink.
 const csvChunk = 64 << 10
 
+// csvKeep is the most buffer the writer keeps after a record larger than a
+// chunk (a long TEXT value) has made it grow.
+const csvKeep = 1 << 20
+
 func newCSVWriter(tf *tempFile, cols []Column, loc *time.Location, spec Spec) (*csvWriter, error) {
 	w := &csvWriter{
 		stream: stream{out: newSink(tf, spec.Gzip), format: "csv"}, form: newTextForm(cols, loc, spec), cols: cols,
@@ -205,7 +209,11 @@ func (w *csvWriter) flush() {
 	if _, err := w.out.bw.Write(w.buf); err != nil {
 		w.err = fmt.Errorf("write csv: %w", err)
 	}
-	w.buf = w.buf[:0]
+	if cap(w.buf) > csvKeep {
+		w.buf = make([]byte, 0, csvChunk+4096) // after an outsized record
+	} else {
+		w.buf = w.buf[:0]
+	}
 }
 
 func (w *csvWriter) Close() error {

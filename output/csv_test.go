@@ -2,8 +2,12 @@ package output
 
 import (
 	"database/sql"
+	"encoding/csv"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -170,6 +174,61 @@ func TestCSVFilePerDataset(t *testing.T) {
 		}
 		if string(got) != body {
 			t.Errorf("%s: got %q, want %q", files[i], got, body)
+		}
+	}
+}
+
+// TestCSVLongValues: records larger than the writer's chunk come out whole
+// among ordinary ones, and the buffer they grew is not kept.
+func TestCSVLongValues(t *testing.T) {
+	r, err := Open(Spec{Format: "csv", Path: "x"}, t.TempDir(), Vars{Job: "j", Logical: time.Now(), Location: time.UTC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Abort()
+	cols := []Column{{Name: "n", Kind: KindInt}, {Name: "text", Kind: KindText}}
+	w, err := r.Dataset("d", cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{{"n", "text"}}
+	for i := range 200 {
+		text := fmt.Sprintf("row %d, short", i)
+		if i%50 == 7 {
+			text = strings.Repeat(`long "quoted", `, 3<<20/15+i) // about 3 MB
+		}
+		want = append(want, []string{strconv.Itoa(i), text})
+		if err := w.WriteRow([]Value{{Raw: []byte(strconv.Itoa(i))}, {Raw: []byte(text)}}); err != nil {
+			t.Fatal(err)
+		}
+		if c := cap(w.(*csvWriter).buf); c > csvKeep+3<<20+csvChunk {
+			t.Fatalf("after row %d the writer keeps %d bytes of buffer", i, c)
+		}
+	}
+	if c := cap(w.(*csvWriter).buf); c > csvKeep {
+		t.Errorf("the writer keeps %d bytes of buffer after the long records, want at most %d", c, csvKeep)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(r.Files()[0].Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d records, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i][0] != want[i][0] || got[i][1] != want[i][1] {
+			t.Fatalf("record %d: got %.60q, want %.60q", i, got[i], want[i])
 		}
 	}
 }
