@@ -41,6 +41,10 @@ const (
 // location index, seconds, nanoseconds and length.
 const cellMax = 1 + binary.MaxVarintLen64 + 8 + 4 + binary.MaxVarintLen64
 
+// batchKeep is the most room a reused batch keeps after an outsized row
+// (a long TEXT value) made it grow.
+const batchKeep = 1 << 20
+
 // batchLocs seals a batch that has met this many locations, so that looking
 // one up stays short; rows have one or two.
 const batchLocs = 16
@@ -50,7 +54,7 @@ const batchLocs = 16
 // other writers on the query's goroutine. Values alias the driver's buffer
 // only until the next row, so each row is copied into a batch; batches are
 // reused, so nothing is allocated per row once the first few batches exist
-// (a row larger than batchBytes grows its batch once).
+// (a row larger than batchBytes grows its batch until it is reused).
 type asyncWriter struct {
 	w    RowWriter
 	cols int
@@ -104,6 +108,9 @@ func (a *asyncWriter) run() {
 				close(a.failed)
 			}
 		}
+		if cap(b.data) > batchKeep {
+			b.data = make([]byte, 0, batchBytes) // it held an outsized row
+		}
 		a.free <- b
 	}
 	a.done <- err
@@ -137,8 +144,7 @@ func (a *asyncWriter) WriteRow(row []Value) error {
 		b.data, b.rows, b.locs = b.data[:0], 0, b.locs[:0]
 		a.cur = b
 	}
-	// An outsized row: this batch keeps the room.
-	b.data = slices.Grow(b.data, n)
+	b.data = slices.Grow(b.data, n) // room for an outsized row
 	for i := range row {
 		b.appendCell(&row[i])
 	}

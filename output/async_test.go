@@ -57,7 +57,7 @@ func TestAsyncCopiesRows(t *testing.T) {
 		buf = fmt.Appendf(buf, "row %d", i)
 		n := len(buf)
 		if i%700 == 5 {
-			buf = append(buf, strings.Repeat("x", batchBytes+i)...) // outsized
+			buf = append(buf, strings.Repeat("x", 2*batchKeep+i)...) // outsized
 		}
 		m := len(buf)
 		buf = append(buf, "tail"...)
@@ -86,6 +86,13 @@ func TestAsyncCopiesRows(t *testing.T) {
 	}
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
+	}
+	// The batches that grew for the outsized rows let the room go once
+	// written; after Close all of them are back.
+	for range asyncBatches {
+		if b := <-a.(*asyncWriter).free; cap(b.data) > batchKeep {
+			t.Errorf("a batch keeps %d bytes, want at most %d", cap(b.data), batchKeep)
+		}
 	}
 	if rec.closed != 1 {
 		t.Errorf("inner writer closed %d times", rec.closed)
