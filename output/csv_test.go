@@ -294,3 +294,49 @@ func TestCivilFromDays(t *testing.T) {
 		}
 	}
 }
+
+// TestCSVWriteError: a write that fails mid-file (the file closed under
+// the writer, as a full disk would fail it) stops WriteRow and Close with
+// the error, and leaves no file behind, temporary or final.
+func TestCSVWriteError(t *testing.T) {
+	dir := t.TempDir()
+	r, err := Open(Spec{Format: "csv", Path: "x"}, dir, Vars{Job: "j", Logical: time.Now(), Location: time.UTC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := r.Dataset("d", []Column{{Name: "text", Kind: KindText}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.(*csvWriter).out.tf.f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	row := []Value{{Raw: []byte(strings.Repeat("x", 1000))}}
+	var werr error
+	n := 0
+	for ; n < 1000 && werr == nil; n++ {
+		werr = w.WriteRow(row)
+	}
+	if werr == nil || !strings.Contains(werr.Error(), "write csv") {
+		t.Fatalf("WriteRow after %d rows: %v, want a write error", n, werr)
+	}
+	if n > csvChunk/1000+2 {
+		t.Errorf("the error came after %d rows, want it at the first flush", n)
+	}
+	if err := w.WriteRow(row); err == nil {
+		t.Error("WriteRow after the error succeeded")
+	}
+	if err := w.Close(); err == nil || err.Error() != werr.Error() {
+		t.Errorf("Close: %v, want %v", err, werr)
+	}
+	if err := r.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	left, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range left {
+		t.Errorf("left behind: %s", e.Name())
+	}
+}
