@@ -317,6 +317,29 @@ func parseInt(b []byte) (int64, bool) {
 	return v, true
 }
 
+// decimalDigits counts the significant digits of a decimal's text: from
+// the first non-zero digit to the last, the point left out ("0.0120" has
+// two, "1200" has two, "1.05" three).
+func decimalDigits(b []byte) int {
+	first, last, n := -1, -1, 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			continue
+		}
+		if c != '0' {
+			if first < 0 {
+				first = n
+			}
+			last = n
+		}
+		n++
+	}
+	if first < 0 {
+		return 0
+	}
+	return last - first + 1
+}
+
 // fracDigits returns the number of digits after the point in a decimal's
 // text, or -1 if b is not plain decimal notation.
 func fracDigits(b []byte) int {
@@ -341,13 +364,15 @@ func fracDigits(b []byte) int {
 	return len(b) - point - 1
 }
 
-// exactDecimal returns the float64 of a DECIMAL's text when formatting that
-// float64 back at the text's own scale gives the same text, so a number
-// cell shows exactly what MySQL returned. scratch is reused to avoid
+// exactDecimal returns the float64 of a DECIMAL's text when Excel can show
+// it as MySQL returned it: at most 15 significant digits (Excel keeps and
+// shows no more; a cell value is written with 15, so 12345678901234.56
+// would come out as 12345678901234.5) and the float64 formatted back at
+// the text's own scale gives the same text. scratch is reused to avoid
 // allocation and returned grown.
 func exactDecimal(b, scratch []byte) (float64, int, []byte, bool) {
 	scale := fracDigits(b)
-	if scale < 0 {
+	if scale < 0 || decimalDigits(b) > 15 {
 		return 0, 0, scratch, false
 	}
 	f, err := strconv.ParseFloat(string(b), 64)

@@ -64,6 +64,11 @@ func TestXLSX(t *testing.T) {
 		raw("1234567890123456", "18446744073709551615", "12345678901234567.89", "1e+20", "0000-00-00", "2024-00-01 00:00:00",
 			"1850-01-01 00:00:00.000", "-01:00:00", "0000", "", "", "=1+1", "line\nbreak"),
 		raw("0", "0", "0.10", "-2.5", "1900-01-01", "1900-03-01 00:00:00", "2024-03-01 00:00:00.5", "00:00:00.5", "1901", "A", " x ", "", ""),
+		// DECIMAL at Excel's 15 significant digits and past them
+		raw(nil, nil, "12345678901234.56", nil, nil, nil, nil, nil, nil, nil, nil, nil, nil),
+		raw(nil, nil, "1234567890123.45", nil, nil, nil, nil, nil, nil, nil, nil, nil, nil),
+		raw(nil, nil, "-123456789012345.60", nil, nil, nil, nil, nil, nil, nil, nil, nil, nil),
+		raw(nil, nil, "100000000000000000.00", nil, nil, nil, nil, nil, nil, nil, nil, nil, nil),
 	}
 	files := writeReport(t, Spec{Format: "xlsx", Path: "{job}/{date}/report"}, t.TempDir(), vars, []testDataset{
 		{name: "kinds", cols: cols, dbLoc: time.UTC, rows: rows},
@@ -127,6 +132,11 @@ func TestXLSX(t *testing.T) {
 		"F5": {shown: "1900-03-01 01:00:00", raw: "61.0416666666666", numFmt: ymdhms},
 		"G5": {shown: "2024-03-01 01:00:00.000", raw: "45352.0416724537", numFmt: ymdhmsms},
 		"K5": {shown: " x ", raw: " x ", text: true},
+		// rows 6-9: a DECIMAL Excel would round is text
+		"C6": {shown: "12345678901234.56", raw: "12345678901234.56", text: true},
+		"C7": {shown: "1234567890123.45", raw: "1234567890123.45", numFmt: "0.00"},
+		"C8": {shown: "-123456789012345.60", raw: "-123456789012345.60", text: true},
+		"C9": {shown: "100000000000000000.00", raw: "100000000000000000", numFmt: "0.00"},
 	}
 	for ref, w := range want {
 		if got := readCell(t, f, "kinds", ref); got != w {
@@ -146,7 +156,7 @@ func TestXLSX(t *testing.T) {
 			t.Errorf("%s: header is not bold", sheet)
 		}
 	}
-	wantTables := map[string]string{"kinds": "A1:M5", wantSheets[1]: "A1:B2", wantSheets[2]: "A1:A2", wantSheets[3]: "A1:A2"}
+	wantTables := map[string]string{"kinds": "A1:M9", wantSheets[1]: "A1:B2", wantSheets[2]: "A1:A2", wantSheets[3]: "A1:A2"}
 	for sheet, ref := range wantTables {
 		tables, err := f.GetTables(sheet)
 		if err != nil {
