@@ -76,6 +76,9 @@ func (r *Runner) record(job *Job, res *Result, reports []output.Report, log *slo
 		Files:    mfiles,
 		Warnings: res.Warnings,
 	}
+	if res.Window != nil {
+		m.Window = &output.Window{From: res.Window.Start.In(job.Location), To: res.Window.End.In(job.Location)}
+	}
 	for _, d := range res.Datasets {
 		m.Datasets = append(m.Datasets, output.ManifestSet{Name: d.Name, Rows: d.Rows, SQLSHA256: d.SQLHash, Duration: d.Duration.Seconds()})
 	}

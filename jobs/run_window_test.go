@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/joinery/joinery/internal/testdb"
 	"github.com/joinery/joinery/jobs"
+	"github.com/joinery/joinery/output"
 )
 
 // TestBackfillAcrossDaylightSaving backfills a daily window in
@@ -76,6 +78,19 @@ jobs:
 			path := filepath.Join(r.Config.OutputPath(), "events", "events-"+day+".csv")
 			if len(res.Files) != 1 || res.Files[0] != path {
 				t.Fatalf("files %v, want %s", res.Files, path)
+			}
+			// The manifest names the run's window in the job's zone.
+			data, err := os.ReadFile(res.Manifest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m output.Manifest
+			if err := json.Unmarshal(data, &m); err != nil {
+				t.Fatal(err)
+			}
+			if m.Window == nil || !m.Window.From.Equal(p.Window.Start) || !m.Window.To.Equal(p.Window.End) ||
+				m.Window.From.Format(time.RFC3339) != p.Window.Start.In(berlin).Format(time.RFC3339) {
+				t.Errorf("%s: manifest window %+v, want [%s, %s)", day, m.Window, p.Window.Start, p.Window.End)
 			}
 			_, rows := readCSV(t, path)
 			if len(rows) != tt.want[i] {
