@@ -89,7 +89,7 @@ type Job struct {
 
 // Next returns the job's next scheduled times after t, in its zone.
 func (j *Job) Next(t time.Time, n int) []time.Time {
-	out := make([]time.Time, 0, n)
+	out := make([]time.Time, 0, max(n, 0))
 	for range n {
 		t = j.sched.Next(t)
 		if t.IsZero() {

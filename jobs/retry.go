@@ -27,7 +27,7 @@ func (r *Runner) runWithRetries(runCtx, waitCtx context.Context, job *Job, p Pla
 	for attempt := 1; ; attempt++ {
 		res := r.RunPlan(ctx, job, p)
 		res.Attempts = attempt
-		if res.Err == nil || attempt > job.Retries || !retryable(res.Err) || ctx.Err() != nil || waitCtx.Err() != nil {
+		if res.Err == nil || attempt > job.Retries || !Retryable(res.Err) || ctx.Err() != nil || waitCtx.Err() != nil {
 			return res
 		}
 		r.Logger.Warn("run failed, will retry", "job", job.Name, "attempt", attempt, "retries", job.Retries, "retry_in", delay, "error", res.Err)
@@ -53,7 +53,9 @@ var transientCodes = map[uint16]bool{
 	2013: true, // lost connection during query
 }
 
-func retryable(err error) bool {
+// Retryable reports whether a run that failed with err may succeed on a
+// later attempt: RunWithRetries retries exactly these errors.
+func Retryable(err error) bool {
 	if errors.Is(err, ErrAlreadyRunning) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}

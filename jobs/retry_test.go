@@ -29,8 +29,8 @@ func TestRetryable(t *testing.T) {
 		{errors.New("write report: no space left on device"), true},
 	}
 	for _, tt := range tests {
-		if got := retryable(tt.err); got != tt.want {
-			t.Errorf("retryable(%v) = %v, want %v", tt.err, got, tt.want)
+		if got := Retryable(tt.err); got != tt.want {
+			t.Errorf("Retryable(%v) = %v, want %v", tt.err, got, tt.want)
 		}
 	}
 }

@@ -22,6 +22,11 @@ type Scheduler struct {
 	OnResult func(*Result)
 }
 
+// ErrNotSchedulable is returned by Scheduler.Run, before it schedules
+// anything, when a job cannot run on its schedule: a required parameter
+// without a default would fail every run.
+var ErrNotSchedulable = errors.New("configuration cannot be scheduled")
+
 // Run schedules the jobs and blocks until ctx is cancelled. It then starts
 // no new run, waits up to Grace for running ones, cancels what is still
 // running, waits for it to clean up and returns nil.
@@ -39,7 +44,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		}
 	}
 	if err := errors.Join(problems...); err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrNotSchedulable, err)
 	}
 	logger := cronLogger{s.Logger}
 	c := cron.New(

@@ -83,7 +83,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		code = ee.code
 	}
 	var ce *jobs.ConfigError
-	if errors.As(err, &ce) {
+	if errors.As(err, &ce) || errors.Is(err, jobs.ErrNotSchedulable) {
 		code = exitUsage
 	}
 	if code == exitFailed && ctx.Err() != nil {
@@ -179,7 +179,13 @@ func (c *common) load() (*jobs.Config, error) {
 	if path == "" {
 		path = "config.yaml"
 	}
-	return jobs.Load(path)
+	cfg, err := jobs.Load(path)
+	var ce *jobs.ConfigError
+	if err != nil && !errors.As(err, &ce) {
+		// Unreadable or missing: as much a configuration error as a bad one.
+		return nil, &exitError{code: exitUsage, err: fmt.Errorf("%w (give --config FILE or set $JOINERY_CONFIG)", err)}
+	}
+	return cfg, err
 }
 
 // logger builds the slog logger; quietOnTerminal raises the default level
@@ -223,19 +229,23 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// connect builds the logger (see logger) and opens the database.
-func (c *common) connect(ctx context.Context, cfg *jobs.Config, quietOnTerminal bool) (*slog.Logger, *sql.DB, func(), error) {
+// connect builds the logger (see logger) and opens the database. When
+// the first connection fails for a reason that may pass (see
+// jobs.Retryable) and waitForDB says so, it logs the failure and returns
+// the database anyway: the runs then meet the error themselves, and retry
+// as their jobs allow.
+func (c *common) connect(ctx context.Context, cfg *jobs.Config, quietOnTerminal, waitForDB bool) (*slog.Logger, *sql.DB, func(), error) {
 	log, err := c.logger(quietOnTerminal)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	db, closeDB, err := openDB(ctx, cfg, log)
+	db, closeDB, err := openDB(ctx, cfg, log, waitForDB)
 	return log, db, closeDB, err
 }
 
 // openDB connects to the configured database, starting the embedded demo
-// database when the configuration asks for it.
-func openDB(ctx context.Context, cfg *jobs.Config, log *slog.Logger) (*sql.DB, func(), error) {
+// database when the configuration asks for it; see connect for waitForDB.
+func openDB(ctx context.Context, cfg *jobs.Config, log *slog.Logger, waitForDB bool) (*sql.DB, func(), error) {
 	var (
 		dsn  string
 		stop = func() error { return nil }
@@ -258,9 +268,13 @@ func openDB(ctx context.Context, cfg *jobs.Config, log *slog.Logger) (*sql.DB, f
 	pctx, cancel := context.WithTimeout(ctx, cfg.Database.ConnectTimeout+5*time.Second)
 	defer cancel()
 	if err := db.PingContext(pctx); err != nil {
-		db.Close()
-		_ = stop()
-		return nil, nil, fmt.Errorf("connect to %s: %w", jobs.Redact(dsn), err)
+		err = fmt.Errorf("connect to %s: %w", jobs.Redact(dsn), err)
+		if !waitForDB || !jobs.Retryable(err) || ctx.Err() != nil {
+			db.Close()
+			_ = stop()
+			return nil, nil, err
+		}
+		log.Error("the database is not reachable yet; runs will try again when they start", "error", err)
 	}
 	return db, func() {
 		db.Close()
@@ -416,7 +430,13 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 			err = perr
 		}
 	}()
-	log, db, closeDB, err := c.connect(ctx, cfg, true)
+	// A database that is not up yet fails the command at once, unless a
+	// job would retry: then its runs wait for it as their retries allow.
+	retries := false
+	for _, j := range selected {
+		retries = retries || j.Retries > 0
+	}
+	log, db, closeDB, err := c.connect(ctx, cfg, true, retries)
 	if err != nil {
 		return err
 	}
@@ -554,6 +574,9 @@ func cmdList(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
+	if *n < 0 || *n > 1000 {
+		return usageErr("--next %d: want 0 to 1000", *n)
+	}
 	cfg, err := c.load()
 	if err != nil {
 		return err
@@ -591,7 +614,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		datasets += len(j.Datasets)
 	}
 	if *connect {
-		_, db, closeDB, err := c.connect(ctx, cfg, true)
+		_, db, closeDB, err := c.connect(ctx, cfg, true, false)
 		if err != nil {
 			return err
 		}
@@ -704,7 +727,7 @@ func cmdExplain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if rf.from != "" && !rf.once {
 		return usageErr("explain makes one plan per dataset: give --at, or --from/--to with --once")
 	}
-	_, db, closeDB, err := c.connect(ctx, cfg, true)
+	_, db, closeDB, err := c.connect(ctx, cfg, true, false)
 	if err != nil {
 		return err
 	}
@@ -741,7 +764,9 @@ func cmdSchedule(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	log, db, closeDB, err := c.connect(ctx, cfg, false)
+	// The daemon outlives a database that is down or not started yet
+	// (containers start in any order): each run connects when it starts.
+	log, db, closeDB, err := c.connect(ctx, cfg, false, true)
 	if err != nil {
 		return err
 	}

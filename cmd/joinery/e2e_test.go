@@ -238,9 +238,33 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("usage errors exit 2", func(t *testing.T) {
-		for _, args := range [][]string{{"run"}, {"run", "nope"}, {"frobnicate"}, {"run", "nightly", "--at", "yesterday"}} {
-			if r := runBin(t, bin, env, args...); r.code != exitUsage {
-				t.Errorf("%q: exit %d, want %d\n%s", args, r.code, exitUsage, r.stderr)
+		for _, args := range [][]string{{"run"}, {"run", "nope"}, {"frobnicate"}, {"run", "nightly", "--at", "yesterday"},
+			{"list", "--next", "-1"}, {"list", "--next", "100000"}} {
+			// A panic exits 2 as well: the message tells them apart.
+			if r := runBin(t, bin, env, args...); r.code != exitUsage || !strings.HasPrefix(r.stderr, "joinery: ") && !strings.Contains(r.stderr, "\njoinery: ") {
+				t.Errorf("%q: exit %d, want %d and a joinery error\n%s", args, r.code, exitUsage, r.stderr)
+			}
+		}
+	})
+
+	t.Run("a configuration that cannot be used exits 2", func(t *testing.T) {
+		noDB := filepath.Join(dir, "nodb.yaml")
+		os.WriteFile(noDB, []byte(strings.Replace(e2eConfig, "  dsn: ${E2E_DSN}\n", "  dsn: embedded\n", 1)), 0o644)
+		required := filepath.Join(dir, "required.yaml")
+		os.WriteFile(required, []byte(strings.Replace(e2eConfig, `    schedule: "0 6 * * *"`,
+			`    schedule: "0 6 * * *"`+"\n    params: {country: {type: string, required: true}}", 1)), 0o644)
+		for _, tt := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"list", "--config", filepath.Join(dir, "missing.yaml")}, "read config"},
+			{[]string{"validate", "--config", dir}, "read config"}, // a folder
+			{[]string{"run", "nightly", "--config", noDB}, "built without the embedded demo database"},
+			{[]string{"schedule", "--config", required}, "cannot run on its schedule"},
+		} {
+			r := runBin(t, bin, env, tt.args...)
+			if r.code != exitUsage || !strings.Contains(r.stderr, tt.want) {
+				t.Errorf("%q: exit %d, want %d and %q\n%s", tt.args, r.code, exitUsage, tt.want, r.stderr)
 			}
 		}
 	})

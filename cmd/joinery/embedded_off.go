@@ -11,5 +11,6 @@ import (
 // startEmbedded is not linked into production builds: the embedded engine
 // adds about 55 MB and half a second to every start.
 func startEmbedded(context.Context, *slog.Logger) (string, func() error, error) {
-	return "", nil, errors.New("database.dsn is empty or \"embedded\", but this joinery binary was built without the embedded demo database: set database.dsn (or JOINERY_DSN), or build with -tags demo")
+	return "", nil, &exitError{code: exitUsage, err: errors.New("database.dsn is empty or \"embedded\", but this joinery binary was built without the embedded demo database: " +
+		"set database.dsn, for example to ${JOINERY_DSN} as the shipped config.yaml does, or build with -tags demo")}
 }
