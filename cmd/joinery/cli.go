@@ -46,7 +46,8 @@ Usage:
   joinery list [--next N]                  jobs, schedules, next runs and outputs
   joinery validate [--connect]             check the configuration
   joinery sql JOB... | --all [RUN FLAGS]   print each dataset's SQL and bound values
-  joinery explain JOB... [RUN FLAGS]       run EXPLAIN for each dataset
+  joinery explain JOB... | --all [RUN FLAGS]
+                                           run EXPLAIN for each dataset (MySQL/MariaDB)
   joinery schedule [--grace 5m]            run every job on its schedule until stopped
   joinery version                          print the version
 
@@ -726,6 +727,11 @@ func cmdExplain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	if rf.from != "" && !rf.once {
 		return usageErr("explain makes one plan per dataset: give --at, or --from/--to with --once")
+	}
+	if cfg.Database.Embedded() {
+		// go-mysql-server answers EXPLAIN in a shape of its own, with none
+		// of MySQL's plan columns.
+		return usageErr("explain needs MySQL or MariaDB: the embedded demo database has no query plans to show (joinery sql prints the SQL)")
 	}
 	_, db, closeDB, err := c.connect(ctx, cfg, true, false)
 	if err != nil {
