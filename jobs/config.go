@@ -348,7 +348,7 @@ func (v validator) job(p string, j *Job, defaultLoc *time.Location) {
 	}
 
 	if len(j.Outputs) == 0 {
-		v.fail(p+".outputs", "a job needs at least one output (format: xlsx or csv)")
+		v.fail(p+".outputs", "a job needs at least one output (format: xlsx, csv or jsonl)")
 	}
 	for i, o := range j.Outputs {
 		op := fmt.Sprintf("%s.outputs[%d]", p, i)
@@ -375,6 +375,13 @@ func (v validator) job(p string, j *Job, defaultLoc *time.Location) {
 				}
 			}
 			continue
+		}
+		if !j.Window.IsSet() {
+			for _, f := range [][2]string{{"path", o.Path}, {"latest", o.Latest}} {
+				if wf := output.WindowFields(f[1]); len(wf) > 0 {
+					v.failValue(op+"."+f[0], f[1], "{%s} needs a run window: give the job a window, or use {date}", wf[0])
+				}
+			}
 		}
 		v.destinations(op, j, o)
 	}

@@ -53,7 +53,9 @@ func Expand(tmpl string, vars Vars) (string, error) {
 		case "from", "to", "run":
 			v := map[string]time.Time{"from": vars.WindowStart, "to": vars.WindowEnd, "run": vars.RunTime}[field]
 			if v.IsZero() {
-				missing = field
+				if missing == "" {
+					missing = field
+				}
 				return
 			}
 			if vars.Location != nil {
@@ -79,6 +81,19 @@ func Expand(tmpl string, vars Vars) (string, error) {
 		return "", fmt.Errorf("path %q: {%s} needs a run window, and this run has none", tmpl, missing)
 	}
 	return b.String(), nil
+}
+
+// WindowFields returns the fields of tmpl that need a run window, {from}
+// and {to}, in the order they appear (none for a template that does not
+// parse: CheckTemplate reports that).
+func WindowFields(tmpl string) []string {
+	var out []string
+	_ = walkTemplate(tmpl, func(_, field string) {
+		if (field == "from" || field == "to") && !slices.Contains(out, field) {
+			out = append(out, field)
+		}
+	})
+	return out
 }
 
 // walkTemplate calls fn for each literal run and the field that follows it

@@ -150,7 +150,7 @@ func (r *report) Dataset(name string, cols []Column) (RowWriter, error) {
 	if r.book != nil {
 		sw, err := r.book.sheet(name, labelled, present)
 		if err != nil {
-			return nil, fmt.Errorf("dataset %s: %w", name, err)
+			return nil, err // the caller names the dataset
 		}
 		w = sw
 	} else {
@@ -158,12 +158,12 @@ func (r *report) Dataset(name string, cols []Column) (RowWriter, error) {
 		vars.Dataset = name
 		p, err := r.newPart(name, vars)
 		if err != nil {
-			return nil, fmt.Errorf("dataset %s: %w", name, err)
+			return nil, err // the caller names the dataset
 		}
 		if r.spec.Format == "jsonl" {
 			w = newJSONLWriter(p.tf, labelled, r.loc, r.spec)
 		} else if w, err = newCSVWriter(p.tf, labelled, r.loc, r.spec); err != nil {
-			return nil, fmt.Errorf("dataset %s: %w", name, err)
+			return nil, err // the caller names the dataset
 		}
 		p.w = w
 	}
