@@ -6,7 +6,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
+	"strings"
 	"syscall"
 	"time"
 
@@ -18,7 +20,11 @@ import (
 // zero dates survive), binds every value server-side (no client-side
 // interpolation) and runs one statement per call; the session time zone is
 // UTC so that TIMESTAMP values arrive as UTC instants.
-func OpenDB(d Database, dsn string) (*sql.DB, error) {
+//
+// The driver's own messages (a connection dropped mid-packet, say) go to
+// log at warn level, when log is not nil, instead of its default of
+// stderr, outside the structured log.
+func OpenDB(d Database, dsn string, log *slog.Logger) (*sql.DB, error) {
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
 		// The parser's message never echoes the DSN, which may hold a password.
@@ -44,6 +50,9 @@ func OpenDB(d Database, dsn string) (*sql.DB, error) {
 	switch cfg.Net {
 	case "tcp", "tcp4", "tcp6", "unix":
 		cfg.DialFunc = dialBuffered
+	}
+	if log != nil {
+		cfg.Logger = driverLogger{log}
 	}
 	connector, err := mysql.NewConnector(cfg)
 	if err != nil {
@@ -115,4 +124,11 @@ func (c *bufConn) SyscallConn() (syscall.RawConn, error) {
 		return nil, errors.New("connection has no file descriptor")
 	}
 	return sc.SyscallConn()
+}
+
+// driverLogger hands go-sql-driver/mysql's messages to slog.
+type driverLogger struct{ log *slog.Logger }
+
+func (l driverLogger) Print(v ...any) {
+	l.log.Warn(strings.TrimSpace(fmt.Sprint(v...)), "source", "mysql driver")
 }

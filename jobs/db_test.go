@@ -1,9 +1,12 @@
 package jobs
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"testing"
 )
@@ -48,5 +51,20 @@ func TestBufConn(t *testing.T) {
 	}
 	if _, err := bc.SyscallConn(); err != nil {
 		t.Fatalf("SyscallConn on an idle connection: %v", err)
+	}
+}
+
+// TestDriverLogger: the driver's messages become warn records of the run's
+// structured log, not raw lines on stderr.
+func TestDriverLogger(t *testing.T) {
+	var buf bytes.Buffer
+	l := driverLogger{slog.New(slog.NewJSONHandler(&buf, nil))}
+	l.Print("packets.go:58 ", "unexpected EOF\n")
+	var rec map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+		t.Fatalf("%v: %q", err, buf.String())
+	}
+	if rec["level"] != "WARN" || rec["msg"] != "packets.go:58 unexpected EOF" || rec["source"] != "mysql driver" {
+		t.Errorf("got %v", rec)
 	}
 }

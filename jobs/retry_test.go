@@ -52,7 +52,7 @@ jobs:
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := OpenDB(cfg.Database, "root@tcp(127.0.0.1:1)/x")
+	db, err := OpenDB(cfg.Database, "root@tcp(127.0.0.1:1)/x", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ func setup(t *testing.T, yamlText string) (*jobs.Runner, *sql.DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := jobs.OpenDB(cfg.Database, testdb.DSN(t))
+	db, err := jobs.OpenDB(cfg.Database, testdb.DSN(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

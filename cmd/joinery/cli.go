@@ -261,7 +261,7 @@ func openDB(ctx context.Context, cfg *jobs.Config, log *slog.Logger, waitForDB b
 	} else if dsn, err = cfg.Database.ResolveDSN(); err != nil {
 		return nil, nil, fmt.Errorf("%s: database.dsn: %w", cfg.File, err)
 	}
-	db, err := jobs.OpenDB(cfg.Database, dsn)
+	db, err := jobs.OpenDB(cfg.Database, dsn, log)
 	if err != nil {
 		_ = stop()
 		return nil, nil, err
