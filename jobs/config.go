@@ -144,6 +144,7 @@ func Parse(file string, data []byte) (*Config, error) {
 	v := validator{d: d, files: make(map[string]string)}
 	v.config(cfg)
 	if len(d.errs) > 0 {
+		d.errs = dropFollowUps(d.errs)
 		for _, e := range d.errs {
 			e.File = file
 			if e.Line == 0 {
@@ -545,4 +546,40 @@ func expandEnv(s string) (string, error) {
 		return "", fmt.Errorf("environment variable %s is not set", strings.Join(missing, ", "))
 	}
 	return out, nil
+}
+
+// dropFollowUps leaves out the "required" problems of fields inside a
+// value that is itself reported: a shorthand that did not parse ("u.id ==
+// p.user_id") leaves the fields it would have filled empty, and saying so
+// again for each of them only buries the one problem there is.
+func dropFollowUps(errs []*FieldError) []*FieldError {
+	reported := make(map[string]bool, len(errs))
+	for _, e := range errs {
+		if !strings.HasPrefix(e.Msg, "required") {
+			reported[e.Path] = true
+		}
+	}
+	out := errs[:0]
+	for _, e := range errs {
+		if strings.HasPrefix(e.Msg, "required") && insideReported(e.Path, reported) {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// insideReported reports whether a path that contains path ("a.b[1]"
+// contains "a.b[1].c") is among reported.
+func insideReported(path string, reported map[string]bool) bool {
+	for {
+		i := strings.LastIndexAny(path, ".[")
+		if i <= 0 {
+			return false
+		}
+		path = path[:i]
+		if reported[path] {
+			return true
+		}
+	}
 }

@@ -97,6 +97,8 @@ func TestParseErrors(t *testing.T) {
 		{"dataset error", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "u.id = p.user_id", "u.id = x.user_id", 1), [][]string{{"jobs[0].datasets.posts.joins[0].on", "x"}}},
 		{"window field without a window reported once", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), `path: "{job}.xlsx"`, `path: "{job}-{from}-{to}.xlsx"`, 1), [][]string{{"c.yaml:", "jobs[0].outputs[0].path", `"{job}-{from}-{to}.xlsx"`, "{from} needs a run window"}}},
 		{"window field in latest", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), `path: "{job}.xlsx"`, `path: "{job}.xlsx", latest: "{job}-{to}"`, 1), [][]string{{"jobs[0].outputs[0].latest", "{to} needs a run window"}}},
+		{"unparsed shorthand reported once", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "u.id = p.user_id", "u.id == p.user_id", 1), [][]string{{"jobs[0].datasets.posts.joins[0].on[0]", `"u.id == p.user_id"`, "condition"}}},
+		{"unparsed selection reported once", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "select: [u.id, p.title]", "select: [u.id, \"u.`name`\"]", 1), [][]string{{"jobs[0].datasets.posts.select[1]", "unexpected character"}}},
 		{"no outputs", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), `      - {format: xlsx, path: "{job}.xlsx"}`+"\n", "", 1), [][]string{{"jobs[0].outputs", "at least one output"}}},
 		{"bad output format", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "format: xlsx", "format: pdf", 1), [][]string{{"jobs[0].outputs[0]", "pdf"}}},
 		{"unknown dataset key", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "select:", "selct: [u.id]\n        select:", 1), [][]string{{"jobs[0].datasets.posts.selct", "unknown field"}}},
