@@ -542,11 +542,11 @@ func (v *validator) selects() {
 				v.add(p+".as", nil, "an expression needs as: to name its output column")
 			}
 			if v.full >= 0 && e.hasAggregate() {
-				path := p + ".column"
+				path, value := p+".column", s.Column
 				if s.Agg != "" {
-					path = p + ".agg"
+					path, value = p+".agg", s.Agg+"("+s.Column+")"
 				}
-				v.add(path, s.Agg+s.Column, "aggregates are not supported with a full join (joins[%d])", v.full)
+				v.add(path, value, "aggregates are not supported with a full join (joins[%d])", v.full)
 			}
 		}
 		if s.As != "" && !v.ident(p+".as", s.As, false) {

@@ -300,3 +300,20 @@ func TestDialectRejectsFullJoin(t *testing.T) {
 		t.Errorf("got %v, want an unsupported join type error", err)
 	}
 }
+
+// TestErrorValueAsWritten: an error names the aggregate as the config
+// writes it, count(p.id), not its parts run together.
+func TestErrorValueAsWritten(t *testing.T) {
+	d := fullDataset()
+	d.Select = append(d.Select, Selection{Column: "p.id", Agg: "count", As: "n"})
+	for _, err := range d.Validate(Scope{}) {
+		var fe *FieldError
+		if errors.As(err, &fe) && fe.Path == "select[2].agg" {
+			if fe.Value != "count(p.id)" {
+				t.Errorf("value %q, want %q", fe.Value, "count(p.id)")
+			}
+			return
+		}
+	}
+	t.Error("no error at select[2].agg")
+}
