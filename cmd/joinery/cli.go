@@ -134,31 +134,40 @@ type common struct {
 	logLevel  string
 	logFormat string
 	stderr    io.Writer
+	name      string // the command
+	help      func() // prints the command's usage and flags
 }
 
 func newFlags(name, synopsis string, stderr io.Writer) (*flag.FlagSet, *common) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	c := &common{stderr: stderr}
+	// The flag package would print a bad flag's error and then the whole
+	// usage; parse returns the error (printed once, by run) and prints the
+	// usage for --help only.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	c := &common{stderr: stderr, name: name}
 	fs.StringVar(&c.config, "config", "", "configuration file (default $JOINERY_CONFIG, else ./config.yaml)")
 	fs.StringVar(&c.logLevel, "log-level", "", "debug, info, warn or error (default $JOINERY_LOG_LEVEL, else info)")
 	fs.StringVar(&c.logFormat, "log-format", "auto", "text, json, or auto (text on a terminal)")
-	fs.Usage = func() {
+	c.help = func() {
 		fmt.Fprintf(stderr, "Usage: joinery %s\n\nFlags:\n", synopsis)
+		fs.SetOutput(stderr)
 		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
 	}
 	return fs, c
 }
 
 // parse parses flags and positional arguments in any order.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+func (c *common) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				c.help()
 				return nil, err
 			}
-			return nil, &exitError{code: exitUsage, err: err}
+			return nil, &exitError{code: exitUsage, err: fmt.Errorf("%w (joinery %s --help lists the flags)", err, c.name)}
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -192,16 +201,16 @@ func (c *common) load() (*jobs.Config, error) {
 // logger builds the slog logger; quietOnTerminal raises the default level
 // to warn where a person watches a progress line and summary instead.
 func (c *common) logger(quietOnTerminal bool) (*slog.Logger, error) {
-	levelName := c.logLevel
+	levelName, source := c.logLevel, "--log-level"
 	if levelName == "" {
-		levelName = os.Getenv("JOINERY_LOG_LEVEL")
+		levelName, source = os.Getenv("JOINERY_LOG_LEVEL"), "$JOINERY_LOG_LEVEL"
 	}
 	tty := isTerminal(c.stderr)
 	var level slog.Level
 	switch {
 	case levelName != "":
 		if err := level.UnmarshalText([]byte(levelName)); err != nil {
-			return nil, usageErr("--log-level %q: want debug, info, warn or error", levelName)
+			return nil, usageErr("%s %q: want debug, info, warn or error", source, levelName)
 		}
 	case quietOnTerminal && tty:
 		level = slog.LevelWarn
@@ -572,7 +581,7 @@ func (p *progress) update(job, dataset string, rows int64, done bool) {
 func cmdList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, c := newFlags("list", "list [--next N]", stderr)
 	n := fs.Int("next", 3, "how many next run times to show")
-	if _, err := parse(fs, args); err != nil {
+	if _, err := c.parse(fs, args); err != nil {
 		return err
 	}
 	if *n < 0 || *n > 1000 {
@@ -603,7 +612,7 @@ func cmdList(ctx context.Context, args []string, stdout, stderr io.Writer) error
 func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, c := newFlags("validate", "validate [--connect]", stderr)
 	connect := fs.Bool("connect", false, "also connect and check that every table and column exists")
-	if _, err := parse(fs, args); err != nil {
+	if _, err := c.parse(fs, args); err != nil {
 		return err
 	}
 	cfg, err := c.load()
@@ -686,7 +695,7 @@ func jobCommand(name, synopsis string, args []string, stderr io.Writer, extra ..
 	for _, add := range extra {
 		add(fs)
 	}
-	names, err := parse(fs, args)
+	names, err := c.parse(fs, args)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
@@ -763,7 +772,7 @@ func formatArg(a any) string {
 func cmdSchedule(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, c := newFlags("schedule", "schedule [--grace 5m]", stderr)
 	grace := fs.Duration("grace", 5*time.Minute, "on SIGINT/SIGTERM, how long a running job may finish before it is cancelled")
-	if _, err := parse(fs, args); err != nil {
+	if _, err := c.parse(fs, args); err != nil {
 		return err
 	}
 	cfg, err := c.load()

@@ -247,6 +247,17 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("a bad flag or log level is named once, with where it came from", func(t *testing.T) {
+		r := runBin(t, bin, env, "sql", "nightly", "--param", "nope")
+		if r.code != exitUsage || strings.Count(r.stderr, "nope") != 1 || strings.Contains(r.stderr, "Usage:") {
+			t.Errorf("exit %d, want %d and the error once, without the usage\n%s", r.code, exitUsage, r.stderr)
+		}
+		r = runBin(t, bin, append(env, "JOINERY_LOG_LEVEL=loud"), "run", "nightly")
+		if r.code != exitUsage || !strings.Contains(r.stderr, `$JOINERY_LOG_LEVEL "loud"`) {
+			t.Errorf("exit %d, want %d and the variable named\n%s", r.code, exitUsage, r.stderr)
+		}
+	})
+
 	t.Run("a configuration that cannot be used exits 2", func(t *testing.T) {
 		noDB := filepath.Join(dir, "nodb.yaml")
 		os.WriteFile(noDB, []byte(strings.Replace(e2eConfig, "  dsn: ${E2E_DSN}\n", "  dsn: embedded\n", 1)), 0o644)
