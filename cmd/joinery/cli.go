@@ -353,7 +353,7 @@ func (p paramFlag) String() string { return "" }
 func (p paramFlag) Set(s string) error {
 	name, value, ok := strings.Cut(s, "=")
 	if !ok || name == "" {
-		return fmt.Errorf("want NAME=VALUE, got %q", s)
+		return errors.New("want NAME=VALUE") // the flag package shows the value
 	}
 	if _, dup := p[name]; dup {
 		return fmt.Errorf("parameter %s given twice", name)
