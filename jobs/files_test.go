@@ -122,14 +122,7 @@ func TestManifestRetentionLatest(t *testing.T) {
 		if filepath.Dir(res.Manifest) != filepath.Join(dir, "j", "2026-11-04") || !strings.HasSuffix(res.Manifest, ".manifest.json") {
 			t.Fatalf("manifest at %s, want beside the run's files", res.Manifest)
 		}
-		data, err := os.ReadFile(res.Manifest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var m output.Manifest
-		if err := json.Unmarshal(data, &m); err != nil {
-			t.Fatal(err)
-		}
+		m := readManifest(t, res.Manifest)
 		if m.Job != "j" || m.Version != "v1.2.3" || !m.Logical.Equal(time.Date(2026, 11, 4, 6, 0, 0, 0, time.UTC)) || m.Duration <= 0 {
 			t.Errorf("manifest header: %+v", m)
 		}
@@ -204,4 +197,18 @@ func TestOutputOptionErrorsNameTheField(t *testing.T) {
 			t.Errorf("errors lack %q:\n%v", want, err)
 		}
 	}
+}
+
+// readManifest reads a run's manifest back.
+func readManifest(t *testing.T, path string) output.Manifest {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m output.Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

@@ -2,7 +2,6 @@ package jobs_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/joinery/joinery/internal/testdb"
 	"github.com/joinery/joinery/jobs"
-	"github.com/joinery/joinery/output"
 )
 
 // TestBackfillAcrossDaylightSaving backfills a daily window in
@@ -80,14 +78,7 @@ jobs:
 				t.Fatalf("files %v, want %s", res.Files, path)
 			}
 			// The manifest names the run's window in the job's zone.
-			data, err := os.ReadFile(res.Manifest)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var m output.Manifest
-			if err := json.Unmarshal(data, &m); err != nil {
-				t.Fatal(err)
-			}
+			m := readManifest(t, res.Manifest)
 			if m.Window == nil || !m.Window.From.Equal(p.Window.Start) || !m.Window.To.Equal(p.Window.End) ||
 				m.Window.From.Format(time.RFC3339) != p.Window.Start.In(berlin).Format(time.RFC3339) {
 				t.Errorf("%s: manifest window %+v, want [%s, %s)", day, m.Window, p.Window.Start, p.Window.End)

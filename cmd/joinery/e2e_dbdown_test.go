@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -145,45 +142,12 @@ func TestDatabaseNotUpYet(t *testing.T) {
 		rl, dsn := relayed(t)
 		cfgPath := filepath.Join(dir, "config.yaml")
 		os.WriteFile(cfgPath, []byte(strings.Replace(e2eConfig, `"0 6 * * *"`, `"@every 1s"`, 1)), 0o644)
-		cmd := exec.Command(bin, "schedule", "--config", cfgPath, "--grace", "10s")
-		cmd.Env = append(os.Environ(), "E2E_DSN="+dsn)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
+		d := startDaemon(t, bin, []string{"E2E_DSN=" + dsn}, "schedule", "--config", cfgPath, "--grace", "10s")
 		// Two runs fail on the closed port; the daemon must still be there.
-		select {
-		case err := <-done:
-			t.Fatalf("schedule exited while the database was down: %v\n%s", err, stderr.String())
-		case <-time.After(2500 * time.Millisecond):
-		}
+		d.running(t, 2500*time.Millisecond, "while the database was down")
 		rl.start(t)
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			if m, _ := filepath.Glob(filepath.Join(dir, "out", "nightly", "*.xlsx")); len(m) > 0 {
-				break
-			}
-			if time.Now().After(deadline) {
-				cmd.Process.Kill()
-				<-done
-				t.Fatalf("no report within 30 s of the database answering:\n%s", stderr.String())
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("exit: %v\n%s", err, stderr.String())
-			}
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-			t.Fatal("schedule did not stop within 30 s of SIGTERM")
-		}
-		log := stderr.String()
+		d.waitForFile(t, filepath.Join(dir, "out", "nightly", "*.xlsx"))
+		log := d.stop(t)
 		for _, want := range []string{"the database is not reachable yet", `"msg":"run failed"`, `"msg":"run finished"`} {
 			if !strings.Contains(log, want) {
 				t.Errorf("log lacks %s:\n%s", want, log)

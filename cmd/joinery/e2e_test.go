@@ -328,38 +328,9 @@ func TestScheduleStopsOnSIGTERM(t *testing.T) {
 	cfg := strings.Replace(e2eConfig, `"0 6 * * *"`, `"@every 1s"`, 1)
 	cfgPath := filepath.Join(dir, "config.yaml")
 	os.WriteFile(cfgPath, []byte(cfg), 0o644)
-	cmd := exec.Command(binary(t, ""), "schedule", "--config", cfgPath, "--grace", "10s")
-	cmd.Env = append(os.Environ(), "E2E_DSN="+testdb.DSN(t))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		matches, _ := filepath.Glob(filepath.Join(dir, "out", "nightly", "*.xlsx"))
-		if len(matches) > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatalf("no report within 30s:\n%s", stderr.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("exit: %v\n%s", err, stderr.String())
-		}
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		t.Fatal("schedule did not stop within 30s of SIGTERM")
-	}
-	log := stderr.String()
+	d := startDaemon(t, binary(t, ""), []string{"E2E_DSN=" + testdb.DSN(t)}, "schedule", "--config", cfgPath, "--grace", "10s")
+	d.waitForFile(t, filepath.Join(dir, "out", "nightly", "*.xlsx"))
+	log := d.stop(t)
 	for _, want := range []string{`"msg":"scheduler started"`, `"msg":"run finished"`, `"msg":"scheduler stopped"`} {
 		if !strings.Contains(log, want) {
 			t.Errorf("log lacks %s:\n%s", want, log)
@@ -372,6 +343,70 @@ func TestScheduleStopsOnSIGTERM(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// daemon is a joinery schedule process under test.
+type daemon struct {
+	cmd    *exec.Cmd
+	stderr bytes.Buffer // read only after done
+	done   chan error   // Wait's result
+}
+
+func startDaemon(t *testing.T, bin string, env []string, args ...string) *daemon {
+	t.Helper()
+	d := &daemon{cmd: exec.Command(bin, args...), done: make(chan error, 1)}
+	d.cmd.Env = append(os.Environ(), env...)
+	d.cmd.Stderr = &d.stderr
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.done <- d.cmd.Wait() }()
+	t.Cleanup(func() { d.cmd.Process.Kill() })
+	return d
+}
+
+// running fails the test if the daemon ends within wait.
+func (d *daemon) running(t *testing.T, wait time.Duration, why string) {
+	t.Helper()
+	select {
+	case err := <-d.done:
+		t.Fatalf("the daemon exited %s: %v\n%s", why, err, d.stderr.String())
+	case <-time.After(wait):
+	}
+}
+
+// waitForFile waits up to 30 s for a file matching pattern.
+func (d *daemon) waitForFile(t *testing.T, pattern string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if m, _ := filepath.Glob(pattern); len(m) > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			d.cmd.Process.Kill()
+			<-d.done
+			t.Fatalf("no %s within 30 s:\n%s", pattern, d.stderr.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// stop sends SIGTERM, as a container runtime does, expects a clean exit
+// within 30 s and returns the daemon's log.
+func (d *daemon) stop(t *testing.T) string {
+	t.Helper()
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-d.done:
+		if err != nil {
+			t.Fatalf("exit: %v\n%s", err, d.stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		d.cmd.Process.Kill()
+		t.Fatal("schedule did not stop within 30 s of SIGTERM")
+	}
+	return d.stderr.String()
 }
 
 // TestDemo is the README's first command: the shipped config.yaml on the
