@@ -54,7 +54,8 @@ const batchLocs = 16
 // other writers on the query's goroutine. Values alias the driver's buffer
 // only until the next row, so each row is copied into a batch; batches are
 // reused, so nothing is allocated per row once the first few batches exist
-// (a row larger than batchBytes grows its batch until it is reused).
+// (a row larger than batchBytes grows its batch until the batch is written;
+// more than batchKeep is then let go).
 type asyncWriter struct {
 	w    RowWriter
 	cols int
