@@ -2,6 +2,8 @@ package output
 
 import (
 	"database/sql"
+	"io"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -37,15 +39,38 @@ func BenchmarkNormalize(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(cols)), "ns/cell")
 }
 
+// harnessRow is the row bench/run writes: config.yaml's users_with_posts
+// columns, with the harness's kind of values, in a job that keeps UTC.
+func harnessRow() ([]Column, []sql.RawBytes) {
+	cols := []Column{
+		{Name: "user_id", DatabaseType: "INT", Kind: KindInt},
+		{Name: "name", DatabaseType: "VARCHAR", Kind: KindText},
+		{Name: "email", DatabaseType: "VARCHAR", Kind: KindText},
+		{Name: "country", DatabaseType: "CHAR", Kind: KindText},
+		{Name: "created_at", DatabaseType: "DATETIME", Kind: KindDateTime},
+		{Name: "post_id", DatabaseType: "INT", Kind: KindInt},
+		{Name: "title", DatabaseType: "VARCHAR", Kind: KindText},
+		{Name: "published_at", DatabaseType: "DATETIME", Kind: KindDateTime},
+		{Name: "score", DatabaseType: "DECIMAL", Kind: KindDecimal, Scale: 2},
+		{Name: "views", DatabaseType: "UNSIGNED INT", Kind: KindUint},
+	}
+	return cols, raw("61234", "User 61234", "user61234@example.com", "DE", "2022-08-27 14:58:00", "561233",
+		"Post 561233 about cafés, crème", "2022-01-24 04:39:00", "158.38", "535761")
+}
+
 func benchWriter(b *testing.B, format string) {
 	cols, rawRow := benchRow()
-	berlin := mustLoc(b, "Europe/Berlin")
-	n := NewNormalizer(cols, time.UTC, berlin)
+	benchRows(b, format, cols, rawRow, time.UTC, mustLoc(b, "Europe/Berlin"))
+}
+
+// benchRows writes rawRow, read in dbLoc, as format in a job of zone loc.
+func benchRows(b *testing.B, format string, cols []Column, rawRow []sql.RawBytes, dbLoc, loc *time.Location) {
+	n := NewNormalizer(cols, dbLoc, loc)
 	vals := make([]Value, len(cols))
 	if err := n.Normalize(rawRow, vals); err != nil {
 		b.Fatal(err)
 	}
-	r, err := Open(Spec{Format: format, Path: pathFor(format)}, b.TempDir(), Vars{Job: "bench", Logical: time.Now(), Location: berlin})
+	r, err := Open(Spec{Format: format, Path: pathFor(format)}, b.TempDir(), Vars{Job: "bench", Logical: time.Now(), Location: loc})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -68,6 +93,50 @@ func benchWriter(b *testing.B, format string) {
 }
 
 func BenchmarkCSVWriteRow(b *testing.B) { benchWriter(b, "csv") }
+
+// BenchmarkCSVFormat is the CSV writer's own work on a row, without the
+// file: its records go to io.Discard instead of the hash and the kernel.
+func BenchmarkCSVFormat(b *testing.B) {
+	for _, c := range []struct {
+		name       string
+		row        func() ([]Column, []sql.RawBytes)
+		dbLoc, loc *time.Location
+	}{
+		{"typical", benchRow, time.UTC, mustLoc(b, "Europe/Berlin")},
+		{"harness", harnessRow, time.UTC, time.UTC},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			cols, rawRow := c.row()
+			vals := make([]Value, len(cols))
+			if err := NewNormalizer(cols, c.dbLoc, c.loc).Normalize(rawRow, vals); err != nil {
+				b.Fatal(err)
+			}
+			tf, err := createTemp(filepath.Join(b.TempDir(), "bench.csv"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer tf.remove()
+			w, err := newCSVWriter(tf, cols, c.loc, Spec{Format: "csv"}.resolved())
+			if err != nil {
+				b.Fatal(err)
+			}
+			w.out.bw.Reset(io.Discard)
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := w.WriteRow(vals); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(cols)), "ns/cell")
+		})
+	}
+}
+
+// BenchmarkCSVHarnessRow is the row of bench/run's CSV run.
+func BenchmarkCSVHarnessRow(b *testing.B) {
+	cols, rawRow := harnessRow()
+	benchRows(b, "csv", cols, rawRow, time.UTC, time.UTC)
+}
 
 // BenchmarkXLSXWriteRow continues on new sheets past a sheet's row limit.
 func BenchmarkXLSXWriteRow(b *testing.B) { benchWriter(b, "xlsx") }
