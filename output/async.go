@@ -35,6 +35,7 @@ const (
 	cellLiteral             // Value.Literal
 	cellRawNil              // Raw is nil: no length and bytes follow
 	cellTime                // Value.Time is set: location index, seconds, nanoseconds follow
+	cellWall                // Value.Wall
 )
 
 // cellMax is the most a cell's encoding adds to its Raw bytes: flags,
@@ -167,6 +168,9 @@ func (b *rowBatch) appendCell(v *Value) {
 	if v.Literal {
 		flags |= cellLiteral
 	}
+	if v.Wall {
+		flags |= cellWall
+	}
 	n := 1
 	if v.Time != (time.Time{}) {
 		flags |= cellTime
@@ -198,7 +202,7 @@ func (b *rowBatch) appendCell(v *Value) {
 // and returns the rest of data. v.Raw aliases data.
 func (b *rowBatch) readCell(data []byte, v *Value) []byte {
 	flags := data[0]
-	v.Null, v.Literal = flags&cellNull != 0, flags&cellLiteral != 0
+	v.Null, v.Literal, v.Wall = flags&cellNull != 0, flags&cellLiteral != 0, flags&cellWall != 0
 	n := 1
 	if flags&cellTime != 0 {
 		k, m := binary.Uvarint(data[n:])

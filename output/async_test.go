@@ -67,7 +67,7 @@ func TestAsyncCopiesRows(t *testing.T) {
 		}
 		row := []Value{
 			{Raw: buf[:n:n]},
-			{Raw: buf[n:m:m], Time: tm, Literal: i%3 == 0},
+			{Raw: buf[n:m:m], Time: tm, Literal: i%3 == 0, Wall: i%4 == 1},
 			{Null: i%2 == 0, Raw: func() []byte {
 				if i%2 == 0 {
 					return nil
@@ -103,7 +103,7 @@ func TestAsyncCopiesRows(t *testing.T) {
 	for i := range want {
 		for j := range want[i] {
 			got, w := rec.rows[i][j], want[i][j]
-			if got.Null != w.Null || got.Literal != w.Literal || got.Time != w.Time ||
+			if got.Null != w.Null || got.Literal != w.Literal || got.Wall != w.Wall || got.Time != w.Time ||
 				(got.Raw == nil) != (w.Raw == nil) || !bytes.Equal(got.Raw, w.Raw) {
 				t.Fatalf("row %d, cell %d: got %+.80v, want %+.80v", i, j, got, w)
 			}

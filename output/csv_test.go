@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"encoding/csv"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -338,5 +339,54 @@ func TestCSVWriteError(t *testing.T) {
 	}
 	for _, e := range left {
 		t.Errorf("left behind: %s", e.Name())
+	}
+}
+
+// TestTextFormWall: a DATETIME the Normalizer marks Wall comes out of the
+// text form as it would from its instant, in UTC and in zones with a fixed
+// offset, for every scale; the marks are only set where that holds.
+func TestTextFormWall(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, loc := range []*time.Location{time.UTC, time.FixedZone("", -(9*3600 + 30*60)), time.FixedZone("X", 14*3600)} {
+		for scale := int64(0); scale <= 6; scale++ {
+			cols := []Column{{Name: "at", DatabaseType: "DATETIME", Kind: KindDateTime, Scale: scale}}
+			n := NewNormalizer(cols, loc, loc)
+			f := newTextForm(cols, loc, Spec{})
+			v := make([]Value, 1)
+			for range 2000 {
+				tm := time.Unix(rng.Int64N(253402300800+62135596800)-62135596800, 0).UTC()
+				text := tm.Format("2006-01-02 15:04:05")
+				if scale > 0 {
+					text += "." + fmt.Sprintf("%06d", rng.IntN(1000000))[:scale]
+				}
+				if err := n.Normalize(raw(text), v); err != nil {
+					t.Fatal(err)
+				}
+				if !v[0].Wall {
+					t.Fatalf("%s in %v: Wall not set", text, loc)
+				}
+				got := string(f.appendValue(nil, 0, &v[0]))
+				slow := v[0]
+				slow.Wall = false
+				if want := string(f.appendValue(nil, 0, &slow)); got != want {
+					t.Fatalf("%s in %v, scale %d: got %s, want %s", text, loc, scale, got, want)
+				}
+			}
+		}
+	}
+	// Wall is not set where the text is not the report's wall clock.
+	berlin := mustLoc(t, "Europe/Berlin")
+	for _, c := range []struct {
+		db, report *time.Location
+		typ        string
+	}{{berlin, berlin, "DATETIME"}, {time.UTC, berlin, "DATETIME"}, {berlin, time.UTC, "DATETIME"}, {time.UTC, berlin, "TIMESTAMP"}} {
+		cols := []Column{{Name: "at", DatabaseType: c.typ, Kind: KindDateTime}}
+		v := make([]Value, 1)
+		if err := NewNormalizer(cols, c.db, c.report).Normalize(raw("2024-07-01 12:00:00"), v); err != nil {
+			t.Fatal(err)
+		}
+		if v[0].Wall {
+			t.Errorf("%s read in %v for %v: Wall set", c.typ, c.db, c.report)
+		}
 	}
 }

@@ -90,6 +90,7 @@ type Normalizer struct {
 	cols      []Column
 	locs      []*time.Location // per column: where its wall clocks are read
 	reportLoc *time.Location
+	wall      []bool  // per column: Value.Wall for its valid DATETIMEs
 	zero      []int64 // zero or invalid dates per column
 }
 
@@ -109,13 +110,18 @@ func NewNormalizer(cols []Column, dbLoc, reportLoc *time.Location) *Normalizer {
 		reportLoc = time.UTC
 	}
 	locs := make([]*time.Location, len(cols))
+	wall := make([]bool, len(cols))
+	fixed := fixedOffset(reportLoc)
 	for i, c := range cols {
 		locs[i] = dbLoc
 		if c.DatabaseType == "TIMESTAMP" {
 			locs[i] = time.UTC
 		}
+		// In a zone without offset changes every wall clock exists once,
+		// so time.Date keeps the text's date and clock as they are.
+		wall[i] = c.Kind == KindDateTime && locs[i] == reportLoc && fixed
 	}
-	return &Normalizer{cols: cols, locs: locs, reportLoc: reportLoc, zero: make([]int64, len(cols))}
+	return &Normalizer{cols: cols, locs: locs, reportLoc: reportLoc, wall: wall, zero: make([]int64, len(cols))}
 }
 
 // Normalize fills dst from one scanned row; a nil RawBytes is NULL. The
@@ -154,9 +160,17 @@ func (n *Normalizer) Normalize(raw []sql.RawBytes, dst []Value) error {
 				continue
 			}
 			dst[i].Time = time.Date(d.year, time.Month(d.month), d.day, d.hour, d.min, d.sec, d.nsec, n.locs[i]).In(n.reportLoc)
+			dst[i].Wall = n.wall[i]
 		}
 	}
 	return nil
+}
+
+// fixedOffset reports whether loc has one UTC offset for all time, as UTC
+// and time.FixedZone do.
+func fixedOffset(loc *time.Location) bool {
+	start, end := time.Unix(0, 0).In(loc).ZoneBounds()
+	return start.IsZero() && end.IsZero()
 }
 
 func (n *Normalizer) badDate(i int, b []byte, layout string) error {

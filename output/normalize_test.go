@@ -138,6 +138,7 @@ func TestNormalize(t *testing.T) {
 	berlin := mustLoc(t, "Europe/Berlin")
 	newYork := mustLoc(t, "America/New_York")
 	kolkata := mustLoc(t, "Asia/Kolkata")
+	fixed := time.FixedZone("", 5*3600+30*60)
 	tests := []struct {
 		name          string
 		col           Column
@@ -145,6 +146,7 @@ func TestNormalize(t *testing.T) {
 		in            any // string or nil
 		wantNull      bool
 		wantLiteral   bool
+		wantWall      bool
 		wantTime      time.Time // compared with Equal; zero means no time
 		wantTimeLoc   *time.Location
 		wantZeroDates int64
@@ -179,9 +181,17 @@ func TestNormalize(t *testing.T) {
 		{name: "datetime utc to berlin summer time", col: Column{Kind: KindDateTime}, db: time.UTC, report: berlin, in: "2024-03-31 01:30:00",
 			wantTime: time.Date(2024, 3, 31, 3, 30, 0, 0, berlin), wantTimeLoc: berlin},
 		{name: "datetime micros", col: Column{Kind: KindDateTime, Scale: 6}, in: "2024-03-01 10:00:00.123456",
-			wantTime: time.Date(2024, 3, 1, 10, 0, 0, 123456000, time.UTC), wantTimeLoc: time.UTC},
+			wantTime: time.Date(2024, 3, 1, 10, 0, 0, 123456000, time.UTC), wantTimeLoc: time.UTC, wantWall: true},
 		{name: "datetime millis", col: Column{Kind: KindDateTime, Scale: 3}, in: "2024-03-01 10:00:00.5",
-			wantTime: time.Date(2024, 3, 1, 10, 0, 0, 500000000, time.UTC), wantTimeLoc: time.UTC},
+			wantTime: time.Date(2024, 3, 1, 10, 0, 0, 500000000, time.UTC), wantTimeLoc: time.UTC, wantWall: true},
+		{name: "datetime in a fixed zone is its wall clock", col: Column{Kind: KindDateTime}, db: fixed, report: fixed, in: "2024-03-31 02:30:00",
+			wantTime: time.Date(2024, 3, 31, 2, 30, 0, 0, fixed), wantTimeLoc: fixed, wantWall: true},
+		{name: "datetime in berlin has gaps", col: Column{Kind: KindDateTime}, db: berlin, report: berlin, in: "2024-03-31 02:30:00",
+			wantTime: time.Date(2024, 3, 31, 3, 30, 0, 0, berlin), wantTimeLoc: berlin},
+		{name: "timestamp is read as utc", col: Column{Kind: KindDateTime, DatabaseType: "TIMESTAMP"}, db: berlin, in: "2024-03-01 09:00:00",
+			wantTime: time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC), wantTimeLoc: time.UTC, wantWall: true},
+		{name: "timestamp in a fixed zone is converted", col: Column{Kind: KindDateTime, DatabaseType: "TIMESTAMP"}, db: fixed, report: fixed, in: "2024-03-01 09:00:00",
+			wantTime: time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC), wantTimeLoc: fixed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -191,8 +201,9 @@ func TestNormalize(t *testing.T) {
 				t.Fatalf("Normalize: %v", err)
 			}
 			v := dst[0]
-			if v.Null != tt.wantNull || v.Literal != tt.wantLiteral {
-				t.Errorf("got Null=%v Literal=%v, want Null=%v Literal=%v", v.Null, v.Literal, tt.wantNull, tt.wantLiteral)
+			if v.Null != tt.wantNull || v.Literal != tt.wantLiteral || v.Wall != tt.wantWall {
+				t.Errorf("got Null=%v Literal=%v Wall=%v, want Null=%v Literal=%v Wall=%v",
+					v.Null, v.Literal, v.Wall, tt.wantNull, tt.wantLiteral, tt.wantWall)
 			}
 			if s, ok := tt.in.(string); ok && string(v.Raw) != s {
 				t.Errorf("got Raw %q, want %q", v.Raw, s)

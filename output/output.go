@@ -76,6 +76,12 @@ type Value struct {
 	// ("0000-00-00", "2024-00-15", "2024-02-30"), which have no instant and
 	// must never come out shifted to a neighbouring day.
 	Literal bool
+	// Wall means Raw is Time's wall clock as MySQL writes a DATETIME
+	// ("2006-01-02 15:04:05[.ffffff]"), in Time's location, whose UTC
+	// offset never changes (UTC, say): text forms can copy the date and
+	// clock from Raw instead of working them out from the instant. The
+	// Normalizer sets it when it read the text in the report's own zone.
+	Wall bool
 }
 
 // Spec is one entry of a job's outputs list in config.yaml. Validate checks

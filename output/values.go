@@ -44,14 +44,27 @@ type textForm struct {
 	layouts []string // per column, for KindDateTime
 	loc     *time.Location
 	b64     bool
+	// For Values with Wall in loc: the length of a DATETIME's text with
+	// the column's fractional digits, per column, and loc's offset as
+	// the layouts write it ("+00:00"), or nil when loc's offset changes.
+	wallLen []int
+	wallOff []byte
 }
 
 func newTextForm(cols []Column, loc *time.Location, spec Spec) textForm {
-	f := textForm{cols: cols, layouts: make([]string, len(cols)), loc: loc, b64: spec.Binary == "base64"}
+	f := textForm{cols: cols, layouts: make([]string, len(cols)), loc: loc, b64: spec.Binary == "base64",
+		wallLen: make([]int, len(cols))}
 	for i, c := range cols {
 		if c.Kind == KindDateTime {
 			f.layouts[i] = isoLayout(c.Scale)
+			f.wallLen[i] = len("2006-01-02 15:04:05")
+			if s := min(c.Scale, 9); s > 0 {
+				f.wallLen[i] += 1 + int(s)
+			}
 		}
+	}
+	if loc != nil && fixedOffset(loc) {
+		f.wallOff = time.Unix(0, 0).In(loc).AppendFormat(nil, "-07:00")
 	}
 	return f
 }
@@ -150,6 +163,14 @@ func (f *textForm) appendValue(dst []byte, i int, v *Value) []byte {
 	case KindDate:
 		return appendDate(dst, v.Time)
 	case KindDateTime:
+		if v.Wall && f.wallOff != nil && len(v.Raw) == f.wallLen[i] && v.Time.Location() == f.loc {
+			// The text is already the wall clock in loc, and loc's offset
+			// is one: "2006-01-02 15:04:05.000" becomes
+			// "2006-01-02T15:04:05.000+00:00" without the calendar.
+			dst = append(dst, v.Raw...)
+			dst[len(dst)-len(v.Raw)+10] = 'T'
+			return append(dst, f.wallOff...)
+		}
 		t := v.Time
 		if f.loc != nil {
 			t = t.In(f.loc)
