@@ -1,6 +1,7 @@
 package output
 
 import (
+	"bytes"
 	"database/sql"
 	"encoding/csv"
 	"fmt"
@@ -388,5 +389,43 @@ func TestTextFormWall(t *testing.T) {
 		if v[0].Wall {
 			t.Errorf("%s read in %v for %v: Wall set", c.typ, c.db, c.report)
 		}
+	}
+}
+
+// TestCSVQuotingEveryPosition: a field is quoted exactly when it holds a
+// quote, CR, LF or the delimiter, wherever that byte is (the writer looks
+// at words of eight bytes, the last overlapping), and the bytes that only
+// look alike to that test (tab, other control bytes, UTF-8) leave it plain.
+func TestCSVQuotingEveryPosition(t *testing.T) {
+	for _, delim := range []string{",", ";", "\t"} {
+		spec := Spec{Format: "csv", Delimiter: delim}.resolved()
+		tf, err := createTemp(filepath.Join(t.TempDir(), "q.csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := newCSVWriter(tf, []Column{{Name: "x", Kind: KindText}}, time.UTC, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for n := 1; n <= 40; n++ {
+			for pos := range n {
+				for _, c := range []byte{'"', '\r', '\n', ',', ';', '\t', 0x01, 0x0D + 1, 0x7F, 0xC3, 0x80 | '"'} {
+					field := bytes.Repeat([]byte{'a'}, n)
+					field[pos] = c
+					want := bytes.ContainsAny(field, "\"\r\n"+delim)
+					got := w.appendField(nil, field, false)
+					if quoted := got[0] == '"'; quoted != want {
+						t.Fatalf("delimiter %q, %q: quoted %v, want %v", delim, field, quoted, want)
+					}
+					if want {
+						unq := strings.ReplaceAll(string(got[1:len(got)-1]), `""`, `"`)
+						if unq != string(field) {
+							t.Fatalf("delimiter %q, %q: got %q", delim, field, got)
+						}
+					}
+				}
+			}
+		}
+		_ = tf.remove()
 	}
 }
