@@ -237,18 +237,31 @@ func (r *Runner) dataset(ctx context.Context, sess *session, job *Job, ds *queri
 			res.Joins[i] = queries.JoinStats{Alias: j.Alias, Type: j.Type}
 		}
 
+		// Writers that run on goroutines of their own, sharing one copy of
+		// each row. The heaviest encoding always does (its deflate has
+		// another goroutine): 990,000 rows to xlsx went from 4.6 s to
+		// 4.2 s. With several outputs they all do, so that none waits for
+		// another nor slows the reading of rows: csv and xlsx in one run
+		// went from 1.06 to 1.04 times the xlsx-only time (BENCHMARKS.md,
+		// perf-4). A lone csv or jsonl writer stays on this goroutine,
+		// where it costs less than the copy.
+		var async []output.RowWriter
 		for k, rep := range reports {
 			w, err := rep.Dataset(ds.Name, cols)
 			if err != nil {
+				for _, w := range async {
+					_ = w.Close() // the error that matters is err
+				}
 				return err
 			}
-			if job.Outputs[k].Format == "xlsx" {
-				// The heaviest encoding gets a goroutine of its own (its
-				// deflate has another): 990,000 rows to xlsx went from 4.6 s
-				// to 4.2 s, to csv and xlsx from 5.7 s to 4.5 s.
-				w = output.Async(w, len(cols))
+			if job.Outputs[k].Format == "xlsx" || len(reports) > 1 {
+				async = append(async, w)
+			} else {
+				writers = append(writers, w)
 			}
-			writers = append(writers, w)
+		}
+		if len(async) > 0 {
+			writers = append(writers, output.AsyncAll(async, len(cols)))
 		}
 
 		raw := rows.raw

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,9 +26,10 @@ const (
 // each row as Values (64 bytes a cell, a line each) cost 0.7-1.0 s of a
 // 990,000-row run; as bytes it is a few lines a row.
 type rowBatch struct {
-	data []byte
-	rows int
-	locs []*time.Location // of the batch's times; a cell names one by index
+	data    []byte
+	rows    int
+	locs    []*time.Location // of the batch's times; a cell names one by index
+	pending atomic.Int32     // writers yet to write it
 }
 
 // The flags byte that starts each encoded cell.
@@ -50,25 +53,29 @@ const batchKeep = 1 << 20
 // one up stays short; rows have one or two.
 const batchLocs = 16
 
-// asyncWriter hands the rows of a RowWriter to a goroutine of its own, so
-// that one writer's encoding overlaps the driver, the normaliser and the
-// other writers on the query's goroutine. Values alias the driver's buffer
-// only until the next row, so each row is copied into a batch; batches are
-// reused, so nothing is allocated per row once the first few batches exist
-// (a row larger than batchBytes grows its batch until the batch is written;
-// more than batchKeep is then let go).
+// asyncWriter hands the rows of one or more RowWriters to a goroutine each,
+// so that their encoding overlaps the driver and the normaliser on the
+// query's goroutine, and each other. Values alias the driver's buffer only
+// until the next row, so each row is copied into a batch, once for all the
+// writers; a batch goes back to be refilled when the last of them has
+// written it. Batches are reused, so nothing is allocated per row once the
+// first few exist (a row larger than batchBytes grows its batch until the
+// batch is written; more than batchKeep is then let go).
 type asyncWriter struct {
-	w    RowWriter
+	ws   []RowWriter
 	cols int
 	cur  *rowBatch
-	full chan *rowBatch // to the writer's goroutine
-	free chan *rowBatch // back from it
-	done chan error     // the goroutine's first error, once full is closed
-	err  error          // sticky: the goroutine's error, or a misuse
-	// failed is closed by the goroutine when WriteRow fails, so the
-	// query's goroutine stops early instead of after the whole result.
-	failed chan struct{}
-	closed bool
+	full []chan *rowBatch // to each writer's goroutine
+	free chan *rowBatch   // back from the last of them to write a batch
+	done chan struct{}    // from each goroutine as it ends, once full is closed
+	err  error            // sticky: a goroutine's error, or a misuse
+	// failed is closed by the first goroutine whose WriteRow fails, after
+	// setting failErr, so the query's goroutine stops early instead of
+	// after the whole result.
+	failed     chan struct{}
+	failedOnce sync.Once
+	failErr    error
+	closed     bool
 }
 
 // Async returns a RowWriter that runs w on another goroutine. w is only
@@ -76,19 +83,28 @@ type asyncWriter struct {
 // its error or the first WriteRow error. cols is the number of columns.
 // The Values w gets equal those given to WriteRow, but for a Time's
 // monotonic clock reading, which is dropped.
-func Async(w RowWriter, cols int) RowWriter {
+func Async(w RowWriter, cols int) RowWriter { return AsyncAll([]RowWriter{w}, cols) }
+
+// AsyncAll is Async for several writers of the same rows: each runs on a
+// goroutine of its own and a row is copied once for all of them. Close
+// closes them in order and returns the first error: of a WriteRow, in the
+// order they failed, or of a Close.
+func AsyncAll(ws []RowWriter, cols int) RowWriter {
 	a := &asyncWriter{
-		w: w, cols: cols,
-		full:   make(chan *rowBatch, asyncBatches),
+		ws: ws, cols: cols,
+		full:   make([]chan *rowBatch, len(ws)),
 		free:   make(chan *rowBatch, asyncBatches),
-		done:   make(chan error, 1),
+		done:   make(chan struct{}, len(ws)),
 		failed: make(chan struct{}),
 	}
 	for range asyncBatches - 1 {
 		a.free <- newRowBatch()
 	}
 	a.cur = newRowBatch()
-	go a.run()
+	for k := range ws {
+		a.full[k] = make(chan *rowBatch, asyncBatches)
+		go a.run(k)
+	}
 	return a
 }
 
@@ -96,26 +112,32 @@ func newRowBatch() *rowBatch {
 	return &rowBatch{data: make([]byte, 0, batchBytes)}
 }
 
-// run writes batches until full is closed; after an error it only drains.
-func (a *asyncWriter) run() {
+// run is writer k's goroutine: it writes batches until full[k] is closed;
+// after an error it only drains them. The last writer done with a batch
+// hands it back.
+func (a *asyncWriter) run(k int) {
 	var err error
+	w := a.ws[k]
 	row := make([]Value, a.cols)
-	for b := range a.full {
+	for b := range a.full[k] {
 		data := b.data
 		for r := 0; r < b.rows && err == nil; r++ {
 			for i := range row {
 				data = b.readCell(data, &row[i])
 			}
-			if err = a.w.WriteRow(row); err != nil {
-				close(a.failed)
+			if err = w.WriteRow(row); err != nil {
+				a.failedOnce.Do(func() { a.failErr = err; close(a.failed) })
 			}
+		}
+		if b.pending.Add(-1) > 0 {
+			continue
 		}
 		if cap(b.data) > batchKeep {
 			b.data = make([]byte, 0, batchBytes) // it held an outsized row
 		}
 		a.free <- b
 	}
-	a.done <- err
+	a.done <- struct{}{}
 }
 
 func (a *asyncWriter) WriteRow(row []Value) error {
@@ -141,7 +163,7 @@ func (a *asyncWriter) WriteRow(row []Value) error {
 	}
 	b := a.cur
 	if b.rows == batchRows || (len(b.data)+n > cap(b.data) || len(b.locs) >= batchLocs) && b.rows > 0 {
-		a.full <- b
+		a.send(b)
 		b = <-a.free
 		b.data, b.rows, b.locs = b.data[:0], 0, b.locs[:0]
 		a.cur = b
@@ -224,17 +246,30 @@ func (b *rowBatch) readCell(data []byte, v *Value) []byte {
 	return data[n:]
 }
 
-// stop hands over the last batch, waits for the goroutine and returns its
-// error.
+// stop hands over the last batch, waits for the goroutines and returns the
+// first WriteRow error.
 func (a *asyncWriter) stop() error {
 	if a.cur != nil {
 		if a.cur.rows > 0 {
-			a.full <- a.cur
+			a.send(a.cur)
 		}
 		a.cur = nil
-		close(a.full)
+		for _, c := range a.full {
+			close(c)
+		}
 	}
-	return <-a.done
+	for range a.ws {
+		<-a.done
+	}
+	return a.failErr
+}
+
+// send hands b to every writer's goroutine.
+func (a *asyncWriter) send(b *rowBatch) {
+	b.pending.Store(int32(len(a.full)))
+	for _, c := range a.full {
+		c <- b
+	}
 }
 
 func (a *asyncWriter) Close() error {
@@ -247,9 +282,11 @@ func (a *asyncWriter) Close() error {
 			a.err = err
 		}
 	}
-	// After stop the goroutine has ended: w is ours again.
-	if err := a.w.Close(); a.err == nil {
-		a.err = err
+	// After stop the goroutines have ended: the writers are ours again.
+	for _, w := range a.ws {
+		if err := w.Close(); a.err == nil {
+			a.err = err
+		}
 	}
 	return a.err
 }

@@ -38,14 +38,28 @@ func (r *recorder) WriteRow(row []Value) error {
 
 func (r *recorder) Close() error { r.closed++; return nil }
 
-// TestAsyncCopiesRows: rows reach the writer in order and intact although
-// the caller reuses its buffer for every row, across batch boundaries and
-// past rows larger than a batch: every field of every Value, times with
-// their location, nil and empty Raw told apart.
+// TestAsyncCopiesRows: rows reach the writer, or each of several, in order
+// and intact although the caller reuses its buffer for every row, across
+// batch boundaries and past rows larger than a batch: every field of every
+// Value, times with their location, nil and empty Raw told apart.
 func TestAsyncCopiesRows(t *testing.T) {
-	rec := &valueRecorder{}
+	for _, writers := range []int{1, 3} {
+		t.Run(fmt.Sprintf("%d writers", writers), func(t *testing.T) { testAsyncCopiesRows(t, writers) })
+	}
+}
+
+func testAsyncCopiesRows(t *testing.T, writers int) {
+	recs := make([]*valueRecorder, writers)
+	ws := make([]RowWriter, writers)
+	for k := range recs {
+		recs[k] = &valueRecorder{}
+		ws[k] = recs[k]
+	}
 	var want [][]Value
-	a := Async(rec, 4)
+	a := AsyncAll(ws, 4)
+	if writers == 1 {
+		a = Async(ws[0], 4)
+	}
 	buf := make([]byte, 0, 4*batchBytes)
 	berlin, err := time.LoadLocation("Europe/Berlin")
 	if err != nil {
@@ -94,18 +108,20 @@ func TestAsyncCopiesRows(t *testing.T) {
 			t.Errorf("a batch keeps %d bytes, want at most %d", cap(b.data), batchKeep)
 		}
 	}
-	if rec.closed != 1 {
-		t.Errorf("inner writer closed %d times", rec.closed)
-	}
-	if len(rec.rows) != len(want) {
-		t.Fatalf("got %d rows, want %d", len(rec.rows), len(want))
-	}
-	for i := range want {
-		for j := range want[i] {
-			got, w := rec.rows[i][j], want[i][j]
-			if got.Null != w.Null || got.Literal != w.Literal || got.Wall != w.Wall || got.Time != w.Time ||
-				(got.Raw == nil) != (w.Raw == nil) || !bytes.Equal(got.Raw, w.Raw) {
-				t.Fatalf("row %d, cell %d: got %+.80v, want %+.80v", i, j, got, w)
+	for k, rec := range recs {
+		if rec.closed != 1 {
+			t.Errorf("writer %d closed %d times", k, rec.closed)
+		}
+		if len(rec.rows) != len(want) {
+			t.Fatalf("writer %d got %d rows, want %d", k, len(rec.rows), len(want))
+		}
+		for i := range want {
+			for j := range want[i] {
+				got, w := rec.rows[i][j], want[i][j]
+				if got.Null != w.Null || got.Literal != w.Literal || got.Wall != w.Wall || got.Time != w.Time ||
+					(got.Raw == nil) != (w.Raw == nil) || !bytes.Equal(got.Raw, w.Raw) {
+					t.Fatalf("writer %d, row %d, cell %d: got %+.80v, want %+.80v", k, i, j, got, w)
+				}
 			}
 		}
 	}
@@ -166,6 +182,51 @@ func TestAsyncError(t *testing.T) {
 		t.Error("a row of the wrong width was accepted")
 	}
 }
+
+// TestAsyncAllError: when one of several writers fails, its error comes
+// back from WriteRow and Close, the others stop getting rows soon after,
+// and every writer is closed once. A Close error of one writer comes back
+// too.
+func TestAsyncAllError(t *testing.T) {
+	recs := []*recorder{{}, {failAt: 10}, {}}
+	a := AsyncAll([]RowWriter{recs[0], recs[1], recs[2]}, 1)
+	row := []Value{{Raw: []byte("v")}}
+	var err error
+	n := 0
+	for ; n < 100*batchRows && err == nil; n++ {
+		err = a.WriteRow(row)
+	}
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("WriteRow: %v", err)
+	}
+	if n >= 100*batchRows {
+		t.Errorf("the caller was not stopped: %d rows", n)
+	}
+	if cerr := a.Close(); cerr == nil || cerr.Error() != err.Error() {
+		t.Errorf("Close: %v, want %v", cerr, err)
+	}
+	for k, rec := range recs {
+		if rec.closed != 1 {
+			t.Errorf("writer %d closed %d times", k, rec.closed)
+		}
+	}
+	if len(recs[1].rows) != 9 {
+		t.Errorf("%d rows written before the error", len(recs[1].rows))
+	}
+
+	bad := &closeFailer{}
+	a = AsyncAll([]RowWriter{&recorder{}, bad}, 1)
+	if err := a.WriteRow(row); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err == nil || err.Error() != "close failed" {
+		t.Errorf("Close: %v, want the second writer's close error", err)
+	}
+}
+
+type closeFailer struct{ recorder }
+
+func (c *closeFailer) Close() error { c.closed++; return errors.New("close failed") }
 
 // TestAsyncAllocs: nothing is allocated per row once the batches exist.
 func TestAsyncAllocs(t *testing.T) {
