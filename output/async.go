@@ -75,6 +75,7 @@ type asyncWriter struct {
 	failed     chan struct{}
 	failedOnce sync.Once
 	failErr    error
+	closeErrs  []error // each writer's Close, called by its goroutine
 	closed     bool
 }
 
@@ -86,16 +87,19 @@ type asyncWriter struct {
 func Async(w RowWriter, cols int) RowWriter { return AsyncAll([]RowWriter{w}, cols) }
 
 // AsyncAll is Async for several writers of the same rows: each runs on a
-// goroutine of its own and a row is copied once for all of them. Close
-// closes them in order and returns the first error: of a WriteRow, in the
-// order they failed, or of a Close.
+// goroutine of its own and a row is copied once for all of them. Each
+// goroutine closes its writer when it has written the last row, so one
+// writer's fsync overlaps another's last work. Close waits for them and
+// returns the first error: of the WriteRow that failed first, else of the
+// first writer whose Close failed.
 func AsyncAll(ws []RowWriter, cols int) RowWriter {
 	a := &asyncWriter{
 		ws: ws, cols: cols,
-		full:   make([]chan *rowBatch, len(ws)),
-		free:   make(chan *rowBatch, asyncBatches),
-		done:   make(chan struct{}, len(ws)),
-		failed: make(chan struct{}),
+		closeErrs: make([]error, len(ws)),
+		full:      make([]chan *rowBatch, len(ws)),
+		free:      make(chan *rowBatch, asyncBatches),
+		done:      make(chan struct{}, len(ws)),
+		failed:    make(chan struct{}),
 	}
 	for range asyncBatches - 1 {
 		a.free <- newRowBatch()
@@ -112,9 +116,9 @@ func newRowBatch() *rowBatch {
 	return &rowBatch{data: make([]byte, 0, batchBytes)}
 }
 
-// run is writer k's goroutine: it writes batches until full[k] is closed;
-// after an error it only drains them. The last writer done with a batch
-// hands it back.
+// run is writer k's goroutine: it writes batches until full[k] is closed
+// (after an error it only drains them), then closes the writer. The last
+// writer done with a batch hands it back.
 func (a *asyncWriter) run(k int) {
 	var err error
 	w := a.ws[k]
@@ -137,6 +141,7 @@ func (a *asyncWriter) run(k int) {
 		}
 		a.free <- b
 	}
+	a.closeErrs[k] = w.Close()
 	a.done <- struct{}{}
 }
 
@@ -282,9 +287,9 @@ func (a *asyncWriter) Close() error {
 			a.err = err
 		}
 	}
-	// After stop the goroutines have ended: the writers are ours again.
-	for _, w := range a.ws {
-		if err := w.Close(); a.err == nil {
+	// stop has waited for the goroutines, which closed the writers.
+	for _, err := range a.closeErrs {
+		if a.err == nil {
 			a.err = err
 		}
 	}
