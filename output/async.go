@@ -10,11 +10,17 @@ import (
 	"time"
 )
 
-// Batches in flight between the query's goroutine and an async writer's:
-// one being filled, the others queued or being written. A batch is sealed
-// at batchRows rows or when its bytes would pass batchBytes.
+// Batches in flight between the query's goroutine and the writers': one
+// being filled, the others queued or being written. A batch is sealed at
+// batchRows rows or when its bytes would pass batchBytes. 32 batches are
+// about 25 ms of rows at 600,000 rows/s, more than a scheduler's time
+// slice, so the reader and the writers ride out each other's turns off a
+// core instead of waiting: with 4, csv and xlsx in one run took 1.03-1.06
+// times the xlsx-only time, with 32 1.01-1.03, and xlsx alone 1-2% less
+// (BENCHMARKS.md, perf-4). Batches are made as they are first needed, so a
+// small dataset does not pay for them.
 const (
-	asyncBatches = 4
+	asyncBatches = 32
 	batchRows    = 512
 	batchBytes   = 64 << 10
 )
@@ -76,6 +82,7 @@ type asyncWriter struct {
 	failedOnce sync.Once
 	failErr    error
 	closeErrs  []error // each writer's Close, called by its goroutine
+	made       int     // batches made so far, at most asyncBatches
 	closed     bool
 }
 
@@ -101,10 +108,7 @@ func AsyncAll(ws []RowWriter, cols int) RowWriter {
 		done:      make(chan struct{}, len(ws)),
 		failed:    make(chan struct{}),
 	}
-	for range asyncBatches - 1 {
-		a.free <- newRowBatch()
-	}
-	a.cur = newRowBatch()
+	a.cur, a.made = newRowBatch(), 1
 	for k := range ws {
 		a.full[k] = make(chan *rowBatch, asyncBatches)
 		go a.run(k)
@@ -169,7 +173,7 @@ func (a *asyncWriter) WriteRow(row []Value) error {
 	b := a.cur
 	if b.rows == batchRows || (len(b.data)+n > cap(b.data) || len(b.locs) >= batchLocs) && b.rows > 0 {
 		a.send(b)
-		b = <-a.free
+		b = a.next()
 		b.data, b.rows, b.locs = b.data[:0], 0, b.locs[:0]
 		a.cur = b
 	}
@@ -267,6 +271,21 @@ func (a *asyncWriter) stop() error {
 		<-a.done
 	}
 	return a.failErr
+}
+
+// next returns a batch to fill: one given back, else a new one while fewer
+// than asyncBatches exist, else the next one given back.
+func (a *asyncWriter) next() *rowBatch {
+	if a.made < asyncBatches {
+		select {
+		case b := <-a.free:
+			return b
+		default:
+			a.made++
+			return newRowBatch()
+		}
+	}
+	return <-a.free
 }
 
 // send hands b to every writer's goroutine.

@@ -103,7 +103,7 @@ func testAsyncCopiesRows(t *testing.T, writers int) {
 	}
 	// The batches that grew for the outsized rows let the room go once
 	// written; after Close all of them are back.
-	for range asyncBatches {
+	for range a.(*asyncWriter).made {
 		if b := <-a.(*asyncWriter).free; cap(b.data) > batchKeep {
 			t.Errorf("a batch keeps %d bytes, want at most %d", cap(b.data), batchKeep)
 		}
@@ -243,6 +243,26 @@ func TestAsyncAllocs(t *testing.T) {
 	}
 	if allocs := testing.AllocsPerRun(10*batchRows, func() { _ = a.WriteRow(vals) }); allocs != 0 {
 		t.Errorf("%v allocations per row", allocs)
+	}
+}
+
+// TestAsyncBatchesOnDemand: a small dataset makes one batch, a large one
+// no more than asyncBatches.
+func TestAsyncBatchesOnDemand(t *testing.T) {
+	row := []Value{{Raw: []byte("v")}}
+	for _, c := range []struct{ rows, most int }{{10, 1}, {100 * batchRows, asyncBatches}} {
+		a := AsyncAll([]RowWriter{nopWriter{}, &recorder{}}, 1)
+		for range c.rows {
+			if err := a.WriteRow(row); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := a.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if made := a.(*asyncWriter).made; made < 1 || made > c.most {
+			t.Errorf("%d rows: %d batches made, want 1 to %d", c.rows, made, c.most)
+		}
 	}
 }
 
