@@ -242,7 +242,7 @@ func (r *Runner) dataset(ctx context.Context, sess *session, job *Job, ds *queri
 		// another goroutine): 990,000 rows to xlsx went from 4.6 s to
 		// 4.2 s. With several outputs they all do, so that none waits for
 		// another nor slows the reading of rows: csv and xlsx in one run
-		// went from 1.06 to 1.04 times the xlsx-only time (BENCHMARKS.md,
+		// went from 1.07 to 1.04 times the xlsx-only time (BENCHMARKS.md,
 		// perf-4). A lone csv or jsonl writer stays on this goroutine,
 		// where it costs less than the copy.
 		var async []output.RowWriter
