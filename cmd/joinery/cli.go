@@ -106,7 +106,7 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return nil
 	case "-version", "--version", "version":
 		if len(rest) > 0 && (rest[0] == "-h" || rest[0] == "-help" || rest[0] == "--help") {
-			fmt.Fprintln(stderr, "Usage: joinery version\n\nPrints joinery's version.")
+			fmt.Fprintln(stdout, "Usage: joinery version\n\nPrints joinery's version.")
 			return nil
 		}
 		fmt.Fprintf(stdout, "joinery %s\n", version)
@@ -138,7 +138,7 @@ type common struct {
 	help      func() // prints the command's usage and flags
 }
 
-func newFlags(name, synopsis string, stderr io.Writer) (*flag.FlagSet, *common) {
+func newFlags(name, synopsis string, stdout, stderr io.Writer) (*flag.FlagSet, *common) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	// The flag package would print a bad flag's error and then the whole
 	// usage; parse returns the error (printed once, by run) and prints the
@@ -149,9 +149,11 @@ func newFlags(name, synopsis string, stderr io.Writer) (*flag.FlagSet, *common) 
 	fs.StringVar(&c.config, "config", "", "configuration file (default $JOINERY_CONFIG, else ./config.yaml)")
 	fs.StringVar(&c.logLevel, "log-level", "", "debug, info, warn or error (default $JOINERY_LOG_LEVEL, else info)")
 	fs.StringVar(&c.logFormat, "log-format", "auto", "text, json, or auto (text on a terminal)")
+	// Asked-for help is output, as for the top-level --help: it goes to
+	// stdout, so that it can be paged or grepped.
 	c.help = func() {
-		fmt.Fprintf(stderr, "Usage: joinery %s\n\nFlags:\n", synopsis)
-		fs.SetOutput(stderr)
+		fmt.Fprintf(stdout, "Usage: joinery %s\n\nFlags:\n", synopsis)
+		fs.SetOutput(stdout)
 		fs.PrintDefaults()
 		fs.SetOutput(io.Discard)
 	}
@@ -418,7 +420,7 @@ func (rf *runFlags) allPlans(selected []*jobs.Job) ([][]jobs.Plan, error) {
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	var prof profiles
-	c, rf, cfg, selected, err := jobCommand("run", "run JOB... | --all [--at TIME | --from T --to T [--once]] [--param NAME=VALUE]... [--cpuprofile FILE] [--memprofile FILE] [--trace FILE]", args, stderr, func(fs *flag.FlagSet) {
+	c, rf, cfg, selected, err := jobCommand("run", "run JOB... | --all [--at TIME | --from T --to T [--once]] [--param NAME=VALUE]... [--cpuprofile FILE] [--memprofile FILE] [--trace FILE]", args, stdout, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&prof.cpu, "cpuprofile", "", "write a CPU profile of the run to `FILE` (for go tool pprof)")
 		fs.StringVar(&prof.mem, "memprofile", "", "write an allocation profile of the run to `FILE` when it ends")
 		fs.StringVar(&prof.trace, "trace", "", "write an execution trace of the run to `FILE` (for go tool trace)")
@@ -579,7 +581,7 @@ func (p *progress) update(job, dataset string, rows int64, done bool) {
 }
 
 func cmdList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, c := newFlags("list", "list [--next N]", stderr)
+	fs, c := newFlags("list", "list [--next N]", stdout, stderr)
 	n := fs.Int("next", 3, "how many next run times to show")
 	if _, err := c.parse(fs, args); err != nil {
 		return err
@@ -610,7 +612,7 @@ func cmdList(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, c := newFlags("validate", "validate [--connect]", stderr)
+	fs, c := newFlags("validate", "validate [--connect]", stdout, stderr)
 	connect := fs.Bool("connect", false, "also connect and check that every table and column exists")
 	if _, err := c.parse(fs, args); err != nil {
 		return err
@@ -688,8 +690,8 @@ func describeRun(j *jobs.Job, p jobs.Plan, ds *queries.Dataset) string {
 
 // jobCommand parses the flags of a command that takes job names (or --all)
 // and run flags, loads the configuration and selects the jobs.
-func jobCommand(name, synopsis string, args []string, stderr io.Writer, extra ...func(*flag.FlagSet)) (*common, *runFlags, *jobs.Config, []*jobs.Job, error) {
-	fs, c := newFlags(name, synopsis, stderr)
+func jobCommand(name, synopsis string, args []string, stdout, stderr io.Writer, extra ...func(*flag.FlagSet)) (*common, *runFlags, *jobs.Config, []*jobs.Job, error) {
+	fs, c := newFlags(name, synopsis, stdout, stderr)
 	all := fs.Bool("all", false, "every job")
 	rf := addRunFlags(fs)
 	for _, add := range extra {
@@ -708,7 +710,7 @@ func jobCommand(name, synopsis string, args []string, stderr io.Writer, extra ..
 }
 
 func cmdSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	_, rf, cfg, selected, err := jobCommand("sql", "sql JOB... | --all [--at TIME | --from T --to T [--once]] [--param NAME=VALUE]...", args, stderr)
+	_, rf, cfg, selected, err := jobCommand("sql", "sql JOB... | --all [--at TIME | --from T --to T [--once]] [--param NAME=VALUE]...", args, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -730,7 +732,7 @@ func cmdSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 }
 
 func cmdExplain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	c, rf, cfg, selected, err := jobCommand("explain", "explain JOB... | --all [--at TIME | --from T --to T --once] [--param NAME=VALUE]...", args, stderr)
+	c, rf, cfg, selected, err := jobCommand("explain", "explain JOB... | --all [--at TIME | --from T --to T --once] [--param NAME=VALUE]...", args, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -770,7 +772,7 @@ func formatArg(a any) string {
 }
 
 func cmdSchedule(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, c := newFlags("schedule", "schedule [--grace 5m]", stderr)
+	fs, c := newFlags("schedule", "schedule [--grace 5m]", stdout, stderr)
 	grace := fs.Duration("grace", 5*time.Minute, "on SIGINT/SIGTERM, how long a running job may finish before it is cancelled")
 	if _, err := c.parse(fs, args); err != nil {
 		return err

@@ -303,8 +303,8 @@ func TestEndToEnd(t *testing.T) {
 		}
 		for _, cmd := range []string{"run", "list", "validate", "sql", "explain", "schedule", "version"} {
 			r := runBin(t, bin, nil, cmd, "--help")
-			if r.code != 0 || !strings.Contains(r.stderr, "Usage: joinery "+cmd) {
-				t.Errorf("%s --help: exit %d\n%s", cmd, r.code, r.stderr)
+			if r.code != 0 || !strings.Contains(r.stdout, "Usage: joinery "+cmd) || r.stderr != "" {
+				t.Errorf("%s --help: exit %d, want the usage on stdout and nothing on stderr\nstdout:\n%s\nstderr:\n%s", cmd, r.code, r.stdout, r.stderr)
 			}
 		}
 	})
