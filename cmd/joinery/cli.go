@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -316,6 +317,10 @@ func selectJobs(cfg *jobs.Config, names []string, all bool) ([]*jobs.Job, error)
 		j, err := cfg.Job(n)
 		if err != nil {
 			return nil, &exitError{code: exitUsage, err: fmt.Errorf("%w (jobs: %s)", err, jobNames(cfg))}
+		}
+		if slices.Contains(out, j) {
+			// A second run would only replace the first one's reports.
+			return nil, usageErr("job %s is named twice", n)
 		}
 		out = append(out, j)
 	}

@@ -239,7 +239,7 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Run("usage errors exit 2", func(t *testing.T) {
 		for _, args := range [][]string{{"run"}, {"run", "nope"}, {"frobnicate"}, {"run", "nightly", "--at", "yesterday"},
-			{"list", "--next", "-1"}, {"list", "--next", "100000"}} {
+			{"list", "--next", "-1"}, {"list", "--next", "100000"}, {"sql", "nightly", "nightly"}} {
 			// A panic exits 2 as well: the message tells them apart.
 			if r := runBin(t, bin, env, args...); r.code != exitUsage || !strings.HasPrefix(r.stderr, "joinery: ") && !strings.Contains(r.stderr, "\njoinery: ") {
 				t.Errorf("%q: exit %d, want %d and a joinery error\n%s", args, r.code, exitUsage, r.stderr)
