@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -58,7 +59,8 @@ Run flags:
   --from T --to T    backfill: one run per window of the job in [from, to),
                      each writing its own files
   --once             with --from/--to: one run with exactly that window
-  --param NAME=VALUE a job parameter (repeatable)
+  --param NAME=VALUE a job parameter (repeatable; with several jobs, for those
+                     that declare it)
 
 Every command takes:
   --config FILE      configuration (default $JOINERY_CONFIG, else ./config.yaml)
@@ -371,7 +373,7 @@ func (p paramFlag) Set(s string) error {
 
 // plans returns the runs to make of job: one at --at (or now), or those of
 // --from/--to.
-func (rf *runFlags) plans(j *jobs.Job, now time.Time) ([]jobs.Plan, error) {
+func (rf *runFlags) plans(j *jobs.Job, now time.Time, params paramFlag) ([]jobs.Plan, error) {
 	wrap := func(err error) error { return usageErr("job %s: %v", j.Name, err) }
 	switch {
 	case (rf.from == "") != (rf.to == ""):
@@ -389,7 +391,7 @@ func (rf *runFlags) plans(j *jobs.Job, now time.Time) ([]jobs.Plan, error) {
 		if err != nil {
 			return nil, usageErr("--to %v", err)
 		}
-		plans, err := j.PlanRange(from, to, rf.params, rf.once)
+		plans, err := j.PlanRange(from, to, params, rf.once)
 		if err != nil {
 			return nil, wrap(err)
 		}
@@ -402,7 +404,7 @@ func (rf *runFlags) plans(j *jobs.Job, now time.Time) ([]jobs.Plan, error) {
 			return nil, usageErr("--at %v", err)
 		}
 	}
-	p, err := j.PlanAt(t, rf.params)
+	p, err := j.PlanAt(t, params)
 	if err != nil {
 		return nil, wrap(err)
 	}
@@ -411,13 +413,35 @@ func (rf *runFlags) plans(j *jobs.Job, now time.Time) ([]jobs.Plan, error) {
 
 // allPlans plans the runs of every selected job before any starts, so that a
 // bad flag fails before a report is written.
+//
+// With several jobs, each gets the --param values it declares, so that
+// `run --all --param region=EU` sets region where there is one; a
+// parameter that none of them declares is still an error.
 func (rf *runFlags) allPlans(selected []*jobs.Job) ([][]jobs.Plan, error) {
 	now := time.Now()
 	out := make([][]jobs.Plan, len(selected))
+	all := rf.params
+	used := map[string]bool{}
 	for i, j := range selected {
+		params := all
+		if len(selected) > 1 {
+			params = paramFlag{}
+			for _, prm := range j.Params {
+				if v, ok := all[prm.Name]; ok {
+					params[prm.Name], used[prm.Name] = v, true
+				}
+			}
+		}
 		var err error
-		if out[i], err = rf.plans(j, now); err != nil {
+		if out[i], err = rf.plans(j, now, params); err != nil {
 			return nil, err
+		}
+	}
+	if len(selected) > 1 {
+		for _, name := range slices.Sorted(maps.Keys(all)) {
+			if !used[name] {
+				return nil, usageErr("--param %s: none of the selected jobs declares it", name)
+			}
 		}
 	}
 	return out, nil
