@@ -27,16 +27,14 @@ type Scheduler struct {
 // without a default would fail every run.
 var ErrNotSchedulable = errors.New("configuration cannot be scheduled")
 
-// Run schedules the jobs and blocks until ctx is cancelled. It then starts
-// no new run, waits up to Grace for running ones, cancels what is still
-// running, waits for it to clean up and returns nil.
-func (s *Scheduler) Run(ctx context.Context) error {
-	cfg := s.Runner.Config
+// Schedulable reports why cfg's jobs cannot run on their schedules, as Run
+// would before it schedules anything: no jobs, or a required parameter
+// without a default (scheduled runs take the defaults, and it would fail
+// every run, night after night), wrapped in ErrNotSchedulable.
+func Schedulable(cfg *Config) error {
 	if len(cfg.Jobs) == 0 {
 		return errors.New("no jobs to schedule")
 	}
-	// Scheduled runs take the parameters' defaults: a required parameter
-	// would fail every one of them, night after night.
 	var problems []error
 	for _, j := range cfg.Jobs {
 		if _, err := j.PlanAt(time.Now(), nil); err != nil {
@@ -45,6 +43,17 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 	if err := errors.Join(problems...); err != nil {
 		return fmt.Errorf("%w: %w", ErrNotSchedulable, err)
+	}
+	return nil
+}
+
+// Run schedules the jobs and blocks until ctx is cancelled. It then starts
+// no new run, waits up to Grace for running ones, cancels what is still
+// running, waits for it to clean up and returns nil.
+func (s *Scheduler) Run(ctx context.Context) error {
+	cfg := s.Runner.Config
+	if err := Schedulable(cfg); err != nil {
+		return err
 	}
 	logger := cronLogger{s.Logger}
 	c := cron.New(

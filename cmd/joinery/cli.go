@@ -821,6 +821,11 @@ func cmdSchedule(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
+	// Before connecting: a configuration that cannot be scheduled is
+	// refused whether or not the database is there.
+	if err := jobs.Schedulable(cfg); err != nil {
+		return err
+	}
 	// The daemon outlives a database that is down or not started yet
 	// (containers start in any order): each run connects when it starts.
 	log, db, closeDB, err := c.connect(ctx, cfg, false, true)

@@ -264,6 +264,11 @@ func TestEndToEnd(t *testing.T) {
 		required := filepath.Join(dir, "required.yaml")
 		os.WriteFile(required, []byte(strings.Replace(e2eConfig, `    schedule: "0 6 * * *"`,
 			`    schedule: "0 6 * * *"`+"\n    params: {country: {type: string, required: true}}", 1)), 0o644)
+		// Refused before connecting: the database's state does not matter.
+		requiredNoDB := filepath.Join(dir, "required-nodb.yaml")
+		os.WriteFile(requiredNoDB, []byte(strings.Replace(strings.Replace(e2eConfig, `    schedule: "0 6 * * *"`,
+			`    schedule: "0 6 * * *"`+"\n    params: {country: {type: string, required: true}}", 1),
+			"  dsn: ${E2E_DSN}\n", "  dsn: nobody:wrong@tcp(127.0.0.1:1)/none\n", 1)), 0o644)
 		for _, tt := range []struct {
 			args []string
 			want string
@@ -272,10 +277,11 @@ func TestEndToEnd(t *testing.T) {
 			{[]string{"validate", "--config", dir}, "read config"}, // a folder
 			{[]string{"run", "nightly", "--config", noDB}, "built without the embedded demo database"},
 			{[]string{"schedule", "--config", required}, "cannot run on its schedule"},
+			{[]string{"schedule", "--config", requiredNoDB}, "cannot run on its schedule"},
 		} {
 			r := runBin(t, bin, env, tt.args...)
-			if r.code != exitUsage || !strings.Contains(r.stderr, tt.want) {
-				t.Errorf("%q: exit %d, want %d and %q\n%s", tt.args, r.code, exitUsage, tt.want, r.stderr)
+			if r.code != exitUsage || !strings.Contains(r.stderr, tt.want) || strings.Contains(r.stderr, "127.0.0.1:1") {
+				t.Errorf("%q: exit %d, want %d and %q, without a connection attempt\n%s", tt.args, r.code, exitUsage, tt.want, r.stderr)
 			}
 		}
 	})
