@@ -169,7 +169,7 @@ func (h slogHook) Levels() []logrus.Level {
 
 func (h slogHook) Fire(e *logrus.Entry) error {
 	attrs := make([]any, 0, 2+2*len(e.Data))
-	attrs = append(attrs, "level", e.Level.String())
+	attrs = append(attrs, "engine_level", e.Level.String()) // "level" is slog's own
 	for k, v := range e.Data {
 		attrs = append(attrs, k, v)
 	}
