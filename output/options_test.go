@@ -146,6 +146,13 @@ func TestColumnPresentation(t *testing.T) {
 	if h, _ := f.GetCellValue("b", "B1"); h != "Betrag" {
 		t.Errorf("b!B1 = %q, want the dataset's own label", h)
 	}
+	// What b/amount does not set comes from amount.
+	if c := readCell(t, f, "b", "B2"); c.numFmt != "#,##0.00" || c.shown != "1,234.50" {
+		t.Errorf("b!B2 = %+v, want the plain entry's format", c)
+	}
+	if w, _ := f.GetColWidth("b", "B"); w != 30 {
+		t.Errorf("width of b!B = %v, want the plain entry's 30", w)
+	}
 	if c := readCell(t, f, "a", "B2"); c.numFmt != "#,##0.00" || c.raw != "1234.5" || c.shown != "1,234.50" {
 		t.Errorf("a!B2 = %+v", c)
 	}

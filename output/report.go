@@ -140,7 +140,7 @@ func (r *report) Dataset(name string, cols []Column) (RowWriter, error) {
 		labelled[i] = c
 		if p, ok := r.spec.presentation(name, c.Name); ok {
 			present[i] = p
-			r.seen["\x01"+p.Name] = true
+			r.seen["\x01"+c.Name], r.seen["\x01"+name+"/"+c.Name] = true, true
 			if p.Label != "" {
 				labelled[i].Name = p.Label
 			}

@@ -151,15 +151,32 @@ func (s Spec) resolved() Spec {
 // presentation returns the ColumnSpec for a column of a dataset: a
 // "dataset/column" entry wins over a plain "column" one.
 func (s Spec) presentation(dataset, column string) (ColumnSpec, bool) {
-	var plain ColumnSpec
-	found := false
+	var plain, own ColumnSpec
+	var hasPlain, hasOwn bool
 	for _, c := range s.Columns {
 		switch c.Name {
 		case dataset + "/" + column:
-			return c, true
+			own, hasOwn = c, true
 		case column:
-			plain, found = c, true
+			plain, hasPlain = c, true
 		}
 	}
-	return plain, found
+	if !hasOwn {
+		return plain, hasPlain
+	}
+	// The dataset's own entry wins for what it sets; the plain one still
+	// gives the rest (a width for every dataset, a label for one).
+	if hasPlain {
+		if own.Label == "" {
+			own.Label = plain.Label
+		}
+		if own.Format == "" {
+			own.Format = plain.Format
+		}
+		if own.Width == 0 {
+			own.Width = plain.Width
+		}
+		own.Hidden = own.Hidden || plain.Hidden
+	}
+	return own, true
 }
