@@ -86,19 +86,15 @@ type asyncWriter struct {
 	closed     bool
 }
 
-// Async returns a RowWriter that runs w on another goroutine. w is only
-// used by that goroutine until Close returns; Close closes w and returns
-// its error or the first WriteRow error. cols is the number of columns.
-// The Values w gets equal those given to WriteRow, but for a Time's
-// monotonic clock reading, which is dropped.
-func Async(w RowWriter, cols int) RowWriter { return AsyncAll([]RowWriter{w}, cols) }
-
-// AsyncAll is Async for several writers of the same rows: each runs on a
-// goroutine of its own and a row is copied once for all of them. Each
-// goroutine closes its writer when it has written the last row, so one
-// writer's fsync overlaps another's last work. Close waits for them and
-// returns the first error: of the WriteRow that failed first, else of the
-// first writer whose Close failed.
+// AsyncAll returns a RowWriter that runs each of ws on a goroutine of its
+// own; a row is copied once for all of them. A writer is only used by its
+// goroutine until Close returns, and each goroutine closes its writer when
+// it has written the last row, so one writer's fsync overlaps another's
+// last work. Close waits for them and returns the first error: of the
+// WriteRow that failed first, else of the first writer whose Close failed.
+// cols is the number of columns. The Values the writers get equal those
+// given to WriteRow, but for a Time's monotonic clock reading, which is
+// dropped.
 func AsyncAll(ws []RowWriter, cols int) RowWriter {
 	a := &asyncWriter{
 		ws: ws, cols: cols,

@@ -57,9 +57,6 @@ func testAsyncCopiesRows(t *testing.T, writers int) {
 	}
 	var want [][]Value
 	a := AsyncAll(ws, 4)
-	if writers == 1 {
-		a = Async(ws[0], 4)
-	}
 	buf := make([]byte, 0, 4*batchBytes)
 	berlin, err := time.LoadLocation("Europe/Berlin")
 	if err != nil {
@@ -160,7 +157,7 @@ func cloneRow(row []Value) []Value {
 // caller stops early) and from Close, and the inner writer is closed.
 func TestAsyncError(t *testing.T) {
 	rec := &recorder{failAt: 10}
-	a := Async(rec, 1)
+	a := AsyncAll([]RowWriter{rec}, 1)
 	row := []Value{{Raw: []byte("v")}}
 	var err error
 	for i := 0; i < 100*batchRows && err == nil; i++ {
@@ -178,7 +175,7 @@ func TestAsyncError(t *testing.T) {
 	if len(rec.rows) != 9 {
 		t.Errorf("%d rows written before the error", len(rec.rows))
 	}
-	if err := Async(&recorder{}, 2).WriteRow(row); err == nil {
+	if err := AsyncAll([]RowWriter{&recorder{}}, 2).WriteRow(row); err == nil {
 		t.Error("a row of the wrong width was accepted")
 	}
 }
@@ -236,7 +233,7 @@ func TestAsyncAllocs(t *testing.T) {
 	if err := n.Normalize(raw, vals); err != nil {
 		t.Fatal(err)
 	}
-	a := Async(nopWriter{}, len(cols))
+	a := AsyncAll([]RowWriter{nopWriter{}}, len(cols))
 	defer a.Close()
 	for range asyncBatches * batchRows {
 		_ = a.WriteRow(vals)
@@ -277,7 +274,7 @@ func (nopWriter) Close() error           { return nil }
 func TestAsyncManyZones(t *testing.T) {
 	const cols = 300
 	rec := &valueRecorder{}
-	a := Async(rec, cols)
+	a := AsyncAll([]RowWriter{rec}, cols)
 	day := time.Date(2024, 3, 1, 9, 15, 0, 0, time.UTC)
 	plus1 := time.FixedZone("P1", 3600)
 	var want [][]Value

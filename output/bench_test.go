@@ -158,7 +158,7 @@ func BenchmarkAsyncWriteRow(b *testing.B) {
 	if err := n.Normalize(rawRow, vals); err != nil {
 		b.Fatal(err)
 	}
-	a := Async(nopWriter{}, len(cols))
+	a := AsyncAll([]RowWriter{nopWriter{}}, len(cols))
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := a.WriteRow(vals); err != nil {

@@ -280,7 +280,7 @@ const (
 
 // plain reports whether b, with a single-byte delimiter, holds none of the
 // bytes that make a field quoted. It looks at eight bytes at a time (the
-// byte-by-byte loop was a sixth of the CSV writer's time), the last eight
+// byte-by-byte loop was a quarter of the CSV writer's time), the last eight
 // overlapping the word before: a word passes when no byte is below 0x0E
 // (which takes in CR and LF), a quote or the delimiter. The first word
 // that does not, and a field shorter than a word, are looked at byte by
