@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -45,36 +46,67 @@ func (d Database) Host() string {
 	return cfg.Addr
 }
 
-// record finishes a committed run: it logs the outputs' warnings, writes
-// the manifest beside the run's files and applies the job's retention.
-func (r *Runner) record(job *Job, res *Result, reports []output.Report, log *slog.Logger) error {
-	dir := r.Config.OutputPath()
-	var files []output.File
+// jobFiles describes the files job writes, for output.Dir.Recover.
+func jobFiles(job *Job) output.JobFiles {
+	f := output.JobFiles{Job: job.Name, Specs: job.Outputs}
+	for _, ds := range job.Datasets {
+		if !ds.Internal {
+			f.Datasets = append(f.Datasets, ds.Name)
+		}
+	}
+	return f
+}
+
+// recover finishes what runs of job that died left undone (see
+// output.Dir.Recover). What it cannot do is a warning: the run goes on,
+// and its own commit tries again.
+func (r *Runner) recover(dir *output.Dir, job *Job, log *slog.Logger) {
+	notes, err := dir.Recover(jobFiles(job))
+	for _, n := range notes {
+		log.Info(n)
+	}
+	if err != nil {
+		log.Warn("could not clean up after an earlier run", "error", err)
+	}
+}
+
+// Recover finishes a commit of job that a crash interrupted and removes
+// the temporary files its dead runs left, without running it; the
+// scheduler calls it for every job when it starts.
+func (r *Runner) Recover(job *Job) {
+	log := r.Logger.With("job", job.Name)
+	dir, err := output.OpenDir(r.Config.OutputPath())
+	if err != nil {
+		log.Warn("could not clean up after an earlier run", "error", err)
+		return
+	}
+	defer dir.Close()
+	r.recover(dir, job, log)
+}
+
+// manifest describes the run for its manifest, less the files (which
+// output.Dir.Commit adds). It also gathers the run's warnings into res.
+func (r *Runner) manifest(job *Job, res *Result, reports []output.Report, log *slog.Logger) *output.Manifest {
 	for _, d := range res.Datasets {
 		for _, w := range d.Warnings {
 			res.Warnings = append(res.Warnings, "dataset "+d.Name+": "+w)
 		}
 	}
 	for _, rep := range reports {
-		files = append(files, rep.Files()...)
 		for _, w := range rep.Warnings() {
 			log.Warn("value changed in report", "warning", w)
 			res.Warnings = append(res.Warnings, w)
 		}
 	}
-	mfiles, err := output.ManifestFiles(dir, files)
-	if err != nil {
-		return fmt.Errorf("manifest: %w", err)
-	}
 	m := &output.Manifest{
 		Job:      job.Name,
 		Logical:  res.Logical,
+		Partial:  res.Partial,
 		Started:  res.Started.In(job.Location),
 		Duration: time.Since(res.Started).Seconds(),
 		Version:  r.Version,
 		DBHost:   r.Config.Database.Host(),
-		Files:    mfiles,
-		Warnings: res.Warnings,
+		Warnings: slices.Clone(res.Warnings),
 	}
 	if res.Window != nil {
 		m.Window = &output.Window{From: res.Window.Start.In(job.Location), To: res.Window.End.In(job.Location)}
@@ -82,16 +114,37 @@ func (r *Runner) record(job *Job, res *Result, reports []output.Report, log *slo
 	for _, d := range res.Datasets {
 		m.Datasets = append(m.Datasets, output.ManifestSet{Name: d.Name, Rows: d.Rows, SQLSHA256: d.SQLHash, Duration: d.Duration.Seconds()})
 	}
-	if res.Manifest, err = output.WriteManifest(dir, m); err != nil {
-		return err
+	return m
+}
+
+// committed finishes a run past its commit point: it records the result,
+// the job's success (unless the run was partial) and applies the job's
+// retention. Nothing here fails the run: problems are warnings.
+func (r *Runner) committed(dir *output.Dir, job *Job, res *Result, c *output.Committed, log *slog.Logger) {
+	for _, f := range c.Files {
+		res.Files = append(res.Files, f.Path)
+		log.Info("report written", "path", f.Path, "rows", f.Rows, "bytes", f.Size)
 	}
-	deleted, warns, err := output.Retain(dir, job.Name, job.Retention, time.Now())
+	res.Manifest, res.Latest = c.Manifest, c.Latest
+	for _, w := range c.Warnings {
+		log.Warn(w)
+	}
+	res.Warnings = append(res.Warnings, c.Warnings...)
+	if !res.Partial {
+		if err := recordSuccess(dir, job.Name, res.Logical); err != nil {
+			log.Warn("could not record the run for catch-up", "error", err)
+			res.Warnings = append(res.Warnings, fmt.Sprintf("the run is not recorded for catch-up: %v", err))
+		}
+	}
+	deleted, warns, err := dir.Retain(job.Name, job.Retention, time.Now(), res.Logical)
 	for _, p := range deleted {
 		log.Info("retention: deleted", "path", p)
+	}
+	if err != nil {
+		warns = append(warns, err.Error())
 	}
 	for _, w := range warns {
 		log.Warn(w)
 	}
 	res.Warnings = append(res.Warnings, warns...)
-	return err
 }

@@ -89,8 +89,9 @@ func TestEmptyResultPolicies(t *testing.T) {
 		if !errors.Is(res.Err, jobs.ErrEmpty) || !strings.Contains(res.Err.Error(), "dataset none") {
 			t.Fatalf("err = %v, want ErrEmpty naming dataset none", res.Err)
 		}
-		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
-			t.Errorf("output_dir holds %d entries, want none", len(entries))
+		// Only joinery's state folder (the job's commit lock).
+		if entries, _ := os.ReadDir(dir); len(entries) != 1 || entries[0].Name() != output.StateDir {
+			t.Errorf("output_dir holds %v, want only %s", entries, output.StateDir)
 		}
 	})
 }

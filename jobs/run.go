@@ -58,6 +58,11 @@ type Result struct {
 	Files    []string // written, in output order
 	Attempts int      // 1, or more after retries (RunWithRetries)
 	Manifest string   // the run's manifest, beside its files ("" when none was written)
+	// Partial is set for a run whose window (or logical time) was not over
+	// when it started (run --allow-partial).
+	Partial bool
+	// Latest reports whether the outputs' latest names moved to this run.
+	Latest   bool
 	Warnings []string // values the outputs had to change, files retention left alone
 	Err      error
 }
@@ -82,10 +87,14 @@ func (r *Runner) Run(ctx context.Context, job *Job, t time.Time) *Result {
 // Result is never nil; its Err is the run's error.
 func (r *Runner) RunPlan(ctx context.Context, job *Job, p Plan) *Result {
 	res := &Result{Job: job.Name, Logical: p.Logical.In(job.Location), Window: p.Window, Started: time.Now()}
+	res.Partial = p.NotOver(res.Started)
 	log := r.Logger.With("job", job.Name)
 	attrs := []any{"logical_time", res.Logical.Format(time.RFC3339)}
 	if p.Window != nil {
 		attrs = append(attrs, "window_start", p.Window.Start.Format(time.RFC3339), "window_end", p.Window.End.Format(time.RFC3339))
+	}
+	if res.Partial {
+		attrs = append(attrs, "partial", true)
 	}
 	log.Info("run started", attrs...)
 	res.Err = r.run(ctx, job, p, res, log)
@@ -99,9 +108,6 @@ func (r *Runner) RunPlan(ctx context.Context, job *Job, p Plan) *Result {
 		return res
 	}
 	log.Info("run finished", "files", len(res.Files), "duration", res.Duration.Round(time.Millisecond))
-	if err := r.Config.recordSuccess(job.Name, res.Logical); err != nil {
-		log.Warn("could not record the run for catch-up", "error", err)
-	}
 	return res
 }
 
@@ -128,6 +134,15 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 	}
 	defer sess.release()
 
+	dir, err := output.OpenDir(r.Config.OutputPath())
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	// A run of this job that died left its commit to finish, or temporary
+	// files to remove: the job's lock is held, so no run of it is live.
+	r.recover(dir, job, log)
+
 	reports := make([]output.Report, 0, len(job.Outputs))
 	defer func() {
 		if err != nil {
@@ -138,7 +153,6 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 			}
 		}
 	}()
-	dir := r.Config.OutputPath()
 	vars := r.vars(job, res)
 	if p.Window != nil {
 		vars.WindowStart, vars.WindowEnd = p.Window.Start, p.Window.End
@@ -180,17 +194,17 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 			return fmt.Errorf("write report: %w", err)
 		}
 	}
-	for _, rep := range reports {
-		files, err := rep.Commit()
-		res.Files = append(res.Files, files...)
-		if err != nil {
-			return fmt.Errorf("write report: %w", err)
-		}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	for _, f := range res.Files {
-		log.Info("report written", "path", f)
+	c, err := dir.Commit(output.Commit{Manifest: r.manifest(job, res, reports, log), Reports: reports})
+	if err != nil {
+		return fmt.Errorf("write report: %w", err)
 	}
-	return r.record(job, res, reports, log)
+	// The commit point is passed: whatever happens now, even a signal,
+	// the run has happened. Nothing below fails it.
+	r.committed(dir, job, res, c, log)
+	return nil
 }
 
 // dataset runs one dataset's query once and feeds each row to every report.

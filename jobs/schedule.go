@@ -85,6 +85,11 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		s.Logger.Info("job scheduled", "job", job.Name, "schedule", job.Schedule, "timezone", job.Location.String(), "next_run", next.In(job.Location).Format(time.RFC3339))
 	}
 
+	// Commits that a crash interrupted are finished, and the temporary
+	// files of runs that died removed, before anything runs.
+	for i := range cfg.Jobs {
+		s.Runner.Recover(&cfg.Jobs[i])
+	}
 	c.Start()
 	s.Logger.Info("scheduler started", "jobs", len(cfg.Jobs))
 	var catchUps sync.WaitGroup

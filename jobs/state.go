@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"path/filepath"
 	"time"
+
+	"github.com/joinery/joinery/output"
 )
 
 // jobState is what joinery remembers of a job between processes, in
@@ -17,56 +19,37 @@ type jobState struct {
 	FinishedAt  time.Time `json:"finished_at"`
 }
 
-func (c *Config) statePath(job string) string {
-	return filepath.Join(c.OutputPath(), ".joinery", job+".json")
-}
+func stateName(job string) string { return job + ".json" }
 
 // readState returns the job's state; a job that never succeeded has the
 // zero state.
-func (c *Config) readState(job string) (jobState, error) {
+func readState(d *output.Dir, job string) (jobState, error) {
 	var s jobState
-	data, err := os.ReadFile(c.statePath(job))
-	if errors.Is(err, os.ErrNotExist) {
+	data, err := d.ReadState(stateName(job))
+	if errors.Is(err, fs.ErrNotExist) {
 		return s, nil
 	}
 	if err != nil {
 		return s, err
 	}
 	if err := json.Unmarshal(data, &s); err != nil {
-		return s, fmt.Errorf("%s: %w", c.statePath(job), err)
+		return s, fmt.Errorf("%s: %w", d.Abs(filepath.Join(output.StateDir, stateName(job))), err)
 	}
 	return s, nil
 }
 
-// recordSuccess notes a successful run, atomically (temp file and rename).
-// A run that succeeded for an older logical time (a backfill) leaves a newer
-// record alone.
-func (c *Config) recordSuccess(job string, logical time.Time) error {
-	prev, err := c.readState(job)
+// recordSuccess notes a successful run, atomically. A run that succeeded
+// for an older logical time (a backfill) leaves a newer record alone.
+func recordSuccess(d *output.Dir, job string, logical time.Time) error {
+	prev, err := readState(d, job)
 	if err == nil && prev.LastSuccess.After(logical) {
 		return nil
-	}
-	path := c.statePath(job)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
 	}
 	data, err := json.MarshalIndent(jobState{LastSuccess: logical, FinishedAt: time.Now().UTC()}, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+job+".json.tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return d.WriteState(stateName(job), append(data, '\n'))
 }
 
 // missed returns the latest scheduled time of job within its catch-up
@@ -86,7 +69,12 @@ func (c *Config) missed(job *Job, now time.Time) (time.Time, bool, error) {
 	if prev.IsZero() {
 		return prev, false, nil
 	}
-	st, err := c.readState(job.Name)
+	d, err := output.OpenDir(c.OutputPath())
+	if err != nil {
+		return prev, false, err
+	}
+	defer d.Close()
+	st, err := readState(d, job.Name)
 	if err != nil {
 		return prev, false, err
 	}

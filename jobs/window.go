@@ -144,6 +144,16 @@ type Plan struct {
 	Params  map[string]any  // see queries.ResolveParams
 }
 
+// NotOver reports whether the run's window, or its logical time when it
+// has no window, is not over at now: such a run reports on data that is
+// still coming, and is partial (see Result.Partial).
+func (p Plan) NotOver(now time.Time) bool {
+	if p.Window != nil {
+		return p.Window.End.After(now)
+	}
+	return p.Logical.After(now)
+}
+
 // PlanAt plans the run of job with logical time t (the scheduled time, or
 // --at): its window is the job's window for t. params are the --param values.
 func (j *Job) PlanAt(t time.Time, params map[string]string) (Plan, error) {

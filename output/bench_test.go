@@ -3,7 +3,6 @@ package output
 import (
 	"database/sql"
 	"io"
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -70,7 +69,7 @@ func benchRows(b *testing.B, format string, cols []Column, rawRow []sql.RawBytes
 	if err := n.Normalize(rawRow, vals); err != nil {
 		b.Fatal(err)
 	}
-	r, err := Open(Spec{Format: format, Path: pathFor(format)}, b.TempDir(), Vars{Job: "bench", Logical: time.Now(), Location: loc})
+	r, err := openT(Spec{Format: format, Path: pathFor(format)}, b.TempDir(), Vars{Job: "bench", Logical: time.Now(), Location: loc})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -111,7 +110,7 @@ func BenchmarkCSVFormat(b *testing.B) {
 			if err := NewNormalizer(cols, c.dbLoc, c.loc).Normalize(rawRow, vals); err != nil {
 				b.Fatal(err)
 			}
-			tf, err := createTemp(filepath.Join(b.TempDir(), "bench.csv"))
+			tf, err := testDir(b, b.TempDir()).createTemp("bench.csv", 0)
 			if err != nil {
 				b.Fatal(err)
 			}

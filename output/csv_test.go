@@ -25,7 +25,7 @@ func writeReport(t *testing.T, spec Spec, dir string, vars Vars, datasets []test
 // writeReportR is writeReport that also returns the committed Report.
 func writeReportR(t *testing.T, spec Spec, dir string, vars Vars, datasets []testDataset) ([]string, Report) {
 	t.Helper()
-	r, err := Open(spec, dir, vars)
+	r, err := openT(spec, dir, vars)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -183,7 +183,7 @@ func TestCSVFilePerDataset(t *testing.T) {
 // TestCSVLongValues: records larger than the writer's chunk come out whole
 // among ordinary ones, and the buffer they grew is not kept.
 func TestCSVLongValues(t *testing.T) {
-	r, err := Open(Spec{Format: "csv", Path: "x"}, t.TempDir(), Vars{Job: "j", Logical: time.Now(), Location: time.UTC})
+	r, err := openT(Spec{Format: "csv", Path: "x"}, t.TempDir(), Vars{Job: "j", Logical: time.Now(), Location: time.UTC})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func TestCSVLongValues(t *testing.T) {
 func TestCSVWriteRowNoAllocs(t *testing.T) {
 	cols, rawRow := benchRow()
 	loc := mustLoc(t, "Europe/Berlin")
-	r, err := Open(Spec{Format: "csv", Path: "x"}, t.TempDir(), Vars{Job: "j", Logical: time.Now(), Location: loc})
+	r, err := openT(Spec{Format: "csv", Path: "x"}, t.TempDir(), Vars{Job: "j", Logical: time.Now(), Location: loc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +302,7 @@ func TestCivilFromDays(t *testing.T) {
 // the error, and leaves no file behind, temporary or final.
 func TestCSVWriteError(t *testing.T) {
 	dir := t.TempDir()
-	r, err := Open(Spec{Format: "csv", Path: "x"}, dir, Vars{Job: "j", Logical: time.Now(), Location: time.UTC})
+	r, err := openT(Spec{Format: "csv", Path: "x"}, dir, Vars{Job: "j", Logical: time.Now(), Location: time.UTC})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -399,7 +399,7 @@ func TestTextFormWall(t *testing.T) {
 func TestCSVQuotingEveryPosition(t *testing.T) {
 	for _, delim := range []string{",", ";", "\t"} {
 		spec := Spec{Format: "csv", Delimiter: delim}.resolved()
-		tf, err := createTemp(filepath.Join(t.TempDir(), "q.csv"))
+		tf, err := testDir(t, t.TempDir()).createTemp("q.csv", 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,13 +18,17 @@ import (
 // ManifestSuffix ends the name of every manifest joinery writes.
 const ManifestSuffix = ".manifest.json"
 
-// Manifest describes one run and the files it wrote. WriteManifest puts it
-// beside the files; Retain reads the manifests back to know which files
-// joinery wrote.
+// Manifest describes one run and the files it wrote. Dir.Commit puts it
+// beside the files, named by ManifestName; Dir.Retain reads the manifests
+// back to know which files joinery wrote.
 type Manifest struct {
-	Job      string         `json:"job"`
-	Logical  time.Time      `json:"logical_time"`
-	Window   *Window        `json:"window,omitempty"`
+	Job     string    `json:"job"`
+	Logical time.Time `json:"logical_time"`
+	Window  *Window   `json:"window,omitempty"`
+	// Partial marks a run whose window was not over when it ran (run
+	// --allow-partial): it never moves the latest names and never counts
+	// as the job's last success.
+	Partial  bool           `json:"partial,omitempty"`
 	Started  time.Time      `json:"started"`
 	Duration float64        `json:"duration_seconds"`
 	Version  string         `json:"joinery_version"`
@@ -59,197 +63,211 @@ type ManifestFile struct {
 	Latest   string        `json:"latest,omitempty"`
 }
 
-// ManifestFiles converts a Report's files for a manifest, with paths
-// relative to dir (output_dir).
-func ManifestFiles(dir string, files []File) ([]ManifestFile, error) {
-	out := make([]ManifestFile, len(files))
-	for i, f := range files {
-		rel, err := filepath.Rel(dir, f.Path)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = ManifestFile{Path: filepath.ToSlash(rel), Format: f.Format, Size: f.Size, SHA256: f.SHA256, Rows: f.Rows, Datasets: f.Datasets}
-		if f.Latest != "" {
-			if rel, err = filepath.Rel(dir, f.Latest); err == nil {
-				out[i].Latest = filepath.ToSlash(rel)
-			}
-		}
-	}
-	return out, nil
-}
-
 // SQLHash is the hex SHA-256 of a query's text, for manifests.
 func SQLHash(sql string) string {
 	h := sha256.Sum256([]byte(sql))
 	return hex.EncodeToString(h[:])
 }
 
-// WriteManifest writes m atomically into the folder of its first file, as
-// "<job>-<start time in UTC>.manifest.json", and returns its path. A run
-// without files gets no manifest ("" and no error).
-func WriteManifest(dir string, m *Manifest) (string, error) {
-	if len(m.Files) == 0 {
-		return "", nil
-	}
-	name := m.Job + "-" + m.Started.UTC().Format("20060102T150405.000Z") + ManifestSuffix
-	dest := filepath.Join(dir, filepath.FromSlash(filepath.Dir(m.Files[0].Path)), name)
-	data, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return "", fmt.Errorf("manifest: %w", err)
-	}
-	tf, err := createTemp(dest)
-	if err != nil {
-		return "", fmt.Errorf("manifest: %w", err)
-	}
-	if _, err := tf.Write(append(data, '\n')); err != nil {
-		_ = tf.remove()
-		return "", fmt.Errorf("manifest: %w", err)
-	}
-	if err := tf.finish(); err != nil {
-		_ = tf.remove()
-		return "", fmt.Errorf("manifest: %w", err)
-	}
-	if err := os.Rename(tf.tmp, dest); err != nil {
-		_ = tf.remove()
-		return "", fmt.Errorf("manifest: %w", err)
-	}
-	return dest, syncDir(filepath.Dir(dest))
+// ManifestName is the name of the manifest of job's run for a logical
+// time: "<job>-<logical time in UTC>.manifest.json", so that a second run
+// for the same logical time replaces the first one's manifest.
+func ManifestName(job string, logical time.Time) string {
+	return job + "-" + logical.UTC().Format("20060102T150405Z") + ManifestSuffix
 }
 
-// Retention says how many runs of a job keep their files. With both set a
-// run is kept when either keeps it; with neither nothing is deleted. The
-// newest run is always kept, so a "latest" link never dangles.
+// Retention says which runs of a job keep their files, by logical time:
+// the runs of the newest Keep logical times, and those whose logical time
+// is at most Days days old. With both set a run is kept when either keeps
+// it; with neither nothing is deleted. The run of the newest logical time
+// is always kept, so the latest names never dangle, and so is the run
+// just committed (a backfill of an old day is deleted by the next run,
+// not before anyone saw it).
 type Retention struct {
-	Keep int `yaml:"keep"` // the newest N runs
-	Days int `yaml:"days"` // runs started in the last D days
+	Keep int `yaml:"keep"` // the newest N logical times
+	Days int `yaml:"days"` // logical times in the last D days
 }
 
-// Retain deletes the files of job's runs that r no longer keeps. It only
-// ever deletes what a manifest under dir lists, only when the file still
-// has the size and SHA-256 joinery wrote, and never a file that a kept
-// run lists too; then the manifest itself and any folder left empty.
-// It returns the paths deleted and warnings about files it left alone.
-func Retain(dir, job string, r Retention, now time.Time) (deleted, warnings []string, err error) {
-	if r.Keep <= 0 && r.Days <= 0 {
-		return nil, nil, nil
-	}
-	type run struct {
-		path string
-		m    Manifest
-	}
-	var runs []run
-	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+// run is one recorded run: a manifest and where it is.
+type run struct {
+	path string // relative to the Dir
+	m    Manifest
+}
+
+// scan reads the manifests of job's runs anywhere under d, newest logical
+// time first (and of two for the same logical time, the one that started
+// last first). It does not enter symbolic links to folders.
+func (d *Dir) scan(job string) (runs []run, warnings []string, err error) {
+	err = fs.WalkDir(d.root.FS(), ".", func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
-			if p == dir {
+			if p == "." {
 				return err
 			}
 			return nil // an unreadable folder holds nothing to delete
 		}
-		name := d.Name()
-		if d.IsDir() || !strings.HasPrefix(name, job+"-") || !strings.HasSuffix(name, ManifestSuffix) {
+		name := e.Name()
+		if e.IsDir() && name == StateDir && path.Dir(p) == "." {
+			return fs.SkipDir
+		}
+		if !e.Type().IsRegular() || !strings.HasPrefix(name, job+"-") || !strings.HasSuffix(name, ManifestSuffix) {
 			return nil
 		}
-		data, err := os.ReadFile(p)
+		data, err := d.root.ReadFile(filepath.FromSlash(p))
 		if err != nil {
-			warnings = append(warnings, fmt.Sprintf("retention: read %s: %v", p, err))
+			warnings = append(warnings, fmt.Sprintf("read %s: %v", d.Abs(p), unwrapPath(err)))
 			return nil
 		}
 		var m Manifest
 		if err := json.Unmarshal(data, &m); err != nil || m.Job != job {
 			return nil // not one of this job's manifests
 		}
-		runs = append(runs, run{p, m})
+		runs = append(runs, run{filepath.FromSlash(p), m})
 		return nil
 	})
 	if err != nil {
+		return nil, warnings, fmt.Errorf("read manifests: %w", err)
+	}
+	slices.SortStableFunc(runs, func(a, b run) int {
+		if c := b.m.Logical.Compare(a.m.Logical); c != 0 {
+			return c
+		}
+		return b.m.Started.Compare(a.m.Started)
+	})
+	return runs, warnings, nil
+}
+
+// Retain deletes the files of job's runs that r no longer keeps (see
+// Retention), never those of the run for the logical time current. It
+// only ever deletes what a manifest of the job lists, only when the file
+// still has the size and SHA-256 joinery wrote, and never a file that a
+// kept run lists too; then the manifest itself and any folder left empty.
+// A file a newer run wrote again over the same name is the newer run's: it
+// is left alone without a warning. It returns the paths deleted and
+// warnings about files it left alone.
+func (d *Dir) Retain(job string, r Retention, now, current time.Time) (deleted, warnings []string, err error) {
+	if r.Keep <= 0 && r.Days <= 0 {
+		return nil, nil, nil
+	}
+	unlock, _, err := d.lockJob(job, true)
+	if err != nil {
+		return nil, nil, fmt.Errorf("retention: %w", err)
+	}
+	defer unlock()
+	runs, warnings, err := d.scan(job)
+	if err != nil {
 		return nil, warnings, fmt.Errorf("retention: %w", err)
 	}
-	slices.SortFunc(runs, func(a, b run) int { return b.m.Started.Compare(a.m.Started) })
-	keep := func(i int) bool {
-		return i == 0 || i < r.Keep || r.Days > 0 && now.Sub(runs[i].m.Started) <= time.Duration(r.Days)*24*time.Hour
+	for i := range warnings {
+		warnings[i] = "retention: " + warnings[i]
+	}
+	// Runs are counted by logical time: two manifests for one logical time
+	// (from versions that named them by start time) are one.
+	// The newest run that is not partial is where the latest names point.
+	keep := make([]bool, len(runs))
+	times, whole := 0, false
+	for i, x := range runs {
+		if i == 0 || !x.m.Logical.Equal(runs[i-1].m.Logical) {
+			times++
+		}
+		keep[i] = times == 1 || times <= r.Keep || x.m.Logical.Equal(current) ||
+			r.Days > 0 && now.Sub(x.m.Logical) <= time.Duration(r.Days)*24*time.Hour ||
+			!whole && !x.m.Partial
+		whole = whole || !x.m.Partial
 	}
 	protected := make(map[string]bool)
 	for i, x := range runs {
-		if keep(i) {
+		if keep[i] {
 			for _, f := range x.m.Files {
 				protected[f.Path] = true
 			}
 		}
 	}
 	for i, x := range runs {
-		if keep(i) {
+		if keep[i] {
 			continue
 		}
 		for _, f := range x.m.Files {
 			if protected[f.Path] {
 				continue
 			}
-			p := filepath.Join(dir, filepath.FromSlash(f.Path))
-			if !filepath.IsLocal(filepath.FromSlash(f.Path)) {
-				warnings = append(warnings, fmt.Sprintf("retention: %s lists %s, outside output_dir: left alone", x.path, f.Path))
+			p := filepath.FromSlash(f.Path)
+			if !localPath(p) {
+				warnings = append(warnings, fmt.Sprintf("retention: %s lists %s, outside output_dir: left alone", d.Abs(x.path), f.Path))
 				continue
 			}
-			same, err := sameFile(p, f.Size, f.SHA256)
+			same, err := d.sameFile(p, f.Size, f.SHA256)
 			switch {
 			case errors.Is(err, fs.ErrNotExist):
 				continue
 			case err != nil:
-				warnings = append(warnings, fmt.Sprintf("retention: %v", err))
+				warnings = append(warnings, fmt.Sprintf("retention: %s: %v", d.Abs(p), err))
 				continue
 			case !same:
-				warnings = append(warnings, fmt.Sprintf("retention: %s changed since joinery wrote it: left alone", p))
+				if !rewritten(runs[:i], f.Path) {
+					warnings = append(warnings, fmt.Sprintf("retention: %s changed since joinery wrote it: left alone", d.Abs(p)))
+				}
 				continue
 			}
-			if err := os.Remove(p); err != nil {
+			if err := d.remove(p); err != nil {
 				warnings = append(warnings, fmt.Sprintf("retention: %v", err))
 				continue
 			}
-			deleted = append(deleted, p)
-			removeEmptyDirs(dir, filepath.Dir(p))
+			deleted = append(deleted, d.Abs(p))
+			d.removeEmptyDirs(filepath.Dir(p))
 		}
-		if err := os.Remove(x.path); err != nil {
+		// The manifest goes last: until then it records what is left.
+		if err := d.remove(x.path); err != nil {
 			warnings = append(warnings, fmt.Sprintf("retention: %v", err))
 			continue
 		}
-		deleted = append(deleted, x.path)
-		removeEmptyDirs(dir, filepath.Dir(x.path))
+		deleted = append(deleted, d.Abs(x.path))
+		d.removeEmptyDirs(filepath.Dir(x.path))
 	}
 	return deleted, warnings, nil
 }
 
-// sameFile reports whether the regular file at p has the given size and
-// SHA-256.
-func sameFile(p string, size int64, sum string) (bool, error) {
-	fi, err := os.Lstat(p)
+// rewritten reports whether one of newer, runs newer than the one that
+// lists path, lists it too: the file was written again.
+func rewritten(newer []run, path string) bool {
+	for _, x := range newer {
+		for _, f := range x.m.Files {
+			if f.Path == path {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sameFile reports whether the regular file name (relative to d) has the
+// given size and SHA-256.
+func (d *Dir) sameFile(name string, size int64, sum string) (bool, error) {
+	fi, err := d.root.Lstat(name)
 	if err != nil {
-		return false, err
+		return false, unwrapPath(err)
 	}
 	if !fi.Mode().IsRegular() || fi.Size() != size {
 		return false, nil
 	}
-	f, err := os.Open(p)
+	f, err := d.root.Open(name)
 	if err != nil {
-		return false, err
+		return false, unwrapPath(err)
 	}
 	defer f.Close()
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
-		return false, fmt.Errorf("read %s: %w", p, err)
+		return false, fmt.Errorf("read %s: %w", d.Abs(name), err)
 	}
 	return hex.EncodeToString(h.Sum(nil)) == sum, nil
 }
 
-// removeEmptyDirs removes d and its parents while they are empty, up to
-// but not including root.
-func removeEmptyDirs(root, d string) {
-	for {
-		rel, err := filepath.Rel(root, d)
-		if err != nil || rel == "." || !filepath.IsLocal(rel) {
+// removeEmptyDirs removes dir (relative to d) and its parents while they
+// are empty, up to but not including d itself.
+func (d *Dir) removeEmptyDirs(dir string) {
+	for dir != "." && dir != "" && localPath(dir) {
+		if d.root.Remove(dir) != nil { // fails when not empty
 			return
 		}
-		if os.Remove(d) != nil { // fails when not empty
-			return
-		}
-		d = filepath.Dir(d)
+		dir = filepath.Dir(dir)
 	}
 }

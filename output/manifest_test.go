@@ -14,10 +14,11 @@ import (
 )
 
 // fakeRun writes files with the given contents under dir and a manifest
-// for them, as a run started at started would.
-func fakeRun(t *testing.T, dir, job string, started time.Time, files map[string]string) string {
+// for them, as a run for the logical time logical would, in the folder of
+// its first file (in name order).
+func fakeRun(t *testing.T, dir, job string, logical time.Time, files map[string]string) string {
 	t.Helper()
-	m := &Manifest{Job: job, Started: started, Logical: started}
+	m := &Manifest{Job: job, Started: logical, Logical: logical}
 	names := make([]string, 0, len(files))
 	for name := range files {
 		names = append(names, name)
@@ -34,16 +35,15 @@ func fakeRun(t *testing.T, dir, job string, started time.Time, files map[string]
 		sum := sha256.Sum256([]byte(files[name]))
 		m.Files = append(m.Files, ManifestFile{Path: name, Size: int64(len(files[name])), SHA256: hex.EncodeToString(sum[:])})
 	}
-	p, err := WriteManifest(dir, m)
+	data, err := json.Marshal(m)
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := filepath.Join(dir, filepath.Dir(names[0]), ManifestName(job, logical))
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	return p
-}
-
-func exists(p string) bool {
-	_, err := os.Lstat(p)
-	return err == nil
 }
 
 func TestRetain(t *testing.T) {
@@ -67,7 +67,7 @@ func TestRetain(t *testing.T) {
 		dir, ms := setup(t)
 		// Someone edited the second run's file: it is no longer joinery's.
 		os.WriteFile(filepath.Join(dir, "j/2024-03-02/r.csv"), []byte("edited"), 0o644)
-		deleted, warns, err := Retain(dir, "j", Retention{Keep: 2}, t0.Add(10*day))
+		deleted, warns, err := testDir(t, dir).Retain("j", Retention{Keep: 2}, t0.Add(10*day), t0.Add(3*day))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,10 +101,10 @@ func TestRetain(t *testing.T) {
 		dir, ms := setup(t)
 		os.Remove(filepath.Join(dir, "j/2024-03-01/notes.txt"))
 		os.Remove(filepath.Join(dir, "j/2024-03-01/other.csv"))
-		if _, _, err := Retain(dir, "j", Retention{Days: 2}, t0.Add(3*day+time.Hour)); err != nil {
+		if _, _, err := testDir(t, dir).Retain("j", Retention{Days: 2}, t0.Add(3*day+time.Hour), t0.Add(3*day)); err != nil {
 			t.Fatal(err)
 		}
-		// Started 3d1h, 2d1h, 1d1h and 1h ago: the last two stay.
+		// Logical times 3d1h, 2d1h, 1d1h and 1h ago: the last two stay.
 		for i, want := range []bool{false, false, true, true} {
 			if exists(ms[i]) != want {
 				t.Errorf("run %d kept = %v, want %v", i, !want, want)
@@ -116,7 +116,7 @@ func TestRetain(t *testing.T) {
 	})
 	t.Run("the newest run is always kept", func(t *testing.T) {
 		dir, ms := setup(t)
-		if _, _, err := Retain(dir, "j", Retention{Days: 1}, t0.Add(100*day)); err != nil {
+		if _, _, err := testDir(t, dir).Retain("j", Retention{Days: 1}, t0.Add(100*day), t0.Add(3*day)); err != nil {
 			t.Fatal(err)
 		}
 		if !exists(ms[3]) || exists(ms[2]) {
@@ -125,16 +125,19 @@ func TestRetain(t *testing.T) {
 	})
 	t.Run("no policy deletes nothing", func(t *testing.T) {
 		dir, ms := setup(t)
-		if d, _, err := Retain(dir, "j", Retention{}, t0.Add(100*day)); err != nil || len(d) != 0 || !exists(ms[0]) {
+		if d, _, err := testDir(t, dir).Retain("j", Retention{}, t0.Add(100*day), t0.Add(3*day)); err != nil || len(d) != 0 || !exists(ms[0]) {
 			t.Errorf("deleted %q, %v", d, err)
 		}
 	})
 }
 
-func TestManifestFiles(t *testing.T) {
+// TestCommitManifest: the manifest is named by the run's logical time, in
+// the folder of the run's first file, and lists each file with its size,
+// SHA-256 and rows, relative to output_dir.
+func TestCommitManifest(t *testing.T) {
 	dir := t.TempDir()
-	vars := Vars{Job: "j", Logical: time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)}
-	r, _ := Open(Spec{Format: "csv", Path: "out/{dataset}"}, dir, vars)
+	vars := Vars{Job: "j", Logical: time.Date(2024, 3, 1, 6, 0, 0, 0, time.FixedZone("CET", 3600))}
+	r, _ := openT(Spec{Format: "csv", Path: "out/{dataset}"}, dir, vars)
 	w, _ := r.Dataset("a", []Column{{Name: "n", Kind: KindInt}})
 	w.WriteRow([]Value{{Raw: []byte("1")}})
 	w.WriteRow([]Value{{Raw: []byte("2")}})
@@ -145,26 +148,23 @@ func TestManifestFiles(t *testing.T) {
 	}
 	body, _ := os.ReadFile(files[0])
 	sum := sha256.Sum256(body)
-	mf, err := ManifestFiles(dir, r.Files())
+	want := ManifestFile{Path: "out/a.csv", Format: "csv", Size: int64(len(body)), SHA256: hex.EncodeToString(sum[:]), Rows: 2,
+		Datasets: []DatasetRows{{Name: "a", Rows: 2}}}
+	p := filepath.Join(dir, "out", "j-20240301T050000Z.manifest.json")
+	var back Manifest
+	data, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := ManifestFile{Path: "out/a.csv", Format: "csv", Size: int64(len(body)), SHA256: hex.EncodeToString(sum[:]), Rows: 2,
-		Datasets: []DatasetRows{{Name: "a", Rows: 2}}}
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	mf := back.Files
 	if len(mf) != 1 || mf[0].Path != want.Path || mf[0].SHA256 != want.SHA256 || mf[0].Size != want.Size || mf[0].Rows != 2 || mf[0].Datasets[0].Name != "a" || mf[0].Datasets[0].Rows != 2 {
 		t.Errorf("got %+v, want %+v", mf, want)
 	}
-	p, err := WriteManifest(dir, &Manifest{Job: "j", Started: time.Date(2024, 3, 1, 5, 0, 0, 0, time.UTC), Files: mf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p != filepath.Join(dir, "out", "j-20240301T050000.000Z.manifest.json") {
-		t.Errorf("manifest at %s", p)
-	}
-	var back Manifest
-	data, _ := os.ReadFile(p)
-	if err := json.Unmarshal(data, &back); err != nil || back.Files[0].SHA256 != want.SHA256 {
-		t.Errorf("read back %+v, %v", back, err)
+	if !back.Logical.Equal(vars.Logical) || back.Job != "j" {
+		t.Errorf("manifest of %s at %s", back.Job, back.Logical)
 	}
 }
 

@@ -98,6 +98,10 @@ type Spec struct {
 	// link, the default) or "copy" (for shares that do not follow links).
 	Latest     string `yaml:"latest,omitempty"`
 	LatestMode string `yaml:"latest_mode,omitempty"`
+	// FileMode is the permission bits of the report files (and latest
+	// copies), such as 0640. Zero, the default, gives 0666 less the
+	// process's umask, as any Unix tool does.
+	FileMode FileMode `yaml:"file_mode,omitempty"`
 
 	// Binary is how BINARY, VARBINARY and BLOB values are written: "hex"
 	// (upper case, like MySQL's HEX(); the default) or "base64".
@@ -182,7 +186,7 @@ type Vars struct {
 	SkipEmpty bool
 }
 
-// File is one file a Report wrote.
+// File is one file a run wrote.
 type File struct {
 	Path     string        // where it was written
 	Format   string        // csv, xlsx or jsonl
@@ -207,22 +211,15 @@ type Report interface {
 	// another: the previous RowWriter is closed before the next one starts.
 	Dataset(name string, cols []Column) (RowWriter, error)
 	// Prepare finishes every file (the workbook is assembled, everything
-	// written and synced) without replacing anything yet. A job with several
-	// outputs prepares them all before it commits any, so that a failure
-	// leaves every previous report in place. After a failed Prepare the
-	// temporary files are gone.
+	// written and synced) without replacing anything: the files wait
+	// under temporary names for Dir.Commit, which puts every report of a
+	// run in place together. After a failed Prepare the temporary files
+	// are gone.
 	Prepare() error
-	// Commit prepares the report if that was not done, then renames every
-	// file into place and updates the latest links or copies (a failure
-	// there is a warning: the report is in place). It returns the paths
-	// written. After a failed Commit no temporary file is left behind.
-	Commit() ([]string, error)
 	// Abort removes every temporary file; destinations keep their previous
-	// content. It is safe to call after Commit (it then does nothing) and
-	// more than once.
+	// content. It is safe to call after Dir.Commit (it then does nothing)
+	// and more than once.
 	Abort() error
-	// Files describes the files written by a successful Commit.
-	Files() []File
 	// Warnings describes values the output had to change, such as text cut
 	// at Excel's cell limit, naming the cell; nil when there are none.
 	Warnings() []string

@@ -214,8 +214,9 @@ func checkTemplate(spec Spec, datasets int) (string, error) {
 	}
 }
 
-// destination expands a path template for vars and joins it to dir.
-func destination(tmpl, dir string, vars Vars, ext string) (string, error) {
+// destination expands a path template for vars: a clean path relative to
+// output_dir.
+func destination(tmpl string, vars Vars, ext string) (string, error) {
 	p, err := Expand(tmpl, vars)
 	if err != nil {
 		return "", err
@@ -224,7 +225,7 @@ func destination(tmpl, dir string, vars Vars, ext string) (string, error) {
 	if !filepath.IsLocal(p) {
 		return "", fmt.Errorf("path %q: expands to %q, outside output_dir", tmpl, p)
 	}
-	return filepath.Join(dir, p), nil
+	return filepath.Clean(p), nil
 }
 
 // SamplePaths returns the files spec would write for a job named job with
@@ -243,7 +244,7 @@ func SamplePaths(spec Spec, job string, datasets []string) ([]string, error) {
 	var out []string
 	for _, ds := range datasets {
 		vars.Dataset = ds
-		p, err := destination(spec.Path, "", vars, ext)
+		p, err := destination(spec.Path, vars, ext)
 		if err != nil {
 			return nil, err
 		}

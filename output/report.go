@@ -1,15 +1,10 @@
 package output
 
 import (
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
-	"io"
+	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"time"
 )
@@ -17,12 +12,12 @@ import (
 // ErrClosed is returned by a Report used after Commit or Abort.
 var ErrClosed = errors.New("report already committed or aborted")
 
-// Open starts the files of one output for one job run. dir is output_dir;
+// Open starts the files of one output for one job run in dir, output_dir;
 // destination folders are created as needed (they stay if the run fails).
 // An xlsx output creates its temporary file now, so an unwritable folder
 // fails early; csv and jsonl outputs create one per dataset in
 // Report.Dataset.
-func Open(spec Spec, dir string, vars Vars) (Report, error) {
+func Open(spec Spec, dir *Dir, vars Vars) (Report, error) {
 	ext, err := checkTemplate(spec, 0)
 	if err != nil {
 		return nil, err
@@ -52,7 +47,7 @@ func Open(spec Spec, dir string, vars Vars) (Report, error) {
 		// The compressed rows wait beside the workbook, like its temporary
 		// file: on the same file system, not in a /tmp that may be small,
 		// in memory or read-only.
-		r.book.tmpDir = filepath.Dir(wb.tf.dest)
+		r.book.scratch = func() (*os.File, func() error, error) { return dir.scratch(wb.tf.dest) }
 		r.book.skipEmpty = vars.SkipEmpty
 	}
 	return r, nil
@@ -62,7 +57,7 @@ func Open(spec Spec, dir string, vars Vars) (Report, error) {
 // (a temporary file) per dataset, xlsx one workbook in one part.
 type report struct {
 	spec      Spec // resolved
-	dir       string
+	dir       *Dir
 	vars      Vars
 	loc       *time.Location
 	ext       string
@@ -73,7 +68,6 @@ type report struct {
 	all       []datasetWriter // every dataset's writer, in order
 	names     []string        // every dataset's name, in order
 	book      *book           // xlsx only
-	written   []File
 	warns     []string
 	ended     bool // committed or aborted
 
@@ -84,31 +78,33 @@ type report struct {
 
 // part is one file of a report.
 type part struct {
-	name   string // the dataset of a csv or jsonl file
-	tf     *tempFile
-	latest string        // where its stable copy or link goes, "" for none
-	w      datasetWriter // csv and jsonl
+	name       string // the dataset of a csv or jsonl file
+	tf         *tempFile
+	latest     string        // where its stable copy or link goes, relative to the Dir; "" for none
+	copyLatest bool          // latest is a copy, not a link
+	mode       fs.FileMode   // the output's file_mode, 0 for the umask's
+	w          datasetWriter // csv and jsonl
 }
 
 // newPart creates the temporary file of one destination.
 func (r *report) newPart(dataset string, vars Vars) (*part, error) {
-	dest, err := destination(r.spec.Path, r.dir, vars, r.ext)
+	dest, err := destination(r.spec.Path, vars, r.ext)
 	if err != nil {
 		return nil, err
 	}
 	if r.seen[dest] {
-		return nil, fmt.Errorf("%s is already written by another dataset of this job", dest)
+		return nil, fmt.Errorf("%s is already written by another dataset of this job", r.dir.Abs(dest))
 	}
-	p := &part{name: dataset}
+	p := &part{name: dataset, copyLatest: r.spec.LatestMode == "copy", mode: fs.FileMode(r.spec.FileMode)}
 	if r.spec.Latest != "" {
-		if p.latest, err = destination(r.spec.Latest, r.dir, vars, r.latestExt); err != nil {
+		if p.latest, err = destination(r.spec.Latest, vars, r.latestExt); err != nil {
 			return nil, fmt.Errorf("latest: %w", err)
 		}
 		if p.latest == dest {
-			return nil, fmt.Errorf("latest: %s is the report itself", dest)
+			return nil, fmt.Errorf("latest: %s is the report itself", r.dir.Abs(dest))
 		}
 	}
-	tf, err := createTemp(dest)
+	tf, err := r.dir.createTemp(dest, p.mode)
 	if err != nil {
 		return nil, err
 	}
@@ -249,11 +245,11 @@ func (r *report) Prepare() (err error) {
 	if r.book != nil && len(keep) > 0 {
 		if *r.spec.About {
 			if err := r.book.about(r.vars, r.loc, infos[0]); err != nil {
-				return fmt.Errorf("write %s: %w", keep[0].tf.dest, err)
+				return fmt.Errorf("write %s: %w", r.dir.Abs(keep[0].tf.dest), err)
 			}
 		}
 		if err := r.book.save(keep[0].tf); err != nil {
-			return fmt.Errorf("write %s: %w", keep[0].tf.dest, err)
+			return fmt.Errorf("write %s: %w", r.dir.Abs(keep[0].tf.dest), err)
 		}
 	}
 	for _, p := range keep {
@@ -265,57 +261,19 @@ func (r *report) Prepare() (err error) {
 	return nil
 }
 
-func (r *report) Commit() (paths []string, err error) {
-	if err := r.Prepare(); err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err != nil {
-			_ = r.Abort()
-		}
-	}()
-	keep, infos := r.keep, r.infos
-	// Renames come last and together: each is atomic, and every file is
-	// complete and synced before the first one replaces anything.
-	dirs := make(map[string]bool)
-	for i, p := range keep {
-		if err := os.Rename(p.tf.tmp, p.tf.dest); err != nil {
-			return paths, fmt.Errorf("rename into place: %w", err)
-		}
-		p.tf.renamed = true
-		paths = append(paths, p.tf.dest)
-		dirs[filepath.Dir(p.tf.dest)] = true
-		f := File{Path: p.tf.dest, Format: r.spec.Format, Size: p.tf.size, SHA256: hex.EncodeToString(p.tf.hash.Sum(nil)), Datasets: infos[i]}
-		for _, d := range infos[i] {
+// files describes the prepared files, with paths relative to the Dir.
+func (r *report) files() []File {
+	out := make([]File, len(r.keep))
+	for i, p := range r.keep {
+		f := File{Path: p.tf.dest, Format: r.spec.Format, Size: p.tf.size, SHA256: p.tf.sum(), Datasets: r.infos[i]}
+		for _, d := range r.infos[i] {
 			f.Rows += d.Rows
 		}
-		r.written = append(r.written, f)
+		out[i] = f
 	}
-	r.ended = true
-	if r.book != nil {
-		_ = r.book.close()
-	}
-	for d := range dirs {
-		if err := syncDir(d); err != nil {
-			return paths, err
-		}
-	}
-	for i, p := range keep {
-		if p.latest == "" {
-			continue
-		}
-		// The report itself is in place: a stale latest is worth a warning,
-		// not the failure of a run whose files are written.
-		if err := updateLatest(p.tf.dest, p.latest, r.spec.LatestMode == "copy"); err != nil {
-			r.warns = append(r.warns, fmt.Sprintf("latest %s not updated: %v", p.latest, err))
-			continue
-		}
-		r.written[i].Latest = p.latest
-	}
-	return paths, nil
+	return out
 }
 
-func (r *report) Files() []File      { return r.written }
 func (r *report) Warnings() []string { return r.warns }
 
 func (r *report) Abort() error {
@@ -331,153 +289,4 @@ func (r *report) Abort() error {
 		errs = append(errs, p.tf.remove())
 	}
 	return errors.Join(errs...)
-}
-
-// updateLatest points latest at dest: a relative symbolic link, or with
-// copy a copy of the file. Either replaces latest atomically, so a reader
-// sees the previous report or the new one, never a partial file.
-func updateLatest(dest, latest string, copyFile bool) error {
-	if copyFile {
-		src, err := os.Open(dest)
-		if err != nil {
-			return err
-		}
-		defer src.Close()
-		tf, err := createTemp(latest)
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(tf.f, src); err != nil {
-			_ = tf.remove()
-			return fmt.Errorf("copy %s: %w", dest, err)
-		}
-		if err := tf.finish(); err != nil {
-			_ = tf.remove()
-			return err
-		}
-		if err := os.Rename(tf.tmp, latest); err != nil {
-			_ = tf.remove()
-			return err
-		}
-		return syncDir(filepath.Dir(latest))
-	}
-	if err := os.MkdirAll(filepath.Dir(latest), 0o755); err != nil {
-		return fmt.Errorf("create folder: %w", err)
-	}
-	target, err := filepath.Rel(filepath.Dir(latest), dest)
-	if err != nil {
-		return err
-	}
-	tmp := filepath.Join(filepath.Dir(latest), "."+filepath.Base(latest)+".tmp-"+randomSuffix())
-	if err := os.Symlink(target, tmp); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, latest); err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	return syncDir(filepath.Dir(latest))
-}
-
-func randomSuffix() string {
-	b := make([]byte, 6)
-	rand.Read(b) // never fails since Go 1.24
-	return hex.EncodeToString(b)
-}
-
-// tempFile is a file being written beside its destination. Writes go
-// through it so it knows the content's size and SHA-256.
-type tempFile struct {
-	f       *os.File // nil once closed
-	tmp     string
-	dest    string
-	renamed bool
-	size    int64
-	flushed int64 // bytes handed to startWriteback
-	hash    hash.Hash
-}
-
-// writebackEvery is how many written bytes make tempFile start their
-// writeback to disk: without it, the fsync of a 140 MB CSV took 60 ms at
-// the end of the run, after the last row.
-const writebackEvery = 8 << 20
-
-func (t *tempFile) Write(p []byte) (int, error) {
-	if t.f == nil {
-		return 0, os.ErrClosed
-	}
-	n, err := t.f.Write(p)
-	t.hash.Write(p[:n])
-	t.size += int64(n)
-	if t.size-t.flushed >= writebackEvery {
-		startWriteback(t.f, t.flushed, t.size-t.flushed)
-		t.flushed = t.size
-	}
-	return n, err
-}
-
-// createTemp creates dest's folder if needed and a hidden temporary file
-// in it, named ".<base>.tmp-<random>", so the final rename stays within
-// one file system.
-func createTemp(dest string) (*tempFile, error) {
-	dir := filepath.Dir(dest)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create folder: %w", err)
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(dest)+".tmp-*")
-	if err != nil {
-		return nil, fmt.Errorf("create temporary file: %w", err)
-	}
-	// Reports are read by others; CreateTemp's 0600 would hide them.
-	if err := f.Chmod(0o644); err != nil {
-		_ = f.Close()
-		_ = os.Remove(f.Name())
-		return nil, fmt.Errorf("create temporary file: %w", err)
-	}
-	return &tempFile{f: f, tmp: f.Name(), dest: dest, hash: sha256.New()}, nil
-}
-
-// finish syncs and closes the file; it is idempotent.
-func (t *tempFile) finish() error {
-	if t.f == nil {
-		return nil
-	}
-	f := t.f
-	t.f = nil
-	if err := f.Sync(); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("sync %s: %w", t.tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", t.tmp, err)
-	}
-	return nil
-}
-
-// remove closes and deletes the temporary file unless it was renamed.
-func (t *tempFile) remove() error {
-	if t.f != nil {
-		_ = t.f.Close()
-		t.f = nil
-	}
-	if t.renamed {
-		return nil
-	}
-	if err := os.Remove(t.tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove temporary file: %w", err)
-	}
-	return nil
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync folder: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync folder %s: %w", dir, err)
-	}
-	return nil
 }

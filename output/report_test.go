@@ -111,9 +111,9 @@ func TestAtomicity(t *testing.T) {
 		}
 		tests := []struct {
 			name string
-			run  func(t *testing.T, r Report) // must leave the report failed or aborted
+			run  func(t *testing.T, r *testReport) // must leave the report failed or aborted
 		}{
-			{"abort after rows", func(t *testing.T, r Report) {
+			{"abort after rows", func(t *testing.T, r *testReport) {
 				w, err := r.Dataset("d", cols)
 				if err != nil {
 					t.Fatal(err)
@@ -125,7 +125,7 @@ func TestAtomicity(t *testing.T) {
 					t.Fatal(err)
 				}
 			}},
-			{"abort with the writer open", func(t *testing.T, r Report) {
+			{"abort with the writer open", func(t *testing.T, r *testReport) {
 				if _, err := r.Dataset("d", cols); err != nil {
 					t.Fatal(err)
 				}
@@ -133,7 +133,7 @@ func TestAtomicity(t *testing.T) {
 					t.Fatal(err)
 				}
 			}},
-			{"row writer error then commit", func(t *testing.T, r Report) {
+			{"row writer error then commit", func(t *testing.T, r *testReport) {
 				w, err := r.Dataset("d", cols)
 				if err != nil {
 					t.Fatal(err)
@@ -148,7 +148,7 @@ func TestAtomicity(t *testing.T) {
 					t.Fatal("Commit: got no error after a failed dataset")
 				}
 			}},
-			{"prepared, then another output fails", func(t *testing.T, r Report) {
+			{"prepared, then another output fails", func(t *testing.T, r *testReport) {
 				w, err := r.Dataset("d", cols)
 				if err != nil {
 					t.Fatal(err)
@@ -167,7 +167,7 @@ func TestAtomicity(t *testing.T) {
 					t.Fatal(err)
 				}
 			}},
-			{"commit with an open dataset", func(t *testing.T, r Report) {
+			{"commit with an open dataset", func(t *testing.T, r *testReport) {
 				if _, err := r.Dataset("d", cols); err != nil {
 					t.Fatal(err)
 				}
@@ -185,7 +185,7 @@ func TestAtomicity(t *testing.T) {
 				// A previous run's report must survive a failed one.
 				first := writeReport(t, spec, dir, vars, []testDataset{{name: "d", cols: cols, rows: [][]sql.RawBytes{raw("1")}}})
 				before := entries(t, dir)
-				r, err := Open(spec, dir, vars)
+				r, err := openT(spec, dir, vars)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -227,10 +227,10 @@ func TestOpenFailures(t *testing.T) {
 	}
 	vars := Vars{Job: "j", Logical: time.Now()}
 	// A destination folder that cannot be created.
-	if _, err := Open(Spec{Format: "xlsx", Path: "file/{job}"}, dir, vars); err == nil {
+	if _, err := openT(Spec{Format: "xlsx", Path: "file/{job}"}, dir, vars); err == nil {
 		t.Error("xlsx under a file: got no error")
 	}
-	r, err := Open(Spec{Format: "csv", Path: "file/{dataset}"}, dir, vars)
+	r, err := openT(Spec{Format: "csv", Path: "file/{dataset}"}, dir, vars)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +240,7 @@ func TestOpenFailures(t *testing.T) {
 	if err := r.Abort(); err != nil {
 		t.Error(err)
 	}
-	if _, err := Open(Spec{Format: "csv", Path: "../x"}, dir, vars); err == nil {
+	if _, err := openT(Spec{Format: "csv", Path: "../x"}, dir, vars); err == nil {
 		t.Error("path outside dir: got no error")
 	}
 	if os.Geteuid() != 0 { // root writes anywhere
@@ -248,7 +248,7 @@ func TestOpenFailures(t *testing.T) {
 		if err := os.Mkdir(ro, 0o555); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Open(Spec{Format: "xlsx", Path: "r"}, ro, vars); err == nil {
+		if _, err := openT(Spec{Format: "xlsx", Path: "r"}, ro, vars); err == nil {
 			t.Error("read-only folder: got no error")
 		}
 	}
@@ -260,7 +260,7 @@ func TestOpenFailures(t *testing.T) {
 func TestReportMisuse(t *testing.T) {
 	dir := t.TempDir()
 	cols := []Column{{Name: "n", Kind: KindInt}}
-	r, err := Open(Spec{Format: "csv", Path: "{dataset}"}, dir, Vars{Job: "j", Logical: time.Now()})
+	r, err := openT(Spec{Format: "csv", Path: "{dataset}"}, dir, Vars{Job: "j", Logical: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +308,7 @@ func TestLatestFailureIsAWarning(t *testing.T) {
 		t.Fatal(err)
 	}
 	vars := Vars{Job: "j", Logical: time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)}
-	r, err := Open(spec, dir, vars)
+	r, err := openT(spec, dir, vars)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +330,7 @@ func TestLatestFailureIsAWarning(t *testing.T) {
 		t.Errorf("report not in place: %v", err)
 	}
 	warns := strings.Join(r.Warnings(), "\n")
-	if !strings.Contains(warns, "latest") || !strings.Contains(warns, "not updated") {
+	if !strings.Contains(warns, "latest") || !strings.Contains(warns, "not updated") || !strings.Contains(warns, "folder") {
 		t.Errorf("warnings = %q, want one about latest", warns)
 	}
 }

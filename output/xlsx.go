@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -72,9 +73,11 @@ type book struct {
 	styles    map[string]int // number format -> style ID
 	header    int
 	parts     map[string]*sheetRows // zip part name -> the sheet's data rows
-	tmpDir    string                // where sheet rows wait ("" for the system's)
-	closed    bool
-	closeErr  error
+	// scratch creates the file a sheet's compressed rows wait in; nil
+	// for the system's temporary folder.
+	scratch  func() (*os.File, func() error, error)
+	closed   bool
+	closeErr error
 }
 
 func newBook(spec Spec, loc *time.Location) *book {
@@ -376,7 +379,7 @@ func (w *sheetWriter) newSheet() error {
 	if w.sw, err = w.b.f.NewStreamWriter(name); err != nil {
 		return w.fail(err)
 	}
-	if w.rowsOut, err = newSheetRows(w.b.tmpDir); err != nil {
+	if w.rowsOut, err = newSheetRows(w.b.scratch); err != nil {
 		return w.fail(err)
 	}
 	w.b.parts[sheetPart(w.sw.SheetID)] = w.rowsOut

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"hash/crc32"
+	"io"
 	"math"
 	"os"
 	"strconv"
@@ -28,6 +29,7 @@ type sheetRows struct {
 	free       chan []byte // back from it
 	done       chan error
 	tmp        *os.File
+	release    func() error // closes tmp (and removes it where it still has a name)
 	finished   bool
 	err        error
 	crc        uint32 // of the uncompressed XML, set by finish
@@ -35,17 +37,21 @@ type sheetRows struct {
 	compressed int64  // bytes in tmp, set by finish
 }
 
-func newSheetRows(dir string) (*sheetRows, error) {
-	tmp, err := os.CreateTemp(dir, ".joinery-rows-*.deflate")
+func newSheetRows(scratch func() (*os.File, func() error, error)) (*sheetRows, error) {
+	if scratch == nil {
+		scratch = systemScratch
+	}
+	tmp, release, err := scratch()
 	if err != nil {
 		return nil, err
 	}
 	s := &sheetRows{
-		buf:  make([]byte, 0, chunkSize+4096),
-		full: make(chan []byte, 1),
-		free: make(chan []byte, 2),
-		done: make(chan error, 1),
-		tmp:  tmp,
+		release: release,
+		buf:     make([]byte, 0, chunkSize+4096),
+		full:    make(chan []byte, 1),
+		free:    make(chan []byte, 2),
+		done:    make(chan error, 1),
+		tmp:     tmp,
 	}
 	s.free <- make([]byte, 0, chunkSize+4096)
 	go s.compress()
@@ -103,29 +109,33 @@ func (s *sheetRows) finish() error {
 	close(s.full)
 	s.err = <-s.done
 	s.buf, s.full, s.free = nil, nil, nil
-	if err := s.tmp.Close(); s.err == nil {
-		s.err = err
-	}
 	return s.err
 }
 
-// open returns the compressed rows of a finished sheetRows.
-func (s *sheetRows) open() (*os.File, error) {
+// open returns the compressed rows of a finished sheetRows. The file stays
+// open until remove: it has no name to be opened again by (see Dir.scratch).
+func (s *sheetRows) open() (io.Reader, error) {
 	if !s.finished {
 		return nil, errors.New("sheet rows not finished")
 	}
 	if s.err != nil {
 		return nil, s.err
 	}
-	return os.Open(s.tmp.Name())
+	return io.NewSectionReader(s.tmp, 0, s.compressed), nil
 }
 
-// remove stops the compressor if needed and deletes the temporary file.
+// remove stops the compressor if needed and closes (so deletes) the
+// temporary file.
 func (s *sheetRows) remove() error {
 	if !s.finished {
 		_ = s.finish()
 	}
-	return removeTemp(s.tmp)
+	if s.release == nil {
+		return nil
+	}
+	release := s.release
+	s.release = nil
+	return release()
 }
 
 // Cell XML, as excelize's stream writer writes it.

@@ -3,13 +3,11 @@ package output
 import (
 	"archive/zip"
 	"bytes"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"io/fs"
 	"maps"
-	"os"
 	"sort"
 	"strings"
 
@@ -135,13 +133,11 @@ func (z *zipSplicer) splice(name string, sheet []byte, rows *sheetRows) error {
 		return err
 	}
 	if rows.compressed > 0 {
-		f, err := rows.open()
+		r, err := rows.open()
 		if err != nil {
 			return fmt.Errorf("rows of %s: %w", name, err)
 		}
-		_, err = io.Copy(w, io.NewSectionReader(f, 0, rows.compressed))
-		_ = f.Close()
-		if err != nil {
+		if _, err = io.Copy(w, r); err != nil {
 			return fmt.Errorf("copy rows of %s: %w", name, err)
 		}
 	}
@@ -217,16 +213,4 @@ func gf2Square(square, mat *[32]uint32) {
 	for n := range 32 {
 		square[n] = gf2Times(mat, mat[n])
 	}
-}
-
-// removeTemp closes and removes a temporary file, if any.
-func removeTemp(f *os.File) error {
-	if f == nil {
-		return nil
-	}
-	_ = f.Close()
-	if err := os.Remove(f.Name()); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -90,7 +91,7 @@ func TestXLSXTempFiles(t *testing.T) {
 	assertNoTemps(t, dest)
 
 	spec.MaxRowsPerSheet = 400
-	r, err := Open(spec, dest, Vars{Job: "j", Logical: time.Now()})
+	r, err := openT(spec, dest, Vars{Job: "j", Logical: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,9 +109,15 @@ func TestXLSXTempFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rowFiles, _ := filepath.Glob(filepath.Join(dest, ".joinery-rows-*"))
-	if len(rowFiles) == 0 {
-		t.Error("no row file beside the workbook while it is written")
+	// The rows wait beside the workbook, in files whose names are gone
+	// already: a killed run leaves nothing of them.
+	if names, _ := filepath.Glob(filepath.Join(dest, ".r.xlsx.*")); len(names) != 1 {
+		t.Errorf("files beside the workbook while it is written: %q, want only its own temporary file", names)
+	}
+	if runtime.GOOS == "linux" {
+		if n := openDeleted(t, dest); n < 2 {
+			t.Errorf("%d removed files open in %s, want a row file per sheet so far", n, dest)
+		}
 	}
 	if err := r.Abort(); err != nil {
 		t.Fatal(err)
@@ -128,4 +135,22 @@ func assertEmptyDir(t *testing.T, dir, when string) {
 	for _, e := range entries {
 		t.Errorf("%s: %s left in the temporary directory", when, e.Name())
 	}
+}
+
+// openDeleted counts the files this process holds open in dir whose names
+// are removed (Linux).
+func openDeleted(t *testing.T, dir string) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, fd := range fds {
+		target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
+		if err == nil && strings.HasPrefix(target, dir+"/") && strings.HasSuffix(target, " (deleted)") {
+			n++
+		}
+	}
+	return n
 }

@@ -90,7 +90,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if errors.As(err, &ce) || errors.Is(err, jobs.ErrNotSchedulable) {
 		code = exitUsage
 	}
-	if code == exitFailed && ctx.Err() != nil {
+	// A command stopped by the signal (run says so itself, per run).
+	if code == exitFailed && ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		code = exitInterrupted
 	}
 	fmt.Fprintf(stderr, "joinery: %v\n", err)
@@ -342,6 +343,7 @@ type runFlags struct {
 	at, from, to string
 	once         bool
 	params       paramFlag
+	allowPartial bool // run only
 }
 
 func addRunFlags(fs *flag.FlagSet) *runFlags {
@@ -418,7 +420,9 @@ func (rf *runFlags) plans(j *jobs.Job, now time.Time, params paramFlag) ([]jobs.
 // `run --all --param region=EU` sets region where there is one; a
 // parameter that none of them declares is still an error.
 func (rf *runFlags) allPlans(selected []*jobs.Job) ([][]jobs.Plan, error) {
-	now := time.Now()
+	// A run made now has the logical time of this second: its manifest is
+	// named by it, and nanoseconds would only clutter it.
+	now := time.Now().Truncate(time.Second)
 	out := make([][]jobs.Plan, len(selected))
 	all := rf.params
 	used := map[string]bool{}
@@ -447,18 +451,48 @@ func (rf *runFlags) allPlans(selected []*jobs.Job) ([][]jobs.Plan, error) {
 	return out, nil
 }
 
+// checkPartial refuses runs whose window (or logical time, for a job
+// without a window) is not over at now, unless --allow-partial was given:
+// such a report holds part of its data only, and by hand that is more
+// often a typo than a wish.
+func (rf *runFlags) checkPartial(selected []*jobs.Job, plans [][]jobs.Plan, now time.Time) error {
+	if rf.allowPartial {
+		return nil
+	}
+	for i, j := range selected {
+		for _, p := range plans[i] {
+			if !p.NotOver(now) {
+				continue
+			}
+			what := "logical time " + p.Logical.Format(time.RFC3339) + " is in the future"
+			if p.Window != nil {
+				what = fmt.Sprintf("window [%s, %s) is not over", p.Window.Start.Format(time.RFC3339), p.Window.End.Format(time.RFC3339))
+			}
+			return usageErr("job %s: %s (now is %s): its report would hold part of its data only; give --allow-partial to write it anyway (marked partial: it moves no latest name and does not count as the job's last success)",
+				j.Name, what, now.In(j.Location).Format(time.RFC3339))
+		}
+	}
+	return nil
+}
+
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	var prof profiles
+	var allowPartial bool
 	c, rf, cfg, selected, err := jobCommand("run", "run JOB... | --all [--at TIME | --from T --to T [--once]] [--param NAME=VALUE]... [--cpuprofile FILE] [--memprofile FILE] [--trace FILE]", args, stdout, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&prof.cpu, "cpuprofile", "", "write a CPU profile of the run to `FILE` (for go tool pprof)")
 		fs.StringVar(&prof.mem, "memprofile", "", "write an allocation profile of the run to `FILE` when it ends")
 		fs.StringVar(&prof.trace, "trace", "", "write an execution trace of the run to `FILE` (for go tool trace)")
+		fs.BoolVar(&allowPartial, "allow-partial", false, "run a window that is not over yet (--at or --to in the future): the report is marked partial")
 	})
 	if err != nil {
 		return err
 	}
 	plans, err := rf.allPlans(selected)
 	if err != nil {
+		return err
+	}
+	rf.allowPartial = allowPartial
+	if err := rf.checkPartial(selected, plans, time.Now()); err != nil {
 		return err
 	}
 	tuneGC()
@@ -487,23 +521,45 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 	if isTerminal(stderr) {
 		r.Progress = newProgress(stderr).update
 	}
-	var failed, locked []string
-	runs := 0
+	var failed, locked, cancelled []string
+	runs, total := 0, 0
+	for _, ps := range plans {
+		total += len(ps)
+	}
 	for i, j := range selected {
 		for _, p := range plans[i] {
+			if ctx.Err() != nil {
+				break
+			}
 			runs++
 			res := r.RunWithRetries(ctx, j, p)
 			printResult(stdout, res)
 			switch {
 			case errors.Is(res.Err, jobs.ErrAlreadyRunning):
 				locked = append(locked, j.Name)
+			case res.Err != nil && ctx.Err() != nil:
+				// Stopped by the signal, or not tried again because of it.
+				cancelled = append(cancelled, runName(res))
 			case res.Err != nil:
 				failed = append(failed, runName(res))
 			}
-			if ctx.Err() != nil {
-				return fmt.Errorf("interrupted: %w", context.Cause(ctx))
-			}
 		}
+	}
+	// A signal that came after a run's commit point changes nothing about
+	// that run: it happened. Only runs it stopped, or kept from starting,
+	// make the exit status 130.
+	if len(cancelled) > 0 || runs < total {
+		msg := fmt.Sprintf("interrupted (%v)", context.Cause(ctx))
+		if len(cancelled) > 0 {
+			msg += fmt.Sprintf(": cancelled %s", strings.Join(cancelled, ", "))
+		}
+		if runs < total {
+			msg += fmt.Sprintf("; %d of %d runs not started", total-runs, total)
+		}
+		if len(failed) > 0 {
+			msg += fmt.Sprintf("; failed: %s", strings.Join(failed, ", "))
+		}
+		return &exitError{code: exitInterrupted, err: errors.New(msg)}
 	}
 	switch {
 	case len(failed) > 0:
@@ -561,6 +617,9 @@ func printResult(w io.Writer, res *jobs.Result) {
 	}
 	if res.Manifest != "" {
 		fmt.Fprintf(w, "  manifest %s\n", res.Manifest)
+	}
+	if res.Partial && res.Err == nil {
+		fmt.Fprintln(w, "  partial: the window is not over; latest names and the job's last success are left as they were")
 	}
 	for _, warn := range res.Warnings {
 		fmt.Fprintf(w, "  warning: %s\n", warn)

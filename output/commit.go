@@ -1,0 +1,717 @@
+package output
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// The commit protocol. A run's files become visible together, and a crash
+// at any instant (kill -9, power loss, a full disk) leaves either the
+// previous set of a run's files or the new one, each recorded, never a mix
+// that nothing describes:
+//
+//  1. Stage. Every report is written under temporary names beside its
+//     destination and synced (Report.Prepare). Then, still under temporary
+//     names: the run's manifest, and each "latest" link or copy that moves
+//     (only to a newer logical time, see Commit). The folders holding them
+//     are synced, so that the names survive a power loss.
+//  2. Journal. The list of renames that put the staged files in place,
+//     with the size and SHA-256 each file must have, and the files the run
+//     supersedes (those of an earlier run for the same logical time that
+//     this one does not write again), is written to
+//     .joinery/<job>.commit.json through a synced temporary file, a rename
+//     and a synced folder. That rename is the commit point: before it, the
+//     run has failed and changed nothing; after it, the run has happened.
+//  3. Apply. The reports are renamed into place, then the manifest, then
+//     the latest names; superseded files are removed; the folders are
+//     synced and the journal is removed.
+//
+// A run that dies after the commit point is finished by the next one
+// (Recover, which each run of the job calls first, and so does schedule
+// when it starts): every rename whose temporary file is still there is
+// made, and one whose file is already in place (same size and SHA-256) is
+// skipped. Applying a journal twice changes nothing. A failure after the
+// commit point (a rename refused) never fails the run, runs it again or
+// rolls it back: it is a warning, and the next Recover completes it.
+//
+// Staging and applying are serialised per job by an flock on
+// .joinery/<job>.lock, which dies with its process; runs of the same job
+// in several processes are kept apart by the job's database lock too.
+
+// journal is a commit in progress: .joinery/<job>.commit.json.
+type journal struct {
+	Job     string          `json:"job"`
+	Logical time.Time       `json:"logical_time"`
+	Renames []journalRename `json:"renames"` // in order: reports, manifest, latest
+	Removes []journalFile   `json:"removes,omitempty"`
+}
+
+// journalRename puts one staged file in place. Paths are relative to
+// output_dir, with slashes.
+type journalRename struct {
+	From   string `json:"from"`
+	To     string `json:"to"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256,omitempty"` // files
+	Link   string `json:"link,omitempty"`   // the target of a symbolic link
+}
+
+// journalFile is a file the commit removes: only while it still has the
+// size and SHA-256 recorded for it.
+type journalFile struct {
+	Path   string `json:"path"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256,omitempty"` // empty for a manifest, removed whatever it holds
+}
+
+func journalPath(job string) string { return filepath.Join(StateDir, job+".commit.json") }
+func lockPath(job string) string    { return filepath.Join(StateDir, job+".lock") }
+
+// lockJob takes the job's commit lock, waiting for another process's
+// commit when wait is set; without wait it reports false if it is held.
+func (d *Dir) lockJob(job string, wait bool) (unlock func(), ok bool, err error) {
+	if err := d.mkdirAll(StateDir); err != nil {
+		return nil, false, err
+	}
+	f, err := d.root.OpenFile(lockPath(job), os.O_RDWR|os.O_CREATE, 0o666)
+	if err != nil {
+		return nil, false, fmt.Errorf("job lock: %w", unwrapPath(err))
+	}
+	if wait {
+		err = lockWait(f)
+		ok = err == nil
+	} else {
+		ok, err = tryLock(f)
+	}
+	if err != nil || !ok {
+		_ = f.Close()
+		if err != nil {
+			err = fmt.Errorf("job lock %s: %w", d.Abs(lockPath(job)), err)
+		}
+		return nil, false, err
+	}
+	return func() { _ = f.Close() }, true, nil
+}
+
+// Commit is what Dir.Commit needs to know of a run.
+type Commit struct {
+	// Manifest describes the run. Commit fills in Files, and sets its
+	// name from Job and Logical.
+	Manifest *Manifest
+	// Reports are the run's outputs, each prepared (Report.Prepare).
+	Reports []Report
+}
+
+// Committed is the outcome of a commit.
+type Committed struct {
+	Files    []File // in place (or to be put in place by the next run: see Pending)
+	Manifest string // the manifest's path, "" when the run wrote no file
+	// Latest reports whether the latest names moved to this run: only a
+	// run whose logical time is not older than that of every recorded
+	// run that is not partial moves them.
+	Latest bool
+	// Pending is set when the run passed its commit point but could not
+	// put everything in place; Warnings say what. The next run of the job
+	// finishes it.
+	Pending  bool
+	Warnings []string
+}
+
+// ErrNewerReport is returned (wrapped) by Commit, before anything is
+// replaced, when a file of the run is where a run with a newer logical time
+// wrote its report: a backfill must never destroy a newer report.
+var ErrNewerReport = errors.New("would replace the report of a newer logical time")
+
+// Commit puts a run's prepared reports in place with its manifest, as
+// described at the top of this file. An error means the commit point was
+// not reached: every temporary file is removed and every earlier report
+// is as it was. Once the commit point is passed Commit returns no error;
+// what it could not finish is in Committed.Warnings.
+func (d *Dir) Commit(c Commit) (*Committed, error) {
+	m := c.Manifest
+	fail := func(err error) (*Committed, error) {
+		for _, rep := range c.Reports {
+			_ = rep.Abort()
+		}
+		return nil, err
+	}
+	unlock, _, err := d.lockJob(m.Job, true)
+	if err != nil {
+		return fail(err)
+	}
+	defer unlock()
+	// A commit of this job that died half-way comes first.
+	var warns []string
+	if w, err := d.recoverLocked(m.Job); err != nil {
+		return fail(err)
+	} else {
+		warns = append(warns, w...)
+	}
+
+	var staged []*part
+	var files []File
+	for _, rep := range c.Reports {
+		r, ok := rep.(*report)
+		if !ok || !r.prepared {
+			return fail(errors.New("commit: a report is not prepared"))
+		}
+		staged = append(staged, r.keep...)
+		files = append(files, r.files()...)
+	}
+	runs, scanWarns, err := d.scan(m.Job)
+	if err != nil {
+		return fail(err)
+	}
+	warns = append(warns, scanWarns...)
+
+	// A file of this run where a newer run's report is would destroy it.
+	dests := make(map[string]bool, len(staged))
+	for _, p := range staged {
+		dests[filepath.ToSlash(p.tf.dest)] = true
+	}
+	for _, x := range runs {
+		if !x.m.Logical.After(m.Logical) {
+			continue
+		}
+		for _, f := range x.m.Files {
+			if dests[f.Path] {
+				return fail(fmt.Errorf("%s: %w (%s, recorded in %s): give the path a {date}, {from} or {run} field so that each logical time has its own file",
+					d.Abs(filepath.FromSlash(f.Path)), ErrNewerReport, x.m.Logical.Format(time.RFC3339), d.Abs(x.path)))
+			}
+		}
+	}
+	moveLatest := !m.Partial
+	for _, x := range runs {
+		if !x.m.Partial && x.m.Logical.After(m.Logical) {
+			moveLatest = false
+		}
+	}
+
+	j := &journal{Job: m.Job, Logical: m.Logical}
+	// Files of an earlier run for the same logical time that this one does
+	// not write again go with it: a logical time's files and manifest are
+	// replaced as one unit.
+	mname := ""
+	if len(staged) > 0 {
+		mname = filepath.Join(filepath.Dir(staged[0].tf.dest), ManifestName(m.Job, m.Logical))
+	}
+	for _, x := range runs {
+		if !x.m.Logical.Equal(m.Logical) {
+			continue
+		}
+		for _, f := range x.m.Files {
+			if !dests[f.Path] {
+				j.Removes = append(j.Removes, journalFile{Path: f.Path, Size: f.Size, SHA256: f.SHA256})
+			}
+		}
+		if x.path != mname {
+			j.Removes = append(j.Removes, journalFile{Path: filepath.ToSlash(x.path)})
+		}
+	}
+
+	// Stage the manifest and the latest names.
+	var extra []*tempFile // staged here, removed on failure
+	var links []string    // staged links, removed on failure
+	cleanup := func() {
+		for _, t := range extra {
+			_ = t.remove()
+		}
+		for _, l := range links {
+			_ = d.root.Remove(l)
+		}
+	}
+	mfiles := make([]ManifestFile, len(files))
+	for i, f := range files {
+		mfiles[i] = ManifestFile{Path: filepath.ToSlash(f.Path), Format: f.Format, Size: f.Size, SHA256: f.SHA256, Rows: f.Rows, Datasets: f.Datasets}
+		j.Renames = append(j.Renames, journalRename{From: filepath.ToSlash(staged[i].tf.tmp), To: mfiles[i].Path, Size: f.Size, SHA256: f.SHA256})
+	}
+	// A folder where a file goes would fail its rename after the commit
+	// point: find it now. For a report that fails the run; a latest name
+	// is only a convenience, and is left as it is.
+	for _, p := range staged {
+		if d.isDir(p.tf.dest) {
+			cleanup()
+			return fail(fmt.Errorf("%s is a folder: the report cannot replace it", d.Abs(p.tf.dest)))
+		}
+	}
+	if mname != "" && d.isDir(mname) {
+		cleanup()
+		return fail(fmt.Errorf("%s is a folder: the manifest cannot replace it", d.Abs(mname)))
+	}
+	var latest []journalRename
+	if moveLatest {
+		for i, p := range staged {
+			if p.latest == "" {
+				continue
+			}
+			if d.isDir(p.latest) {
+				warns = append(warns, fmt.Sprintf("latest %s not updated: it is a folder", d.Abs(p.latest)))
+				continue
+			}
+			r, err := d.stageLatest(p, &extra, &links)
+			if err != nil {
+				cleanup()
+				return fail(fmt.Errorf("latest %s: %w", d.Abs(p.latest), err))
+			}
+			latest = append(latest, r)
+			mfiles[i].Latest = filepath.ToSlash(p.latest)
+			files[i].Latest = p.latest
+		}
+	}
+	if mname != "" {
+		m.Files = mfiles
+		data, err := json.MarshalIndent(m, "", "  ")
+		if err != nil {
+			cleanup()
+			return fail(fmt.Errorf("manifest: %w", err))
+		}
+		tf, err := d.createTemp(mname, 0)
+		if err == nil {
+			extra = append(extra, tf)
+			if _, err = tf.Write(append(data, '\n')); err == nil {
+				err = tf.finish()
+			}
+		}
+		if err != nil {
+			cleanup()
+			return fail(fmt.Errorf("manifest: %w", err))
+		}
+		j.Renames = append(j.Renames, journalRename{From: filepath.ToSlash(tf.tmp), To: filepath.ToSlash(mname), Size: tf.size, SHA256: tf.sum()})
+	}
+	j.Renames = append(j.Renames, latest...)
+	if len(j.Renames) == 0 && len(j.Removes) == 0 {
+		return &Committed{Warnings: warns}, nil
+	}
+	// The temporary names must survive a power loss as long as the journal
+	// does: sync their folders before it.
+	for _, dir := range j.dirs() {
+		if err := d.syncDir(dir); err != nil {
+			cleanup()
+			return fail(err)
+		}
+	}
+
+	data, err := json.MarshalIndent(j, "", "  ")
+	if err == nil {
+		err = d.writeFileAtomic(journalPath(m.Job), append(data, '\n'))
+	}
+	if err != nil {
+		cleanup()
+		return fail(fmt.Errorf("commit journal: %w", err))
+	}
+
+	// The commit point is passed.
+	res := &Committed{Files: files, Latest: len(latest) > 0}
+	if mname != "" {
+		res.Manifest = d.Abs(mname)
+	}
+	for i := range res.Files {
+		res.Files[i].Path = d.Abs(res.Files[i].Path)
+		if res.Files[i].Latest != "" {
+			res.Files[i].Latest = d.Abs(res.Files[i].Latest)
+		}
+	}
+	applyWarns, err := d.apply(j)
+	warns = append(warns, applyWarns...)
+	if err != nil {
+		res.Pending = true
+		warns = append(warns, fmt.Sprintf("the run is committed, but %v: the next run of %s finishes putting its files in place", err, m.Job))
+	}
+	for _, p := range staged {
+		p.tf.renamed = true
+		_ = p.tf.close()
+	}
+	for _, t := range extra {
+		t.renamed = true
+		_ = t.close()
+	}
+	for _, rep := range c.Reports {
+		rep.(*report).ended = true
+	}
+	res.Warnings = warns
+	return res, nil
+}
+
+// isDir reports whether name (relative to d) is a folder.
+func (d *Dir) isDir(name string) bool {
+	fi, err := d.root.Lstat(name)
+	return err == nil && fi.IsDir()
+}
+
+// stageLatest stages p's latest name: a relative symbolic link to the
+// report, or a copy of it with the report's mode.
+func (d *Dir) stageLatest(p *part, extra *[]*tempFile, links *[]string) (journalRename, error) {
+	if err := d.mkdirAll(filepath.Dir(p.latest)); err != nil {
+		return journalRename{}, err
+	}
+	if !p.copyLatest {
+		target, err := filepath.Rel(filepath.Dir(p.latest), p.tf.dest)
+		if err != nil {
+			return journalRename{}, err
+		}
+		tmp := tempName(p.latest)
+		if err := d.hook("symlink", tmp); err != nil {
+			return journalRename{}, err
+		}
+		if err := d.root.Symlink(target, tmp); err != nil {
+			return journalRename{}, unwrapPath(err)
+		}
+		*links = append(*links, tmp)
+		return journalRename{From: filepath.ToSlash(tmp), To: filepath.ToSlash(p.latest), Link: filepath.ToSlash(target)}, nil
+	}
+	tf, err := d.createTemp(p.latest, p.mode)
+	if err != nil {
+		return journalRename{}, err
+	}
+	*extra = append(*extra, tf)
+	if _, err := io.Copy(tf, io.NewSectionReader(p.tf.f, 0, p.tf.size)); err != nil {
+		return journalRename{}, fmt.Errorf("copy %s: %w", d.Abs(p.tf.tmp), err)
+	}
+	if err := tf.finish(); err != nil {
+		return journalRename{}, err
+	}
+	return journalRename{From: filepath.ToSlash(tf.tmp), To: filepath.ToSlash(p.latest), Size: tf.size, SHA256: tf.sum()}, nil
+}
+
+// dirs returns the folders a journal renames in and removes from.
+func (j *journal) dirs() []string {
+	var out []string
+	add := func(p string) {
+		if dir := filepath.Dir(filepath.FromSlash(p)); !slices.Contains(out, dir) {
+			out = append(out, dir)
+		}
+	}
+	for _, r := range j.Renames {
+		add(r.To)
+	}
+	for _, r := range j.Removes {
+		add(r.Path)
+	}
+	return out
+}
+
+// apply carries out a journal: it is the second half of Commit, and all of
+// Recover. It is idempotent. It returns warnings about files it found in
+// an unexpected state, and an error when something is left to do (the
+// journal then stays for the next attempt).
+func (d *Dir) apply(j *journal) (warnings []string, err error) {
+	for _, r := range j.Renames {
+		from, to := filepath.FromSlash(r.From), filepath.FromSlash(r.To)
+		if !localPath(from) || !localPath(to) {
+			warnings = append(warnings, fmt.Sprintf("commit journal of %s: %s -> %s is not a path inside output_dir: skipped", j.Job, r.From, r.To))
+			continue
+		}
+		if _, err := d.root.Lstat(from); err == nil {
+			if err := d.rename(from, to); err != nil {
+				return warnings, err
+			}
+			continue
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return warnings, fmt.Errorf("commit: %w", err)
+		}
+		// Renamed by an earlier attempt, unless what is there differs.
+		if ok, err := d.holds(to, r); err != nil || !ok {
+			why := "is not what the run wrote"
+			if err != nil {
+				why = err.Error()
+			}
+			warnings = append(warnings, fmt.Sprintf("commit of %s for %s: %s %s, and its staged copy is gone: left as it is",
+				j.Job, j.Logical.Format(time.RFC3339), d.Abs(to), why))
+		}
+	}
+	for _, r := range j.Removes {
+		p := filepath.FromSlash(r.Path)
+		if !localPath(p) {
+			continue
+		}
+		if r.SHA256 != "" {
+			same, err := d.sameFile(p, r.Size, r.SHA256)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if err != nil || !same {
+				warnings = append(warnings, fmt.Sprintf("%s was replaced by hand since joinery wrote it: left alone", d.Abs(p)))
+				continue
+			}
+		}
+		if err := d.remove(p); err != nil {
+			return warnings, err
+		}
+		d.removeEmptyDirs(filepath.Dir(p))
+	}
+	for _, dir := range j.dirs() {
+		if err := d.syncDir(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return warnings, err
+		}
+	}
+	if err := d.remove(journalPath(j.Job)); err != nil {
+		return warnings, err
+	}
+	return warnings, d.syncDir(StateDir)
+}
+
+// holds reports whether name (relative to d) is what r put there.
+func (d *Dir) holds(name string, r journalRename) (bool, error) {
+	if r.Link != "" {
+		target, err := d.root.Readlink(name)
+		if err != nil {
+			return false, unwrapPath(err)
+		}
+		return filepath.ToSlash(target) == r.Link, nil
+	}
+	return d.sameFile(name, r.Size, r.SHA256)
+}
+
+// localPath reports whether p, from a journal or manifest, names a file
+// inside output_dir: a journal edited by hand must not reach out of it
+// (os.Root would refuse anyway).
+func localPath(p string) bool { return p != "" && filepath.IsLocal(p) }
+
+// Recover finishes a commit of job that a crash interrupted (see the top
+// of this file), then removes the temporary files that runs of job left
+// behind when they died: only names joinery's own pattern gives to the
+// files of files (the job's outputs), in the folders those outputs write
+// to, and only files no live process holds. It does nothing when another
+// process is committing the job. It returns what it did, for the log.
+func (d *Dir) Recover(files JobFiles) (notes []string, err error) {
+	unlock, ok, err := d.lockJob(files.Job, false)
+	if err != nil || !ok {
+		return nil, err
+	}
+	defer unlock()
+	if _, err := d.root.Lstat(journalPath(files.Job)); err == nil {
+		notes = append(notes, "finishing the commit of a run that was interrupted")
+	}
+	w, err := d.recoverLocked(files.Job)
+	notes = append(notes, w...)
+	if err != nil {
+		return notes, err
+	}
+	removed, err := d.removeOrphans(files)
+	for _, p := range removed {
+		notes = append(notes, "removed the temporary file of a run that died: "+d.Abs(p))
+	}
+	return notes, err
+}
+
+// recoverLocked applies the job's journal, if there is one; the caller
+// holds the job's lock.
+func (d *Dir) recoverLocked(job string) ([]string, error) {
+	data, err := d.root.ReadFile(journalPath(job))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("commit journal: %w", unwrapPath(err))
+	}
+	var j journal
+	if err := json.Unmarshal(data, &j); err != nil || j.Job != job {
+		// Written through a rename after a sync: it is whole, or it is
+		// not joinery's.
+		return nil, fmt.Errorf("commit journal %s: not a journal of job %s: move it away to go on", d.Abs(journalPath(job)), job)
+	}
+	w, err := d.apply(&j)
+	if err != nil {
+		return w, fmt.Errorf("finish the interrupted commit of %s: %w", job, err)
+	}
+	return w, nil
+}
+
+// JobFiles describes the files one job writes, so that Recover knows the
+// names of its temporary files and the folders they are in.
+type JobFiles struct {
+	Job      string
+	Datasets []string // the datasets written (not internal ones)
+	Specs    []Spec
+}
+
+// orphanMinAge is how old a temporary file must be before removeOrphans
+// takes it for an orphan where there is no flock to tell (see lock_other.go).
+const orphanMinAge = 24 * time.Hour
+
+// removeOrphans removes the temporary files of runs of files.Job that died.
+// The caller holds the job's lock.
+func (d *Dir) removeOrphans(files JobFiles) (removed []string, err error) {
+	var pats []*namePattern
+	for _, s := range files.Specs {
+		for _, tmpl := range []string{s.Path, s.Latest} {
+			if tmpl == "" {
+				continue
+			}
+			p, err := newNamePattern(s, tmpl, files.Job, files.Datasets)
+			if err != nil {
+				return nil, err
+			}
+			pats = append(pats, p)
+		}
+	}
+	// The state folder: the job's state and journal.
+	job := regexp.QuoteMeta(files.Job)
+	pats = append(pats, &namePattern{
+		dirs:     []*regexp.Regexp{regexp.MustCompile(`^` + regexp.QuoteMeta(StateDir) + `$`)},
+		base:     regexp.MustCompile(`^` + job + `(\.commit)?\.json$`),
+		manifest: regexp.MustCompile(`^$`),
+	})
+
+	seen := make(map[string]bool)
+	for _, p := range pats {
+		for _, dir := range d.matchDirs(".", p.dirs) {
+			entries, err := fs.ReadDir(d.root.FS(), filepath.ToSlash(dir))
+			if err != nil {
+				continue
+			}
+			for _, e := range entries {
+				name := path.Join(filepath.ToSlash(dir), e.Name())
+				if seen[name] {
+					continue
+				}
+				m := tempPattern.FindStringSubmatch(e.Name())
+				legacy := legacyRows.MatchString(e.Name())
+				if m == nil && !legacy {
+					continue
+				}
+				if !legacy && !p.base.MatchString(m[1]) && !p.manifest.MatchString(m[1]) {
+					continue
+				}
+				seen[name] = true
+				release, ok := d.orphan(filepath.FromSlash(name), e, legacy)
+				if !ok {
+					continue
+				}
+				err := d.remove(filepath.FromSlash(name))
+				release()
+				if err != nil {
+					return removed, err
+				}
+				removed = append(removed, filepath.FromSlash(name))
+			}
+		}
+	}
+	return removed, nil
+}
+
+// legacyRows matches the sheet rows joinery 0.8 and earlier kept in a
+// named file while it wrote a workbook.
+var legacyRows = regexp.MustCompile(`^\.joinery-rows-[0-9]+\.deflate$`)
+
+// orphan reports whether the temporary file name is left by a dead run.
+// When it is, release must be called after the name is removed: until
+// then a lock keeps a writer that has just created the file, and not
+// locked it yet, from taking it (createTemp then starts again).
+func (d *Dir) orphan(name string, e fs.DirEntry, legacy bool) (release func(), ok bool) {
+	info, err := e.Info()
+	if err != nil {
+		return nil, false
+	}
+	nothing := func() {}
+	switch {
+	case info.Mode()&fs.ModeSymlink != 0:
+		// A staged latest link: made and renamed under the job's lock,
+		// which the caller holds.
+		return nothing, !legacy
+	case !info.Mode().IsRegular():
+		return nil, false
+	case legacy:
+		// Older versions did not lock their files, but they wrote them
+		// for minutes, not hours.
+		return nothing, time.Since(info.ModTime()) >= time.Hour
+	case !lockSupported:
+		// Nothing tells whether a writer lives: go by age.
+		return nothing, time.Since(info.ModTime()) >= orphanMinAge
+	}
+	f, err := d.root.OpenFile(name, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, false
+	}
+	if ok, err := tryLock(f); err != nil || !ok || !d.names(name, f) {
+		_ = f.Close()
+		return nil, false
+	}
+	return func() { _ = f.Close() }, true
+}
+
+// namePattern matches the paths, relative to output_dir, that one output
+// template gives a job's files: each folder and the file name as a regular
+// expression, fields matching what they expand to.
+type namePattern struct {
+	dirs     []*regexp.Regexp
+	base     *regexp.Regexp // the file name
+	manifest *regexp.Regexp // the name of the job's manifests
+}
+
+func newNamePattern(spec Spec, tmpl, job string, datasets []string) (*namePattern, error) {
+	l := spec
+	l.Path = tmpl
+	ext, err := checkTemplate(l, 0)
+	if err != nil {
+		return nil, err
+	}
+	segs := strings.Split(filepath.ToSlash(tmpl+ext), "/")
+	p := &namePattern{manifest: regexp.MustCompile(`^` + regexp.QuoteMeta(job) + `-.+` + regexp.QuoteMeta(ManifestSuffix) + `$`)}
+	for i, seg := range segs {
+		var b strings.Builder
+		b.WriteString("^")
+		err := walkTemplate(seg, func(lit, field string) {
+			b.WriteString(regexp.QuoteMeta(lit))
+			switch field {
+			case "job":
+				b.WriteString(regexp.QuoteMeta(safeSegment(job)))
+			case "dataset":
+				alts := make([]string, len(datasets))
+				for k, ds := range datasets {
+					alts[k] = regexp.QuoteMeta(safeSegment(ds))
+				}
+				b.WriteString("(" + strings.Join(alts, "|") + ")")
+			case "date":
+				b.WriteString(`-?[0-9]{4,}-[0-9]{2}-[0-9]{2}`)
+			case "time":
+				b.WriteString(`[0-9]{6}`)
+			case "datetime", "run":
+				b.WriteString(`-?[0-9]{8,}T[0-9]{6}`)
+			case "from", "to":
+				b.WriteString(`-?[0-9]{4,}-[0-9]{2}-[0-9]{2}(T[0-9]{6})?`)
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
+		b.WriteString("$")
+		m := regexp.MustCompile(b.String())
+		if i == len(segs)-1 {
+			p.base = m
+		} else {
+			p.dirs = append(p.dirs, m)
+		}
+	}
+	return p, nil
+}
+
+// matchDirs returns the folders under dir (relative to d) whose path
+// matches pats, one pattern per level. Only real folders are entered,
+// never symbolic links.
+func (d *Dir) matchDirs(dir string, pats []*regexp.Regexp) []string {
+	if len(pats) == 0 {
+		return []string{dir}
+	}
+	entries, err := fs.ReadDir(d.root.FS(), filepath.ToSlash(dir))
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() && pats[0].MatchString(e.Name()) {
+			out = append(out, d.matchDirs(filepath.Join(dir, e.Name()), pats[1:])...)
+		}
+	}
+	return out
+}
