@@ -302,15 +302,29 @@ func (d *Dir) Commit(c Commit) (*Committed, error) {
 	}
 
 	data, err := json.MarshalIndent(j, "", "  ")
+	var jt *tempFile
 	if err == nil {
-		err = d.writeFileAtomic(journalPath(m.Job), append(data, '\n'))
+		jt, err = d.createTemp(journalPath(m.Job), 0)
+	}
+	if err == nil {
+		extra = append(extra, jt)
+		if _, err = jt.Write(append(data, '\n')); err == nil {
+			err = jt.finish()
+		}
+	}
+	if err == nil {
+		err = d.rename(jt.tmp, journalPath(m.Job))
 	}
 	if err != nil {
 		cleanup()
 		return fail(fmt.Errorf("commit journal: %w", err))
 	}
+	jt.renamed = true
 
 	// The commit point is passed.
+	if err := d.syncDir(StateDir); err != nil {
+		warns = append(warns, fmt.Sprintf("commit journal: %v", err))
+	}
 	res := &Committed{Files: files, Latest: len(latest) > 0}
 	if mname != "" {
 		res.Manifest = d.Abs(mname)
@@ -457,7 +471,12 @@ func (d *Dir) apply(j *journal) (warnings []string, err error) {
 	if err := d.remove(journalPath(j.Job)); err != nil {
 		return warnings, err
 	}
-	return warnings, d.syncDir(StateDir)
+	// Done: should the removal not last, the journal is applied again,
+	// which changes nothing.
+	if err := d.syncDir(StateDir); err != nil {
+		warnings = append(warnings, err.Error())
+	}
+	return warnings, nil
 }
 
 // holds reports whether name (relative to d) is what r put there.

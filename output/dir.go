@@ -149,7 +149,10 @@ func (d *Dir) createTemp(dest string, mode fs.FileMode) (*tempFile, error) {
 		// Between the create and the lock, a cleanup in another process
 		// may have taken the file for an orphan: then it is locked by that
 		// process, or its name is gone. Either way, start again.
-		if err = lockFile(f); err == nil && !d.names(tmp, f) {
+		if err = d.hook("lock", tmp); err == nil {
+			err = lockFile(f)
+		}
+		if err == nil && !d.names(tmp, f) {
 			err = errLocked
 		}
 		if errors.Is(err, errLocked) {
