@@ -31,6 +31,9 @@ type Runner struct {
 	Progress func(job, dataset string, rows int64, done bool)
 	// Version is joinery's version, for manifests and About sheets.
 	Version string
+	// Hook, when set, becomes the output folder's output.Dir.Hook: tests
+	// use it to crash a run, or fail its disk, at a chosen step.
+	Hook func(step, path string) error
 }
 
 // DatasetResult is what one dataset of a run produced.
@@ -139,6 +142,7 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 		return err
 	}
 	defer dir.Close()
+	dir.Hook = r.Hook
 	// A run of this job that died left its commit to finish, or temporary
 	// files to remove: the job's lock is held, so no run of it is live.
 	r.recover(dir, job, log)
