@@ -108,7 +108,7 @@ func (r *Runner) RunPlan(ctx context.Context, job *Job, p Plan) *Result {
 func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *slog.Logger) (err error) {
 	if job.Timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, job.Timeout, fmt.Errorf("job timeout of %s reached", job.Timeout))
+		ctx, cancel = context.WithTimeoutCause(ctx, job.Timeout, fmt.Errorf("%w of %s reached", errJobTimeout, job.Timeout))
 		defer cancel()
 	}
 	defer func() {

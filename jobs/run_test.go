@@ -269,6 +269,9 @@ func TestCancelledRunKeepsPreviousReport(t *testing.T) {
 	if !errors.Is(res.Err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", res.Err)
 	}
+	if jobs.Retryable(res.Err) {
+		t.Errorf("a cancelled run is retryable: %v", res.Err)
+	}
 	if res.Files != nil {
 		t.Errorf("files = %v, want none", res.Files)
 	}
@@ -292,6 +295,9 @@ func TestTimeoutFailsTheRun(t *testing.T) {
 	res := r.Run(context.Background(), &r.Config.Jobs[0], logical)
 	if res.Err == nil || !strings.Contains(res.Err.Error(), "job timeout of 300ms reached") {
 		t.Fatalf("err = %v, want the job timeout", res.Err)
+	}
+	if jobs.Retryable(res.Err) {
+		t.Errorf("a run that reached its job's timeout is retryable: %v", res.Err)
 	}
 	if _, err := os.Stat(filepath.Join(r.Config.OutputPath(), "j", "big-2026-11-25.csv")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("report exists after a timeout: %v", err)
