@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net"
 	"syscall"
 	"time"
@@ -14,9 +15,8 @@ import (
 
 // RunWithRetries runs job like RunPlan and, when the run fails for a reason
 // known to pass (see Retryable), tries again up to job.Retries times,
-// waiting job.RetryDelay, then twice as long each time. A run that fails
-// for any other reason, is cancelled or is skipped for the lock is not
-// retried.
+// waiting as backoff says between attempts. A run that fails for any other
+// reason, is cancelled or is skipped for the lock is not retried.
 func (r *Runner) RunWithRetries(ctx context.Context, job *Job, p Plan) *Result {
 	return r.runWithRetries(ctx, ctx, job, p)
 }
@@ -25,24 +25,67 @@ func (r *Runner) RunWithRetries(ctx context.Context, job *Job, p Plan) *Result {
 // waitCtx lasts: a scheduler shutting down lets a running attempt finish
 // within its grace period but starts no further attempt.
 func (r *Runner) runWithRetries(runCtx, waitCtx context.Context, job *Job, p Plan) *Result {
-	ctx := runCtx
-	delay := job.RetryDelay
 	for attempt := 1; ; attempt++ {
-		res := r.RunPlan(ctx, job, p)
+		res := r.RunPlan(runCtx, job, p)
 		res.Attempts = attempt
-		if res.Err == nil || attempt > job.Retries || !Retryable(res.Err) || ctx.Err() != nil || waitCtx.Err() != nil {
+		if res.Err == nil || attempt > job.Retries || !Retryable(res.Err) || runCtx.Err() != nil || waitCtx.Err() != nil {
 			return res
 		}
+		random := r.Rand
+		if random == nil {
+			random = rand.Float64
+		}
+		delay := backoff(job.RetryDelay, job.RetryMaxDelay, attempt, random)
 		r.Logger.Warn("run failed, will retry", "job", job.Name, "attempt", attempt, "retries", job.Retries, "retry_in", delay, "error", res.Err)
-		select {
-		case <-ctx.Done():
+		if r.wait(runCtx, waitCtx, delay) != nil {
 			return res
-		case <-waitCtx.Done():
-			return res
-		case <-time.After(delay):
 		}
-		delay *= 2
 	}
+}
+
+// wait waits d, or until runCtx or waitCtx ends, with r.Sleep when it is
+// set, and returns nil when d has passed.
+func (r *Runner) wait(runCtx, waitCtx context.Context, d time.Duration) error {
+	ctx, cancel := context.WithCancel(runCtx)
+	defer cancel()
+	defer context.AfterFunc(waitCtx, cancel)()
+	if r.Sleep != nil {
+		return r.Sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// defaultRetryMaxDelay is the longest wait between attempts when a job
+// sets no retry_max_delay (nor a longer retry_delay).
+const defaultRetryMaxDelay = 15 * time.Minute
+
+// backoff returns the wait before retry n (1 for the first): base doubled
+// n-1 times, at most max, then "equal jitter": d/2 + random()·d/2, where
+// random returns a number in [0, 1). The wait is thus never more than max
+// nor less than half of d. Half is kept so that retry_delay stays a floor
+// worth its name (a server restarting needs some time, which full jitter,
+// from 0 to d, would not leave it); the other half spreads the retries of
+// jobs that failed together (they were scheduled at the same minute, and
+// the server went down under all of them), so that they do not come back
+// all at once.
+func backoff(base, max time.Duration, n int, random func() float64) time.Duration {
+	d := min(base, max)
+	for i := 1; i < n && d < max; i++ {
+		if d > max/2 {
+			d = max
+		} else {
+			d *= 2
+		}
+	}
+	half := d / 2
+	return d - half + time.Duration(random()*float64(half))
 }
 
 // errJobTimeout is wrapped by the error of a run that reached its job's

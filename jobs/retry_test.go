@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -21,6 +22,74 @@ import (
 
 	"github.com/joinery/joinery/internal/testdb"
 )
+
+// seq returns a random source that hands out vs in turn.
+func seq(vs ...float64) func() float64 {
+	i := 0
+	return func() float64 {
+		v := vs[i%len(vs)]
+		i++
+		return v
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	const m = time.Minute
+	tests := []struct {
+		base, max time.Duration
+		n         int
+		random    float64
+		want      time.Duration
+	}{
+		{m, 15 * m, 1, 0, 30 * time.Second},          // half of retry_delay at least
+		{m, 15 * m, 1, 0.5, 45 * time.Second},        // d/2 + 0.5·d/2
+		{m, 15 * m, 2, 0, m},                         // doubled
+		{m, 15 * m, 3, 0.25, 2*m + 30*time.Second},   // 4m: 2m + 0.25·2m
+		{m, 15 * m, 4, 0, 4 * m},                     // 8m
+		{m, 15 * m, 5, 0, 7*m + 30*time.Second},      // 16m capped to 15m
+		{m, 15 * m, 5, 0.5, 11*m + 15*time.Second},   // 7m30s + 0.5·7m30s
+		{m, 15 * m, 100, 0, 7*m + 30*time.Second},    // no overflow
+		{20 * m, 15 * m, 1, 0, 7*m + 30*time.Second}, // a retry_delay over the cap is capped
+		{2 * m, 15 * m, 1, 0.5, 90 * time.Second},    // the shipped config
+		{2 * m, 15 * m, 2, 0.5, 3 * m},
+		{2 * m, 15 * m, 3, 0.5, 6 * m},
+		{3 * time.Second, 10 * time.Second, 3, 0, 5 * time.Second}, // 12s capped to 10s
+	}
+	for _, tt := range tests {
+		name := fmt.Sprintf("%s-%s-n%d-r%g", tt.base, tt.max, tt.n, tt.random)
+		t.Run(name, func(t *testing.T) {
+			if got := backoff(tt.base, tt.max, tt.n, seq(tt.random)); got != tt.want {
+				t.Errorf("backoff = %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestBackoffBounds: whatever the random source returns in [0, 1), the
+// wait is at least half the capped delay and never more than the cap.
+func TestBackoffBounds(t *testing.T) {
+	below1 := math.Nextafter(1, 0)
+	for _, c := range []struct{ base, max time.Duration }{
+		{time.Minute, 15 * time.Minute},
+		{7 * time.Second, 15 * time.Minute},
+		{time.Nanosecond, math.MaxInt64},
+		{time.Hour, time.Hour},
+	} {
+		d := c.base
+		for n := 1; n <= 100; n++ {
+			lo := backoff(c.base, c.max, n, seq(0))
+			hi := backoff(c.base, c.max, n, seq(below1))
+			if lo < min(d, c.max)/2 || hi > c.max || lo > hi {
+				t.Errorf("base %s, max %s, retry %d: wait from %s to %s, want within [%s, %s]", c.base, c.max, n, lo, hi, min(d, c.max)/2, c.max)
+			}
+			if d < c.max/2 {
+				d *= 2
+			} else {
+				d = c.max
+			}
+		}
+	}
+}
 
 // serverError runs query on conn and returns its error, failing the test
 // when it has none.
@@ -482,16 +551,16 @@ jobs:
 	}
 }
 
-// TestRunWithRetriesGivesUp runs against a port nothing listens on: a
-// connection failure is retried, with a growing delay, then reported.
+// TestRunWithRetriesGivesUp runs against a port nothing listens on: the
+// connection is retried with waits that double, up to the cap, jittered.
 func TestRunWithRetriesGivesUp(t *testing.T) {
 	cfg, err := Parse(filepath.Join(t.TempDir(), "c.yaml"), []byte(`
-database: {connect_timeout: 1s}
 jobs:
   - name: j
     schedule: "@daily"
-    retries: 2
-    retry_delay: 50ms
+    retries: 3
+    retry_delay: 1m
+    retry_max_delay: 3m
     datasets:
       d: {from: users u, select: [u.id]}
     outputs: [{format: csv, path: "{job}.csv"}]
@@ -499,22 +568,29 @@ jobs:
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := OpenDB(cfg.Database, "root@tcp(127.0.0.1:1)/x", nil)
+	db, err := OpenDB(cfg.Database, "root@tcp("+closedAddr(t)+")/x", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 	r := &Runner{DB: db, Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	start := time.Now()
+	var waits []time.Duration
+	r.Sleep = func(ctx context.Context, d time.Duration) error {
+		waits = append(waits, d)
+		return nil
+	}
+	r.Rand = seq(0, 0.5, 0.75)
 	p, err := cfg.Jobs[0].PlanAt(time.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	res := r.RunWithRetries(context.Background(), &cfg.Jobs[0], p)
-	if res.Err == nil || res.Attempts != 3 {
-		t.Fatalf("attempts = %d, err = %v; want 3 failed attempts", res.Attempts, res.Err)
+	if !errors.Is(res.Err, syscall.ECONNREFUSED) || res.Attempts != 4 {
+		t.Fatalf("attempts = %d, err = %v; want 4 attempts refused", res.Attempts, res.Err)
 	}
-	if waited := time.Since(start); waited < 150*time.Millisecond {
-		t.Errorf("waited %v between attempts, want at least 50ms + 100ms", waited)
+	// 1m, 2m, 4m capped to 3m; each wait d/2 + random·d/2.
+	want := []time.Duration{30 * time.Second, 90 * time.Second, 90*time.Second + 67500*time.Millisecond}
+	if fmt.Sprint(waits) != fmt.Sprint(want) {
+		t.Errorf("waits = %v, want %v", waits, want)
 	}
 }

@@ -31,6 +31,13 @@ type Runner struct {
 	Progress func(job, dataset string, rows int64, done bool)
 	// Version is joinery's version, for manifests and About sheets.
 	Version string
+	// Sleep, when set, replaces the wait between attempts of
+	// RunWithRetries (tests): it waits d and returns nil, or returns
+	// ctx's error when ctx ends first.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Rand, when set, replaces the source of the jitter of that wait: a
+	// number in [0, 1).
+	Rand func() float64
 }
 
 // DatasetResult is what one dataset of a run produced.
