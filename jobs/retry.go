@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -17,6 +18,11 @@ import (
 // known to pass (see Retryable), tries again up to job.Retries times,
 // waiting as backoff says between attempts. A run that fails for any other
 // reason, is cancelled or is skipped for the lock is not retried.
+//
+// Each attempt that will be retried logs a warning with the attempt, the
+// wait and the error. The failure of the run as a whole is logged once, as
+// an error: "gave up after N attempts" when the retries are spent, else
+// "run failed" with the reason it is not retried.
 func (r *Runner) RunWithRetries(ctx context.Context, job *Job, p Plan) *Result {
 	return r.runWithRetries(ctx, ctx, job, p)
 }
@@ -25,22 +31,53 @@ func (r *Runner) RunWithRetries(ctx context.Context, job *Job, p Plan) *Result {
 // waitCtx lasts: a scheduler shutting down lets a running attempt finish
 // within its grace period but starts no further attempt.
 func (r *Runner) runWithRetries(runCtx, waitCtx context.Context, job *Job, p Plan) *Result {
+	log := r.Logger.With("job", job.Name)
 	for attempt := 1; ; attempt++ {
-		res := r.RunPlan(runCtx, job, p)
+		res := r.attempt(runCtx, job, p)
 		res.Attempts = attempt
-		if res.Err == nil || attempt > job.Retries || !Retryable(res.Err) || runCtx.Err() != nil || waitCtx.Err() != nil {
+		if res.Err == nil || errors.Is(res.Err, ErrAlreadyRunning) {
+			return res // attempt logged it
+		}
+		var why string
+		switch {
+		case job.Retries == 0:
+			// Nothing to explain: the job does not retry.
+		case runCtx.Err() != nil || waitCtx.Err() != nil:
+			why = "joinery is stopping"
+		case !Retryable(res.Err):
+			why = "the error is permanent"
+		case attempt > job.Retries:
+			log.Error(fmt.Sprintf("gave up after %d attempts", attempt), "attempts", attempt, "error", res.Err, "duration", res.Duration.Round(time.Millisecond))
 			return res
+		default:
+			random := r.Rand
+			if random == nil {
+				random = rand.Float64
+			}
+			delay := backoff(job.RetryDelay, job.RetryMaxDelay, attempt, random)
+			log.Warn("run failed, will retry", "attempt", attempt, "retries", job.Retries, "retry_in", delay, "error", res.Err)
+			if r.wait(runCtx, waitCtx, delay) == nil {
+				continue
+			}
+			why = "joinery is stopping"
 		}
-		random := r.Rand
-		if random == nil {
-			random = rand.Float64
-		}
-		delay := backoff(job.RetryDelay, job.RetryMaxDelay, attempt, random)
-		r.Logger.Warn("run failed, will retry", "job", job.Name, "attempt", attempt, "retries", job.Retries, "retry_in", delay, "error", res.Err)
-		if r.wait(runCtx, waitCtx, delay) != nil {
-			return res
-		}
+		r.logFailure(job, res, why)
+		return res
 	}
+}
+
+// logFailure logs, as an error, the failure of a run that will not be
+// tried again, and why not when why is not empty. A run skipped for the
+// lock was logged as such by attempt.
+func (r *Runner) logFailure(job *Job, res *Result, why string) {
+	if res.Err == nil || errors.Is(res.Err, ErrAlreadyRunning) {
+		return
+	}
+	attrs := []any{"job", job.Name, "error", res.Err, "duration", res.Duration.Round(time.Millisecond)}
+	if why != "" {
+		attrs = append(attrs, "attempts", res.Attempts, "not_retried", why)
+	}
+	r.Logger.Error("run failed", attrs...)
 }
 
 // wait waits d, or until runCtx or waitCtx ends, with r.Sleep when it is

@@ -1,9 +1,12 @@
 package jobs
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -551,40 +555,98 @@ jobs:
 	}
 }
 
-// TestRunWithRetriesGivesUp runs against a port nothing listens on: the
-// connection is retried with waits that double, up to the cap, jittered.
-func TestRunWithRetriesGivesUp(t *testing.T) {
-	cfg, err := Parse(filepath.Join(t.TempDir(), "c.yaml"), []byte(`
+// logRecords collects a logger's records, as JSON lines.
+type logRecords struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logRecords) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// find returns the records at level whose message starts with msg.
+func (l *logRecords) find(t *testing.T, level, msg string) []map[string]any {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	sc := bufio.NewScanner(bytes.NewReader(l.buf.Bytes()))
+	for sc.Scan() {
+		var rec map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatalf("log line %q: %v", sc.Text(), err)
+		}
+		if rec["level"] == level && strings.HasPrefix(rec["msg"].(string), msg) {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+func (l *logRecords) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// retryRunner returns a runner for the config yamlText (output_dir a fresh
+// folder) on the database of dsn, logging into the returned records.
+func retryRunner(t *testing.T, dsn, yamlText string) (*Runner, *logRecords) {
+	t.Helper()
+	cfg, err := Parse(filepath.Join(t.TempDir(), "config.yaml"), []byte(yamlText))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := OpenDB(cfg.Database, dsn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	logs := &logRecords{}
+	r := &Runner{DB: db, Config: cfg, Logger: slog.New(slog.NewJSONHandler(logs, nil))}
+	return r, logs
+}
+
+// retryJob is a job on users, with the settings given, such as retries.
+func retryJob(settings string) string {
+	return `
 jobs:
   - name: j
     schedule: "@daily"
+` + settings + `
+    datasets:
+      d: {from: users u, select: [u.id, u.name]}
+    outputs: [{format: csv, path: "{job}.csv"}]
+`
+}
+
+func runJob(t *testing.T, r *Runner) *Result {
+	t.Helper()
+	p, err := r.Config.Jobs[0].PlanAt(time.Now(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.RunWithRetries(context.Background(), &r.Config.Jobs[0], p)
+}
+
+// TestRunWithRetriesGivesUp runs against a port nothing listens on: the
+// connection is retried with waits that double, up to the cap, jittered,
+// and the failure is logged once, as given up.
+func TestRunWithRetriesGivesUp(t *testing.T) {
+	r, logs := retryRunner(t, "root@tcp("+closedAddr(t)+")/x", retryJob(`
     retries: 3
     retry_delay: 1m
-    retry_max_delay: 3m
-    datasets:
-      d: {from: users u, select: [u.id]}
-    outputs: [{format: csv, path: "{job}.csv"}]
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := OpenDB(cfg.Database, "root@tcp("+closedAddr(t)+")/x", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	r := &Runner{DB: db, Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+    retry_max_delay: 3m`))
 	var waits []time.Duration
 	r.Sleep = func(ctx context.Context, d time.Duration) error {
 		waits = append(waits, d)
 		return nil
 	}
 	r.Rand = seq(0, 0.5, 0.75)
-	p, err := cfg.Jobs[0].PlanAt(time.Now(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res := r.RunWithRetries(context.Background(), &cfg.Jobs[0], p)
+	res := runJob(t, r)
 	if !errors.Is(res.Err, syscall.ECONNREFUSED) || res.Attempts != 4 {
 		t.Fatalf("attempts = %d, err = %v; want 4 attempts refused", res.Attempts, res.Err)
 	}
@@ -592,5 +654,162 @@ jobs:
 	want := []time.Duration{30 * time.Second, 90 * time.Second, 90*time.Second + 67500*time.Millisecond}
 	if fmt.Sprint(waits) != fmt.Sprint(want) {
 		t.Errorf("waits = %v, want %v", waits, want)
+	}
+	warns := logs.find(t, "WARN", "run failed, will retry")
+	if len(warns) != 3 {
+		t.Fatalf("%d retry warnings, want 3:\n%s", len(warns), logs)
+	}
+	for i, w := range warns {
+		if w["attempt"] != float64(i+1) || w["retry_in"] != float64(want[i]) || !strings.Contains(w["error"].(string), "connection refused") {
+			t.Errorf("warning %d = %v, want attempt %d, retry_in %s and the error", i, w, i+1, want[i])
+		}
+	}
+	errs := logs.find(t, "ERROR", "")
+	if len(errs) != 1 || errs[0]["msg"] != "gave up after 4 attempts" || !strings.Contains(errs[0]["error"].(string), "connection refused") {
+		t.Errorf("error records = %v, want one: gave up after 4 attempts, with the last error\n%s", errs, logs)
+	}
+}
+
+// TestRunWithRetriesRecovers: the account may hold one connection, and
+// another session holds it when the run starts (1226, passing); it lets
+// go while the run waits, and the second attempt succeeds.
+func TestRunWithRetriesRecovers(t *testing.T) {
+	db := testdb.New(t)
+	testdb.SeedUsersPosts(t, db)
+	dsn := limitedUser(t, db, testdb.DSN(t))
+	other, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	held, err := other.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, logs := retryRunner(t, dsn, retryJob("    retries: 2"))
+	r.Sleep = func(ctx context.Context, d time.Duration) error {
+		held.Close()
+		other.Close()
+		return nil
+	}
+	r.Rand = seq(0)
+	res := runJob(t, r)
+	if res.Err != nil || res.Attempts != 2 {
+		t.Fatalf("attempts = %d, err = %v; want success at the second attempt\n%s", res.Attempts, res.Err, logs)
+	}
+	if warns := logs.find(t, "WARN", "run failed, will retry"); len(warns) != 1 || !strings.Contains(warns[0]["error"].(string), "max_user_connections") {
+		t.Errorf("retry warnings = %v, want one for max_user_connections", warns)
+	}
+	if errs := logs.find(t, "ERROR", ""); len(errs) != 0 {
+		t.Errorf("error records = %v, want none", errs)
+	}
+}
+
+// TestRunWithRetriesPermanent: a run that fails for a reason that stays
+// (on_empty: fail, an expect rule, a missing table) is attempted once,
+// whatever its retries, and its failure is logged once, as permanent.
+func TestRunWithRetriesPermanent(t *testing.T) {
+	db := testdb.New(t)
+	testdb.SeedUsersPosts(t, db)
+	dsn := testdb.DSN(t)
+	tests := []struct {
+		name, dataset string
+		settings      string
+		want          error
+	}{
+		{"on_empty fail", `{from: users u, select: [u.id], where: [{column: u.id, op: "<", value: 0}]}`, "    on_empty: fail", ErrEmpty},
+		{"expect rule", `{from: users u, select: [u.id], expect: ["rows >= 1000"]}`, "", ErrExpectation},
+		{"missing table", `{from: nope n, select: [n.id]}`, "", &mysql.MySQLError{Number: 1146}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			yamlText := strings.Replace(retryJob("    retries: 2\n    retry_delay: 1ms\n"+tt.settings), "{from: users u, select: [u.id, u.name]}", tt.dataset, 1)
+			r, logs := retryRunner(t, dsn, yamlText)
+			// The real clock: were the run retried, the test would show
+			// it, not wait for it.
+			res := runJob(t, r)
+			if me := (*mysql.MySQLError)(nil); errors.As(tt.want, &me) {
+				wantCode(t, res.Err, me.Number)
+			} else if !errors.Is(res.Err, tt.want) {
+				t.Fatalf("err = %v, want %v", res.Err, tt.want)
+			}
+			if res.Attempts != 1 {
+				t.Errorf("attempts = %d, want 1", res.Attempts)
+			}
+			if starts := logs.find(t, "INFO", "run started"); len(starts) != 1 {
+				t.Errorf("%d runs started, want 1", len(starts))
+			}
+			if warns := logs.find(t, "WARN", "run failed"); len(warns) != 0 {
+				t.Errorf("retry warnings = %v, want none", warns)
+			}
+			errs := logs.find(t, "ERROR", "")
+			if len(errs) != 1 || errs[0]["msg"] != "run failed" || errs[0]["not_retried"] != "the error is permanent" {
+				t.Errorf("error records = %v, want one run failed, not retried as permanent\n%s", errs, logs)
+			}
+			if _, err := os.Stat(filepath.Join(r.Config.OutputPath(), "j.csv")); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("report: %v, want none", err)
+			}
+		})
+	}
+}
+
+// TestRunWithRetriesStops: a scheduler shutting down (waitCtx) or a
+// cancelled run ends the wait for the next attempt; the failure is logged
+// once, saying why it was not retried.
+func TestRunWithRetriesStops(t *testing.T) {
+	for _, which := range []string{"wait", "run"} {
+		t.Run(which, func(t *testing.T) {
+			r, logs := retryRunner(t, "root@tcp("+closedAddr(t)+")/x", retryJob("    retries: 2"))
+			runCtx, cancelRun := context.WithCancel(context.Background())
+			defer cancelRun()
+			waitCtx, cancelWait := context.WithCancel(context.Background())
+			defer cancelWait()
+			sleeps := 0
+			r.Sleep = func(ctx context.Context, d time.Duration) error {
+				sleeps++
+				if which == "wait" {
+					cancelWait()
+				} else {
+					cancelRun()
+				}
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(10 * time.Second):
+					t.Error("the wait went on after shutdown")
+					return nil
+				}
+			}
+			p, err := r.Config.Jobs[0].PlanAt(time.Now(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := r.runWithRetries(runCtx, waitCtx, &r.Config.Jobs[0], p)
+			if res.Attempts != 1 || sleeps != 1 {
+				t.Errorf("attempts = %d after %d waits, want 1 after 1", res.Attempts, sleeps)
+			}
+			errs := logs.find(t, "ERROR", "")
+			if len(errs) != 1 || errs[0]["msg"] != "run failed" || errs[0]["not_retried"] != "joinery is stopping" {
+				t.Errorf("error records = %v, want one run failed, not retried as joinery is stopping", errs)
+			}
+		})
+	}
+}
+
+// TestRunWithoutRetries: a job without retries logs its failure once, as
+// before retries existed, even when the error would pass.
+func TestRunWithoutRetries(t *testing.T) {
+	r, logs := retryRunner(t, "root@tcp("+closedAddr(t)+")/x", retryJob(""))
+	r.Sleep = func(ctx context.Context, d time.Duration) error {
+		t.Error("waited to retry a job without retries")
+		return nil
+	}
+	res := runJob(t, r)
+	if res.Err == nil || res.Attempts != 1 {
+		t.Fatalf("attempts = %d, err = %v; want 1 failed attempt", res.Attempts, res.Err)
+	}
+	errs := logs.find(t, "ERROR", "")
+	if len(errs) != 1 || errs[0]["msg"] != "run failed" || errs[0]["not_retried"] != nil {
+		t.Errorf("error records = %v, want one run failed", errs)
 	}
 }

@@ -86,8 +86,16 @@ func (r *Runner) Run(ctx context.Context, job *Job, t time.Time) *Result {
 // RunPlan runs job once as planned (see Job.PlanAt and Job.PlanRange). On
 // any error, cancellation, timeout or failed expectation every temporary
 // file is removed and previous reports are left as they were. The returned
-// Result is never nil; its Err is the run's error.
+// Result is never nil; its Err is the run's error, logged once.
 func (r *Runner) RunPlan(ctx context.Context, job *Job, p Plan) *Result {
+	res := r.attempt(ctx, job, p)
+	r.logFailure(job, res, "")
+	return res
+}
+
+// attempt is RunPlan without logging a failure: RunWithRetries logs it
+// once for all its attempts.
+func (r *Runner) attempt(ctx context.Context, job *Job, p Plan) *Result {
 	res := &Result{Job: job.Name, Logical: p.Logical.In(job.Location), Window: p.Window, Started: time.Now()}
 	log := r.Logger.With("job", job.Name)
 	attrs := []any{"logical_time", res.Logical.Format(time.RFC3339)}
@@ -102,7 +110,6 @@ func (r *Runner) RunPlan(ctx context.Context, job *Job, p Plan) *Result {
 		log.Warn("run skipped: another run of this job holds its lock")
 		return res
 	case res.Err != nil:
-		log.Error("run failed", "error", res.Err, "duration", res.Duration.Round(time.Millisecond))
 		return res
 	}
 	log.Info("run finished", "files", len(res.Files), "duration", res.Duration.Round(time.Millisecond))
