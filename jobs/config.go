@@ -63,11 +63,13 @@ type Job struct {
 	Schedule string        `yaml:"schedule"` // 5-field cron or @daily, @every 1h...
 	Timezone string        `yaml:"timezone"` // default: the config's timezone
 	Timeout  time.Duration `yaml:"timeout"`  // whole run; default none
-	// Retries is how many times a run that failed for a passing reason is
-	// tried again, RetryDelay after the failure and then twice as long each
-	// time.
-	Retries    int           `yaml:"retries"`
-	RetryDelay time.Duration `yaml:"retry_delay"` // default 1m
+	// Retries is how many times a run that failed for a passing reason (see
+	// Retryable) is tried again, RetryDelay after the failure and then
+	// twice as long each time, at most RetryMaxDelay, each wait jittered
+	// down by up to half (see backoff).
+	Retries       int           `yaml:"retries"`
+	RetryDelay    time.Duration `yaml:"retry_delay"`     // default 1m
+	RetryMaxDelay time.Duration `yaml:"retry_max_delay"` // default 15m, or retry_delay when longer
 	// CatchUp makes the scheduler, when it starts, run a scheduled time it
 	// missed (the process was down) if that time is at most this old and
 	// has not run successfully; default 0, off.
@@ -319,6 +321,12 @@ func (v validator) job(p string, j *Job, defaultLoc *time.Location) {
 	}
 	if j.RetryDelay == 0 {
 		j.RetryDelay = time.Minute
+	}
+	switch {
+	case j.RetryMaxDelay == 0:
+		j.RetryMaxDelay = max(defaultRetryMaxDelay, j.RetryDelay)
+	case j.RetryMaxDelay < j.RetryDelay:
+		v.failValue(p+".retry_max_delay", j.RetryMaxDelay.String(), "shorter than retry_delay (%s)", j.RetryDelay)
 	}
 	if err := j.Window.check(); err != nil {
 		v.fail(p+".window", "%v", err)

@@ -92,6 +92,9 @@ func TestParseErrors(t *testing.T) {
 		{"negative limit reported once", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "select: [u.id, p.title]", "select: [u.id, p.title]\n        limit: -1", 1), [][]string{{"jobs[0].datasets.posts.limit", "whole number"}}},
 		{"huge window", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "schedule:", "window: last 9999999h\n    schedule:", 1), [][]string{{"jobs[0].window", "hours from 1 to"}}},
 		{"bare CRON_TZ", "jobs:\n" + jobYAML("a", "CRON_TZ=UTC"), [][]string{{"jobs[0].schedule", "timezone field"}}},
+		{"negative retry_delay", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "schedule:", "retry_delay: -1m\n    schedule:", 1), [][]string{{"c.yaml:3:", "jobs[0].retry_delay", "positive duration"}}},
+		{"negative retry_max_delay", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "schedule:", "retry_max_delay: -1m\n    schedule:", 1), [][]string{{"c.yaml:3:", "jobs[0].retry_max_delay", "positive duration"}}},
+		{"retry_max_delay under retry_delay", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "schedule:", "retry_delay: 10m\n    retry_max_delay: 5m\n    schedule:", 1), [][]string{{"jobs[0].retry_max_delay", "shorter than retry_delay (10m0s)"}}},
 		{"job timezone", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "schedule:", "timezone: Nowhere\n    schedule:", 1), [][]string{{"jobs[0].timezone", `"Nowhere"`}}},
 		{"unknown job key", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "schedule:", "shedule: x\n    schedule:", 1), [][]string{{"jobs[0].shedule", "unknown field", "schedule"}}},
 		{"dataset error", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "u.id = p.user_id", "u.id = x.user_id", 1), [][]string{{"jobs[0].datasets.posts.joins[0].on", "x"}}},
@@ -148,6 +151,27 @@ func anyProblem(ps []*FieldError, subs []string) bool {
 		}
 	}
 	return false
+}
+
+func TestRetryDefaults(t *testing.T) {
+	tests := []struct {
+		settings           string
+		wantDelay, wantMax time.Duration
+	}{
+		{"", time.Minute, 15 * time.Minute},
+		{"retry_delay: 2m", 2 * time.Minute, 15 * time.Minute},
+		{"retry_delay: 30m", 30 * time.Minute, 30 * time.Minute}, // no cap below the first wait
+		{"retry_max_delay: 1h", time.Minute, time.Hour},
+	}
+	for _, tt := range tests {
+		cfg, err := Parse("c.yaml", []byte(strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "schedule:", tt.settings+"\n    schedule:", 1)))
+		if err != nil {
+			t.Fatalf("%q: %v", tt.settings, err)
+		}
+		if j := cfg.Jobs[0]; j.RetryDelay != tt.wantDelay || j.RetryMaxDelay != tt.wantMax {
+			t.Errorf("%q: retry_delay %s, retry_max_delay %s; want %s, %s", tt.settings, j.RetryDelay, j.RetryMaxDelay, tt.wantDelay, tt.wantMax)
+		}
+	}
 }
 
 func jobYAML(name, schedule string) string {

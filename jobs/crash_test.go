@@ -154,7 +154,7 @@ func waitLockFree(t *testing.T, r *jobs.Runner) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		var free int
-		if err := r.DB.QueryRow("SELECT IS_FREE_LOCK('joinery/j')").Scan(&free); err != nil {
+		if err := r.DB.QueryRow("SELECT IS_FREE_LOCK(CONCAT('joinery/', DATABASE(), '/j'))").Scan(&free); err != nil {
 			t.Fatal(err)
 		}
 		if free == 1 {
@@ -287,6 +287,7 @@ func TestDiskFull(t *testing.T) {
 	_, r := crashSetup(t, "", "{keep: 3}")
 	job := &r.Config.Jobs[0]
 	job.Retries = 2
+	r.Sleep = func(context.Context, time.Duration) error { return nil }
 	day1 := time.Date(2026, 11, 1, 6, 0, 0, 0, time.UTC)
 	if res := r.Run(context.Background(), job, day1); res.Err != nil {
 		t.Fatal(res.Err)

@@ -2,18 +2,27 @@ package jobs
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"syscall"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
 )
 
-// RunWithRetries runs job like RunPlan and, when the run fails for a reason a
-// later attempt may not meet (the server gone, a deadlock, too many
-// connections, a full disk), tries again up to job.Retries times, waiting
-// job.RetryDelay, then twice as long each time. A run skipped for the lock,
-// cancelled or timed out, or failing on the query itself (a missing table,
-// a syntax error) is not retried.
+// RunWithRetries runs job like RunPlan and, when the run fails for a reason
+// known to pass (see Retryable), tries again up to job.Retries times,
+// waiting as backoff says between attempts. A run that fails for any other
+// reason, is cancelled or is skipped for the lock is not retried.
+//
+// Each attempt that will be retried logs a warning with the attempt, the
+// wait and the error. The failure of the run as a whole is logged once, as
+// an error: "gave up after N attempts" when the retries are spent, else
+// "run failed" with the reason it is not retried.
 func (r *Runner) RunWithRetries(ctx context.Context, job *Job, p Plan) *Result {
 	return r.runWithRetries(ctx, ctx, job, p)
 }
@@ -22,48 +31,255 @@ func (r *Runner) RunWithRetries(ctx context.Context, job *Job, p Plan) *Result {
 // waitCtx lasts: a scheduler shutting down lets a running attempt finish
 // within its grace period but starts no further attempt.
 func (r *Runner) runWithRetries(runCtx, waitCtx context.Context, job *Job, p Plan) *Result {
-	ctx := runCtx
-	delay := job.RetryDelay
+	log := r.Logger.With("job", job.Name)
 	for attempt := 1; ; attempt++ {
-		res := r.RunPlan(ctx, job, p)
+		res := r.attempt(runCtx, job, p)
 		res.Attempts = attempt
-		if res.Err == nil || attempt > job.Retries || !Retryable(res.Err) || ctx.Err() != nil || waitCtx.Err() != nil {
-			return res
+		if res.Err == nil || errors.Is(res.Err, ErrAlreadyRunning) {
+			return res // attempt logged it
 		}
-		r.Logger.Warn("run failed, will retry", "job", job.Name, "attempt", attempt, "retries", job.Retries, "retry_in", delay, "error", res.Err)
-		select {
-		case <-ctx.Done():
+		var why string
+		switch {
+		case job.Retries == 0:
+			// Nothing to explain: the job does not retry.
+		case runCtx.Err() != nil || waitCtx.Err() != nil:
+			why = "joinery is stopping"
+		case !Retryable(res.Err):
+			why = "the error is permanent"
+		case attempt > job.Retries:
+			log.Error(fmt.Sprintf("gave up after %d attempts", attempt), "attempts", attempt, "error", res.Err, "duration", res.Duration.Round(time.Millisecond))
 			return res
-		case <-waitCtx.Done():
-			return res
-		case <-time.After(delay):
+		default:
+			random := r.Rand
+			if random == nil {
+				random = rand.Float64
+			}
+			delay := backoff(job.RetryDelay, job.RetryMaxDelay, attempt, random)
+			log.Warn("run failed, will retry", "attempt", attempt, "retries", job.Retries, "retry_in", delay, "error", res.Err)
+			if r.wait(runCtx, waitCtx, delay) == nil {
+				continue
+			}
+			why = "joinery is stopping"
 		}
-		delay *= 2
+		r.logFailure(job, res, why)
+		return res
 	}
 }
 
-// transientCodes are MySQL server errors worth another attempt.
-var transientCodes = map[uint16]bool{
-	1040: true, // too many connections
-	1053: true, // server shutdown in progress
-	1205: true, // lock wait timeout
-	1213: true, // deadlock
-	1927: true, // connection killed (MariaDB)
-	2006: true, // server has gone away
-	2013: true, // lost connection during query
+// logFailure logs, as an error, the failure of a run that will not be
+// tried again, and why not when why is not empty. A run skipped for the
+// lock was logged as such by attempt.
+func (r *Runner) logFailure(job *Job, res *Result, why string) {
+	if res.Err == nil || errors.Is(res.Err, ErrAlreadyRunning) {
+		return
+	}
+	attrs := []any{"job", job.Name, "error", res.Err, "duration", res.Duration.Round(time.Millisecond)}
+	if why != "" {
+		attrs = append(attrs, "attempts", res.Attempts, "not_retried", why)
+	}
+	r.Logger.Error("run failed", attrs...)
+}
+
+// wait waits d, or until runCtx or waitCtx ends, with r.Sleep when it is
+// set, and returns nil when d has passed.
+func (r *Runner) wait(runCtx, waitCtx context.Context, d time.Duration) error {
+	ctx, cancel := context.WithCancel(runCtx)
+	defer cancel()
+	defer context.AfterFunc(waitCtx, cancel)()
+	if r.Sleep != nil {
+		return r.Sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// defaultRetryMaxDelay is the longest wait between attempts when a job
+// sets no retry_max_delay (nor a longer retry_delay).
+const defaultRetryMaxDelay = 15 * time.Minute
+
+// backoff returns the wait before retry n (1 for the first): base doubled
+// n-1 times, at most max, then "equal jitter": d/2 + random()·d/2, where
+// random returns a number in [0, 1). The wait is thus never more than max
+// nor less than half of d. Half is kept so that retry_delay stays a floor
+// worth its name (a server restarting needs some time, which full jitter,
+// from 0 to d, would not leave it); the other half spreads the retries of
+// jobs that failed together (they were scheduled at the same minute, and
+// the server went down under all of them), so that they do not come back
+// all at once.
+func backoff(base, max time.Duration, n int, random func() float64) time.Duration {
+	d := min(base, max)
+	for i := 1; i < n && d < max; i++ {
+		if d > max/2 {
+			d = max
+		} else {
+			d *= 2
+		}
+	}
+	half := d / 2
+	return d - half + time.Duration(random()*float64(half))
+}
+
+// errJobTimeout is wrapped by the error of a run that reached its job's
+// timeout.
+var errJobTimeout = errors.New("job timeout")
+
+// passingCodes are the MySQL and MariaDB server errors that a later attempt
+// may not meet: the server was busy, restarting or failing over, or the
+// statement lost a race with another session. Any other server error says
+// something about the query, the account or the server's settings, which
+// the next attempt would meet again: a syntax error (1064), an unknown
+// table (1146) or column (1054), access denied (1044, 1045, 1142), an
+// unknown database (1049), a statement timeout (1969 on MariaDB, 3024 on
+// MySQL: the same query meets the same limit), a query killed on its own
+// (1317, KILL QUERY: someone stopped it on purpose, and would again), a
+// host blocked for its connection errors (1129, until an administrator
+// flushes hosts).
+//
+// Read-only servers (1290 ER_OPTION_PREVENTS_STATEMENT, 1836
+// ER_READ_ONLY_MODE) are left out on purpose: joinery only reads, so a
+// replica or a primary demoted in a failover runs its queries, and 1290
+// also reports options that stay (--secure-file-priv,
+// --skip-grant-tables). The two servers share the numbers below 1888;
+// MariaDB's own start at 1900 and MySQL's at 3000, and each number here
+// was checked against both.
+var passingCodes = map[uint16]bool{
+	// Too many connections, server-wide: others finish and free theirs.
+	1040: true, // ER_CON_COUNT_ERROR
+	// The account's own max_user_connections: as above, for one user.
+	1203: true, // ER_TOO_MANY_USER_CONNECTIONS
+	// The account's MAX_USER_CONNECTIONS or its hourly quotas
+	// (MAX_QUERIES_PER_HOUR...): connections close, quotas reset each hour.
+	1226: true, // ER_USER_LIMIT_REACHED
+	// The server is shutting down: it is restarting, or another takes over.
+	1053: true, // ER_SERVER_SHUTDOWN
+	// offline_mode: an administrator took the server offline for
+	// maintenance and will bring it back.
+	3032: true, // ER_SERVER_OFFLINE_MODE (MySQL; the same number on MariaDB)
+	// Galera: "WSREP has not yet prepared node for application use", a node
+	// joining, resyncing or cut off from the primary component. joinery
+	// sends no command the server could not know, so on Galera this is
+	// the only meaning it can have.
+	1047: true, // ER_UNKNOWN_COM_ERROR
+	// Lock waits lost to writers, and deadlocks (also Galera's
+	// certification conflicts): the server itself says to try again.
+	1205: true, // ER_LOCK_WAIT_TIMEOUT
+	1213: true, // ER_LOCK_DEADLOCK
+	1689: true, // ER_LOCK_ABORTED: waited behind an exclusive lock (DDL)
+	// A table's definition changed under the statement (DDL, or ANALYZE
+	// on a table in use): "please retry transaction", and preparing the
+	// statement again on the next attempt sees the new definition.
+	1412: true, // ER_TABLE_DEF_CHANGED
+	1615: true, // ER_NEED_REPREPARE
+	// The session was killed: by an administrator, a failover tool or a
+	// proxy recycling connections. joinery's own KILL on cancellation
+	// never gets here: the run's error is then its cancellation.
+	1927: true, // ER_CONNECTION_KILLED (MariaDB; MySQL has no 1927)
+	// MySQL 8.0.24 and later closes a connection idle past wait_timeout
+	// with this error; a new connection is fine. On MariaDB 4031 is
+	// ER_REFERENCED_TRG_DOES_NOT_EXIST, which only CREATE TRIGGER can
+	// return, never joinery's SELECTs.
+	4031: true, // ER_CLIENT_INTERACTION_TIMEOUT (MySQL)
+	// The server is short of memory, threads or transaction slots under
+	// the load of the moment. (Out of sort memory, 1038, is left out: it
+	// comes from sort_buffer_size and the query, which do not change.)
+	1037: true, // ER_OUTOFMEMORY
+	1041: true, // ER_OUT_OF_RESOURCES
+	1135: true, // ER_CANT_CREATE_THREAD
+	1637: true, // ER_TOO_MANY_CONCURRENT_TRXS
+	// The server's side of the network failed or timed out.
+	1158: true, // ER_NET_READ_ERROR
+	1159: true, // ER_NET_READ_INTERRUPTED
+	1160: true, // ER_NET_ERROR_ON_WRITE
+	1161: true, // ER_NET_WRITE_INTERRUPTED
+	// Client codes for a lost server. go-sql-driver/mysql reports a lost
+	// connection as mysql.ErrInvalidConn, but a proxy that loses its
+	// backend may send them in an error packet (ProxySQL does).
+	2006: true, // CR_SERVER_GONE_ERROR
+	2013: true, // CR_SERVER_LOST
+	// ProxySQL: no backend of the hostgroup answered in time, as during a
+	// failover (also when the hostgroup is misconfigured, which costs only
+	// the retries).
+	9001: true, // "Max connect timeout reached while reaching hostgroup"
+}
+
+// passingErrnos are the socket errors, met by a network operation, after
+// which a new connection may succeed: the server is not listening yet
+// (restarting), dropped the connection, or the network between is down
+// for a while.
+var passingErrnos = []error{
+	syscall.ECONNREFUSED,
+	syscall.ECONNRESET,
+	syscall.ECONNABORTED,
+	syscall.EPIPE, // writing to a connection the server has closed
+	syscall.ETIMEDOUT,
+	syscall.EHOSTUNREACH,
+	syscall.ENETUNREACH,
+	syscall.ENETDOWN,
+	syscall.EHOSTDOWN,
 }
 
 // Retryable reports whether a run that failed with err may succeed on a
-// later attempt: RunWithRetries retries exactly these errors.
+// later attempt: RunWithRetries retries exactly these errors. It is an
+// allow-list: an error is retried only when it is known to pass.
+//
+//   - MySQL and MariaDB server errors listed in passingCodes: too many
+//     connections, shutdown, lock wait timeouts and deadlocks, a killed
+//     connection, resources short for a while, a Galera node not ready.
+//   - A connection dropped by the server or the network, as the driver
+//     reports it: driver.ErrBadConn, mysql.ErrInvalidConn,
+//     io.ErrUnexpectedEOF. The driver reports its read timeout
+//     (database.read_timeout) the same way, so a query slower than that
+//     timeout is retried too.
+//   - Network errors: connection refused, reset or aborted, a broken
+//     pipe, a host or network unreachable or down, a connection that timed
+//     out (while dialling, or writing to a server that no longer reads),
+//     and a DNS lookup that timed out or failed for a while. A host name
+//     that does not exist is permanent.
+//
+// Everything else is permanent, among them: a failed expect rule
+// (ErrExpectation), an empty dataset with on_empty: fail (ErrEmpty), a
+// dataset that does not compile, a bad parameter or template, another run
+// holding the job's lock (ErrAlreadyRunning), the run's cancellation and
+// its job timeout, server errors outside the list (syntax, unknown table
+// or column, access denied, statement timeout), and file system errors:
+// permission denied, a read-only file system, a full disk (ENOSPC) or
+// quota (EDQUOT). A full disk is rarely freed in the minutes the retries
+// last without someone acting, and each attempt would run the whole
+// query again to fill it again: the run fails at once, the last good
+// report stays (writes are atomic), and the error reaches whoever is
+// watching without the delay of the retries.
 func Retryable(err error) bool {
-	if errors.Is(err, ErrAlreadyRunning) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if err == nil || errors.Is(err, ErrAlreadyRunning) || errors.Is(err, errJobTimeout) || errors.Is(err, context.Canceled) {
 		return false
 	}
-	var me *mysql.MySQLError
-	if errors.As(err, &me) {
-		return transientCodes[me.Number]
+	if me, ok := errors.AsType[*mysql.MySQLError](err); ok {
+		return passingCodes[me.Number]
 	}
-	// Anything else: connection failures (driver.ErrBadConn,
-	// mysql.ErrInvalidConn, network errors) and file system errors.
-	return true
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	if de, ok := errors.AsType[*net.DNSError](err); ok {
+		return !de.IsNotFound && (de.IsTimeout || de.IsTemporary)
+	}
+	if oe, ok := errors.AsType[*net.OpError](err); ok {
+		// A timeout while dialling: the server is down or the network
+		// drops its packets. (A write that times out, the server no
+		// longer reading, is one too; the driver reports a read timeout
+		// as mysql.ErrInvalidConn.)
+		if oe.Timeout() {
+			return true
+		}
+		for _, errno := range passingErrnos {
+			if errors.Is(oe.Err, errno) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -2,7 +2,9 @@ package jobs
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,6 +36,13 @@ type Runner struct {
 	// Hook, when set, becomes the output folder's output.Dir.Hook: tests
 	// use it to crash a run, or fail its disk, at a chosen step.
 	Hook func(step, path string) error
+	// Sleep, when set, replaces the wait between attempts of
+	// RunWithRetries (tests): it waits d and returns nil, or returns
+	// ctx's error when ctx ends first.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Rand, when set, replaces the source of the jitter of that wait: a
+	// number in [0, 1).
+	Rand func() float64
 }
 
 // DatasetResult is what one dataset of a run produced.
@@ -87,8 +96,16 @@ func (r *Runner) Run(ctx context.Context, job *Job, t time.Time) *Result {
 // RunPlan runs job once as planned (see Job.PlanAt and Job.PlanRange). On
 // any error, cancellation, timeout or failed expectation every temporary
 // file is removed and previous reports are left as they were. The returned
-// Result is never nil; its Err is the run's error.
+// Result is never nil; its Err is the run's error, logged once.
 func (r *Runner) RunPlan(ctx context.Context, job *Job, p Plan) *Result {
+	res := r.attempt(ctx, job, p)
+	r.logFailure(job, res, "")
+	return res
+}
+
+// attempt is RunPlan without logging a failure: RunWithRetries logs it
+// once for all its attempts.
+func (r *Runner) attempt(ctx context.Context, job *Job, p Plan) *Result {
 	res := &Result{Job: job.Name, Logical: p.Logical.In(job.Location), Window: p.Window, Started: time.Now()}
 	res.Partial = p.NotOver(res.Started)
 	log := r.Logger.With("job", job.Name)
@@ -107,7 +124,6 @@ func (r *Runner) RunPlan(ctx context.Context, job *Job, p Plan) *Result {
 		log.Warn("run skipped: another run of this job holds its lock")
 		return res
 	case res.Err != nil:
-		log.Error("run failed", "error", res.Err, "duration", res.Duration.Round(time.Millisecond))
 		return res
 	}
 	log.Info("run finished", "files", len(res.Files), "duration", res.Duration.Round(time.Millisecond))
@@ -117,7 +133,7 @@ func (r *Runner) RunPlan(ctx context.Context, job *Job, p Plan) *Result {
 func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *slog.Logger) (err error) {
 	if job.Timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, job.Timeout, fmt.Errorf("job timeout of %s reached", job.Timeout))
+		ctx, cancel = context.WithTimeoutCause(ctx, job.Timeout, fmt.Errorf("%w of %s reached", errJobTimeout, job.Timeout))
 		defer cancel()
 	}
 	defer func() {
@@ -374,14 +390,30 @@ type session struct {
 	log     *slog.Logger
 }
 
+// LockName is the name of the server lock (GET_LOCK) a run of job holds:
+// "joinery/<database>/<job>", the database being the DSN's. Runs of the
+// same job on the same database never overlap, from any host; jobs that
+// only share a name, on other databases of the server, do not wait for
+// each other. A name over the server's limit of 64 characters is hashed.
+func LockName(database, job string) string {
+	name := "joinery/" + database + "/" + job
+	if len(name) <= 64 {
+		return name
+	}
+	sum := sha256.Sum256([]byte(database + "/" + job))
+	return "joinery/" + hex.EncodeToString(sum[:28])
+}
+
 // session prepares conn for a run of job: it takes the job's named lock
 // (GET_LOCK is per server, so runs on different hosts never overlap either)
 // and applies the statement timeout.
 func (r *Runner) session(ctx context.Context, conn *sql.Conn, job *Job) (*session, error) {
-	s := &session{db: r.DB, conn: conn, lock: "joinery/" + job.Name, log: r.Logger.With("job", job.Name)}
-	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&s.id); err != nil {
+	s := &session{db: r.DB, conn: conn, log: r.Logger.With("job", job.Name)}
+	var database string
+	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID(), COALESCE(DATABASE(), '')").Scan(&s.id, &database); err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
+	s.lock = LockName(database, job.Name)
 	var got sql.NullInt64
 	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 0)", s.lock).Scan(&got); err != nil {
 		return nil, fmt.Errorf("take job lock: %w", err)

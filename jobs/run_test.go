@@ -269,6 +269,9 @@ func TestCancelledRunKeepsPreviousReport(t *testing.T) {
 	if !errors.Is(res.Err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", res.Err)
 	}
+	if jobs.Retryable(res.Err) {
+		t.Errorf("a cancelled run is retryable: %v", res.Err)
+	}
 	if res.Files != nil {
 		t.Errorf("files = %v, want none", res.Files)
 	}
@@ -293,6 +296,9 @@ func TestTimeoutFailsTheRun(t *testing.T) {
 	if res.Err == nil || !strings.Contains(res.Err.Error(), "job timeout of 300ms reached") {
 		t.Fatalf("err = %v, want the job timeout", res.Err)
 	}
+	if jobs.Retryable(res.Err) {
+		t.Errorf("a run that reached its job's timeout is retryable: %v", res.Err)
+	}
 	if _, err := os.Stat(filepath.Join(r.Config.OutputPath(), "j", "big-2026-11-25.csv")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("report exists after a timeout: %v", err)
 	}
@@ -312,14 +318,14 @@ func TestLockedJobIsSkipped(t *testing.T) {
 	}
 	defer conn.Close()
 	var got int
-	if err := conn.QueryRowContext(context.Background(), "SELECT GET_LOCK('joinery/j', 0)").Scan(&got); err != nil || got != 1 {
+	if err := conn.QueryRowContext(context.Background(), "SELECT GET_LOCK(CONCAT('joinery/', DATABASE(), '/j'), 0)").Scan(&got); err != nil || got != 1 {
 		t.Fatalf("GET_LOCK = %d, %v", got, err)
 	}
 	res := r.Run(context.Background(), &r.Config.Jobs[0], logical)
 	if !errors.Is(res.Err, jobs.ErrAlreadyRunning) {
 		t.Fatalf("err = %v, want ErrAlreadyRunning", res.Err)
 	}
-	if _, err := conn.ExecContext(context.Background(), "DO RELEASE_LOCK('joinery/j')"); err != nil {
+	if _, err := conn.ExecContext(context.Background(), "DO RELEASE_LOCK(CONCAT('joinery/', DATABASE(), '/j'))"); err != nil {
 		t.Fatal(err)
 	}
 	if res := r.Run(context.Background(), &r.Config.Jobs[0], logical); res.Err != nil {
@@ -467,7 +473,7 @@ func TestCancelStopsTheServerQuery(t *testing.T) {
 		t.Errorf("%d statements still run on the server after the run returned", running)
 	}
 	var got int
-	if err := raw.QueryRow("SELECT GET_LOCK('joinery/j', 0)").Scan(&got); err != nil || got != 1 {
+	if err := raw.QueryRow("SELECT GET_LOCK(CONCAT('joinery/', DATABASE(), '/j'), 0)").Scan(&got); err != nil || got != 1 {
 		t.Errorf("job lock after cancellation: GET_LOCK = %d, %v; want it free", got, err)
 	}
 }

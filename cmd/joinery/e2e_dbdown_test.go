@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -137,6 +138,26 @@ func TestDatabaseNotUpYet(t *testing.T) {
 		}
 	})
 
+	t.Run("run with retries does not wait for a host that does not exist", func(t *testing.T) {
+		const host = "joinery-retry-test.invalid"
+		if _, err := net.LookupHost(host); !isNotFound(err) {
+			t.Skipf("the resolver here does not say %s does not exist: %v", host, err)
+		}
+		dir := t.TempDir()
+		dsn, _ := via(t, parentDSN, host+":3306")
+		cfg := strings.Replace(e2eConfig, `    schedule: "0 6 * * *"`, `    schedule: "0 6 * * *"`+"\n    retries: 3\n    retry_delay: 1m", 1)
+		cfgPath := filepath.Join(dir, "config.yaml")
+		os.WriteFile(cfgPath, []byte(cfg), 0o644)
+		start := time.Now()
+		r := runBin(t, bin, []string{"E2E_DSN=" + dsn}, "run", "nightly", "--config", cfgPath)
+		if r.code != exitFailed || !strings.Contains(r.stderr, "no such host") || strings.Contains(r.stderr, "not reachable yet") {
+			t.Errorf("exit %d, want %d and the lookup error, without waiting\n%s", r.code, exitFailed, r.stderr)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("took %s", d)
+		}
+	})
+
 	t.Run("schedule keeps running until the database answers", func(t *testing.T) {
 		dir := t.TempDir()
 		rl, dsn := relayed(t)
@@ -154,4 +175,9 @@ func TestDatabaseNotUpYet(t *testing.T) {
 			}
 		}
 	})
+}
+
+func isNotFound(err error) bool {
+	de, ok := errors.AsType[*net.DNSError](err)
+	return ok && de.IsNotFound
 }

@@ -207,7 +207,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer conn.Close()
-		if _, err := conn.ExecContext(context.Background(), "DO GET_LOCK('joinery/nightly', 0)"); err != nil {
+		if _, err := conn.ExecContext(context.Background(), "DO GET_LOCK(CONCAT('joinery/', DATABASE(), '/nightly'), 0)"); err != nil {
 			t.Fatal(err)
 		}
 		r := runBin(t, bin, env, "run", "nightly")
