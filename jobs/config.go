@@ -30,7 +30,7 @@ type Config struct {
 	File     string         `yaml:"-"` // the file it was read from
 	Location *time.Location `yaml:"-"` // Timezone, loaded
 
-	outputDirSpec string // output_dir as written, for messages
+	outputDirFrom string // where OutputDir came from, for messages
 }
 
 // Database says where the data lives and how to reach it.
@@ -263,19 +263,21 @@ func (v validator) config(c *Config) {
 
 // outputDir expands the environment variables in output_dir.
 func (v validator) outputDir(c *Config) {
-	c.outputDirSpec = c.OutputDir
-	if c.OutputDir == "" {
+	spec := c.OutputDir
+	if spec == "" {
 		c.OutputDir = "reports"
+		c.outputDirFrom = outputDirFrom(spec, c.File, c.OutputDir)
 		return
 	}
-	dir, err := expandEnv(c.OutputDir)
+	dir, err := expandEnv(spec)
 	switch {
 	case err != nil:
-		v.failValue("output_dir", c.OutputDir, "%v", err)
+		v.failValue("output_dir", spec, "%v", err)
 	case dir == "":
-		v.failValue("output_dir", c.OutputDir, "empty once the environment is read: set the variable, or give a default as in ${VAR:-reports}")
+		v.failValue("output_dir", spec, "empty once the environment is read: set the variable, or give a default as in ${VAR:-reports}")
 	default:
 		c.OutputDir = dir
+		c.outputDirFrom = outputDirFrom(spec, c.File, dir)
 	}
 }
 

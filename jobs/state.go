@@ -17,8 +17,13 @@ type jobState struct {
 	FinishedAt  time.Time `json:"finished_at"`
 }
 
+// stateDir is the folder of the jobs' states.
+func (c *Config) stateDir() string {
+	return filepath.Join(c.OutputPath(), ".joinery")
+}
+
 func (c *Config) statePath(job string) string {
-	return filepath.Join(c.OutputPath(), ".joinery", job+".json")
+	return filepath.Join(c.stateDir(), job+".json")
 }
 
 // readState returns the job's state; a job that never succeeded has the
