@@ -490,7 +490,7 @@ func TestDemo(t *testing.T) {
 	}
 	cfgPath := filepath.Join(dir, "config.yaml")
 	os.WriteFile(cfgPath, data, 0o644)
-	r := runBin(t, bin, []string{"JOINERY_DSN="}, "run", "--all", "--config", cfgPath, "--at", "2026-11-01T06:00")
+	r := runBin(t, bin, []string{"JOINERY_DSN=", "JOINERY_OUTPUT_DIR="}, "run", "--all", "--config", cfgPath, "--at", "2026-11-01T06:00")
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
