@@ -4,7 +4,12 @@
 #
 #   docker build -t joinery --build-arg VERSION=$(git describe --always) .
 #   docker run --rm -e JOINERY_DSN='reporter:...@tcp(db:3306)/app' \
-#     -v $PWD/config.yaml:/etc/joinery/config.yaml:ro -v $PWD/reports:/reports joinery
+#     -v $PWD/config.yaml:/etc/joinery/config.yaml:ro -v joinery-reports:/reports joinery
+#
+# The reports go to /reports, owned by the non-root user (uid 65532): a new
+# named volume takes that owner; a host folder must be writable by 65532 (or
+# run with --user). cmd/joinery's TestImage runs this image's entrypoint,
+# user and folders with the shipped config.yaml, without Docker.
 
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
@@ -24,9 +29,11 @@ RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/joinery /usr/local/bin/joinery
 COPY --from=build --chown=nonroot:nonroot /out/reports /reports
-# The configuration is mounted here; give output_dir as an absolute path
-# (for example /reports) and mount a writable volume there.
+# The configuration is mounted here, read-only if you like.
 ENV JOINERY_CONFIG=/etc/joinery/config.yaml
+# The shipped config.yaml reads it (output_dir: ${JOINERY_OUTPUT_DIR:-reports});
+# a config of your own needs such a line too, or an absolute output_dir.
+ENV JOINERY_OUTPUT_DIR=/reports
 WORKDIR /reports
 USER nonroot:nonroot
 ENTRYPOINT ["/usr/local/bin/joinery"]

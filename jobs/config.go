@@ -24,11 +24,13 @@ import (
 type Config struct {
 	Database  Database `yaml:"database"`
 	Timezone  string   `yaml:"timezone"`   // IANA zone for schedules, report values and file names; default UTC
-	OutputDir string   `yaml:"output_dir"` // relative to the config file's folder; default "reports"
+	OutputDir string   `yaml:"output_dir"` // ${VAR} expanded as in the DSN; relative to the config file's folder; default "reports"
 	Jobs      []Job    `yaml:"jobs"`
 
 	File     string         `yaml:"-"` // the file it was read from
 	Location *time.Location `yaml:"-"` // Timezone, loaded
+
+	outputDirFrom string // where OutputDir came from, for messages
 }
 
 // Database says where the data lives and how to reach it.
@@ -236,9 +238,7 @@ func (v validator) config(c *Config) {
 		c.Timezone = "UTC"
 	}
 	c.Location = v.location("timezone", c.Timezone)
-	if c.OutputDir == "" {
-		c.OutputDir = "reports"
-	}
+	v.outputDir(c)
 	v.database(&c.Database)
 
 	if len(c.Jobs) == 0 {
@@ -260,6 +260,26 @@ func (v validator) config(c *Config) {
 			names[j.Name] = i
 		}
 		v.job(p, j, c.Location)
+	}
+}
+
+// outputDir expands the environment variables in output_dir.
+func (v validator) outputDir(c *Config) {
+	spec := c.OutputDir
+	if spec == "" {
+		c.OutputDir = "reports"
+		c.outputDirFrom = outputDirFrom(spec, c.File, c.OutputDir)
+		return
+	}
+	dir, err := expandEnv(spec)
+	switch {
+	case err != nil:
+		v.failValue("output_dir", spec, "%v", err)
+	case dir == "":
+		v.failValue("output_dir", spec, "empty once the environment is read: set the variable, or give a default as in ${VAR:-reports}")
+	default:
+		c.OutputDir = dir
+		c.outputDirFrom = outputDirFrom(spec, c.File, dir)
 	}
 }
 

@@ -79,6 +79,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad duration", "database: {read_timeout: soon}\n" + validJob, [][]string{{"database.read_timeout", `"soon"`, "duration"}}},
 		{"bad int", "database: {max_open_conns: many}\n" + validJob, [][]string{{"database.max_open_conns", `"many"`, "whole number"}}},
 		{"missing env var", "database: {dsn: 'u:${JOINERY_TEST_NOPE_PW}@tcp(h)/d'}\n" + validJob, [][]string{{"database.dsn", "JOINERY_TEST_NOPE_PW is not set"}}},
+		{"output_dir from an unset variable", "output_dir: ${JOINERY_TEST_NOPE_DIR}/r\n" + validJob, [][]string{{"c.yaml:1:", "output_dir", `"${JOINERY_TEST_NOPE_DIR}/r"`, "JOINERY_TEST_NOPE_DIR is not set"}}},
 		{"no jobs", "timezone: UTC\n", [][]string{{"jobs", "at least one job"}}},
 		{"duplicate job", "jobs:\n" + jobYAML("a", "@daily") + jobYAML("a", "@daily"), [][]string{{"jobs[1].name", `"a"`, "duplicate", "jobs[0]"}}},
 		{"bad job name", "jobs:\n" + jobYAML("a/b", "@daily"), [][]string{{"jobs[0].name", `"a/b"`, "file names"}}},
@@ -206,6 +207,35 @@ func TestExpandEnv(t *testing.T) {
 	}
 	if _, err := expandEnv("${JOINERY_TEST_UNSET_Y}"); err == nil || !strings.Contains(err.Error(), "JOINERY_TEST_UNSET_Y") {
 		t.Errorf("unset variable: err = %v", err)
+	}
+}
+
+func TestOutputDirFromEnvironment(t *testing.T) {
+	t.Setenv("JOINERY_TEST_DIR", "/srv/reports")
+	t.Setenv("JOINERY_TEST_REL", "out")
+	t.Setenv("JOINERY_TEST_EMPTY", "")
+	tests := []struct{ yaml, want string }{
+		{"", "/etc/joinery/reports"},
+		{"output_dir: ${JOINERY_TEST_DIR}\n", "/srv/reports"},
+		{"output_dir: ${JOINERY_TEST_DIR:-reports}\n", "/srv/reports"},
+		{"output_dir: ${JOINERY_TEST_UNSET_DIR:-reports}\n", "/etc/joinery/reports"},
+		{"output_dir: ${JOINERY_TEST_EMPTY:-/reports}\n", "/reports"},
+		// A relative path is resolved from the config's folder, wherever it came from.
+		{"output_dir: ${JOINERY_TEST_REL}/x\n", "/etc/joinery/out/x"},
+	}
+	for _, tt := range tests {
+		cfg, err := Parse("/etc/joinery/config.yaml", []byte(tt.yaml+validJob))
+		if err != nil {
+			t.Errorf("%q: %v", tt.yaml, err)
+			continue
+		}
+		if got := cfg.OutputPath(); got != tt.want {
+			t.Errorf("%q: OutputPath() = %q, want %q", tt.yaml, got, tt.want)
+		}
+	}
+	_, err := Parse("c.yaml", []byte("output_dir: ${JOINERY_TEST_EMPTY}\n"+validJob))
+	if err == nil || !strings.Contains(err.Error(), "output_dir") || !strings.Contains(err.Error(), "empty") {
+		t.Errorf("a variable set to nothing: err = %v, want output_dir named as empty", err)
 	}
 }
 

@@ -21,6 +21,11 @@ type jobState struct {
 
 func stateName(job string) string { return job + ".json" }
 
+// stateDir is the folder of the jobs' states.
+func (c *Config) stateDir() string {
+	return filepath.Join(c.OutputPath(), output.StateDir)
+}
+
 // readState returns the job's state; a job that never succeeded has the
 // zero state.
 func readState(d *output.Dir, job string) (jobState, error) {

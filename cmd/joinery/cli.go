@@ -495,6 +495,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 	if err := rf.checkPartial(selected, plans, time.Now()); err != nil {
 		return err
 	}
+	// Before connecting: a folder the reports cannot go to fails every run.
+	if err := cfg.CheckOutputDir(); err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
 	tuneGC()
 	stopProfiles, err := prof.start()
 	if err != nil {
@@ -884,6 +888,11 @@ func cmdSchedule(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	// refused whether or not the database is there.
 	if err := jobs.Schedulable(cfg); err != nil {
 		return err
+	}
+	// Likewise a folder the reports cannot go to: the daemon would start
+	// and then fail every run.
+	if err := cfg.CheckOutputDir(); err != nil {
+		return &exitError{code: exitUsage, err: err}
 	}
 	// The daemon outlives a database that is down or not started yet
 	// (containers start in any order): each run connects when it starts.

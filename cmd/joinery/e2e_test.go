@@ -22,7 +22,7 @@ import (
 )
 
 var (
-	buildOnce sync.Map // tags -> func() (string, error)
+	buildOnce sync.Map // go build's folder, environment and arguments -> func() (string, error)
 	buildDir  string   // holds the built binaries; removed by TestMain
 )
 
@@ -42,18 +42,27 @@ func TestMain(m *testing.M) {
 // binary builds joinery once per set of build tags and returns its path.
 func binary(t *testing.T, tags string) string {
 	t.Helper()
-	f, _ := buildOnce.LoadOrStore(tags, sync.OnceValues(func() (string, error) {
-		dir, err := os.MkdirTemp(buildDir, "build-")
+	args := []string{"-ldflags", "-X main.version=e2e-test"}
+	if tags != "" {
+		args = append(args, "-tags", tags)
+	}
+	return goBuild(t, ".", nil, append(args, ".")...)
+}
+
+// goBuild runs go build with args (without -o) in dir, with env added to
+// the environment, once per distinct call, and returns the binary's path.
+func goBuild(t *testing.T, dir string, env []string, args ...string) string {
+	t.Helper()
+	key := strings.Join(append(append([]string{dir}, env...), args...), "\x00")
+	f, _ := buildOnce.LoadOrStore(key, sync.OnceValues(func() (string, error) {
+		tmp, err := os.MkdirTemp(buildDir, "build-")
 		if err != nil {
 			return "", err
 		}
-		bin := filepath.Join(dir, "joinery")
-		args := []string{"build", "-o", bin, "-ldflags", "-X main.version=e2e-test"}
-		if tags != "" {
-			args = append(args, "-tags", tags)
-		}
-		out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
-		if err != nil {
+		bin := filepath.Join(tmp, "joinery")
+		cmd := exec.Command("go", append([]string{"build", "-o", bin}, args...)...)
+		cmd.Dir, cmd.Env = dir, append(os.Environ(), env...)
+		if out, err := cmd.CombinedOutput(); err != nil {
 			return "", errors.New(string(out))
 		}
 		return bin, nil
@@ -74,6 +83,12 @@ func runBin(t *testing.T, bin string, env []string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
+	return runCmd(t, cmd)
+}
+
+// runCmd runs cmd to its end and returns its output and exit status.
+func runCmd(t *testing.T, cmd *exec.Cmd) result {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -139,15 +154,7 @@ func TestEndToEnd(t *testing.T) {
 				t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
 			}
 		}
-		f, err := os.Open(filepath.Join(dir, "out", "nightly", "users_posts-2026-11-01.csv"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		recs, err := csv.NewReader(f).ReadAll()
-		if err != nil {
-			t.Fatal(err)
-		}
+		recs := readCSV(t, filepath.Join(dir, "out", "nightly", "users_posts-2026-11-01.csv"))
 		// Names with an "e" (any case, per the collation): Alice(3 posts+1 draft... ) — computed from the DB.
 		want := handCount(t, db, "SELECT COUNT(*) FROM users u LEFT JOIN posts p ON u.id = p.user_id WHERE u.name LIKE '%e%'")
 		if len(recs)-1 != want {
@@ -316,6 +323,20 @@ func TestEndToEnd(t *testing.T) {
 	})
 }
 
+func readCSV(t *testing.T, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
 func handCount(t *testing.T, db *sql.DB, q string) int {
 	t.Helper()
 	var n int
@@ -354,14 +375,39 @@ func TestScheduleStopsOnSIGTERM(t *testing.T) {
 // daemon is a joinery schedule process under test.
 type daemon struct {
 	cmd    *exec.Cmd
-	stderr bytes.Buffer // read only after done
-	done   chan error   // Wait's result
+	stderr logBuffer
+	done   chan error // Wait's result
+}
+
+// logBuffer is a daemon's stderr, read while it is written.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func startDaemon(t *testing.T, bin string, env []string, args ...string) *daemon {
 	t.Helper()
-	d := &daemon{cmd: exec.Command(bin, args...), done: make(chan error, 1)}
-	d.cmd.Env = append(os.Environ(), env...)
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	return startCmd(t, cmd)
+}
+
+// startCmd starts cmd as a daemon; it is killed when the test ends.
+func startCmd(t *testing.T, cmd *exec.Cmd) *daemon {
+	t.Helper()
+	d := &daemon{cmd: cmd, done: make(chan error, 1)}
 	d.cmd.Stderr = &d.stderr
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -398,6 +444,24 @@ func (d *daemon) waitForFile(t *testing.T, pattern string) {
 	}
 }
 
+// waitForLog waits up to 30 s for the daemon to log text.
+func (d *daemon) waitForLog(t *testing.T, text string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(d.stderr.String(), text) {
+		select {
+		case err := <-d.done:
+			t.Fatalf("the daemon exited before it logged %s: %v\n%s", text, err, d.stderr.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			d.cmd.Process.Kill()
+			<-d.done
+			t.Fatalf("no %s logged within 30 s:\n%s", text, d.stderr.String())
+		}
+	}
+}
+
 // stop sends SIGTERM, as a container runtime does, expects a clean exit
 // within 30 s and returns the daemon's log.
 func (d *daemon) stop(t *testing.T) string {
@@ -426,7 +490,7 @@ func TestDemo(t *testing.T) {
 	}
 	cfgPath := filepath.Join(dir, "config.yaml")
 	os.WriteFile(cfgPath, data, 0o644)
-	r := runBin(t, bin, []string{"JOINERY_DSN="}, "run", "--all", "--config", cfgPath, "--at", "2026-11-01T06:00")
+	r := runBin(t, bin, []string{"JOINERY_DSN=", "JOINERY_OUTPUT_DIR="}, "run", "--all", "--config", cfgPath, "--at", "2026-11-01T06:00")
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
