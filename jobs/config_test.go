@@ -43,6 +43,16 @@ func TestParseValid(t *testing.T) {
 	if cfg.Database.MaxOpenConns != 4 || cfg.Database.ReadTimeout != time.Hour || cfg.OutputDir != "reports" {
 		t.Errorf("defaults not applied: %+v, output_dir %q", cfg.Database, cfg.OutputDir)
 	}
+	// file_mode is octal, written bare or quoted.
+	for _, v := range []string{"0640", `"0640"`, `"640"`} {
+		c, err := Parse("c.yaml", []byte(strings.Replace(validJob, `.xlsx"}`, `.xlsx", file_mode: `+v+`}`, 1)))
+		if err != nil {
+			t.Fatalf("file_mode: %s: %v", v, err)
+		}
+		if got := c.Jobs[0].Outputs[0].FileMode; got != 0o640 {
+			t.Errorf("file_mode: %s = %s, want 0640", v, got)
+		}
+	}
 	// The schedule runs at 06:00 Berlin time.
 	next := j.Next(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), 2)
 	want := time.Date(2026, 11, 26, 6, 0, 0, 0, cfg.Location)
@@ -93,6 +103,8 @@ func TestParseErrors(t *testing.T) {
 		{"negative limit reported once", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "select: [u.id, p.title]", "select: [u.id, p.title]\n        limit: -1", 1), [][]string{{"jobs[0].datasets.posts.limit", "whole number"}}},
 		{"huge window", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "schedule:", "window: last 9999999h\n    schedule:", 1), [][]string{{"jobs[0].window", "hours from 1 to"}}},
 		{"bare CRON_TZ", "jobs:\n" + jobYAML("a", "CRON_TZ=UTC"), [][]string{{"jobs[0].schedule", "timezone field"}}},
+		{"file_mode not octal", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), `path: "{job}.xlsx"}`, `path: "{job}.xlsx", file_mode: "rw-r-----"}`, 1), [][]string{{"jobs[0].outputs[0].file_mode", `"rw-r-----"`, "octal"}}},
+		{"file_mode the owner cannot write", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), `path: "{job}.xlsx"}`, `path: "{job}.xlsx", file_mode: 0440}`, 1), [][]string{{"jobs[0].outputs[0].file_mode", `"0440"`, "read and write"}}},
 		{"negative retry_delay", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "schedule:", "retry_delay: -1m\n    schedule:", 1), [][]string{{"c.yaml:3:", "jobs[0].retry_delay", "positive duration"}}},
 		{"negative retry_max_delay", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "schedule:", "retry_max_delay: -1m\n    schedule:", 1), [][]string{{"c.yaml:3:", "jobs[0].retry_max_delay", "positive duration"}}},
 		{"retry_max_delay under retry_delay", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "schedule:", "retry_delay: 10m\n    retry_max_delay: 5m\n    schedule:", 1), [][]string{{"jobs[0].retry_max_delay", "shorter than retry_delay (10m0s)"}}},

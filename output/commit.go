@@ -619,7 +619,7 @@ func (d *Dir) removeOrphans(files JobFiles) (removed []string, err error) {
 	return removed, nil
 }
 
-// legacyRows matches the sheet rows joinery 0.8 and earlier kept in a
+// legacyRows matches the sheet rows earlier versions of joinery kept in a
 // named file while it wrote a workbook.
 var legacyRows = regexp.MustCompile(`^\.joinery-rows-[0-9]+\.deflate$`)
 

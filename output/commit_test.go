@@ -563,7 +563,7 @@ func TestRecoverRemovesOrphans(t *testing.T) {
 	}
 	gone := []string{
 		mk("j/2024-03-02/.j-2024-03-02.xlsx.tmp-0a1b2c3d4e5f"),
-		mk("j/2024-03-02/.a.csv.tmp-123456789"), // decimal, as 0.8 named them
+		mk("j/2024-03-02/.a.csv.tmp-123456789"), // decimal, as earlier versions named them
 		mk("j/2024-03-02/.j-20240302T060000Z.manifest.json.tmp-abcdef"),
 		mk("j/.latest-b.csv.tmp-abcdef"),
 		mk(".joinery/.j.commit.json.tmp-abcdef"),

@@ -77,7 +77,7 @@ func (d *Dir) hook(step, path string) error {
 const StateDir = ".joinery"
 
 // tempPattern matches the name of every temporary file joinery creates:
-// ".<destination's name>.tmp-<random hex>". Versions before 0.9 made the
+// ".<destination's name>.tmp-<random hex>". Earlier versions made the
 // random part decimal, which [0-9a-f] covers too.
 var tempPattern = regexp.MustCompile(`^\.(.+)\.tmp-[0-9a-f]+$`)
 
