@@ -582,6 +582,22 @@ func (d *Dir) removeOrphans(files JobFiles) (removed []string, err error) {
 		manifest: regexp.MustCompile(`^$`),
 	})
 
+	// The start-up check's probe files (jobs.Config.CheckOutputDir), which
+	// live a moment.
+	for _, dir := range []string{".", StateDir} {
+		entries, _ := fs.ReadDir(d.root.FS(), filepath.ToSlash(dir))
+		for _, e := range entries {
+			info, err := e.Info()
+			if err != nil || !probePattern.MatchString(e.Name()) || !info.Mode().IsRegular() || time.Since(info.ModTime()) < time.Minute {
+				continue
+			}
+			name := filepath.Join(dir, e.Name())
+			if err := d.remove(name); err != nil {
+				return removed, err
+			}
+			removed = append(removed, name)
+		}
+	}
 	seen := make(map[string]bool)
 	for _, p := range pats {
 		for _, dir := range d.matchDirs(".", p.dirs) {
@@ -618,6 +634,9 @@ func (d *Dir) removeOrphans(files JobFiles) (removed []string, err error) {
 	}
 	return removed, nil
 }
+
+// probePattern matches the probe files of jobs.Config.CheckOutputDir.
+var probePattern = regexp.MustCompile(`^\.joinery-probe-[0-9]+$`)
 
 // legacyRows matches the sheet rows earlier versions of joinery kept in a
 // named file while it wrote a workbook.

@@ -571,6 +571,10 @@ func TestRecoverRemovesOrphans(t *testing.T) {
 		mk("j/2024-03-02/.joinery-rows-12345.deflate"),
 	}
 	old(gone[len(gone)-1], 2*time.Hour)
+	for _, probe := range []string{".joinery-probe-123", ".joinery/.joinery-probe-456"} {
+		gone = append(gone, mk(probe))
+		old(gone[len(gone)-1], 2*time.Minute)
+	}
 	link := filepath.Join(dir, "j", ".latest.xlsx.tmp-0123ab")
 	if err := os.Symlink("2024-03-01/j-2024-03-01.xlsx", link); err != nil {
 		t.Fatal(err)
@@ -583,6 +587,7 @@ func TestRecoverRemovesOrphans(t *testing.T) {
 		mk("j/2024-03-02/.a.csv"),                  // not a temporary file
 		mk(".joinery/.k.json.tmp-abcdef"),          // another job's state
 		mk("j/2024-03-02/.joinery-rows-1.deflate"), // an old version's, written minutes ago
+		mk(".joinery-probe-789"),                   // a start-up check in progress
 	}
 	live := mk("j/2024-03-02/.b.csv.tmp-feedbeef")
 	kept = append(kept, live)
