@@ -115,7 +115,6 @@ func TestManifestRetentionLatest(t *testing.T) {
 			t.Fatal(res.Err)
 		}
 		results = append(results, res)
-		time.Sleep(2 * time.Millisecond) // manifests are named by start time, in ms
 	}
 
 	t.Run("manifest", func(t *testing.T) {
