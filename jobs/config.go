@@ -161,6 +161,13 @@ func Parse(file string, data []byte) (*Config, error) {
 	} else {
 		d.decode("", &root, reflect0(cfg))
 	}
+	if d.stopped {
+		// The one problem is the alias limit: the rest of the file was
+		// never decoded, so validating it would only add noise.
+		e := d.errs[len(d.errs)-1]
+		e.File = file
+		return nil, &ConfigError{Problems: []*FieldError{e}}
+	}
 	v := validator{d: d, files: make(map[string]string)}
 	v.config(cfg)
 	if len(d.errs) > 0 {
