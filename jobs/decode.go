@@ -353,7 +353,13 @@ func (d *decoder) decodeSlice(path string, n *yaml.Node, v reflect.Value) {
 						return
 					}
 					p := join(path, k.Value)
-					if seen[k.Value] {
+					switch {
+					case k.Kind != yaml.ScalarNode:
+						// The Value of an alias is its anchor's name,
+						// which would name the element instead.
+						d.fail(path, k, "keys must be plain names")
+						continue
+					case seen[k.Value]:
 						d.fail(p, k, "defined twice")
 						continue
 					}
