@@ -118,6 +118,9 @@ func TestParseErrors(t *testing.T) {
 		{"no outputs", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), `      - {format: xlsx, path: "{job}.xlsx"}`+"\n", "", 1), [][]string{{"jobs[0].outputs", "at least one output"}}},
 		{"bad output format", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "format: xlsx", "format: pdf", 1), [][]string{{"jobs[0].outputs[0]", "pdf"}}},
 		{"unknown dataset key", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "select:", "selct: [u.id]\n        select:", 1), [][]string{{"jobs[0].datasets.posts.selct", "unknown field"}}},
+		{"alias as a field name", "x: &k jobs\n*k : []\n", [][]string{{"c.yaml:2:", "keys must be plain names"}}},
+		{"alias as a dataset name", "timezone: &n UTC\n" + strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "      posts:", "      *n :", 1), [][]string{{"c.yaml:6:", "jobs[0].datasets", "keys must be plain names"}}},
+		{"list as a parameter name", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "    datasets:", "    params: {[a, b]: int}\n    datasets:", 1), [][]string{{"jobs[0].params", "keys must be plain names"}}},
 		{"many at once", "timezone: Nope\njobs:\n" + jobYAML("a", "bad") + jobYAML("a", "@daily"), [][]string{
 			{"timezone", "unknown time zone"},
 			{"jobs[0].schedule", "invalid cron"},

@@ -19,11 +19,41 @@ import (
 // Struct fields are matched by their yaml tag. A slice whose element struct
 // has a field tagged `yaml:",key"` may be written as a mapping: each key
 // becomes one element, in file order, with that field set to the key.
-// Types implementing encoding.TextUnmarshaler accept scalars.
+// Types implementing encoding.TextUnmarshaler accept scalars. An alias is
+// decoded again wherever it is used, up to the limits below.
 type decoder struct {
 	errs  []*FieldError
 	lines map[string]int // field path -> line, for errors found after decoding
+
+	// The expansion of aliases, counted against maxAliasValues and
+	// maxAliasText: each alias is decoded again wherever it is used, so a
+	// few KB of nested aliases can stand for billions of values.
+	aliasDepth int        // how many aliases the value being decoded is inside
+	alias      *yaml.Node // the outermost alias being expanded, for the error
+	aliasPath  string     // and its field path
+	values     int        // values decoded inside aliases
+	text       int        // bytes of keys and scalars decoded inside aliases
+	stopped    bool       // a limit was reached: decoding stopped, d.errs holds why
 }
+
+// Limits on how far aliases may expand a configuration. They are far
+// above what a real configuration needs and keep a few KB of nested
+// aliases (an alias bomb) from taking the machine's memory and minutes.
+const (
+	// maxAliasValues is how many values (scalars, lists and mappings, and
+	// the keys of mappings) may be decoded inside aliases, counting each
+	// alias every time it is used. Sharing a dataset of 100 values
+	// between 1,000 jobs takes 100,000; the same number of values written
+	// out would be about a 1 MiB file. Without aliases the file size
+	// limits the values, so only aliased ones are counted.
+	maxAliasValues = 250_000
+
+	// maxAliasText is how many bytes of keys and scalars may be decoded
+	// inside aliases: a long scalar used through many aliases costs its
+	// length each time (parsed, and quoted in problems), which
+	// maxAliasValues alone does not bound.
+	maxAliasText = 16 << 20
+)
 
 var (
 	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
@@ -56,16 +86,92 @@ func kindName(n *yaml.Node) string {
 	return "a scalar"
 }
 
+// spend counts n against the alias limits when it is inside an alias,
+// and reports whether decoding may go on. When a limit is reached it
+// records the one problem and stops all decoding.
+func (d *decoder) spend(n *yaml.Node) bool {
+	if d.stopped {
+		return false
+	}
+	if d.aliasDepth == 0 {
+		return true
+	}
+	d.values++
+	d.text += len(n.Value)
+	var limit string
+	switch {
+	case d.values > maxAliasValues:
+		limit = fmt.Sprintf("more than %d values", maxAliasValues)
+	case d.text > maxAliasText:
+		limit = fmt.Sprintf("more than %d MiB of text", maxAliasText>>20)
+	default:
+		return true
+	}
+	d.stopped = true
+	d.errs = append(d.errs, &FieldError{
+		Path: d.aliasPath, Line: d.alias.Line, Value: "*" + d.alias.Value, HasValue: true,
+		Msg: "aliases expand to " + limit + ", the most a configuration may hold through aliases (an alias bomb?)",
+	})
+	return false
+}
+
+// enterAlias starts the expansion of the alias n found at path and returns
+// the value it stands for; leaveAlias ends it.
+func (d *decoder) enterAlias(path string, n *yaml.Node) *yaml.Node {
+	if d.aliasDepth == 0 {
+		d.alias, d.aliasPath = n, path
+	}
+	d.aliasDepth++
+	return n.Alias
+}
+
+func (d *decoder) leaveAlias() { d.aliasDepth-- }
+
+// spendTree counts the values below n, which a reflect.Interface field
+// hands to yaml's own decoder, against the alias limits. active holds the
+// aliases being expanded, so that an alias inside its own anchor (which
+// yaml reports) is not followed round and round.
+func (d *decoder) spendTree(path string, n *yaml.Node, active map[*yaml.Node]bool) bool {
+	for _, c := range n.Content {
+		if c.Kind == yaml.AliasNode {
+			if active[c] {
+				continue
+			}
+			active[c] = true
+			ok := d.spend(d.enterAlias(path, c)) && d.spendTree(path, c.Alias, active)
+			d.leaveAlias()
+			delete(active, c)
+			if !ok {
+				return false
+			}
+			continue
+		}
+		if !d.spend(c) || !d.spendTree(path, c, active) {
+			return false
+		}
+	}
+	return true
+}
+
 func (d *decoder) decode(path string, n *yaml.Node, v reflect.Value) {
 	for n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
 		n = n.Content[0]
 	}
 	if n.Kind == yaml.AliasNode {
-		n = n.Alias
+		n = d.enterAlias(path, n)
+		defer d.leaveAlias()
+	}
+	if !d.spend(n) {
+		return
 	}
 	if path != "" {
 		d.lines[path] = n.Line
 	}
+	d.value(path, n, v)
+}
+
+// value decodes n, which is not an alias, into v.
+func (d *decoder) value(path string, n *yaml.Node, v reflect.Value) {
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" && v.Kind() != reflect.Interface {
 		return // an explicit null leaves the zero value
 	}
@@ -75,7 +181,7 @@ func (d *decoder) decode(path string, n *yaml.Node, v reflect.Value) {
 		// value must not leave a zero behind for validation to trip on.
 		e := reflect.New(v.Type().Elem())
 		before := len(d.errs)
-		d.decode(path, n, e.Elem())
+		d.value(path, n, e.Elem())
 		if len(d.errs) == before {
 			v.Set(e)
 		}
@@ -109,6 +215,11 @@ func (d *decoder) decode(path string, n *yaml.Node, v reflect.Value) {
 	case reflect.Slice:
 		d.decodeSlice(path, n, v)
 	case reflect.Interface:
+		// yaml's decoder limits aliases within one value, but not across
+		// the many values of a configuration: count them here.
+		if !d.spendTree(path, n, make(map[*yaml.Node]bool)) {
+			return
+		}
 		var x any
 		if err := n.Decode(&x); err != nil {
 			d.fail(path, n, "%v", err)
@@ -191,6 +302,9 @@ func (d *decoder) decodeStruct(path string, n *yaml.Node, v reflect.Value) {
 	seen := make(map[string]bool, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
+		if !d.spend(k) {
+			return
+		}
 		p := join(path, k.Value)
 		f, ok := fs[k.Value]
 		switch {
@@ -235,8 +349,17 @@ func (d *decoder) decodeSlice(path string, n *yaml.Node, v reflect.Value) {
 				seen := make(map[string]bool)
 				for i := 0; i+1 < len(n.Content); i += 2 {
 					k, val := n.Content[i], n.Content[i+1]
+					if !d.spend(k) {
+						return
+					}
 					p := join(path, k.Value)
-					if seen[k.Value] {
+					switch {
+					case k.Kind != yaml.ScalarNode:
+						// The Value of an alias is its anchor's name,
+						// which would name the element instead.
+						d.fail(path, k, "keys must be plain names")
+						continue
+					case seen[k.Value]:
 						d.fail(p, k, "defined twice")
 						continue
 					}

@@ -38,21 +38,40 @@ func (e *FieldError) Error() string {
 	return b.String()
 }
 
-// ConfigError holds every problem found in a configuration file. Load and
+// ConfigError holds the problems found in a configuration file. Load and
 // Parse return it; errors.As finds it, and each problem is a *FieldError.
 type ConfigError struct {
+	// Problems are the first problems found, in file order: at most
+	// maxProblems of them.
 	Problems []*FieldError
+	// More is how many problems were found after those.
+	More int
 }
 
+// maxProblems is how many problems a ConfigError holds and prints. A
+// hundred fill a few screens; a broken file (a list of a million numbers
+// where jobs go) can make millions, which would only bury the first.
+const maxProblems = 100
+
 func (e *ConfigError) Error() string {
-	if len(e.Problems) == 1 {
-		return "invalid configuration: " + e.Problems[0].Error()
+	shown, more := e.Problems, e.More
+	if len(shown) > maxProblems {
+		shown, more = shown[:maxProblems], more+len(shown)-maxProblems
+	}
+	if len(shown) == 1 && more == 0 {
+		return "invalid configuration: " + shown[0].Error()
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "invalid configuration: %d problems:", len(e.Problems))
-	for _, p := range e.Problems {
+	fmt.Fprintf(&b, "invalid configuration: %d problems:", len(shown)+more)
+	for _, p := range shown {
 		b.WriteString("\n  ")
 		b.WriteString(p.Error())
+	}
+	switch {
+	case more == 1:
+		b.WriteString("\n  ... and 1 more problem")
+	case more > 1:
+		fmt.Fprintf(&b, "\n  ... and %d more problems", more)
 	}
 	return b.String()
 }

@@ -1,0 +1,222 @@
+package queries
+
+import (
+	"errors"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// FuzzDatasetExpr feeds arbitrary text to one column field of a dataset
+// of users u left joined to posts p, the others staying valid: the select
+// shorthand ("count(p.id) AS posts"), the on shorthand ("u.id =
+// p.user_id"), a where column ("coalesce(u.name, '(no name)')") with an
+// operator and a value, a group_by or having expression, or the order_by
+// shorthand ("posts desc"). Nothing may panic. Text that does not parse as
+// a shorthand is used as the mapping form would take it, whole, as the
+// column. The dataset must then validate or give *FieldErrors only; one
+// that validates must compile, with a ? for each bound value and nothing
+// but keywords and quoted identifiers around them; and compiling it again
+// with every literal and value changed must give the same SQL, so no value
+// is in the SQL text.
+func FuzzDatasetExpr(f *testing.F) {
+	for _, s := range []struct {
+		field fuzzField
+		text  string
+		op    string
+		value string
+	}{
+		{fuzzSelect, "count(p.id) AS posts", "", ""},
+		{fuzzSelect, "coalesce(u.name, '(no name)') AS name", "", ""},
+		{fuzzSelect, "date_format(max(p.published_at), '%Y-%m') AS latest", "", ""},
+		{fuzzSelect, "case(p.views > 100, 'hot', p.views > 10, 'warm', 'cold') AS heat", "", ""},
+		{fuzzSelect, "round(avg(p.views), 2)", "", ""},
+		{fuzzOn, "u.id = p.user_id", "", ""},
+		{fuzzOn, "p.views >= :min_views", "", ""},
+		{fuzzOn, "p.status = 'published'", "", ""},
+		{fuzzOn, "p.id = :ids", "", ""},
+		{fuzzWhere, "lower(u.email)", "like", "%@example.com"},
+		{fuzzWhere, "p.published_at", "between", "2026-01-01,2026-12-31"},
+		{fuzzWhere, "concat(u.name, 'it''s')", "!=", "x'y"},
+		{fuzzWhere, "u.country", "in", "DE,FR"},
+		{fuzzWhere, "p.views", "is null", ""},
+		{fuzzGroupBy, "year(p.published_at)", "", ""},
+		{fuzzHaving, "count(distinct p.user_id)", ">=", "3"},
+		{fuzzHaving, "n", "=", "-1.5"},
+		{fuzzOrderBy, "user_id desc", "", ""},
+		{fuzzOrderBy, "if(p.views >= 100, 'hot', 'cold') DESC", "", ""},
+	} {
+		f.Add(uint8(s.field), s.text, uint8(max(0, slices.Index(filterOps, s.op))), s.value)
+	}
+	f.Fuzz(func(t *testing.T, field uint8, text string, op uint8, value string) {
+		fd := fuzzField(field % uint8(fuzzFields))
+		o := filterOps[int(op)%len(filterOps)]
+		q, ok := compileFuzzed(t, fd, text, o, value)
+		if !ok {
+			return
+		}
+		checkPrepared(t, q)
+		// A changed literal may make the dataset invalid: then there is
+		// nothing to compare.
+		q2, ok := compileFuzzed(t, fd, relit(text), o, "x"+value)
+		if ok && (q2.SQL != q.SQL || len(q2.Args) != len(q.Args)) {
+			t.Fatalf("the SQL depends on the values:\n%s\n%s", q.SQL, q2.SQL)
+		}
+	})
+}
+
+// fuzzField says which field of the dataset FuzzDatasetExpr fills with its
+// text.
+type fuzzField uint8
+
+const (
+	fuzzSelect fuzzField = iota
+	fuzzOn
+	fuzzWhere
+	fuzzGroupBy
+	fuzzHaving
+	fuzzOrderBy
+	fuzzFields // how many there are
+)
+
+// compileFuzzed builds the dataset of FuzzDatasetExpr with text in field
+// and compiles it. op and value are the operator and value of where and
+// having. It reports false when the dataset does not validate.
+func compileFuzzed(t *testing.T, field fuzzField, text, op, value string) (Query, bool) {
+	t.Helper()
+	d := Dataset{
+		Name:   "d",
+		From:   Table{Table: "users", As: "u"},
+		Joins:  []Join{{Table: "posts", As: "p", Type: "left", On: []Condition{{Left: "u.id", Op: "=", Right: "p.user_id"}}}},
+		Select: []Selection{{Column: "u.id", As: "user_id"}},
+	}
+	var v any = value
+	switch op {
+	case "is null", "is not null":
+		v = nil
+	case "in", "not in", "between":
+		var list []any
+		for s := range strings.SplitSeq(value, ",") {
+			list = append(list, s)
+		}
+		v = list
+	}
+	switch field {
+	case fuzzSelect:
+		if err := d.Select[0].UnmarshalText([]byte(text)); err != nil {
+			d.Select[0] = Selection{Column: text}
+		}
+	case fuzzOn:
+		if err := d.Joins[0].On[0].UnmarshalText([]byte(text)); err != nil {
+			d.Joins[0].On[0] = Condition{Left: text, Op: "=", Right: "p.user_id"}
+		}
+	case fuzzWhere:
+		d.Where = []Filter{{Column: text, Op: op, Value: v}}
+	case fuzzGroupBy, fuzzHaving:
+		// Grouped by anything, count(*) is still a valid select.
+		d.Select[0] = Selection{Column: "*", Agg: "count", As: "n"}
+		if field == fuzzGroupBy {
+			d.GroupBy = []string{text}
+		} else {
+			d.Having = []Filter{{Column: text, Op: op, Value: v}}
+		}
+	case fuzzOrderBy:
+		d.OrderBy = []Order{{}}
+		if err := d.OrderBy[0].UnmarshalText([]byte(text)); err != nil {
+			d.OrderBy[0] = Order{Column: text}
+		}
+	}
+	scope := Scope{Params: []Param{{Name: "min_views", Type: "int"}, {Name: "ids", Type: "list<int>"}}, Window: true}
+	errs := d.Validate(scope)
+	for _, err := range errs {
+		var fe *FieldError
+		if !errors.As(err, &fe) {
+			t.Fatalf("Validate: %T %v, want a *FieldError", err, err)
+		}
+	}
+	if len(errs) > 0 {
+		return Query{}, false
+	}
+	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	env := Env{
+		Window:      &Window{Start: start, End: start.AddDate(0, 1, 0)},
+		Params:      map[string]any{"min_views": int64(10), "ids": []any{int64(1), int64(2)}},
+		Datasets:    []Dataset{d},
+		Diagnostics: true,
+	}
+	q, err := Compile(&d, env)
+	if err != nil {
+		t.Fatalf("dataset %+v validated but does not compile: %v", d, err)
+	}
+	return q, true
+}
+
+// checkPrepared checks that q's SQL has a ? for each argument and, outside
+// its quoted identifiers, only upper-case keywords, numbers (GROUP BY
+// positions) and operators: no quote, comment or lower-case word that a
+// value or an unvalidated name would bring.
+func checkPrepared(t *testing.T, q Query) {
+	t.Helper()
+	outside := 0 // placeholders
+	for i, part := range strings.Split(q.SQL, "`") {
+		if i%2 == 1 {
+			if !identRE.MatchString(part) {
+				t.Fatalf("quoted identifier %q is not a valid name in %s", part, q.SQL)
+			}
+			continue
+		}
+		for _, r := range part {
+			switch {
+			case r >= 'A' && r <= 'Z', r >= '0' && r <= '9', strings.ContainsRune(" _(),.*=<>!", r):
+			case r == '?':
+				outside++
+			default:
+				t.Fatalf("%q outside a quoted identifier in %s", r, q.SQL)
+			}
+		}
+	}
+	if strings.Count(q.SQL, "`")%2 != 0 {
+		t.Fatalf("unbalanced backquotes in %s", q.SQL)
+	}
+	if outside != len(q.Args) {
+		t.Fatalf("%d placeholders for %d args in %s", outside, len(q.Args), q.SQL)
+	}
+}
+
+// relit returns src with each literal changed into another of its kind: a
+// string gets an x in front, an integer its lowest bit flipped and any
+// other number the next float up. Equal literals stay equal and different
+// ones different, so that an expression that repeats another still does.
+// A src that does not lex is returned as it is.
+func relit(src string) string {
+	toks, err := lex(src)
+	if err != nil {
+		return src
+	}
+	var b strings.Builder
+	last := 0
+	for _, tok := range toks {
+		var lit string
+		switch tok.kind {
+		case tkString:
+			lit = "'" + strings.ReplaceAll("x"+tok.text, "'", "''") + "'"
+		case tkNumber:
+			if i, err := strconv.ParseInt(tok.text, 10, 64); err == nil {
+				lit = strconv.FormatInt(i^1, 10)
+			} else if f, err := strconv.ParseFloat(tok.text, 64); err == nil {
+				lit = strconv.FormatFloat(math.Nextafter(f, math.Inf(1)), 'f', -1, 64)
+			}
+		}
+		if lit == "" {
+			continue
+		}
+		b.WriteString(src[last:tok.pos])
+		b.WriteString(lit)
+		last = tok.end
+	}
+	b.WriteString(src[last:])
+	return b.String()
+}
