@@ -35,7 +35,7 @@ func TestTextIsUTF8WhateverTheDSNCharset(t *testing.T) {
 		"INSERT INTO t VALUES (1, 'café €', 'Zoë € 😀', 'Ærø ½', X'E9FF'), (2, 'cafe', 'Zoe', 'plain', X'00')")
 	const config = `
 jobs:
-  - name: j
+  - name: charset-check # GET_LOCK names are per server: not the "j" of other tests
     schedule: "@daily"
     datasets:
       all:
@@ -119,7 +119,7 @@ jobs:
 			}
 
 			out := cfg.OutputPath()
-			f, err := excelize.OpenFile(filepath.Join(out, "j.xlsx"))
+			f, err := excelize.OpenFile(filepath.Join(out, "charset-check.xlsx"))
 			if err != nil {
 				t.Fatal(err)
 			}
