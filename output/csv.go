@@ -194,7 +194,7 @@ func (w *csvWriter) WriteRow(row []Value) error {
 		case v.Literal, w.cols[i].Kind == KindText:
 			start := len(b)
 			var ascii bool
-			if b, ascii = w.appendField(b, v.Raw, true); !ascii && !utf8.Valid(v.Raw) {
+			if b, ascii = w.appendField(b, v.Raw, true); !ascii && !validUTF8(v.Raw) {
 				b, _ = w.appendField(b[:start], w.validUTF8(i, v.Raw), true)
 			}
 		default:

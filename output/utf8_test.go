@@ -118,3 +118,32 @@ func TestInvalidUTF8(t *testing.T) {
 		})
 	}
 }
+
+// TestValidUTF8 compares validUTF8 with utf8.Valid on every sequence of up
+// to three bytes from a set of interesting ones (ASCII, continuation bytes,
+// every kind of lead byte, the edges of the surrogates and of U+10FFFF),
+// at every offset around a word of ASCII.
+func TestValidUTF8(t *testing.T) {
+	interesting := []byte{'a', 0x00, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF, 0xE0, 0xE1, 0xEC, 0xED, 0xEE, 0xEF, 0xF0, 0xF1, 0xF3, 0xF4, 0xF5, 0xFF}
+	var seqs [][]byte
+	for _, a := range interesting {
+		seqs = append(seqs, []byte{a})
+		for _, b := range interesting {
+			seqs = append(seqs, []byte{a, b})
+			for _, c := range interesting {
+				seqs = append(seqs, []byte{a, b, c})
+			}
+		}
+	}
+	seqs = append(seqs, []byte("😀"), []byte("\xf4\x8f\xbf\xbf"), []byte("\xf4\x90\x80\x80"), []byte("\xed\x9f\xbf"), []byte("\xed\xa0\x80"))
+	for _, seq := range seqs {
+		for pre := range 10 {
+			for post := range 10 {
+				b := slices.Concat([]byte(strings.Repeat("x", pre)), seq, []byte(strings.Repeat("y", post)))
+				if got, want := validUTF8(b), utf8.Valid(b); got != want {
+					t.Fatalf("validUTF8(%q) = %v, want %v", b, got, want)
+				}
+			}
+		}
+	}
+}
