@@ -245,9 +245,10 @@ func appendDate(b []byte, t time.Time) []byte {
 }
 
 // validUTF8 is utf8.Valid, faster on short text that is mostly ASCII, such
-// as a name with an accent: it passes eight ASCII bytes at a time, and from
-// a word that is not all ASCII it goes straight to the first byte that is
-// not; two-byte sequences are checked in line. utf8.Valid looks at the
+// as a name with an accent: it passes eight ASCII bytes at a time (the last
+// eight overlapping the word before), and from a word that is not all
+// ASCII it goes straight to the first byte that is not; two-byte sequences
+// are checked in line. utf8.Valid looks at the
 // bytes after a non-ASCII one one at a time, and took twice as long on
 // BenchmarkCSVFormat/harness's title.
 func validUTF8(b []byte) bool {
@@ -260,6 +261,8 @@ func validUTF8(b []byte) bool {
 				continue
 			}
 			i += bits.TrailingZeros64(w) >> 3
+		} else if n >= 8 && binary.LittleEndian.Uint64(b[n-8:])&swarHigh == 0 {
+			return true // the rest is in the last word, which is ASCII
 		}
 		c := b[i]
 		switch {
