@@ -69,7 +69,10 @@ jobs:
 		{"collation=latin1_swedish_ci", "collation=latin1_swedish_ci"},
 		{"charset=latin1&collation=latin1_german1_ci", "charset=latin1&collation=latin1_german1_ci"},
 		{"character_set_results=latin1&character_set_client=latin1", "character_set_client=latin1&character_set_results=latin1"},
-		{"charset=utf8mb4&collation=utf8mb4_bin", ""},
+		{"charset=utf8mb4", ""},
+		{"charset=utf8mb4&collation=utf8mb4_bin", "collation=utf8mb4_bin"},
+		// MySQL 8's default, unknown to MariaDB: it must not stop the connection.
+		{"collation=utf8mb4_0900_ai_ci", "collation=utf8mb4_0900_ai_ci"},
 	}
 	base := testdb.DSN(t)
 	for _, tt := range tests {

@@ -88,11 +88,15 @@ var charsetVars = []string{"character_set_client", "character_set_connection", "
 // The driver then sends SET NAMES utf8mb4 on each new connection, which
 // sets the client, connection and results character sets at once and also
 // covers a server that ignores the handshake's (skip-character-set-client-
-// handshake). A collation of utf8mb4 from the DSN is kept (SET NAMES
-// utf8mb4 COLLATE it), another dropped, and DSN system variables that would
-// undo SET NAMES are removed. Binary columns keep their bytes: the server
-// converts no BINARY, VARBINARY or BLOB value. It returns the DSN settings
-// it overrode, as key=value.
+// handshake). The DSN's collation is dropped, even one of utf8mb4: the
+// driver would add it to SET NAMES, and a server that does not know it
+// refuses the connection (MariaDB and MySQL 8's utf8mb4_0900_ai_ci), where
+// without a charset it only went into the handshake, which tolerates that.
+// The session collation is then the server's default for utf8mb4; it only
+// matters for comparing two bound values, columns compare by their own.
+// DSN system variables that would undo SET NAMES are removed. Binary
+// columns keep their bytes: the server converts no BINARY, VARBINARY or
+// BLOB value. It returns the DSN settings it overrode, as key=value.
 func forceUTF8MB4(cfg *mysql.Config, dsn string) ([]string, error) {
 	var overridden []string
 	// The driver keeps the charset parameter to itself: read it the way
@@ -100,8 +104,8 @@ func forceUTF8MB4(cfg *mysql.Config, dsn string) ([]string, error) {
 	if cs, ok := dsnParam(dsn, "charset"); ok && cs != "utf8mb4" {
 		overridden = append(overridden, "charset="+cs)
 	}
-	if c := cfg.Collation; c != "" && !strings.HasPrefix(strings.ToLower(c), "utf8mb4_") {
-		overridden = append(overridden, "collation="+c)
+	if cfg.Collation != "" {
+		overridden = append(overridden, "collation="+cfg.Collation)
 		cfg.Collation = ""
 	}
 	var vars []string
@@ -112,7 +116,7 @@ func forceUTF8MB4(cfg *mysql.Config, dsn string) ([]string, error) {
 		}
 	}
 	slices.Sort(vars)
-	return append(overridden, vars...), cfg.Apply(mysql.Charset("utf8mb4", cfg.Collation))
+	return append(overridden, vars...), cfg.Apply(mysql.Charset("utf8mb4", ""))
 }
 
 // dsnParam returns the last value of the DSN parameter key as

@@ -73,9 +73,9 @@ func TestDriverLogger(t *testing.T) {
 	}
 }
 
-// TestForceUTF8MB4: whatever character set a DSN asks for, the driver is
-// set to send SET NAMES utf8mb4 (with the DSN's collation when it is one of
-// utf8mb4), and what was overridden is returned for the log.
+// TestForceUTF8MB4: whatever character set or collation a DSN asks for,
+// the driver is set to send SET NAMES utf8mb4, and what was overridden is
+// returned for the log.
 func TestForceUTF8MB4(t *testing.T) {
 	tests := []struct {
 		dsn        string
@@ -87,7 +87,7 @@ func TestForceUTF8MB4(t *testing.T) {
 		{"u@tcp(h:3306)/db?charset=latin1", []string{"charset=latin1"}, "charset=utf8mb4"},
 		{"u:p?charset=x/y@tcp(h:3306)/db?charset=utf8mb4,utf8", []string{"charset=utf8mb4,utf8"}, "charset=utf8mb4"},
 		{"u@tcp(h:3306)/db?charset=binary&charset=latin1", []string{"charset=latin1"}, "charset=utf8mb4"},
-		{"u@tcp(h:3306)/db?collation=utf8mb4_bin", nil, "charset=utf8mb4&collation=utf8mb4_bin"},
+		{"u@tcp(h:3306)/db?collation=utf8mb4_bin", []string{"collation=utf8mb4_bin"}, "charset=utf8mb4"},
 		{"u@tcp(h:3306)/db?charset=latin1&collation=latin1_bin", []string{"charset=latin1", "collation=latin1_bin"}, "charset=utf8mb4"},
 		{"u@tcp(h:3306)/db?Character_Set_Results=latin1&sql_mode=ANSI&collation_connection=latin1_bin",
 			[]string{"Character_Set_Results=latin1", "collation_connection=latin1_bin"}, "charset=utf8mb4"},
