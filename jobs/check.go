@@ -12,16 +12,19 @@ import (
 	"github.com/joinery/joinery/queries"
 )
 
-// Check compiles ds, a dataset of job, and has the server prepare it without
-// running it: the server resolves every table and column then, so a missing
-// one is reported in its own words (Unknown column 'p.userid' in 'on
-// clause'). Parameters are bound as NULL and the window is the one of a run
-// now; neither changes what the server checks.
+// Check compiles ds, a dataset of job (an internal one too), and has the
+// server prepare it without running it: the server resolves every table and
+// column then, so a missing one is reported in its own words (Unknown
+// column 'p.userid' in 'on clause'). Each parameter has a value of its
+// declared type, its default or a zero value (queries.CheckParams), so the
+// SQL has the shape of a run's (a list parameter is IN (?), never IN
+// (NULL) or a type error); the window is the one of a run now.
 func Check(ctx context.Context, db *sql.DB, job *Job, ds *queries.Dataset) error {
-	p := Plan{Params: map[string]any{}}
-	for _, prm := range job.Params {
-		p.Params[prm.Name] = nil
+	params, err := queries.CheckParams(job.Params, job.Location)
+	if err != nil {
+		return err
 	}
+	p := Plan{Params: params}
 	if job.Window.IsSet() {
 		w := job.Window.Bounds(time.Now(), job.Location)
 		p.Window = &w

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -19,7 +20,9 @@ import (
 // the DSN says, joinery reads temporal values as text (parseTime=false, so
 // zero dates survive), binds every value server-side (no client-side
 // interpolation) and runs one statement per call; the session time zone is
-// UTC so that TIMESTAMP values arrive as UTC instants.
+// UTC so that TIMESTAMP values arrive as UTC instants; and the session's
+// character sets are utf8mb4 (see forceUTF8MB4), which OpenDB logs at info
+// level when the DSN asked for another.
 //
 // The driver's own messages (a connection dropped mid-packet, say) go to
 // log at warn level, when log is not nil, instead of its default of
@@ -47,6 +50,14 @@ func OpenDB(d Database, dsn string, log *slog.Logger) (*sql.DB, error) {
 		cfg.Params = make(map[string]string)
 	}
 	cfg.Params["time_zone"] = "'+00:00'"
+	overridden, err := forceUTF8MB4(cfg, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("database.dsn: %w", err)
+	}
+	if len(overridden) > 0 && log != nil {
+		log.Info("the DSN's character set is overridden: joinery reads and sends text as utf8mb4",
+			"dsn_settings", strings.Join(overridden, "&"))
+	}
 	switch cfg.Net {
 	case "tcp", "tcp4", "tcp6", "unix":
 		cfg.DialFunc = dialBuffered
@@ -63,6 +74,69 @@ func OpenDB(d Database, dsn string, log *slog.Logger) (*sql.DB, error) {
 	db.SetMaxIdleConns(d.MaxOpenConns)
 	db.SetConnMaxLifetime(d.ConnMaxLifetime)
 	return db, nil
+}
+
+// charsetVars are the session variables that decide the character set of
+// the text a connection sends and reads.
+var charsetVars = []string{"character_set_client", "character_set_connection", "character_set_results", "collation_connection"}
+
+// forceUTF8MB4 makes every connection of cfg exchange text as utf8mb4, so
+// that text columns of any character set arrive as UTF-8 (the server
+// converts them, a character utf8mb4 lacks cannot exist) and bound strings,
+// which are UTF-8, are read as such: a DSN's charset=latin1 would have the
+// server send é as the single byte 0xE9 and read a bound "é" as "Ã©".
+// The driver then sends SET NAMES utf8mb4 on each new connection, which
+// sets the client, connection and results character sets at once and also
+// covers a server that ignores the handshake's (skip-character-set-client-
+// handshake). The DSN's collation is dropped, even one of utf8mb4: the
+// driver would add it to SET NAMES, and a server that does not know it
+// refuses the connection (MariaDB and MySQL 8's utf8mb4_0900_ai_ci), where
+// without a charset it only went into the handshake, which tolerates that.
+// The session collation is then the server's default for utf8mb4; it only
+// matters for comparing two bound values, columns compare by their own.
+// DSN system variables that would undo SET NAMES are removed. Binary
+// columns keep their bytes: the server converts no BINARY, VARBINARY or
+// BLOB value. It returns the DSN settings it overrode, as key=value.
+func forceUTF8MB4(cfg *mysql.Config, dsn string) ([]string, error) {
+	var overridden []string
+	// The driver keeps the charset parameter to itself: read it the way
+	// its ParseDSN does.
+	if cs, ok := dsnParam(dsn, "charset"); ok && cs != "utf8mb4" {
+		overridden = append(overridden, "charset="+cs)
+	}
+	if cfg.Collation != "" {
+		overridden = append(overridden, "collation="+cfg.Collation)
+		cfg.Collation = ""
+	}
+	var vars []string
+	for k, v := range cfg.Params {
+		if slices.Contains(charsetVars, strings.ToLower(k)) {
+			vars = append(vars, k+"="+v)
+			delete(cfg.Params, k)
+		}
+	}
+	slices.Sort(vars)
+	return append(overridden, vars...), cfg.Apply(mysql.Charset("utf8mb4", ""))
+}
+
+// dsnParam returns the last value of the DSN parameter key as
+// go-sql-driver/mysql's ParseDSN reads it: the parameters follow the first
+// '?' after the last '/', separated by '&'.
+func dsnParam(dsn, key string) (value string, found bool) {
+	i := strings.LastIndexByte(dsn, '/')
+	if i < 0 {
+		return "", false
+	}
+	_, params, ok := strings.Cut(dsn[i+1:], "?")
+	if !ok {
+		return "", false
+	}
+	for kv := range strings.SplitSeq(params, "&") {
+		if k, v, _ := strings.Cut(kv, "="); k == key {
+			value, found = v, true
+		}
+	}
+	return value, found
 }
 
 // ResolveDSN returns the configured DSN with ${VAR} references replaced.

@@ -8,7 +8,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
+	"strings"
 	"testing"
+
+	"github.com/go-sql-driver/mysql"
 )
 
 // TestBufConn: reads come through the buffer, and the driver's liveness
@@ -66,5 +70,56 @@ func TestDriverLogger(t *testing.T) {
 	}
 	if rec["level"] != "WARN" || rec["msg"] != "packets.go:58 unexpected EOF" || rec["source"] != "mysql driver" {
 		t.Errorf("got %v", rec)
+	}
+}
+
+// TestForceUTF8MB4: whatever character set or collation a DSN asks for,
+// the driver is set to send SET NAMES utf8mb4, and what was overridden is
+// returned for the log.
+func TestForceUTF8MB4(t *testing.T) {
+	tests := []struct {
+		dsn        string
+		overridden []string
+		want       string // the charset and collation parameters of the resulting DSN
+	}{
+		{"u@tcp(h:3306)/db", nil, "charset=utf8mb4"},
+		{"u@tcp(h:3306)/db?charset=utf8mb4", nil, "charset=utf8mb4"},
+		{"u@tcp(h:3306)/db?charset=latin1", []string{"charset=latin1"}, "charset=utf8mb4"},
+		{"u:p?charset=x/y@tcp(h:3306)/db?charset=utf8mb4,utf8", []string{"charset=utf8mb4,utf8"}, "charset=utf8mb4"},
+		{"u@tcp(h:3306)/db?charset=binary&charset=latin1", []string{"charset=latin1"}, "charset=utf8mb4"},
+		{"u@tcp(h:3306)/db?collation=utf8mb4_bin", []string{"collation=utf8mb4_bin"}, "charset=utf8mb4"},
+		{"u@tcp(h:3306)/db?charset=latin1&collation=latin1_bin", []string{"charset=latin1", "collation=latin1_bin"}, "charset=utf8mb4"},
+		{"u@tcp(h:3306)/db?Character_Set_Results=latin1&sql_mode=ANSI&collation_connection=latin1_bin",
+			[]string{"Character_Set_Results=latin1", "collation_connection=latin1_bin"}, "charset=utf8mb4"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.dsn, func(t *testing.T) {
+			cfg, err := mysql.ParseDSN(tt.dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := forceUTF8MB4(cfg, tt.dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, tt.overridden) {
+				t.Errorf("overridden %q, want %q", got, tt.overridden)
+			}
+			var params []string
+			_, query, _ := strings.Cut(cfg.FormatDSN()[strings.LastIndexByte(cfg.FormatDSN(), '/'):], "?")
+			for kv := range strings.SplitSeq(query, "&") {
+				if strings.HasPrefix(kv, "charset=") || strings.HasPrefix(kv, "collation=") {
+					params = append(params, kv)
+				}
+			}
+			if got := strings.Join(params, "&"); got != tt.want {
+				t.Errorf("DSN's charset and collation %q, want %q", got, tt.want)
+			}
+			for k := range cfg.Params {
+				if slices.Contains(charsetVars, strings.ToLower(k)) {
+					t.Errorf("system variable %s is still set", k)
+				}
+			}
+		})
 	}
 }

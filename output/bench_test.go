@@ -93,9 +93,18 @@ func benchRows(b *testing.B, format string, cols []Column, rawRow []sql.RawBytes
 
 func BenchmarkCSVWriteRow(b *testing.B) { benchWriter(b, "csv") }
 
+func BenchmarkJSONLWriteRow(b *testing.B) { benchWriter(b, "jsonl") }
+
 // BenchmarkCSVFormat is the CSV writer's own work on a row, without the
 // file: its records go to io.Discard instead of the hash and the kernel.
-func BenchmarkCSVFormat(b *testing.B) {
+func BenchmarkCSVFormat(b *testing.B) { benchFormat(b, "csv") }
+
+// BenchmarkJSONLFormat is BenchmarkCSVFormat for JSON Lines.
+func BenchmarkJSONLFormat(b *testing.B) { benchFormat(b, "jsonl") }
+
+// benchFormat times a csv or jsonl writer on benchRow and harnessRow with
+// its output going to io.Discard.
+func benchFormat(b *testing.B, format string) {
 	for _, c := range []struct {
 		name       string
 		row        func() ([]Column, []sql.RawBytes)
@@ -110,16 +119,25 @@ func BenchmarkCSVFormat(b *testing.B) {
 			if err := NewNormalizer(cols, c.dbLoc, c.loc).Normalize(rawRow, vals); err != nil {
 				b.Fatal(err)
 			}
-			tf, err := testDir(b, b.TempDir()).createTemp("bench.csv", 0)
+			tf, err := testDir(b, b.TempDir()).createTemp("bench."+format, 0)
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer tf.remove()
-			w, err := newCSVWriter(tf, cols, c.loc, Spec{Format: "csv"}.resolved())
-			if err != nil {
-				b.Fatal(err)
+			spec := Spec{Format: format}.resolved()
+			var w RowWriter
+			var s *stream
+			if format == "jsonl" {
+				jw := newJSONLWriter(tf, cols, c.loc, spec)
+				w, s = jw, &jw.stream
+			} else {
+				cw, err := newCSVWriter(tf, cols, c.loc, spec)
+				if err != nil {
+					b.Fatal(err)
+				}
+				w, s = cw, &cw.stream
 			}
-			w.out.bw.Reset(io.Discard)
+			s.out.bw.Reset(io.Discard)
 			b.ReportAllocs()
 			for b.Loop() {
 				if err := w.WriteRow(vals); err != nil {
@@ -141,7 +159,7 @@ func BenchmarkCSVHarnessRow(b *testing.B) {
 func BenchmarkXLSXWriteRow(b *testing.B) { benchWriter(b, "xlsx") }
 
 func pathFor(format string) string {
-	if format == "csv" {
+	if format != "xlsx" {
 		return "{job}-{dataset}"
 	}
 	return "{job}"

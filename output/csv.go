@@ -98,6 +98,8 @@ func (s *sink) close() error {
 //   - text fields starting with =, +, -, @, tab or CR get a leading
 //     apostrophe (EscapeFormulas, on by default), so a spreadsheet shows
 //     them instead of running them;
+//   - invalid UTF-8 in text becomes U+FFFD, a byte at a time, and is
+//     counted in a warning;
 //   - other kinds as textForm renders them; see docs/OUTPUTS.md.
 //
 // Records are appended to buf, which goes to the sink in chunks of about
@@ -125,6 +127,8 @@ type csvWriter struct {
 	delimWord uint64
 	buf       []byte
 	scratch   []byte
+	fixed     []byte       // a text value with its invalid UTF-8 replaced
+	bad       replacements // text values with invalid UTF-8
 }
 
 // csvChunk is how many bytes of records the writer collects before it
@@ -161,7 +165,7 @@ func newCSVWriter(tf *tempFile, cols []Column, loc *time.Location, spec Spec) (*
 		if i > 0 {
 			b = append(b, w.delimStr...)
 		}
-		b = w.appendField(b, []byte(c.Name), true)
+		b, _ = w.appendField(b, []byte(c.Name), true)
 	}
 	w.buf = append(b, w.eol...)
 	if w.flush(); w.err != nil {
@@ -188,14 +192,18 @@ func (w *csvWriter) WriteRow(row []Value) error {
 		case v.Null, v.Literal && w.zeroNull:
 			b = append(b, w.nullAs...)
 		case v.Literal, w.cols[i].Kind == KindText:
-			b = w.appendField(b, v.Raw, true)
+			start := len(b)
+			var ascii bool
+			if b, ascii = w.appendField(b, v.Raw, true); !ascii && !validUTF8(v.Raw) {
+				b, _ = w.appendField(b[:start], w.validUTF8(i, v.Raw), true)
+			}
 		default:
 			start := len(b)
 			b = w.form.appendValue(b, i, v)
 			if !w.typedPlain || len(b) == start {
 				// Rare: look at the value for quoting like any other field.
 				w.scratch = append(w.scratch[:0], b[start:]...)
-				b = w.appendField(b[:start], w.scratch, false)
+				b, _ = w.appendField(b[:start], w.scratch, false)
 			}
 		}
 	}
@@ -232,14 +240,17 @@ func (w *csvWriter) Close() error {
 // appendField appends one non-NULL field, quoted if it holds the delimiter,
 // a quote, CR or LF, if it is empty (to tell it from NULL) or with
 // QuoteAll. Text that a spreadsheet would take for a formula gets an
-// apostrophe.
-func (w *csvWriter) appendField(dst, b []byte, text bool) []byte {
+// apostrophe. ascii reports that b is plain ASCII, and so valid UTF-8, as
+// seen on the way; false means it may not be.
+func (w *csvWriter) appendField(dst, b []byte, text bool) (_ []byte, ascii bool) {
 	formula := text && w.escape && len(b) > 0 &&
 		(b[0] == '=' || b[0] == '+' || b[0] == '-' || b[0] == '@' || b[0] == '\t' || b[0] == '\r')
 	quote := w.quoteAll || len(b) == 0
 	if !quote {
 		if w.delim != 0 {
-			quote = !w.plain(b)
+			var plain bool
+			plain, ascii = w.plain(b)
+			quote = !plain
 		} else {
 			for j, c := range b {
 				if w.special[c] || c >= utf8.RuneSelf && hasPrefix(b[j:], w.delimStr) {
@@ -253,7 +264,7 @@ func (w *csvWriter) appendField(dst, b []byte, text bool) []byte {
 		if formula {
 			dst = append(dst, '\'')
 		}
-		return append(dst, b...)
+		return append(dst, b...), ascii
 	}
 	dst = append(dst, '"')
 	if formula {
@@ -269,7 +280,7 @@ func (w *csvWriter) appendField(dst, b []byte, text bool) []byte {
 		dst = append(dst, '"')
 		b = b[i+1:]
 	}
-	return append(dst, '"')
+	return append(dst, '"'), ascii
 }
 
 // Words of eight bytes for plain.
@@ -284,21 +295,30 @@ const (
 // overlapping the word before: a word passes when no byte is below 0x0E
 // (which takes in CR and LF), a quote or the delimiter. The first word
 // that does not, and a field shorter than a word, are looked at byte by
-// byte.
-func (w *csvWriter) plain(b []byte) bool {
+// byte. On the way it collects the bytes' high bits: ascii reports that a
+// plain b has no byte of 0x80 or above, so that text needs no UTF-8 check
+// (it is false for a field that is not plain).
+func (w *csvWriter) plain(b []byte) (plain, ascii bool) {
+	var high uint64
 	if n := len(b); n >= 8 {
 		i := 0
 		for ; i < n-8; i += 8 {
-			if w.mayQuote(binary.LittleEndian.Uint64(b[i:])) {
-				return w.plainBytes(b[i:])
+			x := binary.LittleEndian.Uint64(b[i:])
+			if w.mayQuote(x) {
+				plain, or := w.plainBytes(b[i:])
+				return plain, plain && high&swarHigh == 0 && or < utf8.RuneSelf
 			}
+			high |= x
 		}
-		if w.mayQuote(binary.LittleEndian.Uint64(b[n-8:])) {
-			return w.plainBytes(b[n-8:])
+		x := binary.LittleEndian.Uint64(b[n-8:])
+		if w.mayQuote(x) {
+			plain, or := w.plainBytes(b[n-8:])
+			return plain, plain && high&swarHigh == 0 && or < utf8.RuneSelf
 		}
-		return true
+		return true, (high|x)&swarHigh == 0
 	}
-	return w.plainBytes(b)
+	plain, or := w.plainBytes(b)
+	return plain, plain && or < utf8.RuneSelf
 }
 
 // mayQuote reports whether the word x has a byte below 0x0E, a quote or
@@ -309,17 +329,36 @@ func (w *csvWriter) mayQuote(x uint64) bool {
 	return ((x-swarOnes*0x0E)&^x|(q-swarOnes)&^q|(d-swarOnes)&^d)&swarHigh != 0
 }
 
-func (w *csvWriter) plainBytes(b []byte) bool {
+// plainBytes is plain's byte-by-byte look; or is every byte ORed together
+// when b is plain.
+func (w *csvWriter) plainBytes(b []byte) (plain bool, or byte) {
 	for _, c := range b {
 		if w.special[c] {
-			return false
+			return false, 0
 		}
+		or |= c
 	}
-	return true
+	return true, or
 }
 
 func hasPrefix(b, prefix []byte) bool {
 	return len(b) >= len(prefix) && string(b[:len(prefix)]) == string(prefix)
 }
 
-func (w *csvWriter) warnings() []string { return nil }
+// validUTF8 returns text with every byte of invalid UTF-8 replaced by
+// U+FFFD, in w.fixed, and counts it for the warning: a CSV file is UTF-8
+// (the server sends utf8mb4, see jobs.OpenDB, so this is for what slips
+// through).
+func (w *csvWriter) validUTF8(i int, text []byte) []byte {
+	var n int
+	w.fixed, n = appendValidUTF8(w.fixed[:0], text)
+	w.bad.note(n, 0, func() string { return rowColumn(w.rows+1, w.cols[i].Name) })
+	return w.fixed
+}
+
+func (w *csvWriter) warnings() []string {
+	if w.bad.values == 0 {
+		return nil
+	}
+	return []string{w.bad.warning("csv", "")}
+}

@@ -395,7 +395,8 @@ func TestTextFormWall(t *testing.T) {
 // TestCSVQuotingEveryPosition: a field is quoted exactly when it holds a
 // quote, CR, LF or the delimiter, wherever that byte is (the writer looks
 // at words of eight bytes, the last overlapping), and the bytes that only
-// look alike to that test (tab, other control bytes, UTF-8) leave it plain.
+// look alike to that test (tab, other control bytes, UTF-8) leave it plain;
+// a plain field is reported as ASCII exactly when it is.
 func TestCSVQuotingEveryPosition(t *testing.T) {
 	for _, delim := range []string{",", ";", "\t"} {
 		spec := Spec{Format: "csv", Delimiter: delim}.resolved()
@@ -413,9 +414,15 @@ func TestCSVQuotingEveryPosition(t *testing.T) {
 					field := bytes.Repeat([]byte{'a'}, n)
 					field[pos] = c
 					want := bytes.ContainsAny(field, "\"\r\n"+delim)
-					got := w.appendField(nil, field, false)
+					got, ascii := w.appendField(nil, field, false)
 					if quoted := got[0] == '"'; quoted != want {
 						t.Fatalf("delimiter %q, %q: quoted %v, want %v", delim, field, quoted, want)
+					}
+					if ascii && c >= 0x80 {
+						t.Fatalf("delimiter %q, %q: reported as ASCII", delim, field)
+					}
+					if !ascii && !want && c < 0x80 {
+						t.Fatalf("delimiter %q, %q: plain ASCII not reported as such", delim, field)
 					}
 					if want {
 						unq := strings.ReplaceAll(string(got[1:len(got)-1]), `""`, `"`)

@@ -17,7 +17,8 @@ import (
 //     read DECIMAL and 16+ digit integers with a decimal-aware parser;
 //   - everything else is a string: the same text as csv (dates, ISO 8601
 //     date-times in the report's zone, TIME, hex or base64 binary, text).
-//     Invalid UTF-8 becomes U+FFFD and is counted in a warning.
+//     Each byte of invalid UTF-8 in text becomes U+FFFD, counted in a
+//     warning.
 //
 // It does not allocate per cell.
 type jsonlWriter struct {
@@ -25,21 +26,22 @@ type jsonlWriter struct {
 	form     textForm
 	cols     []Column
 	keys     [][]byte // `"label":` per column, the first with '{', the rest with ','
+	names    []string // the keys' labels, for warnings
 	zeroNull bool
 	scratch  []byte
-	bad      int64 // invalid UTF-8 sequences replaced
-	badRow   int64
+	bad      replacements // text values with invalid UTF-8
 }
 
 func newJSONLWriter(tf *tempFile, cols []Column, loc *time.Location, spec Spec) *jsonlWriter {
 	w := &jsonlWriter{stream: stream{out: newSink(tf, spec.Gzip), format: "jsonl"}, form: newTextForm(cols, loc, spec), cols: cols,
 		zeroNull: spec.ZeroDates == "empty", scratch: make([]byte, 0, 64)}
-	for i, h := range tableHeaders(cols) {
+	w.names = tableHeaders(cols)
+	for i, h := range w.names {
 		k := []byte{','}
 		if i == 0 {
 			k[0] = '{'
 		}
-		k = w.appendString(k, []byte(h))
+		k, _ = appendJSONString(k, []byte(h))
 		w.keys = append(w.keys, append(k, ':'))
 	}
 	return w
@@ -57,7 +59,10 @@ func (w *jsonlWriter) WriteRow(row []Value) error {
 		case v.Null, v.Literal && w.zeroNull:
 			b = append(b, "null"...)
 		case v.Literal, k == KindText:
-			b = w.appendString(b, v.Raw)
+			var bad int
+			if b, bad = appendJSONString(b, v.Raw); bad > 0 {
+				w.bad.note(bad, 0, func() string { return rowColumn(w.rows+1, w.names[i]) })
+			}
 		case k == KindInt, k == KindUint, k == KindYear:
 			b = appendJSONInt(b, v.Raw)
 		case k == KindDecimal:
@@ -86,9 +91,11 @@ func (w *jsonlWriter) WriteRow(row []Value) error {
 	return w.err
 }
 
-// appendString appends s as a JSON string: quotes, backslashes and control
-// characters escaped, invalid UTF-8 replaced by U+FFFD (and counted).
-func (w *jsonlWriter) appendString(b, s []byte) []byte {
+// appendJSONString appends s as a JSON string: quotes, backslashes and
+// control characters escaped, each byte of invalid UTF-8 replaced by
+// U+FFFD; it returns how many bytes were replaced.
+func appendJSONString(b, s []byte) ([]byte, int) {
+	bad := 0
 	b = append(b, '"')
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -104,10 +111,7 @@ func (w *jsonlWriter) appendString(b, s []byte) []byte {
 		if c >= utf8.RuneSelf {
 			r, size := utf8.DecodeRune(s[i:])
 			if r == utf8.RuneError && size == 1 {
-				if w.bad == 0 {
-					w.badRow = w.rows + 1
-				}
-				w.bad++
+				bad++
 				b = append(b, `\ufffd`...)
 			} else {
 				b = append(b, s[i:i+size]...)
@@ -129,7 +133,7 @@ func (w *jsonlWriter) appendString(b, s []byte) []byte {
 		}
 		i++
 	}
-	return append(b, '"')
+	return append(b, '"'), bad
 }
 
 // appendJSONInt appends an integer's text without leading zeros (ZEROFILL
@@ -154,7 +158,8 @@ func appendJSONNumber(b, raw []byte) []byte {
 		s = s[1:]
 	}
 	if len(s) == 0 || s[0] < '0' || s[0] > '9' {
-		return strconv.AppendQuote(b, string(raw))
+		b, _ = appendJSONString(b, raw)
+		return b
 	}
 	if neg {
 		b = append(b, '-')
@@ -163,8 +168,8 @@ func appendJSONNumber(b, raw []byte) []byte {
 }
 
 func (w *jsonlWriter) warnings() []string {
-	if w.bad == 0 {
+	if w.bad.values == 0 {
 		return nil
 	}
-	return []string{fmt.Sprintf("%d invalid UTF-8 sequences replaced by U+FFFD, the first in row %d", w.bad, w.badRow)}
+	return []string{w.bad.warning("jsonl", "")}
 }

@@ -7,11 +7,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // ColumnsOf describes a result's columns from the driver's column types.
 // Scale is filled for DECIMAL (digits after the point) and for DATETIME,
-// TIMESTAMP and TIME (digits of fractional seconds).
+// TIMESTAMP and TIME (digits of fractional seconds). A name that is not
+// valid UTF-8 gets U+FFFD for each bad byte, as text values do: names head
+// every format.
 func ColumnsOf(types []*sql.ColumnType) []Column {
 	cols := make([]Column, len(types))
 	for i, t := range types {
@@ -19,7 +22,12 @@ func ColumnsOf(types []*sql.ColumnType) []Column {
 		if !ok {
 			scale = 0
 		}
-		cols[i] = ColumnOfScale(t.Name(), t.DatabaseTypeName(), scale)
+		name := t.Name()
+		if !utf8.ValidString(name) {
+			b, _ := appendValidUTF8(nil, []byte(name))
+			name = string(b)
+		}
+		cols[i] = ColumnOfScale(name, t.DatabaseTypeName(), scale)
 	}
 	return cols
 }

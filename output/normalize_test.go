@@ -72,6 +72,7 @@ var fakeCols = []struct {
 	{"name", "VARCHAR", 0, 0, false},
 	{"dur", "TIME", 6, 6, true},
 	{"x", "NULL", 0, 0, false},
+	{"caf\xe9", "VARCHAR", 0, 0, false}, // a latin1 name
 }
 
 func (fakeDriver) Open(string) (driver.Conn, error)      { return fakeConn{}, nil }
@@ -123,6 +124,7 @@ func TestColumnsOf(t *testing.T) {
 		{"name", "VARCHAR", KindText, 0},
 		{"dur", "TIME", KindTime, 6},
 		{"x", "NULL", KindText, 0},
+		{"caf\uFFFD", "VARCHAR", KindText, 0},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %d columns, want %d", len(got), len(want))

@@ -116,7 +116,7 @@ func TestJSONL(t *testing.T) {
 	if string(got) != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
-	if ws := r.Warnings(); len(ws) != 1 || !strings.Contains(ws[0], "1 invalid UTF-8 sequences replaced by U+FFFD, the first in row 1") {
+	if ws := r.Warnings(); len(ws) != 1 || ws[0] != "dataset d: jsonl: 1 text value had 1 byte of invalid UTF-8, written as U+FFFD (the first in row 1, column txt)" {
 		t.Errorf("warnings = %q", ws)
 	}
 }

@@ -287,10 +287,9 @@ type sheetWriter struct {
 	vals    []any
 	skipped bool // empty and left out
 
-	cut      int64    // text values cut at Excel's cell limit
-	cutCells []string // the first few of them
-	replaced int64    // characters XML cannot hold
-	firstBad string   // the cell of the first replaced character
+	cut      int64        // text values cut at Excel's cell limit
+	cutCells []string     // the first few of them
+	replaced replacements // text values with characters XML cannot hold
 
 	err    error
 	closed bool
@@ -562,12 +561,9 @@ func (w *sheetWriter) text(b []byte, i int, text []byte) []byte {
 			cut = true
 		}
 	}
-	b, bad := appendTextCellMarked(b, w.refs[i], w.rowNum, text, cut)
-	if bad > 0 {
-		if w.replaced == 0 {
-			w.firstBad = w.cellRef(i)
-		}
-		w.replaced += int64(bad)
+	b, invalid, unfit := appendTextCellMarked(b, w.refs[i], w.rowNum, text, cut)
+	if invalid > 0 || unfit > 0 {
+		w.replaced.note(invalid, unfit, func() string { return w.cellRef(i) })
 	}
 	return b
 }
@@ -608,9 +604,8 @@ func (w *sheetWriter) warnings() []string {
 		out = append(out, fmt.Sprintf("dataset %s: %d text values longer than excel's 32767 characters were truncated and end in %q: %s%s",
 			w.dataset, w.cut, truncMarker, strings.Join(w.cutCells, ", "), more))
 	}
-	if w.replaced > 0 {
-		out = append(out, fmt.Sprintf("dataset %s: %d characters that excel files cannot hold (control characters, invalid UTF-8) were replaced by U+FFFD, the first in %s",
-			w.dataset, w.replaced, w.firstBad))
+	if w.replaced.values > 0 {
+		out = append(out, "dataset "+w.dataset+": "+w.replaced.warning("xlsx", "characters xlsx cannot hold (control characters, U+FFFE, U+FFFF)"))
 	}
 	return out
 }

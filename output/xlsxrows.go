@@ -182,14 +182,14 @@ func appendFloatCell(b []byte, col string, row []byte, style int, f float64, scr
 // no cleaning (digits, dates, hex...).
 func appendTextCell(b []byte, col string, row []byte, style int, text []byte) []byte {
 	b = appendCellStart(b, col, row, style)
-	b, _ = appendInlineStr(b, text, false)
+	b, _, _ = appendInlineStr(b, text, false)
 	return b
 }
 
 // appendTextCellMarked appends an unstyled inline string cell holding text,
-// followed by truncMarker if cut, and returns how many characters XML
-// cannot hold were replaced by U+FFFD.
-func appendTextCellMarked(b []byte, col string, row []byte, text []byte, cut bool) ([]byte, int) {
+// followed by truncMarker if cut, and returns how many bytes of invalid
+// UTF-8 and how many characters XML cannot hold were replaced by U+FFFD.
+func appendTextCellMarked(b []byte, col string, row []byte, text []byte, cut bool) ([]byte, int, int) {
 	b = appendCellStart(b, col, row, 0)
 	return appendInlineStr(b, text, cut)
 }
@@ -198,40 +198,44 @@ func appendTextCellMarked(b []byte, col string, row []byte, text []byte, cut boo
 // text escaped as appendXMLText does, xml:space="preserve" when it starts
 // or ends with whitespace (Excel strips it otherwise), and truncMarker
 // after it if cut.
-func appendInlineStr(b, text []byte, cut bool) ([]byte, int) {
+func appendInlineStr(b, text []byte, cut bool) ([]byte, int, int) {
 	b = append(b, ` t="inlineStr"><is><t`...)
 	if len(text) > 0 && (isXMLSpace(text[0]) || !cut && isXMLSpace(text[len(text)-1])) {
 		b = append(b, ` xml:space="preserve"`...)
 	}
 	b = append(b, '>')
-	b, bad := appendXMLText(b, text)
+	b, invalid, unfit := appendXMLText(b, text)
 	if cut {
 		b = append(b, truncMarker...)
 	}
-	return append(b, "</t></is></c>"...), bad
+	return append(b, "</t></is></c>"...), invalid, unfit
 }
 
 func isXMLSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 // appendXMLText appends text as XML character data without allocating:
 // &, < and > are escaped, and CR too (an XML reader would turn a literal
-// one into LF); every character XML 1.0 cannot hold (control characters
-// other than tab, LF and CR, invalid UTF-8, U+FFFE, U+FFFF) becomes U+FFFD,
-// and their count is returned; a literal "_xHHHH_" gets the prefix
+// one into LF); every byte of invalid UTF-8 and every character XML 1.0
+// cannot hold (control characters other than tab, LF and CR, U+FFFE,
+// U+FFFF) becomes U+FFFD, and the two are counted apart; a literal "_xHHHH_" gets the prefix
 // "_x005F" (an escaped "_"), or Excel and excelize would read it as the
 // escaped character U+HHHH. Runs of plain text are copied as they are.
-func appendXMLText(b, text []byte) ([]byte, int) {
-	bad, start := 0, 0
+func appendXMLText(b, text []byte) (_ []byte, invalid, unfit int) {
+	start := 0
 	for i := 0; i < len(text); {
 		c := text[i]
 		var esc string
 		switch {
 		case c >= utf8.RuneSelf:
 			r, size := utf8.DecodeRune(text[i:])
-			if r == utf8.RuneError && size == 1 || r == 0xFFFE || r == 0xFFFF {
+			if bad := r == utf8.RuneError && size == 1; bad || r == 0xFFFE || r == 0xFFFF {
 				b = append(b, text[start:i]...)
 				b = append(b, "\uFFFD"...)
-				bad++
+				if bad {
+					invalid++
+				} else {
+					unfit++
+				}
 				start = i + size
 			}
 			i += size
@@ -257,14 +261,14 @@ func appendXMLText(b, text []byte) ([]byte, int) {
 			esc = "&#xD;"
 		default:
 			esc = "\uFFFD"
-			bad++
+			unfit++
 		}
 		b = append(b, text[start:i]...)
 		b = append(b, esc...)
 		i++
 		start = i
 	}
-	return append(b, text[start:]...), bad
+	return append(b, text[start:]...), invalid, unfit
 }
 
 // isBstr reports whether b starts with _xHHHH_ (four hex digits).

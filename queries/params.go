@@ -234,3 +234,25 @@ func ResolveParams(decl []Param, given map[string]string, loc *time.Location) (m
 	}
 	return out, nil
 }
+
+// CheckParams returns a value of its declared type for every parameter, for
+// compiling a job's datasets when no run gives any (validate --connect):
+// its default, or else a zero value of its type ("", 0, 0 as a decimal,
+// false, 1970-01-01, 1970-01-01 00:00 in loc), a list holding one. The
+// values decide the SQL (a list becomes IN (?), a bool 1 or 0, a NULL
+// would turn = into IS NULL) and the compiler takes a parameter's type from
+// its value, so each must be what a run would bind.
+func CheckParams(decl []Param, loc *time.Location) (map[string]any, error) {
+	given := make(map[string]string)
+	for _, p := range decl {
+		if p.Default == nil {
+			given[p.Name] = zeroText[p.elemType()]
+		}
+	}
+	return ResolveParams(decl, given, loc)
+}
+
+// zeroText is a zero value of each parameter type, as --param would give it.
+var zeroText = map[string]string{
+	"string": "", "int": "0", "decimal": "0", "bool": "false", "date": "1970-01-01", "datetime": "1970-01-01 00:00",
+}

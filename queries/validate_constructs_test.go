@@ -2,6 +2,7 @@ package queries
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -270,6 +271,47 @@ func TestResolveParams(t *testing.T) {
 	} {
 		if _, err := ResolveParams(decl, tt.given, time.UTC); err == nil || !strings.Contains(err.Error(), tt.msg) {
 			t.Errorf("%v: got %v, want %q", tt.given, err, tt.msg)
+		}
+	}
+}
+
+func TestCheckParams(t *testing.T) {
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	var decl []Param
+	want := map[string]any{}
+	for _, tt := range []struct {
+		typ       string
+		def, zero any
+	}{
+		{"string", "x", ""},
+		{"int", 7, int64(0)},
+		{"decimal", "1.50", "0"},
+		{"bool", true, false},
+		{"date", "2026-11-01", "1970-01-01"},
+		{"datetime", "2026-11-01 06:00", time.Date(1970, 1, 1, 0, 0, 0, 0, berlin)},
+	} {
+		def, err := Param{Type: tt.typ}.FromConfig(tt.def, berlin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		decl = append(decl,
+			Param{Name: tt.typ, Type: tt.typ, Default: tt.def},
+			Param{Name: tt.typ + "_req", Type: tt.typ, Required: true},
+			Param{Name: tt.typ + "_list", Type: "list<" + tt.typ + ">", Default: []any{tt.def, tt.def}},
+			Param{Name: tt.typ + "_list_req", Type: "list<" + tt.typ + ">", Required: true})
+		want[tt.typ], want[tt.typ+"_req"] = def, tt.zero
+		want[tt.typ+"_list"], want[tt.typ+"_list_req"] = []any{def, def}, []any{tt.zero}
+	}
+	got, err := CheckParams(decl, berlin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Errorf("got %d values, want %d", len(got), len(want))
+	}
+	for name, w := range want {
+		if g := got[name]; fmt.Sprintf("%T %v", g, g) != fmt.Sprintf("%T %v", w, w) {
+			t.Errorf("%s: got %T %v, want %T %v", name, g, g, w, w)
 		}
 	}
 }

@@ -230,6 +230,49 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("validate --connect binds parameters by their types", func(t *testing.T) {
+		// Every type, as a list in in and not in, required or with a default.
+		const cfg = `
+database: {dsn: "${E2E_DSN}"}
+jobs:
+  - name: listed
+    schedule: "@daily"
+    params:
+      ids: {type: "list<int>", required: true}
+      names: {type: "list<string>", default: [Alice, Zoë]}
+      scores: {type: "list<decimal>", required: true}
+      days: {type: "list<date>", default: ["2024-01-05"]}
+      times: {type: "list<datetime>", required: true}
+      flags: {type: "list<bool>", default: [true]}
+      since: {type: datetime, required: true}
+    datasets:
+      users:
+        from: users u
+        select: [u.id, u.name]
+        where:
+          - {column: u.id, op: in, param: ids}
+          - {column: u.name, op: not in, param: names}
+          - {column: u.score, op: in, param: scores}
+          - {column: "date(u.created_at)", op: not in, param: days}
+          - {column: u.created_at, op: in, param: times}
+          - {column: "if(u.score > 0, 1, 0)", op: in, param: flags}
+          - {column: u.created_at, op: ">=", param: since}
+    outputs:
+      - {format: csv, path: "{job}.csv"}
+`
+		path := filepath.Join(dir, "params.yaml")
+		os.WriteFile(path, []byte(cfg), 0o644)
+		r := runBin(t, bin, env, "validate", "--connect", "--config", path)
+		if r.code != 0 || !strings.Contains(r.stdout, "every table and column exists") {
+			t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		os.WriteFile(path, []byte(strings.Replace(cfg, "column: u.score, op: in", "column: u.scores, op: in", 1)), 0o644)
+		r = runBin(t, bin, env, "validate", "--connect", "--config", path)
+		if r.code != exitFailed || !strings.Contains(r.stderr, "job listed: dataset users: Error 1054 (42S22): Unknown column 'u.scores' in 'WHERE'") {
+			t.Errorf("exit %d, want %d and the server's message\n%s", r.code, exitFailed, r.stderr)
+		}
+	})
+
 	t.Run("sql prints bound arguments", func(t *testing.T) {
 		r := runBin(t, bin, env, "sql", "nightly")
 		if r.code != 0 || !strings.Contains(r.stdout, "LIKE ?") || !strings.Contains(r.stdout, `$1 = "%e%"`) {
