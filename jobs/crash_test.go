@@ -1,7 +1,6 @@
 package jobs_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -32,7 +31,8 @@ import (
 // Environment of the child process.
 const (
 	crashEnv     = "JOINERY_CRASH_HELPER" // the config file; set only in the child
-	crashAtEnv   = "JOINERY_CRASH_AT"     // the step to die at, from 1; 0 lists the steps
+	crashAtEnv   = "JOINERY_CRASH_AT"     // the step to die at, from 1; 0 for none
+	crashNoteEnv = "JOINERY_CRASH_NOTE"   // where the child notes the step it dies at
 	crashTimeEnv = "JOINERY_CRASH_TIME"   // the run's logical time, RFC 3339
 	crashDSNEnv  = "JOINERY_CRASH_DSN"
 )
@@ -45,7 +45,9 @@ func TestMain(m *testing.M) {
 }
 
 // crashChild runs the only job of the config once, and dies by SIGKILL at
-// step JOINERY_CRASH_AT; with 0 it prints each step and runs to the end.
+// step JOINERY_CRASH_AT (0: never). Before it dies it writes to
+// JOINERY_CRASH_NOTE the step, and whether the run had passed its commit
+// point (renamed its journal) by then.
 func crashChild(cfgPath string) int {
 	cfg, err := jobs.Load(cfgPath)
 	if err != nil {
@@ -63,17 +65,21 @@ func crashChild(cfgPath string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	n := 0
+	n, committed := 0, false
 	r := &jobs.Runner{DB: db, Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Hook: func(step, path string) error {
 			n++
-			if at == 0 {
-				fmt.Printf("%s %s\n", step, path)
-			}
 			if n == at {
+				note := fmt.Sprintf("%s %s\n%v\n", step, path, committed)
+				if err := os.WriteFile(os.Getenv(crashNoteEnv), []byte(note), 0o644); err != nil {
+					panic(err)
+				}
 				_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 				select {} // the signal is on its way
 			}
+			// The hook runs before each step: the journal's rename is
+			// done once the next step begins.
+			committed = committed || step == "rename" && path == ".joinery/j.commit.json"
 			return nil
 		}}
 	res := r.Run(context.Background(), &cfg.Jobs[0], logical)
@@ -132,7 +138,7 @@ func crashSetup(t *testing.T, extra, retention string) (string, *jobs.Runner) {
 // child starts the child process for a run at logical, dying at step at.
 func child(t *testing.T, cfg string, logical time.Time, at int) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), crashEnv+"="+cfg, crashAtEnv+"="+strconv.Itoa(at),
+	cmd.Env = append(os.Environ(), crashEnv+"="+cfg, crashAtEnv+"="+strconv.Itoa(at), crashNoteEnv+"="+cfg+".note",
 		crashTimeEnv+"="+logical.Format(time.RFC3339), crashDSNEnv+"="+testdb.DSN(t))
 	return cmd
 }
@@ -197,39 +203,45 @@ func TestKillAtEveryStep(t *testing.T) {
 			if res := r.Run(context.Background(), job, day1); res.Err != nil {
 				t.Fatal(res.Err)
 			}
-			// The steps of the run, from a child that lives.
-			cmd := child(t, cfg, sc.logical, 0)
-			out, err := cmd.Output()
-			if err != nil {
-				t.Fatalf("counting child: %v", err)
-			}
-			var steps []string
-			for sc := bufio.NewScanner(strings.NewReader(string(out))); sc.Scan(); {
-				steps = append(steps, sc.Text())
-			}
-			if len(steps) < 20 || !strings.Contains(string(out), "rename .joinery/j.commit.json") {
-				t.Fatalf("steps: %q", steps)
-			}
-			if sc.retention == "{keep: 1}" && !strings.Contains(string(out), "remove j/2026-11-01/j-2026-11-01.xlsx") {
-				t.Fatalf("retention deletes nothing: %q", steps)
-			}
-			for k := range steps {
+			steps := 0
+			for k := 1; ; k++ {
 				if res := r.Run(context.Background(), job, day1); res.Err != nil { // a known state
 					t.Fatal(res.Err)
 				}
-				err := child(t, cfg, sc.logical, k+1).Run()
-				if !killedBySIGKILL(err) {
-					t.Fatalf("step %d (%s): child ended with %v, want SIGKILL", k+1, steps[k], err)
+				before, _ := outcheck.Check(r.Config.OutputPath(), "j", outcheck.Options{Latest: isLatest})
+				err := child(t, cfg, sc.logical, k).Run()
+				if err == nil {
+					break // the run has fewer steps than k: each was a kill
 				}
-				when := fmt.Sprintf("killed at step %d (%s)", k+1, steps[k])
+				if !killedBySIGKILL(err) {
+					t.Fatalf("step %d: child ended with %v, want SIGKILL", k, err)
+				}
+				steps++
+				note, err := os.ReadFile(cfg + ".note")
+				if err != nil {
+					t.Fatal(err)
+				}
+				step, after, _ := strings.Cut(strings.TrimSpace(string(note)), "\n")
+				when := fmt.Sprintf("killed at step %d (%s)", k, step)
 				check(t, r, true, when)
-				// The next run finishes or undoes what the dead one left.
+				// Recovery alone, as schedule does when it starts: the
+				// killed run is rolled forward when it had passed its
+				// commit point, and leaves no trace when it had not.
+				r.Recover(job)
+				ms := check(t, r, false, when+", then recovered")
+				old, had := before[sc.logical.UTC()]
+				m, has := ms[sc.logical.UTC()]
+				committed := has && (!had || !m.Started.Equal(old.Started))
+				if want := after == "true"; committed != want {
+					t.Errorf("%s: the killed run is committed = %v after recovery, want %v", when, committed, want)
+				}
+				// And the next run goes on from there.
 				waitLockFree(t, r)
 				res := r.Run(context.Background(), job, sc.logical)
 				if res.Err != nil {
 					t.Fatalf("%s: the next run failed: %v", when, res.Err)
 				}
-				ms := check(t, r, false, when+", then run again")
+				ms = check(t, r, false, when+", then run again")
 				if _, ok := ms[sc.logical.UTC()]; !ok {
 					t.Errorf("%s: no manifest for %s after the next run", when, sc.logical)
 				}
@@ -237,6 +249,10 @@ func TestKillAtEveryStep(t *testing.T) {
 					return
 				}
 			}
+			if steps < 30 {
+				t.Errorf("killed at %d steps only", steps)
+			}
+			t.Logf("killed at each of %d steps", steps)
 		})
 	}
 }

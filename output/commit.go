@@ -64,14 +64,19 @@ type journalRename struct {
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256,omitempty"` // files
 	Link   string `json:"link,omitempty"`   // the target of a symbolic link
+	// Latest marks a latest name: a convenience, whose rename may fail
+	// without holding the rest of the commit back.
+	Latest bool `json:"latest,omitempty"`
 }
 
-// journalFile is a file the commit removes: only while it still has the
-// size and SHA-256 recorded for it.
+// journalFile is a file the commit removes: only while it still is what
+// the journal says (the size and SHA-256 of a file, or the target of a
+// link); a manifest, with neither, whatever it holds.
 type journalFile struct {
 	Path   string `json:"path"`
-	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256,omitempty"` // empty for a manifest, removed whatever it holds
+	Size   int64  `json:"size,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+	Link   string `json:"link,omitempty"`
 }
 
 func journalPath(job string) string { return filepath.Join(StateDir, job+".commit.json") }
@@ -92,6 +97,10 @@ func (d *Dir) lockJob(job string, wait bool) (unlock func(), ok bool, err error)
 		ok = err == nil
 	} else {
 		ok, err = tryLock(f)
+	}
+	if errors.Is(err, errNoLocks) {
+		// Runs of the job are still kept apart by its database lock.
+		ok, err = true, nil
 	}
 	if err != nil || !ok {
 		_ = f.Close()
@@ -180,7 +189,8 @@ func (d *Dir) Commit(c Commit) (*Committed, error) {
 		dests[filepath.ToSlash(p.tf.dest)] = true
 	}
 	for _, x := range runs {
-		if !x.m.Logical.After(m.Logical) {
+		// A partial run holds no promise: a complete one may replace it.
+		if !x.m.Logical.After(m.Logical) || x.m.Partial {
 			continue
 		}
 		for _, f := range x.m.Files {
@@ -198,27 +208,18 @@ func (d *Dir) Commit(c Commit) (*Committed, error) {
 	}
 
 	j := &journal{Job: m.Job, Logical: m.Logical}
-	// Files of an earlier run for the same logical time that this one does
-	// not write again go with it: a logical time's files and manifest are
-	// replaced as one unit.
 	mname := ""
 	if len(staged) > 0 {
 		mname = filepath.Join(filepath.Dir(staged[0].tf.dest), ManifestName(m.Job, m.Logical))
 	}
-	for _, x := range runs {
-		if !x.m.Logical.Equal(m.Logical) {
-			continue
-		}
-		for _, f := range x.m.Files {
-			if !dests[f.Path] {
-				j.Removes = append(j.Removes, journalFile{Path: f.Path, Size: f.Size, SHA256: f.SHA256})
-			}
-		}
-		if x.path != mname {
-			j.Removes = append(j.Removes, journalFile{Path: filepath.ToSlash(x.path)})
+	// The latest names this run moves (a folder there is left alone, below).
+	moving := make(map[string]bool)
+	for _, p := range staged {
+		if moveLatest && p.latest != "" && !d.isDir(p.latest) {
+			moving[filepath.ToSlash(p.latest)] = true
 		}
 	}
-
+	j.Removes = supersede(runs, m, mname, dests, moving)
 	// Stage the manifest and the latest names.
 	var extra []*tempFile // staged here, removed on failure
 	var links []string    // staged links, removed on failure
@@ -254,7 +255,7 @@ func (d *Dir) Commit(c Commit) (*Committed, error) {
 			if p.latest == "" {
 				continue
 			}
-			if d.isDir(p.latest) {
+			if !moving[filepath.ToSlash(p.latest)] {
 				warns = append(warns, fmt.Sprintf("latest %s not updated: it is a folder", d.Abs(p.latest)))
 				continue
 			}
@@ -301,30 +302,12 @@ func (d *Dir) Commit(c Commit) (*Committed, error) {
 		}
 	}
 
-	data, err := json.MarshalIndent(j, "", "  ")
-	var jt *tempFile
-	if err == nil {
-		jt, err = d.createTemp(journalPath(m.Job), 0)
-	}
-	if err == nil {
-		extra = append(extra, jt)
-		if _, err = jt.Write(append(data, '\n')); err == nil {
-			err = jt.finish()
-		}
-	}
-	if err == nil {
-		err = d.rename(jt.tmp, journalPath(m.Job))
-	}
-	if err != nil {
+	if err := d.writeJournal(j); err != nil {
 		cleanup()
-		return fail(fmt.Errorf("commit journal: %w", err))
+		return fail(err)
 	}
-	jt.renamed = true
 
 	// The commit point is passed.
-	if err := d.syncDir(StateDir); err != nil {
-		warns = append(warns, fmt.Sprintf("commit journal: %v", err))
-	}
 	res := &Committed{Files: files, Latest: len(latest) > 0}
 	if mname != "" {
 		res.Manifest = d.Abs(mname)
@@ -335,8 +318,15 @@ func (d *Dir) Commit(c Commit) (*Committed, error) {
 			res.Files[i].Latest = d.Abs(res.Files[i].Latest)
 		}
 	}
-	applyWarns, err := d.apply(j)
-	warns = append(warns, applyWarns...)
+	// Until the journal's name is on disk, no rename may be: a power loss
+	// could keep a rename and lose the journal. If the sync fails, the
+	// next run applies the journal, or finds none and the old set whole.
+	err = d.syncDir(StateDir)
+	if err == nil {
+		var applyWarns []string
+		_, applyWarns, err = d.apply(j, false)
+		warns = append(warns, applyWarns...)
+	}
 	if err != nil {
 		res.Pending = true
 		warns = append(warns, fmt.Sprintf("the run is committed, but %v: the next run of %s finishes putting its files in place", err, m.Job))
@@ -354,6 +344,31 @@ func (d *Dir) Commit(c Commit) (*Committed, error) {
 	}
 	res.Warnings = warns
 	return res, nil
+}
+
+// writeJournal writes j to .joinery/<job>.commit.json through a synced
+// temporary file and a rename: the commit point. It does not sync the
+// folder (the caller must, before the first change the journal lists).
+func (d *Dir) writeJournal(j *journal) error {
+	data, err := json.MarshalIndent(j, "", "  ")
+	if err != nil {
+		return fmt.Errorf("commit journal: %w", err)
+	}
+	jt, err := d.createTemp(journalPath(j.Job), 0)
+	if err != nil {
+		return fmt.Errorf("commit journal: %w", err)
+	}
+	if _, err = jt.Write(append(data, '\n')); err == nil {
+		if err = jt.finish(); err == nil {
+			err = d.rename(jt.tmp, journalPath(j.Job))
+		}
+	}
+	if err != nil {
+		_ = jt.remove()
+		return fmt.Errorf("commit journal: %w", err)
+	}
+	jt.renamed = true
+	return jt.close()
 }
 
 // isDir reports whether name (relative to d) is a folder.
@@ -381,7 +396,7 @@ func (d *Dir) stageLatest(p *part, extra *[]*tempFile, links *[]string) (journal
 			return journalRename{}, unwrapPath(err)
 		}
 		*links = append(*links, tmp)
-		return journalRename{From: filepath.ToSlash(tmp), To: filepath.ToSlash(p.latest), Link: filepath.ToSlash(target)}, nil
+		return journalRename{From: filepath.ToSlash(tmp), To: filepath.ToSlash(p.latest), Link: filepath.ToSlash(target), Latest: true}, nil
 	}
 	tf, err := d.createTemp(p.latest, p.mode)
 	if err != nil {
@@ -394,13 +409,63 @@ func (d *Dir) stageLatest(p *part, extra *[]*tempFile, links *[]string) (journal
 	if err := tf.finish(); err != nil {
 		return journalRename{}, err
 	}
-	return journalRename{From: filepath.ToSlash(tf.tmp), To: filepath.ToSlash(p.latest), Size: tf.size, SHA256: tf.sum()}, nil
+	return journalRename{From: filepath.ToSlash(tf.tmp), To: filepath.ToSlash(p.latest), Size: tf.size, SHA256: tf.sum(), Latest: true}, nil
+}
+
+// supersede returns what a commit of m removes besides putting its own
+// files in place: the files of an earlier run for the same logical time
+// that m does not write again (a logical time's files and manifest are
+// replaced as one unit), the latest names that lead to them unless m
+// moves those names, that run's manifest when it has another name, and
+// the manifest of a partial run whose every file m writes again. A file
+// that a run of another logical time lists too is never removed.
+func supersede(runs []run, m *Manifest, mname string, dests, moving map[string]bool) []journalFile {
+	others := make(map[string]bool)
+	for _, x := range runs {
+		if !x.m.Logical.Equal(m.Logical) {
+			for _, f := range x.m.Files {
+				others[f.Path] = true
+			}
+		}
+	}
+	var out []journalFile
+	for _, x := range runs {
+		if !x.m.Logical.Equal(m.Logical) {
+			covered := x.m.Partial && len(x.m.Files) > 0
+			for _, f := range x.m.Files {
+				covered = covered && dests[f.Path]
+			}
+			if covered {
+				out = append(out, journalFile{Path: filepath.ToSlash(x.path)})
+			}
+			continue
+		}
+		for _, f := range x.m.Files {
+			if dests[f.Path] || others[f.Path] {
+				continue
+			}
+			out = append(out, journalFile{Path: f.Path, Size: f.Size, SHA256: f.SHA256})
+			if f.Latest != "" && !moving[f.Latest] {
+				// The name leads to a file that goes: it goes too, be it a
+				// link to it or a copy of it.
+				link, _ := filepath.Rel(path.Dir(f.Latest), f.Path)
+				out = append(out, journalFile{Path: f.Latest, Size: f.Size, SHA256: f.SHA256, Link: filepath.ToSlash(link)})
+			}
+		}
+		if x.path != mname {
+			out = append(out, journalFile{Path: filepath.ToSlash(x.path)})
+		}
+	}
+	return out
 }
 
 // dirs returns the folders a journal renames in and removes from.
 func (j *journal) dirs() []string {
 	var out []string
 	add := func(p string) {
+		if !localPath(filepath.FromSlash(p)) {
+			return // apply skips it
+		}
 		if dir := filepath.Dir(filepath.FromSlash(p)); !slices.Contains(out, dir) {
 			out = append(out, dir)
 		}
@@ -414,69 +479,121 @@ func (j *journal) dirs() []string {
 	return out
 }
 
-// apply carries out a journal: it is the second half of Commit, and all of
-// Recover. It is idempotent. It returns warnings about files it found in
-// an unexpected state, and an error when something is left to do (the
-// journal then stays for the next attempt).
-func (d *Dir) apply(j *journal) (warnings []string, err error) {
+// apply carries out a journal: it is the second half of Commit and of
+// Retain, and all of Recover. It is idempotent. It returns the files it
+// removed, warnings about files it found in an unexpected state, and an
+// error when something is left to do (the journal then stays for the next
+// attempt).
+func (d *Dir) apply(j *journal, recovering bool) (removed, warnings []string, err error) {
+	what := fmt.Sprintf("commit of %s for %s", j.Job, j.Logical.Format(time.RFC3339))
 	for _, r := range j.Renames {
 		from, to := filepath.FromSlash(r.From), filepath.FromSlash(r.To)
-		if !localPath(from) || !localPath(to) {
-			warnings = append(warnings, fmt.Sprintf("commit journal of %s: %s -> %s is not a path inside output_dir: skipped", j.Job, r.From, r.To))
+		if !d.inside(from) || !d.inside(to) {
+			warnings = append(warnings, fmt.Sprintf("%s: %s -> %s is not a path inside output_dir: skipped", what, r.From, r.To))
 			continue
 		}
 		if _, err := d.root.Lstat(from); err == nil {
-			if err := d.rename(from, to); err != nil {
-				return warnings, err
+			err := d.rename(from, to)
+			if err != nil && r.Latest && recovering {
+				// A latest name is a convenience: it must not hold the
+				// job's commits back for ever (a folder put there, say).
+				// It must not lie either: what it showed is gone.
+				warnings = append(warnings, d.dropLatest(to, err))
+				_ = d.remove(from)
+				continue
+			}
+			if err != nil {
+				return removed, warnings, err
 			}
 			continue
 		} else if !errors.Is(err, fs.ErrNotExist) {
-			return warnings, fmt.Errorf("commit: %w", err)
+			return removed, warnings, fmt.Errorf("commit: %w", unwrapPath(err))
 		}
 		// Renamed by an earlier attempt, unless what is there differs.
 		if ok, err := d.holds(to, r); err != nil || !ok {
 			why := "is not what the run wrote"
-			if err != nil {
+			switch {
+			case errors.Is(err, fs.ErrNotExist):
+				why = "is missing"
+			case err != nil:
 				why = err.Error()
 			}
-			warnings = append(warnings, fmt.Sprintf("commit of %s for %s: %s %s, and its staged copy is gone: left as it is",
-				j.Job, j.Logical.Format(time.RFC3339), d.Abs(to), why))
+			warnings = append(warnings, fmt.Sprintf("%s: %s %s, and its staged copy is gone: left as it is", what, d.Abs(to), why))
 		}
 	}
 	for _, r := range j.Removes {
 		p := filepath.FromSlash(r.Path)
-		if !localPath(p) {
+		if !d.inside(p) {
+			warnings = append(warnings, fmt.Sprintf("%s: %s is not a path inside output_dir: not removed", what, r.Path))
 			continue
 		}
-		if r.SHA256 != "" {
-			same, err := d.sameFile(p, r.Size, r.SHA256)
-			if errors.Is(err, fs.ErrNotExist) {
+		if r.SHA256 != "" || r.Link != "" {
+			if _, err := d.root.Lstat(p); errors.Is(err, fs.ErrNotExist) {
 				continue
 			}
-			if err != nil || !same {
-				warnings = append(warnings, fmt.Sprintf("%s was replaced by hand since joinery wrote it: left alone", d.Abs(p)))
+			if !d.is(p, r) {
+				warnings = append(warnings, fmt.Sprintf("%s changed since joinery wrote it: left alone", d.Abs(p)))
 				continue
 			}
 		}
 		if err := d.remove(p); err != nil {
-			return warnings, err
+			return removed, warnings, err
 		}
+		removed = append(removed, d.Abs(p))
 		d.removeEmptyDirs(filepath.Dir(p))
 	}
 	for _, dir := range j.dirs() {
-		if err := d.syncDir(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return warnings, err
+		if !d.inside(filepath.Join(dir, "x")) {
+			continue // nothing was done there
+		}
+		err := d.syncDir(dir)
+		switch {
+		case err == nil, errors.Is(err, fs.ErrNotExist):
+		case recovering:
+			// A folder the journal names but cannot reach (a link out
+			// of output_dir) must not hold the job back for ever.
+			warnings = append(warnings, fmt.Sprintf("%s: %v", what, err))
+		default:
+			return removed, warnings, err
 		}
 	}
 	if err := d.remove(journalPath(j.Job)); err != nil {
-		return warnings, err
+		return removed, warnings, err
 	}
 	// Done: should the removal not last, the journal is applied again,
 	// which changes nothing.
 	if err := d.syncDir(StateDir); err != nil {
 		warnings = append(warnings, err.Error())
 	}
-	return warnings, nil
+	return removed, warnings, nil
+}
+
+// dropLatest removes the latest name to, which the rename of its new
+// version failed with err, unless it is a folder (then not joinery's),
+// and says so.
+func (d *Dir) dropLatest(to string, err error) string {
+	msg := fmt.Sprintf("latest %s not updated: %v", d.Abs(to), errors.Unwrap(err))
+	if fi, lerr := d.root.Lstat(to); lerr == nil && !fi.IsDir() {
+		if rerr := d.remove(to); rerr == nil {
+			msg += "; removed, as what it showed is replaced"
+		}
+	}
+	return msg
+}
+
+// is reports whether name (relative to d) is what r describes: a link to
+// r.Link, or a file with r's size and SHA-256.
+func (d *Dir) is(name string, r journalFile) bool {
+	if r.Link != "" {
+		if target, err := d.root.Readlink(name); err == nil {
+			return filepath.ToSlash(target) == r.Link
+		}
+	}
+	if r.SHA256 == "" {
+		return false
+	}
+	same, err := d.sameFile(name, r.Size, r.SHA256)
+	return err == nil && same
 }
 
 // holds reports whether name (relative to d) is what r put there.
@@ -492,9 +609,21 @@ func (d *Dir) holds(name string, r journalRename) (bool, error) {
 }
 
 // localPath reports whether p, from a journal or manifest, names a file
-// inside output_dir: a journal edited by hand must not reach out of it
-// (os.Root would refuse anyway).
+// inside output_dir, as far as its text tells.
 func localPath(p string) bool { return p != "" && filepath.IsLocal(p) }
+
+// inside reports whether p (relative to d), from a journal or manifest,
+// names a file under d: its text stays inside, and its folder can be
+// reached without a link that leads out (os.Root refuses one; a folder
+// that does not exist holds nothing to do). A journal or manifest planted
+// or edited by hand must not reach out of output_dir.
+func (d *Dir) inside(p string) bool {
+	if !localPath(p) {
+		return false
+	}
+	_, err := d.root.Stat(filepath.Dir(p))
+	return err == nil || errors.Is(err, fs.ErrNotExist)
+}
 
 // Recover finishes a commit of job that a crash interrupted (see the top
 // of this file), then removes the temporary files that runs of job left
@@ -539,7 +668,7 @@ func (d *Dir) recoverLocked(job string) ([]string, error) {
 		// not joinery's.
 		return nil, fmt.Errorf("commit journal %s: not a journal of job %s: move it away to go on", d.Abs(journalPath(job)), job)
 	}
-	w, err := d.apply(&j)
+	_, w, err := d.apply(&j, true)
 	if err != nil {
 		return w, fmt.Errorf("finish the interrupted commit of %s: %w", job, err)
 	}
@@ -555,7 +684,8 @@ type JobFiles struct {
 }
 
 // orphanMinAge is how old a temporary file must be before removeOrphans
-// takes it for an orphan where there is no flock to tell (see lock_other.go).
+// takes it for an orphan where there is no flock to tell (lock_other.go,
+// or a file system without locks).
 const orphanMinAge = 24 * time.Hour
 
 // removeOrphans removes the temporary files of runs of files.Job that died.
@@ -598,6 +728,18 @@ func (d *Dir) removeOrphans(files JobFiles) (removed []string, err error) {
 			removed = append(removed, name)
 		}
 	}
+	// What a journal, of this job or another, will still rename is not an
+	// orphan, whatever its name says.
+	staged := make(map[string]bool)
+	journals, _ := fs.Glob(d.root.FS(), StateDir+"/*.commit.json")
+	for _, name := range journals {
+		var j journal
+		if data, err := d.root.ReadFile(filepath.FromSlash(name)); err == nil && json.Unmarshal(data, &j) == nil {
+			for _, r := range j.Renames {
+				staged[r.From] = true
+			}
+		}
+	}
 	seen := make(map[string]bool)
 	for _, p := range pats {
 		for _, dir := range d.matchDirs(".", p.dirs) {
@@ -607,7 +749,7 @@ func (d *Dir) removeOrphans(files JobFiles) (removed []string, err error) {
 			}
 			for _, e := range entries {
 				name := path.Join(filepath.ToSlash(dir), e.Name())
-				if seen[name] {
+				if seen[name] || staged[name] {
 					continue
 				}
 				m := tempPattern.FindStringSubmatch(e.Name())
@@ -667,15 +809,31 @@ func (d *Dir) orphan(name string, e fs.DirEntry, legacy bool) (release func(), o
 		// Nothing tells whether a writer lives: go by age.
 		return nothing, time.Since(info.ModTime()) >= orphanMinAge
 	}
-	f, err := d.root.OpenFile(name, os.O_RDONLY, 0)
+	// Read and write: where flock is emulated with POSIX locks (NFS), an
+	// exclusive lock needs a file open for writing.
+	f, err := d.root.OpenFile(name, os.O_RDWR, 0)
 	if err != nil {
-		return nil, false
+		if f, err = d.root.OpenFile(name, os.O_RDONLY, 0); err != nil {
+			return nil, false
+		}
 	}
-	if ok, err := tryLock(f); err != nil || !ok || !d.names(name, f) {
+	locked, err := tryLock(f)
+	if errors.Is(err, errNoLocks) {
+		_ = f.Close()
+		return nothing, time.Since(info.ModTime()) >= orphanMinAge
+	}
+	if err != nil || !locked || !d.names(name, f) {
 		_ = f.Close()
 		return nil, false
 	}
 	return func() { _ = f.Close() }, true
+}
+
+// manifestPattern matches the names of job's manifests, and of no other
+// job's (job names may hold "-"): named by logical time, or by start time
+// with milliseconds, as earlier versions named them.
+func manifestPattern(job string) *regexp.Regexp {
+	return regexp.MustCompile(`^` + regexp.QuoteMeta(job) + `-[0-9]{8}T[0-9]{6}(\.[0-9]{3})?Z` + regexp.QuoteMeta(ManifestSuffix) + `$`)
 }
 
 // namePattern matches the paths, relative to output_dir, that one output
@@ -694,8 +852,9 @@ func newNamePattern(spec Spec, tmpl, job string, datasets []string) (*namePatter
 	if err != nil {
 		return nil, err
 	}
-	segs := strings.Split(filepath.ToSlash(tmpl+ext), "/")
-	p := &namePattern{manifest: regexp.MustCompile(`^` + regexp.QuoteMeta(job) + `-.+` + regexp.QuoteMeta(ManifestSuffix) + `$`)}
+	// Files go where the expanded path, cleaned, leads ("./a//b" is "a/b").
+	segs := strings.Split(path.Clean(filepath.ToSlash(tmpl+ext)), "/")
+	p := &namePattern{manifest: manifestPattern(job)}
 	for i, seg := range segs {
 		var b strings.Builder
 		b.WriteString("^")

@@ -403,7 +403,17 @@ func TestUmaskAndFileMode(t *testing.T) {
 			for i := range specs {
 				specs[i].FileMode = tt.mode
 			}
-			c := commitRun(t, testDir(t, dir), specs, day(1), "x")
+			d := testDir(t, dir)
+			// A file with a mode of its own is private until it has it.
+			d.Hook = func(step, p string) error {
+				if fi, err := os.Stat(filepath.Join(dir, p)); step == "lock" && tt.mode != 0 && err == nil && fi.Mode().Perm()&0o077 != 0 {
+					if !strings.Contains(p, "manifest") && !strings.Contains(p, ".joinery") {
+						t.Errorf("%s is %04o before it gets its mode", p, fi.Mode().Perm())
+					}
+				}
+				return nil
+			}
+			c := commitRun(t, d, specs, day(1), "x")
 			check := func(p string, want fs.FileMode) {
 				fi, err := os.Stat(p)
 				if err != nil {
@@ -528,8 +538,11 @@ func TestSymlinksOutOfOutputDir(t *testing.T) {
 			t.Fatal(err)
 		}
 		notes, err := d.Recover(JobFiles{Job: "j", Datasets: commitDatasets, Specs: commitSpecs})
-		if err == nil {
-			t.Logf("notes: %q", notes)
+		if err != nil || !strings.Contains(strings.Join(notes, "\n"), "not a path inside output_dir") {
+			t.Errorf("Recover = %q, %v; want it to skip what leads out, and say so", notes, err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, journalPath("j"))); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("the journal is still there (%v): it would hold every later commit back", err)
 		}
 		if b, err := os.ReadFile(victim); err != nil || string(b) != "precious" {
 			t.Errorf("the journal reached out of output_dir: %q, %v", b, err)
@@ -588,6 +601,14 @@ func TestRecoverRemovesOrphans(t *testing.T) {
 		mk(".joinery/.k.json.tmp-abcdef"),          // another job's state
 		mk("j/2024-03-02/.joinery-rows-1.deflate"), // an old version's, written minutes ago
 		mk(".joinery-probe-789"),                   // a start-up check in progress
+		// Another job whose name starts with this one's: its staged
+		// manifest, and a file its journal will still rename.
+		mk("j/2024-03-02/.j-eu-20240302T060000Z.manifest.json.tmp-abcdef"),
+		mk("j/2024-03-02/.a.csv.tmp-0badf00d"),
+	}
+	journal := `{"job": "j-eu", "renames": [{"from": "j/2024-03-02/.a.csv.tmp-0badf00d", "to": "j/2024-03-02/a.csv"}]}`
+	if err := os.WriteFile(filepath.Join(dir, ".joinery", "j-eu.commit.json"), []byte(journal), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	live := mk("j/2024-03-02/.b.csv.tmp-feedbeef")
 	kept = append(kept, live)
@@ -654,5 +675,182 @@ func TestCreateTempLosesNoRace(t *testing.T) {
 				t.Errorf("the temporary file has no name: %v", err)
 			}
 		})
+	}
+}
+
+// commitSkipping commits a run of job j at logical that writes specs with
+// dataset a holding content and dataset b empty and skipped.
+func commitSkipping(t *testing.T, d *Dir, specs []Spec, logical time.Time, content string) *Committed {
+	t.Helper()
+	return commitWith(t, d, specs, logical, content, []string{"a"})
+}
+
+// commitWith commits a run of job j at logical that writes specs with the
+// datasets in written holding content, and the others empty and skipped.
+func commitWith(t *testing.T, d *Dir, specs []Spec, logical time.Time, content string, written []string) *Committed {
+	t.Helper()
+	vars := Vars{Job: "j", Logical: logical, Location: time.UTC, SkipEmpty: true}
+	var reps []Report
+	for _, spec := range specs {
+		r, err := Open(spec, d, vars)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ds := range commitDatasets {
+			w, _ := r.Dataset(ds, []Column{{Name: "v"}})
+			if slices.Contains(written, ds) {
+				w.WriteRow([]Value{{Raw: []byte(content + " " + ds)}})
+			}
+			w.Close()
+		}
+		if err := r.Prepare(); err != nil {
+			t.Fatal(err)
+		}
+		reps = append(reps, r)
+	}
+	c, err := d.Commit(Commit{Manifest: &Manifest{Job: "j", Logical: logical}, Reports: reps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestRerunKeepsWhatOthersList: a re-run that no longer writes a file
+// leaves it when a run of another logical time lists it too (a path
+// without a date, the same bytes), and says nothing false about it.
+func TestRerunKeepsWhatOthersList(t *testing.T) {
+	dir := t.TempDir()
+	d := testDir(t, dir)
+	specs := []Spec{{Format: "csv", Path: "{job}/{dataset}.csv"}}
+	commitRun(t, d, specs, day(1), "same")
+	commitRun(t, d, specs, day(2), "same") // the same bytes, under the same names
+	c := commitWith(t, d, specs, day(1), "same", nil)
+	if b, err := os.ReadFile(filepath.Join(dir, "j", "b.csv")); err != nil || !strings.Contains(string(b), "same b") {
+		t.Errorf("day 2's b.csv: %q, %v; want it kept", b, err)
+	}
+	for _, w := range c.Warnings {
+		t.Errorf("warning: %s", w)
+	}
+	checkRecorded(t, dir)
+}
+
+// TestNoLatestDangles: a latest name never leads to a file that is gone,
+// whether a re-run drops the file or retention would delete it.
+func TestNoLatestDangles(t *testing.T) {
+	for _, mode := range []string{"link", "copy"} {
+		specs := []Spec{{Format: "csv", Path: "{job}/{date}/{dataset}.csv", Latest: "{job}/latest-{dataset}.csv", LatestMode: mode}}
+		t.Run(mode+": a re-run of the newest day without b", func(t *testing.T) {
+			dir := t.TempDir()
+			d := testDir(t, dir)
+			commitRun(t, d, specs, day(1), "day 1")
+			commitRun(t, d, specs, day(2), "day 2")
+			commitSkipping(t, d, specs, day(2), "day 2 again")
+			checkRecorded(t, dir)
+			if _, err := os.Lstat(filepath.Join(dir, "j", "latest-b.csv")); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("latest-b.csv: %v; want it gone with the file it showed", err)
+			}
+			if b, _ := os.ReadFile(filepath.Join(dir, "j", "latest-a.csv")); !strings.Contains(string(b), "day 2 again") {
+				t.Errorf("latest-a.csv = %q", b)
+			}
+		})
+		t.Run(mode+": retention and a dataset skipped since", func(t *testing.T) {
+			dir := t.TempDir()
+			d := testDir(t, dir)
+			commitRun(t, d, specs, day(1), "day 1")
+			for n := 2; n <= 3; n++ {
+				commitSkipping(t, d, specs, day(n), fmt.Sprintf("day %d", n))
+				if _, _, err := d.Retain("j", Retention{Keep: 1}, day(n), day(n)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			checkRecorded(t, dir)
+			if b, err := os.ReadFile(filepath.Join(dir, "j", "latest-b.csv")); err != nil || !strings.Contains(string(b), "day 1 b") {
+				t.Errorf("latest-b.csv: %q, %v; want day 1's, kept by retention", b, err)
+			}
+		})
+	}
+}
+
+// TestPartialRunsGiveWay: a complete run is not held back by a partial
+// run of a later logical time, and takes the place of one whose files it
+// writes again.
+func TestPartialRunsGiveWay(t *testing.T) {
+	dir := t.TempDir()
+	d := testDir(t, dir)
+	specs := []Spec{{Format: "csv", Path: "{job}/{dataset}.csv"}}
+	noon := day(2).Add(6 * time.Hour)
+	if _, err := d.Commit(Commit{Manifest: &Manifest{Job: "j", Logical: noon, Partial: true}, Reports: stage(t, d, specs, noon, "so far")}); err != nil {
+		t.Fatal(err)
+	}
+	commitRun(t, d, specs, day(2), "whole day") // an earlier logical time
+	ms := checkRecorded(t, dir)
+	if len(ms) != 1 || ms[day(2).UTC()].Partial {
+		t.Errorf("runs: %v, want only the complete one", slices.Collect(mapKeys(ms)))
+	}
+}
+
+// TestRetainFinishesAPendingCommit: retention never decides on a commit
+// half done: it finishes it first.
+func TestRetainFinishesAPendingCommit(t *testing.T) {
+	dir := t.TempDir()
+	d := testDir(t, dir)
+	commitRun(t, d, commitSpecs, day(1), "day 1")
+	reps := stage(t, d, commitSpecs, day(2), "day 2")
+	d.Hook = func(step, p string) error {
+		if step == "rename" && strings.Contains(p, "latest-a") {
+			return syscall.ENOSPC
+		}
+		return nil
+	}
+	c, err := d.Commit(Commit{Manifest: &Manifest{Job: "j", Logical: day(2)}, Reports: reps})
+	d.Hook = nil
+	if err != nil || !c.Pending {
+		t.Fatalf("Commit = %v, pending %v", err, c.Pending)
+	}
+	if _, _, err := d.Retain("j", Retention{Keep: 1}, day(2), day(2)); err != nil {
+		t.Fatal(err)
+	}
+	if ms := checkRecorded(t, dir); len(ms) != 1 {
+		t.Errorf("%d runs kept, want day 2", len(ms))
+	}
+}
+
+// TestNewFoldersAreSynced: a folder joinery creates is synced into its
+// parent before a file in it is created, so that a journal never outlives
+// the folder of the files it lists.
+func TestNewFoldersAreSynced(t *testing.T) {
+	d := testDir(t, t.TempDir())
+	var got []string
+	d.Hook = func(step, p string) error {
+		got = append(got, step+" "+filepath.ToSlash(p))
+		return nil
+	}
+	tf, err := d.createTemp("a/b/x.csv", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tf.remove()
+	if len(got) < 3 || got[0] != "syncdir a" || got[1] != "syncdir ." || !strings.HasPrefix(got[2], "create a/b/.x.csv.tmp-") {
+		t.Errorf("steps: %q, want the new folders' parents synced before the create", got)
+	}
+}
+
+// TestOrphansOfUncleanTemplates: a template that is not clean ("./",
+// "//") writes where its cleaned path leads, and its orphans are found
+// there.
+func TestOrphansOfUncleanTemplates(t *testing.T) {
+	dir := t.TempDir()
+	d := testDir(t, dir)
+	orphan := filepath.Join(dir, "j", "2024-03-01", ".a.csv.tmp-abcdef")
+	os.MkdirAll(filepath.Dir(orphan), 0o755)
+	if err := os.WriteFile(orphan, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	specs := []Spec{{Format: "csv", Path: "./{job}//{date}/{dataset}.csv"}}
+	if _, err := d.Recover(JobFiles{Job: "j", Datasets: commitDatasets, Specs: specs}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(orphan); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the orphan is still there: %v", err)
 	}
 }

@@ -93,13 +93,30 @@ func randomSuffix() string {
 }
 
 // mkdirAll creates dir (relative to d) and its parents. Folders get
-// 0777 less the umask, as mkdir(1) gives them.
+// 0777 less the umask, as mkdir(1) gives them. The folder holding each
+// one it creates is synced, so that a new folder, and the files a commit
+// journal expects in it, survive a power loss.
 func (d *Dir) mkdirAll(dir string) error {
 	if dir == "." || dir == "" {
 		return nil
 	}
+	if fi, err := d.root.Stat(dir); err == nil && fi.IsDir() {
+		return nil
+	}
+	var missing []string
+	for p := dir; p != "." && p != ""; p = filepath.Dir(p) {
+		if _, err := d.root.Lstat(p); err == nil {
+			break
+		}
+		missing = append(missing, p)
+	}
 	if err := d.root.MkdirAll(dir, 0o777); err != nil {
 		return fmt.Errorf("create folder %s: %w", d.Abs(dir), unwrapPath(err))
+	}
+	for _, p := range missing {
+		if err := d.syncDir(filepath.Dir(p)); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -129,6 +146,12 @@ func (d *Dir) createTemp(dest string, mode fs.FileMode) (*tempFile, error) {
 	if err := d.mkdirAll(filepath.Dir(dest)); err != nil {
 		return nil, err
 	}
+	// With a mode of its own the file starts private, and gets its mode
+	// once it is ours: nobody else can open it in between.
+	perm := fs.FileMode(0o666)
+	if mode != 0 {
+		perm = 0o600
+	}
 	var (
 		f   *os.File
 		tmp string
@@ -139,8 +162,16 @@ func (d *Dir) createTemp(dest string, mode fs.FileMode) (*tempFile, error) {
 		if err = d.hook("create", tmp); err != nil {
 			break
 		}
-		f, err = d.root.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		f, err = d.root.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, perm)
 		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			// Another job's retention removed the folder, empty, between
+			// our mkdir and this create.
+			if err = d.mkdirAll(filepath.Dir(dest)); err != nil {
+				break
+			}
 			continue
 		}
 		if err != nil {
@@ -185,6 +216,9 @@ func (d *Dir) createTemp(dest string, mode fs.FileMode) (*tempFile, error) {
 
 // errLocked is lockFile's error for a file another process holds.
 var errLocked = errors.New("locked by another process")
+
+// errNoLocks is tryLock's error where the file system has no flock.
+var errNoLocks = errors.New("the file system does not lock files")
 
 // names reports whether name (relative to d) still names the open file f.
 func (d *Dir) names(name string, f *os.File) bool {

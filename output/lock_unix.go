@@ -14,15 +14,18 @@ import (
 // cleanup took the lock first, to remove the file as an orphan.
 func lockFile(f *os.File) error {
 	ok, err := tryLock(f)
-	if err == nil && !ok {
-		err = errLocked
+	switch {
+	case errors.Is(err, errNoLocks):
+		return nil // nothing to be had: removeOrphans goes by age there
+	case err == nil && !ok:
+		return errLocked
 	}
 	return err
 }
 
 // tryLock takes an exclusive flock on f without waiting; it reports false
-// when another open file description holds one. A file system without
-// flock (some network file systems) counts as unlocked.
+// when another open file description holds one, and errNoLocks when the
+// file system has no flock (some network file systems).
 func tryLock(f *os.File) (bool, error) {
 	rc, err := f.SyscallConn()
 	if err != nil {
@@ -45,7 +48,7 @@ func tryLock(f *os.File) (bool, error) {
 	case errors.Is(ferr, syscall.EWOULDBLOCK):
 		return false, nil
 	case errors.Is(ferr, syscall.ENOLCK), errors.Is(ferr, syscall.ENOTSUP), errors.Is(ferr, syscall.EINVAL):
-		return true, nil
+		return false, errNoLocks
 	}
 	return false, ferr
 }

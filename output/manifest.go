@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -79,10 +78,11 @@ func ManifestName(job string, logical time.Time) string {
 // Retention says which runs of a job keep their files, by logical time:
 // the runs of the newest Keep logical times, and those whose logical time
 // is at most Days days old. With both set a run is kept when either keeps
-// it; with neither nothing is deleted. The run of the newest logical time
-// is always kept, so the latest names never dangle, and so is the run
-// just committed (a backfill of an old day is deleted by the next run,
-// not before anyone saw it).
+// it; with neither nothing is deleted. Always kept: the run of the newest
+// logical time; each run a latest name leads to (the newest that moved
+// it), so that no latest name dangles; and the run just committed (a
+// backfill of an old day is deleted by the next run, not before anyone
+// saw it).
 type Retention struct {
 	Keep int `yaml:"keep"` // the newest N logical times
 	Days int `yaml:"days"` // logical times in the last D days
@@ -153,26 +153,38 @@ func (d *Dir) Retain(job string, r Retention, now, current time.Time) (deleted, 
 		return nil, nil, fmt.Errorf("retention: %w", err)
 	}
 	defer unlock()
-	runs, warnings, err := d.scan(job)
+	// A commit still pending decides what is whose: finish it first, or
+	// delete nothing.
+	if w, err := d.recoverLocked(job); err != nil {
+		return nil, w, fmt.Errorf("retention: skipped, %w", err)
+	} else {
+		warnings = append(warnings, w...)
+	}
+	runs, scanWarns, err := d.scan(job)
 	if err != nil {
 		return nil, warnings, fmt.Errorf("retention: %w", err)
 	}
-	for i := range warnings {
-		warnings[i] = "retention: " + warnings[i]
+	for _, w := range scanWarns {
+		warnings = append(warnings, "retention: "+w)
 	}
 	// Runs are counted by logical time: two manifests for one logical time
 	// (from versions that named them by start time) are one.
-	// The newest run that is not partial is where the latest names point.
+	// A run that a latest name leads to is kept: the newest run that
+	// moved that name, for each name.
 	keep := make([]bool, len(runs))
-	times, whole := 0, false
+	times := 0
+	latest := make(map[string]bool)
 	for i, x := range runs {
 		if i == 0 || !x.m.Logical.Equal(runs[i-1].m.Logical) {
 			times++
 		}
 		keep[i] = times == 1 || times <= r.Keep || x.m.Logical.Equal(current) ||
-			r.Days > 0 && now.Sub(x.m.Logical) <= time.Duration(r.Days)*24*time.Hour ||
-			!whole && !x.m.Partial
-		whole = whole || !x.m.Partial
+			r.Days > 0 && now.Sub(x.m.Logical) <= time.Duration(r.Days)*24*time.Hour
+		for _, f := range x.m.Files {
+			if f.Latest != "" && !latest[f.Latest] {
+				latest[f.Latest], keep[i] = true, true
+			}
+		}
 	}
 	protected := make(map[string]bool)
 	for i, x := range runs {
@@ -182,46 +194,44 @@ func (d *Dir) Retain(job string, r Retention, now, current time.Time) (deleted, 
 			}
 		}
 	}
+	// The deletions go through a journal, as a commit does: a crash in
+	// the middle of them is finished by the next run, and never leaves a
+	// manifest that lists files that are gone.
+	j := &journal{Job: job, Logical: current}
 	for i, x := range runs {
 		if keep[i] {
 			continue
 		}
 		for _, f := range x.m.Files {
-			if protected[f.Path] {
-				continue
-			}
 			p := filepath.FromSlash(f.Path)
-			if !localPath(p) {
-				warnings = append(warnings, fmt.Sprintf("retention: %s lists %s, outside output_dir: left alone", d.Abs(x.path), f.Path))
-				continue
-			}
-			same, err := d.sameFile(p, f.Size, f.SHA256)
 			switch {
-			case errors.Is(err, fs.ErrNotExist):
-				continue
-			case err != nil:
-				warnings = append(warnings, fmt.Sprintf("retention: %s: %v", d.Abs(p), err))
-				continue
-			case !same:
-				if !rewritten(runs[:i], f.Path) {
-					warnings = append(warnings, fmt.Sprintf("retention: %s changed since joinery wrote it: left alone", d.Abs(p)))
-				}
-				continue
+			case protected[f.Path]:
+			case !d.inside(p):
+				warnings = append(warnings, fmt.Sprintf("retention: %s lists %s, outside output_dir: left alone", d.Abs(x.path), f.Path))
+			case rewritten(runs[:i], f.Path):
+				// A newer run wrote the name again: the file is its own.
+			default:
+				j.Removes = append(j.Removes, journalFile{Path: f.Path, Size: f.Size, SHA256: f.SHA256})
 			}
-			if err := d.remove(p); err != nil {
-				warnings = append(warnings, fmt.Sprintf("retention: %v", err))
-				continue
-			}
-			deleted = append(deleted, d.Abs(p))
-			d.removeEmptyDirs(filepath.Dir(p))
 		}
 		// The manifest goes last: until then it records what is left.
-		if err := d.remove(x.path); err != nil {
-			warnings = append(warnings, fmt.Sprintf("retention: %v", err))
-			continue
-		}
-		deleted = append(deleted, d.Abs(x.path))
-		d.removeEmptyDirs(filepath.Dir(x.path))
+		j.Removes = append(j.Removes, journalFile{Path: filepath.ToSlash(x.path)})
+	}
+	if len(j.Removes) == 0 {
+		return nil, warnings, nil
+	}
+	if err := d.writeJournal(j); err != nil {
+		return nil, warnings, fmt.Errorf("retention: %w", err)
+	}
+	if err := d.syncDir(StateDir); err != nil {
+		return nil, warnings, fmt.Errorf("retention: %w (the next run deletes what it would have)", err)
+	}
+	deleted, w, err := d.apply(j, false)
+	for _, s := range w {
+		warnings = append(warnings, "retention: "+s)
+	}
+	if err != nil {
+		return deleted, warnings, fmt.Errorf("retention: %w (the next run finishes it)", err)
 	}
 	return deleted, warnings, nil
 }

@@ -59,6 +59,8 @@ Run flags:
   --from T --to T    backfill: one run per window of the job in [from, to),
                      each writing its own files
   --once             with --from/--to: one run with exactly that window
+  --allow-partial    (run) a window that is not over yet: its report is
+                     marked partial and moves no latest name
   --param NAME=VALUE a job parameter (repeatable; with several jobs, for those
                      that declare it)
 
@@ -478,7 +480,7 @@ func (rf *runFlags) checkPartial(selected []*jobs.Job, plans [][]jobs.Plan, now 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	var prof profiles
 	var allowPartial bool
-	c, rf, cfg, selected, err := jobCommand("run", "run JOB... | --all [--at TIME | --from T --to T [--once]] [--param NAME=VALUE]... [--cpuprofile FILE] [--memprofile FILE] [--trace FILE]", args, stdout, stderr, func(fs *flag.FlagSet) {
+	c, rf, cfg, selected, err := jobCommand("run", "run JOB... | --all [--at TIME | --from T --to T [--once]] [--allow-partial] [--param NAME=VALUE]... [--cpuprofile FILE] [--memprofile FILE] [--trace FILE]", args, stdout, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&prof.cpu, "cpuprofile", "", "write a CPU profile of the run to `FILE` (for go tool pprof)")
 		fs.StringVar(&prof.mem, "memprofile", "", "write an allocation profile of the run to `FILE` when it ends")
 		fs.StringVar(&prof.trace, "trace", "", "write an execution trace of the run to `FILE` (for go tool trace)")
@@ -541,8 +543,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 			switch {
 			case errors.Is(res.Err, jobs.ErrAlreadyRunning):
 				locked = append(locked, j.Name)
-			case res.Err != nil && ctx.Err() != nil:
-				// Stopped by the signal, or not tried again because of it.
+			case cancelledBy(ctx, j, res):
 				cancelled = append(cancelled, runName(res))
 			case res.Err != nil:
 				failed = append(failed, runName(res))
@@ -576,6 +577,19 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 		return &exitError{code: exitLocked, err: fmt.Errorf("skipped, another run in progress: %s", strings.Join(locked, ", "))}
 	}
 	return nil
+}
+
+// cancelledBy reports whether the signal that ended ctx stopped the run
+// res of job j, or kept it from being tried again: not a run that failed
+// on its own just before the signal came.
+func cancelledBy(ctx context.Context, j *jobs.Job, res *jobs.Result) bool {
+	if res.Err == nil || ctx.Err() == nil {
+		return false
+	}
+	if errors.Is(res.Err, context.Cause(ctx)) || errors.Is(res.Err, context.Canceled) {
+		return true
+	}
+	return res.Attempts <= j.Retries && jobs.Retryable(res.Err)
 }
 
 // runName names a run in messages: the job, and its window when it has one.

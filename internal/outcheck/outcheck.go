@@ -30,6 +30,7 @@ type Manifest struct {
 	Path    string    // relative to the folder
 	Job     string    `json:"job"`
 	Logical time.Time `json:"logical_time"`
+	Started time.Time `json:"started"`
 	Partial bool      `json:"partial"`
 	Files   []struct {
 		Path   string `json:"path"`
@@ -41,6 +42,9 @@ type Manifest struct {
 
 type journal struct {
 	Job     string `json:"job"`
+	Removes []struct {
+		Path string `json:"path"`
+	} `json:"removes"`
 	Renames []struct {
 		From   string `json:"from"`
 		To     string `json:"to"`
@@ -71,6 +75,7 @@ func Check(dir, job string, o Options) (map[time.Time]Manifest, []string) {
 	manifests := make(map[time.Time]Manifest)
 	recorded := make(map[string]string) // path -> sha256, by manifests
 	pending := make(map[string]string)  // path -> sha256 or "-> target", by the journal
+	going := make(map[string]bool)      // paths the journal removes
 	var reports, latest []string
 
 	if data, err := os.ReadFile(filepath.Join(dir, ".joinery", job+".commit.json")); err == nil {
@@ -81,11 +86,19 @@ func Check(dir, job string, o Options) (map[time.Time]Manifest, []string) {
 		if err := json.Unmarshal(data, &j); err != nil || j.Job != job {
 			fail("journal: not a journal of %s: %v", job, err)
 		}
+		for _, r := range j.Removes {
+			going[r.Path] = true
+		}
 		for _, r := range j.Renames {
 			if r.Link != "" {
 				pending[r.To] = "-> " + r.Link
 			} else {
 				pending[r.To] = r.SHA256
+			}
+			// The journal can still be applied: each file is staged, or
+			// in place already.
+			if !holds(filepath.Join(dir, r.From), r.SHA256, r.Link) && !holds(filepath.Join(dir, r.To), r.SHA256, r.Link) {
+				fail("journal: %s is neither staged (%s) nor in place", r.To, r.From)
 			}
 		}
 	}
@@ -137,10 +150,25 @@ func Check(dir, job string, o Options) (map[time.Time]Manifest, []string) {
 	if err != nil {
 		fail("walk: %v", err)
 	}
-	for _, m := range manifests {
+	// rewritten reports whether a run later than l wrote path again, with
+	// the content sum: a path without a date holds the newest run's file.
+	rewritten := func(l time.Time, path, sum string) bool {
+		for l2, m := range manifests {
+			for _, f := range m.Files {
+				if l2.After(l) && f.Path == path && f.SHA256 == sum {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for l, m := range manifests {
+		if o.Pending && going[m.Path] {
+			continue // a run the pending journal deletes, file by file
+		}
 		for _, f := range m.Files {
 			sum, err := sha(filepath.Join(dir, f.Path))
-			if err == nil && sum == f.SHA256 || o.Pending && pending[f.Path] == sum {
+			if err == nil && (sum == f.SHA256 || rewritten(l, f.Path, sum)) || o.Pending && pending[f.Path] == sum {
 				continue
 			}
 			fail("%s, recorded by %s, is not as recorded (%v)", f.Path, m.Path, err)
@@ -156,47 +184,47 @@ func Check(dir, job string, o Options) (map[time.Time]Manifest, []string) {
 			fail("%s is not recorded by a manifest", rel)
 		}
 	}
-	var newest time.Time
-	for l, m := range manifests {
-		if !m.Partial && l.After(newest) {
-			newest = l
-		}
-	}
 	for _, rel := range latest {
 		sum, err := sha(filepath.Join(dir, rel))
 		if err != nil {
 			fail("latest %s: %v", rel, err)
 			continue
 		}
-		var at []time.Time
+		// The run that moved the name last, and the file it moved it to.
+		var owner time.Time
+		want := ""
 		for l, m := range manifests {
 			for _, f := range m.Files {
-				if f.SHA256 == sum {
-					at = append(at, l)
+				if f.Latest == rel && !m.Partial && (want == "" || l.After(owner)) {
+					owner, want = l, f.SHA256
 				}
 			}
 		}
-		inJournal := false
+		recordedSum := false
+		for _, v := range recorded {
+			recordedSum = recordedSum || v == sum
+		}
 		for _, v := range pending {
-			inJournal = inJournal || o.Pending && v == sum
+			recordedSum = recordedSum || o.Pending && v == sum
 		}
 		switch {
-		case len(at) == 0 && !inJournal:
+		case !recordedSum:
 			fail("latest %s leads to no recorded report", rel)
-		case !o.Pending && !contains(at, newest):
-			fail("latest %s leads to a report of %v, not of the newest logical time %s", rel, at, newest)
+		case !o.Pending && want != "" && want != sum:
+			fail("latest %s does not lead to the file the run of %s moved it to", rel, owner)
 		}
 	}
 	return manifests, problems
 }
 
-func contains(ts []time.Time, t time.Time) bool {
-	for _, x := range ts {
-		if x.Equal(t) {
-			return true
-		}
+// holds reports whether p is a link to link, or a file with the SHA-256 sum.
+func holds(p, sum, link string) bool {
+	if link != "" {
+		target, err := os.Readlink(p)
+		return err == nil && filepath.ToSlash(target) == link
 	}
-	return false
+	got, err := sha(p)
+	return err == nil && got == sum
 }
 
 // sha returns the hex SHA-256 of the file p leads to.
