@@ -217,10 +217,12 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	start := time.Now()
 	c, err := dir.Commit(output.Commit{Manifest: r.manifest(job, res, reports, log), Reports: reports})
 	if err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
+	log.Debug("committed", "duration", time.Since(start), "pending", c.Pending)
 	// The commit point is passed: whatever happens now, even a signal,
 	// the run has happened. Nothing below fails it.
 	r.committed(dir, job, res, c, log)

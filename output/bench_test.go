@@ -3,6 +3,7 @@ package output
 import (
 	"database/sql"
 	"io"
+	"os"
 	"testing"
 	"time"
 )
@@ -224,4 +225,47 @@ func BenchmarkBatchCells(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkCommit times Dir.Commit alone for a run of two outputs (a
+// workbook with a latest link, and two csv files with latest copies) that
+// replaces the run of its logical time: staging the manifest and latest
+// names, the journal, the renames, the syncs. The reports' own writing and
+// syncing (Prepare) is not timed; it was there before the journal. On a
+// real disk, since the syncs are most of it.
+func BenchmarkCommit(b *testing.B) {
+	dir, err := os.MkdirTemp(".", ".bench-commit-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	d := testDir(b, dir)
+	cols := []Column{{Name: "v", Kind: KindText}}
+	stageRun := func() []Report {
+		var reps []Report
+		for _, spec := range commitSpecs {
+			r, err := Open(spec, d, Vars{Job: "j", Logical: day(1), Location: time.UTC})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, ds := range commitDatasets {
+				w, _ := r.Dataset(ds, cols)
+				w.WriteRow([]Value{{Raw: []byte("x")}})
+				w.Close()
+			}
+			if err := r.Prepare(); err != nil {
+				b.Fatal(err)
+			}
+			reps = append(reps, r)
+		}
+		return reps
+	}
+	for b.Loop() {
+		b.StopTimer()
+		reps := stageRun()
+		b.StartTimer()
+		if _, err := d.Commit(Commit{Manifest: &Manifest{Job: "j", Logical: day(1)}, Reports: reps}); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
