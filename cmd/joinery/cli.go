@@ -757,7 +757,11 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			}
 		}
 		if len(problems) > 0 {
-			return &exitError{code: exitFailed, err: fmt.Errorf("%d datasets do not match the database:\n  %s", len(problems), strings.Join(problems, "\n  "))}
+			what := fmt.Sprintf("%d datasets do not", len(problems))
+			if len(problems) == 1 {
+				what = "1 dataset does not"
+			}
+			return &exitError{code: exitFailed, err: fmt.Errorf("%s match the database:\n  %s", what, strings.Join(problems, "\n  "))}
 		}
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d jobs, %d datasets", cfg.File, len(cfg.Jobs), datasets)

@@ -268,7 +268,8 @@ jobs:
 		}
 		os.WriteFile(path, []byte(strings.Replace(cfg, "column: u.score, op: in", "column: u.scores, op: in", 1)), 0o644)
 		r = runBin(t, bin, env, "validate", "--connect", "--config", path)
-		if r.code != exitFailed || !strings.Contains(r.stderr, "job listed: dataset users: Error 1054 (42S22): Unknown column 'u.scores' in 'WHERE'") {
+		if r.code != exitFailed || !strings.Contains(r.stderr, "1 dataset does not match the database") ||
+			!strings.Contains(r.stderr, "job listed: dataset users: Error 1054 (42S22): Unknown column 'u.scores' in 'WHERE'") {
 			t.Errorf("exit %d, want %d and the server's message\n%s", r.code, exitFailed, r.stderr)
 		}
 	})
