@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -223,7 +224,7 @@ func (c *common) logger(quietOnTerminal bool) (*slog.Logger, error) {
 	case quietOnTerminal && tty:
 		level = slog.LevelWarn
 	}
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: durationSeconds}
 	switch c.logFormat {
 	case "json":
 		return slog.New(slog.NewJSONHandler(c.stderr, opts)), nil
@@ -236,6 +237,18 @@ func (c *common) logger(quietOnTerminal bool) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(c.stderr, opts)), nil
 	}
 	return nil, usageErr("--log-format %q: want text, json or auto", c.logFormat)
+}
+
+// durationSeconds writes every duration in a log record as a number of
+// seconds (to the millisecond), under its key with "_seconds" added:
+// "duration": 1500ms becomes "duration_seconds": 1.5, in JSON and text
+// alike, as the manifests write them. slog would write a time.Duration
+// as nanoseconds in JSON, and as "1.5s" in text.
+func durationSeconds(groups []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() != slog.KindDuration {
+		return a
+	}
+	return slog.Float64(a.Key+"_seconds", math.Round(a.Value.Duration().Seconds()*1000)/1000)
 }
 
 func isTerminal(w io.Writer) bool {
