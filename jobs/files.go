@@ -20,6 +20,7 @@ var ErrEmpty = errors.New("no rows (the job's on_empty is fail)")
 func (r *Runner) vars(job *Job, res *Result) output.Vars {
 	return output.Vars{
 		Job:       job.Name,
+		RunID:     res.RunID,
 		Logical:   res.Logical,
 		RunTime:   res.Started.In(job.Location),
 		Location:  job.Location,
@@ -100,6 +101,7 @@ func (r *Runner) manifest(job *Job, res *Result, reports []output.Report, log *s
 	}
 	m := &output.Manifest{
 		Job:      job.Name,
+		RunID:    res.RunID,
 		Logical:  res.Logical,
 		Partial:  res.Partial,
 		Started:  res.Started.In(job.Location),

@@ -4,8 +4,8 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
-	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"syscall"
@@ -19,10 +19,13 @@ import (
 // waiting as backoff says between attempts. A run that fails for any other
 // reason, is cancelled or is skipped for the lock is not retried.
 //
-// Each attempt that will be retried logs a warning with the attempt, the
-// wait and the error. The failure of the run as a whole is logged once, as
-// an error: "gave up after N attempts" when the retries are spent, else
-// "run failed" with the reason it is not retried.
+// The attempts share one run id. Each attempt that will be retried logs a
+// warning, "attempt failed, will retry", with the attempt, the wait and
+// the error. The end of a run that failed is logged once: an error, "run
+// failed", with the attempts made, the last error and why it is not
+// retried (the error is permanent, the retries are spent); or a warning,
+// "run cancelled", when ctx ended (a signal, or the scheduler stopping)
+// and cut the run or its wait for the next attempt short.
 func (r *Runner) RunWithRetries(ctx context.Context, job *Job, p Plan) *Result {
 	return r.runWithRetries(ctx, ctx, job, p)
 }
@@ -31,23 +34,34 @@ func (r *Runner) RunWithRetries(ctx context.Context, job *Job, p Plan) *Result {
 // waitCtx lasts: a scheduler shutting down lets a running attempt finish
 // within its grace period but starts no further attempt.
 func (r *Runner) runWithRetries(runCtx, waitCtx context.Context, job *Job, p Plan) *Result {
-	log := r.Logger.With("job", job.Name)
+	id := newRunID(time.Now())
+	log := r.runLogger(job, id, p.Logical)
+	stopping := func() string {
+		if runCtx.Err() != nil {
+			return context.Cause(runCtx).Error()
+		}
+		return "joinery is stopping: no further attempt"
+	}
 	for attempt := 1; ; attempt++ {
-		res := r.attempt(runCtx, job, p)
-		res.Attempts = attempt
+		res := r.attempt(runCtx, job, p, id, attempt, log)
 		if res.Err == nil || errors.Is(res.Err, ErrAlreadyRunning) {
 			return res // attempt logged it
 		}
 		var why string
 		switch {
+		case runCtx.Err() != nil:
+			logCancelled(log, res, stopping())
+			return res
 		case job.Retries == 0:
 			// Nothing to explain: the job does not retry.
-		case runCtx.Err() != nil || waitCtx.Err() != nil:
-			why = "joinery is stopping"
 		case !Retryable(res.Err):
 			why = "the error is permanent"
 		case attempt > job.Retries:
-			log.Error(fmt.Sprintf("gave up after %d attempts", attempt), "attempts", attempt, "error", res.Err, "duration", res.Duration.Round(time.Millisecond))
+			why = "the retries are spent"
+		case waitCtx.Err() != nil:
+			// The attempt failed for a reason that passes, and would be
+			// tried again but for the shutdown.
+			logCancelled(log, res, stopping())
 			return res
 		default:
 			random := r.Rand
@@ -55,29 +69,33 @@ func (r *Runner) runWithRetries(runCtx, waitCtx context.Context, job *Job, p Pla
 				random = rand.Float64
 			}
 			delay := backoff(job.RetryDelay, job.RetryMaxDelay, attempt, random)
-			log.Warn("run failed, will retry", "attempt", attempt, "retries", job.Retries, "retry_in", delay, "error", res.Err)
+			log.Warn("attempt failed, will retry", "attempt", attempt, "retries", job.Retries, "retry_in", delay, "error", res.Err)
 			if r.wait(runCtx, waitCtx, delay) == nil {
 				continue
 			}
-			why = "joinery is stopping"
+			logCancelled(log, res, stopping())
+			return res
 		}
-		r.logFailure(job, res, why)
+		logFailed(log, res, why)
 		return res
 	}
 }
 
-// logFailure logs, as an error, the failure of a run that will not be
-// tried again, and why not when why is not empty. A run skipped for the
-// lock was logged as such by attempt.
-func (r *Runner) logFailure(job *Job, res *Result, why string) {
-	if res.Err == nil || errors.Is(res.Err, ErrAlreadyRunning) {
-		return
-	}
-	attrs := []any{"job", job.Name, "error", res.Err, "duration", res.Duration.Round(time.Millisecond)}
+// logFailed logs, as an error, the failure of a run that will not be tried
+// again, and why not when why is not empty.
+func logFailed(log *slog.Logger, res *Result, why string) {
+	attrs := []any{"attempts", res.Attempts, "error", res.Err, "duration", res.Duration.Round(time.Millisecond)}
 	if why != "" {
-		attrs = append(attrs, "attempts", res.Attempts, "not_retried", why)
+		attrs = append(attrs, "not_retried", why)
 	}
-	r.Logger.Error("run failed", attrs...)
+	log.Error("run failed", attrs...)
+}
+
+// logCancelled logs, as a warning, a run that a signal or the scheduler's
+// shutdown stopped (or kept from its next attempt): nothing went wrong
+// with the job, and it left no partial file.
+func logCancelled(log *slog.Logger, res *Result, why string) {
+	log.Warn("run cancelled", "attempts", res.Attempts, "error", res.Err, "duration", res.Duration.Round(time.Millisecond), "reason", why)
 }
 
 // wait waits d, or until runCtx or waitCtx ends, with r.Sleep when it is

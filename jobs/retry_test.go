@@ -573,6 +573,18 @@ func (l *logRecords) Write(p []byte) (int, error) {
 // find returns the records at level whose message starts with msg.
 func (l *logRecords) find(t *testing.T, level, msg string) []map[string]any {
 	t.Helper()
+	var out []map[string]any
+	for _, rec := range l.records(t) {
+		if rec["level"] == level && strings.HasPrefix(rec["msg"].(string), msg) {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// records returns every record.
+func (l *logRecords) records(t *testing.T) []map[string]any {
+	t.Helper()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []map[string]any
@@ -582,11 +594,23 @@ func (l *logRecords) find(t *testing.T, level, msg string) []map[string]any {
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
 			t.Fatalf("log line %q: %v", sc.Text(), err)
 		}
-		if rec["level"] == level && strings.HasPrefix(rec["msg"].(string), msg) {
-			out = append(out, rec)
-		}
+		out = append(out, rec)
 	}
 	return out
+}
+
+// sameRun checks that every record is one of res's run: the job, its run
+// id and its logical time.
+func (l *logRecords) sameRun(t *testing.T, res *Result) {
+	t.Helper()
+	if res.RunID == "" {
+		t.Fatal("the result has no run id")
+	}
+	for _, rec := range l.records(t) {
+		if rec["job"] != res.Job || rec["run_id"] != res.RunID || rec["logical_time"] != res.Logical.Format(time.RFC3339) {
+			t.Errorf("record %v: want job %s, run_id %s and logical_time %s", rec, res.Job, res.RunID, res.Logical.Format(time.RFC3339))
+		}
+	}
 }
 
 func (l *logRecords) String() string {
@@ -658,7 +682,7 @@ func TestRunWithRetriesGivesUp(t *testing.T) {
 	if fmt.Sprint(waits) != fmt.Sprint(want) {
 		t.Errorf("waits = %v, want %v", waits, want)
 	}
-	warns := logs.find(t, "WARN", "run failed, will retry")
+	warns := logs.find(t, "WARN", "attempt failed, will retry")
 	if len(warns) != 3 {
 		t.Fatalf("%d retry warnings, want 3:\n%s", len(warns), logs)
 	}
@@ -668,9 +692,12 @@ func TestRunWithRetriesGivesUp(t *testing.T) {
 		}
 	}
 	errs := logs.find(t, "ERROR", "")
-	if len(errs) != 1 || errs[0]["msg"] != "gave up after 4 attempts" || !strings.Contains(errs[0]["error"].(string), "connection refused") {
-		t.Errorf("error records = %v, want one: gave up after 4 attempts, with the last error\n%s", errs, logs)
+	if len(errs) != 1 || errs[0]["msg"] != "run failed" || errs[0]["attempts"] != 4.0 || errs[0]["not_retried"] != "the retries are spent" ||
+		!strings.Contains(errs[0]["error"].(string), "connection refused") {
+		t.Errorf("error records = %v, want one: run failed after 4 attempts, the retries spent, with the last error\n%s", errs, logs)
 	}
+	// Every record is the one run's.
+	logs.sameRun(t, res)
 }
 
 // TestRunWithRetriesRecovers: the account may hold one connection, and
@@ -700,12 +727,17 @@ func TestRunWithRetriesRecovers(t *testing.T) {
 	if res.Err != nil || res.Attempts != 2 {
 		t.Fatalf("attempts = %d, err = %v; want success at the second attempt\n%s", res.Attempts, res.Err, logs)
 	}
-	if warns := logs.find(t, "WARN", "run failed, will retry"); len(warns) != 1 || !strings.Contains(warns[0]["error"].(string), "max_user_connections") {
+	if warns := logs.find(t, "WARN", "attempt failed, will retry"); len(warns) != 1 || !strings.Contains(warns[0]["error"].(string), "max_user_connections") {
 		t.Errorf("retry warnings = %v, want one for max_user_connections", warns)
 	}
 	if errs := logs.find(t, "ERROR", ""); len(errs) != 0 {
 		t.Errorf("error records = %v, want none", errs)
 	}
+	fin := logs.find(t, "INFO", "run finished")
+	if len(fin) != 1 || fin[0]["attempts"] != 2.0 || fin[0]["files"] != 1.0 || fin[0]["rows"] == nil || fin[0]["duration"] == nil {
+		t.Errorf("run finished = %v, want one with attempts 2, files 1, rows and duration", fin)
+	}
+	logs.sameRun(t, res)
 }
 
 // TestRunWithRetriesPermanent: a run that fails for a reason that stays
@@ -757,8 +789,8 @@ func TestRunWithRetriesPermanent(t *testing.T) {
 }
 
 // TestRunWithRetriesStops: a scheduler shutting down (waitCtx) or a
-// cancelled run ends the wait for the next attempt; the failure is logged
-// once, saying why it was not retried.
+// cancelled run ends the wait for the next attempt; the run is logged once,
+// as cancelled (a warning: nothing went wrong with the job), saying why.
 func TestRunWithRetriesStops(t *testing.T) {
 	for _, which := range []string{"wait", "run"} {
 		t.Run(which, func(t *testing.T) {
@@ -791,9 +823,12 @@ func TestRunWithRetriesStops(t *testing.T) {
 			if res.Attempts != 1 || sleeps != 1 {
 				t.Errorf("attempts = %d after %d waits, want 1 after 1", res.Attempts, sleeps)
 			}
-			errs := logs.find(t, "ERROR", "")
-			if len(errs) != 1 || errs[0]["msg"] != "run failed" || errs[0]["not_retried"] != "joinery is stopping" {
-				t.Errorf("error records = %v, want one run failed, not retried as joinery is stopping", errs)
+			if errs := logs.find(t, "ERROR", ""); len(errs) != 0 {
+				t.Errorf("error records = %v, want none", errs)
+			}
+			wantWhy := map[string]string{"wait": "joinery is stopping: no further attempt", "run": "context canceled"}[which]
+			if c := logs.find(t, "WARN", "run cancelled"); len(c) != 1 || c[0]["reason"] != wantWhy || c[0]["attempts"] != 1.0 {
+				t.Errorf("cancel records = %v, want one with reason %q\n%s", c, wantWhy, logs)
 			}
 		})
 	}

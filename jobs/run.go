@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
@@ -61,7 +62,10 @@ var ErrExpectation = errors.New("expectation failed")
 
 // Result is the outcome of one job run.
 type Result struct {
-	Job      string
+	Job string
+	// RunID names the run in every log record of it, in its manifest and
+	// on its About sheet; the attempts of one run share it (see newRunID).
+	RunID    string
 	Logical  time.Time       // in the job's zone
 	Window   *queries.Window // nil when the job has no window
 	Started  time.Time
@@ -79,6 +83,40 @@ type Result struct {
 	Err      error
 }
 
+// Rows is the number of rows the run's datasets had.
+func (res *Result) Rows() int64 {
+	var n int64
+	for _, d := range res.Datasets {
+		n += d.Rows
+	}
+	return n
+}
+
+// newRunID returns an id for a run that starts at t: the time in UTC to
+// the second and 32 random bits, such as 20261104T060000Z-3fa2b9c1. Ids
+// sort by start time, and two runs in the same second differ.
+func newRunID(t time.Time) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand since Go 1.24)
+	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// runLogger returns the logger of a run: each record carries the job, the
+// run's id and its logical time, so that an operator can follow one run,
+// or alert on one, by its fields alone.
+func (r *Runner) runLogger(job *Job, id string, logical time.Time) *slog.Logger {
+	return r.Logger.With("job", job.Name, "run_id", id, "logical_time", logical.In(job.Location).Format(time.RFC3339))
+}
+
+// failedToPlan is the result of a run that could not be planned (a bad
+// parameter, say): it fails before it starts, and is logged as failed.
+func (r *Runner) failedToPlan(job *Job, t time.Time, err error) *Result {
+	now := time.Now()
+	res := &Result{Job: job.Name, RunID: newRunID(now), Logical: t.In(job.Location), Started: now, Attempts: 1, Err: err}
+	r.runLogger(job, res.RunID, t).Error("run failed", "attempts", 1, "error", err)
+	return res
+}
+
 const progressEvery = 1 << 13
 
 // Run runs job once for the logical time t, with its window for t and the
@@ -86,9 +124,7 @@ const progressEvery = 1 << 13
 func (r *Runner) Run(ctx context.Context, job *Job, t time.Time) *Result {
 	p, err := job.PlanAt(t, nil)
 	if err != nil {
-		res := &Result{Job: job.Name, Logical: t.In(job.Location), Started: time.Now(), Err: err}
-		r.Logger.Error("run failed", "job", job.Name, "error", err)
-		return res
+		return r.failedToPlan(job, t, err)
 	}
 	return r.RunPlan(ctx, job, p)
 }
@@ -98,18 +134,25 @@ func (r *Runner) Run(ctx context.Context, job *Job, t time.Time) *Result {
 // file is removed and previous reports are left as they were. The returned
 // Result is never nil; its Err is the run's error, logged once.
 func (r *Runner) RunPlan(ctx context.Context, job *Job, p Plan) *Result {
-	res := r.attempt(ctx, job, p)
-	r.logFailure(job, res, "")
+	id := newRunID(time.Now())
+	log := r.runLogger(job, id, p.Logical)
+	res := r.attempt(ctx, job, p, id, 1, log)
+	if res.Err != nil && !errors.Is(res.Err, ErrAlreadyRunning) {
+		if ctx.Err() != nil {
+			logCancelled(log, res, context.Cause(ctx).Error())
+		} else {
+			logFailed(log, res, "")
+		}
+	}
 	return res
 }
 
-// attempt is RunPlan without logging a failure: RunWithRetries logs it
-// once for all its attempts.
-func (r *Runner) attempt(ctx context.Context, job *Job, p Plan) *Result {
-	res := &Result{Job: job.Name, Logical: p.Logical.In(job.Location), Window: p.Window, Started: time.Now()}
+// attempt is attempt n of the run id, logged to log, without logging a
+// failure: RunPlan and RunWithRetries log it once for all the attempts.
+func (r *Runner) attempt(ctx context.Context, job *Job, p Plan, id string, n int, log *slog.Logger) *Result {
+	res := &Result{Job: job.Name, RunID: id, Logical: p.Logical.In(job.Location), Window: p.Window, Started: time.Now(), Attempts: n}
 	res.Partial = p.NotOver(res.Started)
-	log := r.Logger.With("job", job.Name)
-	attrs := []any{"logical_time", res.Logical.Format(time.RFC3339)}
+	attrs := []any{"attempt", n}
 	if p.Window != nil {
 		attrs = append(attrs, "window_start", p.Window.Start.Format(time.RFC3339), "window_end", p.Window.End.Format(time.RFC3339))
 	}
@@ -126,7 +169,7 @@ func (r *Runner) attempt(ctx context.Context, job *Job, p Plan) *Result {
 	case res.Err != nil:
 		return res
 	}
-	log.Info("run finished", "files", len(res.Files), "duration", res.Duration.Round(time.Millisecond))
+	log.Info("run finished", "rows", res.Rows(), "files", len(res.Files), "attempts", n, "duration", res.Duration.Round(time.Millisecond))
 	return res
 }
 
@@ -147,7 +190,7 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 		return fmt.Errorf("connect: %w", err)
 	}
 	defer conn.Close()
-	sess, err := r.session(ctx, conn, job)
+	sess, err := r.session(ctx, conn, job, log)
 	if err != nil {
 		return err
 	}
@@ -347,16 +390,16 @@ func (r *Runner) dataset(ctx context.Context, sess *session, job *Job, ds *queri
 	}
 	res.Warnings = norm.Warnings()
 	for _, w := range res.Warnings {
-		r.Logger.Warn("suspicious value", "job", job.Name, "dataset", ds.Name, "warning", w)
+		sess.log.Warn("suspicious value", "dataset", ds.Name, "warning", w)
 	}
 	for _, j := range res.Joins {
-		r.Logger.Info("join diagnostics", "job", job.Name, "dataset", ds.Name, "join", j.Alias, "type", j.Type,
+		sess.log.Info("join diagnostics", "dataset", ds.Name, "join", j.Alias, "type", j.Type,
 			"matched", j.Matched, "left_unmatched", j.LeftUnmatched, "right_unmatched", j.RightUnmatched)
 	}
 	failed, warned := queries.Evaluate(ds, res.Rows, res.Joins)
 	res.Warnings = append(res.Warnings, warned...)
 	for _, w := range warned {
-		r.Logger.Warn("expectation not met", "job", job.Name, "dataset", ds.Name, "expect", w)
+		sess.log.Warn("expectation not met", "dataset", ds.Name, "expect", w)
 	}
 	if len(failed) > 0 {
 		return res, fmt.Errorf("%w: %s", ErrExpectation, strings.Join(failed, "; "))
@@ -409,8 +452,8 @@ func LockName(database, job string) string {
 // session prepares conn for a run of job: it takes the job's named lock
 // (GET_LOCK is per server, so runs on different hosts never overlap either)
 // and applies the statement timeout.
-func (r *Runner) session(ctx context.Context, conn *sql.Conn, job *Job) (*session, error) {
-	s := &session{db: r.DB, conn: conn, log: r.Logger.With("job", job.Name)}
+func (r *Runner) session(ctx context.Context, conn *sql.Conn, job *Job, log *slog.Logger) (*session, error) {
+	s := &session{db: r.DB, conn: conn, log: log}
 	var database string
 	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID(), COALESCE(DATABASE(), '')").Scan(&s.id, &database); err != nil {
 		return nil, fmt.Errorf("connect: %w", err)

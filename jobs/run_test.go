@@ -4,12 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/joinery/joinery/internal/testdb"
 	"github.com/joinery/joinery/jobs"
+	"github.com/joinery/joinery/output"
 )
 
 // setup seeds the canonical users/posts data and returns a runner for the
@@ -238,6 +241,26 @@ func TestOnePassFeedsXLSXAndCSV(t *testing.T) {
 	perUser, _ := f.GetRows("per_user")
 	if len(perUser) != 11 || perUser[8][1] != "0" || perUser[1][1] != "4" {
 		t.Errorf("per_user = %q, want 10 users with Alice 4 and Dave 0", perUser)
+	}
+
+	// The run's id, as its log records carry it, is in the manifest and
+	// on the About sheet.
+	if !regexp.MustCompile(`^\d{8}T\d{6}Z-[0-9a-f]{8}$`).MatchString(res.RunID) {
+		t.Errorf("run id %q, want its start in UTC and 8 hex digits", res.RunID)
+	}
+	if id, _ := f.GetCellValue("About", "B3"); id != res.RunID {
+		t.Errorf("About!B3 = %q, want the run id %s", id, res.RunID)
+	}
+	if label, _ := f.GetCellValue("About", "A3"); label != "Run ID" {
+		t.Errorf("About!A3 = %q, want Run ID", label)
+	}
+	data, err := os.ReadFile(res.Manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m output.Manifest
+	if err := json.Unmarshal(data, &m); err != nil || m.RunID != res.RunID {
+		t.Errorf("manifest run_id = %q, %v; want %s", m.RunID, err, res.RunID)
 	}
 }
 

@@ -21,7 +21,10 @@ const ManifestSuffix = ".manifest.json"
 // beside the files, named by ManifestName; Dir.Retain reads the manifests
 // back to know which files joinery wrote.
 type Manifest struct {
-	Job     string    `json:"job"`
+	Job string `json:"job"`
+	// RunID is the id the run's log records carry: its start in UTC and a
+	// random suffix. Manifests of earlier versions have none.
+	RunID   string    `json:"run_id,omitempty"`
 	Logical time.Time `json:"logical_time"`
 	Window  *Window   `json:"window,omitempty"`
 	// Partial marks a run whose window was not over when it ran (run

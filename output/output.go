@@ -172,6 +172,7 @@ type ColumnSpec struct {
 // template is expanded with, and what the About sheet shows.
 type Vars struct {
 	Job         string
+	RunID       string    // the run's id (jobs.Result.RunID), for the About sheet
 	Dataset     string    // empty for per-job files (xlsx); set by Report.Dataset for csv and jsonl
 	Logical     time.Time // the run's logical time, already in the report's zone
 	WindowStart time.Time // the run's data window, zero when the job has none

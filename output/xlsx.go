@@ -204,6 +204,9 @@ func (b *book) about(vars Vars, loc *time.Location, datasets []DatasetRows) erro
 		{"Job", vars.Job},
 		{"Logical time", stamp(vars.Logical)},
 	}
+	if vars.RunID != "" {
+		rows = append(rows, []any{"Run ID", vars.RunID})
+	}
 	if !vars.WindowStart.IsZero() || !vars.WindowEnd.IsZero() {
 		rows = append(rows, []any{"Window from", stamp(vars.WindowStart)}, []any{"Window to", stamp(vars.WindowEnd)})
 	}

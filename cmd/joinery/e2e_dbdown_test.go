@@ -128,7 +128,7 @@ func TestDatabaseNotUpYet(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 		}
-		for _, want := range []string{"the database is not reachable yet", "run failed, will retry"} {
+		for _, want := range []string{"the database is not reachable yet", "attempt failed, will retry"} {
 			if !strings.Contains(r.stderr, want) {
 				t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
 			}
