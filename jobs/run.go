@@ -44,6 +44,11 @@ type Runner struct {
 	// Rand, when set, replaces the source of the jitter of that wait: a
 	// number in [0, 1).
 	Rand func() float64
+	// DefaultStatementTimeout is the statement timeout of runs whose job
+	// has no timeout, when database.statement_timeout is not set either
+	// (see statementTimeout); 0 for none. Scheduler sets
+	// DefaultScheduledStatementTimeout.
+	DefaultStatementTimeout time.Duration
 }
 
 // DatasetResult is what one dataset of a run produced.
@@ -164,7 +169,11 @@ func (r *Runner) attempt(ctx context.Context, job *Job, p Plan, id string, n int
 	res.Duration = time.Since(res.Started)
 	switch {
 	case errors.Is(res.Err, ErrAlreadyRunning):
-		log.Warn("run skipped: another run of this job holds its lock")
+		attrs := []any{"error", res.Err}
+		if held, ok := errors.AsType[*LockHeldError](res.Err); ok {
+			attrs = append(attrs, "holder", held)
+		}
+		log.Warn("run skipped: another run of this job holds its lock", attrs...)
 		return res
 	case res.Err != nil:
 		return res
@@ -240,6 +249,9 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 			res.Datasets = append(res.Datasets, dr)
 		}
 		if err != nil {
+			if isStatementTimeout(err) {
+				err = fmt.Errorf("%w (the statement timeout of %s, from %s)", err, sess.timeout, sess.timeoutFrom)
+			}
 			return fmt.Errorf("dataset %s: %w", ds.Name, err)
 		}
 		log.Info("dataset written", "dataset", ds.Name, "rows", dr.Rows, "duration", dr.Duration.Round(time.Millisecond))
@@ -427,12 +439,14 @@ func count(b []byte) int64 {
 
 // session is the one connection a job run uses, holding the job's lock.
 type session struct {
-	db      *sql.DB
-	conn    *sql.Conn
-	id      uint64 // server connection id, for KILL QUERY
-	lock    string
-	release func()
-	log     *slog.Logger
+	db          *sql.DB
+	conn        *sql.Conn
+	id          uint64 // server connection id, for KILL QUERY
+	lock        string
+	release     func()
+	log         *slog.Logger
+	timeout     time.Duration // the statement timeout, 0 for none
+	timeoutFrom string        // where it comes from, for its error
 }
 
 // LockName is the name of the server lock (GET_LOCK) a run of job holds:
@@ -464,7 +478,7 @@ func (r *Runner) session(ctx context.Context, conn *sql.Conn, job *Job, log *slo
 		return nil, fmt.Errorf("take job lock: %w", err)
 	}
 	if !got.Valid || got.Int64 != 1 {
-		return nil, ErrAlreadyRunning
+		return nil, lockHolder(ctx, conn, s.lock)
 	}
 	s.release = func() {
 		// The lock also goes with the connection; release it explicitly so a
@@ -475,13 +489,64 @@ func (r *Runner) session(ctx context.Context, conn *sql.Conn, job *Job, log *slo
 			s.log.Debug("release job lock", "error", err)
 		}
 	}
-	if t := r.Config.Database.StatementTimeout; t > 0 {
-		if err := setStatementTimeout(ctx, conn, t); err != nil {
-			s.release()
-			return nil, err
+	s.timeout, s.timeoutFrom = r.statementTimeout(job)
+	if s.timeout > 0 {
+		if err := setStatementTimeout(ctx, conn, s.timeout); err != nil {
+			if s.timeoutFrom == fromConfig || ctx.Err() != nil {
+				s.release()
+				return nil, err
+			}
+			// A limit joinery chose itself never fails a run that would
+			// run without it (a proxy that refuses the variable, say).
+			log.Warn("could not limit the run's statements on the server", "statement_timeout", s.timeout, "from", s.timeoutFrom, "error", err)
+			s.timeout = 0
 		}
 	}
 	return s, nil
+}
+
+// Where a run's statement timeout comes from (see Runner.statementTimeout).
+const (
+	fromConfig   = "database.statement_timeout"
+	fromJob      = "the job's timeout"
+	fromSchedule = "the default of schedule"
+)
+
+// DefaultScheduledStatementTimeout is the statement timeout of the runs
+// of Scheduler whose job sets no timeout, when the configuration sets no
+// database.statement_timeout either: a statement whose client was killed
+// (SIGKILL, OOM) goes on on the server, holding the job's lock, until it
+// sends rows or meets this limit.
+const DefaultScheduledStatementTimeout = time.Hour
+
+// statementTimeout returns the server-side limit on each statement of a
+// run of job, and where it comes from: database.statement_timeout or the
+// job's timeout (plus a second, so that the run's own timeout, whose
+// error says more, comes first), the shorter; with neither,
+// r.DefaultStatementTimeout (see DefaultScheduledStatementTimeout). A
+// statement outliving the run's timeout would only hold the job's lock
+// after its client is gone. The embedded demo database runs in joinery's
+// process and dies with it: it gets database.statement_timeout only.
+func (r *Runner) statementTimeout(job *Job) (time.Duration, string) {
+	t, from := r.Config.Database.StatementTimeout, fromConfig
+	if r.Config.Database.Embedded() {
+		return t, from
+	}
+	if job.Timeout > 0 && (t == 0 || job.Timeout+time.Second < t) {
+		t, from = job.Timeout+time.Second, fromJob
+	}
+	if t == 0 && r.DefaultStatementTimeout > 0 {
+		t, from = r.DefaultStatementTimeout, fromSchedule
+	}
+	return t, from
+}
+
+// isStatementTimeout reports whether err is the server's statement
+// timeout: 1969 on MariaDB (max_statement_time), 3024 on MySQL
+// (max_execution_time).
+func isStatementTimeout(err error) bool {
+	me, ok := errors.AsType[*mysql.MySQLError](err)
+	return ok && (me.Number == 1969 || me.Number == 3024)
 }
 
 // setStatementTimeout sets the server-side limit on each statement of the

@@ -344,10 +344,42 @@ func TestLockedJobIsSkipped(t *testing.T) {
 	if err := conn.QueryRowContext(context.Background(), "SELECT GET_LOCK(CONCAT('joinery/', DATABASE(), '/j'), 0)").Scan(&got); err != nil || got != 1 {
 		t.Fatalf("GET_LOCK = %d, %v", got, err)
 	}
-	res := r.Run(context.Background(), &r.Config.Jobs[0], logical)
-	if !errors.Is(res.Err, jobs.ErrAlreadyRunning) {
-		t.Fatalf("err = %v, want ErrAlreadyRunning", res.Err)
+	var holder uint64
+	if err := conn.QueryRowContext(context.Background(), "SELECT CONNECTION_ID()").Scan(&holder); err != nil {
+		t.Fatal(err)
 	}
+
+	// The holder is idle: a session between statements.
+	res := r.Run(context.Background(), &r.Config.Jobs[0], logical)
+	held, ok := errors.AsType[*jobs.LockHeldError](res.Err)
+	if !errors.Is(res.Err, jobs.ErrAlreadyRunning) || !ok {
+		t.Fatalf("err = %v, want a LockHeldError, which is ErrAlreadyRunning", res.Err)
+	}
+	if held.ConnID != holder || !held.Found || !held.Idle() ||
+		!strings.Contains(res.Err.Error(), fmt.Sprintf("held by connection %d (root@", holder)) ||
+		!strings.Contains(res.Err.Error(), ", idle (between statements) for ") ||
+		!strings.Contains(res.Err.Error(), fmt.Sprintf("s: a run writing its files, or a session whose client is gone without the server noticing; if no run of this job is alive, KILL %d on the server frees the lock", holder)) {
+		t.Errorf("err = %q (%+v), want connection %d named as idle, with the KILL that would free it", res.Err, held, holder)
+	}
+
+	// The holder is running a query.
+	sleeping := make(chan error, 1)
+	go func() {
+		_, err := conn.ExecContext(context.Background(), "SELECT SLEEP(3) AS joinery_test_sleep")
+		sleeping <- err
+	}()
+	time.Sleep(1100 * time.Millisecond)
+	res = r.Run(context.Background(), &r.Config.Jobs[0], logical)
+	held, _ = errors.AsType[*jobs.LockHeldError](res.Err)
+	if held == nil || held.Idle() || held.For < time.Second ||
+		!strings.Contains(res.Err.Error(), fmt.Sprintf("held by connection %d (root@", holder)) ||
+		!strings.Contains(res.Err.Error(), ", running a query for ") || !strings.Contains(res.Err.Error(), "SELECT SLEEP(3) AS joinery_test_sleep") {
+		t.Errorf("err = %v (%+v), want connection %d running its query for a second or more", res.Err, held, holder)
+	}
+	if err := <-sleeping; err != nil {
+		t.Fatal(err)
+	}
+
 	if _, err := conn.ExecContext(context.Background(), "DO RELEASE_LOCK(CONCAT('joinery/', DATABASE(), '/j'))"); err != nil {
 		t.Fatal(err)
 	}
@@ -364,6 +396,24 @@ func TestStatementTimeoutIsAccepted(t *testing.T) {
 	r, _ := setup(t, "database: {statement_timeout: 5s}\n"+oneJob(ds, csvOut))
 	if res := r.Run(context.Background(), &r.Config.Jobs[0], logical); res.Err != nil {
 		t.Fatal(res.Err)
+	}
+}
+
+// TestStatementTimeoutStopsTheQuery: the server stops a statement at the
+// limit, and the error says which limit it was and where it came from.
+func TestStatementTimeoutStopsTheQuery(t *testing.T) {
+	r, _ := setup(t, "database: {statement_timeout: 1s}\n"+oneJob(bigCrossJoin(6, true), csvOut))
+	start := time.Now()
+	res := r.Run(context.Background(), &r.Config.Jobs[0], logical)
+	if res.Err == nil || !strings.Contains(res.Err.Error(), "max_statement_time exceeded") ||
+		!strings.Contains(res.Err.Error(), "(the statement timeout of 1s, from database.statement_timeout)") {
+		t.Fatalf("err = %v, want the server's statement timeout, named", res.Err)
+	}
+	if jobs.Retryable(res.Err) {
+		t.Errorf("a statement timeout is retryable: %v", res.Err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("the run took %v", took)
 	}
 }
 

@@ -51,6 +51,13 @@ func Schedulable(cfg *Config) error {
 // no new run, waits up to Grace for running ones, cancels what is still
 // running, waits for it to clean up and returns nil.
 func (s *Scheduler) Run(ctx context.Context) error {
+	// Scheduled runs have a statement timeout even when nothing sets one
+	// (see Runner.statementTimeout).
+	runner := *s.Runner
+	if runner.DefaultStatementTimeout == 0 {
+		runner.DefaultStatementTimeout = DefaultScheduledStatementTimeout
+	}
+	s.Runner = &runner
 	cfg := s.Runner.Config
 	if err := Schedulable(cfg); err != nil {
 		return err
