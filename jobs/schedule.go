@@ -136,19 +136,21 @@ func (s *Scheduler) runScheduled(ctx, stopping context.Context, job *Job, t time
 }
 
 // catchUp starts, in the background, the run of a scheduled time that job
-// missed while joinery was not running (see Job.CatchUp).
+// missed while joinery was not running (see Job.CatchUp), after logging
+// the missed times it drops.
 func (s *Scheduler) catchUp(ctx, stopping context.Context, wg *sync.WaitGroup, job *Job) {
-	at, ok, err := s.Runner.Config.missed(job, time.Now())
+	log := s.Logger.With("job", job.Name)
+	cu, err := s.Runner.Config.missed(job, time.Now())
 	if err != nil {
-		s.Logger.Warn("catch-up: cannot read the job's state", "job", job.Name, "error", err)
+		log.Warn("catch-up: cannot read the job's state", "error", err)
 		return
 	}
-	if !ok {
+	cu.log(log, job)
+	if cu.Run.IsZero() {
 		return
 	}
-	s.Logger.Info("catching up a missed run", "job", job.Name, "logical_time", at.Format(time.RFC3339))
 	wg.Go(func() {
-		res := s.runScheduled(ctx, stopping, job, at)
+		res := s.runScheduled(ctx, stopping, job, cu.Run)
 		if s.OnResult != nil {
 			s.OnResult(res)
 		}

@@ -139,6 +139,24 @@ func (d *Dir) scan(job string) (runs []run, warnings []string, err error) {
 	return runs, warnings, nil
 }
 
+// LastRun returns the newest logical time of job's runs that are not
+// partial, as its manifests anywhere under d record them (the zero time
+// when none does), and warnings about manifests it could not read. It is
+// what the job's state records, for a state that is lost, unreadable or
+// could not be written.
+func (d *Dir) LastRun(job string) (time.Time, []string, error) {
+	runs, warnings, err := d.scan(job)
+	if err != nil {
+		return time.Time{}, warnings, err
+	}
+	for _, x := range runs {
+		if !x.m.Partial {
+			return x.m.Logical, warnings, nil
+		}
+	}
+	return time.Time{}, warnings, nil
+}
+
 // Retain deletes the files of job's runs that r no longer keeps (see
 // Retention), never those of the run for the logical time current. It
 // only ever deletes what a manifest of the job lists, only when the file

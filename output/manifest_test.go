@@ -197,3 +197,34 @@ func TestLatest(t *testing.T) {
 		})
 	}
 }
+
+// TestLastRun: the newest logical time of a job's complete runs, whatever
+// the order the manifests were written in; partial runs, other jobs'
+// manifests and files that are not manifests do not count.
+func TestLastRun(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Date(2026, 11, 1, 6, 0, 0, 0, time.UTC)
+	d, err := OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if got, _, err := d.LastRun("j"); err != nil || !got.IsZero() {
+		t.Fatalf("no manifests: LastRun = %v, %v; want the zero time", got, err)
+	}
+	fakeRun(t, dir, "j", t0.Add(48*time.Hour), map[string]string{"j/b.csv": "b"})
+	fakeRun(t, dir, "j", t0, map[string]string{"j/a.csv": "a"})
+	fakeRun(t, dir, "j-other", t0.Add(96*time.Hour), map[string]string{"o/c.csv": "c"})
+	partial := fakeRun(t, dir, "j", t0.Add(72*time.Hour), map[string]string{"j/p.csv": "p"})
+	var m Manifest
+	data, _ := os.ReadFile(partial)
+	json.Unmarshal(data, &m)
+	m.Partial = true
+	data, _ = json.Marshal(m)
+	os.WriteFile(partial, data, 0o644)
+	os.WriteFile(filepath.Join(dir, "j", "j-broken"+ManifestSuffix), []byte("{"), 0o644)
+	got, _, err := d.LastRun("j")
+	if err != nil || !got.Equal(t0.Add(48*time.Hour)) {
+		t.Errorf("LastRun = %v, %v; want %v", got, err, t0.Add(48*time.Hour))
+	}
+}
