@@ -71,8 +71,8 @@ func (e *LockHeldError) Holder() string {
 	return s
 }
 
-// LogValue gives the holder's fields to the run's log record.
-func (e *LockHeldError) LogValue() slog.Value {
+// logValue is the holder's fields, for the skip's log record.
+func (e *LockHeldError) logValue() slog.Value {
 	attrs := []slog.Attr{slog.String("lock", e.Lock)}
 	if e.ConnID != 0 {
 		attrs = append(attrs, slog.Uint64("connection_id", e.ConnID))

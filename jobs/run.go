@@ -171,7 +171,7 @@ func (r *Runner) attempt(ctx context.Context, job *Job, p Plan, id string, n int
 	case errors.Is(res.Err, ErrAlreadyRunning):
 		attrs := []any{"error", res.Err}
 		if held, ok := errors.AsType[*LockHeldError](res.Err); ok {
-			attrs = append(attrs, "holder", held)
+			attrs = append(attrs, slog.Attr{Key: "holder", Value: held.logValue()})
 		}
 		log.Warn("run skipped: another run of this job holds its lock", attrs...)
 		return res
