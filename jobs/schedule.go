@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -15,9 +18,18 @@ import (
 type Scheduler struct {
 	Runner *Runner
 	Logger *slog.Logger
-	// Grace is how long a running job may go on after shutdown begins
-	// before it is cancelled (its temporary files are then removed).
+	// Grace is how long running jobs may go on after shutdown begins
+	// before they are cancelled (their temporary files are then removed).
 	Grace time.Duration
+	// Abort, once closed, cancels the running jobs of a shutdown at once,
+	// without waiting for the rest of Grace: a second SIGTERM.
+	Abort <-chan struct{}
+	// Reload reloads the configuration each time it receives (SIGHUP); see
+	// reload.
+	Reload <-chan struct{}
+	// Load reads the configuration for Reload; nil reads the file the
+	// configuration in use came from, with Load.
+	Load func() (*Config, error)
 	// OnResult, when set, receives each finished run.
 	OnResult func(*Result)
 }
@@ -47,76 +59,50 @@ func Schedulable(cfg *Config) error {
 	return nil
 }
 
-// Run schedules the jobs and blocks until ctx is cancelled. It then starts
-// no new run, waits up to Grace for running ones, cancels what is still
-// running, waits for it to clean up and returns nil.
+// Run schedules the jobs and blocks until ctx is cancelled, reloading the
+// configuration on each receive from Reload. It then starts no new run,
+// waits up to Grace (or until Abort) for running ones, cancels what is
+// still running, waits for it to clean up and returns nil.
 func (s *Scheduler) Run(ctx context.Context) error {
-	// Scheduled runs have a statement timeout even when nothing sets one
-	// (see Runner.statementTimeout).
-	runner := *s.Runner
-	if runner.DefaultStatementTimeout == 0 {
-		runner.DefaultStatementTimeout = DefaultScheduledStatementTimeout
-	}
-	s.Runner = &runner
 	cfg := s.Runner.Config
 	if err := Schedulable(cfg); err != nil {
 		return err
 	}
-	logger := cronLogger{s.Logger}
-	c := cron.New(
-		cron.WithLocation(cfg.Location),
-		cron.WithLogger(logger),
-		// SkipIfStillRunning must wrap Recover: the other order skips a job
-		// forever after it panics once.
-		cron.WithChain(cron.SkipIfStillRunning(logger), cron.Recover(logger)),
-	)
-
 	// Runs get a context of their own: shutdown cancels it only after the
 	// grace period.
 	runCtx, cancelRuns := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRuns()
-
-	for i := range cfg.Jobs {
-		job := &cfg.Jobs[i]
-		var id cron.EntryID
-		id = c.Schedule(job.sched, cron.FuncJob(func() {
-			// Entry.Prev is the scheduled time of the run now starting: the
-			// logical time, whatever the delay in starting it.
-			logical := c.Entry(id).Prev.In(job.Location)
-			res := s.runScheduled(runCtx, ctx, job, logical)
-			if s.OnResult != nil {
-				s.OnResult(res)
-			}
-		}))
-		next := job.sched.Next(time.Now())
-		s.Logger.Info("job scheduled", "job", job.Name, "schedule", job.Schedule, "timezone", job.Location.String(), "next_run", next.In(job.Location).Format(time.RFC3339))
-	}
+	runs := newRunSet()
 
 	// Commits that a crash interrupted are finished, and the temporary
 	// files of runs that died removed, before anything runs.
 	for i := range cfg.Jobs {
 		s.Runner.Recover(&cfg.Jobs[i])
 	}
-	c.Start()
+	cur := s.start(runCtx, ctx, runs, s.runner(cfg))
 	s.Logger.Info("scheduler started", "jobs", len(cfg.Jobs))
-	var catchUps sync.WaitGroup
 	for i := range cfg.Jobs {
-		s.catchUp(runCtx, ctx, &catchUps, &cfg.Jobs[i])
+		s.catchUp(runCtx, ctx, runs, cur.runner, &cfg.Jobs[i])
 	}
-	<-ctx.Done()
+	for ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-s.Reload:
+			cur = s.reload(runCtx, ctx, runs, cur)
+		}
+	}
 
-	s.Logger.Info("shutting down: no new runs will start", "grace", s.Grace)
-	stopped := c.Stop()
-	idle := make(chan struct{})
-	go func() {
-		<-stopped.Done()
-		catchUps.Wait()
-		close(idle)
-	}()
+	s.Logger.Info("shutting down: no new runs will start", "grace", s.Grace, "running", runs.names())
+	cur.cron.Stop()
+	idle := runs.stop()
 	select {
 	case <-idle:
 	case <-time.After(s.Grace):
-		s.Logger.Warn("grace period over: cancelling running jobs")
+		s.Logger.Warn("grace period over: cancelling running jobs", "running", runs.names())
+		cancelRuns()
+		<-idle
+	case <-s.Abort:
+		s.Logger.Warn("stop requested again: cancelling running jobs now", "running", runs.names())
 		cancelRuns()
 		<-idle
 	}
@@ -124,47 +110,224 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	return nil
 }
 
+// schedule is the cron of one configuration, and the runner of its runs.
+type schedule struct {
+	cron   *cron.Cron
+	runner *Runner
+}
+
+// runner returns the runner of cfg's runs: the Scheduler's, on cfg, with
+// a statement timeout even when nothing sets one (see
+// Runner.statementTimeout).
+func (s *Scheduler) runner(cfg *Config) *Runner {
+	r := *s.Runner
+	r.Config = cfg
+	if r.DefaultStatementTimeout == 0 {
+		r.DefaultStatementTimeout = DefaultScheduledStatementTimeout
+	}
+	return &r
+}
+
+// start schedules each job of r's configuration on a cron of its own, and
+// starts it.
+func (s *Scheduler) start(runCtx, stopping context.Context, runs *runSet, r *Runner) *schedule {
+	cfg := r.Config
+	c := cron.New(cron.WithLocation(cfg.Location), cron.WithLogger(cronLogger{s.Logger}))
+	for i := range cfg.Jobs {
+		job := &cfg.Jobs[i]
+		var id cron.EntryID
+		id = c.Schedule(job.sched, cron.FuncJob(func() {
+			// Entry.Prev is the scheduled time of the run now starting: the
+			// logical time, whatever the delay in starting it.
+			t := c.Entry(id).Prev.In(job.Location)
+			if s.claim(runs, job, t) {
+				s.run(runCtx, stopping, runs, r, job, t)
+			}
+		}))
+		next := job.sched.Next(time.Now())
+		s.Logger.Info("job scheduled", "job", job.Name, "schedule", job.Schedule, "timezone", job.Location.String(), "next_run", next.In(job.Location).Format(time.RFC3339))
+	}
+	c.Start()
+	return &schedule{cron: c, runner: r}
+}
+
+// reload reads the configuration again and, when it can replace the one
+// in use (see reloadable), swaps cur's schedules for its own. Runs under
+// way are not disturbed: they go on with the configuration they started
+// with, and a job is not started again while a run of it is under way,
+// whichever configuration started it (see runSet). A configuration that
+// cannot be used is logged as an error, and cur stays.
+func (s *Scheduler) reload(runCtx, stopping context.Context, runs *runSet, cur *schedule) *schedule {
+	old := cur.runner.Config
+	s.Logger.Info("reloading the configuration", "file", old.File)
+	load := s.Load
+	if load == nil {
+		load = func() (*Config, error) { return Load(old.File) }
+	}
+	cfg, err := load()
+	if err == nil {
+		err = reloadable(old, cfg)
+	}
+	if err != nil {
+		s.Logger.Error("reload failed: the configuration in use stays", "file", old.File, "error", err)
+		return cur
+	}
+	cur.cron.Stop() // its running jobs go on
+	next := s.start(runCtx, stopping, runs, s.runner(cfg))
+	added, removed := jobsDiff(old, cfg)
+	s.Logger.Info("configuration reloaded", "file", cfg.File, "jobs", len(cfg.Jobs), "added", added, "removed", removed, "running", runs.names())
+	return next
+}
+
+// reloadable reports why cfg cannot replace old in a running scheduler:
+// it cannot be scheduled, its output folder cannot be written, or its
+// database settings differ from old's (the connection pool was opened
+// with them: a restart applies them).
+func reloadable(old, cfg *Config) error {
+	if err := Schedulable(cfg); err != nil {
+		return err
+	}
+	a, b := old.Database, cfg.Database
+	a.Location, b.Location = nil, nil
+	if a != b {
+		return errors.New("the database settings changed: restart joinery to apply them")
+	}
+	return cfg.CheckOutputDir()
+}
+
+// jobsDiff returns the names of the jobs cfg has and old has not, and
+// those old has and cfg has not.
+func jobsDiff(old, cfg *Config) (added, removed []string) {
+	for _, j := range cfg.Jobs {
+		if _, err := old.Job(j.Name); err != nil {
+			added = append(added, j.Name)
+		}
+	}
+	for _, j := range old.Jobs {
+		if _, err := cfg.Job(j.Name); err != nil {
+			removed = append(removed, j.Name)
+		}
+	}
+	return added, removed
+}
+
+// claim reserves job's run for its scheduled time t in runs. A run of the
+// job under way keeps it from starting (logged as a skip), and so does
+// the shutdown.
+func (s *Scheduler) claim(runs *runSet, job *Job, t time.Time) bool {
+	ok, busy := runs.start(job.Name)
+	if busy {
+		s.Logger.Warn("run skipped: the previous run of this job is still running", "job", job.Name, "logical_time", t.Format(time.RFC3339))
+	}
+	return ok
+}
+
+// run runs job, claimed in runs, for its scheduled time t with r; see
+// runScheduled. A panic is logged, and the daemon goes on.
+func (s *Scheduler) run(runCtx, stopping context.Context, runs *runSet, r *Runner, job *Job, t time.Time) {
+	defer runs.done(job.Name)
+	defer func() {
+		if p := recover(); p != nil {
+			s.Logger.Error("run panicked", "job", job.Name, "logical_time", t.Format(time.RFC3339), "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
+	res := s.runScheduled(runCtx, stopping, r, job, t)
+	if s.OnResult != nil {
+		s.OnResult(res)
+	}
+}
+
 // runScheduled runs job for its scheduled time t, with the default
 // parameter values, retrying as the job says.
-func (s *Scheduler) runScheduled(ctx, stopping context.Context, job *Job, t time.Time) *Result {
+func (s *Scheduler) runScheduled(ctx, stopping context.Context, r *Runner, job *Job, t time.Time) *Result {
 	p, err := job.PlanAt(t, nil)
 	if err != nil {
-		s.Logger.Error("run failed", "job", job.Name, "error", err)
-		return &Result{Job: job.Name, Logical: t.In(job.Location), Started: time.Now(), Err: err}
+		return r.failedToPlan(job, t, err)
 	}
-	return s.Runner.runWithRetries(ctx, stopping, job, p)
+	return r.runWithRetries(ctx, stopping, job, p)
 }
 
 // catchUp starts, in the background, the run of a scheduled time that job
 // missed while joinery was not running (see Job.CatchUp), after logging
 // the missed times it drops.
-func (s *Scheduler) catchUp(ctx, stopping context.Context, wg *sync.WaitGroup, job *Job) {
+func (s *Scheduler) catchUp(ctx, stopping context.Context, runs *runSet, r *Runner, job *Job) {
 	log := s.Logger.With("job", job.Name)
-	cu, err := s.Runner.Config.missed(job, time.Now())
+	cu, err := r.Config.missed(job, time.Now())
 	if err != nil {
 		log.Warn("catch-up: cannot read the job's state", "error", err)
 		return
 	}
 	cu.log(log, job)
-	if cu.Run.IsZero() {
+	if cu.Run.IsZero() || !s.claim(runs, job, cu.Run) {
 		return
 	}
-	wg.Go(func() {
-		res := s.runScheduled(ctx, stopping, job, cu.Run)
-		if s.OnResult != nil {
-			s.OnResult(res)
-		}
-	})
+	go s.run(ctx, stopping, runs, r, job, cu.Run)
+}
+
+// runSet is what the scheduler runs, by job name. A job runs once at a
+// time, whichever configuration (before or after a reload) scheduled it,
+// in place of robfig/cron's SkipIfStillRunning, which is per cron and
+// logs a skip without the job's name; and shutdown waits until nothing
+// runs.
+type runSet struct {
+	mu       sync.Mutex
+	running  map[string]bool
+	stopping bool
+	idle     chan struct{} // closed when stopping and nothing runs
+}
+
+func newRunSet() *runSet {
+	return &runSet{running: make(map[string]bool), idle: make(chan struct{})}
+}
+
+// start marks a run of job as under way. It reports false when the set is
+// stopping or, busy, when a run of job is under way already.
+func (rs *runSet) start(job string) (ok, busy bool) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	switch {
+	case rs.stopping:
+		return false, false
+	case rs.running[job]:
+		return false, true
+	}
+	rs.running[job] = true
+	return true, false
+}
+
+// done marks the run of job as over.
+func (rs *runSet) done(job string) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	delete(rs.running, job)
+	if rs.stopping && len(rs.running) == 0 {
+		close(rs.idle)
+	}
+}
+
+// stop starts no run from now on, and returns a channel closed when none
+// is under way.
+func (rs *runSet) stop() <-chan struct{} {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if !rs.stopping && len(rs.running) == 0 {
+		close(rs.idle)
+	}
+	rs.stopping = true
+	return rs.idle
+}
+
+// names returns the jobs under way, sorted, for the log.
+func (rs *runSet) names() []string {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return append([]string{}, slices.Sorted(maps.Keys(rs.running))...)
 }
 
 // cronLogger routes robfig/cron's logging to slog.
 type cronLogger struct{ l *slog.Logger }
 
 func (c cronLogger) Info(msg string, kv ...any) {
-	if msg == "skip" {
-		c.l.Warn("run skipped: the previous run of this job is still running")
-		return
-	}
 	c.l.Debug("cron: "+msg, kv...)
 }
 
