@@ -305,7 +305,8 @@ func openDB(ctx context.Context, cfg *jobs.Config, log *slog.Logger, waitForDB b
 			_ = stop()
 			return nil, nil, err
 		}
-		log.Error("the database is not reachable yet; runs will try again when they start", "error", err)
+		// A warning: what fails because of it is each run, which says so.
+		log.Warn("the database is not reachable yet; runs will try again when they start", "error", err)
 	}
 	return db, func() {
 		db.Close()
