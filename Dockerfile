@@ -3,8 +3,15 @@
 # on distroless (CA certificates, tzdata, non-root user, no shell).
 #
 #   docker build -t joinery --build-arg VERSION=$(git describe --always) .
-#   docker run --rm -e JOINERY_DSN='reporter:...@tcp(db:3306)/app' \
+#   docker run --rm --stop-timeout 30 -e JOINERY_DSN='reporter:...@tcp(db:3306)/app' \
 #     -v $PWD/config.yaml:/etc/joinery/config.yaml:ro -v joinery-reports:/reports joinery
+#
+# On SIGTERM, schedule gives running jobs --grace (20 s) to finish, then
+# cancels them, which takes a few seconds more. Docker sends SIGKILL after
+# 10 s by default: give it 30 (--stop-timeout 30, docker stop -t 30, or
+# Compose's stop_grace_period: 30s), and keep that at least 10 s above
+# --grace; Kubernetes' terminationGracePeriodSeconds likewise (default 30).
+# SIGHUP (docker kill -s HUP) reloads the configuration.
 #
 # The reports go to /reports, owned by the non-root user (uid 65532): a new
 # named volume takes that owner; a host folder must be writable by 65532 (or

@@ -51,7 +51,7 @@ Usage:
   joinery sql JOB... | --all [RUN FLAGS]   print each dataset's SQL and bound values
   joinery explain JOB... | --all [RUN FLAGS]
                                            run EXPLAIN for each dataset (MySQL/MariaDB)
-  joinery schedule [--grace 5m]            run every job on its schedule until stopped
+  joinery schedule [--grace 20s]           run every job on its schedule until stopped
   joinery version                          print the version
 
 Run flags:
@@ -75,9 +75,11 @@ Exit status: 0 ok, 1 a job failed, 2 usage or configuration error,
 3 a job was skipped because another run of it was in progress, 130 interrupted.
 `
 
-// run is the whole CLI; main only maps its result to an exit status.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	err := dispatch(ctx, args, stdout, stderr)
+// run is the whole CLI; main only maps its result to an exit status. ctx
+// ends at the first stop signal; sig says what further signals ask for
+// (nil: nothing).
+func run(ctx context.Context, sig *signals, args []string, stdout, stderr io.Writer) int {
+	err := dispatch(ctx, sig, args, stdout, stderr)
 	if err == nil {
 		return exitOK
 	}
@@ -101,7 +103,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func dispatch(ctx context.Context, sig *signals, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return usageErr("no command given")
@@ -129,7 +131,7 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "explain":
 		return cmdExplain(ctx, rest, stdout, stderr)
 	case "schedule":
-		return cmdSchedule(ctx, rest, stdout, stderr)
+		return cmdSchedule(ctx, sig, rest, stdout, stderr)
 	}
 	fmt.Fprint(stderr, usage)
 	return usageErr("unknown command %q", cmd)
@@ -906,9 +908,18 @@ func formatArg(a any) string {
 	return fmt.Sprintf("%v (%T)", a, a)
 }
 
-func cmdSchedule(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, c := newFlags("schedule", "schedule [--grace 5m]", stdout, stderr)
-	grace := fs.Duration("grace", 5*time.Minute, "on SIGINT/SIGTERM, how long a running job may finish before it is cancelled")
+// defaultGrace is schedule's --grace: with the few seconds a cancelled
+// run takes to stop its query on the server and remove its files, it ends
+// within the 30 s that Kubernetes gives a pod by default
+// (terminationGracePeriodSeconds) before its SIGKILL.
+const defaultGrace = 20 * time.Second
+
+func cmdSchedule(ctx context.Context, sig *signals, args []string, stdout, stderr io.Writer) error {
+	// From now on SIGHUP reloads the configuration; one that comes before
+	// the scheduler runs waits for it.
+	reloads := sig.reloads()
+	fs, c := newFlags("schedule", "schedule [--grace 20s]", stdout, stderr)
+	grace := fs.Duration("grace", defaultGrace, "on SIGINT/SIGTERM, how long running jobs may finish before they are cancelled (a second signal cancels them at once)")
 	if _, err := c.parse(fs, args); err != nil {
 		return err
 	}
@@ -937,6 +948,9 @@ func cmdSchedule(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		Runner: &jobs.Runner{DB: db, Config: cfg, Logger: log, Version: version},
 		Logger: log,
 		Grace:  *grace,
+		Abort:  sig.aborts(),
+		Reload: reloads,
+		Load:   c.load,
 	}
 	return s.Run(ctx)
 }

@@ -408,12 +408,7 @@ func TestScheduleStopsOnSIGTERM(t *testing.T) {
 		}
 	}
 	// No temporary file is left behind, whatever the run was doing.
-	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if strings.Contains(filepath.Base(path), ".tmp-") {
-			t.Errorf("temporary file left: %s", path)
-		}
-		return nil
-	})
+	checkNoTempFiles(t, dir)
 }
 
 // daemon is a joinery schedule process under test.

@@ -70,7 +70,7 @@ func newInProcess(t *testing.T) *inProcess {
 
 func (p *inProcess) run(ctx context.Context, stdout io.Writer, args ...string) (int, string) {
 	var stderr bytes.Buffer
-	code := run(ctx, append(append([]string{}, args...), "--config", p.cfg, "--log-level", "error"), stdout, &stderr)
+	code := run(ctx, nil, append(append([]string{}, args...), "--config", p.cfg, "--log-level", "error"), stdout, &stderr)
 	return code, stderr.String()
 }
 

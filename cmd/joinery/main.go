@@ -3,10 +3,7 @@
 package main
 
 import (
-	"context"
 	"os"
-	"os/signal"
-	"syscall"
 	_ "time/tzdata" // zones work in images without /usr/share/zoneinfo
 )
 
@@ -14,8 +11,8 @@ import (
 var version = "dev"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
+	sig, release := notifySignals()
+	code := run(sig.stop, sig, os.Args[1:], os.Stdout, os.Stderr)
+	release()
 	os.Exit(code)
 }
