@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -23,7 +24,7 @@ import (
 // warning, "attempt failed, will retry", with the attempt, the wait and
 // the error. The end of a run that failed is logged once: an error, "run
 // failed", with the attempts made, the last error and why it is not
-// retried (the error is permanent, the retries are spent); or a warning,
+// retried ("the error is permanent", "gave up after N attempts"); or a warning,
 // "run cancelled", when ctx ended (a signal, or the scheduler stopping)
 // and cut the run or its wait for the next attempt short.
 func (r *Runner) RunWithRetries(ctx context.Context, job *Job, p Plan) *Result {
@@ -57,7 +58,7 @@ func (r *Runner) runWithRetries(runCtx, waitCtx context.Context, job *Job, p Pla
 		case !Retryable(res.Err):
 			why = "the error is permanent"
 		case attempt > job.Retries:
-			why = "the retries are spent"
+			why = fmt.Sprintf("gave up after %d attempts", attempt)
 		case waitCtx.Err() != nil:
 			// The attempt failed for a reason that passes, and would be
 			// tried again but for the shutdown.

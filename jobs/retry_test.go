@@ -692,7 +692,7 @@ func TestRunWithRetriesGivesUp(t *testing.T) {
 		}
 	}
 	errs := logs.find(t, "ERROR", "")
-	if len(errs) != 1 || errs[0]["msg"] != "run failed" || errs[0]["attempts"] != 4.0 || errs[0]["not_retried"] != "the retries are spent" ||
+	if len(errs) != 1 || errs[0]["msg"] != "run failed" || errs[0]["attempts"] != 4.0 || errs[0]["not_retried"] != "gave up after 4 attempts" ||
 		!strings.Contains(errs[0]["error"].(string), "connection refused") {
 		t.Errorf("error records = %v, want one: run failed after 4 attempts, the retries spent, with the last error\n%s", errs, logs)
 	}
