@@ -87,6 +87,13 @@ type Job struct {
 	OnEmpty string `yaml:"on_empty"`
 	// Retention deletes the files of older runs; see output.Retain.
 	Retention output.Retention `yaml:"retention"`
+	// Snapshot (default true) reads every dataset of a run from one
+	// consistent snapshot of the database: a read-only REPEATABLE READ
+	// transaction started WITH CONSISTENT SNAPSHOT on the run's connection
+	// (see session.begin). false reads each dataset as of its own query,
+	// for runs so long that holding one read view would cost the server
+	// too much (see docs/QUERIES.md#one-snapshot-per-run).
+	Snapshot *bool `yaml:"snapshot"`
 
 	Location *time.Location `yaml:"-"`
 	sched    cron.Schedule
@@ -104,6 +111,10 @@ func (j *Job) Next(t time.Time, n int) []time.Time {
 	}
 	return out
 }
+
+// ReadsSnapshot reports whether a run of the job reads all its datasets
+// from one consistent snapshot (the job's snapshot setting, default true).
+func (j *Job) ReadsSnapshot() bool { return j.Snapshot == nil || *j.Snapshot }
 
 // Job returns the job with the given name, or ErrJobNotFound.
 func (c *Config) Job(name string) (*Job, error) {

@@ -99,14 +99,16 @@ func (r *Runner) manifest(job *Job, res *Result, reports []output.Report, log *s
 		}
 	}
 	m := &output.Manifest{
-		Job:      job.Name,
-		Logical:  res.Logical,
-		Partial:  res.Partial,
-		Started:  res.Started.In(job.Location),
-		Duration: time.Since(res.Started).Seconds(),
-		Version:  r.Version,
-		DBHost:   r.Config.Database.Host(),
-		Warnings: slices.Clone(res.Warnings),
+		Job:       job.Name,
+		Logical:   res.Logical,
+		Partial:   res.Partial,
+		Started:   res.Started.In(job.Location),
+		Duration:  time.Since(res.Started).Seconds(),
+		Version:   r.Version,
+		DBHost:    r.Config.Database.Host(),
+		Warnings:  slices.Clone(res.Warnings),
+		Snapshot:  res.Snapshot != "",
+		Isolation: res.Snapshot,
 	}
 	if res.Window != nil {
 		m.Window = &output.Window{From: res.Window.Start.In(job.Location), To: res.Window.End.In(job.Location)}

@@ -27,14 +27,19 @@ type Manifest struct {
 	// Partial marks a run whose window was not over when it ran (run
 	// --allow-partial): it never moves the latest names and never counts
 	// as the job's last success.
-	Partial  bool           `json:"partial,omitempty"`
-	Started  time.Time      `json:"started"`
-	Duration float64        `json:"duration_seconds"`
-	Version  string         `json:"joinery_version"`
-	DBHost   string         `json:"database_host,omitempty"`
-	Datasets []ManifestSet  `json:"datasets"`
-	Files    []ManifestFile `json:"files"`
-	Warnings []string       `json:"warnings,omitempty"`
+	Partial  bool      `json:"partial,omitempty"`
+	Started  time.Time `json:"started"`
+	Duration float64   `json:"duration_seconds"`
+	Version  string    `json:"joinery_version"`
+	DBHost   string    `json:"database_host,omitempty"`
+	// Snapshot says that every dataset was read from one consistent
+	// snapshot of the database, in a transaction of isolation level
+	// Isolation; false when each was read as of its own query.
+	Snapshot  bool           `json:"snapshot"`
+	Isolation string         `json:"isolation_level,omitempty"`
+	Datasets  []ManifestSet  `json:"datasets"`
+	Files     []ManifestFile `json:"files"`
+	Warnings  []string       `json:"warnings,omitempty"`
 }
 
 // Window is a run's data window.
