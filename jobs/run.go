@@ -201,6 +201,13 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 		res.Snapshot = snapshotIsolation
 	}
 	env := job.Env(p, r.Config.Database.Location)
+	// The server says which windows are TIMESTAMP columns, whose bounds
+	// are bound in UTC: asked inside the snapshot, so the types are those
+	// of the tables the datasets read.
+	env.TimestampWindows, err = r.windowTypes(ctx, sess, job, env, res, log)
+	if err != nil {
+		return err
+	}
 	for i := range job.Datasets {
 		ds := &job.Datasets[i]
 		if ds.Internal {
@@ -248,6 +255,24 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 	// the run has happened. Nothing below fails it.
 	r.committed(dir, job, res, c, log)
 	return nil
+}
+
+// windowTypes returns the datasets of job whose window the server types
+// TIMESTAMP (see timestampWindows), and adds a warning to res for each
+// window that mixes TIMESTAMP and DATETIME columns.
+func (r *Runner) windowTypes(ctx context.Context, sess *session, job *Job, env queries.Env, res *Result, log *slog.Logger) (map[string]bool, error) {
+	stamps, warnings, err := timestampWindows(ctx, sess.conn, job, env)
+	if err != nil {
+		return nil, err
+	}
+	for name := range stamps {
+		log.Debug("window bounds in UTC: the window is a TIMESTAMP", "dataset", name)
+	}
+	for _, w := range warnings {
+		log.Warn("window bounds", "warning", w)
+		res.Warnings = append(res.Warnings, w)
+	}
+	return stamps, nil
 }
 
 // dataset runs one dataset's query once and feeds each row to every report.
