@@ -455,6 +455,13 @@ func (v validator) job(p string, j *Job, defaultLoc *time.Location) {
 				}
 			}
 		}
+		for _, f := range [][2]string{{"path", o.Path}, {"latest", o.Latest}} {
+			for _, name := range output.ParamFields(f[1]) {
+				if !slices.ContainsFunc(j.Params, func(p queries.Param) bool { return p.Name == name }) {
+					v.failValue(op+"."+f[0], f[1], "{param.%s}: %s", name, undeclared(name, j.Params))
+				}
+			}
+		}
 		v.destinations(op, j, o)
 	}
 	switch j.OnEmpty {
@@ -470,6 +477,18 @@ func (v validator) job(p string, j *Job, defaultLoc *time.Location) {
 	if j.Retention.Days < 0 {
 		v.failValue(p+".retention.days", fmt.Sprint(j.Retention.Days), "want a number of days, at least 1")
 	}
+}
+
+// undeclared says that a job with params does not declare name.
+func undeclared(name string, params []queries.Param) string {
+	if len(params) == 0 {
+		return "the job declares no parameters"
+	}
+	names := make([]string, len(params))
+	for i, p := range params {
+		names[i] = p.Name
+	}
+	return fmt.Sprintf("the job declares no parameter %s (declared: %s)", name, strings.Join(names, ", "))
 }
 
 // destinations reports an output that would write a file another output

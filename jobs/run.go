@@ -65,6 +65,7 @@ type Result struct {
 	Job      string
 	Logical  time.Time       // in the job's zone
 	Window   *queries.Window // nil when the job has no window
+	Params   []output.Param  // the run's parameter values, in declaration order
 	Started  time.Time
 	Duration time.Duration
 	Datasets []DatasetResult
@@ -112,7 +113,7 @@ func (r *Runner) RunPlan(ctx context.Context, job *Job, p Plan) *Result {
 // attempt is RunPlan without logging a failure: RunWithRetries logs it
 // once for all its attempts.
 func (r *Runner) attempt(ctx context.Context, job *Job, p Plan) *Result {
-	res := &Result{Job: job.Name, Logical: p.Logical.In(job.Location), Window: p.Window, Started: time.Now()}
+	res := &Result{Job: job.Name, Logical: p.Logical.In(job.Location), Window: p.Window, Params: runParams(job, p), Started: time.Now()}
 	res.Partial = p.NotOver(res.Started)
 	log := r.Logger.With("job", job.Name)
 	attrs := []any{"logical_time", res.Logical.Format(time.RFC3339)}
@@ -180,6 +181,9 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 		}
 	}()
 	vars := r.vars(job, res)
+	if r.snapshot(job, sess) {
+		vars.Snapshot = snapshotIsolation
+	}
 	if p.Window != nil {
 		vars.WindowStart, vars.WindowEnd = p.Window.Start, p.Window.End
 	}

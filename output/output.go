@@ -180,6 +180,12 @@ type Vars struct {
 	Location    *time.Location
 	Version     string // joinery's version, for the About sheet
 	DBHost      string // database host and port, never credentials
+	// Params are the run's parameters, in declaration order: {param.NAME}
+	// in paths, rows of the About sheet.
+	Params []Param
+	// Snapshot is the isolation level of the consistent snapshot the run
+	// reads, "" when it reads none (About sheet).
+	Snapshot string
 	// SkipEmpty leaves datasets without rows out of the report: no csv or
 	// jsonl file, no sheet; a workbook left with no data sheet is not
 	// written at all.
