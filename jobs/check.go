@@ -3,8 +3,10 @@ package jobs
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -19,25 +21,76 @@ import (
 // declared type, its default or a zero value (queries.CheckParams), so the
 // SQL has the shape of a run's (a list parameter is IN (?), never IN
 // (NULL) or a type error); the window is the one of a run now.
-func Check(ctx context.Context, db *sql.DB, job *Job, ds *queries.Dataset) error {
+//
+// When dbLoc, database.timezone, is not UTC, Check also asks the server
+// the types of the columns that date-times are compared with (see
+// checkWindow): a window that mixes TIMESTAMP and DATETIME or DATE
+// columns is an error, since no bounds select the right instants of both;
+// a window on no date or time column, and a TIMESTAMP column compared
+// with :window_start, :window_end or a datetime parameter outside the
+// window (bound as a wall clock in dbLoc, so off by its offset), are
+// warnings naming the column.
+func Check(ctx context.Context, db *sql.DB, job *Job, ds *queries.Dataset, dbLoc *time.Location) (warnings []string, err error) {
 	params, err := queries.CheckParams(job.Params, job.Location)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	p := Plan{Params: params}
 	if job.Window.IsSet() {
 		w := job.Window.Bounds(time.Now(), job.Location)
 		p.Window = &w
 	}
-	q, err := queries.Compile(ds, job.Env(p, time.UTC))
+	env := job.Env(p, dbLoc)
+	q, err := queries.Compile(ds, env)
 	if err != nil {
-		return fmt.Errorf("compile: %w", err)
+		return nil, fmt.Errorf("compile: %w", err)
 	}
 	stmt, err := db.PrepareContext(ctx, q.SQL)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return stmt.Close()
+	if err := stmt.Close(); err != nil {
+		return nil, err
+	}
+	if comparesInUTC(dbLoc) {
+		return nil, nil
+	}
+	if ds.Window != "" && p.Window != nil {
+		wc, err := checkWindow(ctx, db, ds, env)
+		switch {
+		case err != nil:
+			return nil, err
+		case wc.mixed != "":
+			return nil, errors.New(wc.mixed)
+		case wc.untyped != "":
+			warnings = append(warnings, wc.untyped)
+		}
+	}
+	uses := queries.TimeUses(ds, job.Params)
+	var cols []string
+	for _, u := range uses {
+		for _, c := range u.Columns {
+			if !slices.Contains(cols, c) {
+				cols = append(cols, c)
+			}
+		}
+	}
+	if len(cols) == 0 {
+		return warnings, nil
+	}
+	types, err := columnTypes(ctx, db, ds, env, cols)
+	if err != nil {
+		return nil, fmt.Errorf("column types: %w", err)
+	}
+	for _, u := range uses {
+		for _, c := range u.Columns {
+			if types[slices.Index(cols, c)] == "TIMESTAMP" {
+				warnings = append(warnings, fmt.Sprintf("%s: TIMESTAMP column %s is compared with :%s, which is bound as a wall clock in database.timezone %s: "+
+					"the instants it selects are off by the zone's offset (only a window: is bound by its column's type)", u.Path, c, u.Param, dbLoc))
+			}
+		}
+	}
+	return warnings, nil
 }
 
 // Explain runs EXPLAIN for a compiled query with its bound values and

@@ -97,12 +97,20 @@ jobs:
 // default, or a zero value), so list parameters pass in and not in; and a
 // dataset that names a missing column still fails in the server's words.
 func TestCheckBindsDeclaredTypes(t *testing.T) {
-	r, _ := setup(t, paramsJob)
-	job := &r.Config.Jobs[0]
-	for i := range job.Datasets {
-		if err := jobs.Check(context.Background(), r.DB, job, &job.Datasets[i]); err != nil {
-			t.Errorf("dataset %s: %v", job.Datasets[i].Name, err)
-		}
+	// In a database zone other than UTC, Check also asks the server the
+	// types of the columns date-times are compared with: every one here
+	// is a DATETIME, so there is nothing to say.
+	for _, db := range []string{"UTC", "Europe/Berlin"} {
+		t.Run(db, func(t *testing.T) {
+			r, _ := setup(t, "database: {timezone: "+db+"}\n"+paramsJob)
+			job := &r.Config.Jobs[0]
+			for i := range job.Datasets {
+				warnings, err := jobs.Check(context.Background(), r.DB, job, &job.Datasets[i], r.Config.Database.Location)
+				if err != nil || warnings != nil {
+					t.Errorf("dataset %s: %v, warnings %q", job.Datasets[i].Name, err, warnings)
+				}
+			}
+		})
 	}
 
 	for _, tt := range []struct{ name, from, to, want string }{
@@ -116,7 +124,7 @@ func TestCheckBindsDeclaredTypes(t *testing.T) {
 			job := &r.Config.Jobs[0]
 			var errs []string
 			for i := range job.Datasets {
-				if err := jobs.Check(context.Background(), r.DB, job, &job.Datasets[i]); err != nil {
+				if _, err := jobs.Check(context.Background(), r.DB, job, &job.Datasets[i], r.Config.Database.Location); err != nil {
 					errs = append(errs, "dataset "+job.Datasets[i].Name+": "+err.Error())
 				}
 			}

@@ -87,6 +87,13 @@ type Job struct {
 	OnEmpty string `yaml:"on_empty"`
 	// Retention deletes the files of older runs; see output.Retain.
 	Retention output.Retention `yaml:"retention"`
+	// Snapshot (default true) reads every dataset of a run from one
+	// consistent snapshot of the database: a read-only REPEATABLE READ
+	// transaction started WITH CONSISTENT SNAPSHOT on the run's connection
+	// (see session.begin). false reads each dataset as of its own query,
+	// for runs so long that holding one read view would cost the server
+	// too much (see docs/QUERIES.md#one-snapshot-per-run).
+	Snapshot *bool `yaml:"snapshot"`
 
 	Location *time.Location `yaml:"-"`
 	sched    cron.Schedule
@@ -104,6 +111,10 @@ func (j *Job) Next(t time.Time, n int) []time.Time {
 	}
 	return out
 }
+
+// ReadsSnapshot reports whether a run of the job reads all its datasets
+// from one consistent snapshot (the job's snapshot setting, default true).
+func (j *Job) ReadsSnapshot() bool { return j.Snapshot == nil || *j.Snapshot }
 
 // Job returns the job with the given name, or ErrJobNotFound.
 func (c *Config) Job(name string) (*Job, error) {
@@ -444,6 +455,13 @@ func (v validator) job(p string, j *Job, defaultLoc *time.Location) {
 				}
 			}
 		}
+		for _, f := range [][2]string{{"path", o.Path}, {"latest", o.Latest}} {
+			for _, name := range output.ParamFields(f[1]) {
+				if !slices.ContainsFunc(j.Params, func(p queries.Param) bool { return p.Name == name }) {
+					v.failValue(op+"."+f[0], f[1], "{param.%s}: %s", name, undeclared(name, j.Params))
+				}
+			}
+		}
 		v.destinations(op, j, o)
 	}
 	switch j.OnEmpty {
@@ -459,6 +477,18 @@ func (v validator) job(p string, j *Job, defaultLoc *time.Location) {
 	if j.Retention.Days < 0 {
 		v.failValue(p+".retention.days", fmt.Sprint(j.Retention.Days), "want a number of days, at least 1")
 	}
+}
+
+// undeclared says that a job with params does not declare name.
+func undeclared(name string, params []queries.Param) string {
+	if len(params) == 0 {
+		return "the job declares no parameters"
+	}
+	names := make([]string, len(params))
+	for i, p := range params {
+		names[i] = p.Name
+	}
+	return fmt.Sprintf("the job declares no parameter %s (declared: %s)", name, strings.Join(names, ", "))
 }
 
 // destinations reports an output that would write a file another output

@@ -26,8 +26,21 @@ func (r *Runner) vars(job *Job, res *Result) output.Vars {
 		Location:  job.Location,
 		Version:   r.Version,
 		DBHost:    r.Config.Database.Host(),
+		Params:    res.Params,
 		SkipEmpty: job.OnEmpty == "skip",
 	}
+}
+
+// runParams lists the parameter values of a run planned by p, in the
+// order job declares them.
+func runParams(job *Job, p Plan) []output.Param {
+	var out []output.Param
+	for _, d := range job.Params {
+		if v, ok := p.Params[d.Name]; ok {
+			out = append(out, output.Param{Name: d.Name, Type: d.Type, Value: v})
+		}
+	}
+	return out
 }
 
 // Host names the database server for reports: host and port, or the
@@ -100,15 +113,18 @@ func (r *Runner) manifest(job *Job, res *Result, reports []output.Report, log *s
 		}
 	}
 	m := &output.Manifest{
-		Job:      job.Name,
-		RunID:    res.RunID,
-		Logical:  res.Logical,
-		Partial:  res.Partial,
-		Started:  res.Started.In(job.Location),
-		Duration: time.Since(res.Started).Seconds(),
-		Version:  r.Version,
-		DBHost:   r.Config.Database.Host(),
-		Warnings: slices.Clone(res.Warnings),
+		Job:       job.Name,
+		RunID:     res.RunID,
+		Logical:   res.Logical,
+		Partial:   res.Partial,
+		Started:   res.Started.In(job.Location),
+		Duration:  time.Since(res.Started).Seconds(),
+		Version:   r.Version,
+		DBHost:    r.Config.Database.Host(),
+		Params:    output.ManifestParams(res.Params),
+		Warnings:  slices.Clone(res.Warnings),
+		Snapshot:  res.Snapshot != "",
+		Isolation: res.Snapshot,
 	}
 	if res.Window != nil {
 		m.Window = &output.Window{From: res.Window.Start.In(job.Location), To: res.Window.End.In(job.Location)}

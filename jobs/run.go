@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -73,6 +74,7 @@ type Result struct {
 	RunID    string
 	Logical  time.Time       // in the job's zone
 	Window   *queries.Window // nil when the job has no window
+	Params   []output.Param  // the run's parameter values, in declaration order
 	Started  time.Time
 	Duration time.Duration
 	Datasets []DatasetResult
@@ -83,7 +85,12 @@ type Result struct {
 	// when it started (run --allow-partial).
 	Partial bool
 	// Latest reports whether the outputs' latest names moved to this run.
-	Latest   bool
+	Latest bool
+	// Snapshot is the isolation level of the consistent snapshot every
+	// dataset of the run was read from ("REPEATABLE READ"), or "" when
+	// each was read as of its own query (snapshot: false, or the embedded
+	// demo database).
+	Snapshot string
 	Warnings []string // values the outputs had to change, files retention left alone
 	Err      error
 }
@@ -155,7 +162,7 @@ func (r *Runner) RunPlan(ctx context.Context, job *Job, p Plan) *Result {
 // attempt is attempt n of the run id, logged to log, without logging a
 // failure: RunPlan and RunWithRetries log it once for all the attempts.
 func (r *Runner) attempt(ctx context.Context, job *Job, p Plan, id string, n int, log *slog.Logger) *Result {
-	res := &Result{Job: job.Name, RunID: id, Logical: p.Logical.In(job.Location), Window: p.Window, Started: time.Now(), Attempts: n}
+	res := &Result{Job: job.Name, RunID: id, Logical: p.Logical.In(job.Location), Window: p.Window, Params: runParams(job, p), Started: time.Now(), Attempts: n}
 	res.Partial = p.NotOver(res.Started)
 	attrs := []any{"attempt", n}
 	if p.Window != nil {
@@ -226,6 +233,9 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 		}
 	}()
 	vars := r.vars(job, res)
+	if r.snapshot(job, sess) {
+		vars.Snapshot = snapshotIsolation
+	}
 	if p.Window != nil {
 		vars.WindowStart, vars.WindowEnd = p.Window.Start, p.Window.End
 	}
@@ -237,7 +247,23 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 		reports = append(reports, rep)
 	}
 
+	// The snapshot starts when the first query is about to run: from
+	// then on the server holds back the undo history of the rows it may
+	// need, and keeps the metadata locks of the tables read, until it ends.
+	if r.snapshot(job, sess) {
+		if err := sess.begin(ctx); err != nil {
+			return err
+		}
+		res.Snapshot = snapshotIsolation
+	}
 	env := job.Env(p, r.Config.Database.Location)
+	// The server says which windows are TIMESTAMP columns, whose bounds
+	// are bound in UTC: asked inside the snapshot, so the types are those
+	// of the tables the datasets read.
+	env.TimestampWindows, err = r.windowTypes(ctx, sess, job, env, res, log)
+	if err != nil {
+		return err
+	}
 	for i := range job.Datasets {
 		ds := &job.Datasets[i]
 		if ds.Internal {
@@ -260,6 +286,12 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 		}
 	}
 
+	// Every row is read: the snapshot has served its purpose. A failure
+	// to end it does not change what was read; the connection goes with
+	// its transaction when the session ends.
+	if err := sess.end(ctx); err != nil {
+		log.Warn("could not end the snapshot transaction", "error", err)
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -282,6 +314,24 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 	// the run has happened. Nothing below fails it.
 	r.committed(dir, job, res, c, log)
 	return nil
+}
+
+// windowTypes returns the datasets of job whose window the server types
+// TIMESTAMP (see timestampWindows), and adds a warning to res for each
+// window that mixes TIMESTAMP and DATETIME columns.
+func (r *Runner) windowTypes(ctx context.Context, sess *session, job *Job, env queries.Env, res *Result, log *slog.Logger) (map[string]bool, error) {
+	stamps, warnings, err := timestampWindows(ctx, sess.conn, job, env)
+	if err != nil {
+		return nil, err
+	}
+	for name := range stamps {
+		log.Debug("window bounds in UTC: the window is a TIMESTAMP", "dataset", name)
+	}
+	for _, w := range warnings {
+		log.Warn("window bounds", "warning", w)
+		res.Warnings = append(res.Warnings, w)
+	}
+	return stamps, nil
 }
 
 // dataset runs one dataset's query once and feeds each row to every report.
@@ -447,6 +497,65 @@ type session struct {
 	log         *slog.Logger
 	timeout     time.Duration // the statement timeout, 0 for none
 	timeoutFrom string        // where it comes from, for its error
+	inTx        bool          // the snapshot's transaction is open
+	// noSnapshot is set for an engine that has no consistent snapshot
+	// to offer: see Runner.snapshot.
+	noSnapshot bool
+}
+
+// snapshotIsolation is the isolation level of a run's snapshot: the one in
+// which InnoDB keeps the read view made at the transaction's start for
+// every statement of it. Under READ COMMITTED, which a server or a DSN may
+// make the default, WITH CONSISTENT SNAPSHOT is ignored (with a warning)
+// and each query would see the data of its own start; under SERIALIZABLE
+// plain reads in a transaction would take shared locks and block writers.
+const snapshotIsolation = "REPEATABLE READ"
+
+// snapshot reports whether a run of job in sess reads its datasets from
+// one consistent snapshot. The embedded demo engine (go-mysql-server)
+// refuses START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY as a
+// syntax error; nothing but the run itself reads its in-process data,
+// which is seeded once at start, so the run goes without.
+func (r *Runner) snapshot(job *Job, sess *session) bool {
+	return job.ReadsSnapshot() && !sess.noSnapshot
+}
+
+// begin starts the run's snapshot: a read-only transaction whose read view
+// is made now (WITH CONSISTENT SNAPSHOT, not at the first read), so that
+// every dataset's query sees the data as it was at this instant, whatever
+// is written meanwhile. The job's named lock is not transactional and is
+// unaffected; max_statement_time still limits each query; a KILL on
+// cancellation ends the transaction with the session. Tables of engines
+// without multi-versioning (MyISAM, Aria, MEMORY) have no snapshot: each
+// query reads them as they are.
+func (s *session) begin(ctx context.Context) error {
+	// Without SESSION, SET TRANSACTION sets the level of the next
+	// transaction only: the pooled connection keeps its own default.
+	if _, err := s.conn.ExecContext(ctx, "SET TRANSACTION ISOLATION LEVEL "+snapshotIsolation); err != nil {
+		return fmt.Errorf("start snapshot: %w", err)
+	}
+	if _, err := s.conn.ExecContext(ctx, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"); err != nil {
+		return fmt.Errorf("start snapshot: %w", err)
+	}
+	s.inTx = true
+	return nil
+}
+
+// end ends the snapshot's transaction, if one is open. It only read, so
+// COMMIT and ROLLBACK are the same; ending it lets the server purge the
+// history it kept for the read view, and DDL on the tables read go ahead.
+func (s *session) end(ctx context.Context) error {
+	if !s.inTx {
+		return nil
+	}
+	s.inTx = false
+	if _, err := s.conn.ExecContext(ctx, "COMMIT"); err != nil {
+		// The transaction may still be open: the pool must not hand the
+		// connection to anyone else. ErrBadConn from Raw discards it.
+		_ = s.conn.Raw(func(any) error { return driver.ErrBadConn })
+		return fmt.Errorf("end snapshot: %w", err)
+	}
+	return nil
 }
 
 // LockName is the name of the server lock (GET_LOCK) a run of job holds:
@@ -468,10 +577,13 @@ func LockName(database, job string) string {
 // and applies the statement timeout.
 func (r *Runner) session(ctx context.Context, conn *sql.Conn, job *Job, log *slog.Logger) (*session, error) {
 	s := &session{db: r.DB, conn: conn, log: log}
-	var database string
-	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID(), COALESCE(DATABASE(), '')").Scan(&s.id, &database); err != nil {
+	var database, comment string
+	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID(), COALESCE(DATABASE(), ''), COALESCE(@@version_comment, '')").Scan(&s.id, &database, &comment); err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
+	// go-mysql-server, the embedded demo engine, says "Dolt" (its
+	// VERSION() is MySQL's 8.0.31).
+	s.noSnapshot = comment == "Dolt"
 	s.lock = LockName(database, job.Name)
 	var got sql.NullInt64
 	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 0)", s.lock).Scan(&got); err != nil {
@@ -485,6 +597,11 @@ func (r *Runner) session(ctx context.Context, conn *sql.Conn, job *Job, log *slo
 		// pooled connection does not keep it.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
+		// A run that failed between datasets leaves its snapshot open: a
+		// pooled connection must not keep it.
+		if err := s.end(ctx); err != nil {
+			s.log.Debug("end snapshot", "error", err)
+		}
 		if _, err := conn.ExecContext(ctx, "DO RELEASE_LOCK(?)", s.lock); err != nil {
 			s.log.Debug("release job lock", "error", err)
 		}

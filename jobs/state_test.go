@@ -44,7 +44,7 @@ func writeManifest(t *testing.T, cfg *Config, logical time.Time, partial bool) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, output.ManifestName("j", logical)), data, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, output.ManifestName("j", logical, nil)), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -210,7 +210,7 @@ func (d *Dir) Commit(c Commit) (*Committed, error) {
 	j := &journal{Job: m.Job, Logical: m.Logical}
 	mname := ""
 	if len(staged) > 0 {
-		mname = filepath.Join(filepath.Dir(staged[0].tf.dest), ManifestName(m.Job, m.Logical))
+		mname = filepath.Join(filepath.Dir(staged[0].tf.dest), ManifestName(m.Job, m.Logical, m.Params))
 	}
 	// The latest names this run moves (a folder there is left alone, below).
 	moving := make(map[string]bool)
@@ -414,15 +414,18 @@ func (d *Dir) stageLatest(p *part, extra *[]*tempFile, links *[]string) (journal
 
 // supersede returns what a commit of m removes besides putting its own
 // files in place: the files of an earlier run for the same logical time
-// that m does not write again (a logical time's files and manifest are
-// replaced as one unit), the latest names that lead to them unless m
+// and parameters that m does not write again (a run's files and manifest
+// are replaced as one unit), the latest names that lead to them unless m
 // moves those names, that run's manifest when it has another name, and
-// the manifest of a partial run whose every file m writes again. A file
-// that a run of another logical time lists too is never removed.
+// the manifest of a partial run, or of a run for the same logical time
+// with other parameters, whose every file m writes again. A file that
+// another run lists too is never removed.
 func supersede(runs []run, m *Manifest, mname string, dests, moving map[string]bool) []journalFile {
+	key := paramsKey(m.Params)
+	same := func(x run) bool { return x.m.Logical.Equal(m.Logical) && paramsKey(x.m.Params) == key }
 	others := make(map[string]bool)
 	for _, x := range runs {
-		if !x.m.Logical.Equal(m.Logical) {
+		if !same(x) {
 			for _, f := range x.m.Files {
 				others[f.Path] = true
 			}
@@ -430,8 +433,8 @@ func supersede(runs []run, m *Manifest, mname string, dests, moving map[string]b
 	}
 	var out []journalFile
 	for _, x := range runs {
-		if !x.m.Logical.Equal(m.Logical) {
-			covered := x.m.Partial && len(x.m.Files) > 0
+		if !same(x) {
+			covered := (x.m.Partial || x.m.Logical.Equal(m.Logical)) && len(x.m.Files) > 0
 			for _, f := range x.m.Files {
 				covered = covered && dests[f.Path]
 			}
@@ -830,10 +833,10 @@ func (d *Dir) orphan(name string, e fs.DirEntry, legacy bool) (release func(), o
 }
 
 // manifestPattern matches the names of job's manifests, and of no other
-// job's (job names may hold "-"): named by logical time, or by start time
-// with milliseconds, as earlier versions named them.
+// job's (job names may hold "-"): named by logical time and parameters, or
+// by start time with milliseconds, as earlier versions named them.
 func manifestPattern(job string) *regexp.Regexp {
-	return regexp.MustCompile(`^` + regexp.QuoteMeta(job) + `-[0-9]{8}T[0-9]{6}(\.[0-9]{3})?Z` + regexp.QuoteMeta(ManifestSuffix) + `$`)
+	return regexp.MustCompile(`^` + regexp.QuoteMeta(job) + `-[0-9]{8}T[0-9]{6}(\.[0-9]{3})?Z(-[0-9a-f]{12})?` + regexp.QuoteMeta(ManifestSuffix) + `$`)
 }
 
 // namePattern matches the paths, relative to output_dir, that one output
@@ -877,6 +880,10 @@ func newNamePattern(spec Spec, tmpl, job string, datasets []string) (*namePatter
 				b.WriteString(`-?[0-9]{8,}T[0-9]{6}`)
 			case "from", "to":
 				b.WriteString(`-?[0-9]{4,}-[0-9]{2}-[0-9]{2}(T[0-9]{6})?`)
+			default:
+				if strings.HasPrefix(field, paramField) {
+					b.WriteString(`.+`) // a parameter's value, any text but "/"
+				}
 			}
 		})
 		if err != nil {

@@ -158,7 +158,7 @@ func newCSVWriter(tf *tempFile, cols []Column, loc *time.Location, spec Spec) (*
 		w.eol = "\n"
 	}
 	b := w.buf
-	if spec.BOM {
+	if *spec.BOM {
 		b = append(b, "\uFEFF"...)
 	}
 	for i, c := range cols {

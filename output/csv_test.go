@@ -123,7 +123,7 @@ func TestCSV(t *testing.T) {
 		},
 		{
 			name: "bom and header only",
-			spec: Spec{Format: "csv", Path: "{dataset}", BOM: true},
+			spec: Spec{Format: "csv", Path: "{dataset}", BOM: new(true)},
 			ds:   testDataset{name: "empty", cols: []Column{{Name: "id", Kind: KindInt}, {Name: "name", Kind: KindText}}},
 			want: "\uFEFFid,name\r\n",
 		},

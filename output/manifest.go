@@ -30,14 +30,22 @@ type Manifest struct {
 	// Partial marks a run whose window was not over when it ran (run
 	// --allow-partial): it never moves the latest names and never counts
 	// as the job's last success.
-	Partial  bool           `json:"partial,omitempty"`
-	Started  time.Time      `json:"started"`
-	Duration float64        `json:"duration_seconds"`
-	Version  string         `json:"joinery_version"`
-	DBHost   string         `json:"database_host,omitempty"`
-	Datasets []ManifestSet  `json:"datasets"`
-	Files    []ManifestFile `json:"files"`
-	Warnings []string       `json:"warnings,omitempty"`
+	Partial  bool      `json:"partial,omitempty"`
+	Started  time.Time `json:"started"`
+	Duration float64   `json:"duration_seconds"`
+	Version  string    `json:"joinery_version"`
+	DBHost   string    `json:"database_host,omitempty"`
+	// Params are the run's parameters; a run is identified by its job,
+	// logical time and parameters (see supersede).
+	Params []ManifestParam `json:"params,omitempty"`
+	// Snapshot says that every dataset was read from one consistent
+	// snapshot of the database, in a transaction of isolation level
+	// Isolation; false when each was read as of its own query.
+	Snapshot  bool           `json:"snapshot"`
+	Isolation string         `json:"isolation_level,omitempty"`
+	Datasets  []ManifestSet  `json:"datasets"`
+	Files     []ManifestFile `json:"files"`
+	Warnings  []string       `json:"warnings,omitempty"`
 }
 
 // Window is a run's data window.
@@ -72,10 +80,19 @@ func SQLHash(sql string) string {
 }
 
 // ManifestName is the name of the manifest of job's run for a logical
-// time: "<job>-<logical time in UTC>.manifest.json", so that a second run
-// for the same logical time replaces the first one's manifest.
-func ManifestName(job string, logical time.Time) string {
-	return job + "-" + logical.UTC().Format("20060102T150405Z") + ManifestSuffix
+// time and parameters: "<job>-<logical time in UTC>.manifest.json", so
+// that a second run for the same logical time replaces the first one's
+// manifest. A run with parameters adds twelve hex digits of a hash of
+// their values ("<job>-20261104T060000Z-3f2a9c1b7d04.manifest.json"):
+// runs with other values keep manifests of their own, even when their
+// files share a folder.
+func ManifestName(job string, logical time.Time, params []ManifestParam) string {
+	name := job + "-" + logical.UTC().Format("20060102T150405Z")
+	if len(params) > 0 {
+		h := sha256.Sum256([]byte(paramsKey(params)))
+		name += "-" + hex.EncodeToString(h[:6])
+	}
+	return name + ManifestSuffix
 }
 
 // Retention says which runs of a job keep their files, by logical time:

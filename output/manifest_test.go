@@ -39,7 +39,7 @@ func fakeRun(t *testing.T, dir, job string, logical time.Time, files map[string]
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join(dir, filepath.Dir(names[0]), ManifestName(job, logical))
+	p := filepath.Join(dir, filepath.Dir(names[0]), ManifestName(job, logical, nil))
 	if err := os.WriteFile(p, data, 0o644); err != nil {
 		t.Fatal(err)
 	}

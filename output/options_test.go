@@ -38,7 +38,7 @@ func TestCSVOptions(t *testing.T) {
 			Spec{Delimiter: ";", LineEnding: "lf", NullAs: `\N`, Binary: "base64", EscapeFormulas: &off, ZeroDates: "empty"},
 			"=id;txt;bin;day\n-1;\"=HYPERLINK(\"\"x\"\")\";AP8=;\\N\n\\N;\"a;b\";\"\";2024-02-29\n2;+1;\\N;\\N\n3;-2;QQ==;\\N\n" +
 				"4;@x;Qg==;\\N\n5;\tx;Qw==;\\N\n6;\"\rx\";RA==;\\N\n7;\"\";RQ==;\\N\n"},
-		{"quote all, bom, tab", Spec{QuoteAll: true, BOM: true, Delimiter: "\t"},
+		{"quote all, bom, tab", Spec{QuoteAll: true, BOM: new(true), Delimiter: "\t"},
 			"\uFEFF\"'=id\"\t\"txt\"\t\"bin\"\t\"day\"\r\n\"-1\"\t\"'=HYPERLINK(\"\"x\"\")\"\t\"00FF\"\t\"0000-00-00\"\r\n\t\"a;b\"\t\"\"\t\"2024-02-29\"\r\n" +
 				"\"2\"\t\"'+1\"\t\t\r\n\"3\"\t\"'-2\"\t\"41\"\t\r\n\"4\"\t\"'@x\"\t\"42\"\t\r\n\"5\"\t\"'\tx\"\t\"43\"\t\r\n\"6\"\t\"'\rx\"\t\"44\"\t\r\n\"7\"\t\"\"\t\"45\"\t\r\n"},
 		{"multi-byte delimiter", Spec{Delimiter: "§"}, "'=id§txt§bin§day\r\n-1§\"'=HYPERLINK(\"\"x\"\")\"§00FF§0000-00-00\r\n§a;b§\"\"§2024-02-29\r\n" +

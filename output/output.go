@@ -114,8 +114,9 @@ type Spec struct {
 
 	// CSV options.
 	// BOM starts CSV files with a UTF-8 byte order mark, which Excel needs
-	// to open a double-clicked CSV as UTF-8.
-	BOM bool `yaml:"bom,omitempty"`
+	// to open a double-clicked CSV as UTF-8. Default false (true with
+	// the excel-de preset).
+	BOM *bool `yaml:"bom,omitempty"`
 	// Delimiter is the field separator, one character; default ",". A tab
 	// is written "\t" in YAML double quotes.
 	Delimiter string `yaml:"delimiter,omitempty"`
@@ -132,6 +133,20 @@ type Spec struct {
 	EscapeFormulas *bool `yaml:"escape_formulas,omitempty"`
 	// Gzip compresses csv and jsonl files (".gz" is added to the name).
 	Gzip bool `yaml:"gzip,omitempty"`
+	// Preset sets the csv options a known reader needs, each unless set
+	// here: "excel-de" (PresetExcelDE) is ";", a BOM, DecimalSeparator
+	// "," and the layouts dd.MM.yyyy and dd.MM.yyyy HH:mm:ss.
+	Preset string `yaml:"preset,omitempty"`
+	// DecimalSeparator is the decimal mark of DECIMAL, FLOAT and DOUBLE
+	// values in csv: "." (the default) or ",". A "," needs another
+	// delimiter.
+	DecimalSeparator string `yaml:"decimal_separator,omitempty"`
+	// DateFormat and DateTimeFormat are the layouts of DATE and of
+	// DATETIME and TIMESTAMP values in csv (see locale.go), such as
+	// "dd.MM.yyyy" and "dd.MM.yyyy HH:mm:ss"; default ISO 8601
+	// (2024-03-01 and 2024-03-01T10:00:00+01:00).
+	DateFormat     string `yaml:"date_format,omitempty"`
+	DateTimeFormat string `yaml:"datetime_format,omitempty"`
 
 	// XLSX options.
 	// Decimals is how DECIMAL values are written: "auto" (a number when a
@@ -181,6 +196,12 @@ type Vars struct {
 	Location    *time.Location
 	Version     string // joinery's version, for the About sheet
 	DBHost      string // database host and port, never credentials
+	// Params are the run's parameters, in declaration order: {param.NAME}
+	// in paths, rows of the About sheet.
+	Params []Param
+	// Snapshot is the isolation level of the consistent snapshot the run
+	// reads, "" when it reads none (About sheet).
+	Snapshot string
 	// SkipEmpty leaves datasets without rows out of the report: no csv or
 	// jsonl file, no sheet; a workbook left with no data sheet is not
 	// written at all.

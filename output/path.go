@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -22,10 +23,49 @@ import (
 //	{to}        the end of the window, likewise
 //	{run}       when the run started, 20060102T150405 (unlike the others,
 //	            it differs between two runs for the same logical time)
+//	{param.NAME} the value of the run's parameter NAME: as given, a
+//	            datetime as {from} writes it, a list's values joined
+//	            with ","
 //
-// Path separators in {job} and {dataset} are replaced by "_".
+// Path separators in {job}, {dataset} and parameter values are replaced by
+// "_", and so are control characters in parameter values.
 var templateFields = map[string]bool{"job": true, "dataset": true, "date": true, "time": true, "datetime": true,
 	"from": true, "to": true, "run": true}
+
+// paramField is the prefix of {param.NAME}.
+const paramField = "param."
+
+// ParamFields returns the parameter names tmpl uses as {param.NAME}, each
+// once, in order (none for a template that does not parse: CheckTemplate
+// reports that).
+func ParamFields(tmpl string) []string {
+	var out []string
+	_ = walkTemplate(tmpl, func(_, field string) {
+		if name, ok := strings.CutPrefix(field, paramField); ok && !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	})
+	return out
+}
+
+// sampleParams gives each parameter tmpl names a sample value, for
+// expanding a template before any run.
+func sampleParams(tmpl string) []Param {
+	var ps []Param
+	for _, name := range ParamFields(tmpl) {
+		ps = append(ps, Param{Name: name, Type: "string", Value: "param"})
+	}
+	return ps
+}
+
+// pathTime writes a time of a path, {from} and {to} and datetime
+// parameters: 2006-01-02 at midnight, else 2006-01-02T150405.
+func pathTime(v time.Time) string {
+	if v.Hour() == 0 && v.Minute() == 0 && v.Second() == 0 && v.Nanosecond() == 0 {
+		return v.Format("2006-01-02")
+	}
+	return v.Format("2006-01-02T150405")
+}
 
 // Expand returns a Spec's path template with its fields replaced by vars;
 // see templateFields for the fields. It does not add an extension or check
@@ -36,7 +76,7 @@ func Expand(tmpl string, vars Vars) (string, error) {
 		t = t.In(vars.Location)
 	}
 	var b strings.Builder
-	var missing string
+	var missing, noParam string
 	err := walkTemplate(tmpl, func(lit string, field string) {
 		b.WriteString(lit)
 		switch field {
@@ -61,18 +101,36 @@ func Expand(tmpl string, vars Vars) (string, error) {
 			if vars.Location != nil {
 				v = v.In(vars.Location)
 			}
-			switch {
-			case field == "run":
+			if field == "run" {
 				b.WriteString(v.Format("20060102T150405"))
-			case v.Hour() == 0 && v.Minute() == 0 && v.Second() == 0 && v.Nanosecond() == 0:
-				b.WriteString(v.Format("2006-01-02"))
-			default:
-				b.WriteString(v.Format("2006-01-02T150405"))
+			} else {
+				b.WriteString(pathTime(v))
 			}
+		default:
+			name, ok := strings.CutPrefix(field, paramField)
+			if !ok {
+				return
+			}
+			i := slices.IndexFunc(vars.Params, func(p Param) bool { return p.Name == name })
+			if i < 0 {
+				if noParam == "" {
+					noParam = name
+				}
+				return
+			}
+			b.WriteString(safeParam(paramText(vars.Params[i].Value, ",", func(t time.Time) string {
+				if vars.Location != nil {
+					t = t.In(vars.Location)
+				}
+				return pathTime(t)
+			})))
 		}
 	})
 	if err != nil {
 		return "", err
+	}
+	if noParam != "" {
+		return "", fmt.Errorf("path %q: {param.%s}: the run has no parameter %s", tmpl, noParam, noParam)
 	}
 	if missing == "run" {
 		return "", fmt.Errorf("path %q: {run} needs the run's start time", tmpl)
@@ -114,12 +172,30 @@ func walkTemplate(tmpl string, fn func(lit, field string)) error {
 			return fmt.Errorf("path %q: unclosed {", tmpl)
 		}
 		field := rest[open+1 : open+1+end]
-		if !templateFields[field] {
-			return fmt.Errorf("path %q: unknown field {%s} (want {job}, {dataset}, {date}, {time}, {datetime}, {from}, {to} or {run})", tmpl, field)
+		if name, ok := strings.CutPrefix(field, paramField); ok {
+			if !paramName.MatchString(name) {
+				return fmt.Errorf("path %q: {%s}: want {param.NAME} with the name of a parameter of the job", tmpl, field)
+			}
+		} else if !templateFields[field] {
+			return fmt.Errorf("path %q: unknown field {%s} (want {job}, {dataset}, {date}, {time}, {datetime}, {from}, {to}, {run} or {param.NAME})", tmpl, field)
 		}
 		fn(rest[:open], field)
 		rest = rest[open+1+end+1:]
 	}
+}
+
+// paramName is what a parameter's name may be (queries.ValidateParam).
+var paramName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// safeParam is safeSegment for a parameter's value, which comes from the
+// command line: control characters go too.
+func safeParam(s string) string {
+	return safeSegment(strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '_'
+		}
+		return r
+	}, s))
 }
 
 // safeSegment keeps a name from adding or leaving directories.
@@ -189,7 +265,8 @@ func checkTemplate(spec Spec, datasets int) (string, error) {
 		return "", fmt.Errorf("path %q: an xlsx output is one workbook with a sheet per dataset and must not contain {dataset}", spec.Path)
 	}
 	at := time.Date(2006, 1, 2, 15, 4, 5, 0, time.UTC)
-	sample, err := Expand(spec.Path, Vars{Job: "job", Dataset: "dataset", Logical: at, WindowStart: at, WindowEnd: at, RunTime: at})
+	sample, err := Expand(spec.Path, Vars{Job: "job", Dataset: "dataset", Logical: at, WindowStart: at, WindowEnd: at, RunTime: at,
+		Params: sampleParams(spec.Path)})
 	if err != nil {
 		return "", err
 	}
@@ -237,7 +314,7 @@ func SamplePaths(spec Spec, job string, datasets []string) ([]string, error) {
 		return nil, err
 	}
 	at := time.Date(2006, 1, 2, 15, 4, 5, 0, time.UTC)
-	vars := Vars{Job: job, Logical: at, WindowStart: at, WindowEnd: at, RunTime: at}
+	vars := Vars{Job: job, Logical: at, WindowStart: at, WindowEnd: at, RunTime: at, Params: sampleParams(spec.Path)}
 	if spec.Format == "xlsx" {
 		datasets = []string{""}
 	}

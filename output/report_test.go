@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +13,23 @@ import (
 
 func TestExpand(t *testing.T) {
 	tokyo := mustLoc(t, "Asia/Tokyo")
-	vars := Vars{Job: "nightly", Dataset: "users", Logical: time.Date(2024, 3, 1, 23, 4, 5, 0, time.UTC), Location: tokyo}
+	// Parameter values are made safe for a file name as {job} is (and
+	// lose control characters), lists are joined with ",", date-times
+	// written as {from} writes them, in the report's zone.
+	vars := Vars{Job: "nightly", Dataset: "users", Logical: time.Date(2024, 3, 1, 23, 4, 5, 0, time.UTC), Location: tokyo, Params: []Param{
+		{Name: "country", Type: "string", Value: "DE"},
+		{Name: "path", Type: "string", Value: "../a/b\\c\n"},
+		{Name: "dots", Type: "string", Value: ".."},
+		{Name: "empty", Type: "string", Value: ""},
+		{Name: "n", Type: "int", Value: int64(-42)},
+		{Name: "ok", Type: "bool", Value: true},
+		{Name: "amount", Type: "decimal", Value: "12.50"},
+		{Name: "day", Type: "date", Value: "2026-11-01"},
+		{Name: "midnight", Type: "datetime", Value: time.Date(2026, 11, 1, 0, 0, 0, 0, tokyo)},
+		{Name: "at", Type: "datetime", Value: time.Date(2026, 11, 1, 6, 30, 0, 0, time.UTC)},
+		{Name: "list", Type: "list<string>", Value: []any{"DE", "FR", "a/b"}},
+		{Name: "days", Type: "list<date>", Value: []any{"2026-11-01", "2026-11-02"}},
+	}}
 	tests := []struct {
 		tmpl, want, wantErr string
 	}{
@@ -23,6 +40,16 @@ func TestExpand(t *testing.T) {
 		{tmpl: "{job", wantErr: "unclosed {"},
 		{tmpl: "job}", wantErr: "unexpected }"},
 		{tmpl: "{}", wantErr: "unknown field {}"},
+		{tmpl: "{job}/{param.country}/{date}.csv", want: "nightly/DE/2024-03-02.csv"},
+		{tmpl: "{param.path}", want: ".._a_b_c_"},
+		{tmpl: "{param.dots}/{param.empty}", want: "_../_"},
+		{tmpl: "{param.n}-{param.ok}-{param.amount}-{param.day}", want: "-42-true-12.50-2026-11-01"},
+		{tmpl: "{param.midnight}_{param.at}", want: "2026-11-01_2026-11-01T153000"},
+		{tmpl: "{param.list}_{param.days}", want: "DE,FR,a_b_2026-11-01,2026-11-02"},
+		{tmpl: "{param.missing}", wantErr: `path "{param.missing}": {param.missing}: the run has no parameter missing`},
+		{tmpl: "{param.}", wantErr: "want {param.NAME}"},
+		{tmpl: "{param.a-b}", wantErr: "want {param.NAME}"},
+		{tmpl: "{params.a}", wantErr: "unknown field {params.a}"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.tmpl, func(t *testing.T) {
@@ -41,6 +68,17 @@ func TestExpand(t *testing.T) {
 	got, err := Expand("{job}/{dataset}", Vars{Job: "../etc", Dataset: ".."})
 	if err != nil || got != ".._etc/_.." {
 		t.Errorf("separators in names: got %q, %v", got, err)
+	}
+}
+
+// TestParamFields checks what {param.NAME} cannot show in TestExpand's
+// table: which names a template uses, and that CheckTemplate accepts it.
+func TestParamFields(t *testing.T) {
+	if got := ParamFields("{param.b}/{job}-{param.a}-{param.b}"); !slices.Equal(got, []string{"b", "a"}) {
+		t.Errorf("ParamFields = %q", got)
+	}
+	if err := CheckTemplate(Spec{Format: "csv", Path: "{job}/{param.country}/{dataset}-{date}"}, 2); err != nil {
+		t.Errorf("CheckTemplate: %v", err)
 	}
 }
 

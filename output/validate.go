@@ -68,7 +68,27 @@ func (s Spec) Validate(datasets int) []error {
 			fail(field, "", "is a csv option; this output is %s", s.Format)
 		}
 	}
-	csvOnly("bom", s.BOM)
+	csvOnly("bom", s.BOM != nil)
+	csvOnly("preset", s.Preset != "")
+	csvOnly("decimal_separator", s.DecimalSeparator != "")
+	csvOnly("date_format", s.DateFormat != "")
+	csvOnly("datetime_format", s.DateTimeFormat != "")
+	oneOf("preset", s.Preset, PresetExcelDE)
+	oneOf("decimal_separator", s.DecimalSeparator, ".", ",")
+	for _, f := range []struct {
+		field, value string
+		datetime     bool
+	}{{"date_format", s.DateFormat, false}, {"datetime_format", s.DateTimeFormat, true}} {
+		if f.value == "" {
+			continue
+		}
+		if _, err := parseLayout(f.value, f.datetime); err != nil {
+			fail(f.field, f.value, "%v", err)
+		}
+	}
+	if p := s.withPreset(); p.DecimalSeparator == "," && (p.Delimiter == "" || p.Delimiter == ",") && s.Format == "csv" {
+		fail("decimal_separator", ",", "a decimal comma needs another delimiter, such as \";\" (or the preset excel-de)")
+	}
 	csvOnly("delimiter", s.Delimiter != "")
 	csvOnly("line_ending", s.LineEnding != "")
 	csvOnly("quote_all", s.QuoteAll)
@@ -121,13 +141,16 @@ func (s Spec) Validate(datasets int) []error {
 	return errs
 }
 
+// def sets *p to v when it is empty.
+func def(p *string, v string) {
+	if *p == "" {
+		*p = v
+	}
+}
+
 // spec with defaults filled in; only valid specs are resolved.
 func (s Spec) resolved() Spec {
-	def := func(p *string, v string) {
-		if *p == "" {
-			*p = v
-		}
-	}
+	s = s.withPreset()
 	def(&s.LatestMode, "link")
 	def(&s.Binary, "hex")
 	def(&s.ZeroDates, "text")
@@ -137,6 +160,10 @@ func (s Spec) resolved() Spec {
 	if s.EscapeFormulas == nil {
 		t := true
 		s.EscapeFormulas = &t
+	}
+	if s.BOM == nil {
+		f := false
+		s.BOM = &f
 	}
 	if s.About == nil {
 		t := true

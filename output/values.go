@@ -1,6 +1,7 @@
 package output
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
@@ -44,10 +45,16 @@ const hexDigits = "0123456789ABCDEF"
 // textForm renders the non-text kinds as the text csv and jsonl write:
 // see docs/OUTPUTS.md for the table.
 type textForm struct {
-	cols    []Column
+	cols []Column
+	// kinds are the columns' kinds, or for a column that a csv option
+	// writes otherwise, one of the pseudo-kinds below: the default forms
+	// cost nothing more.
+	kinds   []Kind
 	layouts []string // per column, for KindDateTime
 	loc     *time.Location
 	b64     bool
+	// The csv options' layouts of DATE and of DATETIME values.
+	date, datetime layout
 	// For Values with Wall in loc: the length of a DATETIME's text with
 	// the column's fractional digits, per column, and loc's offset as
 	// the layouts write it ("+00:00"), or nil when loc's offset changes.
@@ -55,10 +62,34 @@ type textForm struct {
 	wallOff []byte
 }
 
+// Pseudo-kinds of textForm.kinds, for csv options.
+const (
+	kindDecimalComma   Kind = 64 + iota // DECIMAL with decimal_separator ","
+	kindFloatComma                      // FLOAT, DOUBLE with decimal_separator ","
+	kindDateLayout                      // DATE with a date_format
+	kindDateTimeLayout                  // DATETIME, TIMESTAMP with a datetime_format
+)
+
+// newTextForm prepares the forms of cols' values in the report zone loc,
+// with spec's csv options (a valid, resolved Spec).
 func newTextForm(cols []Column, loc *time.Location, spec Spec) textForm {
-	f := textForm{cols: cols, layouts: make([]string, len(cols)), loc: loc, b64: spec.Binary == "base64",
+	f := textForm{cols: cols, kinds: make([]Kind, len(cols)), layouts: make([]string, len(cols)), loc: loc, b64: spec.Binary == "base64",
 		wallLen: make([]int, len(cols))}
+	f.date, _ = parseLayout(spec.DateFormat, false)
+	f.datetime, _ = parseLayout(spec.DateTimeFormat, true)
+	comma := spec.DecimalSeparator == ","
 	for i, c := range cols {
+		f.kinds[i] = c.Kind
+		switch {
+		case c.Kind == KindDecimal && comma:
+			f.kinds[i] = kindDecimalComma
+		case c.Kind == KindFloat && comma:
+			f.kinds[i] = kindFloatComma
+		case c.Kind == KindDate && f.date != nil:
+			f.kinds[i] = kindDateLayout
+		case c.Kind == KindDateTime && f.datetime != nil:
+			f.kinds[i] = kindDateTimeLayout
+		}
 		if c.Kind == KindDateTime {
 			f.layouts[i] = isoLayout(c.Scale)
 			f.wallLen[i] = len("2006-01-02 15:04:05")
@@ -163,7 +194,7 @@ func civilFromDays(days int64) (year int, month, day uint32) {
 // appendValue appends the text form of a non-NULL, non-literal value of
 // column i. Text columns append Raw unchanged.
 func (f *textForm) appendValue(dst []byte, i int, v *Value) []byte {
-	switch f.cols[i].Kind {
+	switch f.kinds[i] {
 	case KindDate:
 		return appendDate(dst, v.Time)
 	case KindDateTime:
@@ -194,8 +225,29 @@ func (f *textForm) appendValue(dst []byte, i int, v *Value) []byte {
 		for k := len(v.Raw); k < 4; k++ {
 			dst = append(dst, '0')
 		}
+	case kindDecimalComma:
+		return decimalComma(append(dst, v.Raw...), len(dst))
+	case kindFloatComma:
+		return decimalComma(appendFloat(dst, v.Raw), len(dst))
+	case kindDateLayout:
+		return appendLayout(dst, v.Time, f.date)
+	case kindDateTimeLayout:
+		t := v.Time
+		if f.loc != nil {
+			t = t.In(f.loc)
+		}
+		return appendLayout(dst, t, f.datetime)
 	}
 	return append(dst, v.Raw...)
+}
+
+// decimalComma turns the decimal point of the number that starts at
+// b[start:] into a comma.
+func decimalComma(b []byte, start int) []byte {
+	if j := bytes.IndexByte(b[start:], '.'); j >= 0 {
+		b[start+j] = ','
+	}
+	return b
 }
 
 // appendFloat appends a FLOAT or DOUBLE in one form whichever protocol

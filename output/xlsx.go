@@ -210,14 +210,35 @@ func (b *book) about(vars Vars, loc *time.Location, datasets []DatasetRows) erro
 	if !vars.WindowStart.IsZero() || !vars.WindowEnd.IsZero() {
 		rows = append(rows, []any{"Window from", stamp(vars.WindowStart)}, []any{"Window to", stamp(vars.WindowEnd)})
 	}
+	snapshot := "no: each dataset as of its own query"
+	if vars.Snapshot != "" {
+		snapshot = "yes: every sheet reads the data of one instant (" + vars.Snapshot + ")"
+	}
 	rows = append(rows,
 		[]any{"Generated at", stamp(vars.RunTime)},
 		[]any{"Time zone", loc.String()},
 		[]any{"Joinery version", vars.Version},
 		[]any{"Database host", vars.DBHost},
-		[]any{},
-		[]any{"Dataset", "Rows", "Sheets"},
+		[]any{"One snapshot", snapshot},
 	)
+	fields := len(rows)
+	// Tables below the run's fields, each after an empty row: the
+	// parameters (when the job has any), then the datasets. heads are
+	// their header rows, from 1.
+	var heads []int
+	if len(vars.Params) > 0 {
+		rows = append(rows, []any{}, []any{"Parameter", "Type", "Value"})
+		heads = append(heads, len(rows))
+		for _, p := range vars.Params {
+			var v any = paramText(p.Value, ", ", stamp)
+			if n, ok := p.Value.(int64); ok {
+				v = n
+			}
+			rows = append(rows, []any{p.Name, p.Type, v})
+		}
+	}
+	rows = append(rows, []any{}, []any{"Dataset", "Rows", "Sheets"})
+	heads = append(heads, len(rows))
 	for _, d := range datasets {
 		rows = append(rows, []any{d.Name, d.Rows, strings.Join(d.Sheets, ", ")})
 	}
@@ -231,10 +252,11 @@ func (b *book) about(vars Vars, loc *time.Location, datasets []DatasetRows) erro
 			return fmt.Errorf("about sheet: %w", err)
 		}
 	}
-	// Labels in bold: the run's fields, then the datasets' header row.
-	head := len(rows) - len(datasets)
-	_ = b.f.SetCellStyle(name, "A1", "A"+strconv.Itoa(head-2), b.header)
-	_ = b.f.SetCellStyle(name, "A"+strconv.Itoa(head), "C"+strconv.Itoa(head), b.header)
+	// Labels in bold: the run's fields, then each table's header row.
+	_ = b.f.SetCellStyle(name, "A1", "A"+strconv.Itoa(fields), b.header)
+	for _, h := range heads {
+		_ = b.f.SetCellStyle(name, "A"+strconv.Itoa(h), "C"+strconv.Itoa(h), b.header)
+	}
 	_ = b.f.SetColWidth(name, "A", "A", 18)
 	_ = b.f.SetColWidth(name, "B", "B", 30)
 	_ = b.f.SetColWidth(name, "C", "C", 30)

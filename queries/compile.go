@@ -66,6 +66,10 @@ type Env struct {
 	// bounds and datetime parameters are bound as wall clocks in it. nil
 	// means UTC.
 	Location *time.Location
+	// TimestampWindows names the datasets whose window the server
+	// compares as TIMESTAMP (see Probe): their window's bounds are bound
+	// as wall clocks in UTC, the session's zone, whatever Location is.
+	TimestampWindows map[string]bool
 	// Diagnostics adds the hidden join diagnostic columns (see Query.Joins).
 	Diagnostics bool
 }
@@ -140,6 +144,9 @@ const labelMark = "\x00joinery:"
 type compiler struct {
 	env   Env
 	label bool
+	// probe adds WHERE FALSE to every SELECT: the query reads no row but
+	// has the result columns' types (see Probe).
+	probe bool
 }
 
 func (c *compiler) query(d *Dataset) (Query, error) {
@@ -374,10 +381,13 @@ func (c *compiler) selectCore(d *Dataset, diags []JoinDiag, override int, overri
 	}
 	if d.Window != "" {
 		w := operandOf(c.exprOf(mustParse(d.Window)))
-		where = append(where, w.Gte(c.param(ParamWindowStart)), w.Lt(c.param(ParamWindowEnd)))
+		where = append(where, w.Gte(c.windowBound(d, ParamWindowStart)), w.Lt(c.windowBound(d, ParamWindowEnd)))
 	}
 	if extra != nil {
 		where = append(where, extra)
+	}
+	if c.probe {
+		where = append(where, goqu.L("FALSE"))
 	}
 	if len(where) > 0 {
 		ds = ds.Where(where...)
@@ -516,6 +526,22 @@ func (c *compiler) param(name string) any {
 		return labelMark + "param " + name
 	}
 	return c.bound(v)
+}
+
+// windowBound is param for a bound of d's own window: a wall clock in UTC
+// when the server compares the window as TIMESTAMP (Env.TimestampWindows).
+func (c *compiler) windowBound(d *Dataset, name string) any {
+	if !c.env.TimestampWindows[d.Name] {
+		return c.param(name)
+	}
+	if c.label {
+		return labelMark + name + " (UTC: the window is a TIMESTAMP)"
+	}
+	t := c.env.Window.Start
+	if name == ParamWindowEnd {
+		t = c.env.Window.End
+	}
+	return FormatDateTime(t.UTC())
 }
 
 // paramList returns the bound values of a list parameter, never empty.

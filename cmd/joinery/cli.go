@@ -767,8 +767,12 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		var problems []string
 		for _, j := range cfg.Jobs {
 			for i := range j.Datasets {
-				if err := jobs.Check(ctx, db, &j, &j.Datasets[i]); err != nil {
+				warnings, err := jobs.Check(ctx, db, &j, &j.Datasets[i], cfg.Database.Location)
+				if err != nil {
 					problems = append(problems, fmt.Sprintf("job %s: dataset %s: %v", j.Name, j.Datasets[i].Name, err))
+				}
+				for _, w := range warnings {
+					fmt.Fprintf(stdout, "warning: job %s: dataset %s: %s\n", j.Name, j.Datasets[i].Name, w)
 				}
 			}
 		}
@@ -863,9 +867,26 @@ func cmdSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if len(q.Joins) > 0 {
 			fmt.Fprintf(stdout, "--   the last %d columns are join diagnostics (%d per outer join: matched, left_unmatched, right_unmatched)\n", 3*len(q.Joins), 3)
 		}
+		if loc := cfg.Database.Location; loc != time.UTC && windowField(j, ds) {
+			fmt.Fprintf(stdout, "--   window bounds as for DATETIME columns, wall clocks in %s; a run binds those of a window on TIMESTAMP columns in UTC (the server says which: validate --connect)\n", loc)
+		}
 		fmt.Fprintln(stdout)
 		return nil
 	})
+}
+
+// windowField reports whether ds, or a dataset before it that it may use
+// as a derived table, filters on the run's window with window:.
+func windowField(j *jobs.Job, ds *queries.Dataset) bool {
+	for i := range j.Datasets {
+		if j.Datasets[i].Window != "" {
+			return true
+		}
+		if &j.Datasets[i] == ds {
+			break
+		}
+	}
+	return false
 }
 
 func cmdExplain(ctx context.Context, args []string, stdout, stderr io.Writer) error {

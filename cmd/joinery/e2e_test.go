@@ -545,6 +545,12 @@ func TestDemo(t *testing.T) {
 			t.Errorf("sheet %s: %d rows, %v; want %d + header", sheet, len(rows), err, n)
 		}
 	}
+	// The embedded engine has no consistent snapshot to offer, and the
+	// manifest says the run read none.
+	m, err := os.ReadFile(filepath.Join(dir, "reports", "users-posts", "users-posts-20261101T050000Z.manifest.json"))
+	if err != nil || !strings.Contains(string(m), `"snapshot": false`) {
+		t.Errorf("manifest: %v, want snapshot false:\n%s", err, m)
+	}
 	// explain has nothing to show on the embedded engine, and says so.
 	r = runBin(t, bin, []string{"JOINERY_DSN="}, "explain", "users-posts", "--config", cfgPath)
 	if r.code != exitUsage || !strings.Contains(r.stderr, "explain needs MySQL or MariaDB") {

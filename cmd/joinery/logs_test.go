@@ -119,7 +119,7 @@ func TestRunLogRecords(t *testing.T) {
 		t.Errorf("run finished records %v, want one with rows %d, files 2, attempts 2 and duration_seconds", fin, want)
 	}
 
-	data, err := os.ReadFile(filepath.Join(dir, "out", "nightly", output.ManifestName("nightly", time.Date(2026, 11, 1, 6, 0, 0, 0, time.UTC))))
+	data, err := os.ReadFile(filepath.Join(dir, "out", "nightly", output.ManifestName("nightly", time.Date(2026, 11, 1, 6, 0, 0, 0, time.UTC), nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

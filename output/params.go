@@ -1,0 +1,81 @@
+package output
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Param is one parameter of a run (a job's params, given with --param or
+// defaulted): the About sheet lists it, the manifest records it, and a path
+// template names it as {param.NAME}.
+type Param struct {
+	Name string
+	Type string // as declared: string, int, decimal, date, datetime, bool, list<...>
+	// Value is what queries.ResolveParams gives: a string (string, decimal
+	// and date values), an int64, a bool, a time.Time, or a []any of these
+	// for a list.
+	Value any
+}
+
+// ManifestParam is a Param in a manifest. Value is the JSON of the value:
+// a number, true or false, a string (a datetime in RFC 3339, in the job's
+// zone), or an array of these.
+type ManifestParam struct {
+	Name  string          `json:"name"`
+	Type  string          `json:"type"`
+	Value json.RawMessage `json:"value"`
+}
+
+// ManifestParams returns ps as a manifest records them.
+func ManifestParams(ps []Param) []ManifestParam {
+	out := make([]ManifestParam, len(ps))
+	for i, p := range ps {
+		v, err := json.Marshal(p.Value)
+		if err != nil { // not one of the types above
+			v, _ = json.Marshal(paramText(p.Value, ", ", func(t time.Time) string { return t.Format(time.RFC3339) }))
+		}
+		out[i] = ManifestParam{Name: p.Name, Type: p.Type, Value: v}
+	}
+	return out
+}
+
+// paramsKey identifies a run's parameters among runs of the same job and
+// logical time: "" when there are none. Manifests that record the same
+// values, compact or indented, give the same key.
+func paramsKey(ps []ManifestParam) string {
+	var b bytes.Buffer
+	for _, p := range ps {
+		b.WriteString(p.Name)
+		b.WriteByte(0)
+		if err := json.Compact(&b, p.Value); err != nil {
+			b.Write(p.Value)
+		}
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
+// paramText writes a parameter's value as text: lists joined with sep,
+// times by timeText.
+func paramText(v any, sep string, timeText func(time.Time) string) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case bool:
+		return strconv.FormatBool(v)
+	case time.Time:
+		return timeText(v)
+	case []any:
+		parts := make([]string, len(v))
+		for i, x := range v {
+			parts[i] = paramText(x, sep, timeText)
+		}
+		return strings.Join(parts, sep)
+	}
+	return ""
+}
