@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/joinery/joinery/internal/localtime"
 )
 
 // Template fields of a Spec's path. Times are the run's logical time in
@@ -22,6 +24,11 @@ import (
 //	{to}        the end of the window, likewise
 //	{run}       when the run started, 20060102T150405 (unlike the others,
 //	            it differs between two runs for the same logical time)
+//
+// A time whose wall clock comes round a second time, when clocks go back,
+// has its UTC offset after it (020000+0100 in {time}, 20261025T020000+0100
+// in {datetime}), so that a job that runs in both copies of the repeated
+// hour writes two sets of files: the first copy is named as any other time.
 //
 // Path separators in {job} and {dataset} are replaced by "_".
 var templateFields = map[string]bool{"job": true, "dataset": true, "date": true, "time": true, "datetime": true,
@@ -47,9 +54,9 @@ func Expand(tmpl string, vars Vars) (string, error) {
 		case "date":
 			b.WriteString(t.Format("2006-01-02"))
 		case "time":
-			b.WriteString(t.Format("150405"))
+			b.WriteString(t.Format("150405" + repeated(t)))
 		case "datetime":
-			b.WriteString(t.Format("20060102T150405"))
+			b.WriteString(t.Format("20060102T150405" + repeated(t)))
 		case "from", "to", "run":
 			v := map[string]time.Time{"from": vars.WindowStart, "to": vars.WindowEnd, "run": vars.RunTime}[field]
 			if v.IsZero() {
@@ -63,11 +70,11 @@ func Expand(tmpl string, vars Vars) (string, error) {
 			}
 			switch {
 			case field == "run":
-				b.WriteString(v.Format("20060102T150405"))
-			case v.Hour() == 0 && v.Minute() == 0 && v.Second() == 0 && v.Nanosecond() == 0:
+				b.WriteString(v.Format("20060102T150405" + repeated(v)))
+			case v.Hour() == 0 && v.Minute() == 0 && v.Second() == 0 && v.Nanosecond() == 0 && !localtime.Repeated(v):
 				b.WriteString(v.Format("2006-01-02"))
 			default:
-				b.WriteString(v.Format("2006-01-02T150405"))
+				b.WriteString(v.Format("2006-01-02T150405" + repeated(v)))
 			}
 		}
 	})
@@ -81,6 +88,15 @@ func Expand(tmpl string, vars Vars) (string, error) {
 		return "", fmt.Errorf("path %q: {%s} needs a run window, and this run has none", tmpl, missing)
 	}
 	return b.String(), nil
+}
+
+// repeated returns the layout of t's UTC offset when t's wall clock is the
+// second copy of one (see templateFields), else "".
+func repeated(t time.Time) string {
+	if localtime.Repeated(t) {
+		return "-0700"
+	}
+	return ""
 }
 
 // WindowFields returns the fields of tmpl that need a run window, {from}
