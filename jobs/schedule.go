@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"sync"
 	"time"
-
-	"github.com/robfig/cron/v3"
 )
 
 // Scheduler runs every job of a Runner's config on its cron schedule.
@@ -20,6 +18,8 @@ type Scheduler struct {
 	Grace time.Duration
 	// OnResult, when set, receives each finished run.
 	OnResult func(*Result)
+	// Clock is what schedules follow; nil means the system clock.
+	Clock Clock
 }
 
 // ErrNotSchedulable is returned by Scheduler.Run, before it schedules
@@ -55,33 +55,25 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	if err := Schedulable(cfg); err != nil {
 		return err
 	}
-	logger := cronLogger{s.Logger}
-	c := cron.New(
-		cron.WithLocation(cfg.Location),
-		cron.WithLogger(logger),
-		// SkipIfStillRunning must wrap Recover: the other order skips a job
-		// forever after it panics once.
-		cron.WithChain(cron.SkipIfStillRunning(logger), cron.Recover(logger)),
-	)
+	loop := newCronLoop(s.clock(), s.Logger)
 
 	// Runs get a context of their own: shutdown cancels it only after the
 	// grace period.
 	runCtx, cancelRuns := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRuns()
 
+	// One reading of the clock for the first scheduled times and catch-up:
+	// a time is either caught up or scheduled.
+	now := s.clock().Now()
 	for i := range cfg.Jobs {
 		job := &cfg.Jobs[i]
-		var id cron.EntryID
-		id = c.Schedule(job.sched, cron.FuncJob(func() {
-			// Entry.Prev is the scheduled time of the run now starting: the
-			// logical time, whatever the delay in starting it.
-			logical := c.Entry(id).Prev.In(job.Location)
+		loop.add(job, func(logical time.Time) {
 			res := s.runScheduled(runCtx, ctx, job, logical)
 			if s.OnResult != nil {
 				s.OnResult(res)
 			}
-		}))
-		next := job.sched.Next(time.Now())
+		})
+		next := job.sched.Next(now)
 		s.Logger.Info("job scheduled", "job", job.Name, "schedule", job.Schedule, "timezone", job.Location.String(), "next_run", next.In(job.Location).Format(time.RFC3339))
 	}
 
@@ -90,16 +82,16 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	for i := range cfg.Jobs {
 		s.Runner.Recover(&cfg.Jobs[i])
 	}
-	c.Start()
+	loop.start(now)
 	s.Logger.Info("scheduler started", "jobs", len(cfg.Jobs))
 	var catchUps sync.WaitGroup
 	for i := range cfg.Jobs {
-		s.catchUp(runCtx, ctx, &catchUps, &cfg.Jobs[i])
+		s.catchUp(runCtx, ctx, &catchUps, &cfg.Jobs[i], now)
 	}
 	<-ctx.Done()
 
 	s.Logger.Info("shutting down: no new runs will start", "grace", s.Grace)
-	stopped := c.Stop()
+	stopped := loop.stop()
 	idle := make(chan struct{})
 	go func() {
 		<-stopped.Done()
@@ -130,8 +122,8 @@ func (s *Scheduler) runScheduled(ctx, stopping context.Context, job *Job, t time
 
 // catchUp starts, in the background, the run of a scheduled time that job
 // missed while joinery was not running (see Job.CatchUp).
-func (s *Scheduler) catchUp(ctx, stopping context.Context, wg *sync.WaitGroup, job *Job) {
-	at, ok, err := s.Runner.Config.missed(job, time.Now())
+func (s *Scheduler) catchUp(ctx, stopping context.Context, wg *sync.WaitGroup, job *Job, now time.Time) {
+	at, ok, err := s.Runner.Config.missed(job, now)
 	if err != nil {
 		s.Logger.Warn("catch-up: cannot read the job's state", "job", job.Name, "error", err)
 		return
@@ -148,17 +140,10 @@ func (s *Scheduler) catchUp(ctx, stopping context.Context, wg *sync.WaitGroup, j
 	})
 }
 
-// cronLogger routes robfig/cron's logging to slog.
-type cronLogger struct{ l *slog.Logger }
-
-func (c cronLogger) Info(msg string, kv ...any) {
-	if msg == "skip" {
-		c.l.Warn("run skipped: the previous run of this job is still running")
-		return
+// clock returns s.Clock, or the system clock.
+func (s *Scheduler) clock() Clock {
+	if s.Clock != nil {
+		return s.Clock
 	}
-	c.l.Debug("cron: "+msg, kv...)
-}
-
-func (c cronLogger) Error(err error, msg string, kv ...any) {
-	c.l.Error("cron: "+msg, append(kv, "error", err)...)
+	return systemClock{}
 }
