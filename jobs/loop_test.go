@@ -52,6 +52,7 @@ func driveLoop(t *testing.T, job *Job, from time.Time, n int) []time.Time {
 		case <-time.After(10 * time.Second):
 			t.Fatalf("woke at %s: no run", at.Format(time.RFC3339))
 		}
+		waitIdle(t, loop)
 		woke = append(woke, at)
 	}
 	return woke
@@ -250,6 +251,21 @@ func TestLoopRecoversFromAPanic(t *testing.T) {
 	}
 }
 
+// waitIdle waits until no run of loop goes on: a run has returned some
+// time before the loop sees it has (and would skip a run due before that).
+func waitIdle(t *testing.T, loop *cronLoop) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, e := range loop.entries {
+		for e.busy.Load() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s still running after 10s", e.job.Name)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
 // driveWith is driveLoop with a run function of the test's own, and
 // waits for the runs to return.
 func driveWith(t *testing.T, job *Job, from time.Time, logs io.Writer, n int, run func(time.Time)) []time.Time {
@@ -267,6 +283,7 @@ func driveWith(t *testing.T, job *Job, from time.Time, logs io.Writer, n int, ru
 		at := clock.NextWait(t)
 		clock.Set(at)
 		<-returned
+		waitIdle(t, loop)
 		woke = append(woke, at)
 	}
 	<-loop.stop().Done()
