@@ -16,19 +16,19 @@ import (
 
 // TestScheduleMeetsRealClockChanges runs the daemon through two clock
 // changes that happen while it runs, in zones built with zic whose changes
-// come half a minute after the test starts (libfaketime cannot move a Go
-// binary's clock). The changes are 20 seconds long and placed around a
+// come 16 seconds after the test starts (libfaketime cannot move a Go
+// binary's clock). The changes are 10 seconds long and placed around a
 // whole minute, so that a 5-field cron expression meets them within
-// seconds:
+// seconds (the test takes about 25 s):
 //
-//   - Test/Autumn goes back 20 s at T, ten seconds after minute X: X comes
-//     round twice, at T-10s and T+10s. A job at every minute runs in real
+//   - Test/Autumn goes back 10 s at T, five seconds after minute X: X comes
+//     round twice, at T-5s and T+5s. A job at every minute runs in real
 //     time, at both, and the second's files are named with its offset; a
 //     job at X runs once, at the first.
-//   - Test/Spring goes forward 20 s at T, ten seconds before minute X':
+//   - Test/Spring goes forward 10 s at T, five seconds before minute X':
 //     clocks skip X'. A job at X' runs once, right after the change, as far
-//     after it as X' was into the gap: at T+10s, when the clock reads
-//     X'+20s.
+//     after it as X' was into the gap: at T+5s, when the clock reads
+//     X'+10s.
 //
 // It also shows that $ZONEINFO wins over the zone database embedded in the
 // binary.
@@ -45,16 +45,17 @@ func TestScheduleMeetsRealClockChanges(t *testing.T) {
 	bin := binary(t, "")
 	dir := t.TempDir()
 
-	change := time.Now().Truncate(time.Second).Add(30 * time.Second)
+	const half = 5 // seconds: each change is 2*half long
+	change := time.Now().Truncate(time.Second).Add(16 * time.Second)
 	// An offset of about an hour that puts change at second want of its
 	// minute on the wall clock.
 	offsetFor := func(want int64) int64 {
 		return 3600 + ((want-(change.Unix()+3600))%60+60)%60
 	}
-	autumn, spring := offsetFor(10), offsetFor(50)
+	autumn, spring := offsetFor(half), offsetFor(60-half)
 	until := change.UTC().Format("2006 Jan 2 15:04:05u")
-	zoneSrc := "Zone Test/Autumn " + hms(autumn) + " - TAS " + until + "\n                 " + hms(autumn-20) + " - TAW\n" +
-		"Zone Test/Spring " + hms(spring) + " - TSS " + until + "\n                 " + hms(spring+20) + " - TSW\n"
+	zoneSrc := "Zone Test/Autumn " + hms(autumn) + " - TAS " + until + "\n                 " + hms(autumn-2*half) + " - TAW\n" +
+		"Zone Test/Spring " + hms(spring) + " - TSS " + until + "\n                 " + hms(spring+2*half) + " - TSW\n"
 	src := filepath.Join(dir, "zones.zi")
 	zoneDir := filepath.Join(dir, "zoneinfo")
 	if err := os.WriteFile(src, []byte(zoneSrc), 0o644); err != nil {
@@ -78,15 +79,15 @@ func TestScheduleMeetsRealClockChanges(t *testing.T) {
 	for _, z := range []struct {
 		loc           *time.Location
 		before, after int64
-	}{{autumnLoc, autumn, autumn - 20}, {springLoc, spring, spring + 20}} {
+	}{{autumnLoc, autumn, autumn - 2*half}, {springLoc, spring, spring + 2*half}} {
 		_, before := change.Add(-time.Second).In(z.loc).Zone()
 		_, after := change.In(z.loc).Zone()
 		if int64(before) != z.before || int64(after) != z.after {
 			t.Fatalf("%s: offsets %d and %d around the change, want %d and %d\n%s", z.loc, before, after, z.before, z.after, zoneSrc)
 		}
 	}
-	x := change.Add(-10 * time.Second).In(autumnLoc)                       // minute X, first copy
-	xSpring := localtime.WallAt(change, int(spring)).Add(10 * time.Second) // X', a wall clock
+	x := change.Add(-half * time.Second).In(autumnLoc)                       // minute X, first copy
+	xSpring := localtime.WallAt(change, int(spring)).Add(half * time.Second) // X', a wall clock
 	if x.Second() != 0 || xSpring.Second() != 0 {
 		t.Fatalf("zones misbuilt: %s, %s\n%s", x, xSpring, zoneSrc)
 	}
@@ -114,7 +115,7 @@ func TestScheduleMeetsRealClockChanges(t *testing.T) {
 	if time.Now().After(x.Add(-time.Second)) {
 		t.Skipf("the daemon started %s after the first run was due: the machine is too slow for this test", time.Since(x))
 	}
-	second := change.Add(10 * time.Second).In(autumnLoc)
+	second := change.Add(half * time.Second).In(autumnLoc)
 	time.Sleep(time.Until(second))
 	d.waitForFile(t, filepath.Join(out, "autumn-every-minute", second.Format("20060102T150405-0700")+".csv"))
 	d.waitForFile(t, filepath.Join(out, "spring-at-x", "*.csv"))
@@ -136,9 +137,9 @@ func TestScheduleMeetsRealClockChanges(t *testing.T) {
 	if got := names("autumn-at-x"); !slices.Equal(got, []string{first}) {
 		t.Errorf("autumn-at-x wrote %q, want only the first copy %q", got, first)
 	}
-	moved := change.Add(10*time.Second).In(springLoc).Format("20060102T150405") + ".csv"
+	moved := change.Add(half*time.Second).In(springLoc).Format("20060102T150405") + ".csv"
 	if got := names("spring-at-x"); !slices.Equal(got, []string{moved}) {
-		t.Errorf("spring-at-x wrote %q, want %q: the skipped %s run 10 s after the change", got, moved, xSpring.Format("15:04"))
+		t.Errorf("spring-at-x wrote %q, want %q: the skipped %s run %d s after the change", got, moved, xSpring.Format("15:04"), half)
 	}
 	if strings.Contains(log, `"level":"ERROR"`) {
 		t.Errorf("errors logged:\n%s", log)
