@@ -57,11 +57,12 @@ const allHours = 1<<24 - 1
 //     falls on one the expression has anyway runs once. A time in the
 //     interval clocks repeat runs once, in its first copy.
 //
-// robfig/cron alone runs neither: it skips a time in a skipped interval and
-// runs one in a repeated interval twice, and its hourly runs follow the
-// Location's normalisation. The expression is parsed in UTC, standing for
-// loc's wall clock, and wallClock maps wall clocks to instants with the
-// zone's changes as time.Time.ZoneBounds reports them.
+// robfig/cron in loc would skip a time in a skipped interval and run one in
+// a repeated interval twice; and time.Date, which a mapping from wall
+// clocks could lean on, does not say where a skipped wall clock goes. So
+// the expression is parsed in UTC, standing for loc's wall clock, and
+// wallClock maps wall clocks to instants with the zone's changes as
+// time.Time.ZoneBounds reports them.
 type wallClock struct {
 	spec     *cron.SpecSchedule // evaluated in UTC, standing for loc's wall clock
 	loc      *time.Location
@@ -70,10 +71,10 @@ type wallClock struct {
 
 // Next returns the first run after t. It walks the stretches of constant
 // offset of loc from t: in each, the wall clock is the instant plus the
-// offset, so the expression's matches in it are its runs, except, for
-// times of day, those in an interval that the change starting the stretch
-// repeats (they ran before it), and plus those that the change skipped
-// (they run at the old offset, just after the change).
+// offset, and the expression's matches are runs. For times of day, two
+// things change where a stretch begins with a change: matches in the
+// interval it repeats are left out (they ran before it), and matches in
+// the interval it skipped are added, at the old offset (just after it).
 func (w wallClock) Next(t time.Time) time.Time {
 	from := t.Truncate(time.Second).Add(time.Second) // runs are on whole seconds
 	for range 500 {
