@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -417,34 +418,41 @@ func TestStatementTimeoutStopsTheQuery(t *testing.T) {
 	}
 }
 
-// TestSchedulerRunsAndStops runs a job every second and shuts the
-// scheduler down after its first run.
+// TestSchedulerRunsAndStops runs a job on a clock the test moves, and
+// shuts the scheduler down after its first run: the run's logical time is
+// its scheduled time.
 func TestSchedulerRunsAndStops(t *testing.T) {
 	ds := `      rows:
         from: users u
         select: [u.id]
 `
-	yml := strings.Replace(oneJob(ds, `      - {format: csv, path: "{job}/{datetime}.csv"}`+"\n"), `"@daily"`, `"@every 1s"`, 1)
+	yml := strings.Replace(oneJob(ds, `      - {format: csv, path: "{job}/{datetime}.csv"}`+"\n"), `"@daily"`, `"*/5 * * * *"`, 1)
 	r, _ := setup(t, yml)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	clock := jobs.NewFakeClock(time.Date(2026, 6, 1, 9, 58, 30, 0, time.UTC))
 	results := make(chan *jobs.Result, 10)
-	s := &jobs.Scheduler{Runner: r, Logger: r.Logger, Grace: time.Second, OnResult: func(res *jobs.Result) {
+	s := &jobs.Scheduler{Runner: r, Logger: r.Logger, Grace: time.Second, Clock: clock, OnResult: func(res *jobs.Result) {
 		results <- res
 		cancel()
 	}}
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
+	at := clock.NextWait(t)
+	if want := time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC); !at.Equal(want) {
+		t.Fatalf("first run at %v, want %v", at, want)
+	}
+	clock.Set(at.Add(3 * time.Second)) // a late wake-up does not move the logical time
 	select {
 	case res := <-results:
 		if res.Err != nil {
 			t.Fatal(res.Err)
 		}
-		if len(res.Files) != 1 {
+		if len(res.Files) != 1 || filepath.Base(res.Files[0]) != "20260601T120000.csv" {
 			t.Fatalf("files = %v", res.Files)
 		}
-		if res.Logical.Nanosecond() != 0 || time.Since(res.Logical) > 5*time.Second {
-			t.Errorf("logical time %v is not the scheduled second", res.Logical)
+		if !res.Logical.Equal(at) {
+			t.Errorf("logical time %v, want the scheduled %v", res.Logical, at)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("no run within 20s")
@@ -461,7 +469,10 @@ func TestSchedulerRunsAndStops(t *testing.T) {
 
 // TestSchedulerCatchesUpMissedRun starts the scheduler after a scheduled
 // time passed unrun; with catch_up it runs that time at once, and records
-// it, so the next start does not run it again.
+// it, so the next start does not run it again. The clock is the test's:
+// 02:30 in the second copy of Berlin's repeated hour, so the missed time
+// is 02:00 CET, not 02:00 CEST, and its file is named apart from the
+// first copy's.
 func TestSchedulerCatchesUpMissedRun(t *testing.T) {
 	ds := `      rows:
         from: users u
@@ -469,16 +480,26 @@ func TestSchedulerCatchesUpMissedRun(t *testing.T) {
 `
 	yml := strings.Replace(oneJob(ds, `      - {format: csv, path: "{job}/{datetime}.csv"}`+"\n"), `"@daily"`, `"0 * * * *"`+"\n    catch_up: 2h", 1)
 	r, _ := setup(t, yml)
+	now, err := time.Parse(time.RFC3339, "2026-10-25T02:30:00+01:00")
+	if err != nil {
+		t.Fatal(err)
+	}
 	start := func() []*jobs.Result {
 		ctx, cancel := context.WithCancel(context.Background())
+		clock := jobs.NewFakeClock(now)
+		var mu sync.Mutex
 		var got []*jobs.Result
-		s := &jobs.Scheduler{Runner: r, Logger: r.Logger, Grace: 10 * time.Second, OnResult: func(res *jobs.Result) {
+		s := &jobs.Scheduler{Runner: r, Logger: r.Logger, Grace: 10 * time.Second, Clock: clock, OnResult: func(res *jobs.Result) {
+			mu.Lock()
+			defer mu.Unlock()
 			got = append(got, res)
 		}}
 		done := make(chan error, 1)
 		go func() { done <- s.Run(ctx) }()
-		time.Sleep(500 * time.Millisecond)
-		cancel()
+		if next := clock.NextWait(t); !next.Equal(now.Add(30 * time.Minute)) {
+			t.Errorf("next run at %v, want 03:00 CET", next)
+		}
+		cancel() // Run waits for the catch-up run it started
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
@@ -488,9 +509,11 @@ func TestSchedulerCatchesUpMissedRun(t *testing.T) {
 	if len(got) != 1 || got[0].Err != nil {
 		t.Fatalf("first start: results %v, want one catch-up run", got)
 	}
-	wantLogical := time.Now().In(got[0].Logical.Location()).Truncate(time.Hour)
-	if !got[0].Logical.Equal(wantLogical) {
-		t.Errorf("caught-up logical time %v, want the last full hour %v", got[0].Logical, wantLogical)
+	if want := now.Add(-30 * time.Minute); !got[0].Logical.Equal(want) {
+		t.Errorf("caught-up logical time %v, want %v", got[0].Logical, want)
+	}
+	if len(got[0].Files) != 1 || filepath.Base(got[0].Files[0]) != "20261025T020000+0100.csv" {
+		t.Errorf("files %v, want the second 02:00 named with its offset", got[0].Files)
 	}
 	if again := start(); len(again) != 0 {
 		t.Errorf("second start ran %d times, want none: the missed run was recorded", len(again))
@@ -539,7 +562,7 @@ func TestCancelStopsTheServerQuery(t *testing.T) {
 		t.Errorf("the run took %v to return after cancellation", took)
 	}
 	var running int
-	if err := raw.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE '%CROSS JOIN%' AND ID <> CONNECTION_ID()").Scan(&running); err != nil {
+	if err := raw.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE '%CROSS JOIN%' AND DB = DATABASE() AND ID <> CONNECTION_ID()").Scan(&running); err != nil {
 		t.Fatal(err)
 	}
 	if running != 0 {

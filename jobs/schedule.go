@@ -10,8 +10,6 @@ import (
 	"slices"
 	"sync"
 	"time"
-
-	"github.com/robfig/cron/v3"
 )
 
 // Scheduler runs every job of a Runner's config on its cron schedule.
@@ -32,6 +30,8 @@ type Scheduler struct {
 	Load func() (*Config, error)
 	// OnResult, when set, receives each finished run.
 	OnResult func(*Result)
+	// Clock is what schedules follow; nil means the system clock.
+	Clock Clock
 }
 
 // ErrNotSchedulable is returned by Scheduler.Run, before it schedules
@@ -79,10 +79,13 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	for i := range cfg.Jobs {
 		s.Runner.Recover(&cfg.Jobs[i])
 	}
-	cur := s.start(runCtx, ctx, runs, s.runner(cfg))
+	// One reading of the clock for the first scheduled times and catch-up:
+	// a time is either caught up or scheduled.
+	now := s.clock().Now()
+	cur := s.start(runCtx, ctx, runs, s.runner(cfg), now)
 	s.Logger.Info("scheduler started", "jobs", len(cfg.Jobs))
 	for i := range cfg.Jobs {
-		s.catchUp(runCtx, ctx, runs, cur.runner, &cfg.Jobs[i])
+		s.catchUp(runCtx, ctx, runs, cur.runner, &cfg.Jobs[i], now)
 	}
 	for ctx.Err() == nil {
 		select {
@@ -93,7 +96,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 
 	s.Logger.Info("shutting down: no new runs will start", "grace", s.Grace, "running", runs.names())
-	cur.cron.Stop()
+	cur.loop.stop()
 	idle := runs.stop()
 	select {
 	case <-idle:
@@ -110,9 +113,9 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	return nil
 }
 
-// schedule is the cron of one configuration, and the runner of its runs.
+// schedule is the loop of one configuration, and the runner of its runs.
 type schedule struct {
-	cron   *cron.Cron
+	loop   *cronLoop
 	runner *Runner
 }
 
@@ -128,27 +131,25 @@ func (s *Scheduler) runner(cfg *Config) *Runner {
 	return &r
 }
 
-// start schedules each job of r's configuration on a cron of its own, and
-// starts it.
-func (s *Scheduler) start(runCtx, stopping context.Context, runs *runSet, r *Runner) *schedule {
+// start schedules each job of r's configuration on a loop of its own,
+// from the scheduled times after now, and starts it.
+func (s *Scheduler) start(runCtx, stopping context.Context, runs *runSet, r *Runner, now time.Time) *schedule {
 	cfg := r.Config
-	c := cron.New(cron.WithLocation(cfg.Location), cron.WithLogger(cronLogger{s.Logger}))
+	loop := newCronLoop(s.clock(), s.Logger)
 	for i := range cfg.Jobs {
 		job := &cfg.Jobs[i]
-		var id cron.EntryID
-		id = c.Schedule(job.sched, cron.FuncJob(func() {
-			// Entry.Prev is the scheduled time of the run now starting: the
-			// logical time, whatever the delay in starting it.
-			t := c.Entry(id).Prev.In(job.Location)
+		// The loop calls with the scheduled time: the logical time,
+		// whatever the delay in starting it.
+		loop.add(job, func(t time.Time) {
 			if s.claim(runs, job, t) {
 				s.run(runCtx, stopping, runs, r, job, t)
 			}
-		}))
-		next := job.sched.Next(time.Now())
+		})
+		next := job.sched.Next(now)
 		s.Logger.Info("job scheduled", "job", job.Name, "schedule", job.Schedule, "timezone", job.Location.String(), "next_run", next.In(job.Location).Format(time.RFC3339))
 	}
-	c.Start()
-	return &schedule{cron: c, runner: r}
+	loop.start(now)
+	return &schedule{loop: loop, runner: r}
 }
 
 // reload reads the configuration again and, when it can replace the one
@@ -172,8 +173,8 @@ func (s *Scheduler) reload(runCtx, stopping context.Context, runs *runSet, cur *
 		s.Logger.Error("reload failed: the configuration in use stays", "file", old.File, "error", err)
 		return cur
 	}
-	cur.cron.Stop() // its running jobs go on
-	next := s.start(runCtx, stopping, runs, s.runner(cfg))
+	cur.loop.stop() // its running jobs go on
+	next := s.start(runCtx, stopping, runs, s.runner(cfg), s.clock().Now())
 	added, removed := jobsDiff(old, cfg)
 	s.Logger.Info("configuration reloaded", "file", cfg.File, "jobs", len(cfg.Jobs), "added", added, "removed", removed, "running", runs.names())
 	return next
@@ -250,9 +251,9 @@ func (s *Scheduler) runScheduled(ctx, stopping context.Context, r *Runner, job *
 // catchUp starts, in the background, the run of a scheduled time that job
 // missed while joinery was not running (see Job.CatchUp), after logging
 // the missed times it drops.
-func (s *Scheduler) catchUp(ctx, stopping context.Context, runs *runSet, r *Runner, job *Job) {
+func (s *Scheduler) catchUp(ctx, stopping context.Context, runs *runSet, r *Runner, job *Job, now time.Time) {
 	log := s.Logger.With("job", job.Name)
-	cu, err := r.Config.missed(job, time.Now())
+	cu, err := r.Config.missed(job, now)
 	if err != nil {
 		log.Warn("catch-up: cannot read the job's state", "error", err)
 		return
@@ -266,9 +267,8 @@ func (s *Scheduler) catchUp(ctx, stopping context.Context, runs *runSet, r *Runn
 
 // runSet is what the scheduler runs, by job name. A job runs once at a
 // time, whichever configuration (before or after a reload) scheduled it,
-// in place of robfig/cron's SkipIfStillRunning, which is per cron and
-// logs a skip without the job's name; and shutdown waits until nothing
-// runs.
+// where the loop of one configuration only knows its own runs; and
+// shutdown waits until nothing runs.
 type runSet struct {
 	mu       sync.Mutex
 	running  map[string]bool
@@ -324,13 +324,10 @@ func (rs *runSet) names() []string {
 	return append([]string{}, slices.Sorted(maps.Keys(rs.running))...)
 }
 
-// cronLogger routes robfig/cron's logging to slog.
-type cronLogger struct{ l *slog.Logger }
-
-func (c cronLogger) Info(msg string, kv ...any) {
-	c.l.Debug("cron: "+msg, kv...)
-}
-
-func (c cronLogger) Error(err error, msg string, kv ...any) {
-	c.l.Error("cron: "+msg, append(kv, "error", err)...)
+// clock returns s.Clock, or the system clock.
+func (s *Scheduler) clock() Clock {
+	if s.Clock != nil {
+		return s.Clock
+	}
+	return systemClock{}
 }

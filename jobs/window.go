@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/joinery/joinery/internal/localtime"
 	"github.com/joinery/joinery/queries"
 )
 
@@ -27,10 +28,17 @@ const (
 //	previous_day    the calendar day before the logical time's day
 //	previous_week   the ISO week (Monday to Monday) before the logical time's
 //	previous_month  the calendar month before the logical time's
-//	last Nh         the N hours up to the logical time, truncated to the hour
+//	last Nh         the N hours of real time up to the start of the logical
+//	                time's clock hour
 //
-// Days, weeks and months start at local midnight, so across a daylight
-// saving change a day is 23 or 25 hours long; "last 24h" is always 24 hours.
+// Days, weeks and months start at local midnight (or, where clocks skip
+// midnight, at the change), so across a daylight saving change a day is 23
+// or 25 hours long. "last 24h" is 24 hours of real time whatever the
+// clocks do, and ends at the last instant at or before the logical time at
+// which the clock read a whole hour: an hourly job's second 02:00, when
+// clocks go back, has the window from the first 02:00 to it. So the
+// windows of consecutive periods (days, weeks, months, clock hours) meet
+// exactly, and no window ends after its logical time.
 // In YAML: "previous_day", "last 6h", or {kind: last_hours, hours: 6}.
 type WindowSpec struct {
 	Kind  string `yaml:"kind"`
@@ -88,53 +96,73 @@ func (w WindowSpec) check() error {
 	return nil
 }
 
-// floor returns the start of the period of the window's kind that contains
-// t: its day, ISO week, month or hour, in loc.
+// Bounds returns the window of a run with logical time t, in loc. Its end
+// is the start of the period (day, ISO week, month, or clock hour) that
+// holds t, so it never ends after t, and its start is the end of the
+// window of a run in the period before: the windows of consecutive
+// periods tile time, whatever the clocks do in between.
+func (w WindowSpec) Bounds(t time.Time, loc *time.Location) queries.Window {
+	end := w.floor(t, loc)
+	return queries.Window{Start: w.back(end, loc), End: end}
+}
+
+// floor returns the start of the period of the window's kind that holds t,
+// in loc: the first instant of its day, ISO week or month (local midnight,
+// or the change that skipped it), or for last Nh the last instant at or
+// before t at which the clock read a whole hour.
 func (w WindowSpec) floor(t time.Time, loc *time.Location) time.Time {
 	t = t.In(loc)
 	y, m, d := t.Date()
 	switch w.Kind {
 	case WindowPreviousWeek:
-		return time.Date(y, m, d-(int(t.Weekday())+6)%7, 0, 0, 0, 0, loc)
+		return localtime.DayStart(y, m, d-(int(t.Weekday())+6)%7, loc)
 	case WindowPreviousMonth:
-		return time.Date(y, m, 1, 0, 0, 0, 0, loc)
+		return localtime.DayStart(y, m, 1, loc)
 	case WindowLastHours:
-		return time.Date(y, m, d, t.Hour(), 0, 0, 0, loc)
+		return localtime.HourStart(t)
 	}
-	return time.Date(y, m, d, 0, 0, 0, 0, loc)
+	return localtime.DayStart(y, m, d, loc)
 }
 
-// step returns the start of the window after the one starting at start.
-func (w WindowSpec) step(start time.Time) time.Time {
-	y, m, d := start.Date()
-	loc := start.Location()
+// back returns the start of the window that ends at end (a period start).
+// last Nh goes N hours back in real time, to the last whole hour of the
+// clock at or before that: across a change by half an hour (Lord Howe),
+// a window is half an hour longer, and an hourly job's windows still
+// meet.
+func (w WindowSpec) back(end time.Time, loc *time.Location) time.Time {
+	if w.Kind == WindowLastHours {
+		return localtime.HourStart(end.Add(-time.Duration(w.Hours) * time.Hour).In(loc))
+	}
+	y, m, d := end.In(loc).Date()
 	switch w.Kind {
 	case WindowPreviousWeek:
-		return time.Date(y, m, d+7, 0, 0, 0, 0, loc)
+		return localtime.DayStart(y, m, d-7, loc)
 	case WindowPreviousMonth:
-		return time.Date(y, m+1, 1, 0, 0, 0, 0, loc)
-	case WindowLastHours:
-		return start.Add(time.Duration(w.Hours) * time.Hour)
+		return localtime.DayStart(y, m-1, 1, loc)
 	}
-	return time.Date(y, m, d+1, 0, 0, 0, 0, loc)
+	return localtime.DayStart(y, m, d-1, loc)
 }
 
-// Bounds returns the window of a run with logical time t, in loc.
-func (w WindowSpec) Bounds(t time.Time, loc *time.Location) queries.Window {
-	end := w.floor(t, loc)
-	var start time.Time
-	y, m, d := end.Date()
+// step returns the end of the window that starts at start (a period
+// start): the start of the next period.
+func (w WindowSpec) step(start time.Time, loc *time.Location) time.Time {
+	if w.Kind == WindowLastHours {
+		// The first whole hour at or after N hours on, whose window (see
+		// back) starts at start.
+		next := start.Add(time.Duration(w.Hours) * time.Hour).In(loc)
+		if h := localtime.HourStart(next); !h.Equal(next) {
+			return localtime.NextHourStart(next)
+		}
+		return next
+	}
+	y, m, d := start.In(loc).Date()
 	switch w.Kind {
 	case WindowPreviousWeek:
-		start = time.Date(y, m, d-7, 0, 0, 0, 0, loc)
+		return localtime.DayStart(y, m, d+7, loc)
 	case WindowPreviousMonth:
-		start = time.Date(y, m-1, 1, 0, 0, 0, 0, loc)
-	case WindowLastHours:
-		start = end.Add(-time.Duration(w.Hours) * time.Hour)
-	default:
-		start = time.Date(y, m, d-1, 0, 0, 0, 0, loc)
+		return localtime.DayStart(y, m+1, 1, loc)
 	}
-	return queries.Window{Start: start, End: end}
+	return localtime.DayStart(y, m, d+1, loc)
 }
 
 // Plan is one run of a job: its logical time, window and parameter values.
@@ -189,11 +217,11 @@ func (j *Job) PlanRange(from, to time.Time, params map[string]string, once bool)
 	}
 	const maxRuns = 10000
 	var plans []Plan
-	for s := j.Window.floor(from, j.Location); s.Before(to); s = j.Window.step(s) {
+	for s := j.Window.floor(from, j.Location); s.Before(to); s = j.Window.step(s, j.Location) {
 		if len(plans) == maxRuns {
 			return nil, fmt.Errorf("--from/--to makes more than %d runs of %s windows", maxRuns, j.Window)
 		}
-		w := queries.Window{Start: s, End: j.Window.step(s)}
+		w := queries.Window{Start: s, End: j.Window.step(s, j.Location)}
 		plans = append(plans, Plan{Logical: w.End, Window: &w, Params: vals})
 	}
 	return plans, nil

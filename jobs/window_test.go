@@ -195,3 +195,108 @@ jobs:
 		})
 	}
 }
+
+// TestWindowsTileAcrossClockChanges walks the consecutive scheduled runs
+// of a job across both changes of 2026 in each zone: each run's window
+// starts where the previous one ended (no instant left out or reported
+// twice), is not empty, and does not end after the run's logical time; a
+// backfill over the same span plans the same windows.
+func TestWindowsTileAcrossClockChanges(t *testing.T) {
+	zones := []struct {
+		zone           string
+		spring, autumn string // days of the changes
+	}{
+		{"Europe/Berlin", "2026-03-29", "2026-10-25"},
+		{"America/New_York", "2026-03-08", "2026-11-01"},
+		{"Australia/Sydney", "2026-10-04", "2026-04-05"},
+		{"Australia/Lord_Howe", "2026-10-04", "2026-04-05"},
+	}
+	jobs := []struct {
+		spec, window string
+		days         int // how far on either side of a change to walk
+	}{
+		{"0 * * * *", "last 1h", 2},
+		{"0 * * * *", "last 1 hour", 2},
+		{"0 6 * * *", "previous_day", 4},
+		{"0 2 * * *", "previous_day", 4},
+		{"30 2 * * *", "previous_day", 4},
+		{"@daily", "previous_day", 4},
+		{"0 7 * * 1", "previous_week", 21},
+		{"0 3 1 * *", "previous_month", 100},
+	}
+	for _, z := range zones {
+		for _, change := range []string{z.spring, z.autumn} {
+			for _, jt := range jobs {
+				t.Run(z.zone+" "+change+" "+jt.spec+" "+jt.window, func(t *testing.T) {
+					job := scheduledJob(t, jt.spec, z.zone)
+					if err := job.Window.UnmarshalText([]byte(jt.window)); err != nil {
+						t.Fatal(err)
+					}
+					day, err := time.ParseInLocation("2006-01-02", change, job.Location)
+					if err != nil {
+						t.Fatal(err)
+					}
+					from, to := day.AddDate(0, 0, -jt.days), day.AddDate(0, 0, jt.days)
+					var runs []Plan
+					for at := job.sched.Next(from); at.Before(to); at = job.sched.Next(at) {
+						p, err := job.PlanAt(at, nil)
+						if err != nil {
+							t.Fatal(err)
+						}
+						runs = append(runs, p)
+					}
+					if len(runs) < 3 {
+						t.Fatalf("%d runs", len(runs))
+					}
+					for i, p := range runs {
+						w := p.Window
+						if !w.Start.Before(w.End) || w.End.After(p.Logical) {
+							t.Errorf("run at %s: window [%s, %s)", p.Logical.Format(time.RFC3339), w.Start.Format(time.RFC3339), w.End.Format(time.RFC3339))
+						}
+						if i > 0 && !runs[i-1].Window.End.Equal(w.Start) {
+							t.Errorf("run at %s: window [%s, %s) does not start where the one before ended, %s",
+								p.Logical.Format(time.RFC3339), w.Start.Format(time.RFC3339), w.End.Format(time.RFC3339), runs[i-1].Window.End.Format(time.RFC3339))
+						}
+					}
+					backfill, err := job.PlanRange(runs[0].Window.Start, runs[len(runs)-1].Window.End, nil, false)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(backfill) != len(runs) {
+						t.Fatalf("backfill plans %d runs, the schedule %d", len(backfill), len(runs))
+					}
+					for i, p := range backfill {
+						if *p.Window != *runs[i].Window || !p.Logical.Equal(p.Window.End) {
+							t.Errorf("backfill run %d: logical %s window %v, scheduled run's window %v", i, p.Logical.Format(time.RFC3339), *p.Window, *runs[i].Window)
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestHourlyWindowsOverTheRepeatedHour spells out the case that lost an
+// hour: Berlin's hourly job with last 1h reports each hour of real time
+// once, the second 02:00 the hour from the first 02:00.
+func TestHourlyWindowsOverTheRepeatedHour(t *testing.T) {
+	job := scheduledJob(t, "0 * * * *", "Europe/Berlin")
+	job.Window = WindowSpec{Kind: WindowLastHours, Hours: 1}
+	want := [][3]string{ // logical time, window start, window end (UTC)
+		{"2026-10-25T02:00:00+02:00", "2026-10-24T23:00:00Z", "2026-10-25T00:00:00Z"},
+		{"2026-10-25T02:00:00+01:00", "2026-10-25T00:00:00Z", "2026-10-25T01:00:00Z"},
+		{"2026-10-25T03:00:00+01:00", "2026-10-25T01:00:00Z", "2026-10-25T02:00:00Z"},
+	}
+	at := rfc3339(t, "2026-10-25T01:30:00+02:00")
+	for _, w := range want {
+		at = job.sched.Next(at)
+		p, err := job.PlanAt(at, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := [3]string{p.Logical.Format(time.RFC3339), p.Window.Start.UTC().Format(time.RFC3339), p.Window.End.UTC().Format(time.RFC3339)}
+		if got != w {
+			t.Errorf("got %v, want %v", got, w)
+		}
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/joinery/joinery/internal/localtime"
 )
 
 // Template fields of a Spec's path. Times are the run's logical time in
@@ -26,6 +28,11 @@ import (
 //	{param.NAME} the value of the run's parameter NAME: as given, a
 //	            datetime as {from} writes it, a list's values joined
 //	            with ","
+//
+// A time whose wall clock comes round a second time, when clocks go back,
+// has its UTC offset after it (020000+0100 in {time}, 20261025T020000+0100
+// in {datetime}), so that a job that runs in both copies of the repeated
+// hour writes two sets of files: the first copy is named as any other time.
 //
 // Path separators in {job}, {dataset} and parameter values are replaced by
 // "_", and so are control characters in parameter values.
@@ -61,10 +68,10 @@ func sampleParams(tmpl string) []Param {
 // pathTime writes a time of a path, {from} and {to} and datetime
 // parameters: 2006-01-02 at midnight, else 2006-01-02T150405.
 func pathTime(v time.Time) string {
-	if v.Hour() == 0 && v.Minute() == 0 && v.Second() == 0 && v.Nanosecond() == 0 {
+	if v.Hour() == 0 && v.Minute() == 0 && v.Second() == 0 && v.Nanosecond() == 0 && !localtime.Repeated(v) {
 		return v.Format("2006-01-02")
 	}
-	return v.Format("2006-01-02T150405")
+	return v.Format("2006-01-02T150405" + repeated(v))
 }
 
 // Expand returns a Spec's path template with its fields replaced by vars;
@@ -87,9 +94,9 @@ func Expand(tmpl string, vars Vars) (string, error) {
 		case "date":
 			b.WriteString(t.Format("2006-01-02"))
 		case "time":
-			b.WriteString(t.Format("150405"))
+			b.WriteString(t.Format("150405" + repeated(t)))
 		case "datetime":
-			b.WriteString(t.Format("20060102T150405"))
+			b.WriteString(t.Format("20060102T150405" + repeated(t)))
 		case "from", "to", "run":
 			v := map[string]time.Time{"from": vars.WindowStart, "to": vars.WindowEnd, "run": vars.RunTime}[field]
 			if v.IsZero() {
@@ -102,7 +109,7 @@ func Expand(tmpl string, vars Vars) (string, error) {
 				v = v.In(vars.Location)
 			}
 			if field == "run" {
-				b.WriteString(v.Format("20060102T150405"))
+				b.WriteString(v.Format("20060102T150405" + repeated(v)))
 			} else {
 				b.WriteString(pathTime(v))
 			}
@@ -139,6 +146,15 @@ func Expand(tmpl string, vars Vars) (string, error) {
 		return "", fmt.Errorf("path %q: {%s} needs a run window, and this run has none", tmpl, missing)
 	}
 	return b.String(), nil
+}
+
+// repeated returns the layout of t's UTC offset when t's wall clock is the
+// second copy of one (see templateFields), else "".
+func repeated(t time.Time) string {
+	if localtime.Repeated(t) {
+		return "-0700"
+	}
+	return ""
 }
 
 // WindowFields returns the fields of tmpl that need a run window, {from}

@@ -82,6 +82,29 @@ func TestParamFields(t *testing.T) {
 	}
 }
 
+// TestExpandRepeatedWallClock names the two copies of Berlin's repeated
+// 02:00 apart: the first as any time, the second with its offset, in every
+// field that holds a time.
+func TestExpandRepeatedWallClock(t *testing.T) {
+	berlin := mustLoc(t, "Europe/Berlin")
+	first := time.Date(2026, 10, 25, 0, 0, 0, 0, time.UTC) // 02:00 CEST
+	second := first.Add(time.Hour)                         // 02:00 CET
+	tmpl := "{date}_{time}_{datetime}_{from}_{to}_{run}"
+	for _, tt := range []struct {
+		logical, from, to time.Time
+		want              string
+	}{
+		{first, first.Add(-time.Hour), first, "2026-10-25_020000_20261025T020000_2026-10-25T010000_2026-10-25T020000_20261025T020000"},
+		{second, first, second, "2026-10-25_020000+0100_20261025T020000+0100_2026-10-25T020000_2026-10-25T020000+0100_20261025T020000+0100"},
+		{second.Add(time.Hour), second, second.Add(time.Hour), "2026-10-25_030000_20261025T030000_2026-10-25T020000+0100_2026-10-25T030000_20261025T030000"},
+	} {
+		got, err := Expand(tmpl, Vars{Logical: tt.logical, WindowStart: tt.from, WindowEnd: tt.to, RunTime: tt.logical, Location: berlin})
+		if err != nil || got != tt.want {
+			t.Errorf("logical %s: got %q, %v; want %q", tt.logical, got, err, tt.want)
+		}
+	}
+}
+
 func TestCheckTemplate(t *testing.T) {
 	tests := []struct {
 		name     string

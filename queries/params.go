@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/joinery/joinery/internal/localtime"
 )
 
 // Param declares a named run parameter of a job. In YAML, under a job's
@@ -181,18 +183,15 @@ func parseTime(s string, loc *time.Location) (time.Time, bool) {
 		}
 	}
 	for _, layout := range []string{"2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02"} {
-		t, err := time.ParseInLocation(layout, s, loc)
+		w, err := time.Parse(layout, s)
 		if err != nil {
 			continue
 		}
-		// A wall clock that comes round twice (clocks going back) means its
-		// first occurrence, as schedules do; time.Date does not promise which.
-		for d := -2 * time.Hour; d < 0; d += 15 * time.Minute {
-			if c := t.Add(d); c.In(loc).Format(layout) == s {
-				return c, true
-			}
-		}
-		return t, true
+		// As schedules read it: a wall clock that comes round twice (clocks
+		// going back) means its first copy, and one that clocks skip the
+		// instant as far after the change as it is into the gap (02:30 is
+		// 03:30). time.Date promises neither.
+		return localtime.Resolve(w, loc), true
 	}
 	return time.Time{}, false
 }
