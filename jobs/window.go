@@ -191,10 +191,65 @@ func (j *Job) PlanAt(t time.Time, params map[string]string) (Plan, error) {
 	}
 	p := Plan{Logical: t.In(j.Location), Params: vals}
 	if j.Window.IsSet() {
-		w := j.Window.Bounds(t, j.Location)
+		w := j.window(t)
 		p.Window = &w
 	}
 	return p, nil
+}
+
+// window returns the window of job's run at t. For last Nh, when the job
+// runs every N hours of the wall clock (0 */6 with last 6h, 0 6 * * * with
+// last 24h) and t is one of its scheduled times, the window starts where
+// the previous scheduled run's window ended: across a change those runs
+// are N-1 or N+1 real hours apart, and N hours back would report an hour
+// twice in spring and leave one out in autumn.
+func (j *Job) window(t time.Time) queries.Window {
+	w := j.Window.Bounds(t, j.Location)
+	if !j.tilesBySchedule() || !j.sched.Next(t.Add(-time.Nanosecond)).Equal(t) {
+		return w
+	}
+	if prev, ok := j.prevScheduled(t); ok {
+		w.Start = j.Window.floor(prev, j.Location)
+	}
+	return w
+}
+
+// tilesBySchedule reports whether the job's window is last Nh and its
+// schedule runs every N hours of the wall clock: then its runs' windows
+// meet at its scheduled times (see window).
+func (j *Job) tilesBySchedule() bool {
+	if j.Window.Kind != WindowLastHours || j.sched == nil {
+		return false
+	}
+	n := time.Duration(j.Window.Hours) * time.Hour
+	// Away from any change (UTC has none), in the schedule's own terms.
+	t0 := j.sched.Next(time.Date(2001, 1, 15, 0, 0, 0, 0, j.Location))
+	t1 := j.sched.Next(t0)
+	t2 := j.sched.Next(t1)
+	if t0.IsZero() || t1.IsZero() || t2.IsZero() {
+		return false
+	}
+	return wallDiff(t0, t1, j.Location) == n && wallDiff(t1, t2, j.Location) == n
+}
+
+// wallDiff is how far apart a and b are on the wall clock of loc.
+func wallDiff(a, b time.Time, loc *time.Location) time.Duration {
+	wall := func(t time.Time) time.Time {
+		t = t.In(loc)
+		return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
+	}
+	return wall(b).Sub(wall(a))
+}
+
+// prevScheduled returns the job's scheduled time before t, looking back
+// the window's length and a clock change.
+func (j *Job) prevScheduled(t time.Time) (time.Time, bool) {
+	var prev time.Time
+	from := t.Add(-time.Duration(j.Window.Hours)*time.Hour - 3*time.Hour)
+	for n, s := 0, j.sched.Next(from); !s.IsZero() && s.Before(t) && n < 100000; n, s = n+1, j.sched.Next(s) {
+		prev = s
+	}
+	return prev, !prev.IsZero()
 }
 
 // PlanRange plans the runs for --from/--to. With once, or for a job
@@ -217,6 +272,24 @@ func (j *Job) PlanRange(from, to time.Time, params map[string]string, once bool)
 	}
 	const maxRuns = 10000
 	var plans []Plan
+	if j.tilesBySchedule() {
+		// The windows of the scheduled runs that meet [from, to).
+		n := time.Duration(j.Window.Hours) * time.Hour
+		for t := j.sched.Next(from.Add(-n - 3*time.Hour)); !t.IsZero(); t = j.sched.Next(t) {
+			w := j.window(t)
+			if !w.Start.Before(to) {
+				break
+			}
+			if !w.End.After(from) {
+				continue
+			}
+			if len(plans) == maxRuns {
+				return nil, fmt.Errorf("--from/--to makes more than %d runs of %s windows", maxRuns, j.Window)
+			}
+			plans = append(plans, Plan{Logical: w.End, Window: &w, Params: vals})
+		}
+		return plans, nil
+	}
 	for s := j.Window.floor(from, j.Location); s.Before(to); s = j.Window.step(s, j.Location) {
 		if len(plans) == maxRuns {
 			return nil, fmt.Errorf("--from/--to makes more than %d runs of %s windows", maxRuns, j.Window)

@@ -217,6 +217,10 @@ func TestWindowsTileAcrossClockChanges(t *testing.T) {
 	}{
 		{"0 * * * *", "last 1h", 2},
 		{"0 * * * *", "last 1 hour", 2},
+		{"0 */6 * * *", "last 6h", 3},
+		{"30 */6 * * *", "last 6h", 3},
+		{"0 6 * * *", "last 24h", 4},
+		{"0 2 * * *", "last 24h", 4},
 		{"0 6 * * *", "previous_day", 4},
 		{"0 2 * * *", "previous_day", 4},
 		{"30 2 * * *", "previous_day", 4},
