@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/bits"
 	"os"
 	"strconv"
 	"strings"
@@ -648,7 +649,34 @@ func excelSerial(t time.Time) (float64, bool) {
 	}
 	h, mi, s := t.Clock()
 	nanos := int64(h*3600+mi*60+s)*1e9 + int64(t.Nanosecond())
-	return float64(days) + float64(nanos)/86400e9, true
+	return serial(uint64(days), uint64(nanos)), true
+}
+
+// nanosPerDay is the denominator of a serial's fraction.
+const nanosPerDay = 86400e9
+
+// serial returns the double nearest to days + nanos/nanosPerDay (days at
+// least 1, nanos less than a day), rounding half to even: the value whose
+// shortest text every reader reads back as the same double, and which
+// LibreOffice, which cuts a date-time to its second, shows as the right
+// one (a second's exact serial is never written a hair below itself). The
+// sum of the float64 division and days would round twice. It works on the
+// 128-bit numerator days*nanosPerDay + nanos, scaled so that the quotient
+// has the 53 bits of a double's mantissa.
+func serial(days, nanos uint64) float64 {
+	hi, lo := bits.Mul64(days, nanosPerDay)
+	var carry uint64
+	lo, carry = bits.Add64(lo, nanos, 0)
+	hi += carry
+	// days <= value < days+1, so the value's binary exponent is days'.
+	exp := bits.Len64(days) - 1
+	shift := uint(52 - exp) // 31 to 52 for days up to 9999-12-31
+	hi, lo = hi<<shift|lo>>(64-shift), lo<<shift
+	q, r := bits.Div64(hi, lo, nanosPerDay) // hi < nanosPerDay: q < 2^54
+	if r > nanosPerDay/2 || r == nanosPerDay/2 && q&1 == 1 {
+		q++
+	}
+	return math.Ldexp(float64(q), exp-52)
 }
 
 // parseDuration reads a non-negative TIME "H+:MM:SS[.f]" as a fraction of

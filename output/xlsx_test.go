@@ -14,7 +14,7 @@ import (
 // xcell is what a reader of the workbook sees in one cell.
 type xcell struct {
 	shown  string // GetCellValue with number formats applied
-	raw    string // GetCellValue with RawCellValue
+	raw    string // GetCellValue with RawCellValue (excelize shows 15 significant digits, rounded)
 	text   bool   // an inline string rather than a number
 	numFmt string // the custom number format, "" for General
 }
@@ -105,9 +105,9 @@ func TestXLSX(t *testing.T) {
 		"C2": {shown: "1999.95", raw: "1999.95", numFmt: "0.00"},
 		"D2": {shown: "0.125", raw: "0.125"},
 		"E2": {shown: "2024-02-29", raw: "45351", numFmt: ymd},
-		"F2": {shown: "2024-03-01 10:00:00", raw: "45352.4166666666", numFmt: ymdhms},
-		"G2": {shown: "2024-07-01 11:00:00.000", raw: "45474.45833478", numFmt: ymdhmsms},
-		"H2": {shown: "26:30:15", raw: "1.10434027777777", numFmt: "[h]:mm:ss"},
+		"F2": {shown: "2024-03-01 10:00:00", raw: "45352.4166666667", numFmt: ymdhms},
+		"G2": {shown: "2024-07-01 11:00:00.000", raw: "45474.4583347801", numFmt: ymdhmsms},
+		"H2": {shown: "26:30:15", raw: "1.10434027777778", numFmt: "[h]:mm:ss"},
 		"I2": {shown: "2024", raw: "2024", numFmt: "0"},
 		"J2": {shown: "00ABFF", raw: "00ABFF", text: true},
 		"K2": {shown: "Zoë 日本 😀 𝄞", raw: "Zoë 日本 😀 𝄞", text: true},
@@ -129,7 +129,7 @@ func TestXLSX(t *testing.T) {
 		// row 5: edges
 		"C5": {shown: "0.10", raw: "0.1", numFmt: "0.00"},
 		"E5": {shown: "1900-01-01", raw: "1", numFmt: ymd},
-		"F5": {shown: "1900-03-01 01:00:00", raw: "61.0416666666666", numFmt: ymdhms},
+		"F5": {shown: "1900-03-01 01:00:00", raw: "61.0416666666667", numFmt: ymdhms},
 		"G5": {shown: "2024-03-01 01:00:00.000", raw: "45352.0416724537", numFmt: ymdhmsms},
 		"K5": {shown: " x ", raw: " x ", text: true},
 		// rows 6-9: a DECIMAL Excel would round is text

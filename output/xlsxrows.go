@@ -172,9 +172,9 @@ func appendNumberCell(b []byte, col string, row []byte, style int, num []byte) [
 	return append(b, "</v></c>"...)
 }
 
-// appendFloatCell appends a number cell holding f as excelize formats it.
+// appendFloatCell appends a number cell holding f (see appendExcelNumber).
 func appendFloatCell(b []byte, col string, row []byte, style int, f float64, scratch []byte) ([]byte, []byte) {
-	scratch = appendExcelFloat(scratch[:0], f)
+	scratch = appendExcelNumber(scratch[:0], f)
 	return appendNumberCell(b, col, row, style, scratch), scratch
 }
 
@@ -307,45 +307,17 @@ func truncUTF16Bytes(b []byte, n int) []byte {
 	return b
 }
 
-// appendExcelFloat is excelize's formatCellFloat(f, -1, 64): the shortest
-// decimal text, cut to Excel's 15 significant digits.
-func appendExcelFloat(b []byte, f float64) []byte {
-	start := len(b)
-	b = strconv.AppendFloat(b, f, 'f', -1, 64)
-	if math.Abs(f) == math.MaxFloat64 {
-		return b
+// appendExcelNumber appends f as a cell's value: the shortest decimal text
+// that reads back as the same double (Go's, Python's and JavaScript's
+// shortest form), plain from 1e-6 to 1e21 and with an exponent outside, as
+// CSV writes FLOAT and DOUBLE. Excel shows at most 15 significant digits
+// but keeps the double it read, and every reader reads this text back as
+// f. (excelize cuts the text to 15 digits, which changes the value:
+// 2/3 became 0.666666666666666, and date-time serials fell below their
+// second, which LibreOffice shows as the second before.)
+func appendExcelNumber(b []byte, f float64) []byte {
+	if a := math.Abs(f); a == 0 || a >= 1e-6 && a < 1e21 {
+		return strconv.AppendFloat(b, f, 'f', -1, 64)
 	}
-	str := b[start:]
-	const maxPrec = 15
-	decimal := -1
-	for i, c := range str {
-		if c == '.' {
-			decimal = i
-			break
-		}
-	}
-	significant := 0
-	for idx, c := range str {
-		if c < '0' || c > '9' || significant == 0 && c == '0' {
-			continue
-		}
-		significant++
-		if significant <= maxPrec {
-			continue
-		}
-		if decimal >= 0 && idx > decimal {
-			if str[idx-1] == '.' {
-				idx--
-			}
-			return b[:start+idx]
-		}
-		if decimal < 0 {
-			decimal = len(str)
-		}
-		for ; idx < decimal; idx++ {
-			str[idx] = '0'
-		}
-		return b[:start+decimal]
-	}
-	return b
+	return strconv.AppendFloat(b, f, 'e', -1, 64)
 }
