@@ -233,6 +233,9 @@ func (b *book) about(vars Vars, loc *time.Location, datasets []DatasetRows) erro
 	head := len(rows) - len(datasets)
 	_ = b.f.SetCellStyle(name, "A1", "A"+strconv.Itoa(head-2), b.header)
 	_ = b.f.SetCellStyle(name, "A"+strconv.Itoa(head), "C"+strconv.Itoa(head), b.header)
+	// The used range, for readers that trust it (openpyxl's read-only
+	// mode); excelize leaves it at A1.
+	_ = b.f.SetSheetDimension(name, "A1:C"+strconv.Itoa(len(rows)))
 	_ = b.f.SetColWidth(name, "A", "A", 18)
 	_ = b.f.SetColWidth(name, "B", "B", 30)
 	_ = b.f.SetColWidth(name, "C", "C", 30)
@@ -241,10 +244,50 @@ func (b *book) about(vars Vars, loc *time.Location, datasets []DatasetRows) erro
 
 // save writes the workbook to w and removes the temporary files. The zip
 // goes straight to w, with each sheet's rows deflated while they were
-// written; see xlsxzip.go.
-func (b *book) save(w io.Writer) error {
-	err := saveSpliced(b.f, w, b.parts)
+// written; see xlsxzip.go. The workbook's properties and the zip entries'
+// dates come from vars.
+func (b *book) save(w io.Writer, vars Vars) error {
+	stamp := runStamp(vars)
+	err := b.properties(vars, stamp)
+	if err == nil {
+		err = saveSpliced(b.f, w, b.parts, stamp.In(b.loc))
+	}
 	return errors.Join(err, b.close())
+}
+
+// runStamp is when the run started, the time a workbook is dated with:
+// its creation and modification and its zip entries.
+func runStamp(vars Vars) time.Time {
+	switch {
+	case !vars.RunTime.IsZero():
+		return vars.RunTime
+	case !vars.Logical.IsZero():
+		return vars.Logical
+	}
+	return time.Now()
+}
+
+// properties sets the document properties that spreadsheet apps show
+// (File > Properties): joinery and its version as the creator and the
+// application, the run's time as created and modified, the job as the
+// title. excelize's defaults are creator "xuri", created 2006-09-16. The
+// version goes in Application, as LibreOffice puts its own: Excel refuses
+// an AppVersion that is not "digits.4digits".
+func (b *book) properties(vars Vars, stamp time.Time) error {
+	app := "joinery"
+	if vars.Version != "" {
+		app += " " + vars.Version
+	}
+	when := stamp.UTC().Format(time.RFC3339)
+	if err := b.f.SetDocProps(&excelize.DocProperties{
+		Creator: app, LastModifiedBy: app, Title: vars.Job, Created: when, Modified: when,
+	}); err != nil {
+		return fmt.Errorf("document properties: %w", err)
+	}
+	if err := b.f.SetAppProps(&excelize.AppProperties{Application: app}); err != nil {
+		return fmt.Errorf("application properties: %w", err)
+	}
+	return nil
 }
 
 func (b *book) close() error {
@@ -430,6 +473,7 @@ func (w *sheetWriter) endSheet() error {
 	if err := w.sw.Flush(); err != nil {
 		return w.fail(err)
 	}
+	w.rowsOut.dimension = "A1:" + w.refs[len(w.refs)-1] + strconv.Itoa(w.row)
 	if err := w.rowsOut.finish(); err != nil {
 		return w.fail(err)
 	}

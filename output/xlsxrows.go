@@ -32,6 +32,7 @@ type sheetRows struct {
 	release    func() error // closes tmp (and removes it where it still has a name)
 	finished   bool
 	err        error
+	dimension  string // the sheet's used range, "A1:J990001"; set before finish
 	crc        uint32 // of the uncompressed XML, set by finish
 	size       int64  // uncompressed bytes, set by finish
 	compressed int64  // bytes in tmp, set by finish

@@ -3,6 +3,8 @@ package output
 import (
 	"archive/zip"
 	"bytes"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"maps"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/klauspost/compress/flate"
 	"github.com/xuri/excelize/v2"
@@ -35,21 +38,22 @@ const deflateLevel = flate.BestSpeed
 
 // zipSplicer is an excelize.ZipWriter writing to the real destination.
 type zipSplicer struct {
-	zw      *zip.Writer
-	sheets  map[string]*sheetRows // part name -> its data rows
-	pending string                // sheet part being captured
-	buf     bytes.Buffer          // excelize's header-only sheet XML
-	err     error
+	zw       *zip.Writer
+	modified time.Time             // every entry's date
+	sheets   map[string]*sheetRows // part name -> its data rows
+	pending  string                // sheet part being captured
+	buf      bytes.Buffer          // excelize's header-only sheet XML
+	err      error
 }
 
-func newZipSplicer(w io.Writer, sheets map[string]*sheetRows) *zipSplicer {
+func newZipSplicer(w io.Writer, sheets map[string]*sheetRows, modified time.Time) *zipSplicer {
 	zw := zip.NewWriter(w)
 	zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) {
 		return flate.NewWriter(w, deflateLevel)
 	})
 	// A copy: the splicer crosses off parts as it stores them, and the book
 	// still needs them all to remove their temporary files.
-	return &zipSplicer{zw: zw, sheets: maps.Clone(sheets)}
+	return &zipSplicer{zw: zw, sheets: maps.Clone(sheets), modified: modified}
 }
 
 func (z *zipSplicer) Create(name string) (io.Writer, error) {
@@ -61,7 +65,7 @@ func (z *zipSplicer) Create(name string) (io.Writer, error) {
 		z.buf.Reset()
 		return &z.buf, nil
 	}
-	return z.zw.Create(name)
+	return z.zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: z.modified})
 }
 
 func (z *zipSplicer) AddFS(fsys fs.FS) error { return z.zw.AddFS(fsys) }
@@ -105,6 +109,12 @@ func (z *zipSplicer) splice(name string, sheet []byte, rows *sheetRows) error {
 		return fmt.Errorf("%s: no </sheetData> in excelize's sheet", name)
 	}
 	head, tail := sheet[:cut], sheet[cut:]
+	if rows.dimension != "" {
+		var err error
+		if head, err = setDimension(head, rows.dimension); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
 	var zhead, ztail bytes.Buffer
 	fw, err := flate.NewWriter(&zhead, deflateLevel)
 	if err != nil {
@@ -119,13 +129,15 @@ func (z *zipSplicer) splice(name string, sheet []byte, rows *sheetRows) error {
 	crc := crc32.ChecksumIEEE(head)
 	crc = crc32Combine(crc, rows.crc, rows.size)
 	crc = crc32Combine(crc, crc32.ChecksumIEEE(tail), int64(len(tail)))
-	w, err := z.zw.CreateRaw(&zip.FileHeader{
+	fh := &zip.FileHeader{
 		Name:               name,
 		Method:             zip.Deflate,
 		CRC32:              crc,
 		UncompressedSize64: uint64(int64(len(head)) + rows.size + int64(len(tail))),
 		CompressedSize64:   uint64(int64(zhead.Len()) + rows.compressed + int64(ztail.Len())),
-	})
+	}
+	z.date(fh)
+	w, err := z.zw.CreateRaw(fh)
 	if err != nil {
 		return err
 	}
@@ -145,10 +157,49 @@ func (z *zipSplicer) splice(name string, sheet []byte, rows *sheetRows) error {
 	return err
 }
 
-// saveSpliced writes f to w with each sheet's rows spliced in; sheets maps
-// excelize's sheet part names to their rows.
-func saveSpliced(f *excelize.File, w io.Writer, sheets map[string]*sheetRows) error {
-	z := newZipSplicer(w, sheets)
+// date dates a raw entry as CreateHeader dates the others: an MS-DOS
+// date and time (local, two-second steps) and the extended timestamp
+// field's Unix time (CreateRaw does neither).
+func (z *zipSplicer) date(fh *zip.FileHeader) {
+	t := z.modified
+	if t.IsZero() || t.Year() < 1980 {
+		return
+	}
+	fh.Modified = t
+	fh.ModifiedDate = uint16(t.Day() + int(t.Month())<<5 + (t.Year()-1980)<<9)
+	fh.ModifiedTime = uint16(t.Second()/2 + t.Minute()<<5 + t.Hour()<<11)
+	var ext [9]byte
+	binary.LittleEndian.PutUint16(ext[0:], 0x5455) // extended timestamp
+	binary.LittleEndian.PutUint16(ext[2:], 5)
+	ext[4] = 1 // the modification time follows
+	binary.LittleEndian.PutUint32(ext[5:], uint32(t.Unix()))
+	fh.Extra = append(fh.Extra, ext[:]...)
+}
+
+// setDimension sets the ref of the sheet's <dimension> to the used range:
+// excelize's stream writer leaves it at "A1", and readers that trust it
+// (openpyxl in read-only mode) see only the first cell.
+func setDimension(head []byte, ref string) ([]byte, error) {
+	const open = `<dimension ref="`
+	i := bytes.Index(head, []byte(open))
+	if i < 0 {
+		return nil, errors.New("no <dimension> in excelize's sheet")
+	}
+	i += len(open)
+	j := bytes.IndexByte(head[i:], '"')
+	if j < 0 {
+		return nil, errors.New("unterminated <dimension> in excelize's sheet")
+	}
+	out := make([]byte, 0, len(head)+len(ref))
+	out = append(out, head[:i]...)
+	out = append(out, ref...)
+	return append(out, head[i+j:]...), nil
+}
+
+// saveSpliced writes f to w with each sheet's rows spliced in, every entry
+// dated modified; sheets maps excelize's sheet part names to their rows.
+func saveSpliced(f *excelize.File, w io.Writer, sheets map[string]*sheetRows, modified time.Time) error {
+	z := newZipSplicer(w, sheets, modified)
 	f.SetZipWriter(func(io.Writer) excelize.ZipWriter { return z })
 	// With the hook ignoring excelize's buffer, Write copies an empty buffer.
 	if err := f.Write(io.Discard); err != nil {

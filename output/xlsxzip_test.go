@@ -1,13 +1,16 @@
 package output
 
 import (
+	"archive/zip"
 	"database/sql"
 	"hash/crc32"
+	"io"
 	"math"
 	"math/big"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -193,4 +196,74 @@ func openDeleted(t *testing.T, dir string) int {
 		}
 	}
 	return n
+}
+
+// TestXLSXPackage checks what excelize leaves at its defaults: each
+// sheet's <dimension> is its used range (overflow sheets, a header-only
+// sheet and the About sheet too), the document properties name joinery,
+// its version, the job and the run's time, and every zip entry is dated
+// the run's time in the report's zone.
+func TestXLSXPackage(t *testing.T) {
+	berlin := mustLoc(t, "Europe/Berlin")
+	run := time.Date(2026, 12, 1, 0, 15, 3, 0, time.UTC)
+	vars := Vars{Job: "nightly", Logical: run.In(berlin), RunTime: run.In(berlin), Location: berlin, Version: "v1.2.3"}
+	cols := []Column{{Name: "n", Kind: KindInt}, {Name: "s", Kind: KindText}, {Name: "x", Kind: KindText}}
+	var rows [][]sql.RawBytes
+	for i := range 5 {
+		rows = append(rows, raw(strconv.Itoa(i), "t", nil))
+	}
+	files := writeReport(t, Spec{Format: "xlsx", Path: "r", MaxRowsPerSheet: 3}, t.TempDir(), vars, []testDataset{
+		{name: "a", cols: cols, rows: rows}, {name: "empty", cols: cols[:2]},
+	})
+	zr, err := zip.OpenReader(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	parts := map[string]string{}
+	for _, f := range zr.File {
+		if got := f.Modified; !got.Equal(run) || f.ModTime().Hour() != 1 {
+			t.Errorf("%s: dated %v (local %v), want %v, 01:15 in Berlin", f.Name, got, f.ModTime(), run)
+		}
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", f.Name, err)
+		}
+		parts[f.Name] = string(b)
+	}
+	dimension := regexp.MustCompile(`<dimension ref="([^"]*)"`)
+	for part, want := range map[string]string{
+		"xl/worksheets/sheet1.xml": "A1:C4", // a: the header and 3 rows
+		"xl/worksheets/sheet2.xml": "A1:C3", // a (2)
+		"xl/worksheets/sheet3.xml": "A1:B1", // empty
+		"xl/worksheets/sheet4.xml": "",      // About: to its last row
+	} {
+		if want == "" {
+			rowNums := regexp.MustCompile(`<row r="([0-9]+)"`).FindAllStringSubmatch(parts[part], -1)
+			want = "A1:C" + rowNums[len(rowNums)-1][1]
+		}
+		if m := dimension.FindStringSubmatch(parts[part]); m == nil || m[1] != want {
+			t.Errorf("%s: dimension %q, want %s", part, m, want)
+		}
+	}
+	for part, want := range map[string][]string{
+		"docProps/core.xml": {"<dc:title>nightly</dc:title>", "<dc:creator>joinery v1.2.3</dc:creator>",
+			`<dcterms:created xsi:type="dcterms:W3CDTF">2026-12-01T00:15:03Z</dcterms:created>`,
+			`<dcterms:modified xsi:type="dcterms:W3CDTF">2026-12-01T00:15:03Z</dcterms:modified>`},
+		"docProps/app.xml": {"<Application>joinery v1.2.3</Application>"},
+	} {
+		for _, w := range want {
+			if !strings.Contains(parts[part], w) {
+				t.Errorf("%s lacks %s:\n%s", part, w, parts[part])
+			}
+		}
+	}
+	if strings.Contains(parts["docProps/core.xml"], "xuri") || strings.Contains(parts["docProps/app.xml"], "AppVersion") {
+		t.Errorf("excelize's defaults left:\n%s\n%s", parts["docProps/core.xml"], parts["docProps/app.xml"])
+	}
 }
