@@ -167,7 +167,7 @@ func describeArg(nv *driver.NamedValue) string {
 }
 
 // columns describes the result's columns as output.ColumnsOf does from
-// sql.ColumnTypes: the driver's database type name and its scale.
+// sql.ColumnTypes: the driver's database type name, precision and scale.
 func (r *rawRows) columns() []output.Column {
 	names := r.rows.Columns()
 	tn, _ := r.rows.(driver.RowsColumnTypeDatabaseTypeName)
@@ -178,13 +178,13 @@ func (r *rawRows) columns() []output.Column {
 		if tn != nil {
 			typ = tn.ColumnTypeDatabaseTypeName(i)
 		}
-		var scale int64
+		var precision, scale int64
 		if ps != nil {
-			if _, s, ok := ps.ColumnTypePrecisionScale(i); ok {
-				scale = s
+			if p, s, ok := ps.ColumnTypePrecisionScale(i); ok {
+				precision, scale = p, s
 			}
 		}
-		cols[i] = output.ColumnOfScale(name, typ, scale)
+		cols[i] = output.ColumnOfSize(name, typ, precision, scale)
 	}
 	return cols
 }

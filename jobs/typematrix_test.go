@@ -140,6 +140,7 @@ func TestTypeMatrix(t *testing.T) {
 			"the first in matrix (2)!Y2",   // control characters replaced
 			"dataset matrix: column dt: 1 zero or invalid DATETIME values written as text",
 			"dataset matrix_text: column ts: 1 zero or invalid TIMESTAMP values written as text",
+			"dataset matrix: xlsx: column dw written as text: DECIMAL(24,4) holds up to 24 significant digits",
 		} {
 			if !strings.Contains(all, want) {
 				t.Errorf("warnings lack %q:\n%s", want, all)
@@ -175,7 +176,7 @@ func TestTypeMatrix(t *testing.T) {
 	}
 	want2 := map[string]xc{ // sheet "matrix (2)": rows 4 and 5
 		"J2": {"n", "123456789012345", "0"}, "K2": {"s", "1234567890123456", ""}, "L2": {"n", "0.1", "0.00"},
-		"M2": {"n", "1234.5", "0.0000"}, "P2": {"s", "0000-00-00", ""}, "Q2": {"s", "2024-00-15 10:00:00", ""},
+		"M2": {"s", "1234.5000", ""}, "P2": {"s", "0000-00-00", ""}, "Q2": {"s", "2024-00-15 10:00:00", ""},
 		"R2": {"n", "45474.58333912037", "yyyy-mm-dd hh:mm:ss.000"}, "S2": {"s", "0000-00-00 00:00:00", ""},
 		"U2": {"n", "1.0416724537037036", "[h]:mm:ss.000"}, "V2": {"n", "0", "0"}, "W2": {"s", `a"b`, ""}, "X2": {"s", "=1+2", ""},
 		"Y2": {"s", "ctl\uFFFD\uFFFD\uFFFD|tab\t|nl\n|end", ""}, "AD2": {"n", "5", "0"}, "AE2": {"s", "414243", ""},
@@ -245,7 +246,7 @@ func TestTypeMatrix(t *testing.T) {
 			"matrix!AD3": {"s", "18446744073709551615"}, "matrix!B4": {"n", nil},
 			"matrix (2)!R2": {"d", "2024-07-01T14:00:00.500000"}, "matrix (2)!P2": {"s", "0000-00-00"},
 			"matrix (2)!Y2": {"s", "ctl\uFFFD\uFFFD\uFFFD|tab\t|nl\n|end"}, "matrix (2)!X2": {"s", "=1+2"},
-			"matrix (2)!Q3": {"d", "2024-03-31T03:30:00"}, "matrix (2)!M2": {"n", 1234.5},
+			"matrix (2)!Q3": {"d", "2024-03-31T03:30:00"}, "matrix (2)!M2": {"s", "1234.5000"},
 		}
 		for key, w := range want {
 			sheet, ref, _ := strings.Cut(key, "!")

@@ -78,7 +78,7 @@ func TestCSV(t *testing.T) {
 	berlin := mustLoc(t, "Europe/Berlin")
 	logical := time.Date(2024, 3, 1, 6, 0, 0, 0, berlin)
 	allKinds := []Column{
-		{Name: "id", Kind: KindInt}, {Name: "big", Kind: KindUint}, {Name: "amount", Kind: KindDecimal, Scale: 2},
+		{Name: "id", Kind: KindInt}, {Name: "big", Kind: KindUint}, {Name: "amount", Kind: KindDecimal, Precision: 10, Scale: 2},
 		{Name: "ratio", Kind: KindFloat}, {Name: "day", Kind: KindDate}, {Name: "at", Kind: KindDateTime},
 		{Name: "at_ms", Kind: KindDateTime, Scale: 3}, {Name: "dur", Kind: KindTime}, {Name: "yr", Kind: KindYear},
 		{Name: "bin", Kind: KindBinary}, {Name: "txt", Kind: KindText},

@@ -52,10 +52,11 @@ const maxNamedCells = 10
 // Cells are typed for analysts: integers are numbers with format "0" (not
 // General, which shows 12+ digits in scientific notation) unless they have
 // more than 15 significant digits, which Excel would round, so they are
-// text; BIT is an integer likewise; DECIMAL follows Spec.Decimals (by
-// default a number with as many decimal places as its scale when its text
-// survives a float64 round trip at that scale, else text); FLOAT and DOUBLE
-// are numbers; DATE is a date with format yyyy-mm-dd; DATETIME and
+// text; BIT is an integer likewise; DECIMAL follows Spec.Decimals, a
+// column at a time (by default numbers with as many decimal places as its
+// scale when its declared precision is at most 15 digits, else text);
+// FLOAT and DOUBLE are numbers (as every number, the shortest text that
+// reads back as the same double); DATE is a date with format yyyy-mm-dd; DATETIME and
 // TIMESTAMP are dates with format yyyy-mm-dd hh:mm:ss (.000 added for
 // fractional columns; Excel shows at most milliseconds) holding the wall
 // clock in the report's zone; TIME is a duration [h]:mm:ss, or text when
@@ -133,14 +134,16 @@ func (b *book) sheet(dataset string, cols []Column, present []ColumnSpec) (*shee
 	}
 	w := &sheetWriter{
 		b: b, dataset: dataset, name: dataset, cols: cols, present: present,
-		maxRows: b.spec.MaxRowsPerSheet,
-		refs:    colRefs(len(cols)),
-		scratch: make([]byte, 0, 64),
-		headers: tableHeaders(cols),
-		styles:  make([]int, len(cols)),
-		widths:  make([]float64, len(cols)),
-		cells:   make([]excelize.Cell, len(cols)),
-		vals:    make([]any, len(cols)),
+		maxRows:  b.spec.MaxRowsPerSheet,
+		refs:     colRefs(len(cols)),
+		scratch:  make([]byte, 0, 64),
+		headers:  tableHeaders(cols),
+		styles:   make([]int, len(cols)),
+		decText:  make([]bool, len(cols)),
+		decimals: make([]string, len(cols)),
+		widths:   make([]float64, len(cols)),
+		cells:    make([]excelize.Cell, len(cols)),
+		vals:     make([]any, len(cols)),
 	}
 	for i, c := range cols {
 		numFmt := present[i].Format
@@ -154,8 +157,35 @@ func (b *book) sheet(dataset string, cols []Column, present []ColumnSpec) (*shee
 			}
 		}
 		w.widths[i] = typeWidth(c)
+		if c.Kind == KindDecimal {
+			w.decimals[i] = b.spec.Decimals
+			if d := present[i].Decimals; d != "" {
+				w.decimals[i] = d
+			}
+			w.decText[i] = decimalsAsText(w.decimals[i], c)
+		}
 	}
 	return w, nil
+}
+
+// maxExactDigits is how many significant decimal digits every double
+// holds exactly (DBL_DIG) and Excel shows: a DECIMAL of at most as many
+// digits comes back from the nearest double with every digit right.
+const maxExactDigits = 15
+
+// decimalsAsText reports whether a DECIMAL column is text as a whole
+// under the output's decimals setting: always, never, or (auto) when its
+// declared precision is more than maxExactDigits or unknown. A column is
+// one kind from its declared type, never number here and text there
+// value by value, which would break sorting and sums.
+func decimalsAsText(decimals string, c Column) bool {
+	switch decimals {
+	case "text":
+		return true
+	case "number":
+		return false
+	}
+	return c.Precision == 0 || c.Precision > maxExactDigits
 }
 
 // kindFormat is the number format of a column's kind, "" for General.
@@ -308,32 +338,36 @@ func (b *book) close() error {
 // excelize's stream writer holds each sheet's settings and header row; the
 // data rows go to rowsOut as XML, without allocating per row or cell.
 type sheetWriter struct {
-	b       *book
-	sw      *excelize.StreamWriter
-	rowsOut *sheetRows // the current sheet's data rows
-	refs    []string   // column letters
-	rowNum  []byte     // digits of row
-	scratch []byte
-	dataset string
-	name    string   // the current sheet
-	sheets  []string // every sheet of the dataset
-	cols    []Column
-	present []ColumnSpec
-	headers []string
-	styles  []int     // number format style per column
-	widths  []float64 // widest value seen in the sample, per column
-	sample  [][]Value
-	started bool
-	maxRows int             // data rows per sheet
-	row     int             // last row written on the current sheet
-	rows    int64           // data rows over all sheets
-	cells   []excelize.Cell // header row
-	vals    []any
-	skipped bool // empty and left out
+	b        *book
+	sw       *excelize.StreamWriter
+	rowsOut  *sheetRows // the current sheet's data rows
+	refs     []string   // column letters
+	rowNum   []byte     // digits of row
+	scratch  []byte
+	dataset  string
+	name     string   // the current sheet
+	sheets   []string // every sheet of the dataset
+	cols     []Column
+	present  []ColumnSpec
+	headers  []string
+	styles   []int     // number format style per column
+	decText  []bool    // per DECIMAL column: written as text (Spec.Decimals)
+	decimals []string  // per DECIMAL column: auto, number or text
+	widths   []float64 // widest value seen in the sample, per column
+	sample   [][]Value
+	started  bool
+	maxRows  int             // data rows per sheet
+	row      int             // last row written on the current sheet
+	rows     int64           // data rows over all sheets
+	cells    []excelize.Cell // header row
+	vals     []any
+	skipped  bool // empty and left out
 
-	cut      int64        // text values cut at Excel's cell limit
-	cutCells []string     // the first few of them
-	replaced replacements // text values with characters XML cannot hold
+	rounded     int64        // DECIMAL values of more digits than a number column's declared precision
+	roundedCell string       // the first of them
+	cut         int64        // text values cut at Excel's cell limit
+	cutCells    []string     // the first few of them
+	replaced    replacements // text values with characters XML cannot hold
 
 	err    error
 	closed bool
@@ -536,24 +570,15 @@ func (w *sheetWriter) cell(b []byte, i int, v *Value) []byte {
 			return appendTextCell(b, ref, row, 0, w.scratch)
 		}
 	case KindDecimal:
-		switch w.b.spec.Decimals {
-		case "text":
-			return w.text(b, i, v.Raw)
-		case "number":
-			if f, err := strconv.ParseFloat(string(v.Raw), 64); err == nil && !math.IsInf(f, 0) {
-				b, w.scratch = appendFloatCell(b, ref, row, style, f, w.scratch)
-				return b
-			}
+		if w.decText[i] {
 			return w.text(b, i, v.Raw)
 		}
-		f, scale, scratch, ok := exactDecimal(v.Raw, w.scratch)
-		w.scratch = scratch
-		if ok {
-			if int64(scale) != col.Scale && w.present[i].Format == "" {
-				// The column's format would round or pad this value.
-				var err error
-				if style, err = w.b.style(decimalFormat(scale)); err != nil {
-					style = 0
+		if f, err := strconv.ParseFloat(string(v.Raw), 64); err == nil && !math.IsInf(f, 0) {
+			if w.decimals[i] == "auto" && decimalDigits(v.Raw) > maxExactDigits {
+				// The driver reports an UNSIGNED DECIMAL's precision one
+				// short; the value is the double nearest to it.
+				if w.rounded++; w.rounded == 1 {
+					w.roundedCell = w.cellRef(i)
 				}
 			}
 			b, w.scratch = appendFloatCell(b, ref, row, style, f, w.scratch)
@@ -638,9 +663,22 @@ func (w *sheetWriter) Close() error {
 	return w.endSheet()
 }
 
-// Warnings describes values Excel could not hold as they were.
+// Warnings describes values Excel could not hold as they were, and
+// DECIMAL columns written as text.
 func (w *sheetWriter) warnings() []string {
 	var out []string
+	for i, c := range w.cols {
+		if c.Kind == KindDecimal && w.decText[i] && w.decimals[i] == "auto" {
+			what := "its precision is unknown"
+			if c.Precision > 0 {
+				what = fmt.Sprintf("DECIMAL(%d,%d) holds up to %d significant digits, more than the %d a spreadsheet number keeps", c.Precision, c.Scale, c.Precision, maxExactDigits)
+			}
+			out = append(out, fmt.Sprintf("dataset %s: xlsx: column %s written as text: %s (decimals: number, for the output or the column, writes numbers)", w.dataset, c.Name, what))
+		}
+	}
+	if w.rounded > 0 {
+		out = append(out, fmt.Sprintf("dataset %s: xlsx: %d DECIMAL %s more than %d significant digits, written as the nearest number (the first in %s)", w.dataset, w.rounded, plural(w.rounded, "value had", "values had"), maxExactDigits, w.roundedCell))
+	}
 	if w.cut > 0 {
 		more := ""
 		if w.cut > int64(len(w.cutCells)) {
