@@ -93,8 +93,8 @@ func TestXLSX(t *testing.T) {
 	// excelize renders ".000" as zero milliseconds whatever the value
 	// (Excel shows them); the raw serials below carry them.
 	const ymd, ymdhms, ymdhmsms = "yyyy-mm-dd", "yyyy-mm-dd hh:mm:ss", "yyyy-mm-dd hh:mm:ss.000"
-	// Dates before 1900 are text; Berlin was at +00:53 local mean time then.
-	old := time.Date(1850, 1, 1, 0, 0, 0, 0, time.UTC).In(berlin).Format("2006-01-02T15:04:05.000-07:00")
+	// Dates before 1900 are text; Berlin was at +00:53:28 local mean time then.
+	old := time.Date(1850, 1, 1, 0, 0, 0, 0, time.UTC).In(berlin).Format("2006-01-02T15:04:05.000-07:00:00")
 	want := map[string]xcell{
 		// header: bold text, unique names
 		"A1": {shown: "id", raw: "id", text: true}, "L1": {shown: "ID_2", raw: "ID_2", text: true},
