@@ -141,6 +141,10 @@ type Spec struct {
 	// warning; the default), "number" (always numbers, the double nearest
 	// each value; Excel shows 15 significant digits of it) or "text".
 	Decimals string `yaml:"decimals,omitempty"`
+	// Strings is how text cells are stored: "inline" (in the sheet, the
+	// default) or "shared" (in the workbook's shared-strings table, which
+	// Apple Numbers needs; see docs/OUTPUTS.md for which apps read what).
+	Strings string `yaml:"strings,omitempty"`
 	// About adds an "About" sheet describing the run (default true).
 	About *bool `yaml:"about,omitempty"`
 	// MaxRowsPerSheet is how many data rows a sheet holds before the

@@ -62,6 +62,7 @@ func (s Spec) Validate(datasets int) []error {
 	oneOf("zero_dates", s.ZeroDates, "text", "empty")
 	oneOf("line_ending", s.LineEnding, "crlf", "lf")
 	oneOf("decimals", s.Decimals, "auto", "number", "text")
+	oneOf("strings", s.Strings, "inline", "shared")
 
 	csvOnly := func(field string, set bool) {
 		if set && s.Format != "csv" {
@@ -83,6 +84,7 @@ func (s Spec) Validate(datasets int) []error {
 		}
 	}
 	xlsxOnly("decimals", s.Decimals != "")
+	xlsxOnly("strings", s.Strings != "")
 	xlsxOnly("about", s.About != nil)
 	xlsxOnly("max_rows_per_sheet", s.MaxRowsPerSheet != 0)
 
@@ -137,6 +139,7 @@ func (s Spec) resolved() Spec {
 	def(&s.Delimiter, ",")
 	def(&s.LineEnding, "crlf")
 	def(&s.Decimals, "auto")
+	def(&s.Strings, "inline")
 	if s.EscapeFormulas == nil {
 		t := true
 		s.EscapeFormulas = &t

@@ -1,6 +1,8 @@
 package output
 
 import (
+	"bytes"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -75,6 +77,7 @@ type book struct {
 	styles    map[string]int // number format -> style ID
 	header    int
 	parts     map[string]*sheetRows // zip part name -> the sheet's data rows
+	sst       *sharedStrings        // strings: shared; nil for inline strings
 	// scratch creates the file a sheet's compressed rows wait in; nil
 	// for the system's temporary folder.
 	scratch  func() (*os.File, func() error, error)
@@ -278,9 +281,14 @@ func (b *book) about(vars Vars, loc *time.Location, datasets []DatasetRows) erro
 // dates come from vars.
 func (b *book) save(w io.Writer, vars Vars) error {
 	stamp := runStamp(vars)
-	err := b.properties(vars, stamp)
+	err := b.properties(vars)
+	if err == nil && b.sst != nil {
+		err = b.sst.rows.finish()
+	}
 	if err == nil {
-		err = saveSpliced(b.f, w, b.parts, stamp.In(b.loc))
+		z := newZipSplicer(w, b.parts, b.sst, stamp.In(b.loc))
+		z.own[corePart] = coreProperties(vars, stamp)
+		err = z.save(b.f)
 	}
 	return errors.Join(err, b.close())
 }
@@ -297,27 +305,52 @@ func runStamp(vars Vars) time.Time {
 	return time.Now()
 }
 
-// properties sets the document properties that spreadsheet apps show
-// (File > Properties): joinery and its version as the creator and the
-// application, the run's time as created and modified, the job as the
-// title. excelize's defaults are creator "xuri", created 2006-09-16. The
-// version goes in Application, as LibreOffice puts its own: Excel refuses
-// an AppVersion that is not "digits.4digits".
-func (b *book) properties(vars Vars, stamp time.Time) error {
-	app := "joinery"
+// application names joinery and its version, for the document properties
+// that spreadsheet apps show (File > Properties).
+func application(vars Vars) string {
 	if vars.Version != "" {
-		app += " " + vars.Version
+		return "joinery " + vars.Version
 	}
-	when := stamp.UTC().Format(time.RFC3339)
-	if err := b.f.SetDocProps(&excelize.DocProperties{
-		Creator: app, LastModifiedBy: app, Title: vars.Job, Created: when, Modified: when,
-	}); err != nil {
-		return fmt.Errorf("document properties: %w", err)
-	}
-	if err := b.f.SetAppProps(&excelize.AppProperties{Application: app}); err != nil {
+	return "joinery"
+}
+
+// properties sets the application of the extended properties: joinery and
+// its version (excelize's default is "Go Excelize"). The version goes in
+// Application, as LibreOffice puts its own: Excel refuses an AppVersion
+// that is not "digits.4digits".
+func (b *book) properties(vars Vars) error {
+	if err := b.f.SetAppProps(&excelize.AppProperties{Application: application(vars)}); err != nil {
 		return fmt.Errorf("application properties: %w", err)
 	}
 	return nil
+}
+
+// corePart holds a workbook's core properties.
+const corePart = "docProps/core.xml"
+
+// coreProperties is the workbook's core properties: joinery and its
+// version as creator and last author, the job as title, the run's time as
+// created and modified (excelize's defaults are creator "xuri", created
+// 2006-09-16). Written here, not with excelize's SetDocProps: that puts
+// the core properties in a default namespace, which exceljs refuses
+// ("Unexpected xml node in parseOpen").
+func coreProperties(vars Vars, stamp time.Time) []byte {
+	var b bytes.Buffer
+	app := application(vars)
+	when := stamp.UTC().Format(time.RFC3339)
+	b.WriteString(xml.Header)
+	b.WriteString(`<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties"` +
+		` xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/"` +
+		` xmlns:dcmitype="http://purl.org/dc/dcmitype/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">`)
+	for _, e := range [][2]string{{"dc:title", vars.Job}, {"dc:creator", app}, {"cp:lastModifiedBy", app}} {
+		b.WriteString("<" + e[0] + ">")
+		_ = xml.EscapeText(&b, []byte(e[1]))
+		b.WriteString("</" + e[0] + ">")
+	}
+	b.WriteString(`<dcterms:created xsi:type="dcterms:W3CDTF">` + when + `</dcterms:created>`)
+	b.WriteString(`<dcterms:modified xsi:type="dcterms:W3CDTF">` + when + `</dcterms:modified>`)
+	b.WriteString(`</cp:coreProperties>`)
+	return b.Bytes()
 }
 
 func (b *book) close() error {
@@ -326,6 +359,9 @@ func (b *book) close() error {
 		errs := []error{b.f.Close()}
 		for _, rows := range b.parts {
 			errs = append(errs, rows.remove())
+		}
+		if b.sst != nil {
+			errs = append(errs, b.sst.rows.remove())
 		}
 		b.closeErr = errors.Join(errs...)
 	}
@@ -459,6 +495,13 @@ func (w *sheetWriter) newSheet() error {
 	if w.rowsOut, err = newSheetRows(w.b.scratch); err != nil {
 		return w.fail(err)
 	}
+	if w.b.spec.Strings == "shared" && w.b.sst == nil {
+		rows, err := newSheetRows(w.b.scratch)
+		if err != nil {
+			return w.fail(err)
+		}
+		w.b.sst = &sharedStrings{rows: rows}
+	}
 	w.b.parts[sheetPart(w.sw.SheetID)] = w.rowsOut
 	for i, h := range w.headers {
 		// A bold header plus the table's filter button needs about 4 more.
@@ -488,6 +531,17 @@ func (w *sheetWriter) newSheet() error {
 	w.row = 1
 	if err := w.sw.SetRow("A1", w.vals); err != nil {
 		return w.fail(err)
+	}
+	if w.b.sst != nil {
+		// excelize's header cells are inline strings (its table reads
+		// their text); the splicer puts this row in their place.
+		h := append([]byte(nil), `<row r="1">`...)
+		w.rowNum = append(w.rowNum[:0], '1')
+		for i, text := range w.headers {
+			h = appendCellStart(h, w.refs[i], w.rowNum, w.b.header)
+			h, _, _ = w.b.sst.add(h, []byte(text), false)
+		}
+		w.rowsOut.header = append(h, `</row>`...)
 	}
 	return nil
 }
@@ -567,7 +621,7 @@ func (w *sheetWriter) cell(b []byte, i int, v *Value) []byte {
 			if n < 1e15 {
 				return appendNumberCell(b, ref, row, style, w.scratch)
 			}
-			return appendTextCell(b, ref, row, 0, w.scratch)
+			return w.plain(b, i, w.scratch)
 		}
 	case KindDecimal:
 		if w.decText[i] {
@@ -595,7 +649,7 @@ func (w *sheetWriter) cell(b []byte, i int, v *Value) []byte {
 			return b
 		}
 		w.scratch = appendDate(w.scratch[:0], v.Time)
-		return appendTextCell(b, ref, row, 0, w.scratch)
+		return w.plain(b, i, w.scratch)
 	case KindDateTime:
 		t := v.Time.In(w.b.loc)
 		if serial, ok := excelSerial(t); ok {
@@ -603,7 +657,7 @@ func (w *sheetWriter) cell(b []byte, i int, v *Value) []byte {
 			return b
 		}
 		w.scratch = appendISO(w.scratch[:0], t, col.Scale, isoLayout(col.Scale))
-		return appendTextCell(b, ref, row, 0, w.scratch)
+		return w.plain(b, i, w.scratch)
 	case KindTime:
 		if d, ok := parseDuration(v.Raw); ok {
 			b, w.scratch = appendFloatCell(b, ref, row, style, d, w.scratch)
@@ -611,7 +665,7 @@ func (w *sheetWriter) cell(b []byte, i int, v *Value) []byte {
 		}
 	case KindBinary:
 		w.scratch = appendBinary(w.scratch[:0], v.Raw, w.b.spec.Binary == "base64")
-		return appendTextCell(b, ref, row, 0, w.scratch)
+		return w.plain(b, i, w.scratch)
 	}
 	return w.text(b, i, v.Raw)
 }
@@ -631,11 +685,29 @@ func (w *sheetWriter) text(b []byte, i int, text []byte) []byte {
 			cut = true
 		}
 	}
-	b, invalid, unfit := appendTextCellMarked(b, w.refs[i], w.rowNum, text, cut)
+	b, invalid, unfit := w.str(b, i, text, cut)
 	if invalid > 0 || unfit > 0 {
 		w.replaced.note(invalid, unfit, func() string { return w.cellRef(i) })
 	}
 	return b
+}
+
+// plain appends a text cell whose text needs no cleaning (digits, dates,
+// hex...).
+func (w *sheetWriter) plain(b []byte, i int, text []byte) []byte {
+	b, _, _ = w.str(b, i, text, false)
+	return b
+}
+
+// str appends an unstyled text cell for column i: an inline string, or
+// with strings: shared an index into the workbook's shared strings. See
+// appendT for cut and the counts returned.
+func (w *sheetWriter) str(b []byte, i int, text []byte, cut bool) ([]byte, int, int) {
+	b = appendCellStart(b, w.refs[i], w.rowNum, 0)
+	if w.b.sst != nil {
+		return w.b.sst.add(b, text, cut)
+	}
+	return appendInlineStr(b, text, cut)
 }
 
 // cellRef names column i's cell in the row being written, e.g. "posts!C12".

@@ -33,6 +33,7 @@ type sheetRows struct {
 	finished   bool
 	err        error
 	dimension  string // the sheet's used range, "A1:J990001"; set before finish
+	header     []byte // with strings: shared, the header row in place of excelize's
 	crc        uint32 // of the uncompressed XML, set by finish
 	size       int64  // uncompressed bytes, set by finish
 	compressed int64  // bytes in tmp, set by finish
@@ -179,28 +180,21 @@ func appendFloatCell(b []byte, col string, row []byte, style int, f float64, scr
 	return appendNumberCell(b, col, row, style, scratch), scratch
 }
 
-// appendTextCell appends an inline string cell holding text, which needs
-// no cleaning (digits, dates, hex...).
-func appendTextCell(b []byte, col string, row []byte, style int, text []byte) []byte {
-	b = appendCellStart(b, col, row, style)
-	b, _, _ = appendInlineStr(b, text, false)
-	return b
-}
-
-// appendTextCellMarked appends an unstyled inline string cell holding text,
-// followed by truncMarker if cut, and returns how many bytes of invalid
-// UTF-8 and how many characters XML cannot hold were replaced by U+FFFD.
-func appendTextCellMarked(b []byte, col string, row []byte, text []byte, cut bool) ([]byte, int, int) {
-	b = appendCellStart(b, col, row, 0)
-	return appendInlineStr(b, text, cut)
-}
-
-// appendInlineStr appends ` t="inlineStr"><is><t>text</t></is></c>` with
-// text escaped as appendXMLText does, xml:space="preserve" when it starts
-// or ends with whitespace (Excel strips it otherwise), and truncMarker
-// after it if cut.
+// appendInlineStr appends ` t="inlineStr"><is><t>text</t></is></c>`: see
+// appendT.
 func appendInlineStr(b, text []byte, cut bool) ([]byte, int, int) {
-	b = append(b, ` t="inlineStr"><is><t`...)
+	b = append(b, ` t="inlineStr"><is>`...)
+	b, invalid, unfit := appendT(b, text, cut)
+	return append(b, "</is></c>"...), invalid, unfit
+}
+
+// appendT appends `<t>text</t>` with text escaped as appendXMLText does,
+// xml:space="preserve" when it starts or ends with whitespace (Excel
+// strips it otherwise), and truncMarker after it if cut. It returns how
+// many bytes of invalid UTF-8 and how many characters XML cannot hold
+// were replaced by U+FFFD.
+func appendT(b, text []byte, cut bool) ([]byte, int, int) {
+	b = append(b, `<t`...)
 	if len(text) > 0 && (isXMLSpace(text[0]) || !cut && isXMLSpace(text[len(text)-1])) {
 		b = append(b, ` xml:space="preserve"`...)
 	}
@@ -209,7 +203,33 @@ func appendInlineStr(b, text []byte, cut bool) ([]byte, int, int) {
 	if cut {
 		b = append(b, truncMarker...)
 	}
-	return append(b, "</t></is></c>"...), invalid, unfit
+	return append(b, "</t>"...), invalid, unfit
+}
+
+// sharedStrings is a workbook's shared-strings table (strings: shared),
+// streamed: each text cell gets the next index and its <si> goes to rows,
+// deflated while the query runs, so the table is never held in memory.
+// A text that comes twice is stored twice; the format allows it, and
+// looking texts up would hold them all.
+type sharedStrings struct {
+	rows  *sheetRows // the <si> elements
+	count int64
+}
+
+// add appends ` t="s"><v>index</v></c>` to the cell started in b and text's
+// <si> to the table; see appendT for cut and the counts returned.
+func (s *sharedStrings) add(b, text []byte, cut bool) ([]byte, int, int) {
+	b = append(b, ` t="s"><v>`...)
+	b = strconv.AppendInt(b, s.count, 10)
+	b = append(b, "</v></c>"...)
+	s.count++
+	r := s.rows
+	r.buf = append(r.buf, "<si>"...)
+	var invalid, unfit int
+	r.buf, invalid, unfit = appendT(r.buf, text, cut)
+	r.buf = append(r.buf, "</si>"...)
+	r.flush(false)
+	return b, invalid, unfit
 }
 
 func isXMLSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }

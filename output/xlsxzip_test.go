@@ -3,6 +3,7 @@ package output
 import (
 	"archive/zip"
 	"database/sql"
+	"fmt"
 	"hash/crc32"
 	"io"
 	"math"
@@ -215,27 +216,11 @@ func TestXLSXPackage(t *testing.T) {
 	files := writeReport(t, Spec{Format: "xlsx", Path: "r", MaxRowsPerSheet: 3}, t.TempDir(), vars, []testDataset{
 		{name: "a", cols: cols, rows: rows}, {name: "empty", cols: cols[:2]},
 	})
-	zr, err := zip.OpenReader(files[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer zr.Close()
-	parts := map[string]string{}
-	for _, f := range zr.File {
+	parts := zipParts(t, files[0], func(f *zip.File) {
 		if got := f.Modified; !got.Equal(run) || f.ModTime().Hour() != 1 {
 			t.Errorf("%s: dated %v (local %v), want %v, 01:15 in Berlin", f.Name, got, f.ModTime(), run)
 		}
-		rc, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			t.Fatalf("%s: %v", f.Name, err)
-		}
-		parts[f.Name] = string(b)
-	}
+	})
 	dimension := regexp.MustCompile(`<dimension ref="([^"]*)"`)
 	for part, want := range map[string]string{
 		"xl/worksheets/sheet1.xml": "A1:C4", // a: the header and 3 rows
@@ -266,4 +251,92 @@ func TestXLSXPackage(t *testing.T) {
 	if strings.Contains(parts["docProps/core.xml"], "xuri") || strings.Contains(parts["docProps/app.xml"], "AppVersion") {
 		t.Errorf("excelize's defaults left:\n%s\n%s", parts["docProps/core.xml"], parts["docProps/app.xml"])
 	}
+}
+
+// TestXLSXSharedStrings writes the same datasets with inline and with
+// shared strings, with and without the About sheet, and reads both back
+// with excelize: every sheet has the same cells, and with strings: shared
+// no cell is an inline string and the table lists each text cell once.
+func TestXLSXSharedStrings(t *testing.T) {
+	cols := []Column{{Name: "id", Kind: KindInt}, {Name: "name", Kind: KindText}, {Name: "bin", Kind: KindBinary},
+		{Name: "day", Kind: KindDate}, {Name: " spaced ", Kind: KindText}}
+	rows := [][]sql.RawBytes{
+		raw("1", "Zoë & <co>", "\x01\x02", "1850-01-01", " lead"),
+		raw("2", "", nil, "2024-02-29", "trail "),
+		raw("3", "dup", "", "0000-00-00", "dup"),
+		raw("4", strings.Repeat("x", 40000), "\xff", "2024-03-01", "ctl\x01"),
+	}
+	datasets := []testDataset{{name: "a", cols: cols, rows: rows}, {name: "b", cols: cols[:2], rows: [][]sql.RawBytes{raw("9", "b only")}}}
+	for _, about := range []bool{true, false} {
+		t.Run(fmt.Sprintf("about=%v", about), func(t *testing.T) {
+			read := func(strs string) (map[string][][]string, map[string]string, []string) {
+				spec := Spec{Format: "xlsx", Path: "r", Strings: strs, About: &about, MaxRowsPerSheet: 3}
+				files, r := writeReportR(t, spec, t.TempDir(), Vars{Job: "j", Logical: time.Date(2024, 3, 1, 6, 0, 0, 0, time.UTC)}, datasets)
+				f, err := excelize.OpenFile(files[0])
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				out := map[string][][]string{}
+				for _, sheet := range f.GetSheetList() {
+					if out[sheet], err = f.GetRows(sheet); err != nil {
+						t.Fatal(err)
+					}
+				}
+				parts := zipParts(t, files[0], nil)
+				return out, parts, r.Warnings()
+			}
+			inline, _, iw := read("")
+			shared, parts, sw := read("shared")
+			if fmt.Sprint(inline) != fmt.Sprint(shared) {
+				t.Errorf("cells differ:\ninline %q\nshared %q", inline, shared)
+			}
+			if fmt.Sprint(iw) != fmt.Sprint(sw) {
+				t.Errorf("warnings differ:\ninline %q\nshared %q", iw, sw)
+			}
+			for name, p := range parts {
+				if strings.Contains(p, "inlineStr") {
+					t.Errorf("%s has inline strings", name)
+				}
+			}
+			// Headers (5+5+2), texts of a (3 text columns by 4 rows, less
+			// the NULL), b (1): 2 sheets of a, 1 of b.
+			if n := strings.Count(parts["xl/sharedStrings.xml"], "<si>"); about && n <= 26 || !about && n != 26 {
+				t.Errorf("%d shared strings, want 26 and the About sheet's", n)
+			}
+			for _, p := range []string{"xl/_rels/workbook.xml.rels", "[Content_Types].xml"} {
+				if strings.Count(parts[p], `sharedStrings.xml"`) != 1 {
+					t.Errorf("%s: want sharedStrings listed once:\n%s", p, parts[p])
+				}
+			}
+		})
+	}
+}
+
+// zipParts reads every entry of a zip file, calling each (if not nil) on
+// each entry first.
+func zipParts(t *testing.T, path string, each func(*zip.File)) map[string]string {
+	t.Helper()
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	parts := map[string]string{}
+	for _, f := range zr.File {
+		if each != nil {
+			each(f)
+		}
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", f.Name, err)
+		}
+		parts[f.Name] = string(b)
+	}
+	return parts
 }
