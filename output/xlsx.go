@@ -62,7 +62,8 @@ const maxNamedCells = 10
 // TIMESTAMP are dates with format yyyy-mm-dd hh:mm:ss (.000 added for
 // fractional columns; Excel shows at most milliseconds) holding the wall
 // clock in the report's zone; TIME is a duration [h]:mm:ss, or text when
-// negative (Excel cannot show negative times); dates before 1900 are text;
+// negative (Excel cannot show negative times); dates before 1900-03-01
+// are text (see excelSerial);
 // binary values are hex or base64 text (Spec.Binary); NULL is an empty
 // cell; zero and invalid dates follow Spec.ZeroDates. Text is cut at
 // Excel's 32,767 characters with truncMarker, and characters XML cannot
@@ -791,16 +792,17 @@ func textWidth(b []byte) float64 {
 }
 
 // excelSerial converts t's wall clock to an Excel serial date (1900 date
-// system); ok is false before 1900-01-01, which Excel cannot show.
+// system); ok is false before 1900-03-01 and after 9999. Excel cannot show
+// dates before 1900, and it counts a 1900-02-29 that never was, so that
+// serials 1 to 59 are January and February 1900 in Excel and openpyxl but a
+// day earlier in LibreOffice and exceljs (serial 1 is 1899-12-31 there):
+// those dates are text, which every app shows alike.
 func excelSerial(t time.Time) (float64, bool) {
 	y, m, d := t.Date()
-	if y < 1900 || y > 9999 {
+	if y < 1900 || y == 1900 && m < 3 || y > 9999 {
 		return 0, false
 	}
 	days := time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix()/86400 + 25569 // 25569 is 1970-01-01
-	if y == 1900 && m < 3 {
-		days-- // Excel counts a 1900-02-29 that never was
-	}
 	h, mi, s := t.Clock()
 	nanos := int64(h*3600+mi*60+s)*1e9 + int64(t.Nanosecond())
 	return serial(uint64(days), uint64(nanos)), true
