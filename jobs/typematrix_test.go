@@ -361,27 +361,12 @@ func TestTypeMatrix(t *testing.T) {
 		for _, c := range matrixColumns {
 			cols = append(cols, readback.Column{Name: c.name, Kind: c.kind})
 		}
-		exact := map[string][][]string{}
+		var datasets []readback.Dataset
 		for _, ds := range []string{"matrix", "matrix_text"} {
-			data, err := os.ReadFile(filepath.Join(dir, "exact", ds+".csv"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			exact[ds] = readback.ParseCSV(string(data))
+			datasets = append(datasets, readback.Dataset{Name: ds, Columns: cols, CSV: readback.CSVFile(t, filepath.Join(dir, "exact", ds+".csv"))})
 		}
-		readers := []struct {
-			name string
-			read func(testing.TB, string) readback.Workbook
-		}{{"LibreOffice", readback.LibreOffice}, {"openpyxl", readback.Openpyxl}, {"exceljs", readback.ExcelJS}}
 		for _, book := range []string{"j.xlsx", "j-shared.xlsx"} {
-			for _, r := range readers {
-				t.Run(book+"/"+r.name, func(t *testing.T) {
-					wb := r.read(t, filepath.Join(dir, book))
-					for ds, recs := range exact {
-						readback.Check(t, wb, ds, cols, recs)
-					}
-				})
-			}
+			readback.Readers(t, filepath.Join(dir, book), datasets)
 		}
 	})
 }

@@ -293,6 +293,39 @@ func ParseCSV(s string) [][]string {
 	return recs
 }
 
+// Dataset is one dataset of a workbook with joinery's CSV of it.
+type Dataset struct {
+	Name    string
+	Columns []Column
+	CSV     [][]string // a header, then the rows; NULL written as Null
+}
+
+// CSVFile reads the records of a CSV file joinery wrote.
+func CSVFile(t testing.TB, path string) [][]string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ParseCSV(string(data))
+}
+
+// Readers opens the workbook at path with every reader, each in a subtest,
+// and checks each dataset in it.
+func Readers(t *testing.T, path string, datasets []Dataset) {
+	for _, r := range []struct {
+		name string
+		read func(testing.TB, string) Workbook
+	}{{"LibreOffice", LibreOffice}, {"openpyxl", Openpyxl}, {"exceljs", ExcelJS}} {
+		t.Run(filepath.Base(path)+"/"+r.name, func(t *testing.T) {
+			wb := r.read(t, path)
+			for _, ds := range datasets {
+				Check(t, wb, ds.Name, ds.Columns, ds.CSV)
+			}
+		})
+	}
+}
+
 // Check compares wb's sheets of one dataset (name, "name (2)"...: every
 // sheet whose name is name or starts with "name (") with the dataset's CSV
 // records (a header, then the rows; NULL written as Null), and reports each
