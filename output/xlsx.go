@@ -504,7 +504,12 @@ func (w *sheetWriter) newSheet() error {
 		w.b.sst = &sharedStrings{rows: rows}
 	}
 	w.b.parts[sheetPart(w.sw.SheetID)] = w.rowsOut
-	for i, h := range w.headers {
+	// From the last column to the first: excelize puts each column it is
+	// given before those it has, so the sheet lists them in ascending
+	// order, as Excel writes them (given in order, they came out last
+	// first).
+	for i := len(w.headers) - 1; i >= 0; i-- {
+		h := w.headers[i]
 		// A bold header plus the table's filter button needs about 4 more.
 		width := min(max(textWidth([]byte(h))+4, w.widths[i]+2, minWidth), maxWidth)
 		if p := w.present[i]; p.Width > 0 {

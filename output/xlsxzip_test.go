@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -213,7 +214,8 @@ func TestXLSXPackage(t *testing.T) {
 	for i := range 5 {
 		rows = append(rows, raw(strconv.Itoa(i), "t", nil))
 	}
-	files := writeReport(t, Spec{Format: "xlsx", Path: "r", MaxRowsPerSheet: 3}, t.TempDir(), vars, []testDataset{
+	spec := Spec{Format: "xlsx", Path: "r", MaxRowsPerSheet: 3, Columns: []ColumnSpec{{Name: "a/x", Hidden: true}}}
+	files := writeReport(t, spec, t.TempDir(), vars, []testDataset{
 		{name: "a", cols: cols, rows: rows}, {name: "empty", cols: cols[:2]},
 	})
 	parts := zipParts(t, files[0], func(f *zip.File) {
@@ -234,6 +236,24 @@ func TestXLSXPackage(t *testing.T) {
 		}
 		if m := dimension.FindStringSubmatch(parts[part]); m == nil || m[1] != want {
 			t.Errorf("%s: dimension %q, want %s", part, m, want)
+		}
+	}
+	// Columns in ascending order, a hidden one too.
+	colEl := regexp.MustCompile(`<col min="([0-9]+)"[^>]*>`)
+	for _, part := range []string{"xl/worksheets/sheet1.xml", "xl/worksheets/sheet3.xml"} {
+		var got []string
+		for _, m := range colEl.FindAllStringSubmatch(parts[part], -1) {
+			if strings.Contains(m[0], `hidden="1"`) || strings.Contains(m[0], `hidden="true"`) {
+				m[1] += " hidden"
+			}
+			got = append(got, m[1])
+		}
+		want := []string{"1", "2", "3 hidden"}
+		if part == "xl/worksheets/sheet3.xml" {
+			want = []string{"1", "2"}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: columns %q, want %q", part, got, want)
 		}
 	}
 	for part, want := range map[string][]string{
