@@ -19,10 +19,12 @@ package readback
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"math"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -215,12 +217,16 @@ func LibreOffice(t testing.TB, path string) Workbook {
 	}
 	out := t.TempDir()
 	// A profile of its own: a LibreOffice already running with the
-	// default one would take the conversion over, or refuse it.
-	profile := "file://" + filepath.Join(out, "profile")
+	// default one would take the conversion over, or refuse it. As a URL:
+	// a "#" of a subtest's name in the path made LibreOffice hang.
+	profile := (&url.URL{Scheme: "file", Path: filepath.Join(out, "profile")}).String()
 	// Comma, quote, UTF-8 (76), from line 1, ..., cells as shown, all
 	// sheets (-1: one file per sheet, named <base>-<sheet>.csv).
 	filter := "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,true,false,false,-1"
-	cmd := exec.Command(soffice, "-env:UserInstallation="+profile, "--headless", "--convert-to", filter, "--outdir", out, path)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, soffice, "-env:UserInstallation="+profile, "--headless", "--convert-to", filter, "--outdir", out, path)
+	cmd.WaitDelay = 10 * time.Second
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("LibreOffice: %v\n%s", err, b)
 	}
