@@ -16,6 +16,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"github.com/joinery/joinery/internal/readback"
 	"github.com/joinery/joinery/internal/testdb"
 	"github.com/joinery/joinery/jobs"
 )
@@ -169,6 +170,14 @@ jobs:
 				if len(sheet) == 0 || !slices.EqualFunc(sheet[1:], wantRows, slices.Equal) {
 					t.Errorf("xlsx sheet %s %q, want a header and %q", ds, sheet, wantRows)
 				}
+			}
+			if tt.params == "" { // once: the readers take seconds
+				cols := []readback.Column{{Name: "id", Kind: readback.Integer}, {Name: "l"}, {Name: "u"}, {Name: "tx"}, {Name: "b"}}
+				var datasets []readback.Dataset
+				for _, ds := range []string{"all", "found"} {
+					datasets = append(datasets, readback.Dataset{Name: ds, Columns: cols, CSV: readback.CSVFile(t, filepath.Join(out, ds+".csv"))})
+				}
+				readback.Readers(t, filepath.Join(out, "charset-check.xlsx"), datasets)
 			}
 		})
 	}

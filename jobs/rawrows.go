@@ -21,10 +21,10 @@ import (
 // from 0.80 s to 0.65 s of CPU). It repeats what database/sql does for a
 // query on a connection: arguments are converted by the driver's
 // NamedValueChecker (else driver.DefaultParameterConverter) and stay bound
-// server-side; when the driver answers driver.ErrSkip (go-sql-driver/mysql
-// does with arguments and without client-side interpolation) the query is
-// prepared, run as a statement (binary protocol) and the statement closed
-// with the rows. Cells come out as the text sql.RawBytes would hold.
+// server-side; the query is prepared, run as a statement (binary protocol)
+// and the statement closed with the rows, as database/sql does when the
+// driver cannot run a query with arguments directly. Cells come out as the
+// text sql.RawBytes would hold.
 //
 // A rawRows belongs to the Raw callback that opened it: the driver
 // connection is only valid there.
@@ -36,7 +36,14 @@ type rawRows struct {
 	bufs [][]byte       // per column: text of a value the driver did not send as bytes
 }
 
-// queryRaw runs query with args on the driver connection ci.
+// queryRaw runs query with args on the driver connection ci, always as a
+// prepared statement, so that its rows come in the binary protocol even
+// without arguments. The text protocol sends FLOAT rounded to 6
+// significant digits (a FLOAT holding 12345.67 comes as "12345.7"); the
+// binary protocol sends the float32 itself, which is formatted as its
+// shortest text. A dataset's values are the same whether it has bound
+// arguments or not. The statement costs one more round trip (prepare
+// and close) per query.
 func queryRaw(ctx context.Context, ci any, query string, args []any) (*rawRows, error) {
 	conn, ok := ci.(driver.Conn)
 	if !ok {
@@ -44,22 +51,8 @@ func queryRaw(ctx context.Context, ci any, query string, args []any) (*rawRows, 
 	}
 	var rows driver.Rows
 	var err error
-	if qc, ok := ci.(driver.QueryerContext); ok {
-		var nv []driver.NamedValue
-		nv, err = namedArgs(conn, nil, args)
-		if err != nil {
-			return nil, err
-		}
-		rows, err = qc.QueryContext(ctx, query, nv)
-		if err == nil {
-			return newRawRows(rows, nil), nil
-		}
-		if !errors.Is(err, driver.ErrSkip) {
-			return nil, err
-		}
-	}
-	// As database/sql does: prepare, run the statement, close it after
-	// the rows.
+	// As database/sql does with arguments: prepare, run the statement,
+	// close it after the rows.
 	var stmt driver.Stmt
 	if cp, ok := ci.(driver.ConnPrepareContext); ok {
 		stmt, err = cp.PrepareContext(ctx, query)
@@ -174,7 +167,7 @@ func describeArg(nv *driver.NamedValue) string {
 }
 
 // columns describes the result's columns as output.ColumnsOf does from
-// sql.ColumnTypes: the driver's database type name and its scale.
+// sql.ColumnTypes: the driver's database type name, precision and scale.
 func (r *rawRows) columns() []output.Column {
 	names := r.rows.Columns()
 	tn, _ := r.rows.(driver.RowsColumnTypeDatabaseTypeName)
@@ -185,13 +178,13 @@ func (r *rawRows) columns() []output.Column {
 		if tn != nil {
 			typ = tn.ColumnTypeDatabaseTypeName(i)
 		}
-		var scale int64
+		var precision, scale int64
 		if ps != nil {
-			if _, s, ok := ps.ColumnTypePrecisionScale(i); ok {
-				scale = s
+			if p, s, ok := ps.ColumnTypePrecisionScale(i); ok {
+				precision, scale = p, s
 			}
 		}
-		cols[i] = output.ColumnOfScale(name, typ, scale)
+		cols[i] = output.ColumnOfSize(name, typ, precision, scale)
 	}
 	return cols
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"github.com/joinery/joinery/internal/readback"
 	"github.com/joinery/joinery/internal/testdb"
 	"github.com/joinery/joinery/jobs"
 	"github.com/joinery/joinery/output"
@@ -191,14 +192,15 @@ func TestOnePassFeedsXLSXAndCSV(t *testing.T) {
         group_by: [u.id]
         order_by: [u.id]
 `
-	outs := csvOut + "\n" + `      - {format: xlsx, path: "{job}/{job}-{date}.xlsx"}` + "\n"
+	outs := csvOut + "\n" + `      - {format: xlsx, path: "{job}/{job}-{date}.xlsx"}` + "\n" +
+		`      - {format: csv, path: "exact/{dataset}.csv", null_as: '\N', escape_formulas: false}` + "\n"
 	r, _ := setup(t, oneJob(ds, outs))
 	res := r.Run(context.Background(), &r.Config.Jobs[0], logical)
 	if res.Err != nil {
 		t.Fatal(res.Err)
 	}
-	if len(res.Files) != 3 {
-		t.Fatalf("files = %v, want 2 CSV and 1 XLSX", res.Files)
+	if len(res.Files) != 5 {
+		t.Fatalf("files = %v, want 4 CSV and 1 XLSX", res.Files)
 	}
 	dir := r.Config.OutputPath()
 	_, csvRows := readCSV(t, filepath.Join(dir, "j", "posts-2026-11-25.csv"))
@@ -263,6 +265,15 @@ func TestOnePassFeedsXLSXAndCSV(t *testing.T) {
 	if err := json.Unmarshal(data, &m); err != nil || m.RunID != res.RunID {
 		t.Errorf("manifest run_id = %q, %v; want %s", m.RunID, err, res.RunID)
 	}
+	// And as other spreadsheet apps show it.
+	col := func(name string, kind readback.Kind) readback.Column { return readback.Column{Name: name, Kind: kind} }
+	readback.Readers(t, filepath.Join(dir, "j", "j-2026-11-25.xlsx"), []readback.Dataset{
+		{Name: "posts", CSV: readback.CSVFile(t, filepath.Join(dir, "exact", "posts.csv")), Columns: []readback.Column{
+			col("user_id", readback.Integer), col("name", readback.Text), col("created_at", readback.DateTime),
+			col("score", readback.Number), col("title", readback.Text), col("published_at", readback.DateTime)}},
+		{Name: "per_user", CSV: readback.CSVFile(t, filepath.Join(dir, "exact", "per_user.csv")), Columns: []readback.Column{
+			col("user_id", readback.Integer), col("posts", readback.Integer)}},
+	})
 }
 
 // TestCancelledRunKeepsPreviousReport cancels a run in the middle of its

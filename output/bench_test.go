@@ -13,7 +13,7 @@ func benchRow() ([]Column, []sql.RawBytes) {
 	cols := []Column{
 		{Name: "id", DatabaseType: "BIGINT", Kind: KindInt},
 		{Name: "user_id", DatabaseType: "UNSIGNED INT", Kind: KindUint},
-		{Name: "amount", DatabaseType: "DECIMAL", Kind: KindDecimal, Scale: 2},
+		{Name: "amount", DatabaseType: "DECIMAL", Kind: KindDecimal, Precision: 10, Scale: 2},
 		{Name: "ratio", DatabaseType: "DOUBLE", Kind: KindFloat},
 		{Name: "day", DatabaseType: "DATE", Kind: KindDate},
 		{Name: "created_at", DatabaseType: "DATETIME", Kind: KindDateTime},
@@ -51,7 +51,7 @@ func harnessRow() ([]Column, []sql.RawBytes) {
 		{Name: "post_id", DatabaseType: "INT", Kind: KindInt},
 		{Name: "title", DatabaseType: "VARCHAR", Kind: KindText},
 		{Name: "published_at", DatabaseType: "DATETIME", Kind: KindDateTime},
-		{Name: "score", DatabaseType: "DECIMAL", Kind: KindDecimal, Scale: 2},
+		{Name: "score", DatabaseType: "DECIMAL", Kind: KindDecimal, Precision: 10, Scale: 2},
 		{Name: "views", DatabaseType: "UNSIGNED INT", Kind: KindUint},
 	}
 	return cols, raw("61234", "User 61234", "user61234@example.com", "DE", "2022-08-27 14:58:00", "561233",

@@ -78,7 +78,7 @@ func TestCSV(t *testing.T) {
 	berlin := mustLoc(t, "Europe/Berlin")
 	logical := time.Date(2024, 3, 1, 6, 0, 0, 0, berlin)
 	allKinds := []Column{
-		{Name: "id", Kind: KindInt}, {Name: "big", Kind: KindUint}, {Name: "amount", Kind: KindDecimal, Scale: 2},
+		{Name: "id", Kind: KindInt}, {Name: "big", Kind: KindUint}, {Name: "amount", Kind: KindDecimal, Precision: 10, Scale: 2},
 		{Name: "ratio", Kind: KindFloat}, {Name: "day", Kind: KindDate}, {Name: "at", Kind: KindDateTime},
 		{Name: "at_ms", Kind: KindDateTime, Scale: 3}, {Name: "dur", Kind: KindTime}, {Name: "yr", Kind: KindYear},
 		{Name: "bin", Kind: KindBinary}, {Name: "txt", Kind: KindText},
@@ -262,6 +262,8 @@ func TestCSVWriteRowNoAllocs(t *testing.T) {
 	}
 }
 
+// TestAppendISOMatchesFormat checks appendISO against time.Format, with
+// "-07:00:00" where the offset has seconds (Format's "-07:00" drops them).
 func TestAppendISOMatchesFormat(t *testing.T) {
 	kolkata, err := time.LoadLocation("Asia/Kolkata")
 	if err != nil {
@@ -273,9 +275,15 @@ func TestAppendISOMatchesFormat(t *testing.T) {
 		time.Date(9999, 12, 31, 23, 59, 59, 123456789, kolkata),
 		time.Date(1880, 6, 1, 12, 0, 0, 5000, kolkata), // local mean time: +05:53:28
 		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(1850, 1, 1, 0, 53, 28, 0, time.FixedZone("LMT", 53*60+28)),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.FixedZone("", -(3600+59))),
 	} {
 		for scale := int64(0); scale <= 10; scale++ {
-			want := tm.Format(isoLayout(scale))
+			layout := isoLayout(scale)
+			if _, off := tm.Zone(); off%60 != 0 {
+				layout = strings.TrimSuffix(layout, "-07:00") + "-07:00:00"
+			}
+			want := tm.Format(layout)
 			if got := string(appendISO(nil, tm, scale, isoLayout(scale))); got != want {
 				t.Errorf("appendISO(%v, %d) = %s, want %s", tm, scale, got, want)
 			}

@@ -3,8 +3,6 @@ package output
 import (
 	"database/sql"
 	"fmt"
-	"math"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -18,16 +16,16 @@ import (
 func ColumnsOf(types []*sql.ColumnType) []Column {
 	cols := make([]Column, len(types))
 	for i, t := range types {
-		_, scale, ok := t.DecimalSize()
+		precision, scale, ok := t.DecimalSize()
 		if !ok {
-			scale = 0
+			precision, scale = 0, 0
 		}
 		name := t.Name()
 		if !utf8.ValidString(name) {
 			b, _ := appendValidUTF8(nil, []byte(name))
 			name = string(b)
 		}
-		cols[i] = ColumnOfScale(name, t.DatabaseTypeName(), scale)
+		cols[i] = ColumnOfSize(name, t.DatabaseTypeName(), precision, scale)
 	}
 	return cols
 }
@@ -38,16 +36,20 @@ func ColumnOf(name, databaseType string) Column {
 	return Column{Name: name, DatabaseType: databaseType, Kind: KindOf(databaseType)}
 }
 
-// ColumnOfScale is ColumnOf with the scale the driver reports for the
-// column (driver.RowsColumnTypePrecisionScale; zero when it reports none).
-// As in ColumnsOf, it is kept for DECIMAL, DATETIME, TIMESTAMP and TIME
-// only, and only from 1 to 30.
-func ColumnOfScale(name, databaseType string, scale int64) Column {
+// ColumnOfSize is ColumnOf with the precision and scale the driver
+// reports for the column (driver.RowsColumnTypePrecisionScale; zero when
+// it reports none). As in ColumnsOf, the scale is kept for DECIMAL,
+// DATETIME, TIMESTAMP and TIME only, and only from 1 to 30; the precision
+// for DECIMAL only, from 1 to 65.
+func ColumnOfSize(name, databaseType string, precision, scale int64) Column {
 	c := ColumnOf(name, databaseType)
 	if c.Kind == KindDecimal || c.Kind == KindDateTime || c.Kind == KindTime {
 		if scale > 0 && scale < 31 {
 			c.Scale = scale
 		}
+	}
+	if c.Kind == KindDecimal && precision > 0 && precision < 66 {
+		c.Precision = precision
 	}
 	return c
 }
@@ -360,50 +362,4 @@ func decimalDigits(b []byte) int {
 		return 0
 	}
 	return last - first + 1
-}
-
-// fracDigits returns the number of digits after the point in a decimal's
-// text, or -1 if b is not plain decimal notation.
-func fracDigits(b []byte) int {
-	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
-		b = b[1:]
-	}
-	point := -1
-	for i, c := range b {
-		switch {
-		case c == '.' && point < 0:
-			point = i
-		case c < '0' || c > '9':
-			return -1
-		}
-	}
-	if len(b) == 0 || point == 0 && len(b) == 1 {
-		return -1
-	}
-	if point < 0 {
-		return 0
-	}
-	return len(b) - point - 1
-}
-
-// exactDecimal returns the float64 of a DECIMAL's text when Excel can show
-// it as MySQL returned it: at most 15 significant digits (Excel keeps and
-// shows no more; a cell value is written with 15, so 12345678901234.56
-// would come out as 12345678901234.5) and the float64 formatted back at
-// the text's own scale gives the same text. scratch is reused to avoid
-// allocation and returned grown.
-func exactDecimal(b, scratch []byte) (float64, int, []byte, bool) {
-	scale := fracDigits(b)
-	if scale < 0 || decimalDigits(b) > 15 {
-		return 0, 0, scratch, false
-	}
-	f, err := strconv.ParseFloat(string(b), 64)
-	if err != nil || math.IsInf(f, 0) {
-		return 0, 0, scratch, false
-	}
-	scratch = strconv.AppendFloat(scratch[:0], f, 'f', scale, 64)
-	if b[0] == '+' {
-		b = b[1:]
-	}
-	return f, scale, scratch, string(scratch) == string(b)
 }

@@ -116,15 +116,15 @@ func TestColumnsOf(t *testing.T) {
 	}
 	got := ColumnsOf(types)
 	want := []Column{
-		{"id", "UNSIGNED BIGINT", KindUint, 0},
-		{"amount", "DECIMAL", KindDecimal, 2},
-		{"created", "DATETIME", KindDateTime, 3},
-		{"day", "DATE", KindDate, 0},
-		{"ratio", "DOUBLE", KindFloat, 0},
-		{"name", "VARCHAR", KindText, 0},
-		{"dur", "TIME", KindTime, 6},
-		{"x", "NULL", KindText, 0},
-		{"caf\uFFFD", "VARCHAR", KindText, 0},
+		{"id", "UNSIGNED BIGINT", KindUint, 0, 0},
+		{"amount", "DECIMAL", KindDecimal, 2, 12},
+		{"created", "DATETIME", KindDateTime, 3, 0},
+		{"day", "DATE", KindDate, 0, 0},
+		{"ratio", "DOUBLE", KindFloat, 0, 0},
+		{"name", "VARCHAR", KindText, 0, 0},
+		{"dur", "TIME", KindTime, 6, 0},
+		{"x", "NULL", KindText, 0, 0},
+		{"caf\uFFFD", "VARCHAR", KindText, 0, 0},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %d columns, want %d", len(got), len(want))

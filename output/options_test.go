@@ -98,7 +98,7 @@ func TestGzip(t *testing.T) {
 func TestJSONL(t *testing.T) {
 	berlin := mustLoc(t, "Europe/Berlin")
 	cols := []Column{
-		{Name: "id", Kind: KindInt}, {Name: "id", Kind: KindUint}, {Name: "amount", Kind: KindDecimal, Scale: 2},
+		{Name: "id", Kind: KindInt}, {Name: "id", Kind: KindUint}, {Name: "amount", Kind: KindDecimal, Precision: 10, Scale: 2},
 		{Name: "ratio", Kind: KindFloat}, {Name: "day", Kind: KindDate}, {Name: "at", Kind: KindDateTime},
 		{Name: "dur", Kind: KindTime}, {Name: "yr", Kind: KindYear}, {Name: "bin", Kind: KindBinary},
 		{Name: "bit", Kind: KindBit}, {Name: "txt", Kind: KindText},
@@ -122,7 +122,7 @@ func TestJSONL(t *testing.T) {
 }
 
 func TestColumnPresentation(t *testing.T) {
-	cols := []Column{{Name: "id", Kind: KindInt}, {Name: "amount", Kind: KindDecimal, Scale: 2}, {Name: "secret", Kind: KindText}}
+	cols := []Column{{Name: "id", Kind: KindInt}, {Name: "amount", Kind: KindDecimal, Precision: 10, Scale: 2}, {Name: "secret", Kind: KindText}}
 	spec := Spec{Format: "xlsx", Path: "r", Columns: []ColumnSpec{
 		{Name: "amount", Label: "Amount (EUR)", Format: "#,##0.00", Width: 30},
 		{Name: "b/amount", Label: "Betrag"},
@@ -217,7 +217,8 @@ func TestValidate(t *testing.T) {
 		{Spec{Format: "xlsx", Path: "x", MaxRowsPerSheet: 1 << 20}, []string{"max_rows_per_sheet: want 1 to 1048575"}},
 		{Spec{Format: "xlsx", Path: "x", Binary: "b32", ZeroDates: "null"}, []string{"binary: want hex or base64", "zero_dates: want text or empty"}},
 		{Spec{Format: "xlsx", Path: "x", Columns: []ColumnSpec{{Name: "a", Width: 300}}}, []string{"columns.a.width: want 1 to 255"}},
-		{Spec{Format: "csv", Path: "x", Columns: []ColumnSpec{{Name: "a", Width: 3}}}, []string{"columns.a: format, width and hidden are xlsx settings"}},
+		{Spec{Format: "csv", Path: "x", Columns: []ColumnSpec{{Name: "a", Width: 3}}}, []string{"columns.a: format, width, hidden and decimals are xlsx settings"}},
+		{Spec{Format: "xlsx", Path: "x", Columns: []ColumnSpec{{Name: "a", Decimals: "exact"}}}, []string{"columns.a.decimals: want auto, number or text"}},
 		{Spec{Format: "csv", Path: "x", Latest: "x"}, []string{"latest: same as path"}},
 		{Spec{Format: "csv", Path: "x", LatestMode: "copy"}, []string{"latest_mode: set latest"}},
 		{Spec{Format: "csv", Path: "x", Latest: "../y"}, []string{"latest: path \"../y\": must be a relative"}},

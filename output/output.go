@@ -63,6 +63,7 @@ type Column struct {
 	DatabaseType string // MySQL type name as the driver reports it, e.g. "DECIMAL"
 	Kind         Kind
 	Scale        int64 // digits after the point, for DECIMAL and fractional seconds
+	Precision    int64 // DECIMAL: declared digits in all, as the driver reports them (0 when unknown)
 }
 
 // Value is one normalised cell. It is only valid until the next row: Raw
@@ -149,11 +150,16 @@ type Spec struct {
 	DateTimeFormat string `yaml:"datetime_format,omitempty"`
 
 	// XLSX options.
-	// Decimals is how DECIMAL values are written: "auto" (a number when a
-	// float64 holds the value exactly at its scale, otherwise text; the
-	// default), "number" (always a number, rounded to about 15 digits if
-	// need be) or "text".
+	// Decimals is how DECIMAL columns are written, each column whole:
+	// "auto" (numbers when the declared precision is at most 15 digits,
+	// which a double and Excel keep exactly, otherwise text with a
+	// warning; the default), "number" (always numbers, the double nearest
+	// each value; Excel shows 15 significant digits of it) or "text".
 	Decimals string `yaml:"decimals,omitempty"`
+	// Strings is how text cells are stored: "inline" (in the sheet, the
+	// default) or "shared" (in the workbook's shared-strings table, which
+	// Apple Numbers needs; see docs/OUTPUTS.md for which apps read what).
+	Strings string `yaml:"strings,omitempty"`
 	// About adds an "About" sheet describing the run (default true).
 	About *bool `yaml:"about,omitempty"`
 	// MaxRowsPerSheet is how many data rows a sheet holds before the
@@ -162,7 +168,7 @@ type Spec struct {
 	// the header).
 	MaxRowsPerSheet int `yaml:"max_rows_per_sheet,omitempty"`
 	// Columns sets the presentation of columns by name: header label (all
-	// formats), number or date format, width and hidden (xlsx).
+	// formats), number or date format, width, hidden and decimals (xlsx).
 	Columns []ColumnSpec `yaml:"columns,omitempty"`
 }
 
@@ -181,6 +187,10 @@ type ColumnSpec struct {
 	Format string  `yaml:"format,omitempty"` // Excel number format, such as "#,##0.00" or "dd.mm.yyyy hh:mm"
 	Width  float64 `yaml:"width,omitempty"`  // Excel column width (1 to 255); default from the data
 	Hidden bool    `yaml:"hidden,omitempty"` // hide the column in Excel (csv and jsonl still carry it)
+	// Decimals overrides the output's decimals for a DECIMAL column, such
+	// as a SUM, whose declared precision (32 digits and up) makes it text
+	// under auto: "number" writes it as numbers.
+	Decimals string `yaml:"decimals,omitempty"`
 }
 
 // Vars describe the run a Report belongs to: the values a Spec's path

@@ -248,7 +248,7 @@ func (r *report) Prepare() (err error) {
 				return fmt.Errorf("write %s: %w", r.dir.Abs(keep[0].tf.dest), err)
 			}
 		}
-		if err := r.book.save(keep[0].tf); err != nil {
+		if err := r.book.save(keep[0].tf, r.vars); err != nil {
 			return fmt.Errorf("write %s: %w", r.dir.Abs(keep[0].tf.dest), err)
 		}
 	}

@@ -62,6 +62,7 @@ func (s Spec) Validate(datasets int) []error {
 	oneOf("zero_dates", s.ZeroDates, "text", "empty")
 	oneOf("line_ending", s.LineEnding, "crlf", "lf")
 	oneOf("decimals", s.Decimals, "auto", "number", "text")
+	oneOf("strings", s.Strings, "inline", "shared")
 
 	csvOnly := func(field string, set bool) {
 		if set && s.Format != "csv" {
@@ -103,6 +104,7 @@ func (s Spec) Validate(datasets int) []error {
 		}
 	}
 	xlsxOnly("decimals", s.Decimals != "")
+	xlsxOnly("strings", s.Strings != "")
 	xlsxOnly("about", s.About != nil)
 	xlsxOnly("max_rows_per_sheet", s.MaxRowsPerSheet != 0)
 
@@ -131,8 +133,11 @@ func (s Spec) Validate(datasets int) []error {
 		if c.Width != 0 && (c.Width < 1 || c.Width > 255) {
 			fail(p+".width", fmt.Sprint(c.Width), "want 1 to 255 (Excel's limit)")
 		}
-		if s.Format != "xlsx" && (c.Format != "" || c.Width != 0 || c.Hidden) {
-			fail(p, "", "format, width and hidden are xlsx settings; a %s output takes only label", s.Format)
+		if c.Decimals != "" && c.Decimals != "auto" && c.Decimals != "number" && c.Decimals != "text" {
+			fail(p+".decimals", c.Decimals, "want auto, number or text")
+		}
+		if s.Format != "xlsx" && (c.Format != "" || c.Width != 0 || c.Hidden || c.Decimals != "") {
+			fail(p, "", "format, width, hidden and decimals are xlsx settings; a %s output takes only label", s.Format)
 		}
 		if len(c.Format) > 255 {
 			fail(p+".format", "", "longer than Excel's 255 characters")
@@ -157,6 +162,7 @@ func (s Spec) resolved() Spec {
 	def(&s.Delimiter, ",")
 	def(&s.LineEnding, "crlf")
 	def(&s.Decimals, "auto")
+	def(&s.Strings, "inline")
 	if s.EscapeFormulas == nil {
 		t := true
 		s.EscapeFormulas = &t
@@ -202,6 +208,9 @@ func (s Spec) presentation(dataset, column string) (ColumnSpec, bool) {
 		}
 		if own.Width == 0 {
 			own.Width = plain.Width
+		}
+		if own.Decimals == "" {
+			own.Decimals = plain.Decimals
 		}
 		own.Hidden = own.Hidden || plain.Hidden
 	}

@@ -99,7 +99,8 @@ func newTextForm(cols []Column, loc *time.Location, spec Spec) textForm {
 		}
 	}
 	if loc != nil && fixedOffset(loc) {
-		f.wallOff = time.Unix(0, 0).In(loc).AppendFormat(nil, "-07:00")
+		_, off := time.Unix(0, 0).In(loc).Zone()
+		f.wallOff = appendOffset(nil, off)
 	}
 	return f
 }
@@ -116,7 +117,8 @@ func isoLayout(scale int64) string {
 	return base + frac[:1+scale] + "-07:00"
 }
 
-// appendISO appends t as layout (isoLayout(scale)) formats it, without
+// appendISO appends t as layout (isoLayout(scale)) formats it, but with
+// the offset's seconds when it has any (see appendOffset), without
 // time.Format's layout parsing (a sixth of the CSV writer's time went
 // there), with one zone lookup, and with the calendar date worked out once
 // from the Unix day instead of by Date and Clock each.
@@ -129,7 +131,8 @@ func appendISO(b []byte, t time.Time, scale int64, layout string) []byte {
 	}
 	y, mo, d := civilFromDays(days)
 	if y < 0 || y > 9999 {
-		return t.AppendFormat(b, layout)
+		b = t.AppendFormat(b, strings.TrimSuffix(layout, "-07:00"))
+		return appendOffset(b, off)
 	}
 	sod := uint32(secs - days*86400)
 	h, mi, s := sod/3600, sod/60%60, sod%60
@@ -150,12 +153,25 @@ func appendISO(b []byte, t time.Time, scale int64, layout string) []byte {
 		b = append(b, '.')
 		b = append(b, frac[:scale]...)
 	}
+	return appendOffset(b, off)
+}
+
+// appendOffset appends a UTC offset in seconds as "+01:00", or with its
+// seconds when it has any: local mean time, as zones have before their
+// first standard time, is such an offset (Berlin until 1893 was
+// +00:53:28), and one cut to "+00:53" would name an instant 28 seconds
+// off.
+func appendOffset(b []byte, off int) []byte {
 	sign := byte('+')
 	if off < 0 {
 		sign, off = '-', -off
 	}
-	oh, om := uint32(off/3600)%100, uint32(off/60%60)
-	return append(b, sign, twoDigits[2*oh], twoDigits[2*oh+1], ':', twoDigits[2*om], twoDigits[2*om+1])
+	oh, om, os := uint32(off/3600)%100, uint32(off/60%60), uint32(off%60)
+	b = append(b, sign, twoDigits[2*oh], twoDigits[2*oh+1], ':', twoDigits[2*om], twoDigits[2*om+1])
+	if os != 0 {
+		b = append(b, ':', twoDigits[2*os], twoDigits[2*os+1])
+	}
+	return b
 }
 
 // twoDigits holds "00" to "99": two digits of a number with one division.

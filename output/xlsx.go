@@ -1,10 +1,13 @@
 package output
 
 import (
+	"bytes"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"math/bits"
 	"os"
 	"strconv"
 	"strings"
@@ -51,14 +54,16 @@ const maxNamedCells = 10
 // Cells are typed for analysts: integers are numbers with format "0" (not
 // General, which shows 12+ digits in scientific notation) unless they have
 // more than 15 significant digits, which Excel would round, so they are
-// text; BIT is an integer likewise; DECIMAL follows Spec.Decimals (by
-// default a number with as many decimal places as its scale when its text
-// survives a float64 round trip at that scale, else text); FLOAT and DOUBLE
-// are numbers; DATE is a date with format yyyy-mm-dd; DATETIME and
+// text; BIT is an integer likewise; DECIMAL follows Spec.Decimals, a
+// column at a time (by default numbers with as many decimal places as its
+// scale when its declared precision is at most 15 digits, else text);
+// FLOAT and DOUBLE are numbers (as every number, the shortest text that
+// reads back as the same double); DATE is a date with format yyyy-mm-dd; DATETIME and
 // TIMESTAMP are dates with format yyyy-mm-dd hh:mm:ss (.000 added for
 // fractional columns; Excel shows at most milliseconds) holding the wall
 // clock in the report's zone; TIME is a duration [h]:mm:ss, or text when
-// negative (Excel cannot show negative times); dates before 1900 are text;
+// negative (Excel cannot show negative times); dates before 1900-03-01
+// are text (see excelSerial);
 // binary values are hex or base64 text (Spec.Binary); NULL is an empty
 // cell; zero and invalid dates follow Spec.ZeroDates. Text is cut at
 // Excel's 32,767 characters with truncMarker, and characters XML cannot
@@ -73,6 +78,7 @@ type book struct {
 	styles    map[string]int // number format -> style ID
 	header    int
 	parts     map[string]*sheetRows // zip part name -> the sheet's data rows
+	sst       *sharedStrings        // strings: shared; nil for inline strings
 	// scratch creates the file a sheet's compressed rows wait in; nil
 	// for the system's temporary folder.
 	scratch  func() (*os.File, func() error, error)
@@ -132,14 +138,16 @@ func (b *book) sheet(dataset string, cols []Column, present []ColumnSpec) (*shee
 	}
 	w := &sheetWriter{
 		b: b, dataset: dataset, name: dataset, cols: cols, present: present,
-		maxRows: b.spec.MaxRowsPerSheet,
-		refs:    colRefs(len(cols)),
-		scratch: make([]byte, 0, 64),
-		headers: tableHeaders(cols),
-		styles:  make([]int, len(cols)),
-		widths:  make([]float64, len(cols)),
-		cells:   make([]excelize.Cell, len(cols)),
-		vals:    make([]any, len(cols)),
+		maxRows:  b.spec.MaxRowsPerSheet,
+		refs:     colRefs(len(cols)),
+		scratch:  make([]byte, 0, 64),
+		headers:  tableHeaders(cols),
+		styles:   make([]int, len(cols)),
+		decText:  make([]bool, len(cols)),
+		decimals: make([]string, len(cols)),
+		widths:   make([]float64, len(cols)),
+		cells:    make([]excelize.Cell, len(cols)),
+		vals:     make([]any, len(cols)),
 	}
 	for i, c := range cols {
 		numFmt := present[i].Format
@@ -153,8 +161,35 @@ func (b *book) sheet(dataset string, cols []Column, present []ColumnSpec) (*shee
 			}
 		}
 		w.widths[i] = typeWidth(c)
+		if c.Kind == KindDecimal {
+			w.decimals[i] = b.spec.Decimals
+			if d := present[i].Decimals; d != "" {
+				w.decimals[i] = d
+			}
+			w.decText[i] = decimalsAsText(w.decimals[i], c)
+		}
 	}
 	return w, nil
+}
+
+// maxExactDigits is how many significant decimal digits every double
+// holds exactly (DBL_DIG) and Excel shows: a DECIMAL of at most as many
+// digits comes back from the nearest double with every digit right.
+const maxExactDigits = 15
+
+// decimalsAsText reports whether a DECIMAL column is text as a whole
+// under the output's decimals setting: always, never, or (auto) when its
+// declared precision is more than maxExactDigits or unknown. A column is
+// one kind from its declared type, never number here and text there
+// value by value, which would break sorting and sums.
+func decimalsAsText(decimals string, c Column) bool {
+	switch decimals {
+	case "text":
+		return true
+	case "number":
+		return false
+	}
+	return c.Precision == 0 || c.Precision > maxExactDigits
 }
 
 // kindFormat is the number format of a column's kind, "" for General.
@@ -257,6 +292,9 @@ func (b *book) about(vars Vars, loc *time.Location, datasets []DatasetRows) erro
 	for _, h := range heads {
 		_ = b.f.SetCellStyle(name, "A"+strconv.Itoa(h), "C"+strconv.Itoa(h), b.header)
 	}
+	// The used range, for readers that trust it (openpyxl's read-only
+	// mode); excelize leaves it at A1.
+	_ = b.f.SetSheetDimension(name, "A1:C"+strconv.Itoa(len(rows)))
 	_ = b.f.SetColWidth(name, "A", "A", 18)
 	_ = b.f.SetColWidth(name, "B", "B", 30)
 	_ = b.f.SetColWidth(name, "C", "C", 30)
@@ -265,10 +303,80 @@ func (b *book) about(vars Vars, loc *time.Location, datasets []DatasetRows) erro
 
 // save writes the workbook to w and removes the temporary files. The zip
 // goes straight to w, with each sheet's rows deflated while they were
-// written; see xlsxzip.go.
-func (b *book) save(w io.Writer) error {
-	err := saveSpliced(b.f, w, b.parts)
+// written; see xlsxzip.go. The workbook's properties and the zip entries'
+// dates come from vars.
+func (b *book) save(w io.Writer, vars Vars) error {
+	stamp := runStamp(vars)
+	err := b.properties(vars)
+	if err == nil && b.sst != nil {
+		err = b.sst.rows.finish()
+	}
+	if err == nil {
+		z := newZipSplicer(w, b.parts, b.sst, stamp.In(b.loc))
+		z.own[corePart] = coreProperties(vars, stamp)
+		err = z.save(b.f)
+	}
 	return errors.Join(err, b.close())
+}
+
+// runStamp is when the run started, the time a workbook is dated with:
+// its creation and modification and its zip entries.
+func runStamp(vars Vars) time.Time {
+	switch {
+	case !vars.RunTime.IsZero():
+		return vars.RunTime
+	case !vars.Logical.IsZero():
+		return vars.Logical
+	}
+	return time.Now()
+}
+
+// application names joinery and its version, for the document properties
+// that spreadsheet apps show (File > Properties).
+func application(vars Vars) string {
+	if vars.Version != "" {
+		return "joinery " + vars.Version
+	}
+	return "joinery"
+}
+
+// properties sets the application of the extended properties: joinery and
+// its version (excelize's default is "Go Excelize"). The version goes in
+// Application, as LibreOffice puts its own: Excel refuses an AppVersion
+// that is not "digits.4digits".
+func (b *book) properties(vars Vars) error {
+	if err := b.f.SetAppProps(&excelize.AppProperties{Application: application(vars)}); err != nil {
+		return fmt.Errorf("application properties: %w", err)
+	}
+	return nil
+}
+
+// corePart holds a workbook's core properties.
+const corePart = "docProps/core.xml"
+
+// coreProperties is the workbook's core properties: joinery and its
+// version as creator and last author, the job as title, the run's time as
+// created and modified (excelize's defaults are creator "xuri", created
+// 2006-09-16). Written here, not with excelize's SetDocProps: that puts
+// the core properties in a default namespace, which exceljs refuses
+// ("Unexpected xml node in parseOpen").
+func coreProperties(vars Vars, stamp time.Time) []byte {
+	var b bytes.Buffer
+	app := application(vars)
+	when := stamp.UTC().Format(time.RFC3339)
+	b.WriteString(xml.Header)
+	b.WriteString(`<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties"` +
+		` xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/"` +
+		` xmlns:dcmitype="http://purl.org/dc/dcmitype/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">`)
+	for _, e := range [][2]string{{"dc:title", vars.Job}, {"dc:creator", app}, {"cp:lastModifiedBy", app}} {
+		b.WriteString("<" + e[0] + ">")
+		_ = xml.EscapeText(&b, []byte(e[1]))
+		b.WriteString("</" + e[0] + ">")
+	}
+	b.WriteString(`<dcterms:created xsi:type="dcterms:W3CDTF">` + when + `</dcterms:created>`)
+	b.WriteString(`<dcterms:modified xsi:type="dcterms:W3CDTF">` + when + `</dcterms:modified>`)
+	b.WriteString(`</cp:coreProperties>`)
+	return b.Bytes()
 }
 
 func (b *book) close() error {
@@ -277,6 +385,9 @@ func (b *book) close() error {
 		errs := []error{b.f.Close()}
 		for _, rows := range b.parts {
 			errs = append(errs, rows.remove())
+		}
+		if b.sst != nil {
+			errs = append(errs, b.sst.rows.remove())
 		}
 		b.closeErr = errors.Join(errs...)
 	}
@@ -289,32 +400,36 @@ func (b *book) close() error {
 // excelize's stream writer holds each sheet's settings and header row; the
 // data rows go to rowsOut as XML, without allocating per row or cell.
 type sheetWriter struct {
-	b       *book
-	sw      *excelize.StreamWriter
-	rowsOut *sheetRows // the current sheet's data rows
-	refs    []string   // column letters
-	rowNum  []byte     // digits of row
-	scratch []byte
-	dataset string
-	name    string   // the current sheet
-	sheets  []string // every sheet of the dataset
-	cols    []Column
-	present []ColumnSpec
-	headers []string
-	styles  []int     // number format style per column
-	widths  []float64 // widest value seen in the sample, per column
-	sample  [][]Value
-	started bool
-	maxRows int             // data rows per sheet
-	row     int             // last row written on the current sheet
-	rows    int64           // data rows over all sheets
-	cells   []excelize.Cell // header row
-	vals    []any
-	skipped bool // empty and left out
+	b        *book
+	sw       *excelize.StreamWriter
+	rowsOut  *sheetRows // the current sheet's data rows
+	refs     []string   // column letters
+	rowNum   []byte     // digits of row
+	scratch  []byte
+	dataset  string
+	name     string   // the current sheet
+	sheets   []string // every sheet of the dataset
+	cols     []Column
+	present  []ColumnSpec
+	headers  []string
+	styles   []int     // number format style per column
+	decText  []bool    // per DECIMAL column: written as text (Spec.Decimals)
+	decimals []string  // per DECIMAL column: auto, number or text
+	widths   []float64 // widest value seen in the sample, per column
+	sample   [][]Value
+	started  bool
+	maxRows  int             // data rows per sheet
+	row      int             // last row written on the current sheet
+	rows     int64           // data rows over all sheets
+	cells    []excelize.Cell // header row
+	vals     []any
+	skipped  bool // empty and left out
 
-	cut      int64        // text values cut at Excel's cell limit
-	cutCells []string     // the first few of them
-	replaced replacements // text values with characters XML cannot hold
+	rounded     int64        // DECIMAL values of more digits than a number column's declared precision
+	roundedCell string       // the first of them
+	cut         int64        // text values cut at Excel's cell limit
+	cutCells    []string     // the first few of them
+	replaced    replacements // text values with characters XML cannot hold
 
 	err    error
 	closed bool
@@ -406,8 +521,20 @@ func (w *sheetWriter) newSheet() error {
 	if w.rowsOut, err = newSheetRows(w.b.scratch); err != nil {
 		return w.fail(err)
 	}
+	if w.b.spec.Strings == "shared" && w.b.sst == nil {
+		rows, err := newSheetRows(w.b.scratch)
+		if err != nil {
+			return w.fail(err)
+		}
+		w.b.sst = &sharedStrings{rows: rows}
+	}
 	w.b.parts[sheetPart(w.sw.SheetID)] = w.rowsOut
-	for i, h := range w.headers {
+	// From the last column to the first: excelize puts each column it is
+	// given before those it has, so the sheet lists them in ascending
+	// order, as Excel writes them (given in order, they came out last
+	// first).
+	for i := len(w.headers) - 1; i >= 0; i-- {
+		h := w.headers[i]
 		// A bold header plus the table's filter button needs about 4 more.
 		width := min(max(textWidth([]byte(h))+4, w.widths[i]+2, minWidth), maxWidth)
 		if p := w.present[i]; p.Width > 0 {
@@ -436,6 +563,17 @@ func (w *sheetWriter) newSheet() error {
 	if err := w.sw.SetRow("A1", w.vals); err != nil {
 		return w.fail(err)
 	}
+	if w.b.sst != nil {
+		// excelize's header cells are inline strings (its table reads
+		// their text); the splicer puts this row in their place.
+		h := append([]byte(nil), `<row r="1">`...)
+		w.rowNum = append(w.rowNum[:0], '1')
+		for i, text := range w.headers {
+			h = appendCellStart(h, w.refs[i], w.rowNum, w.b.header)
+			h, _, _ = w.b.sst.add(h, []byte(text), false)
+		}
+		w.rowsOut.header = append(h, `</row>`...)
+	}
 	return nil
 }
 
@@ -454,6 +592,7 @@ func (w *sheetWriter) endSheet() error {
 	if err := w.sw.Flush(); err != nil {
 		return w.fail(err)
 	}
+	w.rowsOut.dimension = "A1:" + w.refs[len(w.refs)-1] + strconv.Itoa(w.row)
 	if err := w.rowsOut.finish(); err != nil {
 		return w.fail(err)
 	}
@@ -513,27 +652,18 @@ func (w *sheetWriter) cell(b []byte, i int, v *Value) []byte {
 			if n < 1e15 {
 				return appendNumberCell(b, ref, row, style, w.scratch)
 			}
-			return appendTextCell(b, ref, row, 0, w.scratch)
+			return w.plain(b, i, w.scratch)
 		}
 	case KindDecimal:
-		switch w.b.spec.Decimals {
-		case "text":
-			return w.text(b, i, v.Raw)
-		case "number":
-			if f, err := strconv.ParseFloat(string(v.Raw), 64); err == nil && !math.IsInf(f, 0) {
-				b, w.scratch = appendFloatCell(b, ref, row, style, f, w.scratch)
-				return b
-			}
+		if w.decText[i] {
 			return w.text(b, i, v.Raw)
 		}
-		f, scale, scratch, ok := exactDecimal(v.Raw, w.scratch)
-		w.scratch = scratch
-		if ok {
-			if int64(scale) != col.Scale && w.present[i].Format == "" {
-				// The column's format would round or pad this value.
-				var err error
-				if style, err = w.b.style(decimalFormat(scale)); err != nil {
-					style = 0
+		if f, err := strconv.ParseFloat(string(v.Raw), 64); err == nil && !math.IsInf(f, 0) {
+			if w.decimals[i] == "auto" && decimalDigits(v.Raw) > maxExactDigits {
+				// The driver reports an UNSIGNED DECIMAL's precision one
+				// short; the value is the double nearest to it.
+				if w.rounded++; w.rounded == 1 {
+					w.roundedCell = w.cellRef(i)
 				}
 			}
 			b, w.scratch = appendFloatCell(b, ref, row, style, f, w.scratch)
@@ -550,7 +680,7 @@ func (w *sheetWriter) cell(b []byte, i int, v *Value) []byte {
 			return b
 		}
 		w.scratch = appendDate(w.scratch[:0], v.Time)
-		return appendTextCell(b, ref, row, 0, w.scratch)
+		return w.plain(b, i, w.scratch)
 	case KindDateTime:
 		t := v.Time.In(w.b.loc)
 		if serial, ok := excelSerial(t); ok {
@@ -558,7 +688,7 @@ func (w *sheetWriter) cell(b []byte, i int, v *Value) []byte {
 			return b
 		}
 		w.scratch = appendISO(w.scratch[:0], t, col.Scale, isoLayout(col.Scale))
-		return appendTextCell(b, ref, row, 0, w.scratch)
+		return w.plain(b, i, w.scratch)
 	case KindTime:
 		if d, ok := parseDuration(v.Raw); ok {
 			b, w.scratch = appendFloatCell(b, ref, row, style, d, w.scratch)
@@ -566,7 +696,7 @@ func (w *sheetWriter) cell(b []byte, i int, v *Value) []byte {
 		}
 	case KindBinary:
 		w.scratch = appendBinary(w.scratch[:0], v.Raw, w.b.spec.Binary == "base64")
-		return appendTextCell(b, ref, row, 0, w.scratch)
+		return w.plain(b, i, w.scratch)
 	}
 	return w.text(b, i, v.Raw)
 }
@@ -586,11 +716,29 @@ func (w *sheetWriter) text(b []byte, i int, text []byte) []byte {
 			cut = true
 		}
 	}
-	b, invalid, unfit := appendTextCellMarked(b, w.refs[i], w.rowNum, text, cut)
+	b, invalid, unfit := w.str(b, i, text, cut)
 	if invalid > 0 || unfit > 0 {
 		w.replaced.note(invalid, unfit, func() string { return w.cellRef(i) })
 	}
 	return b
+}
+
+// plain appends a text cell whose text needs no cleaning (digits, dates,
+// hex...).
+func (w *sheetWriter) plain(b []byte, i int, text []byte) []byte {
+	b, _, _ = w.str(b, i, text, false)
+	return b
+}
+
+// str appends an unstyled text cell for column i: an inline string, or
+// with strings: shared an index into the workbook's shared strings. See
+// appendT for cut and the counts returned.
+func (w *sheetWriter) str(b []byte, i int, text []byte, cut bool) ([]byte, int, int) {
+	b = appendCellStart(b, w.refs[i], w.rowNum, 0)
+	if w.b.sst != nil {
+		return w.b.sst.add(b, text, cut)
+	}
+	return appendInlineStr(b, text, cut)
 }
 
 // cellRef names column i's cell in the row being written, e.g. "posts!C12".
@@ -618,9 +766,22 @@ func (w *sheetWriter) Close() error {
 	return w.endSheet()
 }
 
-// Warnings describes values Excel could not hold as they were.
+// Warnings describes values Excel could not hold as they were, and
+// DECIMAL columns written as text.
 func (w *sheetWriter) warnings() []string {
 	var out []string
+	for i, c := range w.cols {
+		if c.Kind == KindDecimal && w.decText[i] && w.decimals[i] == "auto" {
+			what := "its precision is unknown"
+			if c.Precision > 0 {
+				what = fmt.Sprintf("DECIMAL(%d,%d) holds up to %d significant digits, more than the %d a spreadsheet number keeps", c.Precision, c.Scale, c.Precision, maxExactDigits)
+			}
+			out = append(out, fmt.Sprintf("dataset %s: xlsx: column %s written as text: %s (decimals: number, for the output or the column, writes numbers)", w.dataset, c.Name, what))
+		}
+	}
+	if w.rounded > 0 {
+		out = append(out, fmt.Sprintf("dataset %s: xlsx: %d DECIMAL %s more than %d significant digits, written as the nearest number (the first in %s)", w.dataset, w.rounded, plural(w.rounded, "value had", "values had"), maxExactDigits, w.roundedCell))
+	}
 	if w.cut > 0 {
 		more := ""
 		if w.cut > int64(len(w.cutCells)) {
@@ -661,19 +822,47 @@ func textWidth(b []byte) float64 {
 }
 
 // excelSerial converts t's wall clock to an Excel serial date (1900 date
-// system); ok is false before 1900-01-01, which Excel cannot show.
+// system); ok is false before 1900-03-01 and after 9999. Excel cannot show
+// dates before 1900, and it counts a 1900-02-29 that never was, so that
+// serials 1 to 59 are January and February 1900 in Excel and openpyxl but a
+// day earlier in LibreOffice and exceljs (serial 1 is 1899-12-31 there):
+// those dates are text, which every app shows alike.
 func excelSerial(t time.Time) (float64, bool) {
 	y, m, d := t.Date()
-	if y < 1900 || y > 9999 {
+	if y < 1900 || y == 1900 && m < 3 || y > 9999 {
 		return 0, false
 	}
 	days := time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix()/86400 + 25569 // 25569 is 1970-01-01
-	if y == 1900 && m < 3 {
-		days-- // Excel counts a 1900-02-29 that never was
-	}
 	h, mi, s := t.Clock()
 	nanos := int64(h*3600+mi*60+s)*1e9 + int64(t.Nanosecond())
-	return float64(days) + float64(nanos)/86400e9, true
+	return serial(uint64(days), uint64(nanos)), true
+}
+
+// nanosPerDay is the denominator of a serial's fraction.
+const nanosPerDay = 86400e9
+
+// serial returns the double nearest to days + nanos/nanosPerDay (days at
+// least 1, nanos less than a day), rounding half to even: the value whose
+// shortest text every reader reads back as the same double, and which
+// LibreOffice, which cuts a date-time to its second, shows as the right
+// one (a second's exact serial is never written a hair below itself). The
+// sum of the float64 division and days would round twice. It works on the
+// 128-bit numerator days*nanosPerDay + nanos, scaled so that the quotient
+// has the 53 bits of a double's mantissa.
+func serial(days, nanos uint64) float64 {
+	hi, lo := bits.Mul64(days, nanosPerDay)
+	var carry uint64
+	lo, carry = bits.Add64(lo, nanos, 0)
+	hi += carry
+	// days <= value < days+1, so the value's binary exponent is days'.
+	exp := bits.Len64(days) - 1
+	shift := uint(52 - exp) // 31 to 52 for days up to 9999-12-31
+	hi, lo = hi<<shift|lo>>(64-shift), lo<<shift
+	q, r := bits.Div64(hi, lo, nanosPerDay) // hi < nanosPerDay: q < 2^54
+	if r > nanosPerDay/2 || r == nanosPerDay/2 && q&1 == 1 {
+		q++
+	}
+	return math.Ldexp(float64(q), exp-52)
 }
 
 // parseDuration reads a non-negative TIME "H+:MM:SS[.f]" as a fraction of

@@ -14,7 +14,7 @@ import (
 // xcell is what a reader of the workbook sees in one cell.
 type xcell struct {
 	shown  string // GetCellValue with number formats applied
-	raw    string // GetCellValue with RawCellValue
+	raw    string // GetCellValue with RawCellValue (excelize shows 15 significant digits, rounded)
 	text   bool   // an inline string rather than a number
 	numFmt string // the custom number format, "" for General
 }
@@ -52,7 +52,7 @@ func TestXLSX(t *testing.T) {
 	berlin := mustLoc(t, "Europe/Berlin")
 	vars := Vars{Job: "nightly", Logical: time.Date(2024, 3, 1, 6, 0, 0, 0, berlin), Location: berlin}
 	cols := []Column{
-		{Name: "id", Kind: KindInt}, {Name: "big", Kind: KindUint}, {Name: "amount", Kind: KindDecimal, Scale: 2},
+		{Name: "id", Kind: KindInt}, {Name: "big", Kind: KindUint}, {Name: "amount", Kind: KindDecimal, Precision: 20, Scale: 2},
 		{Name: "ratio", Kind: KindFloat}, {Name: "day", Kind: KindDate}, {Name: "at", Kind: KindDateTime},
 		{Name: "at_ms", Kind: KindDateTime, Scale: 3}, {Name: "dur", Kind: KindTime}, {Name: "yr", Kind: KindYear},
 		{Name: "bin", Kind: KindBinary}, {Name: "txt", Kind: KindText}, {Name: "ID", Kind: KindText}, {Name: "", Kind: KindText},
@@ -93,8 +93,8 @@ func TestXLSX(t *testing.T) {
 	// excelize renders ".000" as zero milliseconds whatever the value
 	// (Excel shows them); the raw serials below carry them.
 	const ymd, ymdhms, ymdhmsms = "yyyy-mm-dd", "yyyy-mm-dd hh:mm:ss", "yyyy-mm-dd hh:mm:ss.000"
-	// Dates before 1900 are text; Berlin was at +00:53 local mean time then.
-	old := time.Date(1850, 1, 1, 0, 0, 0, 0, time.UTC).In(berlin).Format("2006-01-02T15:04:05.000-07:00")
+	// Dates before 1900 are text; Berlin was at +00:53:28 local mean time then.
+	old := time.Date(1850, 1, 1, 0, 0, 0, 0, time.UTC).In(berlin).Format("2006-01-02T15:04:05.000-07:00:00")
 	want := map[string]xcell{
 		// header: bold text, unique names
 		"A1": {shown: "id", raw: "id", text: true}, "L1": {shown: "ID_2", raw: "ID_2", text: true},
@@ -102,12 +102,12 @@ func TestXLSX(t *testing.T) {
 		// row 2: every kind as a typed cell
 		"A2": {shown: "-42", raw: "-42", numFmt: "0"},
 		"B2": {shown: "123456789012345", raw: "123456789012345", numFmt: "0"},
-		"C2": {shown: "1999.95", raw: "1999.95", numFmt: "0.00"},
+		"C2": {shown: "1999.95", raw: "1999.95", text: true}, // DECIMAL(20,2): text as a whole
 		"D2": {shown: "0.125", raw: "0.125"},
 		"E2": {shown: "2024-02-29", raw: "45351", numFmt: ymd},
-		"F2": {shown: "2024-03-01 10:00:00", raw: "45352.4166666666", numFmt: ymdhms},
-		"G2": {shown: "2024-07-01 11:00:00.000", raw: "45474.45833478", numFmt: ymdhmsms},
-		"H2": {shown: "26:30:15", raw: "1.10434027777777", numFmt: "[h]:mm:ss"},
+		"F2": {shown: "2024-03-01 10:00:00", raw: "45352.4166666667", numFmt: ymdhms},
+		"G2": {shown: "2024-07-01 11:00:00.000", raw: "45474.4583347801", numFmt: ymdhmsms},
+		"H2": {shown: "26:30:15", raw: "1.10434027777778", numFmt: "[h]:mm:ss"},
 		"I2": {shown: "2024", raw: "2024", numFmt: "0"},
 		"J2": {shown: "00ABFF", raw: "00ABFF", text: true},
 		"K2": {shown: "Zoë 日本 😀 𝄞", raw: "Zoë 日本 😀 𝄞", text: true},
@@ -127,16 +127,16 @@ func TestXLSX(t *testing.T) {
 		"L4": {shown: "=1+1", raw: "=1+1", text: true},
 		"M4": {shown: "line\nbreak", raw: "line\nbreak", text: true},
 		// row 5: edges
-		"C5": {shown: "0.10", raw: "0.1", numFmt: "0.00"},
-		"E5": {shown: "1900-01-01", raw: "1", numFmt: ymd},
-		"F5": {shown: "1900-03-01 01:00:00", raw: "61.0416666666666", numFmt: ymdhms},
+		"C5": {shown: "0.10", raw: "0.10", text: true},
+		"E5": {shown: "1900-01-01", raw: "1900-01-01", text: true}, // serial 1 is a day apart between apps
+		"F5": {shown: "1900-03-01 01:00:00", raw: "61.0416666666667", numFmt: ymdhms},
 		"G5": {shown: "2024-03-01 01:00:00.000", raw: "45352.0416724537", numFmt: ymdhmsms},
 		"K5": {shown: " x ", raw: " x ", text: true},
-		// rows 6-9: a DECIMAL Excel would round is text
+		// rows 6-9: a DECIMAL(20,2) is text whatever its value
 		"C6": {shown: "12345678901234.56", raw: "12345678901234.56", text: true},
-		"C7": {shown: "1234567890123.45", raw: "1234567890123.45", numFmt: "0.00"},
+		"C7": {shown: "1234567890123.45", raw: "1234567890123.45", text: true},
 		"C8": {shown: "-123456789012345.60", raw: "-123456789012345.60", text: true},
-		"C9": {shown: "100000000000000000.00", raw: "100000000000000000", numFmt: "0.00"},
+		"C9": {shown: "100000000000000000.00", raw: "100000000000000000.00", text: true},
 	}
 	for ref, w := range want {
 		if got := readCell(t, f, "kinds", ref); got != w {
@@ -259,8 +259,8 @@ func TestExcelSerial(t *testing.T) {
 		ok   bool
 	}{
 		{time.Date(1899, 12, 31, 0, 0, 0, 0, time.UTC), 0, false},
-		{time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC), 1, true},
-		{time.Date(1900, 2, 28, 0, 0, 0, 0, time.UTC), 59, true},
+		{time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC), 0, false}, // serial 1: 1899-12-31 in LibreOffice
+		{time.Date(1900, 2, 28, 23, 59, 59, 0, time.UTC), 0, false},
 		{time.Date(1900, 3, 1, 0, 0, 0, 0, time.UTC), 61, true},
 		{time.Date(1970, 1, 1, 12, 0, 0, 0, time.UTC), 25569.5, true},
 		{time.Date(2024, 3, 1, 18, 0, 0, 0, mustLoc(t, "America/New_York")), 45352.75, true}, // wall clock, not UTC
@@ -270,5 +270,70 @@ func TestExcelSerial(t *testing.T) {
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("excelSerial(%v) = %v, %v; want %v, %v", tt.t, got, ok, tt.want, tt.ok)
 		}
+	}
+}
+
+// TestXLSXDecimals checks that a DECIMAL column is numbers or text as a
+// whole, from its declared precision, whatever its values.
+func TestXLSXDecimals(t *testing.T) {
+	cols := []Column{
+		{Name: "p15", Kind: KindDecimal, Precision: 15, Scale: 2},
+		{Name: "p16", Kind: KindDecimal, Precision: 16, Scale: 2},
+		{Name: "wide", Kind: KindDecimal, Precision: 65, Scale: 30},
+		{Name: "unknown", Kind: KindDecimal},
+	}
+	rows := [][]sql.RawBytes{
+		raw("-9999999999999.99", "0.50", "0.500000000000000000000000000000", "1"),
+		raw("0.10", "99999999999999.99", "0.100000000000000000000000000000", "2.5"),
+		raw("99999999999999.99", "1.00", "1.000000000000000000000000000000", "3"), // 16 digits: an UNSIGNED DECIMAL(16,2)
+	}
+	for _, tc := range []struct {
+		decimals string
+		columns  []ColumnSpec
+		text     [4]bool
+		warns    []string
+	}{
+		{"auto", nil, [4]bool{false, true, true, true}, []string{
+			"dataset d: xlsx: column p16 written as text: DECIMAL(16,2) holds up to 16 significant digits, more than the 15 a spreadsheet number keeps (decimals: number, for the output or the column, writes numbers)",
+			"dataset d: xlsx: column wide written as text: DECIMAL(65,30) holds up to 65 significant digits, more than the 15 a spreadsheet number keeps (decimals: number, for the output or the column, writes numbers)",
+			"dataset d: xlsx: column unknown written as text: its precision is unknown (decimals: number, for the output or the column, writes numbers)",
+			"dataset d: xlsx: 1 DECIMAL value had more than 15 significant digits, written as the nearest number (the first in d!A4)",
+		}},
+		{"number", nil, [4]bool{}, nil},
+		{"text", nil, [4]bool{true, true, true, true}, nil},
+		{"by column", []ColumnSpec{{Name: "wide", Decimals: "number"}, {Name: "d/p15", Decimals: "text"}, {Name: "p16", Decimals: "auto"}},
+			[4]bool{true, true, false, true}, []string{
+				"dataset d: xlsx: column p16 written as text: DECIMAL(16,2) holds up to 16 significant digits, more than the 15 a spreadsheet number keeps (decimals: number, for the output or the column, writes numbers)",
+				"dataset d: xlsx: column unknown written as text: its precision is unknown (decimals: number, for the output or the column, writes numbers)",
+			}},
+	} {
+		t.Run(tc.decimals, func(t *testing.T) {
+			spec := Spec{Format: "xlsx", Path: "r", Decimals: tc.decimals, Columns: tc.columns}
+			if tc.columns != nil {
+				spec.Decimals = ""
+			}
+			files, r := writeReportR(t, spec, t.TempDir(), Vars{Job: "j", Logical: time.Now()},
+				[]testDataset{{name: "d", cols: cols, rows: rows}})
+			f, err := excelize.OpenFile(files[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			for c := range cols {
+				for r := range rows {
+					ref, _ := excelize.CoordinatesToCellName(c+1, r+2)
+					got := readCell(t, f, "d", ref)
+					if got.text != tc.text[c] {
+						t.Errorf("%s (%s): text = %v, want %v", ref, rows[r][c], got.text, tc.text[c])
+					}
+					if got.text && got.raw != string(rows[r][c]) {
+						t.Errorf("%s: text %q, want %q", ref, got.raw, rows[r][c])
+					}
+				}
+			}
+			if got := r.Warnings(); strings.Join(got, "\n") != strings.Join(tc.warns, "\n") {
+				t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.warns, "\n"))
+			}
+		})
 	}
 }

@@ -32,6 +32,8 @@ type sheetRows struct {
 	release    func() error // closes tmp (and removes it where it still has a name)
 	finished   bool
 	err        error
+	dimension  string // the sheet's used range, "A1:J990001"; set before finish
+	header     []byte // with strings: shared, the header row in place of excelize's
 	crc        uint32 // of the uncompressed XML, set by finish
 	size       int64  // uncompressed bytes, set by finish
 	compressed int64  // bytes in tmp, set by finish
@@ -172,34 +174,27 @@ func appendNumberCell(b []byte, col string, row []byte, style int, num []byte) [
 	return append(b, "</v></c>"...)
 }
 
-// appendFloatCell appends a number cell holding f as excelize formats it.
+// appendFloatCell appends a number cell holding f (see appendExcelNumber).
 func appendFloatCell(b []byte, col string, row []byte, style int, f float64, scratch []byte) ([]byte, []byte) {
-	scratch = appendExcelFloat(scratch[:0], f)
+	scratch = appendExcelNumber(scratch[:0], f)
 	return appendNumberCell(b, col, row, style, scratch), scratch
 }
 
-// appendTextCell appends an inline string cell holding text, which needs
-// no cleaning (digits, dates, hex...).
-func appendTextCell(b []byte, col string, row []byte, style int, text []byte) []byte {
-	b = appendCellStart(b, col, row, style)
-	b, _, _ = appendInlineStr(b, text, false)
-	return b
-}
-
-// appendTextCellMarked appends an unstyled inline string cell holding text,
-// followed by truncMarker if cut, and returns how many bytes of invalid
-// UTF-8 and how many characters XML cannot hold were replaced by U+FFFD.
-func appendTextCellMarked(b []byte, col string, row []byte, text []byte, cut bool) ([]byte, int, int) {
-	b = appendCellStart(b, col, row, 0)
-	return appendInlineStr(b, text, cut)
-}
-
-// appendInlineStr appends ` t="inlineStr"><is><t>text</t></is></c>` with
-// text escaped as appendXMLText does, xml:space="preserve" when it starts
-// or ends with whitespace (Excel strips it otherwise), and truncMarker
-// after it if cut.
+// appendInlineStr appends ` t="inlineStr"><is><t>text</t></is></c>`: see
+// appendT.
 func appendInlineStr(b, text []byte, cut bool) ([]byte, int, int) {
-	b = append(b, ` t="inlineStr"><is><t`...)
+	b = append(b, ` t="inlineStr"><is>`...)
+	b, invalid, unfit := appendT(b, text, cut)
+	return append(b, "</is></c>"...), invalid, unfit
+}
+
+// appendT appends `<t>text</t>` with text escaped as appendXMLText does,
+// xml:space="preserve" when it starts or ends with whitespace (Excel
+// strips it otherwise), and truncMarker after it if cut. It returns how
+// many bytes of invalid UTF-8 and how many characters XML cannot hold
+// were replaced by U+FFFD.
+func appendT(b, text []byte, cut bool) ([]byte, int, int) {
+	b = append(b, `<t`...)
 	if len(text) > 0 && (isXMLSpace(text[0]) || !cut && isXMLSpace(text[len(text)-1])) {
 		b = append(b, ` xml:space="preserve"`...)
 	}
@@ -208,7 +203,33 @@ func appendInlineStr(b, text []byte, cut bool) ([]byte, int, int) {
 	if cut {
 		b = append(b, truncMarker...)
 	}
-	return append(b, "</t></is></c>"...), invalid, unfit
+	return append(b, "</t>"...), invalid, unfit
+}
+
+// sharedStrings is a workbook's shared-strings table (strings: shared),
+// streamed: each text cell gets the next index and its <si> goes to rows,
+// deflated while the query runs, so the table is never held in memory.
+// A text that comes twice is stored twice; the format allows it, and
+// looking texts up would hold them all.
+type sharedStrings struct {
+	rows  *sheetRows // the <si> elements
+	count int64
+}
+
+// add appends ` t="s"><v>index</v></c>` to the cell started in b and text's
+// <si> to the table; see appendT for cut and the counts returned.
+func (s *sharedStrings) add(b, text []byte, cut bool) ([]byte, int, int) {
+	b = append(b, ` t="s"><v>`...)
+	b = strconv.AppendInt(b, s.count, 10)
+	b = append(b, "</v></c>"...)
+	s.count++
+	r := s.rows
+	r.buf = append(r.buf, "<si>"...)
+	var invalid, unfit int
+	r.buf, invalid, unfit = appendT(r.buf, text, cut)
+	r.buf = append(r.buf, "</si>"...)
+	r.flush(false)
+	return b, invalid, unfit
 }
 
 func isXMLSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
@@ -307,45 +328,17 @@ func truncUTF16Bytes(b []byte, n int) []byte {
 	return b
 }
 
-// appendExcelFloat is excelize's formatCellFloat(f, -1, 64): the shortest
-// decimal text, cut to Excel's 15 significant digits.
-func appendExcelFloat(b []byte, f float64) []byte {
-	start := len(b)
-	b = strconv.AppendFloat(b, f, 'f', -1, 64)
-	if math.Abs(f) == math.MaxFloat64 {
-		return b
+// appendExcelNumber appends f as a cell's value: the shortest decimal text
+// that reads back as the same double (Go's, Python's and JavaScript's
+// shortest form), plain from 1e-6 to 1e21 and with an exponent outside, as
+// CSV writes FLOAT and DOUBLE. Excel shows at most 15 significant digits
+// but keeps the double it read, and every reader reads this text back as
+// f. (excelize cuts the text to 15 digits, which changes the value:
+// 2/3 became 0.666666666666666, and date-time serials fell below their
+// second, which LibreOffice shows as the second before.)
+func appendExcelNumber(b []byte, f float64) []byte {
+	if a := math.Abs(f); a == 0 || a >= 1e-6 && a < 1e21 {
+		return strconv.AppendFloat(b, f, 'f', -1, 64)
 	}
-	str := b[start:]
-	const maxPrec = 15
-	decimal := -1
-	for i, c := range str {
-		if c == '.' {
-			decimal = i
-			break
-		}
-	}
-	significant := 0
-	for idx, c := range str {
-		if c < '0' || c > '9' || significant == 0 && c == '0' {
-			continue
-		}
-		significant++
-		if significant <= maxPrec {
-			continue
-		}
-		if decimal >= 0 && idx > decimal {
-			if str[idx-1] == '.' {
-				idx--
-			}
-			return b[:start+idx]
-		}
-		if decimal < 0 {
-			decimal = len(str)
-		}
-		for ; idx < decimal; idx++ {
-			str[idx] = '0'
-		}
-		return b[:start+decimal]
-	}
-	return b
+	return strconv.AppendFloat(b, f, 'e', -1, 64)
 }

@@ -3,13 +3,20 @@ package output
 import (
 	"archive/zip"
 	"bytes"
+	"encoding/binary"
+	"encoding/xml"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"io/fs"
 	"maps"
+	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/klauspost/compress/flate"
 	"github.com/xuri/excelize/v2"
@@ -35,33 +42,44 @@ const deflateLevel = flate.BestSpeed
 
 // zipSplicer is an excelize.ZipWriter writing to the real destination.
 type zipSplicer struct {
-	zw      *zip.Writer
-	sheets  map[string]*sheetRows // part name -> its data rows
-	pending string                // sheet part being captured
-	buf     bytes.Buffer          // excelize's header-only sheet XML
-	err     error
+	zw       *zip.Writer
+	modified time.Time             // every entry's date
+	sheets   map[string]*sheetRows // part name -> its data rows
+	own      map[string][]byte     // parts written instead of excelize's
+	sst      *sharedStrings        // strings: shared; nil for inline
+	sstDone  bool                  // the shared strings part is written
+	pending  string                // part being captured
+	buf      bytes.Buffer          // its XML from excelize
+	err      error
 }
 
-func newZipSplicer(w io.Writer, sheets map[string]*sheetRows) *zipSplicer {
+func newZipSplicer(w io.Writer, sheets map[string]*sheetRows, sst *sharedStrings, modified time.Time) *zipSplicer {
 	zw := zip.NewWriter(w)
 	zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) {
 		return flate.NewWriter(w, deflateLevel)
 	})
 	// A copy: the splicer crosses off parts as it stores them, and the book
 	// still needs them all to remove their temporary files.
-	return &zipSplicer{zw: zw, sheets: maps.Clone(sheets)}
+	return &zipSplicer{zw: zw, sheets: maps.Clone(sheets), sst: sst, modified: modified, own: make(map[string][]byte)}
 }
 
 func (z *zipSplicer) Create(name string) (io.Writer, error) {
 	if err := z.finish(); err != nil {
 		return nil, err
 	}
-	if _, ok := z.sheets[name]; ok {
+	if data, ok := z.own[name]; ok {
+		w, err := z.zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: z.modified})
+		if err == nil {
+			_, err = w.Write(data)
+		}
+		return io.Discard, err
+	}
+	if _, ok := z.sheets[name]; ok || z.sst != nil && sstTouches(name) {
 		z.pending = name
 		z.buf.Reset()
 		return &z.buf, nil
 	}
-	return z.zw.Create(name)
+	return z.zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: z.modified})
 }
 
 func (z *zipSplicer) AddFS(fsys fs.FS) error { return z.zw.AddFS(fsys) }
@@ -69,6 +87,12 @@ func (z *zipSplicer) AddFS(fsys fs.FS) error { return z.zw.AddFS(fsys) }
 func (z *zipSplicer) Close() error {
 	if err := z.finish(); err != nil {
 		return err
+	}
+	if z.sst != nil && !z.sstDone {
+		// No About sheet: excelize has no strings of its own.
+		if err := z.sharedStrings(nil); err != nil {
+			return err
+		}
 	}
 	if len(z.sheets) > 0 {
 		var missing []string
@@ -91,20 +115,41 @@ func (z *zipSplicer) finish() error {
 	}
 	name, rows := z.pending, z.sheets[z.pending]
 	z.pending = ""
+	if rows == nil { // strings: shared
+		z.err = z.shared(name, z.buf.Bytes())
+		return z.err
+	}
 	delete(z.sheets, name)
 	z.err = z.splice(name, z.buf.Bytes(), rows)
 	return z.err
 }
 
 func (z *zipSplicer) splice(name string, sheet []byte, rows *sheetRows) error {
-	if !rows.finished || rows.err != nil {
-		return fmt.Errorf("%s: rows not finished: %v", name, rows.err)
-	}
 	cut := bytes.LastIndex(sheet, []byte("</sheetData>"))
 	if cut < 0 {
 		return fmt.Errorf("%s: no </sheetData> in excelize's sheet", name)
 	}
 	head, tail := sheet[:cut], sheet[cut:]
+	if rows.dimension != "" {
+		var err error
+		if head, err = setDimension(head, rows.dimension); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	if rows.header != nil {
+		var err error
+		if head, err = setHeader(head, rows.header); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return z.store(name, head, rows, tail)
+}
+
+// store writes the entry name: head, the deflated rows, tail.
+func (z *zipSplicer) store(name string, head []byte, rows *sheetRows, tail []byte) error {
+	if !rows.finished || rows.err != nil {
+		return fmt.Errorf("%s: rows not finished: %v", name, rows.err)
+	}
 	var zhead, ztail bytes.Buffer
 	fw, err := flate.NewWriter(&zhead, deflateLevel)
 	if err != nil {
@@ -119,13 +164,15 @@ func (z *zipSplicer) splice(name string, sheet []byte, rows *sheetRows) error {
 	crc := crc32.ChecksumIEEE(head)
 	crc = crc32Combine(crc, rows.crc, rows.size)
 	crc = crc32Combine(crc, crc32.ChecksumIEEE(tail), int64(len(tail)))
-	w, err := z.zw.CreateRaw(&zip.FileHeader{
+	fh := &zip.FileHeader{
 		Name:               name,
 		Method:             zip.Deflate,
 		CRC32:              crc,
 		UncompressedSize64: uint64(int64(len(head)) + rows.size + int64(len(tail))),
 		CompressedSize64:   uint64(int64(zhead.Len()) + rows.compressed + int64(ztail.Len())),
-	})
+	}
+	z.date(fh)
+	w, err := z.zw.CreateRaw(fh)
 	if err != nil {
 		return err
 	}
@@ -145,10 +192,148 @@ func (z *zipSplicer) splice(name string, sheet []byte, rows *sheetRows) error {
 	return err
 }
 
-// saveSpliced writes f to w with each sheet's rows spliced in; sheets maps
-// excelize's sheet part names to their rows.
-func saveSpliced(f *excelize.File, w io.Writer, sheets map[string]*sheetRows) error {
-	z := newZipSplicer(w, sheets)
+// sstTouches reports whether, with strings: shared, the splicer changes
+// the part excelize writes as name: the shared strings themselves, a
+// worksheet of excelize's own (the About sheet), whose string indices
+// follow the streamed ones, and the two parts that must list the shared
+// strings.
+func sstTouches(name string) bool {
+	return name == sstPart || name == workbookRelsPart || name == contentTypesPart ||
+		strings.HasPrefix(name, "xl/worksheets/sheet") && strings.HasSuffix(name, ".xml")
+}
+
+const (
+	sstPart          = "xl/sharedStrings.xml"
+	workbookRelsPart = "xl/_rels/workbook.xml.rels"
+	contentTypesPart = "[Content_Types].xml"
+)
+
+// shared writes a part that strings: shared changes (see sstTouches).
+func (z *zipSplicer) shared(name string, data []byte) error {
+	switch name {
+	case sstPart:
+		return z.sharedStrings(data)
+	case workbookRelsPart:
+		data = ensure(data, "relationships/sharedStrings", "</Relationships>",
+			`<Relationship Id="rIdJoinerySST" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/>`)
+	case contentTypesPart:
+		data = ensure(data, `"/xl/sharedStrings.xml"`, "</Types>",
+			`<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>`)
+	default: // a sheet of excelize's own: the About sheet
+		data = shiftStrings(data, z.sst.count)
+	}
+	w, err := z.zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: z.modified})
+	if err == nil {
+		_, err = w.Write(data)
+	}
+	return err
+}
+
+// ensure inserts add before the last end in data unless data holds has.
+func ensure(data []byte, has, end, add string) []byte {
+	if bytes.Contains(data, []byte(has)) {
+		return data
+	}
+	i := bytes.LastIndex(data, []byte(end))
+	if i < 0 {
+		return data
+	}
+	return slices.Concat(data[:i], []byte(add), data[i:])
+}
+
+// sharedCell is a cell of excelize's that holds a shared string's index.
+var sharedCell = regexp.MustCompile(`(<c [^>]*t="s"[^>]*><v>)([0-9]+)</v>`)
+
+// shiftStrings adds n to the shared-string index of each cell of a sheet
+// excelize wrote: the streamed strings come first in the table.
+func shiftStrings(sheet []byte, n int64) []byte {
+	return sharedCell.ReplaceAllFunc(sheet, func(m []byte) []byte {
+		sub := sharedCell.FindSubmatch(m)
+		i, _ := strconv.ParseInt(string(sub[2]), 10, 64)
+		out := append([]byte(nil), sub[1]...)
+		out = strconv.AppendInt(out, i+n, 10)
+		return append(out, "</v>"...)
+	})
+}
+
+// sharedStrings writes the shared-strings part: the streamed <si>
+// elements, then excelize's own (the About sheet's) from its part excel,
+// nil when it wrote none.
+func (z *zipSplicer) sharedStrings(excel []byte) error {
+	z.sstDone = true
+	var items []byte
+	var own int64
+	if excel != nil {
+		start := bytes.Index(excel, []byte("<sst"))
+		if start < 0 {
+			return errors.New("no <sst> in excelize's shared strings")
+		}
+		end := bytes.LastIndex(excel, []byte("</sst>"))
+		if open := bytes.IndexByte(excel[start:], '>'); open > 0 && end > start+open {
+			items = excel[start+open+1 : end]
+		}
+		own = int64(bytes.Count(items, []byte("<si>")) + bytes.Count(items, []byte("<si ")))
+	}
+	total := strconv.FormatInt(z.sst.count+own, 10)
+	head := []byte(xml.Header + `<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="` +
+		total + `" uniqueCount="` + total + `">`)
+	return z.store(sstPart, head, z.sst.rows, slices.Concat(items, []byte("</sst>")))
+}
+
+// setHeader puts header in place of the first <row> of a sheet's head.
+func setHeader(head, header []byte) ([]byte, error) {
+	i := bytes.Index(head, []byte(`<row r="1"`))
+	if i < 0 {
+		return nil, errors.New("no header row in excelize's sheet")
+	}
+	j := bytes.Index(head[i:], []byte("</row>"))
+	if j < 0 {
+		return nil, errors.New("unterminated header row in excelize's sheet")
+	}
+	return slices.Concat(head[:i], header, head[i+j+len("</row>"):]), nil
+}
+
+// date dates a raw entry as CreateHeader dates the others: an MS-DOS
+// date and time (local, two-second steps) and the extended timestamp
+// field's Unix time (CreateRaw does neither).
+func (z *zipSplicer) date(fh *zip.FileHeader) {
+	t := z.modified
+	if t.IsZero() || t.Year() < 1980 {
+		return
+	}
+	fh.Modified = t
+	fh.ModifiedDate = uint16(t.Day() + int(t.Month())<<5 + (t.Year()-1980)<<9)
+	fh.ModifiedTime = uint16(t.Second()/2 + t.Minute()<<5 + t.Hour()<<11)
+	var ext [9]byte
+	binary.LittleEndian.PutUint16(ext[0:], 0x5455) // extended timestamp
+	binary.LittleEndian.PutUint16(ext[2:], 5)
+	ext[4] = 1 // the modification time follows
+	binary.LittleEndian.PutUint32(ext[5:], uint32(t.Unix()))
+	fh.Extra = append(fh.Extra, ext[:]...)
+}
+
+// setDimension sets the ref of the sheet's <dimension> to the used range:
+// excelize's stream writer leaves it at "A1", and readers that trust it
+// (openpyxl in read-only mode) see only the first cell.
+func setDimension(head []byte, ref string) ([]byte, error) {
+	const open = `<dimension ref="`
+	i := bytes.Index(head, []byte(open))
+	if i < 0 {
+		return nil, errors.New("no <dimension> in excelize's sheet")
+	}
+	i += len(open)
+	j := bytes.IndexByte(head[i:], '"')
+	if j < 0 {
+		return nil, errors.New("unterminated <dimension> in excelize's sheet")
+	}
+	out := make([]byte, 0, len(head)+len(ref))
+	out = append(out, head[:i]...)
+	out = append(out, ref...)
+	return append(out, head[i+j:]...), nil
+}
+
+// save writes f through z.
+func (z *zipSplicer) save(f *excelize.File) error {
 	f.SetZipWriter(func(io.Writer) excelize.ZipWriter { return z })
 	// With the hook ignoring excelize's buffer, Write copies an empty buffer.
 	if err := f.Write(io.Discard); err != nil {

@@ -1,11 +1,19 @@
 package output
 
 import (
+	"archive/zip"
 	"database/sql"
+	"fmt"
 	"hash/crc32"
+	"io"
+	"math"
+	"math/big"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,16 +34,52 @@ func TestCRC32Combine(t *testing.T) {
 	}
 }
 
-func TestAppendExcelFloat(t *testing.T) {
+func TestAppendExcelNumber(t *testing.T) {
+	tenth, fifth := 0.1, 0.2 // variables: constants would add exactly
 	for _, tc := range []struct {
 		f    float64
 		want string
 	}{
-		{0, "0"}, {1.5, "1.5"}, {-0.125, "-0.125"}, {45352.38541666667, "45352.3854166666"},
-		{0.1 + 0.2, "0.3"}, {123456789012345678, "123456789012345000"}, {1e-7, "0.0000001"},
+		{0, "0"}, {math.Copysign(0, -1), "-0"}, {1.5, "1.5"}, {-0.125, "-0.125"},
+		{45352.38541666667, "45352.38541666667"}, {2.0 / 3, "0.6666666666666666"},
+		{tenth + fifth, "0.30000000000000004"}, {123456789012345678, "123456789012345680"},
+		{9007199254740993, "9007199254740992"}, {1e-6, "0.000001"}, {1e-7, "1e-07"}, {1e-300, "1e-300"},
+		{1e20, "100000000000000000000"}, {1e21, "1e+21"}, {-math.MaxFloat64, "-1.7976931348623157e+308"},
+		{5e-324, "5e-324"}, {float64(float32(12345.67)), "12345.669921875"},
 	} {
-		if got := string(appendExcelFloat(nil, tc.f)); got != tc.want {
-			t.Errorf("appendExcelFloat(%v) = %s, want %s", tc.f, got, tc.want)
+		got := string(appendExcelNumber(nil, tc.f))
+		if got != tc.want {
+			t.Errorf("appendExcelNumber(%v) = %s, want %s", tc.f, got, tc.want)
+		}
+		if back, err := strconv.ParseFloat(got, 64); err != nil || back != tc.f || math.Signbit(back) != math.Signbit(tc.f) {
+			t.Errorf("appendExcelNumber(%v) = %s reads back as %v, %v", tc.f, got, back, err)
+		}
+	}
+}
+
+// TestSerial checks serial against exact rational arithmetic: it is the
+// double nearest to the date-time, for random instants and for every
+// second of a day whose 15-digit serials LibreOffice showed a second early.
+func TestSerial(t *testing.T) {
+	check := func(days, nanos uint64) {
+		t.Helper()
+		exact := new(big.Rat).SetFrac(new(big.Int).SetUint64(days*86400+nanos/1e9), big.NewInt(86400))
+		exact.Add(exact, big.NewRat(int64(nanos%1e9), nanosPerDay))
+		want, _ := exact.Float64() // nearest, half to even
+		if got := serial(days, nanos); got != want {
+			t.Fatalf("serial(%d, %d) = %v, want %v", days, nanos, got, want)
+		}
+	}
+	for s := range uint64(86400) {
+		check(46357, s*1e9) // 2026-12-01
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 200000 {
+		check(1+rng.Uint64N(2958465), rng.Uint64N(nanosPerDay))
+	}
+	for _, d := range []uint64{1, 2, 3, 4, 7, 8, 1023, 1024, 65535, 65536, 2958465} {
+		for _, n := range []uint64{0, 1, 500, 999, 1e9 - 1, nanosPerDay / 2, nanosPerDay - 1} {
+			check(d, n)
 		}
 	}
 }
@@ -154,4 +198,165 @@ func openDeleted(t *testing.T, dir string) int {
 		}
 	}
 	return n
+}
+
+// TestXLSXPackage checks what excelize leaves at its defaults: each
+// sheet's <dimension> is its used range (overflow sheets, a header-only
+// sheet and the About sheet too), the document properties name joinery,
+// its version, the job and the run's time, and every zip entry is dated
+// the run's time in the report's zone.
+func TestXLSXPackage(t *testing.T) {
+	berlin := mustLoc(t, "Europe/Berlin")
+	run := time.Date(2026, 12, 1, 0, 15, 3, 0, time.UTC)
+	vars := Vars{Job: "nightly", Logical: run.In(berlin), RunTime: run.In(berlin), Location: berlin, Version: "v1.2.3"}
+	cols := []Column{{Name: "n", Kind: KindInt}, {Name: "s", Kind: KindText}, {Name: "x", Kind: KindText}}
+	var rows [][]sql.RawBytes
+	for i := range 5 {
+		rows = append(rows, raw(strconv.Itoa(i), "t", nil))
+	}
+	spec := Spec{Format: "xlsx", Path: "r", MaxRowsPerSheet: 3, Columns: []ColumnSpec{{Name: "a/x", Hidden: true}}}
+	files := writeReport(t, spec, t.TempDir(), vars, []testDataset{
+		{name: "a", cols: cols, rows: rows}, {name: "empty", cols: cols[:2]},
+	})
+	parts := zipParts(t, files[0], func(f *zip.File) {
+		if got := f.Modified; !got.Equal(run) || f.ModTime().Hour() != 1 {
+			t.Errorf("%s: dated %v (local %v), want %v, 01:15 in Berlin", f.Name, got, f.ModTime(), run)
+		}
+	})
+	dimension := regexp.MustCompile(`<dimension ref="([^"]*)"`)
+	for part, want := range map[string]string{
+		"xl/worksheets/sheet1.xml": "A1:C4", // a: the header and 3 rows
+		"xl/worksheets/sheet2.xml": "A1:C3", // a (2)
+		"xl/worksheets/sheet3.xml": "A1:B1", // empty
+		"xl/worksheets/sheet4.xml": "",      // About: to its last row
+	} {
+		if want == "" {
+			rowNums := regexp.MustCompile(`<row r="([0-9]+)"`).FindAllStringSubmatch(parts[part], -1)
+			want = "A1:C" + rowNums[len(rowNums)-1][1]
+		}
+		if m := dimension.FindStringSubmatch(parts[part]); m == nil || m[1] != want {
+			t.Errorf("%s: dimension %q, want %s", part, m, want)
+		}
+	}
+	// Columns in ascending order, a hidden one too.
+	colEl := regexp.MustCompile(`<col min="([0-9]+)"[^>]*>`)
+	for _, part := range []string{"xl/worksheets/sheet1.xml", "xl/worksheets/sheet3.xml"} {
+		var got []string
+		for _, m := range colEl.FindAllStringSubmatch(parts[part], -1) {
+			if strings.Contains(m[0], `hidden="1"`) || strings.Contains(m[0], `hidden="true"`) {
+				m[1] += " hidden"
+			}
+			got = append(got, m[1])
+		}
+		want := []string{"1", "2", "3 hidden"}
+		if part == "xl/worksheets/sheet3.xml" {
+			want = []string{"1", "2"}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: columns %q, want %q", part, got, want)
+		}
+	}
+	for part, want := range map[string][]string{
+		"docProps/core.xml": {"<dc:title>nightly</dc:title>", "<dc:creator>joinery v1.2.3</dc:creator>",
+			`<dcterms:created xsi:type="dcterms:W3CDTF">2026-12-01T00:15:03Z</dcterms:created>`,
+			`<dcterms:modified xsi:type="dcterms:W3CDTF">2026-12-01T00:15:03Z</dcterms:modified>`},
+		"docProps/app.xml": {"<Application>joinery v1.2.3</Application>"},
+	} {
+		for _, w := range want {
+			if !strings.Contains(parts[part], w) {
+				t.Errorf("%s lacks %s:\n%s", part, w, parts[part])
+			}
+		}
+	}
+	if strings.Contains(parts["docProps/core.xml"], "xuri") || strings.Contains(parts["docProps/app.xml"], "AppVersion") {
+		t.Errorf("excelize's defaults left:\n%s\n%s", parts["docProps/core.xml"], parts["docProps/app.xml"])
+	}
+}
+
+// TestXLSXSharedStrings writes the same datasets with inline and with
+// shared strings, with and without the About sheet, and reads both back
+// with excelize: every sheet has the same cells, and with strings: shared
+// no cell is an inline string and the table lists each text cell once.
+func TestXLSXSharedStrings(t *testing.T) {
+	cols := []Column{{Name: "id", Kind: KindInt}, {Name: "name", Kind: KindText}, {Name: "bin", Kind: KindBinary},
+		{Name: "day", Kind: KindDate}, {Name: " spaced ", Kind: KindText}}
+	rows := [][]sql.RawBytes{
+		raw("1", "Zoë & <co>", "\x01\x02", "1850-01-01", " lead"),
+		raw("2", "", nil, "2024-02-29", "trail "),
+		raw("3", "dup", "", "0000-00-00", "dup"),
+		raw("4", strings.Repeat("x", 40000), "\xff", "2024-03-01", "ctl\x01"),
+	}
+	datasets := []testDataset{{name: "a", cols: cols, rows: rows}, {name: "b", cols: cols[:2], rows: [][]sql.RawBytes{raw("9", "b only")}}}
+	for _, about := range []bool{true, false} {
+		t.Run(fmt.Sprintf("about=%v", about), func(t *testing.T) {
+			read := func(strs string) (map[string][][]string, map[string]string, []string) {
+				spec := Spec{Format: "xlsx", Path: "r", Strings: strs, About: &about, MaxRowsPerSheet: 3}
+				files, r := writeReportR(t, spec, t.TempDir(), Vars{Job: "j", Logical: time.Date(2024, 3, 1, 6, 0, 0, 0, time.UTC)}, datasets)
+				f, err := excelize.OpenFile(files[0])
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				out := map[string][][]string{}
+				for _, sheet := range f.GetSheetList() {
+					if out[sheet], err = f.GetRows(sheet); err != nil {
+						t.Fatal(err)
+					}
+				}
+				parts := zipParts(t, files[0], nil)
+				return out, parts, r.Warnings()
+			}
+			inline, _, iw := read("")
+			shared, parts, sw := read("shared")
+			if fmt.Sprint(inline) != fmt.Sprint(shared) {
+				t.Errorf("cells differ:\ninline %q\nshared %q", inline, shared)
+			}
+			if fmt.Sprint(iw) != fmt.Sprint(sw) {
+				t.Errorf("warnings differ:\ninline %q\nshared %q", iw, sw)
+			}
+			for name, p := range parts {
+				if strings.Contains(p, "inlineStr") {
+					t.Errorf("%s has inline strings", name)
+				}
+			}
+			// Headers (5+5+2), texts of a (3 text columns by 4 rows, less
+			// the NULL), b (1): 2 sheets of a, 1 of b.
+			if n := strings.Count(parts["xl/sharedStrings.xml"], "<si>"); about && n <= 26 || !about && n != 26 {
+				t.Errorf("%d shared strings, want 26 and the About sheet's", n)
+			}
+			for _, p := range []string{"xl/_rels/workbook.xml.rels", "[Content_Types].xml"} {
+				if strings.Count(parts[p], `sharedStrings.xml"`) != 1 {
+					t.Errorf("%s: want sharedStrings listed once:\n%s", p, parts[p])
+				}
+			}
+		})
+	}
+}
+
+// zipParts reads every entry of a zip file, calling each (if not nil) on
+// each entry first.
+func zipParts(t *testing.T, path string, each func(*zip.File)) map[string]string {
+	t.Helper()
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	parts := map[string]string{}
+	for _, f := range zr.File {
+		if each != nil {
+			each(f)
+		}
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", f.Name, err)
+		}
+		parts[f.Name] = string(b)
+	}
+	return parts
 }
