@@ -38,8 +38,9 @@ type Config struct {
 type Database struct {
 	// DSN is a go-sql-driver/mysql data source name, with ${VAR} replaced
 	// from the environment; empty or "embedded" means the embedded demo
-	// database.
-	DSN              string        `yaml:"dsn"`
+	// database. It may hold a password: it is never quoted in a problem
+	// (secret), and never logged or printed but through Redact.
+	DSN              string        `yaml:"dsn,secret"`
 	MaxOpenConns     int           `yaml:"max_open_conns"`    // default 4
 	ConnMaxLifetime  time.Duration `yaml:"conn_max_lifetime"` // default 5m
 	ConnectTimeout   time.Duration `yaml:"connect_timeout"`   // default 10s

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 const validJob = `
@@ -258,5 +260,52 @@ func TestRedactHidesPassword(t *testing.T) {
 	got := Redact("reporter:hunter2@tcp(db:3306)/app?parseTime=true")
 	if strings.Contains(got, "hunter2") || got != "reporter@tcp(db:3306)/app" {
 		t.Errorf("Redact = %q", got)
+	}
+}
+
+// TestSecretsNeverQuoted: a field tagged secret is never quoted in a
+// problem, whatever is wrong with it, nor is a scalar written in place of
+// a struct that holds one (at any depth); the fields beside it are.
+func TestSecretsNeverQuoted(t *testing.T) {
+	type creds struct {
+		Token string `yaml:"token,secret"`
+		Pin   int    `yaml:"pin,secret"`
+		Port  int    `yaml:"port"`
+	}
+	type target struct {
+		Creds creds `yaml:"creds"`
+		Outer struct {
+			Inner []*creds `yaml:"inner"`
+		} `yaml:"outer"`
+		Plain struct {
+			Port int `yaml:"port"`
+		} `yaml:"plain"`
+	}
+	for _, tt := range []struct {
+		name, yaml, want string
+		quoted           bool
+	}{
+		{"bad value", "creds: {pin: hunter2}", "creds.pin: want a whole number", false},
+		{"scalar for the struct", "creds: hunter2", "creds: want a mapping", false},
+		{"scalar for a struct that holds one deeper", "outer: hunter2", "outer: want a mapping", false},
+		{"the field beside it", "creds: {port: hunter2}", `creds.port: "hunter2": want a whole number`, true},
+		{"a struct without one", "plain: hunter2", `plain: "hunter2": want a mapping`, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var root yaml.Node
+			if err := yaml.Unmarshal([]byte(tt.yaml), &root); err != nil {
+				t.Fatal(err)
+			}
+			d := &decoder{lines: make(map[string]int)}
+			var v target
+			d.decode("", &root, reflect0(&v))
+			if len(d.errs) != 1 {
+				t.Fatalf("got %d problems, want 1: %v", len(d.errs), d.errs)
+			}
+			got := d.errs[0].Error()
+			if !strings.Contains(got, tt.want) || strings.Contains(got, "hunter2") != tt.quoted {
+				t.Errorf("got %q, want %q with the value quoted: %v", got, tt.want, tt.quoted)
+			}
+		})
 	}
 }

@@ -18,7 +18,10 @@ import (
 //
 // Struct fields are matched by their yaml tag. A slice whose element struct
 // has a field tagged `yaml:",key"` may be written as a mapping: each key
-// becomes one element, in file order, with that field set to the key.
+// becomes one element, in file order, with that field set to the key. A
+// field tagged `yaml:"name,secret"` may hold a credential: no problem ever
+// quotes what was written there, nor a scalar written where a struct
+// holding such a field is expected (database: "user:password@tcp(...)").
 // Types implementing encoding.TextUnmarshaler accept scalars. An alias is
 // decoded again wherever it is used, up to the limits below.
 type decoder struct {
@@ -34,6 +37,8 @@ type decoder struct {
 	values     int        // values decoded inside aliases
 	text       int        // bytes of keys and scalars decoded inside aliases
 	stopped    bool       // a limit was reached: decoding stopped, d.errs holds why
+
+	secret int // how many fields tagged secret the value being decoded is inside
 }
 
 // Limits on how far aliases may expand a configuration. They are far
@@ -64,8 +69,8 @@ func (d *decoder) fail(path string, n *yaml.Node, format string, args ...any) {
 	e := &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)}
 	if n != nil {
 		e.Line = n.Line
-		// A DSN holds a password: never echo what was written there.
-		if n.Kind == yaml.ScalarNode && !secret(path) {
+		// A secret (a DSN's password): never echo what was written there.
+		if n.Kind == yaml.ScalarNode && d.secret == 0 {
 			e.Value = n.Value
 			e.HasValue = true
 		}
@@ -268,8 +273,9 @@ func (d *decoder) value(path string, n *yaml.Node, v reflect.Value) {
 }
 
 type fieldInfo struct {
-	index int
-	name  string
+	index  int
+	name   string
+	secret bool // tagged secret: its value is never quoted in a problem
 }
 
 // fields maps yaml names to struct field indexes and reports the index of
@@ -283,19 +289,48 @@ func fields(t reflect.Type) (map[string]fieldInfo, int) {
 		if tag == "" || tag == "-" || !f.IsExported() {
 			continue
 		}
-		name, opt, _ := strings.Cut(tag, ",")
-		if opt == "key" {
+		name, opts, _ := strings.Cut(tag, ",")
+		if opts == "key" {
 			key = i
 			continue
 		}
-		m[name] = fieldInfo{index: i, name: name}
+		m[name] = fieldInfo{index: i, name: name, secret: slices.Contains(strings.Split(opts, ","), "secret")}
 	}
 	return m, key
 }
 
+// holdsSecret reports whether t is, or leads through struct fields, lists
+// and pointers to, a struct with a field tagged secret. seen holds the
+// types being looked at, for types that contain themselves.
+func holdsSecret(t reflect.Type, seen map[reflect.Type]bool) bool {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct || seen[t] {
+		return false
+	}
+	seen[t] = true
+	fs, _ := fields(t)
+	for _, f := range fs {
+		if f.secret || holdsSecret(t.Field(f.index).Type, seen) {
+			return true
+		}
+	}
+	return false
+}
+
 func (d *decoder) decodeStruct(path string, n *yaml.Node, v reflect.Value) {
 	if n.Kind != yaml.MappingNode {
+		// A scalar in place of a struct that holds a secret may be the
+		// secret, written a level up.
+		hide := holdsSecret(v.Type(), make(map[reflect.Type]bool))
+		if hide {
+			d.secret++
+		}
 		d.fail(path, n, "want a mapping, got %s", kindName(n))
+		if hide {
+			d.secret--
+		}
 		return
 	}
 	fs, _ := fields(v.Type())
@@ -316,6 +351,11 @@ func (d *decoder) decodeStruct(path string, n *yaml.Node, v reflect.Value) {
 		case seen[k.Value]:
 			d.fail(p, k, "field given twice")
 			d.errs[len(d.errs)-1].HasValue = false
+		case f.secret:
+			seen[k.Value] = true
+			d.secret++
+			d.decode(p, val, v.Field(f.index))
+			d.secret--
 		default:
 			seen[k.Value] = true
 			d.decode(p, val, v.Field(f.index))
@@ -393,8 +433,3 @@ func join(path, key string) string {
 }
 
 func reflect0(p any) reflect.Value { return reflect.ValueOf(p).Elem() }
-
-// secret reports whether the value at path may hold a credential.
-func secret(path string) bool {
-	return path == "database" || strings.HasPrefix(path, "database.dsn")
-}
