@@ -14,13 +14,21 @@ import (
 	"github.com/joinery/joinery/queries"
 )
 
-// Check compiles ds, a dataset of job (an internal one too), and has the
-// server prepare it without running it: the server resolves every table and
-// column then, so a missing one is reported in its own words (Unknown
+// DatasetCheck is what Job.Check found of one dataset.
+type DatasetCheck struct {
+	Dataset  string
+	Warnings []string
+	Err      error
+}
+
+// Check compiles every dataset of the job, internal ones too, and has the
+// server prepare each without running it: the server resolves every table
+// and column then, so a missing one is reported in its own words (Unknown
 // column 'p.userid' in 'on clause'). Each parameter has a value of its
 // declared type, its default or a zero value (queries.CheckParams), so the
 // SQL has the shape of a run's (a list parameter is IN (?), never IN
-// (NULL) or a type error); the window is the one of a run now.
+// (NULL) or a type error); the window is the one of a run now. It returns
+// one DatasetCheck per dataset, in order.
 //
 // When dbLoc, database.timezone, is not UTC, Check also asks the server
 // the types of the columns that date-times are compared with (see
@@ -30,21 +38,37 @@ import (
 // with :window_start, :window_end or a datetime parameter outside the
 // window (bound as a wall clock in dbLoc, so off by its offset), are
 // warnings naming the column.
-func Check(ctx context.Context, db *sql.DB, job *Job, ds *queries.Dataset, dbLoc *time.Location) (warnings []string, err error) {
-	params, err := queries.CheckParams(job.Params, job.Location)
+func (j *Job) Check(ctx context.Context, db *sql.DB, dbLoc *time.Location) []DatasetCheck {
+	out := make([]DatasetCheck, 0, len(j.Datasets))
+	params, err := queries.CheckParams(j.Params, j.Location)
 	if err != nil {
-		return nil, err
+		for _, ds := range j.Datasets {
+			out = append(out, DatasetCheck{Dataset: ds.Name, Err: err})
+		}
+		return out
 	}
 	p := Plan{Params: params}
-	if job.Window.IsSet() {
-		w := job.Window.Bounds(time.Now(), job.Location)
+	if j.Window.IsSet() {
+		w := j.Window.Bounds(time.Now(), j.Location)
 		p.Window = &w
 	}
-	env := job.Env(p, dbLoc)
-	q, err := queries.Compile(ds, env)
-	if err != nil {
-		return nil, fmt.Errorf("compile: %w", err)
+	env := j.env(p, dbLoc)
+	for q, err := range j.queries(env, true) {
+		c := DatasetCheck{Dataset: q.Dataset.Name}
+		if err != nil {
+			c.Err = fmt.Errorf("compile: %w", err)
+		} else {
+			c.Warnings, c.Err = check(ctx, db, j, q, env)
+		}
+		out = append(out, c)
 	}
+	return out
+}
+
+// check has the server prepare q, compiled in env, and checks the types
+// of the columns its date-times are compared with; see Job.Check.
+func check(ctx context.Context, db *sql.DB, job *Job, q Query, env queries.Env) (warnings []string, err error) {
+	ds, dbLoc := q.Dataset, env.Location
 	stmt, err := db.PrepareContext(ctx, q.SQL)
 	if err != nil {
 		return nil, err
@@ -55,7 +79,7 @@ func Check(ctx context.Context, db *sql.DB, job *Job, ds *queries.Dataset, dbLoc
 	if comparesInUTC(dbLoc) {
 		return nil, nil
 	}
-	if ds.Window != "" && p.Window != nil {
+	if ds.Window != "" && env.Window != nil {
 		wc, err := checkWindow(ctx, db, ds, env)
 		switch {
 		case err != nil:

@@ -5,8 +5,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/joinery/joinery/jobs"
 )
 
 // paramsJob declares a parameter of every type, with a default and
@@ -92,7 +90,7 @@ jobs:
       - {format: csv, path: "{dataset}.csv"}
 `
 
-// TestCheckBindsDeclaredTypes: validate --connect's Check prepares every
+// TestCheckBindsDeclaredTypes: validate --connect's Job.Check prepares every
 // dataset, internal ones too, with each parameter bound as its type (its
 // default, or a zero value), so list parameters pass in and not in; and a
 // dataset that names a missing column still fails in the server's words.
@@ -104,10 +102,13 @@ func TestCheckBindsDeclaredTypes(t *testing.T) {
 		t.Run(db, func(t *testing.T) {
 			r, _ := setup(t, "database: {timezone: "+db+"}\n"+paramsJob)
 			job := &r.Config.Jobs[0]
-			for i := range job.Datasets {
-				warnings, err := jobs.Check(context.Background(), r.DB, job, &job.Datasets[i], r.Config.Database.Location)
-				if err != nil || warnings != nil {
-					t.Errorf("dataset %s: %v, warnings %q", job.Datasets[i].Name, err, warnings)
+			checks := job.Check(context.Background(), r.DB, r.Config.Database.Location)
+			if len(checks) != len(job.Datasets) {
+				t.Errorf("%d datasets checked, want %d", len(checks), len(job.Datasets))
+			}
+			for _, c := range checks {
+				if c.Err != nil || c.Warnings != nil {
+					t.Errorf("dataset %s: %v, warnings %q", c.Dataset, c.Err, c.Warnings)
 				}
 			}
 		})
@@ -123,9 +124,9 @@ func TestCheckBindsDeclaredTypes(t *testing.T) {
 			r, _ := setup(t, strings.Replace(paramsJob, tt.from, tt.to, 1))
 			job := &r.Config.Jobs[0]
 			var errs []string
-			for i := range job.Datasets {
-				if _, err := jobs.Check(context.Background(), r.DB, job, &job.Datasets[i], r.Config.Database.Location); err != nil {
-					errs = append(errs, "dataset "+job.Datasets[i].Name+": "+err.Error())
+			for _, c := range job.Check(context.Background(), r.DB, r.Config.Database.Location) {
+				if c.Err != nil {
+					errs = append(errs, "dataset "+c.Dataset+": "+c.Err.Error())
 				}
 			}
 			if !slices.Contains(errs, tt.want) {

@@ -63,7 +63,7 @@ func FuzzParseConfig(f *testing.F) {
 			if err != nil {
 				continue // a required parameter without a value: run refuses it
 			}
-			env := j.Env(p, cfg.Database.Location)
+			env := j.env(p, cfg.Database.Location)
 			for k := range j.Datasets {
 				q, err := queries.Compile(&j.Datasets[k], env)
 				if err != nil {

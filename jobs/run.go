@@ -256,7 +256,7 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 		}
 		res.Snapshot = snapshotIsolation
 	}
-	env := job.Env(p, r.Config.Database.Location)
+	env := job.env(p, r.Config.Database.Location)
 	// The server says which windows are TIMESTAMP columns, whose bounds
 	// are bound in UTC: asked inside the snapshot, so the types are those
 	// of the tables the datasets read.
@@ -264,12 +264,12 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 	if err != nil {
 		return err
 	}
-	for i := range job.Datasets {
-		ds := &job.Datasets[i]
-		if ds.Internal {
-			continue // only used as a derived table
+	for q, err := range job.queries(env, false) {
+		ds := q.Dataset
+		if err != nil {
+			return fmt.Errorf("dataset %s: compile: %w", ds.Name, err)
 		}
-		dr, err := r.dataset(ctx, sess, job, ds, env, reports)
+		dr, err := r.dataset(ctx, sess, job, q, reports)
 		if err == nil || errors.Is(err, ErrExpectation) {
 			// The rows were all read: the summary shows what failed.
 			res.Datasets = append(res.Datasets, dr)
@@ -335,13 +335,10 @@ func (r *Runner) windowTypes(ctx context.Context, sess *session, job *Job, env q
 }
 
 // dataset runs one dataset's query once and feeds each row to every report.
-func (r *Runner) dataset(ctx context.Context, sess *session, job *Job, ds *queries.Dataset, env queries.Env, reports []output.Report) (DatasetResult, error) {
+func (r *Runner) dataset(ctx context.Context, sess *session, job *Job, q Query, reports []output.Report) (DatasetResult, error) {
+	ds := q.Dataset
 	res := DatasetResult{Name: ds.Name}
 	start := time.Now()
-	q, err := queries.Compile(ds, env)
-	if err != nil {
-		return res, fmt.Errorf("compile: %w", err)
-	}
 	res.SQLHash = output.SQLHash(q.SQL)
 
 	stopKill := sess.killOnCancel(ctx)
@@ -359,7 +356,7 @@ func (r *Runner) dataset(ctx context.Context, sess *session, job *Job, ds *queri
 		return errors.Join(errs...)
 	}
 	defer closeAll()
-	err = sess.conn.Raw(func(dc any) error {
+	err := sess.conn.Raw(func(dc any) error {
 		rows, err := queryRaw(ctx, dc, q.SQL, q.Args)
 		if err != nil {
 			return fmt.Errorf("query: %w", err)

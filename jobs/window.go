@@ -299,9 +299,3 @@ func (j *Job) PlanRange(from, to time.Time, params map[string]string, once bool)
 	}
 	return plans, nil
 }
-
-// Env returns the compile environment of a run of the job planned by p,
-// for a database whose DATETIME values are wall clocks in dbLoc.
-func (j *Job) Env(p Plan, dbLoc *time.Location) queries.Env {
-	return queries.Env{Window: p.Window, Params: p.Params, Datasets: j.Datasets, Location: dbLoc, Diagnostics: true}
-}

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/joinery/joinery/jobs"
 )
 
 // eventsJob starts a daily job in Berlin over a database whose zone is
@@ -197,18 +195,20 @@ func TestCheckTimestampComparisons(t *testing.T) {
 				t.Fatal(err)
 			}
 			job := &r.Config.Jobs[0]
-			for i := range job.Datasets {
-				ds := &job.Datasets[i]
-				warnings, err := jobs.Check(context.Background(), r.DB, job, ds, r.Config.Database.Location)
+			checks := job.Check(context.Background(), r.DB, r.Config.Database.Location)
+			if len(checks) != len(job.Datasets) {
+				t.Errorf("%d datasets checked, want %d", len(checks), len(job.Datasets))
+			}
+			for _, c := range checks {
 				got := ""
-				if err != nil {
-					got = err.Error()
+				if c.Err != nil {
+					got = c.Err.Error()
 				}
-				if got != tt.errs[ds.Name] {
-					t.Errorf("%s: error %q, want %q", ds.Name, got, tt.errs[ds.Name])
+				if got != tt.errs[c.Dataset] {
+					t.Errorf("%s: error %q, want %q", c.Dataset, got, tt.errs[c.Dataset])
 				}
-				if !slices.Equal(warnings, tt.warnings[ds.Name]) {
-					t.Errorf("%s: warnings\n%q\nwant\n%q", ds.Name, warnings, tt.warnings[ds.Name])
+				if !slices.Equal(c.Warnings, tt.warnings[c.Dataset]) {
+					t.Errorf("%s: warnings\n%q\nwant\n%q", c.Dataset, c.Warnings, tt.warnings[c.Dataset])
 				}
 			}
 		})

@@ -805,14 +805,14 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		defer closeDB()
 		var problems []string
-		for _, j := range cfg.Jobs {
-			for i := range j.Datasets {
-				warnings, err := jobs.Check(ctx, db, &j, &j.Datasets[i], cfg.Database.Location)
-				if err != nil {
-					problems = append(problems, fmt.Sprintf("job %s: dataset %s: %v", j.Name, j.Datasets[i].Name, err))
+		for i := range cfg.Jobs {
+			j := &cfg.Jobs[i]
+			for _, c := range j.Check(ctx, db, cfg.Database.Location) {
+				if c.Err != nil {
+					problems = append(problems, fmt.Sprintf("job %s: dataset %s: %v", j.Name, c.Dataset, c.Err))
 				}
-				for _, w := range warnings {
-					fmt.Fprintf(stdout, "warning: job %s: dataset %s: %s\n", j.Name, j.Datasets[i].Name, w)
+				for _, w := range c.Warnings {
+					fmt.Fprintf(stdout, "warning: job %s: dataset %s: %s\n", j.Name, c.Dataset, w)
 				}
 			}
 		}
@@ -832,27 +832,21 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return nil
 }
 
-// eachQuery compiles every dataset of every planned run of the selected
-// jobs and calls fn with it.
-func eachQuery(cfg *jobs.Config, selected []*jobs.Job, rf *runFlags, fn func(j *jobs.Job, p jobs.Plan, ds *queries.Dataset, q queries.Query) error) error {
+// eachQuery calls fn with each dataset's query (see jobs.Job.Queries) of
+// every planned run of the selected jobs.
+func eachQuery(cfg *jobs.Config, selected []*jobs.Job, rf *runFlags, fn func(j *jobs.Job, p jobs.Plan, q jobs.Query) error) error {
 	plans, err := rf.allPlans(selected)
 	if err != nil {
 		return err
 	}
 	for i, j := range selected {
 		for _, p := range plans[i] {
-			env := j.Env(p, cfg.Database.Location)
-			for k := range j.Datasets {
-				ds := &j.Datasets[k]
-				if ds.Internal {
-					continue
+			for q, err := range j.Queries(p, cfg.Database.Location) {
+				if err == nil {
+					err = fn(j, p, q)
 				}
-				q, err := queries.Compile(ds, env)
 				if err != nil {
-					return fmt.Errorf("job %s: dataset %s: %w", j.Name, ds.Name, err)
-				}
-				if err := fn(j, p, ds, q); err != nil {
-					return fmt.Errorf("job %s: dataset %s: %w", j.Name, ds.Name, err)
+					return fmt.Errorf("job %s: dataset %s: %w", j.Name, q.Dataset.Name, err)
 				}
 			}
 		}
@@ -895,8 +889,8 @@ func cmdSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	return eachQuery(cfg, selected, rf, func(j *jobs.Job, p jobs.Plan, ds *queries.Dataset, q queries.Query) error {
-		fmt.Fprintf(stdout, "%s\n%s;\n", describeRun(j, p, ds), q.SQL)
+	return eachQuery(cfg, selected, rf, func(j *jobs.Job, p jobs.Plan, q jobs.Query) error {
+		fmt.Fprintf(stdout, "%s\n%s;\n", describeRun(j, p, q.Dataset), q.SQL)
 		for n, a := range q.Args {
 			from := "literal"
 			if q.ArgNames[n] != "" {
@@ -907,7 +901,7 @@ func cmdSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if len(q.Joins) > 0 {
 			fmt.Fprintf(stdout, "--   the last %d columns are join diagnostics (%d per outer join: matched, left_unmatched, right_unmatched)\n", 3*len(q.Joins), 3)
 		}
-		if loc := cfg.Database.Location; loc != time.UTC && windowField(j, ds) {
+		if loc := cfg.Database.Location; loc != time.UTC && windowField(j, q.Dataset) {
 			fmt.Fprintf(stdout, "--   window bounds as for DATETIME columns, wall clocks in %s; a run binds those of a window on TIMESTAMP columns in UTC (the server says which: validate --connect)\n", loc)
 		}
 		fmt.Fprintln(stdout)
@@ -947,9 +941,9 @@ func cmdExplain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer closeDB()
-	return eachQuery(cfg, selected, rf, func(j *jobs.Job, p jobs.Plan, ds *queries.Dataset, q queries.Query) error {
-		fmt.Fprintln(stdout, describeRun(j, p, ds))
-		if err := jobs.Explain(ctx, db, q, stdout); err != nil {
+	return eachQuery(cfg, selected, rf, func(j *jobs.Job, p jobs.Plan, q jobs.Query) error {
+		fmt.Fprintln(stdout, describeRun(j, p, q.Dataset))
+		if err := jobs.Explain(ctx, db, q.Query, stdout); err != nil {
 			return fmt.Errorf("explain: %w", err)
 		}
 		fmt.Fprintln(stdout)
