@@ -135,15 +135,20 @@ func (r *Runner) manifest(job *Job, res *Result, reports []output.Report, log *s
 	return m
 }
 
-// committed finishes a run past its commit point: it records the result,
-// the job's success (unless the run was partial) and applies the job's
-// retention. Nothing here fails the run: problems are warnings.
-func (r *Runner) committed(dir *output.Dir, job *Job, res *Result, c *output.Committed, log *slog.Logger) {
+// committed finishes a run past its commit point: it records the result
+// (m is the manifest the commit wrote, when it wrote one), the job's
+// success (unless the run was partial) and applies the job's retention.
+// Nothing here fails the run: problems are warnings.
+func (r *Runner) committed(dir *output.Dir, job *Job, res *Result, c *output.Committed, m *output.Manifest, log *slog.Logger) {
 	for _, f := range c.Files {
 		res.Files = append(res.Files, f.Path)
 		log.Info("report written", "path", f.Path, "rows", f.Rows, "bytes", f.Size)
 	}
 	res.Manifest, res.Latest = c.Manifest, c.Latest
+	res.Commit = &Commit{Files: c.Files, Pending: c.Pending}
+	if c.Manifest != "" {
+		res.Commit.Manifest = m
+	}
 	for _, w := range c.Warnings {
 		log.Warn(w)
 	}

@@ -15,10 +15,15 @@ import (
 	"github.com/go-sql-driver/mysql"
 )
 
-// RunWithRetries runs job like RunPlan and, when the run fails for a reason
-// known to pass (see Retryable), tries again up to job.Retries times,
-// waiting as backoff says between attempts. A run that fails for any other
-// reason, is cancelled or is skipped for the lock is not retried.
+// RunWithRetries runs job once as planned (see Job.PlanAt and
+// Job.PlanRange) and, when the run fails for a reason known to pass (see
+// Retryable), tries again up to job.Retries times, waiting as backoff
+// says between attempts. A run that fails for any other reason, is
+// cancelled or is skipped for the lock is not retried. On any error,
+// cancellation, timeout or failed expectation every temporary file is
+// removed and previous reports are left as they were. The returned
+// Result is never nil; its Err is the run's error. Every run goes through
+// here, and through r.Hooks (see Hooks), whoever asked for it.
 //
 // The attempts share one run id. Each attempt that will be retried logs a
 // warning, "attempt failed, will retry", with the attempt, the wait and
@@ -37,6 +42,14 @@ func (r *Runner) RunWithRetries(ctx context.Context, job *Job, p Plan) *Result {
 func (r *Runner) runWithRetries(runCtx, waitCtx context.Context, job *Job, p Plan) *Result {
 	id := newRunID(time.Now())
 	log := r.runLogger(job, id, p.Logical)
+	res := r.attempts(runCtx, waitCtx, job, p, id, log)
+	r.Hooks.finish(runCtx, Run{Job: job, Result: res, Log: log})
+	return res
+}
+
+// attempts makes the attempts of the run id, as RunWithRetries says, and
+// returns the last one's result.
+func (r *Runner) attempts(runCtx, waitCtx context.Context, job *Job, p Plan, id string, log *slog.Logger) *Result {
 	stopping := func() string {
 		if runCtx.Err() != nil {
 			return context.Cause(runCtx).Error()
@@ -45,49 +58,50 @@ func (r *Runner) runWithRetries(runCtx, waitCtx context.Context, job *Job, p Pla
 	}
 	for attempt := 1; ; attempt++ {
 		res := r.attempt(runCtx, job, p, id, attempt, log)
-		if res.Err == nil || errors.Is(res.Err, ErrAlreadyRunning) {
-			return res // attempt logged it
-		}
-		var why string
+		var delay time.Duration
 		switch {
+		case res.Err == nil || errors.Is(res.Err, ErrAlreadyRunning):
+			// attempt logged it
 		case runCtx.Err() != nil:
 			logCancelled(log, res, stopping())
-			return res
 		case job.Retries == 0:
 			// Nothing to explain: the job does not retry.
+			logFailed(log, res)
 		case !Retryable(res.Err):
-			why = "the error is permanent"
+			res.NotRetried = "the error is permanent"
+			logFailed(log, res)
 		case attempt > job.Retries:
-			why = fmt.Sprintf("gave up after %d attempts", attempt)
+			res.NotRetried = fmt.Sprintf("gave up after %d attempts", attempt)
+			logFailed(log, res)
 		case waitCtx.Err() != nil:
 			// The attempt failed for a reason that passes, and would be
 			// tried again but for the shutdown.
 			logCancelled(log, res, stopping())
-			return res
 		default:
 			random := r.Rand
 			if random == nil {
 				random = rand.Float64
 			}
-			delay := backoff(job.RetryDelay, job.RetryMaxDelay, attempt, random)
+			delay = backoff(job.RetryDelay, job.RetryMaxDelay, attempt, random)
 			log.Warn("attempt failed, will retry", "attempt", attempt, "retries", job.Retries, "retry_in", delay, "error", res.Err)
-			if r.wait(runCtx, waitCtx, delay) == nil {
-				continue
-			}
+		}
+		r.Hooks.attempt(runCtx, Run{Job: job, Result: res, Log: log, RetryIn: delay})
+		if delay == 0 {
+			return res
+		}
+		if r.wait(runCtx, waitCtx, delay) != nil {
 			logCancelled(log, res, stopping())
 			return res
 		}
-		logFailed(log, res, why)
-		return res
 	}
 }
 
 // logFailed logs, as an error, the failure of a run that will not be tried
-// again, and why not when why is not empty.
-func logFailed(log *slog.Logger, res *Result, why string) {
+// again, and why not when the result says.
+func logFailed(log *slog.Logger, res *Result) {
 	attrs := []any{"attempts", res.Attempts, "error", res.Err, "duration", res.Duration.Round(time.Millisecond)}
-	if why != "" {
-		attrs = append(attrs, "not_retried", why)
+	if res.NotRetried != "" {
+		attrs = append(attrs, "not_retried", res.NotRetried)
 	}
 	log.Error("run failed", attrs...)
 }

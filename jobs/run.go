@@ -35,6 +35,9 @@ type Runner struct {
 	Progress func(job, dataset string, rows int64, done bool)
 	// Version is joinery's version, for manifests and About sheets.
 	Version string
+	// Hooks are called around every run (see Hooks): delivery,
+	// notifications and metrics plug in there.
+	Hooks Hooks
 	// Hook, when set, becomes the output folder's output.Dir.Hook: tests
 	// use it to crash a run, or fail its disk, at a chosen step.
 	Hook func(step, path string) error
@@ -93,6 +96,17 @@ type Result struct {
 	Snapshot string
 	Warnings []string // values the outputs had to change, files retention left alone
 	Err      error
+	// NotRetried says why a run that failed was not tried again, as its
+	// log record does: "the error is permanent", "gave up after N
+	// attempts"; "" when it succeeded, its job does not retry, or it was
+	// cancelled or skipped.
+	NotRetried string
+	// Commit is what the run put in place; nil unless it succeeded.
+	Commit *Commit
+	// PostCommit are the steps after the commit (Hooks.AfterCommit) that
+	// failed: the run succeeded, and its reports are in place, but what
+	// these steps were to do with them was not done.
+	PostCommit []*StepError
 }
 
 // Rows is the number of rows the run's datasets had.
@@ -122,10 +136,12 @@ func (r *Runner) runLogger(job *Job, id string, logical time.Time) *slog.Logger 
 
 // failedToPlan is the result of a run that could not be planned (a bad
 // parameter, say): it fails before it starts, and is logged as failed.
-func (r *Runner) failedToPlan(job *Job, t time.Time, err error) *Result {
+func (r *Runner) failedToPlan(ctx context.Context, job *Job, t time.Time, err error) *Result {
 	now := time.Now()
 	res := &Result{Job: job.Name, RunID: newRunID(now), Logical: t.In(job.Location), Started: now, Attempts: 1, Err: err}
-	r.runLogger(job, res.RunID, t).Error("run failed", "attempts", 1, "error", err)
+	log := r.runLogger(job, res.RunID, t)
+	log.Error("run failed", "attempts", 1, "error", err)
+	r.Hooks.finish(ctx, Run{Job: job, Result: res, Log: log})
 	return res
 }
 
@@ -136,31 +152,21 @@ const progressEvery = 1 << 13
 func (r *Runner) Run(ctx context.Context, job *Job, t time.Time) *Result {
 	p, err := job.PlanAt(t, nil)
 	if err != nil {
-		return r.failedToPlan(job, t, err)
+		return r.failedToPlan(ctx, job, t, err)
 	}
 	return r.RunPlan(ctx, job, p)
 }
 
-// RunPlan runs job once as planned (see Job.PlanAt and Job.PlanRange). On
-// any error, cancellation, timeout or failed expectation every temporary
-// file is removed and previous reports are left as they were. The returned
-// Result is never nil; its Err is the run's error, logged once.
+// RunPlan runs job once as planned, without retries: RunWithRetries for a
+// job whose retries are 0.
 func (r *Runner) RunPlan(ctx context.Context, job *Job, p Plan) *Result {
-	id := newRunID(time.Now())
-	log := r.runLogger(job, id, p.Logical)
-	res := r.attempt(ctx, job, p, id, 1, log)
-	if res.Err != nil && !errors.Is(res.Err, ErrAlreadyRunning) {
-		if ctx.Err() != nil {
-			logCancelled(log, res, context.Cause(ctx).Error())
-		} else {
-			logFailed(log, res, "")
-		}
-	}
-	return res
+	once := *job
+	once.Retries = 0
+	return r.RunWithRetries(ctx, &once, p)
 }
 
 // attempt is attempt n of the run id, logged to log, without logging a
-// failure: RunPlan and RunWithRetries log it once for all the attempts.
+// failure: RunWithRetries logs it once for all the attempts.
 func (r *Runner) attempt(ctx context.Context, job *Job, p Plan, id string, n int, log *slog.Logger) *Result {
 	res := &Result{Job: job.Name, RunID: id, Logical: p.Logical.In(job.Location), Window: p.Window, Params: runParams(job, p), Started: time.Now(), Attempts: n}
 	res.Partial = p.NotOver(res.Started)
@@ -305,14 +311,16 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 		return err
 	}
 	start := time.Now()
-	c, err := dir.Commit(output.Commit{Manifest: r.manifest(job, res, reports, log), Reports: reports})
+	m := r.manifest(job, res, reports, log)
+	c, err := dir.Commit(output.Commit{Manifest: m, Reports: reports})
 	if err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
 	log.Debug("committed", "duration", time.Since(start), "pending", c.Pending)
 	// The commit point is passed: whatever happens now, even a signal,
-	// the run has happened. Nothing below fails it.
-	r.committed(dir, job, res, c, log)
+	// the run has happened. Nothing below fails it, nor do the hooks
+	// after it (see Hooks).
+	r.committed(dir, job, res, c, m, log)
 	return nil
 }
 

@@ -443,10 +443,11 @@ func TestSchedulerRunsAndStops(t *testing.T) {
 	defer cancel()
 	clock := jobs.NewFakeClock(time.Date(2026, 6, 1, 9, 58, 30, 0, time.UTC))
 	results := make(chan *jobs.Result, 10)
-	s := &jobs.Scheduler{Runner: r, Logger: r.Logger, Grace: time.Second, Clock: clock, OnResult: func(res *jobs.Result) {
-		results <- res
+	r.Hooks.Result = func(_ context.Context, run jobs.Run) {
+		results <- run.Result
 		cancel()
-	}}
+	}
+	s := &jobs.Scheduler{Runner: r, Logger: r.Logger, Grace: time.Second, Clock: clock}
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
 	at := clock.NextWait(t)
@@ -500,11 +501,12 @@ func TestSchedulerCatchesUpMissedRun(t *testing.T) {
 		clock := jobs.NewFakeClock(now)
 		var mu sync.Mutex
 		var got []*jobs.Result
-		s := &jobs.Scheduler{Runner: r, Logger: r.Logger, Grace: 10 * time.Second, Clock: clock, OnResult: func(res *jobs.Result) {
+		r.Hooks.Result = func(_ context.Context, run jobs.Run) {
 			mu.Lock()
 			defer mu.Unlock()
-			got = append(got, res)
-		}}
+			got = append(got, run.Result)
+		}
+		s := &jobs.Scheduler{Runner: r, Logger: r.Logger, Grace: 10 * time.Second, Clock: clock}
 		done := make(chan error, 1)
 		go func() { done <- s.Run(ctx) }()
 		if next := clock.NextWait(t); !next.Equal(now.Add(30 * time.Minute)) {

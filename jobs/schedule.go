@@ -28,8 +28,6 @@ type Scheduler struct {
 	// Load reads the configuration for Reload; nil reads the file the
 	// configuration in use came from, with Load.
 	Load func() (*Config, error)
-	// OnResult, when set, receives each finished run.
-	OnResult func(*Result)
 	// Clock is what schedules follow; nil means the system clock.
 	Clock Clock
 }
@@ -232,20 +230,19 @@ func (s *Scheduler) run(runCtx, stopping context.Context, runs *runSet, r *Runne
 			s.Logger.Error("run panicked", "job", job.Name, "logical_time", t.Format(time.RFC3339), "panic", p, "stack", string(debug.Stack()))
 		}
 	}()
-	res := s.runScheduled(runCtx, stopping, r, job, t)
-	if s.OnResult != nil {
-		s.OnResult(res)
-	}
+	runScheduled(runCtx, stopping, r, job, t)
 }
 
 // runScheduled runs job for its scheduled time t, with the default
-// parameter values, retrying as the job says.
-func (s *Scheduler) runScheduled(ctx, stopping context.Context, r *Runner, job *Job, t time.Time) *Result {
+// parameter values, retrying as the job says; its result goes to
+// r.Hooks, as every run's does.
+func runScheduled(ctx, stopping context.Context, r *Runner, job *Job, t time.Time) {
 	p, err := job.PlanAt(t, nil)
 	if err != nil {
-		return r.failedToPlan(job, t, err)
+		r.failedToPlan(ctx, job, t, err)
+		return
 	}
-	return r.runWithRetries(ctx, stopping, job, p)
+	r.runWithRetries(ctx, stopping, job, p)
 }
 
 // catchUp starts, in the background, the run of a scheduled time that job
