@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/joinery/joinery/jobs"
+)
+
+// connect builds the logger (see logger) and opens the database. When
+// the first connection fails for a reason that may pass (see
+// jobs.Retryable) and waitForDB says so, it logs the failure and returns
+// the database anyway: the runs then meet the error themselves, and retry
+// as their jobs allow.
+func (c *common) connect(ctx context.Context, cfg *jobs.Config, quietOnTerminal, waitForDB bool) (*slog.Logger, *sql.DB, func(), error) {
+	log, err := c.logger(quietOnTerminal)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	db, closeDB, err := openDB(ctx, cfg, log, waitForDB)
+	return log, db, closeDB, err
+}
+
+// openDB connects to the configured database, starting the embedded demo
+// database when the configuration asks for it; see connect for waitForDB.
+func openDB(ctx context.Context, cfg *jobs.Config, log *slog.Logger, waitForDB bool) (*sql.DB, func(), error) {
+	var (
+		dsn  string
+		stop = func() error { return nil }
+		err  error
+	)
+	if cfg.Database.Embedded() {
+		dsn, stop, err = startEmbedded(ctx, log)
+		if err != nil {
+			return nil, nil, fmt.Errorf("embedded database: %w", err)
+		}
+		log.Info("using the embedded demo database", "dsn", jobs.Redact(dsn))
+	} else if dsn, err = cfg.Database.ResolveDSN(); err != nil {
+		return nil, nil, fmt.Errorf("%s: database.dsn: %w", cfg.File, err)
+	}
+	db, err := jobs.OpenDB(cfg.Database, dsn, log)
+	if err != nil {
+		_ = stop()
+		return nil, nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, cfg.Database.ConnectTimeout+5*time.Second)
+	defer cancel()
+	if err := db.PingContext(pctx); err != nil {
+		err = fmt.Errorf("connect to %s: %w", jobs.Redact(dsn), err)
+		if !waitForDB || !jobs.Retryable(err) || ctx.Err() != nil {
+			db.Close()
+			_ = stop()
+			return nil, nil, err
+		}
+		// A warning: what fails because of it is each run, which says so.
+		log.Warn("the database is not reachable yet; runs will try again when they start", "error", err)
+	}
+	return db, func() {
+		db.Close()
+		if err := stop(); err != nil {
+			log.Warn("stop embedded database", "error", err)
+		}
+	}, nil
+}
