@@ -16,6 +16,7 @@ const (
 	exitFailed      = 1   // one or more jobs failed
 	exitUsage       = 2   // bad command line or invalid configuration
 	exitLocked      = 3   // a job was skipped: another run of it holds its lock
+	exitAfterCommit = 4   // a run committed its reports, but a step after its commit failed
 	exitInterrupted = 130 // cancelled by SIGINT or SIGTERM
 )
 
@@ -63,7 +64,8 @@ Every command takes:
 
 Run "joinery COMMAND --help" for a command's own flags.
 Exit status: 0 ok, 1 a job failed, 2 usage or configuration error,
-3 a job was skipped because another run of it was in progress, 130 interrupted.
+3 a job was skipped because another run of it was in progress, 4 a run
+committed its reports but a step after its commit failed, 130 interrupted.
 `
 
 // run is the whole CLI; main only maps its result to an exit status. ctx

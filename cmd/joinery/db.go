@@ -65,3 +65,10 @@ func openDB(ctx context.Context, cfg *jobs.Config, log *slog.Logger, waitForDB b
 		}
 	}, nil
 }
+
+// newRunner returns the runner that run and schedule make their runs
+// with, on db: what plugs into its Hooks (delivery, notifications,
+// metrics) sees every run, by hand or on schedule.
+func newRunner(cfg *jobs.Config, db *sql.DB, log *slog.Logger) *jobs.Runner {
+	return &jobs.Runner{DB: db, Config: cfg, Logger: log, Version: version}
+}

@@ -84,58 +84,98 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 	}
 	defer closeDB()
 
-	r := &jobs.Runner{DB: db, Config: cfg, Logger: log, Version: version}
+	r := newRunner(cfg, db, log)
 	if isTerminal(stderr) {
 		r.Progress = newProgress(stderr).update
 	}
-	var failed, locked, cancelled []string
-	runs, total := 0, 0
+	t := tally{jobs: len(selected)}
 	for _, ps := range plans {
-		total += len(ps)
+		t.total += len(ps)
 	}
 	for i, j := range selected {
 		for _, p := range plans[i] {
 			if ctx.Err() != nil {
 				break
 			}
-			runs++
 			res := r.RunWithRetries(ctx, j, p)
 			printResult(stdout, res)
-			switch {
-			case errors.Is(res.Err, jobs.ErrAlreadyRunning):
-				locked = append(locked, j.Name)
-			case cancelledBy(ctx, j, res):
-				cancelled = append(cancelled, runName(res))
-			case res.Err != nil:
-				failed = append(failed, runName(res))
-			}
+			t.add(ctx, j, res)
 		}
+	}
+	return t.err(ctx)
+}
+
+// tally sorts the runs of joinery run by how they ended, for its exit
+// status.
+type tally struct {
+	failed, locked, cancelled []string
+	afterCommit               []string // committed, with a step after the commit failed
+	runs, total, jobs         int      // runs made, runs planned, jobs selected
+}
+
+// add counts res, the result of a run of j made under ctx.
+func (t *tally) add(ctx context.Context, j *jobs.Job, res *jobs.Result) {
+	t.runs++
+	switch {
+	case errors.Is(res.Err, jobs.ErrAlreadyRunning):
+		t.locked = append(t.locked, j.Name)
+	case cancelledBy(ctx, j, res):
+		t.cancelled = append(t.cancelled, runName(res))
+	case res.Err != nil:
+		t.failed = append(t.failed, runName(res))
+	case len(res.PostCommit) > 0:
+		steps := make([]string, len(res.PostCommit))
+		for i, e := range res.PostCommit {
+			steps[i] = e.Step
+		}
+		t.afterCommit = append(t.afterCommit, fmt.Sprintf("%s (%s)", runName(res), strings.Join(steps, ", ")))
+	}
+}
+
+// err is the error joinery run ends with, and so its exit status: 130
+// when a signal stopped a run or kept runs from starting, else 1 when a
+// run failed, else 4 when a run committed its reports but a step after
+// its commit (see jobs.Hooks) failed, else 3 when a run was skipped for
+// its job's lock.
+func (t *tally) err(ctx context.Context) error {
+	var afterCommit string
+	if len(t.afterCommit) > 0 {
+		afterCommit = "committed, but a step after the commit failed: " + strings.Join(t.afterCommit, ", ")
 	}
 	// A signal that came after a run's commit point changes nothing about
 	// that run: it happened. Only runs it stopped, or kept from starting,
 	// make the exit status 130.
-	if len(cancelled) > 0 || runs < total {
+	if len(t.cancelled) > 0 || t.runs < t.total {
 		msg := fmt.Sprintf("interrupted (%v)", context.Cause(ctx))
-		if len(cancelled) > 0 {
-			msg += fmt.Sprintf(": cancelled %s", strings.Join(cancelled, ", "))
+		if len(t.cancelled) > 0 {
+			msg += fmt.Sprintf(": cancelled %s", strings.Join(t.cancelled, ", "))
 		}
-		if runs < total {
-			msg += fmt.Sprintf("; %d of %d runs not started", total-runs, total)
+		if t.runs < t.total {
+			msg += fmt.Sprintf("; %d of %d runs not started", t.total-t.runs, t.total)
 		}
-		if len(failed) > 0 {
-			msg += fmt.Sprintf("; failed: %s", strings.Join(failed, ", "))
+		if len(t.failed) > 0 {
+			msg += fmt.Sprintf("; failed: %s", strings.Join(t.failed, ", "))
+		}
+		if afterCommit != "" {
+			msg += "; " + afterCommit
 		}
 		return &exitError{code: exitInterrupted, err: errors.New(msg)}
 	}
 	switch {
-	case len(failed) > 0:
+	case len(t.failed) > 0:
 		what := "runs"
-		if runs == len(selected) {
+		if t.runs == t.jobs {
 			what = "jobs"
 		}
-		return fmt.Errorf("%d of %d %s failed: %s", len(failed), runs, what, strings.Join(failed, ", "))
-	case len(locked) > 0:
-		return &exitError{code: exitLocked, err: fmt.Errorf("skipped, another run in progress: %s", strings.Join(locked, ", "))}
+		msg := fmt.Sprintf("%d of %d %s failed: %s", len(t.failed), t.runs, what, strings.Join(t.failed, ", "))
+		if afterCommit != "" {
+			msg += "; " + afterCommit
+		}
+		return errors.New(msg)
+	case afterCommit != "":
+		return &exitError{code: exitAfterCommit, err: errors.New(afterCommit)}
+	case len(t.locked) > 0:
+		return &exitError{code: exitLocked, err: fmt.Errorf("skipped, another run in progress: %s", strings.Join(t.locked, ", "))}
 	}
 	return nil
 }
@@ -205,6 +245,9 @@ func printResult(w io.Writer, res *jobs.Result) {
 	}
 	if res.Err != nil {
 		fmt.Fprintf(w, "  error: %v\n", res.Err)
+	}
+	for _, e := range res.PostCommit {
+		fmt.Fprintf(w, "  failed after the commit: %v\n", e)
 	}
 }
 

@@ -47,7 +47,7 @@ func cmdSchedule(ctx context.Context, sig *signals, args []string, stdout, stder
 	}
 	defer closeDB()
 	s := &jobs.Scheduler{
-		Runner: &jobs.Runner{DB: db, Config: cfg, Logger: log, Version: version},
+		Runner: newRunner(cfg, db, log),
 		Logger: log,
 		Grace:  *grace,
 		Abort:  sig.aborts(),
