@@ -113,22 +113,22 @@ func (j *Job) Next(t time.Time, n int) []time.Time {
 	return out
 }
 
-// ReadsSnapshot reports whether a run of the job reads all its datasets
+// readsSnapshot reports whether a run of the job reads all its datasets
 // from one consistent snapshot (the job's snapshot setting, default true).
-func (j *Job) ReadsSnapshot() bool { return j.Snapshot == nil || *j.Snapshot }
+func (j *Job) readsSnapshot() bool { return j.Snapshot == nil || *j.Snapshot }
 
-// Job returns the job with the given name, or ErrJobNotFound.
+// Job returns the job with the given name, or errJobNotFound.
 func (c *Config) Job(name string) (*Job, error) {
 	for i := range c.Jobs {
 		if c.Jobs[i].Name == name {
 			return &c.Jobs[i], nil
 		}
 	}
-	return nil, fmt.Errorf("%w %q in %s", ErrJobNotFound, name, c.File)
+	return nil, fmt.Errorf("%w %q in %s", errJobNotFound, name, c.File)
 }
 
-// OutputPath is the folder reports are written under.
-func (c *Config) OutputPath() string {
+// outputPath is the folder reports are written under.
+func (c *Config) outputPath() string {
 	if filepath.IsAbs(c.OutputDir) {
 		return c.OutputDir
 	}
@@ -156,12 +156,12 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return Parse(path, data)
+	return parse(path, data)
 }
 
-// Parse validates the configuration in data, read from the file named file.
+// parse validates the configuration in data, read from the file named file.
 // Data larger than maxConfigBytes is one problem, and not parsed.
-func Parse(file string, data []byte) (*Config, error) {
+func parse(file string, data []byte) (*Config, error) {
 	if len(data) > maxConfigBytes {
 		return nil, &ConfigError{Problems: []*FieldError{{File: file,
 			Msg: fmt.Sprintf("the file is larger than %d MiB, the most a configuration may be", maxConfigBytes>>20)}}}

@@ -66,22 +66,22 @@ func crashChild(cfgPath string) int {
 		return 2
 	}
 	n, committed := 0, false
-	r := &jobs.Runner{DB: db, Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Hook: func(step, path string) error {
-			n++
-			if n == at {
-				note := fmt.Sprintf("%s %s\n%v\n", step, path, committed)
-				if err := os.WriteFile(os.Getenv(crashNoteEnv), []byte(note), 0o644); err != nil {
-					panic(err)
-				}
-				_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
-				select {} // the signal is on its way
+	r := &jobs.Runner{DB: db, Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	r.SetDirHook(func(step, path string) error {
+		n++
+		if n == at {
+			note := fmt.Sprintf("%s %s\n%v\n", step, path, committed)
+			if err := os.WriteFile(os.Getenv(crashNoteEnv), []byte(note), 0o644); err != nil {
+				panic(err)
 			}
-			// The hook runs before each step: the journal's rename is
-			// done once the next step begins.
-			committed = committed || step == "rename" && path == ".joinery/j.commit.json"
-			return nil
-		}}
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // the signal is on its way
+		}
+		// The hook runs before each step: the journal's rename is
+		// done once the next step begins.
+		committed = committed || step == "rename" && path == ".joinery/j.commit.json"
+		return nil
+	})
 	res := r.Run(context.Background(), &cfg.Jobs[0], logical)
 	if res.Err != nil {
 		fmt.Fprintln(os.Stderr, res.Err)
@@ -303,7 +303,7 @@ func TestDiskFull(t *testing.T) {
 	_, r := crashSetup(t, "", "{keep: 3}")
 	job := &r.Config.Jobs[0]
 	job.Retries = 2
-	r.Sleep = func(context.Context, time.Duration) error { return nil }
+	r.SetSleep(func(context.Context, time.Duration) error { return nil })
 	day1 := time.Date(2026, 11, 1, 6, 0, 0, 0, time.UTC)
 	if res := r.Run(context.Background(), job, day1); res.Err != nil {
 		t.Fatal(res.Err)
@@ -317,7 +317,7 @@ func TestDiskFull(t *testing.T) {
 			return nil
 		}
 	}
-	r.Hook = full("write")
+	r.SetDirHook(full("write"))
 	res := r.RunWithRetries(context.Background(), job, jobs.Plan{Logical: day1.AddDate(0, 0, 1)})
 	if !errors.Is(res.Err, syscall.ENOSPC) || res.Attempts != 1 {
 		t.Fatalf("err = %v after %d attempts, want ENOSPC and no retry", res.Err, res.Attempts)
@@ -325,13 +325,13 @@ func TestDiskFull(t *testing.T) {
 	if after := check(t, r, false, "after a full disk at the manifest"); len(after) != len(before) {
 		t.Errorf("%d runs recorded, want %d", len(after), len(before))
 	}
-	r.Hook = full("rename")
+	r.SetDirHook(full("rename"))
 	res = r.Run(context.Background(), job, day1.AddDate(0, 0, 1))
 	if res.Err != nil || !strings.Contains(strings.Join(res.Warnings, "\n"), "next run") {
 		t.Fatalf("err = %v, warnings %q: want success with the commit left to finish", res.Err, res.Warnings)
 	}
 	check(t, r, true, "after a full disk at the manifest's rename")
-	r.Hook = nil
+	r.SetDirHook(nil)
 	if res := r.Run(context.Background(), job, day1.AddDate(0, 0, 2)); res.Err != nil {
 		t.Fatal(res.Err)
 	}

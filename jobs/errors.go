@@ -85,5 +85,5 @@ func (e *ConfigError) Unwrap() []error {
 	return errs
 }
 
-// ErrJobNotFound is returned by Config.Job for a name no job has.
-var ErrJobNotFound = errors.New("no such job")
+// errJobNotFound is returned by Config.Job for a name no job has.
+var errJobNotFound = errors.New("no such job")

@@ -12,8 +12,8 @@ import (
 	"github.com/joinery/joinery/output"
 )
 
-// ErrEmpty is returned (wrapped) by Runner.Run when a dataset of a job with
-// on_empty: fail has no rows.
+// ErrEmpty is wrapped by the error of a run in which a dataset of a job
+// with on_empty: fail had no rows.
 var ErrEmpty = errors.New("no rows (the job's on_empty is fail)")
 
 // vars describes a run to its reports.
@@ -25,7 +25,7 @@ func (r *Runner) vars(job *Job, res *Result) output.Vars {
 		RunTime:   res.Started.In(job.Location),
 		Location:  job.Location,
 		Version:   r.Version,
-		DBHost:    r.Config.Database.Host(),
+		DBHost:    r.Config.Database.host(),
 		Params:    res.Params,
 		SkipEmpty: job.OnEmpty == "skip",
 	}
@@ -43,9 +43,9 @@ func runParams(job *Job, p Plan) []output.Param {
 	return out
 }
 
-// Host names the database server for reports: host and port, or the
+// host names the database server for reports: host and port, or the
 // embedded demo database; never user or password.
-func (d Database) Host() string {
+func (d Database) host() string {
 	if d.Embedded() {
 		return "embedded demo database"
 	}
@@ -84,12 +84,12 @@ func (r *Runner) recover(dir *output.Dir, job *Job, log *slog.Logger) {
 	}
 }
 
-// Recover finishes a commit of job that a crash interrupted and removes
+// recoverJob finishes a commit of job that a crash interrupted and removes
 // the temporary files its dead runs left, without running it; the
 // scheduler calls it for every job when it starts.
-func (r *Runner) Recover(job *Job) {
+func (r *Runner) recoverJob(job *Job) {
 	log := r.Logger.With("job", job.Name)
-	dir, err := output.OpenDir(r.Config.OutputPath())
+	dir, err := output.OpenDir(r.Config.outputPath())
 	if err != nil {
 		log.Warn("could not clean up after an earlier run", "error", err)
 		return
@@ -120,7 +120,7 @@ func (r *Runner) manifest(job *Job, res *Result, reports []output.Report, log *s
 		Started:   res.Started.In(job.Location),
 		Duration:  time.Since(res.Started).Seconds(),
 		Version:   r.Version,
-		DBHost:    r.Config.Database.Host(),
+		DBHost:    r.Config.Database.host(),
 		Params:    output.ManifestParams(res.Params),
 		Warnings:  slices.Clone(res.Warnings),
 		Snapshot:  res.Snapshot != "",

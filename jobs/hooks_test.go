@@ -137,7 +137,7 @@ func TestAfterCommitSteps(t *testing.T) {
 // next; the result once, with why it was not retried; no step runs.
 func TestHooksOfAFailedRun(t *testing.T) {
 	r, _ := retryRunner(t, "root@tcp("+closedAddr(t)+")/x", retryJob("    retries: 2"))
-	r.Sleep = func(context.Context, time.Duration) error { return nil }
+	r.sleep = func(context.Context, time.Duration) error { return nil }
 	rec := &recorder{}
 	r.Hooks = rec.hooks(Step{Name: "never", Run: func(context.Context, Run) error { return nil }})
 	runJob(t, r)

@@ -11,7 +11,7 @@ import (
 )
 
 // LockHeldError is the error of a run skipped because another session
-// holds its job's lock (see LockName). It wraps ErrAlreadyRunning and
+// holds its job's lock (see lockName). It wraps ErrAlreadyRunning and
 // says what the server knows of the holder: whether it is running a
 // query, and for how long, or idle. joinery never kills the holder: see
 // lockHolder.
@@ -39,8 +39,8 @@ func (e *LockHeldError) Error() string {
 
 func (e *LockHeldError) Unwrap() error { return ErrAlreadyRunning }
 
-// Idle reports whether the holder is a session between statements.
-func (e *LockHeldError) Idle() bool { return e.Found && e.Command == "Sleep" }
+// idle reports whether the holder is a session between statements.
+func (e *LockHeldError) idle() bool { return e.Found && e.Command == "Sleep" }
 
 // Holder describes the session that holds the lock, for a person.
 func (e *LockHeldError) Holder() string {
@@ -79,7 +79,7 @@ func (e *LockHeldError) logValue() slog.Value {
 	}
 	if e.Found {
 		state := "running"
-		if e.Idle() {
+		if e.idle() {
 			state = "idle"
 		}
 		attrs = append(attrs, slog.String("user", e.User), slog.String("host", e.Host), slog.String("command", e.Command),

@@ -78,7 +78,7 @@ func (r *Runner) attempts(runCtx, waitCtx context.Context, job *Job, p Plan, id 
 			// tried again but for the shutdown.
 			logCancelled(log, res, stopping())
 		default:
-			random := r.Rand
+			random := r.random
 			if random == nil {
 				random = rand.Float64
 			}
@@ -113,14 +113,14 @@ func logCancelled(log *slog.Logger, res *Result, why string) {
 	log.Warn("run cancelled", "attempts", res.Attempts, "error", res.Err, "duration", res.Duration.Round(time.Millisecond), "reason", why)
 }
 
-// wait waits d, or until runCtx or waitCtx ends, with r.Sleep when it is
+// wait waits d, or until runCtx or waitCtx ends, with r.sleep when it is
 // set, and returns nil when d has passed.
 func (r *Runner) wait(runCtx, waitCtx context.Context, d time.Duration) error {
 	ctx, cancel := context.WithCancel(runCtx)
 	defer cancel()
 	defer context.AfterFunc(waitCtx, cancel)()
-	if r.Sleep != nil {
-		return r.Sleep(ctx, d)
+	if r.sleep != nil {
+		return r.sleep(ctx, d)
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()

@@ -668,11 +668,11 @@ func TestRunWithRetriesGivesUp(t *testing.T) {
     retry_delay: 1m
     retry_max_delay: 3m`))
 	var waits []time.Duration
-	r.Sleep = func(ctx context.Context, d time.Duration) error {
+	r.sleep = func(ctx context.Context, d time.Duration) error {
 		waits = append(waits, d)
 		return nil
 	}
-	r.Rand = seq(0, 0.5, 0.75)
+	r.random = seq(0, 0.5, 0.75)
 	res := runJob(t, r)
 	if !errors.Is(res.Err, syscall.ECONNREFUSED) || res.Attempts != 4 {
 		t.Fatalf("attempts = %d, err = %v; want 4 attempts refused", res.Attempts, res.Err)
@@ -717,12 +717,12 @@ func TestRunWithRetriesRecovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	r, logs := retryRunner(t, dsn, retryJob("    retries: 2"))
-	r.Sleep = func(ctx context.Context, d time.Duration) error {
+	r.sleep = func(ctx context.Context, d time.Duration) error {
 		held.Close()
 		other.Close()
 		return nil
 	}
-	r.Rand = seq(0)
+	r.random = seq(0)
 	res := runJob(t, r)
 	if res.Err != nil || res.Attempts != 2 {
 		t.Fatalf("attempts = %d, err = %v; want success at the second attempt\n%s", res.Attempts, res.Err, logs)
@@ -800,7 +800,7 @@ func TestRunWithRetriesStops(t *testing.T) {
 			waitCtx, cancelWait := context.WithCancel(context.Background())
 			defer cancelWait()
 			sleeps := 0
-			r.Sleep = func(ctx context.Context, d time.Duration) error {
+			r.sleep = func(ctx context.Context, d time.Duration) error {
 				sleeps++
 				if which == "wait" {
 					cancelWait()
@@ -838,7 +838,7 @@ func TestRunWithRetriesStops(t *testing.T) {
 // before retries existed, even when the error would pass.
 func TestRunWithoutRetries(t *testing.T) {
 	r, logs := retryRunner(t, "root@tcp("+closedAddr(t)+")/x", retryJob(""))
-	r.Sleep = func(ctx context.Context, d time.Duration) error {
+	r.sleep = func(ctx context.Context, d time.Duration) error {
 		t.Error("waited to retry a job without retries")
 		return nil
 	}
@@ -853,11 +853,11 @@ func TestRunWithoutRetries(t *testing.T) {
 }
 
 func TestLockName(t *testing.T) {
-	if got := LockName("app", "nightly"); got != "joinery/app/nightly" {
-		t.Errorf("LockName = %q", got)
+	if got := lockName("app", "nightly"); got != "joinery/app/nightly" {
+		t.Errorf("lockName = %q", got)
 	}
-	long := LockName(strings.Repeat("d", 64), strings.Repeat("j", 64))
-	if len(long) > 64 || !strings.HasPrefix(long, "joinery/") || long == LockName(strings.Repeat("d", 64), strings.Repeat("j", 63)) {
-		t.Errorf("LockName of long names = %q (%d characters)", long, len(long))
+	long := lockName(strings.Repeat("d", 64), strings.Repeat("j", 64))
+	if len(long) > 64 || !strings.HasPrefix(long, "joinery/") || long == lockName(strings.Repeat("d", 64), strings.Repeat("j", 63)) {
+		t.Errorf("lockName of long names = %q (%d characters)", long, len(long))
 	}
 }

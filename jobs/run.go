@@ -20,9 +20,9 @@ import (
 	"github.com/joinery/joinery/queries"
 )
 
-// ErrAlreadyRunning is returned by Runner.Run when another run of the same
-// job, in this process or any other connected to the same database, holds
-// the job's lock.
+// ErrAlreadyRunning is the error (a *LockHeldError) of a run skipped
+// because another run of the same job, in this process or any other
+// connected to the same database, holds the job's lock.
 var ErrAlreadyRunning = errors.New("another run of this job is in progress")
 
 // Runner runs jobs against a database and writes their reports.
@@ -38,21 +38,24 @@ type Runner struct {
 	// Hooks are called around every run (see Hooks): delivery,
 	// notifications and metrics plug in there.
 	Hooks Hooks
-	// Hook, when set, becomes the output folder's output.Dir.Hook: tests
-	// use it to crash a run, or fail its disk, at a chosen step.
-	Hook func(step, path string) error
-	// Sleep, when set, replaces the wait between attempts of
+
+	// The fields below are set by tests, and by Scheduler.
+
+	// dirHook, when set, becomes the output folder's output.Dir.Hook:
+	// tests use it to crash a run, or fail its disk, at a chosen step.
+	dirHook func(step, path string) error
+	// sleep, when set, replaces the wait between attempts of
 	// RunWithRetries (tests): it waits d and returns nil, or returns
 	// ctx's error when ctx ends first.
-	Sleep func(ctx context.Context, d time.Duration) error
-	// Rand, when set, replaces the source of the jitter of that wait: a
+	sleep func(ctx context.Context, d time.Duration) error
+	// random, when set, replaces the source of the jitter of that wait: a
 	// number in [0, 1).
-	Rand func() float64
-	// DefaultStatementTimeout is the statement timeout of runs whose job
+	random func() float64
+	// defaultStatementTimeout is the statement timeout of runs whose job
 	// has no timeout, when database.statement_timeout is not set either
 	// (see statementTimeout); 0 for none. Scheduler sets
-	// DefaultScheduledStatementTimeout.
-	DefaultStatementTimeout time.Duration
+	// scheduledStatementTimeout.
+	defaultStatementTimeout time.Duration
 }
 
 // DatasetResult is what one dataset of a run produced.
@@ -95,7 +98,11 @@ type Result struct {
 	// demo database).
 	Snapshot string
 	Warnings []string // values the outputs had to change, files retention left alone
-	Err      error
+	// Err is the run's error. The outcomes that hooks and callers tell
+	// apart wrap ErrAlreadyRunning (a skip), ErrExpectation or ErrEmpty
+	// (the data is not as the job expects); a cancelled run's wraps the
+	// cause of its context's end (context.Cause).
+	Err error
 	// NotRetried says why a run that failed was not tried again, as its
 	// log record does: "the error is permanent", "gave up after N
 	// attempts"; "" when it succeeded, its job does not retry, or it was
@@ -109,8 +116,8 @@ type Result struct {
 	PostCommit []*StepError
 }
 
-// Rows is the number of rows the run's datasets had.
-func (res *Result) Rows() int64 {
+// rows is the number of rows the run's datasets had.
+func (res *Result) rows() int64 {
 	var n int64
 	for _, d := range res.Datasets {
 		n += d.Rows
@@ -147,24 +154,6 @@ func (r *Runner) failedToPlan(ctx context.Context, job *Job, t time.Time, err er
 
 const progressEvery = 1 << 13
 
-// Run runs job once for the logical time t, with its window for t and the
-// default parameter values; see RunPlan.
-func (r *Runner) Run(ctx context.Context, job *Job, t time.Time) *Result {
-	p, err := job.PlanAt(t, nil)
-	if err != nil {
-		return r.failedToPlan(ctx, job, t, err)
-	}
-	return r.RunPlan(ctx, job, p)
-}
-
-// RunPlan runs job once as planned, without retries: RunWithRetries for a
-// job whose retries are 0.
-func (r *Runner) RunPlan(ctx context.Context, job *Job, p Plan) *Result {
-	once := *job
-	once.Retries = 0
-	return r.RunWithRetries(ctx, &once, p)
-}
-
 // attempt is attempt n of the run id, logged to log, without logging a
 // failure: RunWithRetries logs it once for all the attempts.
 func (r *Runner) attempt(ctx context.Context, job *Job, p Plan, id string, n int, log *slog.Logger) *Result {
@@ -191,7 +180,7 @@ func (r *Runner) attempt(ctx context.Context, job *Job, p Plan, id string, n int
 	case res.Err != nil:
 		return res
 	}
-	log.Info("run finished", "rows", res.Rows(), "files", len(res.Files), "attempts", n, "duration", res.Duration.Round(time.Millisecond))
+	log.Info("run finished", "rows", res.rows(), "files", len(res.Files), "attempts", n, "duration", res.Duration.Round(time.Millisecond))
 	return res
 }
 
@@ -218,12 +207,12 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 	}
 	defer sess.release()
 
-	dir, err := output.OpenDir(r.Config.OutputPath())
+	dir, err := output.OpenDir(r.Config.outputPath())
 	if err != nil {
 		return err
 	}
 	defer dir.Close()
-	dir.Hook = r.Hook
+	dir.Hook = r.dirHook
 	// A run of this job that died left its commit to finish, or temporary
 	// files to remove: the job's lock is held, so no run of it is live.
 	r.recover(dir, job, log)
@@ -522,7 +511,7 @@ const snapshotIsolation = "REPEATABLE READ"
 // syntax error; nothing but the run itself reads its in-process data,
 // which is seeded once at start, so the run goes without.
 func (r *Runner) snapshot(job *Job, sess *session) bool {
-	return job.ReadsSnapshot() && !sess.noSnapshot
+	return job.readsSnapshot() && !sess.noSnapshot
 }
 
 // begin starts the run's snapshot: a read-only transaction whose read view
@@ -563,12 +552,12 @@ func (s *session) end(ctx context.Context) error {
 	return nil
 }
 
-// LockName is the name of the server lock (GET_LOCK) a run of job holds:
+// lockName is the name of the server lock (GET_LOCK) a run of job holds:
 // "joinery/<database>/<job>", the database being the DSN's. Runs of the
 // same job on the same database never overlap, from any host; jobs that
 // only share a name, on other databases of the server, do not wait for
 // each other. A name over the server's limit of 64 characters is hashed.
-func LockName(database, job string) string {
+func lockName(database, job string) string {
 	name := "joinery/" + database + "/" + job
 	if len(name) <= 64 {
 		return name
@@ -589,7 +578,7 @@ func (r *Runner) session(ctx context.Context, conn *sql.Conn, job *Job, log *slo
 	// go-mysql-server, the embedded demo engine, says "Dolt" (its
 	// VERSION() is MySQL's 8.0.31).
 	s.noSnapshot = comment == "Dolt"
-	s.lock = LockName(database, job.Name)
+	s.lock = lockName(database, job.Name)
 	var got sql.NullInt64
 	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 0)", s.lock).Scan(&got); err != nil {
 		return nil, fmt.Errorf("take job lock: %w", err)
@@ -634,18 +623,18 @@ const (
 	fromSchedule = "the default of schedule"
 )
 
-// DefaultScheduledStatementTimeout is the statement timeout of the runs
+// scheduledStatementTimeout is the statement timeout of the runs
 // of Scheduler whose job sets no timeout, when the configuration sets no
 // database.statement_timeout either: a statement whose client was killed
 // (SIGKILL, OOM) goes on on the server, holding the job's lock, until it
 // sends rows or meets this limit.
-const DefaultScheduledStatementTimeout = time.Hour
+const scheduledStatementTimeout = time.Hour
 
 // statementTimeout returns the server-side limit on each statement of a
 // run of job, and where it comes from: database.statement_timeout or the
 // job's timeout (plus a second, so that the run's own timeout, whose
 // error says more, comes first), the shorter; with neither,
-// r.DefaultStatementTimeout (see DefaultScheduledStatementTimeout). A
+// r.defaultStatementTimeout (see scheduledStatementTimeout). A
 // statement outliving the run's timeout would only hold the job's lock
 // after its client is gone. The embedded demo database runs in joinery's
 // process and dies with it: it gets database.statement_timeout only.
@@ -657,8 +646,8 @@ func (r *Runner) statementTimeout(job *Job) (time.Duration, string) {
 	if job.Timeout > 0 && (t == 0 || job.Timeout+time.Second < t) {
 		t, from = job.Timeout+time.Second, fromJob
 	}
-	if t == 0 && r.DefaultStatementTimeout > 0 {
-		t, from = r.DefaultStatementTimeout, fromSchedule
+	if t == 0 && r.defaultStatementTimeout > 0 {
+		t, from = r.defaultStatementTimeout, fromSchedule
 	}
 	return t, from
 }

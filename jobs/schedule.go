@@ -75,7 +75,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	// Commits that a crash interrupted are finished, and the temporary
 	// files of runs that died removed, before anything runs.
 	for i := range cfg.Jobs {
-		s.Runner.Recover(&cfg.Jobs[i])
+		s.Runner.recoverJob(&cfg.Jobs[i])
 	}
 	// One reading of the clock for the first scheduled times and catch-up:
 	// a time is either caught up or scheduled.
@@ -123,8 +123,8 @@ type schedule struct {
 func (s *Scheduler) runner(cfg *Config) *Runner {
 	r := *s.Runner
 	r.Config = cfg
-	if r.DefaultStatementTimeout == 0 {
-		r.DefaultStatementTimeout = DefaultScheduledStatementTimeout
+	if r.defaultStatementTimeout == 0 {
+		r.defaultStatementTimeout = scheduledStatementTimeout
 	}
 	return &r
 }

@@ -24,7 +24,7 @@ func stateName(job string) string { return job + ".json" }
 
 // stateDir is the folder of the jobs' states.
 func (c *Config) stateDir() string {
-	return filepath.Join(c.OutputPath(), output.StateDir)
+	return filepath.Join(c.outputPath(), output.StateDir)
 }
 
 // readState returns the job's state; a job that never succeeded has the
@@ -138,7 +138,7 @@ func (c *Config) missed(job *Job, now time.Time) (catchUp, error) {
 	if job.CatchUp <= 0 {
 		return cu, nil
 	}
-	d, err := output.OpenDir(c.OutputPath())
+	d, err := output.OpenDir(c.outputPath())
 	if err != nil {
 		return cu, err
 	}

@@ -212,7 +212,7 @@ func TestCatchUpAfterAnUnwritableState(t *testing.T) {
 	stateTemp := filepath.Join(output.StateDir, "."+stateName("j")+".tmp-")
 
 	var steps []string
-	r.Hook = func(step, path string) error {
+	r.dirHook = func(step, path string) error {
 		switch {
 		case strings.HasPrefix(path, stateTemp):
 			steps = append(steps, step+" "+stateTemp+"*")
@@ -236,7 +236,7 @@ func TestCatchUpAfterAnUnwritableState(t *testing.T) {
 	}
 
 	// Now the state cannot be written: a run for the next hour succeeds.
-	r.Hook = func(step, path string) error {
+	r.dirHook = func(step, path string) error {
 		if step == "create" && strings.HasPrefix(path, stateTemp) {
 			return errors.New("read-only file system")
 		}

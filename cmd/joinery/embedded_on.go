@@ -2,7 +2,14 @@
 
 package main
 
-import "github.com/joinery/joinery/internal/demodb"
+import (
+	"context"
+	"log/slog"
+
+	"github.com/joinery/joinery/internal/demodb"
+)
 
 // startEmbedded starts the in-process demo database (built with -tags demo).
-var startEmbedded = demodb.Start
+func startEmbedded(ctx context.Context, log *slog.Logger) (dsn string, stop func() error, err error) {
+	return demodb.Start(ctx, log)
+}
