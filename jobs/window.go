@@ -11,15 +11,15 @@ import (
 	"github.com/joinery/joinery/queries"
 )
 
-// Window kinds of WindowSpec.
 // maxWindowHours bounds last_hours, well below where a duration overflows.
 const maxWindowHours = 10 * 366 * 24
 
+// Window kinds of WindowSpec.
 const (
-	WindowPreviousDay   = "previous_day"
-	WindowPreviousWeek  = "previous_week"
-	WindowPreviousMonth = "previous_month"
-	WindowLastHours     = "last_hours"
+	windowPreviousDay   = "previous_day"
+	windowPreviousWeek  = "previous_week"
+	windowPreviousMonth = "previous_month"
+	windowLastHours     = "last_hours"
 )
 
 // WindowSpec is the window each run of a job covers, relative to the run's
@@ -50,7 +50,7 @@ type WindowSpec struct {
 func (w *WindowSpec) UnmarshalText(text []byte) error {
 	s := strings.ToLower(strings.TrimSpace(string(text)))
 	switch s {
-	case WindowPreviousDay, WindowPreviousWeek, WindowPreviousMonth:
+	case windowPreviousDay, windowPreviousWeek, windowPreviousMonth:
 		*w = WindowSpec{Kind: s}
 		return nil
 	}
@@ -59,7 +59,7 @@ func (w *WindowSpec) UnmarshalText(text []byte) error {
 		for _, unit := range []string{" hours", " hour", "h"} {
 			if n, ok := strings.CutSuffix(rest, unit); ok {
 				if h, err := strconv.Atoi(strings.TrimSpace(n)); err == nil {
-					*w = WindowSpec{Kind: WindowLastHours, Hours: h}
+					*w = WindowSpec{Kind: windowLastHours, Hours: h}
 					return nil
 				}
 			}
@@ -73,7 +73,7 @@ func (w WindowSpec) IsSet() bool { return w.Kind != "" }
 
 // String returns the window in its shorthand form.
 func (w WindowSpec) String() string {
-	if w.Kind == WindowLastHours {
+	if w.Kind == windowLastHours {
 		return fmt.Sprintf("last %dh", w.Hours)
 	}
 	return w.Kind
@@ -82,11 +82,11 @@ func (w WindowSpec) String() string {
 // check returns what is wrong with a spec read from a mapping.
 func (w WindowSpec) check() error {
 	switch w.Kind {
-	case "", WindowPreviousDay, WindowPreviousWeek, WindowPreviousMonth:
+	case "", windowPreviousDay, windowPreviousWeek, windowPreviousMonth:
 		if w.Hours != 0 {
 			return errors.New("hours is only for kind: last_hours")
 		}
-	case WindowLastHours:
+	case windowLastHours:
 		if w.Hours < 1 || w.Hours > maxWindowHours {
 			return fmt.Errorf("last_hours needs hours from 1 to %d (ten years)", maxWindowHours)
 		}
@@ -114,11 +114,11 @@ func (w WindowSpec) floor(t time.Time, loc *time.Location) time.Time {
 	t = t.In(loc)
 	y, m, d := t.Date()
 	switch w.Kind {
-	case WindowPreviousWeek:
+	case windowPreviousWeek:
 		return localtime.DayStart(y, m, d-(int(t.Weekday())+6)%7, loc)
-	case WindowPreviousMonth:
+	case windowPreviousMonth:
 		return localtime.DayStart(y, m, 1, loc)
-	case WindowLastHours:
+	case windowLastHours:
 		return localtime.HourStart(t)
 	}
 	return localtime.DayStart(y, m, d, loc)
@@ -130,14 +130,14 @@ func (w WindowSpec) floor(t time.Time, loc *time.Location) time.Time {
 // a window is half an hour longer, and an hourly job's windows still
 // meet.
 func (w WindowSpec) back(end time.Time, loc *time.Location) time.Time {
-	if w.Kind == WindowLastHours {
+	if w.Kind == windowLastHours {
 		return localtime.HourStart(end.Add(-time.Duration(w.Hours) * time.Hour).In(loc))
 	}
 	y, m, d := end.In(loc).Date()
 	switch w.Kind {
-	case WindowPreviousWeek:
+	case windowPreviousWeek:
 		return localtime.DayStart(y, m, d-7, loc)
-	case WindowPreviousMonth:
+	case windowPreviousMonth:
 		return localtime.DayStart(y, m-1, 1, loc)
 	}
 	return localtime.DayStart(y, m, d-1, loc)
@@ -146,7 +146,7 @@ func (w WindowSpec) back(end time.Time, loc *time.Location) time.Time {
 // step returns the end of the window that starts at start (a period
 // start): the start of the next period.
 func (w WindowSpec) step(start time.Time, loc *time.Location) time.Time {
-	if w.Kind == WindowLastHours {
+	if w.Kind == windowLastHours {
 		// The first whole hour at or after N hours on, whose window (see
 		// back) starts at start.
 		next := start.Add(time.Duration(w.Hours) * time.Hour).In(loc)
@@ -157,9 +157,9 @@ func (w WindowSpec) step(start time.Time, loc *time.Location) time.Time {
 	}
 	y, m, d := start.In(loc).Date()
 	switch w.Kind {
-	case WindowPreviousWeek:
+	case windowPreviousWeek:
 		return localtime.DayStart(y, m, d+7, loc)
-	case WindowPreviousMonth:
+	case windowPreviousMonth:
 		return localtime.DayStart(y, m+1, 1, loc)
 	}
 	return localtime.DayStart(y, m, d+1, loc)
@@ -218,7 +218,7 @@ func (j *Job) window(t time.Time) queries.Window {
 // schedule runs every N hours of the wall clock: then its runs' windows
 // meet at its scheduled times (see window).
 func (j *Job) tilesBySchedule() bool {
-	if j.Window.Kind != WindowLastHours || j.sched == nil {
+	if j.Window.Kind != windowLastHours || j.sched == nil {
 		return false
 	}
 	n := time.Duration(j.Window.Hours) * time.Hour

@@ -70,9 +70,9 @@ func TestWindowBounds(t *testing.T) {
 
 func TestWindowUnmarshalText(t *testing.T) {
 	for in, want := range map[string]WindowSpec{
-		"previous_day": {Kind: WindowPreviousDay}, " Previous_Week ": {Kind: WindowPreviousWeek},
-		"previous_month": {Kind: WindowPreviousMonth}, "last 6h": {Kind: WindowLastHours, Hours: 6},
-		"last 1 hour": {Kind: WindowLastHours, Hours: 1}, "last 48 hours": {Kind: WindowLastHours, Hours: 48},
+		"previous_day": {Kind: windowPreviousDay}, " Previous_Week ": {Kind: windowPreviousWeek},
+		"previous_month": {Kind: windowPreviousMonth}, "last 6h": {Kind: windowLastHours, Hours: 6},
+		"last 1 hour": {Kind: windowLastHours, Hours: 1}, "last 48 hours": {Kind: windowLastHours, Hours: 48},
 	} {
 		var got WindowSpec
 		if err := got.UnmarshalText([]byte(in)); err != nil || got != want {
@@ -90,7 +90,7 @@ func TestWindowUnmarshalText(t *testing.T) {
 func TestPlanRange(t *testing.T) {
 	berlin := mustLoc(t, "Europe/Berlin")
 	day := func(d int) time.Time { return time.Date(2026, 11, d, 0, 0, 0, 0, berlin) }
-	job := &Job{Name: "j", Location: berlin, Window: WindowSpec{Kind: WindowPreviousDay}}
+	job := &Job{Name: "j", Location: berlin, Window: WindowSpec{Kind: windowPreviousDay}}
 
 	plans, err := job.PlanRange(day(1), day(8), nil, false)
 	if err != nil {
@@ -112,7 +112,7 @@ func TestPlanRange(t *testing.T) {
 
 	// A range that does not start on a boundary starts with the window that
 	// contains it; weeks tile Monday to Monday.
-	week := &Job{Name: "w", Location: berlin, Window: WindowSpec{Kind: WindowPreviousWeek}}
+	week := &Job{Name: "w", Location: berlin, Window: WindowSpec{Kind: windowPreviousWeek}}
 	plans, err = week.PlanRange(day(4), day(20), nil, false)
 	if err != nil {
 		t.Fatal(err)
@@ -167,7 +167,7 @@ jobs:
 		t.Fatal(err)
 	}
 	j := &cfg.Jobs[0]
-	if j.Window != (WindowSpec{Kind: WindowPreviousDay}) || len(j.Params) != 3 || j.Params[2].Name != "day" || !j.Params[2].Required {
+	if j.Window != (WindowSpec{Kind: windowPreviousDay}) || len(j.Params) != 3 || j.Params[2].Name != "day" || !j.Params[2].Required {
 		t.Errorf("job = %+v", j)
 	}
 	if _, err := j.PlanAt(time.Now(), nil); err == nil || !strings.Contains(err.Error(), "parameter day (date) is required") {
@@ -285,7 +285,7 @@ func TestWindowsTileAcrossClockChanges(t *testing.T) {
 // once, the second 02:00 the hour from the first 02:00.
 func TestHourlyWindowsOverTheRepeatedHour(t *testing.T) {
 	job := scheduledJob(t, "0 * * * *", "Europe/Berlin")
-	job.Window = WindowSpec{Kind: WindowLastHours, Hours: 1}
+	job.Window = WindowSpec{Kind: windowLastHours, Hours: 1}
 	want := [][3]string{ // logical time, window start, window end (UTC)
 		{"2026-10-25T02:00:00+02:00", "2026-10-24T23:00:00Z", "2026-10-25T00:00:00Z"},
 		{"2026-10-25T02:00:00+01:00", "2026-10-25T00:00:00Z", "2026-10-25T01:00:00Z"},
