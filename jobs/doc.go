@@ -2,7 +2,10 @@
 // validates config.yaml (strictly, reporting every problem with its file,
 // line, field path and value), runs a job's datasets against MySQL once per
 // logical time and feeds each row to every output, and schedules jobs on
-// their cron expressions.
+// their cron expressions. Every run, by hand or scheduled, goes through
+// Runner.RunWithRetries and its Hooks, where work after the commit
+// (delivery, notifications, metrics) plugs in; see
+// docs/ARCHITECTURE-run.md.
 package jobs
 
 import "strings"

@@ -20,9 +20,9 @@ import (
 // succeeded, each of AfterCommit; then Result, once. Hooks run on the
 // run's goroutine, after the run has let go of its connection, its job
 // lock and its output folder: a slow hook delays the end of its run
-// (under schedule, the job's next run waits for it), and runs of
-// different jobs call hooks at the same time, so hooks must be safe for
-// concurrent use. ctx is the run's: it ends when joinery stops (a signal;
+// (under schedule, a scheduled time of the job that comes meanwhile is
+// skipped, as during the run), and runs of different jobs call hooks at
+// the same time, so hooks must be safe for concurrent use. ctx is the run's: it ends when joinery stops (a signal;
 // for schedule, the end of its grace period), and has ended already for
 // a cancelled run, so a hook that must still say something uses
 // context.WithoutCancel with a timeout of its own.
