@@ -71,7 +71,7 @@ func ValidateParam(p Param, loc *time.Location) []error {
 	case !p.Required:
 		// A run always has a value for every parameter: no NULLs that
 		// would turn = into IS NULL, no empty lists.
-		add("default", nil, "required: give a default, or set required: true")
+		errs = append(errs, &FieldError{Path: "default", Msg: "required: give a default, or set required: true", Kind: Missing})
 	}
 	return errs
 }

@@ -10,29 +10,6 @@ import (
 	"time"
 )
 
-// FieldError is one problem found by Validate. Path is relative to the
-// dataset (from.table, joins[0].on[1].left, select[2].as, where[0].value,
-// order_by[1].dir, ...); callers prefix it with the dataset's own location,
-// e.g. jobs[1].datasets.posts.
-type FieldError struct {
-	Path  string
-	Value any // the offending value; nil when the field is missing or empty
-	Msg   string
-}
-
-// Error formats the error as `path: "value": message`, leaving the value out
-// when it is nil.
-func (e *FieldError) Error() string {
-	switch v := e.Value.(type) {
-	case nil:
-		return e.Path + ": " + e.Msg
-	case string:
-		return fmt.Sprintf("%s: %q: %s", e.Path, v, e.Msg)
-	default:
-		return fmt.Sprintf("%s: %v: %s", e.Path, v, e.Msg)
-	}
-}
-
 // maxIdentLen is MySQL's limit for table, column and alias names.
 const maxIdentLen = 64
 
@@ -176,6 +153,12 @@ func (v *validator) add(path string, value any, format string, args ...any) {
 	v.errs = append(v.errs, &FieldError{Path: path, Value: value, Msg: fmt.Sprintf(format, args...)})
 }
 
+// missing reports a required field that is missing or empty; msg starts
+// with "required".
+func (v *validator) missing(path string, format string, args ...any) {
+	v.errs = append(v.errs, &FieldError{Path: path, Msg: fmt.Sprintf(format, args...), Kind: Missing})
+}
+
 // Validate checks the dataset in its scope and returns every problem found,
 // each as a *FieldError; it returns nil when the dataset can be compiled. It
 // does not modify the dataset.
@@ -201,7 +184,7 @@ func (v *validator) ident(path, s string, required bool) bool {
 	switch {
 	case s == "":
 		if required {
-			v.add(path, nil, "required")
+			v.missing(path, "required")
 		}
 		return false
 	case !identRE.MatchString(s):
@@ -354,7 +337,7 @@ func inOn(pos int) exprCtx {
 // and whether it is valid.
 func (v *validator) expr(path, src string, c exprCtx) (*expr, bool) {
 	if strings.TrimSpace(src) == "" {
-		v.add(path, nil, "required")
+		v.missing(path, "required")
 		return nil, false
 	}
 	e, err := parseExpr(src)
@@ -497,7 +480,7 @@ func (v *validator) joins() {
 		case typ == joinFull && len(j.Using) > 0:
 			v.add(p+".using", nil, "a full join needs on conditions: using cannot be emulated (write on: a.col = b.col)")
 		case typ != joinCross && len(j.On) == 0 && len(j.Using) == 0:
-			v.add(p+".on", nil, "required for %s joins (use type: cross for a cartesian product)", typ)
+			v.missing(p+".on", "required for %s joins (use type: cross for a cartesian product)", typ)
 		}
 		for k, col := range j.Using {
 			up := fmt.Sprintf("%s.using[%d]", p, k)
@@ -512,7 +495,7 @@ func (v *validator) joins() {
 			v.expr(cp+".left", c.Left, inOn(i+1))
 			if !slices.Contains(onOps, strings.TrimSpace(c.Op)) {
 				if c.Op == "" {
-					v.add(cp+".op", nil, "required: want one of %s", strings.Join(onOps, " "))
+					v.missing(cp+".op", "required: want one of %s", strings.Join(onOps, " "))
 				} else {
 					v.add(cp+".op", c.Op, "unknown operator: want one of %s", strings.Join(onOps, " "))
 				}
@@ -648,7 +631,7 @@ func (v *validator) filterValue(p string, f Filter) {
 	op := normOp(f.Op)
 	switch {
 	case op == "":
-		v.add(p+".op", nil, "required: want one of %s", strings.Join(filterOps, ", "))
+		v.missing(p+".op", "required: want one of %s", strings.Join(filterOps, ", "))
 		return
 	case !slices.Contains(filterOps, op):
 		v.add(p+".op", f.Op, "unknown operator: want one of %s", strings.Join(filterOps, ", "))
