@@ -408,15 +408,6 @@ func (c *compiler) tableExpr(t Table) exp.Expression {
 	return goqu.T(t.Table).As(t.As)
 }
 
-// mustParse parses an expression that Validate has accepted.
-func mustParse(s string) *expr {
-	e, err := parseExpr(s)
-	if err != nil {
-		panic(fmt.Sprintf("queries: validated expression %q does not parse: %v", s, err))
-	}
-	return e
-}
-
 func (c *compiler) groupBy(d *Dataset) []any {
 	out := make([]any, len(d.GroupBy))
 	for i, g := range d.GroupBy {
@@ -436,75 +427,6 @@ func (c *compiler) groupBy(d *Dataset) []any {
 		}
 	}
 	return out
-}
-
-// compare builds l op r for the comparison operators of on and if/case.
-func (c *compiler) compare(l exp.Expression, op string, r any) exp.Expression {
-	lo := operandOf(l)
-	switch op {
-	case "=":
-		return lo.Eq(r)
-	case "!=", "<>":
-		return lo.Neq(r)
-	case "<":
-		return lo.Lt(r)
-	case "<=":
-		return lo.Lte(r)
-	case ">":
-		return lo.Gt(r)
-	case "is null":
-		return lo.IsNull()
-	case "is not null":
-		return lo.IsNotNull()
-	default: // ">=", the last one Validate accepts
-		return lo.Gte(r)
-	}
-}
-
-// exprOf compiles a validated expression.
-func (c *compiler) exprOf(e *expr) exp.Expression {
-	switch e.kind {
-	case exColumn, exName:
-		return goqu.I(e.text)
-	case exStar:
-		return goqu.Star()
-	case exValue:
-		return goqu.V(c.literal(e.value))
-	case exParam:
-		return goqu.V(c.param(e.text))
-	case exCompare:
-		var r any
-		if len(e.args) == 2 {
-			r = c.exprOf(e.args[1])
-		}
-		return c.compare(c.exprOf(e.args[0]), e.op, r)
-	}
-	args := make([]any, len(e.args))
-	for i, a := range e.args {
-		args[i] = c.exprOf(a)
-	}
-	switch {
-	case e.text == "count_distinct" || e.text == "count" && e.distinct:
-		return goqu.COUNT(goqu.DISTINCT(args[0]))
-	case e.text == "case":
-		ce := goqu.Case()
-		for i := 0; i+1 < len(args); i += 2 {
-			ce = ce.When(args[i], args[i+1])
-		}
-		if len(args)%2 == 1 {
-			ce = ce.Else(args[len(args)-1])
-		}
-		return ce
-	}
-	return goqu.Func(funcs[e.text].sql, args...)
-}
-
-// literal returns a value of the configuration as bound.
-func (c *compiler) literal(v any) any {
-	if c.label {
-		return labelMark
-	}
-	return bindable(v)
 }
 
 // param returns the bound value of a run parameter: the window bounds and
@@ -591,24 +513,6 @@ func (c *compiler) selectExpr(s Selection) exp.Expression {
 	return x.(exp.Aliaseable).As(s.OutputName())
 }
 
-// operand is what a filter compares: a column or an expression.
-type operand interface {
-	exp.Expression
-	exp.Comparable
-	exp.Inable
-	exp.Isable
-	exp.Likeable
-	exp.Rangeable
-}
-
-// operandOf makes any expression comparable; goqu's CASE is not.
-func operandOf(x exp.Expression) operand {
-	if o, ok := x.(operand); ok {
-		return o
-	}
-	return goqu.L("?", x)
-}
-
 // havingOperand returns what a having filter tests. A select output name is
 // replaced by the expression it names: MySQL resolves a bare name in HAVING
 // against GROUP BY columns before select aliases, so an alias that is also a
@@ -669,19 +573,6 @@ func (c *compiler) filter(f Filter, col operand) exp.Expression {
 		return col.Between(goqu.Range(list[0], list[1]))
 	}
 	return c.compare(col, op, val)
-}
-
-// bindable turns booleans into 1 and 0: goqu compiles Eq(true) to IS TRUE
-// and Neq(true) to IS NOT TRUE, which differ from = and != (2 IS TRUE holds,
-// NULL IS NOT TRUE holds).
-func bindable(v any) any {
-	if b, ok := v.(bool); ok {
-		if b {
-			return 1
-		}
-		return 0
-	}
-	return v
 }
 
 // orderExprs builds the order_by terms. An expression that repeats a

@@ -312,15 +312,6 @@ func (v *validator) column(path string, value any, s string, maxPos int) (pos in
 	return pos, true
 }
 
-const anyPos = math.MaxInt
-
-// exprCtx says what an expression may contain where it is used.
-type exprCtx struct {
-	maxPos int    // aliases visible (see validator.column)
-	agg    string // why aggregates are not allowed here; "" when they are
-	names  bool   // a bare select output name is allowed (as the whole expression)
-}
-
 var (
 	inSelect = exprCtx{maxPos: anyPos}
 	inWhere  = exprCtx{maxPos: anyPos, agg: "aggregates are not allowed in where: use having"}
@@ -328,114 +319,6 @@ var (
 	inHaving = exprCtx{maxPos: anyPos, names: true}
 	inWindow = exprCtx{maxPos: anyPos, agg: "aggregates are not allowed in window"}
 )
-
-func inOn(pos int) exprCtx {
-	return exprCtx{maxPos: pos, agg: "aggregates are not allowed in on conditions"}
-}
-
-// expr parses and checks one column field. It returns the parsed expression
-// and whether it is valid.
-func (v *validator) expr(path, src string, c exprCtx) (*expr, bool) {
-	if strings.TrimSpace(src) == "" {
-		v.missing(path, "required")
-		return nil, false
-	}
-	e, err := parseExpr(src)
-	if err != nil {
-		v.add(path, src, "invalid column or expression: %v", err)
-		return nil, false
-	}
-	return e, v.check(path, src, e, c)
-}
-
-// check checks a parsed expression; src is shown in errors.
-func (v *validator) check(path, src string, e *expr, c exprCtx) bool {
-	n := len(v.errs)
-	switch {
-	case e.kind == exName && c.names:
-		v.outputName(path, e.text)
-	case e.kind == exName && identRE.MatchString(src):
-		v.add(path, src, "must be qualified as alias.column")
-	default:
-		v.node(path, src, e, c, false, false)
-	}
-	return len(v.errs) == n
-}
-
-// node checks e and what is below it. inAgg is set inside an aggregate's
-// argument; cond when e is the condition argument of if or case.
-func (v *validator) node(path, src string, e *expr, c exprCtx, inAgg, cond bool) {
-	if cond != (e.kind == exCompare) {
-		if cond {
-			v.add(path, src, "%s: want a comparison (a = b, a > b, a is null, ...) as the condition", e)
-		} else {
-			v.add(path, src, "a comparison is only allowed as the condition of if or case")
-		}
-		return
-	}
-	switch e.kind {
-	case exColumn:
-		v.column(path, src, e.text, c.maxPos)
-	case exName:
-		v.add(path, src, "%s: must be qualified as alias.column (a select output name can only stand alone)", e.text)
-	case exStar:
-		v.add(path, src, `"*" is only allowed in count(*)`)
-	case exParam:
-		if p := v.paramRef(path, e.text); p != nil && p.isList() {
-			v.add(path, src, "the list parameter %q can only be used with op: in or not in", e.text)
-		}
-	case exCompare:
-		for _, a := range e.args {
-			v.node(path, src, a, c, inAgg, false)
-		}
-	case exCall:
-		f, ok := funcs[e.text]
-		switch {
-		case !ok:
-			v.add(path, src, "unknown function %q: want one of %s", e.text, funcNames())
-			return
-		case f.agg && c.agg != "":
-			v.add(path, src, "%s", c.agg)
-			return
-		case f.agg && inAgg:
-			v.add(path, src, "%s: an aggregate cannot contain another aggregate", e)
-			return
-		case e.distinct && e.text != "count":
-			v.add(path, src, "distinct is only allowed in count(distinct ...)")
-			return
-		case len(e.args) < f.min || f.max >= 0 && len(e.args) > f.max:
-			v.add(path, src, "%s takes %s", e.text, argCount(f))
-			return
-		}
-		for i, a := range e.args {
-			if a.kind == exStar && e.text == "count" && !e.distinct {
-				continue
-			}
-			v.node(path, src, a, c, inAgg || f.agg, f.isCondArg(i, len(e.args)))
-		}
-	}
-}
-
-func argCount(f funcInfo) string {
-	switch {
-	case f.min == f.max && f.min == 1:
-		return "one argument"
-	case f.min == f.max:
-		return fmt.Sprintf("%d arguments", f.min)
-	case f.max < 0:
-		return fmt.Sprintf("at least %d arguments", f.min)
-	}
-	return fmt.Sprintf("%d to %d arguments", f.min, f.max)
-}
-
-func funcNames() string {
-	names := make([]string, 0, len(funcs))
-	for n := range funcs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return strings.Join(names, ", ")
-}
 
 // paramRef checks a reference to a run parameter and returns its
 // declaration (nil for the built-in window parameters and on errors).
@@ -490,9 +373,11 @@ func (v *validator) joins() {
 				}
 			}
 		}
+		// An on condition sees the tables before it and its own.
+		on := exprCtx{maxPos: i + 1, agg: "aggregates are not allowed in on conditions"}
 		for k, c := range j.On {
 			cp := fmt.Sprintf("%s.on[%d]", p, k)
-			v.expr(cp+".left", c.Left, inOn(i+1))
+			v.expr(cp+".left", c.Left, on)
 			if !slices.Contains(onOps, strings.TrimSpace(c.Op)) {
 				if c.Op == "" {
 					v.missing(cp+".op", "required: want one of %s", strings.Join(onOps, " "))
@@ -500,7 +385,7 @@ func (v *validator) joins() {
 					v.add(cp+".op", c.Op, "unknown operator: want one of %s", strings.Join(onOps, " "))
 				}
 			}
-			v.expr(cp+".right", c.Right, inOn(i+1))
+			v.expr(cp+".right", c.Right, on)
 		}
 		if typ == joinFull && len(j.On) > 0 {
 			if left, _ := joinKeys(v.d, i); left == "" {
