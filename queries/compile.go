@@ -179,7 +179,7 @@ func (c *compiler) dataset(d *Dataset, diag bool) (*goqu.SelectDataset, []JoinDi
 	full := slices.IndexFunc(d.Joins, func(j Join) bool { return j.normType() == joinFull })
 	var ds *goqu.SelectDataset
 	if full < 0 {
-		ds = c.selectCore(d, diags, -1, "", nil)
+		ds = c.selectCore(d, branch{diags: diags, full: -1})
 		if len(d.GroupBy) > 0 {
 			ds = ds.GroupBy(c.groupBy(d)...)
 		}
@@ -221,8 +221,8 @@ func (c *compiler) dataset(d *Dataset, diag bool) (*goqu.SelectDataset, []JoinDi
 // branch order.
 func (c *compiler) fullJoin(d *Dataset, diags []JoinDiag, full int) *goqu.SelectDataset {
 	key, _ := joinKeys(d, full)
-	left := c.selectCore(d, diags, full, joinLeft, nil)
-	right := c.selectCore(d, diags, full, joinRight, goqu.I(key).IsNull())
+	left := c.selectCore(d, branch{diags: diags, full: full, fullAs: joinLeft})
+	right := c.selectCore(d, branch{diags: diags, full: full, fullAs: joinRight, extra: goqu.I(key).IsNull()})
 	union := left.UnionAll(right)
 	if len(d.OrderBy) == 0 && d.Limit == nil {
 		return union
@@ -230,38 +230,6 @@ func (c *compiler) fullJoin(d *Dataset, diags []JoinDiag, full int) *goqu.Select
 	// An ORDER BY after a UNION may only name result columns, and LIMIT must
 	// apply to the whole union: wrap it as a derived table.
 	return goqu.Dialect(dialectName).From(union.As(fullRowsAlias)).Order(c.orderExprs(d, true)...)
-}
-
-// joinKeys returns, for joins[i], the first column of a table before it
-// (left) and the first column of the joined table (right) that an on
-// condition compares as a whole operand; either is "" when there is none.
-// With using, right is the joined table's first using column and left is "".
-func joinKeys(d *Dataset, i int) (left, right string) {
-	j := d.Joins[i]
-	alias := j.alias()
-	if len(j.Using) > 0 {
-		return "", alias + "." + j.Using[0]
-	}
-	before := map[string]bool{d.From.alias(): true}
-	for _, b := range d.Joins[:i] {
-		before[b.alias()] = true
-	}
-	for _, cond := range j.On {
-		for _, operand := range []string{cond.Left, cond.Right} {
-			e, err := parseExpr(operand)
-			if err != nil || e.kind != exColumn {
-				continue
-			}
-			a, _, _ := splitColumn(e.text)
-			switch {
-			case left == "" && before[a]:
-				left = e.text
-			case right == "" && a == alias:
-				right = e.text
-			}
-		}
-	}
-	return left, right
 }
 
 // diagnosed returns the indexes of the joins that get diagnostics: left
@@ -331,50 +299,26 @@ func grouped(d *Dataset) bool {
 	return false
 }
 
+// branch says how selectCore builds a SELECT: with the hidden diagnostic
+// columns of diags and, in a branch of an emulated full join, with
+// joins[full] built as a join of type fullAs and extra ANDed after the
+// where filters.
+type branch struct {
+	diags  []JoinDiag
+	full   int    // the full join's index; -1 outside an emulated full join
+	fullAs string // joinLeft or joinRight
+	extra  exp.Expression
+}
+
 // selectCore builds SELECT ... FROM ... JOIN ... WHERE ... of the dataset.
-// When override >= 0, joins[override] is built with type overrideType, and
-// extra (if not nil) is ANDed after the where filters.
-func (c *compiler) selectCore(d *Dataset, diags []JoinDiag, override int, overrideType string, extra exp.Expression) *goqu.SelectDataset {
+func (c *compiler) selectCore(d *Dataset, b branch) *goqu.SelectDataset {
 	sel := make([]any, len(d.Select))
 	for i, s := range d.Select {
 		sel[i] = c.selectExpr(s)
 	}
-	sel = append(sel, hiddenColumns(diags, grouped(d), overrideType == joinRight)...)
+	sel = append(sel, hiddenColumns(b.diags, grouped(d), b.fullAs == joinRight)...)
 	ds := goqu.Dialect(dialectName).From(c.tableExpr(d.From)).Select(sel...)
-	for i, j := range d.Joins {
-		typ := j.normType()
-		if i == override {
-			typ = overrideType
-		}
-		t := c.tableExpr(j.table())
-		var cond exp.JoinCondition
-		if len(j.Using) > 0 {
-			cols := make([]any, len(j.Using))
-			for k, u := range j.Using {
-				cols[k] = u
-			}
-			cond = goqu.Using(cols...)
-		} else {
-			on := make([]exp.Expression, len(j.On))
-			for k, cd := range j.On {
-				on[k] = c.compare(c.exprOf(mustParse(cd.Left)), strings.TrimSpace(cd.Op), c.exprOf(mustParse(cd.Right)))
-			}
-			cond = goqu.On(on...)
-		}
-		switch typ {
-		case joinInner:
-			ds = ds.InnerJoin(t, cond)
-		case joinLeft:
-			ds = ds.LeftJoin(t, cond)
-		case joinRight:
-			ds = ds.RightJoin(t, cond)
-		case joinCross:
-			ds = ds.CrossJoin(t)
-		default:
-			// Unreachable after Validate; the dialect refuses to build it.
-			ds = ds.FullOuterJoin(t, cond)
-		}
-	}
+	ds = c.joins(ds, d, b)
 	var where []exp.Expression
 	for _, f := range d.Where {
 		where = append(where, c.filter(f, operandOf(c.exprOf(mustParse(f.Column)))))
@@ -383,8 +327,8 @@ func (c *compiler) selectCore(d *Dataset, diags []JoinDiag, override int, overri
 		w := operandOf(c.exprOf(mustParse(d.Window)))
 		where = append(where, w.Gte(c.windowBound(d, ParamWindowStart)), w.Lt(c.windowBound(d, ParamWindowEnd)))
 	}
-	if extra != nil {
-		where = append(where, extra)
+	if b.extra != nil {
+		where = append(where, b.extra)
 	}
 	if c.probe {
 		where = append(where, goqu.L("FALSE"))
@@ -393,19 +337,6 @@ func (c *compiler) selectCore(d *Dataset, diags []JoinDiag, override int, overri
 		ds = ds.Where(where...)
 	}
 	return ds
-}
-
-// tableExpr returns a table, or another dataset as a derived table.
-func (c *compiler) tableExpr(t Table) exp.Expression {
-	if t.Dataset != "" {
-		i := slices.IndexFunc(c.env.Datasets, func(d Dataset) bool { return d.Name == t.Dataset })
-		sub, _ := c.dataset(&c.env.Datasets[i], false)
-		return sub.As(t.alias())
-	}
-	if t.As == "" || t.As == t.Table {
-		return goqu.T(t.Table)
-	}
-	return goqu.T(t.Table).As(t.As)
 }
 
 func (c *compiler) groupBy(d *Dataset) []any {

@@ -6,35 +6,6 @@ import (
 	"strings"
 )
 
-// UnmarshalText parses the shorthand "users", "users u" or "users AS u"
-// (AS in any case).
-func (t *Table) UnmarshalText(text []byte) error {
-	f := strings.Fields(string(text))
-	switch {
-	case len(f) == 1:
-		*t = Table{Table: f[0]}
-	case len(f) == 2 && !strings.EqualFold(f[1], "as"):
-		*t = Table{Table: f[0], As: f[1]}
-	case len(f) == 3 && strings.EqualFold(f[1], "as"):
-		*t = Table{Table: f[0], As: f[2]}
-	default:
-		return fmt.Errorf("table %q: want \"table\", \"table alias\" or \"table AS alias\"", text)
-	}
-	return nil
-}
-
-// UnmarshalText parses the shorthand "LEFT OP RIGHT": "u.id = p.user_id",
-// "p.published_at >= u.created_at", "p.status = 'published'",
-// "p.views >= :min_views"; the operator is one of = != <> < <= > >=.
-func (c *Condition) UnmarshalText(text []byte) error {
-	left, op, right, err := splitComparison(string(text))
-	if err != nil {
-		return fmt.Errorf("condition %q: want \"alias.column OP alias.column\" with OP one of = != <> < <= > >= (either side may be a 'value', a :parameter or a function call): %v", text, err)
-	}
-	*c = Condition{Left: left, Op: op, Right: right}
-	return nil
-}
-
 // UnmarshalText parses the shorthand "u.name", "u.name AS user_name",
 // "count(p.id) AS posts", "count(*)", or any expression with a name:
 // "lower(u.email) AS email", "count(distinct p.user_id) AS authors". An

@@ -28,39 +28,6 @@ type Dataset struct {
 	Internal bool `yaml:"internal"`
 }
 
-// Table names a table, or another dataset of the same job used as a derived
-// table, and the alias the rest of the dataset uses for it. In YAML it is
-// either a mapping {table: users, as: u} / {dataset: post_stats, as: s} or
-// the shorthand string "users u" / "users AS u" / "users".
-type Table struct {
-	Table   string `yaml:"table"`
-	Dataset string `yaml:"dataset"`
-	As      string `yaml:"as"`
-}
-
-// Join adds one table (or derived dataset) to the dataset. Its on conditions
-// may use the tables before it and itself; using lists columns both sides
-// share instead. A full join is emulated with UNION ALL and supported only in
-// the shapes the package documentation lists.
-type Join struct {
-	Table   string      `yaml:"table"`
-	Dataset string      `yaml:"dataset"`
-	As      string      `yaml:"as"`
-	Type    string      `yaml:"type"`  // inner (default), left, right, full, cross
-	On      []Condition `yaml:"on"`    // ANDed
-	Using   []string    `yaml:"using"` // unqualified column names; instead of on
-}
-
-// Condition compares two operands in a join's on clause. Each operand is a
-// column, a literal ('published', 3), a :parameter or a function call. In
-// YAML it is a mapping {left: u.id, op: "=", right: p.user_id} or the string
-// "u.id = p.user_id" / "p.status = 'published'" / "p.views >= :min_views".
-type Condition struct {
-	Left  string `yaml:"left"`
-	Op    string `yaml:"op"`
-	Right string `yaml:"right"`
-}
-
 // Selection is one selected column or expression. In YAML: "u.name",
 // "u.name AS user_name", "count(p.id) AS posts", "lower(u.email) AS email",
 // or a mapping {column: p.id, agg: count, as: posts}.

@@ -3,62 +3,19 @@ package queries
 import (
 	"fmt"
 	"math"
-	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 )
 
-// maxIdentLen is MySQL's limit for table, column and alias names.
-const maxIdentLen = 64
-
-var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-// Join types after normalisation.
-const (
-	joinInner = "inner"
-	joinLeft  = "left"
-	joinRight = "right"
-	joinFull  = "full"
-	joinCross = "cross"
-)
-
 var (
-	joinTypes  = []string{joinInner, joinLeft, joinRight, joinFull, joinCross}
 	aggregates = []string{"count", "count_distinct", "sum", "min", "max", "avg"}
-	onOps      = []string{"=", "!=", "<>", "<", "<=", ">", ">="}
 	filterOps  = []string{"=", "!=", "<>", "<", "<=", ">", ">=", "in", "not in", "like", "not like", "is null", "is not null", "between"}
 )
 
 // hiddenPrefix starts the names of the columns Compile adds for join
 // diagnostics; output names may not use it.
 const hiddenPrefix = "_joinery_"
-
-// normType returns the join's type in lower case, inner when unset.
-func (j Join) normType() string {
-	if strings.TrimSpace(j.Type) == "" {
-		return joinInner
-	}
-	return strings.ToLower(strings.TrimSpace(j.Type))
-}
-
-// alias returns the name the dataset uses for the table: As, or the table
-// (or dataset) name.
-func (t Table) alias() string {
-	switch {
-	case t.As != "":
-		return t.As
-	case t.Table != "":
-		return t.Table
-	}
-	return t.Dataset
-}
-
-func (j Join) alias() string { return j.table().alias() }
-
-// table returns the join's target as a Table.
-func (j Join) table() Table { return Table{Table: j.Table, Dataset: j.Dataset, As: j.As} }
 
 // normOp lower-cases an operator and collapses inner white space, so that
 // "NOT  IN" reads as "not in".
@@ -91,15 +48,6 @@ func (s Selection) OutputName() string {
 	}
 }
 
-// splitColumn splits a qualified column "alias.column" into its parts.
-func splitColumn(s string) (alias, col string, ok bool) {
-	alias, col, found := strings.Cut(s, ".")
-	if !found || !identRE.MatchString(alias) || !identRE.MatchString(col) {
-		return "", "", false
-	}
-	return alias, col, true
-}
-
 // Scope is what a dataset may refer to besides its own tables: the job's
 // declared parameters, the datasets defined before it in the same job (as
 // derived tables), and whether runs of the job have a window.
@@ -114,15 +62,6 @@ const (
 	ParamWindowStart = "window_start"
 	ParamWindowEnd   = "window_end"
 )
-
-func (s Scope) dataset(name string) *Dataset {
-	for i := range s.Datasets {
-		if s.Datasets[i].Name == name {
-			return &s.Datasets[i]
-		}
-	}
-	return nil
-}
 
 func (s Scope) param(name string) *Param {
 	for i := range s.Params {
@@ -179,139 +118,6 @@ func (d *Dataset) Validate(scope Scope) []error {
 	return v.errs
 }
 
-// ident checks a table name or alias.
-func (v *validator) ident(path, s string, required bool) bool {
-	switch {
-	case s == "":
-		if required {
-			v.missing(path, "required")
-		}
-		return false
-	case !identRE.MatchString(s):
-		v.add(path, s, "invalid name: use letters, digits and underscores, not starting with a digit")
-		return false
-	case len(s) > maxIdentLen:
-		v.add(path, s, "longer than %d characters", maxIdentLen)
-		return false
-	}
-	return true
-}
-
-// tables checks table names, derived datasets and aliases and records the
-// aliases.
-func (v *validator) tables() {
-	where := map[string]string{} // lower-cased alias -> path of its definition
-	define := func(path string, t Table, pos int) {
-		tablePath, value := path+".table", t.Table
-		switch {
-		case t.Table != "" && t.Dataset != "":
-			v.add(path, nil, "give table or dataset, not both")
-		case t.Dataset != "":
-			tablePath, value = path+".dataset", t.Dataset
-			v.derivedTable(tablePath, t)
-		default:
-			v.ident(tablePath, t.Table, true)
-		}
-		if t.As != "" {
-			v.ident(path+".as", t.As, false)
-		}
-		alias, aliasPath := t.alias(), path+".as"
-		if t.As == "" {
-			aliasPath = tablePath
-			if t.Dataset != "" && !identRE.MatchString(t.Dataset) {
-				v.add(aliasPath, t.Dataset, "this dataset name is not a valid alias: set as:")
-				return
-			}
-		}
-		if !identRE.MatchString(alias) {
-			return // reported above
-		}
-		if t.As != "" {
-			value = t.As
-		}
-		// The alias is registered even when the table name is wrong, so
-		// that its uses do not each report a second error.
-		key := strings.ToLower(alias)
-		if prev, dup := where[key]; dup {
-			v.add(aliasPath, value, "duplicate alias (%s uses it): set as: to a unique alias", prev)
-			return
-		}
-		where[key] = path
-		v.aliases[alias] = pos
-		if ds := v.scope.dataset(t.Dataset); ds != nil && t.Dataset != v.d.Name {
-			cols := map[string]bool{}
-			for _, s := range ds.Select {
-				cols[strings.ToLower(s.OutputName())] = true
-			}
-			v.derived[alias] = cols
-		}
-	}
-	define("from", v.d.From, 0)
-	for i, j := range v.d.Joins {
-		define(fmt.Sprintf("joins[%d]", i), j.table(), i+1)
-	}
-}
-
-// derivedTable checks a reference to another dataset of the job.
-func (v *validator) derivedTable(path string, t Table) {
-	switch {
-	case t.Dataset == v.d.Name:
-		v.add(path, t.Dataset, "a dataset cannot use itself as a derived table")
-	case v.scope.dataset(t.Dataset) == nil:
-		names := make([]string, len(v.scope.Datasets))
-		for i, d := range v.scope.Datasets {
-			names[i] = d.Name
-		}
-		known := "none"
-		if len(names) > 0 {
-			known = strings.Join(names, ", ")
-		}
-		v.add(path, t.Dataset, "unknown dataset: a dataset can use the datasets defined before it in the same job (before it: %s)", known)
-	}
-}
-
-func (v *validator) knownAliases() string {
-	names := make([]string, 0, len(v.aliases))
-	for a := range v.aliases {
-		names = append(names, a)
-	}
-	sort.Strings(names)
-	if len(names) == 0 {
-		return "none defined"
-	}
-	return "known: " + strings.Join(names, ", ")
-}
-
-// column checks a qualified column reference and returns its alias's
-// position (see validator.aliases). maxPos limits which aliases are visible:
-// an on condition of joins[i] sees positions up to i+1. value is what the
-// error shows: the column, or the expression it is part of.
-func (v *validator) column(path string, value any, s string, maxPos int) (pos int, ok bool) {
-	alias, col, ok := splitColumn(s)
-	if !ok {
-		v.add(path, value, "invalid column: want alias.column with letters, digits and underscores")
-		return 0, false
-	}
-	if len(alias) > maxIdentLen || len(col) > maxIdentLen {
-		v.add(path, value, "name longer than %d characters", maxIdentLen)
-		return 0, false
-	}
-	pos, defined := v.aliases[alias]
-	switch {
-	case !defined:
-		v.add(path, value, "unknown alias %q (%s)", alias, v.knownAliases())
-		return 0, false
-	case pos > maxPos:
-		v.add(path, value, "alias %q is joined later: an on condition can only use the tables joined before it and its own", alias)
-		return 0, false
-	}
-	if cols, ok := v.derived[alias]; ok && !cols[strings.ToLower(col)] {
-		v.add(path, value, "the derived dataset %s has no output column %q", alias, col)
-		return 0, false
-	}
-	return pos, true
-}
-
 var (
 	inSelect = exprCtx{maxPos: anyPos}
 	inWhere  = exprCtx{maxPos: anyPos, agg: "aggregates are not allowed in where: use having"}
@@ -338,61 +144,6 @@ func (v *validator) paramRef(path, name string) *Param {
 		v.add(path, name, "unknown parameter (declared: %s)", strings.Join(names, ", "))
 	}
 	return p
-}
-
-func (v *validator) joins() {
-	for i, j := range v.d.Joins {
-		p := fmt.Sprintf("joins[%d]", i)
-		typ := j.normType()
-		if !slices.Contains(joinTypes, typ) {
-			v.add(p+".type", j.Type, "unknown join type: want one of %s", strings.Join(joinTypes, ", "))
-		}
-		switch {
-		case typ == joinFull && v.full >= 0:
-			v.add(p+".type", j.Type, "only one full join per dataset is supported (joins[%d] is full)", v.full)
-		case typ == joinFull:
-			v.full = i
-		case typ == joinRight && v.full >= 0:
-			v.add(p+".type", j.Type, "a right join after a full join is not supported: the full join is emulated with UNION ALL, which only inner, left and cross joins after it distribute over")
-		}
-		switch {
-		case typ == joinCross && (len(j.On) > 0 || len(j.Using) > 0):
-			v.add(p+".on", nil, "a cross join takes no on conditions")
-		case len(j.On) > 0 && len(j.Using) > 0:
-			v.add(p+".using", nil, "give on or using, not both")
-		case typ == joinFull && len(j.Using) > 0:
-			v.add(p+".using", nil, "a full join needs on conditions: using cannot be emulated (write on: a.col = b.col)")
-		case typ != joinCross && len(j.On) == 0 && len(j.Using) == 0:
-			v.missing(p+".on", "required for %s joins (use type: cross for a cartesian product)", typ)
-		}
-		for k, col := range j.Using {
-			up := fmt.Sprintf("%s.using[%d]", p, k)
-			if v.ident(up, col, true) {
-				if cols, ok := v.derived[j.alias()]; ok && !cols[strings.ToLower(col)] {
-					v.add(up, col, "the derived dataset %s has no output column %q", j.alias(), col)
-				}
-			}
-		}
-		// An on condition sees the tables before it and its own.
-		on := exprCtx{maxPos: i + 1, agg: "aggregates are not allowed in on conditions"}
-		for k, c := range j.On {
-			cp := fmt.Sprintf("%s.on[%d]", p, k)
-			v.expr(cp+".left", c.Left, on)
-			if !slices.Contains(onOps, strings.TrimSpace(c.Op)) {
-				if c.Op == "" {
-					v.missing(cp+".op", "required: want one of %s", strings.Join(onOps, " "))
-				} else {
-					v.add(cp+".op", c.Op, "unknown operator: want one of %s", strings.Join(onOps, " "))
-				}
-			}
-			v.expr(cp+".right", c.Right, on)
-		}
-		if typ == joinFull && len(j.On) > 0 {
-			if left, _ := joinKeys(v.d, i); left == "" {
-				v.add(p+".on", nil, "a full join needs an on condition that uses a column of a table before it, as a whole operand (e.g. u.id = %s.id)", j.alias())
-			}
-		}
-	}
 }
 
 // selects checks the select list and records the output names.

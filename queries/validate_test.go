@@ -326,7 +326,7 @@ func TestOutputName(t *testing.T) {
 // goqu without the emulation is a build error, not SQL.
 func TestDialectRejectsFullJoin(t *testing.T) {
 	d := fullDataset()
-	_, _, err := (&compiler{}).selectCore(&d, nil, -1, "", nil).Prepared(true).ToSQL()
+	_, _, err := (&compiler{}).selectCore(&d, branch{full: -1}).Prepared(true).ToSQL()
 	if err == nil || !strings.Contains(err.Error(), "FullOuterJoinType") {
 		t.Errorf("got %v, want an unsupported join type error", err)
 	}
