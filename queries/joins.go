@@ -164,6 +164,8 @@ func (v *validator) tables() {
 	}
 }
 
+// joins checks each join's type and its on conditions or using columns.
+// What a full join allows is checked by fullJoin.
 func (v *validator) joins() {
 	for i, j := range v.d.Joins {
 		p := fmt.Sprintf("joins[%d]", i)
@@ -172,20 +174,10 @@ func (v *validator) joins() {
 			v.add(p+".type", j.Type, "unknown join type: want one of %s", strings.Join(joinTypes, ", "))
 		}
 		switch {
-		case typ == joinFull && v.full >= 0:
-			v.add(p+".type", j.Type, "only one full join per dataset is supported (joins[%d] is full)", v.full)
-		case typ == joinFull:
-			v.full = i
-		case typ == joinRight && v.full >= 0:
-			v.add(p+".type", j.Type, "a right join after a full join is not supported: the full join is emulated with UNION ALL, which only inner, left and cross joins after it distribute over")
-		}
-		switch {
 		case typ == joinCross && (len(j.On) > 0 || len(j.Using) > 0):
 			v.add(p+".on", nil, "a cross join takes no on conditions")
 		case len(j.On) > 0 && len(j.Using) > 0:
 			v.add(p+".using", nil, "give on or using, not both")
-		case typ == joinFull && len(j.Using) > 0:
-			v.add(p+".using", nil, "a full join needs on conditions: using cannot be emulated (write on: a.col = b.col)")
 		case typ != joinCross && len(j.On) == 0 && len(j.Using) == 0:
 			v.missing(p+".on", "required for %s joins (use type: cross for a cartesian product)", typ)
 		}
@@ -208,11 +200,6 @@ func (v *validator) joins() {
 				}
 			}
 			v.expr(cp+".right", c.Right, on)
-		}
-		if typ == joinFull && len(j.On) > 0 {
-			if left, _ := joinKeys(v.d, i); left == "" {
-				v.add(p+".on", nil, "a full join needs an on condition that uses a column of a table before it, as a whole operand (e.g. u.id = %s.id)", j.alias())
-			}
 		}
 	}
 }

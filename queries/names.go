@@ -84,3 +84,13 @@ func (v *validator) column(path string, value any, s string, maxPos int) (pos in
 	}
 	return pos, true
 }
+
+// normOp lower-cases an operator and collapses inner white space, so that
+// "NOT  IN" reads as "not in".
+func normOp(op string) string {
+	return strings.Join(strings.Fields(strings.ToLower(op)), " ")
+}
+
+// normWord lower-cases a keyword of the configuration (an aggregate, a
+// direction, on_fail) and trims it.
+func normWord(s string) string { return strings.ToLower(strings.TrimSpace(s)) }

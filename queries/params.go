@@ -11,6 +11,10 @@ import (
 	"github.com/joinery/joinery/internal/localtime"
 )
 
+// Parameters: their declarations in a job (type, default, required), the
+// values given for a run, checked against their types, references to them
+// (:name in an expression, param: in a filter) and their binding.
+
 // Param declares a named run parameter of a job. In YAML, under a job's
 // params mapping: {type: int, default: 10, required: false}, or just the type
 // as a string ("date"). Values come from --param name=value on the command
@@ -254,4 +258,91 @@ func CheckParams(decl []Param, loc *time.Location) (map[string]any, error) {
 // zeroText is a zero value of each parameter type, as --param would give it.
 var zeroText = map[string]string{
 	"string": "", "int": "0", "decimal": "0", "bool": "false", "date": "1970-01-01", "datetime": "1970-01-01 00:00",
+}
+
+// param returns the declaration of the scope's parameter name, or nil.
+func (s Scope) param(name string) *Param {
+	for i := range s.Params {
+		if s.Params[i].Name == name {
+			return &s.Params[i]
+		}
+	}
+	return nil
+}
+
+// paramRef checks a reference to a run parameter and returns its
+// declaration (nil for the built-in window parameters and on errors).
+func (v *validator) paramRef(path, name string) *Param {
+	if name == ParamWindowStart || name == ParamWindowEnd {
+		if !v.scope.Window {
+			v.add(path, name, "the job has no window: set the job's window (previous_day, previous_week, previous_month or last Nh) to use it")
+		}
+		return nil
+	}
+	p := v.scope.param(name)
+	if p == nil {
+		names := []string{ParamWindowStart, ParamWindowEnd}
+		for _, p := range v.scope.Params {
+			names = append(names, p.Name)
+		}
+		v.add(path, name, "unknown parameter (declared: %s)", strings.Join(names, ", "))
+	}
+	return p
+}
+
+// param returns the bound value of a run parameter: the window bounds and
+// datetime values as DATETIME text in the database's zone, booleans as 1/0.
+func (c *compiler) param(name string) any {
+	var v any
+	switch name {
+	case ParamWindowStart:
+		v = c.env.Window.Start
+	case ParamWindowEnd:
+		v = c.env.Window.End
+	default:
+		v = c.env.Params[name]
+	}
+	if c.label {
+		if name == ParamWindowStart || name == ParamWindowEnd {
+			return labelMark + name
+		}
+		return labelMark + "param " + name
+	}
+	return c.bound(v)
+}
+
+// paramList returns the bound values of a list parameter, never empty.
+func (c *compiler) paramList(name string) []any {
+	list, _ := c.env.Params[name].([]any)
+	if len(list) == 0 {
+		list = []any{nil} // IN (NULL) matches nothing, like NOT IN (NULL)
+	}
+	out := make([]any, len(list))
+	for i, v := range list {
+		out[i] = c.bound(v)
+		if c.label {
+			out[i] = fmt.Sprintf("%sparam %s[%d]", labelMark, name, i)
+		}
+	}
+	return out
+}
+
+func (c *compiler) bound(v any) any {
+	if t, ok := v.(time.Time); ok {
+		loc := c.env.Location
+		if loc == nil {
+			loc = time.UTC
+		}
+		return FormatDateTime(t.In(loc))
+	}
+	return bindable(v)
+}
+
+// FormatDateTime writes t's wall clock as MySQL DATETIME text, with
+// microseconds only when there are any.
+func FormatDateTime(t time.Time) string {
+	if t.Nanosecond() != 0 {
+		return t.Format("2006-01-02 15:04:05.999999")
+	}
+	return t.Format("2006-01-02 15:04:05")
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+
+	"github.com/doug-martin/goqu/v9"
 )
 
 // A DATETIME column holds wall clocks: the window bounds are compared with
@@ -162,4 +164,13 @@ func TimeUses(d *Dataset, params []Param) []TimeUse {
 		}
 	}
 	return out
+}
+
+// readNoRow adds WHERE FALSE to a SELECT of a probe: the query reads no
+// row but has the result columns' types.
+func (c *compiler) readNoRow(ds *goqu.SelectDataset) *goqu.SelectDataset {
+	if !c.probe {
+		return ds
+	}
+	return ds.Where(goqu.L("FALSE"))
 }
