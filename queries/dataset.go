@@ -104,8 +104,9 @@ type Query struct {
 	// for a literal of the configuration (a value, a limit).
 	ArgNames []string
 	// Columns are the names of the result columns, in order: the output
-	// names of the select list (see Selection.OutputName), which are also the
-	// names the server reports for them.
+	// names of the select list (as, else the column's name, or <agg>_<column>
+	// for an aggregate of a column), which are also the names the server
+	// reports for them.
 	Columns []string
 	// Joins are the outer joins diagnosed (Env.Diagnostics). The result has
 	// three hidden columns per join after Columns, in this order: matched,

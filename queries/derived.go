@@ -50,7 +50,7 @@ func (v *validator) derivedColumns(alias string, t Table) {
 	}
 	cols := map[string]bool{}
 	for _, s := range ds.Select {
-		cols[strings.ToLower(s.OutputName())] = true
+		cols[strings.ToLower(s.outputName())] = true
 	}
 	v.derived[alias] = cols
 }

@@ -237,14 +237,14 @@ func (c *compiler) hiddenColumns(ds *goqu.SelectDataset, d *Dataset, b branch) *
 			if grouped {
 				col = goqu.SUM(goqu.L("?", cond))
 			}
-			out = append(out, col.As(HiddenColumn(i, k)))
+			out = append(out, col.As(hiddenName(i, k)))
 		}
 	}
 	return ds.SelectAppend(out...)
 }
 
-// HiddenColumn names the k-th diagnostic column (0 matched, 1
+// hiddenName names the k-th diagnostic column (0 matched, 1
 // left_unmatched, 2 right_unmatched) of the i-th diagnosed join.
-func HiddenColumn(i, k int) string {
+func hiddenName(i, k int) string {
 	return hiddenPrefix + strconv.Itoa(i) + "_" + [...]string{statMatched, statLeftUnmatched, statRightUnmatched}[k]
 }

@@ -192,7 +192,7 @@ func (c *compiler) havingOperand(sel []Selection, f Filter) operand {
 	e := mustParse(f.Column)
 	if e.kind == exName {
 		for _, s := range sel {
-			if strings.EqualFold(s.OutputName(), e.text) {
+			if strings.EqualFold(s.outputName(), e.text) {
 				se, _ := selectionExpr(s)
 				return operandOf(c.exprOf(se))
 			}

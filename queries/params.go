@@ -57,7 +57,7 @@ func ValidateParam(p Param, loc *time.Location) []error {
 	if !identRE.MatchString(p.Name) || len(p.Name) > maxIdentLen {
 		add("", p.Name, "invalid parameter name: use letters, digits and underscores, not starting with a digit")
 	}
-	if p.Name == ParamWindowStart || p.Name == ParamWindowEnd {
+	if p.Name == paramWindowStart || p.Name == paramWindowEnd {
 		add("", p.Name, "reserved: the run's window provides it")
 	}
 	list := p.isList()
@@ -69,7 +69,7 @@ func ValidateParam(p Param, loc *time.Location) []error {
 	case p.Default != nil && p.Required:
 		add("required", true, "a required parameter has no default")
 	case p.Default != nil:
-		if _, err := p.FromConfig(p.Default, loc); err != nil {
+		if _, err := p.fromConfig(p.Default, loc); err != nil {
 			add("default", p.Default, "%v", err)
 		}
 	case !p.Required:
@@ -80,9 +80,9 @@ func ValidateParam(p Param, loc *time.Location) []error {
 	return errs
 }
 
-// FromConfig converts a default value decoded from YAML (a scalar, or a
+// fromConfig converts a default value decoded from YAML (a scalar, or a
 // list for list parameters) into the parameter's type.
-func (p Param) FromConfig(v any, loc *time.Location) (any, error) {
+func (p Param) fromConfig(v any, loc *time.Location) (any, error) {
 	if !p.isList() {
 		if _, ok := v.([]any); ok {
 			return nil, fmt.Errorf("want a single %s, got a list", p.Type)
@@ -91,14 +91,14 @@ func (p Param) FromConfig(v any, loc *time.Location) (any, error) {
 	}
 	items, ok := v.([]any)
 	if !ok {
-		return p.Parse(fmt.Sprint(v), loc)
+		return p.parse(fmt.Sprint(v), loc)
 	}
 	return p.parseList(items, loc)
 }
 
-// Parse converts a value given on the command line: for a list parameter
+// parse converts a value given on the command line: for a list parameter
 // the values are separated by commas (1,2,3).
-func (p Param) Parse(s string, loc *time.Location) (any, error) {
+func (p Param) parse(s string, loc *time.Location) (any, error) {
 	if !p.isList() {
 		return parseParamValue(p.Type, s, loc)
 	}
@@ -212,13 +212,13 @@ func ResolveParams(decl []Param, given map[string]string, loc *time.Location) (m
 		s, ok := given[p.Name]
 		switch {
 		case ok:
-			v, err := p.Parse(s, loc)
+			v, err := p.parse(s, loc)
 			if err != nil {
 				return nil, fmt.Errorf("parameter %s (%s): %w", p.Name, p.Type, err)
 			}
 			out[p.Name] = v
 		case p.Default != nil:
-			v, err := p.FromConfig(p.Default, loc)
+			v, err := p.fromConfig(p.Default, loc)
 			if err != nil {
 				return nil, fmt.Errorf("parameter %s: default: %w", p.Name, err)
 			}
@@ -273,7 +273,7 @@ func (s Scope) param(name string) *Param {
 // paramRef checks a reference to a run parameter and returns its
 // declaration (nil for the built-in window parameters and on errors).
 func (v *validator) paramRef(path, name string) *Param {
-	if name == ParamWindowStart || name == ParamWindowEnd {
+	if name == paramWindowStart || name == paramWindowEnd {
 		if !v.scope.Window {
 			v.add(path, name, "the job has no window: set the job's window (previous_day, previous_week, previous_month or last Nh) to use it")
 		}
@@ -281,7 +281,7 @@ func (v *validator) paramRef(path, name string) *Param {
 	}
 	p := v.scope.param(name)
 	if p == nil {
-		names := []string{ParamWindowStart, ParamWindowEnd}
+		names := []string{paramWindowStart, paramWindowEnd}
 		for _, p := range v.scope.Params {
 			names = append(names, p.Name)
 		}
@@ -295,15 +295,15 @@ func (v *validator) paramRef(path, name string) *Param {
 func (c *compiler) param(name string) any {
 	var v any
 	switch name {
-	case ParamWindowStart:
+	case paramWindowStart:
 		v = c.env.Window.Start
-	case ParamWindowEnd:
+	case paramWindowEnd:
 		v = c.env.Window.End
 	default:
 		v = c.env.Params[name]
 	}
 	if c.label {
-		if name == ParamWindowStart || name == ParamWindowEnd {
+		if name == paramWindowStart || name == paramWindowEnd {
 			return labelMark + name
 		}
 		return labelMark + "param " + name
@@ -333,14 +333,14 @@ func (c *compiler) bound(v any) any {
 		if loc == nil {
 			loc = time.UTC
 		}
-		return FormatDateTime(t.In(loc))
+		return formatDateTime(t.In(loc))
 	}
 	return bindable(v)
 }
 
-// FormatDateTime writes t's wall clock as MySQL DATETIME text, with
+// formatDateTime writes t's wall clock as MySQL DATETIME text, with
 // microseconds only when there are any.
-func FormatDateTime(t time.Time) string {
+func formatDateTime(t time.Time) string {
 	if t.Nanosecond() != 0 {
 		return t.Format("2006-01-02 15:04:05.999999")
 	}

@@ -78,7 +78,7 @@ type TimeUse struct {
 // conditions and comparisons (inside if and case) with one on one side.
 func TimeUses(d *Dataset, params []Param) []TimeUse {
 	timeParam := func(name string) bool {
-		if name == ParamWindowStart || name == ParamWindowEnd {
+		if name == paramWindowStart || name == paramWindowEnd {
 			return true
 		}
 		i := slices.IndexFunc(params, func(p Param) bool { return p.Name == name })

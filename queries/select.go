@@ -67,11 +67,11 @@ func splitAs(src string) (string, string, error) {
 // aggregates are the values of the agg field.
 var aggregates = []string{"count", "count_distinct", "sum", "min", "max", "avg"}
 
-// OutputName returns the name of the column this selection produces: As when
+// outputName returns the name of the column this selection produces: As when
 // set; otherwise the column name for a plain column, or <agg>_<column> for an
 // aggregate of a column (just the aggregate's name for count(*)). An
 // expression has no name of its own and needs As (Validate says so).
-func (s Selection) OutputName() string {
+func (s Selection) outputName() string {
 	if s.As != "" {
 		return s.As
 	}
@@ -95,7 +95,7 @@ func (s Selection) OutputName() string {
 func outputNames(sel []Selection) []string {
 	out := make([]string, len(sel))
 	for i, s := range sel {
-		out[i] = s.OutputName()
+		out[i] = s.outputName()
 	}
 	return out
 }
@@ -128,7 +128,7 @@ func selectedAs(sel []Selection, e *expr) (string, bool) {
 	want := e.String()
 	for _, s := range sel {
 		if se, err := selectionExpr(s); err == nil && se.String() == want {
-			return s.OutputName(), true
+			return s.outputName(), true
 		}
 	}
 	return "", false
@@ -160,7 +160,7 @@ func (v *validator) selects() {
 		if s.As != "" && !v.ident(p+".as", s.As, false) {
 			continue
 		}
-		name := s.OutputName()
+		name := s.outputName()
 		if !identRE.MatchString(name) {
 			continue // the column error has been reported
 		}
@@ -225,7 +225,7 @@ func (c *compiler) selectList(ds *goqu.SelectDataset, d *Dataset) *goqu.SelectDa
 		if e.kind == exColumn && s.As == "" {
 			sel[i] = x
 		} else {
-			sel[i] = x.(exp.Aliaseable).As(s.OutputName())
+			sel[i] = x.(exp.Aliaseable).As(s.outputName())
 		}
 	}
 	return ds.Select(sel...)

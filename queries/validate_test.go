@@ -316,7 +316,7 @@ func TestOutputName(t *testing.T) {
 		{Selection{Column: "p.id", Agg: "max", As: "last"}, "last"},
 	}
 	for _, tt := range tests {
-		if got := tt.s.OutputName(); got != tt.want {
+		if got := tt.s.outputName(); got != tt.want {
 			t.Errorf("%+v: got %s, want %s", tt.s, got, tt.want)
 		}
 	}

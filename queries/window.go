@@ -19,8 +19,8 @@ type Window struct {
 
 // The built-in parameters of a run with a window: its start and end.
 const (
-	ParamWindowStart = "window_start"
-	ParamWindowEnd   = "window_end"
+	paramWindowStart = "window_start"
+	paramWindowEnd   = "window_end"
 )
 
 // window checks the column the run's window filters on.
@@ -41,7 +41,7 @@ func (c *compiler) window(ds *goqu.SelectDataset, d *Dataset) *goqu.SelectDatase
 		return ds
 	}
 	w := operandOf(c.exprOf(mustParse(d.Window)))
-	return ds.Where(w.Gte(c.windowBound(d, ParamWindowStart)), w.Lt(c.windowBound(d, ParamWindowEnd)))
+	return ds.Where(w.Gte(c.windowBound(d, paramWindowStart)), w.Lt(c.windowBound(d, paramWindowEnd)))
 }
 
 // windowBound is param for a bound of d's own window: a wall clock in UTC
@@ -54,8 +54,8 @@ func (c *compiler) windowBound(d *Dataset, name string) any {
 		return labelMark + name + " (UTC: the window is a TIMESTAMP)"
 	}
 	t := c.env.Window.Start
-	if name == ParamWindowEnd {
+	if name == paramWindowEnd {
 		t = c.env.Window.End
 	}
-	return FormatDateTime(t.UTC())
+	return formatDateTime(t.UTC())
 }
