@@ -176,13 +176,14 @@ func Compile(d *Dataset, env Env) (Query, error) {
 	if errs := d.Validate(env.scope(d)); len(errs) > 0 {
 		return Query{}, errors.Join(errs...)
 	}
-	q, err := (&compiler{env: env}).query(d)
+	c := &compiler{env: env}
+	q, err := c.query(d)
 	if err != nil {
 		return Query{}, err
 	}
 	// The same query once more with every bound value replaced by a label:
 	// the arguments come out in the same order and name themselves.
-	labelled, err := (&compiler{env: env, label: true}).query(d)
+	labelled, err := (&compiler{env: env, label: true, parsed: c.parsed}).query(d)
 	if err != nil {
 		return Query{}, err
 	}
@@ -210,6 +211,9 @@ type compiler struct {
 	label bool
 	// probe makes every SELECT read no row (probe.go).
 	probe bool
+	// parsed holds the expressions parsed so far, by source text (see
+	// compiler.parse).
+	parsed map[string]*expr
 }
 
 func (c *compiler) query(d *Dataset) (Query, error) {

@@ -219,7 +219,7 @@ func (c *compiler) hiddenColumns(ds *goqu.SelectDataset, d *Dataset, b branch) *
 		return ds
 	}
 	var out []any
-	grouped, rightBranch := grouped(d), b.fullAs == joinRight
+	grouped, rightBranch := c.grouped(d), b.fullAs == joinRight
 	zero, one := goqu.L("0"), goqu.L("1")
 	for i, j := range b.diags {
 		k := goqu.I(j.Key)

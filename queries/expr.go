@@ -459,12 +459,22 @@ func (v *validator) node(path, src string, e *expr, c exprCtx, inAgg, cond bool)
 
 // Compiling.
 
-// mustParse parses an expression that Validate has accepted.
-func mustParse(s string) *expr {
-	e, err := parseExpr(s)
-	if err != nil {
-		panic(fmt.Sprintf("queries: validated expression %q does not parse: %v", s, err))
+// parse parses an expression that Validate has accepted. The trees are
+// kept by source text for the compiler's lifetime: the two compiles of
+// Compile, and the lookups of group_by and order_by terms among the select
+// entries, parse each expression once. Nothing changes a tree once parsed.
+func (c *compiler) parse(src string) *expr {
+	if e, ok := c.parsed[src]; ok {
+		return e
 	}
+	e, err := parseExpr(src)
+	if err != nil {
+		panic(fmt.Sprintf("queries: validated expression %q does not parse: %v", src, err))
+	}
+	if c.parsed == nil {
+		c.parsed = map[string]*expr{}
+	}
+	c.parsed[src] = e
 	return e
 }
 

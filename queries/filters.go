@@ -167,7 +167,7 @@ func (c *compiler) where(ds *goqu.SelectDataset, d *Dataset) *goqu.SelectDataset
 	}
 	where := make([]exp.Expression, len(d.Where))
 	for i, f := range d.Where {
-		where[i] = c.filter(f, operandOf(c.exprOf(mustParse(f.Column))))
+		where[i] = c.filter(f, operandOf(c.exprOf(c.parse(f.Column))))
 	}
 	return ds.Where(where...)
 }
@@ -186,15 +186,13 @@ func (c *compiler) having(ds *goqu.SelectDataset, d *Dataset) *goqu.SelectDatase
 // column name could silently mean the column.
 func (c *compiler) havingOperand(sel []Selection, f Filter) operand {
 	if f.Agg != "" {
-		e, _ := aggExprOf(f.Agg, f.Column)
-		return operandOf(c.exprOf(e))
+		return operandOf(c.exprOf(c.selection(Selection{Column: f.Column, Agg: f.Agg})))
 	}
-	e := mustParse(f.Column)
+	e := c.parse(f.Column)
 	if e.kind == exName {
 		for _, s := range sel {
 			if strings.EqualFold(s.outputName(), e.text) {
-				se, _ := selectionExpr(s)
-				return operandOf(c.exprOf(se))
+				return operandOf(c.exprOf(c.selection(s)))
 			}
 		}
 	}

@@ -69,7 +69,7 @@ func (v *validator) fullJoin() {
 		if e == nil || e.kind == exName {
 			continue
 		}
-		if _, ok := selectedAs(v.d.Select, e); !ok {
+		if _, ok := selectedAs(v.d.Select, e, parseSelection); !ok {
 			v.add(fmt.Sprintf("order_by[%d].column", i), v.d.OrderBy[i].Column, "with a full join, order_by must name a selected column (add it to select)")
 		}
 	}

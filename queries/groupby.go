@@ -43,16 +43,8 @@ func (v *validator) groupBy() {
 }
 
 // grouped reports whether the dataset aggregates.
-func grouped(d *Dataset) bool {
-	if len(d.GroupBy) > 0 {
-		return true
-	}
-	for _, s := range d.Select {
-		if e, err := selectionExpr(s); err == nil && e.hasAggregate() {
-			return true
-		}
-	}
-	return false
+func (c *compiler) grouped(d *Dataset) bool {
+	return len(d.GroupBy) > 0 || slices.ContainsFunc(d.Select, func(s Selection) bool { return c.selection(s).hasAggregate() })
 }
 
 // groupBy adds the group_by terms to ds. An expression that repeats a
@@ -65,13 +57,13 @@ func (c *compiler) groupBy(ds *goqu.SelectDataset, d *Dataset) *goqu.SelectDatas
 	}
 	out := make([]any, len(d.GroupBy))
 	for i, g := range d.GroupBy {
-		e := mustParse(g)
+		e := c.parse(g)
 		out[i] = c.exprOf(e)
 		if e.kind == exColumn {
 			continue
 		}
 		for k, s := range d.Select {
-			if se, err := selectionExpr(s); err == nil && se.String() == e.String() {
+			if c.selection(s).String() == e.String() {
 				out[i] = goqu.L(strconv.Itoa(k + 1))
 				break
 			}

@@ -266,7 +266,7 @@ func (c *compiler) joins(ds *goqu.SelectDataset, d *Dataset, b branch) *goqu.Sel
 		} else {
 			on := make([]exp.Expression, len(j.On))
 			for k, cd := range j.On {
-				on[k] = c.compare(c.exprOf(mustParse(cd.Left)), strings.TrimSpace(cd.Op), c.exprOf(mustParse(cd.Right)))
+				on[k] = c.compare(c.exprOf(c.parse(cd.Left)), strings.TrimSpace(cd.Op), c.exprOf(c.parse(cd.Right)))
 			}
 			cond = goqu.On(on...)
 		}

@@ -68,10 +68,10 @@ func (v *validator) limit() {
 func (c *compiler) orderBy(ds *goqu.SelectDataset, d *Dataset, derived bool) *goqu.SelectDataset {
 	out := make([]exp.OrderedExpression, len(d.OrderBy))
 	for i, o := range d.OrderBy {
-		e := mustParse(o.Column)
+		e := c.parse(o.Column)
 		x := c.exprOf(e)
 		if e.kind != exName && (derived || e.kind != exColumn) {
-			if as, ok := selectedAs(d.Select, e); ok {
+			if as, ok := selectedAs(d.Select, e, c.selection); ok {
 				x = goqu.I(as)
 			}
 		}

@@ -123,15 +123,23 @@ func aggExprOf(agg, column string) (*expr, error) {
 }
 
 // selectedAs returns the output name of the selection that e repeats: a
-// plain column selected as is, or the same expression.
-func selectedAs(sel []Selection, e *expr) (string, bool) {
+// plain column selected as is, or the same expression. exprOf gives a
+// selection's expression, nil when it has none.
+func selectedAs(sel []Selection, e *expr, exprOf func(Selection) *expr) (string, bool) {
 	want := e.String()
 	for _, s := range sel {
-		if se, err := selectionExpr(s); err == nil && se.String() == want {
+		if se := exprOf(s); se != nil && se.String() == want {
 			return s.outputName(), true
 		}
 	}
 	return "", false
+}
+
+// parseSelection is selectionExpr for selectedAs: nil when s does not
+// parse.
+func parseSelection(s Selection) *expr {
+	e, _ := selectionExpr(s)
+	return e
 }
 
 // isAggOfColumn reports whether e is agg(alias.column) or count(*), which
@@ -214,13 +222,34 @@ func (v *validator) aggregate(p, rawAgg, column string, c exprCtx) (*expr, bool)
 	return e, v.check(p+".column", column, e, c)
 }
 
+// selection is selectionExpr for a validated selection, parsed once (see
+// compiler.parse).
+func (c *compiler) selection(s Selection) *expr {
+	if s.Agg == "" {
+		return c.parse(s.Column)
+	}
+	key := "\x00" + s.Agg + "\x00" + s.Column // never the source of an expression
+	if e, ok := c.parsed[key]; ok {
+		return e
+	}
+	e, err := aggExprOf(s.Agg, s.Column)
+	if err != nil {
+		panic(fmt.Sprintf("queries: validated aggregate %s(%s) does not parse: %v", s.Agg, s.Column, err))
+	}
+	if c.parsed == nil {
+		c.parsed = map[string]*expr{}
+	}
+	c.parsed[key] = e
+	return e
+}
+
 // selectList adds the select list to ds. Everything but a plain column
 // selected as itself is named, so that headers do not depend on how the
 // server prints an expression.
 func (c *compiler) selectList(ds *goqu.SelectDataset, d *Dataset) *goqu.SelectDataset {
 	sel := make([]any, len(d.Select))
 	for i, s := range d.Select {
-		e, _ := selectionExpr(s)
+		e := c.selection(s)
 		x := c.exprOf(e)
 		if e.kind == exColumn && s.As == "" {
 			sel[i] = x

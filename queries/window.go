@@ -40,7 +40,7 @@ func (c *compiler) window(ds *goqu.SelectDataset, d *Dataset) *goqu.SelectDatase
 	if d.Window == "" {
 		return ds
 	}
-	w := operandOf(c.exprOf(mustParse(d.Window)))
+	w := operandOf(c.exprOf(c.parse(d.Window)))
 	return ds.Where(w.Gte(c.windowBound(d, paramWindowStart)), w.Lt(c.windowBound(d, paramWindowEnd)))
 }
 
