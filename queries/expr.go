@@ -464,17 +464,22 @@ func (v *validator) node(path, src string, e *expr, c exprCtx, inAgg, cond bool)
 // Compile, and the lookups of group_by and order_by terms among the select
 // entries, parse each expression once. Nothing changes a tree once parsed.
 func (c *compiler) parse(src string) *expr {
-	if e, ok := c.parsed[src]; ok {
+	return c.memo(src, func() (*expr, error) { return parseExpr(src) })
+}
+
+// memo returns the tree kept under key, made by parse the first time.
+func (c *compiler) memo(key string, parse func() (*expr, error)) *expr {
+	if e, ok := c.parsed[key]; ok {
 		return e
 	}
-	e, err := parseExpr(src)
+	e, err := parse()
 	if err != nil {
-		panic(fmt.Sprintf("queries: validated expression %q does not parse: %v", src, err))
+		panic(fmt.Sprintf("queries: validated expression %q does not parse: %v", key, err))
 	}
 	if c.parsed == nil {
 		c.parsed = map[string]*expr{}
 	}
-	c.parsed[src] = e
+	c.parsed[key] = e
 	return e
 }
 

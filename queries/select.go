@@ -123,12 +123,12 @@ func aggExprOf(agg, column string) (*expr, error) {
 }
 
 // selectedAs returns the output name of the selection that e repeats: a
-// plain column selected as is, or the same expression. exprOf gives a
+// plain column selected as is, or the same expression. selExpr gives a
 // selection's expression, nil when it has none.
-func selectedAs(sel []Selection, e *expr, exprOf func(Selection) *expr) (string, bool) {
+func selectedAs(sel []Selection, e *expr, selExpr func(Selection) *expr) (string, bool) {
 	want := e.String()
 	for _, s := range sel {
-		if se := exprOf(s); se != nil && se.String() == want {
+		if se := selExpr(s); se != nil && se.String() == want {
 			return s.outputName(), true
 		}
 	}
@@ -228,19 +228,8 @@ func (c *compiler) selection(s Selection) *expr {
 	if s.Agg == "" {
 		return c.parse(s.Column)
 	}
-	key := "\x00" + s.Agg + "\x00" + s.Column // never the source of an expression
-	if e, ok := c.parsed[key]; ok {
-		return e
-	}
-	e, err := aggExprOf(s.Agg, s.Column)
-	if err != nil {
-		panic(fmt.Sprintf("queries: validated aggregate %s(%s) does not parse: %v", s.Agg, s.Column, err))
-	}
-	if c.parsed == nil {
-		c.parsed = map[string]*expr{}
-	}
-	c.parsed[key] = e
-	return e
+	// The key starts with a NUL, which no expression's source has.
+	return c.memo("\x00"+s.Agg+"\x00"+s.Column, func() (*expr, error) { return aggExprOf(s.Agg, s.Column) })
 }
 
 // selectList adds the select list to ds. Everything but a plain column
