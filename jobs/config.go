@@ -527,7 +527,7 @@ func (v validator) queryErrors(prefix string, errs []error) {
 	for _, err := range errs {
 		var fe *queries.FieldError
 		if errors.As(err, &fe) {
-			e := &FieldError{Path: join(prefix, fe.Path), Msg: fe.Msg}
+			e := &FieldError{Path: join(prefix, fe.Path), Msg: fe.Msg, missing: fe.Kind == queries.Missing}
 			if fe.Value != nil {
 				e.Value, e.HasValue = fmt.Sprint(fe.Value), true
 			}
@@ -565,20 +565,20 @@ func expandEnv(s string) (string, error) {
 	return out, nil
 }
 
-// dropFollowUps leaves out the "required" problems of fields inside a
-// value that is itself reported: a shorthand that did not parse ("u.id ==
+// dropFollowUps leaves out the problems of missing fields inside a value
+// that is itself reported: a shorthand that did not parse ("u.id ==
 // p.user_id") leaves the fields it would have filled empty, and saying so
 // again for each of them only buries the one problem there is.
 func dropFollowUps(errs []*FieldError) []*FieldError {
 	reported := make(map[string]bool, len(errs))
 	for _, e := range errs {
-		if !strings.HasPrefix(e.Msg, "required") {
+		if !e.missing {
 			reported[e.Path] = true
 		}
 	}
 	out := errs[:0]
 	for _, e := range errs {
-		if strings.HasPrefix(e.Msg, "required") && insideReported(e.Path, reported) {
+		if e.missing && insideReported(e.Path, reported) {
 			continue
 		}
 		out = append(out, e)

@@ -16,6 +16,9 @@ type FieldError struct {
 	Value    string // the offending value, when it is a scalar
 	HasValue bool
 	Msg      string
+	// missing marks a required field that is missing or empty (see
+	// dropFollowUps).
+	missing bool
 }
 
 func (e *FieldError) Error() string {

@@ -23,6 +23,14 @@
 // matched and unmatched rows (JoinStats) without a second scan; Evaluate
 // checks the dataset's expect rules against them.
 //
+// The code is organised by construct: each file (joins.go, select.go,
+// filters.go, groupby.go, orderby.go, window.go, params.go, derived.go,
+// fulljoin.go, diagnostics.go; expr.go and funcs.go for expressions) holds
+// a construct's types, its shorthand, its check (a validator method) and
+// its clause (a compiler method); dataset.go runs them in order. A
+// problem's Kind tells a missing field from a wrong one. See
+// docs/ARCHITECTURE-queries.md.
+//
 // # Semantics worth knowing
 //
 //   - like and not like compile to plain LIKE / NOT LIKE, so they follow the

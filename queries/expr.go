@@ -2,16 +2,22 @@ package queries
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
+
+	"github.com/doug-martin/goqu/v9"
+	"github.com/doug-martin/goqu/v9/exp"
 )
 
 // The expression language of column fields (select, where, on, group_by,
-// order_by, window). It is deliberately small: a column, a select output
-// name, a literal, a :parameter, or a call of a vetted function whose
-// arguments are expressions again. Literals and parameters are always bound
-// values; identifiers are validated; function names come from funcs below,
-// never from the configuration.
+// order_by, window): its syntax tree, lexer and parser, how an expression
+// is checked where it is used, and how it is compiled. It is deliberately
+// small: a column, a select output name, a literal, a :parameter, or a
+// call of a vetted function whose arguments are expressions again.
+// Literals and parameters are always bound values; identifiers are
+// validated; function names come from funcs (funcs.go), never from the
+// configuration.
 //
 //	u.name                              column (alias.column)
 //	posts                               select output name (having, order_by)
@@ -92,52 +98,6 @@ func (e *expr) hasAggregate() bool {
 	found := false
 	e.walk(func(x *expr) { found = found || x.kind == exCall && funcs[x.text].agg })
 	return found
-}
-
-// funcInfo describes one function of the vetted set.
-type funcInfo struct {
-	sql      string // SQL name
-	min, max int    // number of arguments; max -1 for no limit
-	agg      bool
-	// cond lists the argument positions that must be comparisons (if) or,
-	// with condPairs, every even position but a trailing else (case).
-	cond      []int
-	condPairs bool
-}
-
-// funcs is the vetted set of functions. Nothing else can be called.
-var funcs = map[string]funcInfo{
-	"coalesce":       {sql: "COALESCE", min: 2, max: -1},
-	"concat":         {sql: "CONCAT", min: 1, max: -1},
-	"lower":          {sql: "LOWER", min: 1, max: 1},
-	"upper":          {sql: "UPPER", min: 1, max: 1},
-	"date":           {sql: "DATE", min: 1, max: 1},
-	"year":           {sql: "YEAR", min: 1, max: 1},
-	"month":          {sql: "MONTH", min: 1, max: 1},
-	"date_format":    {sql: "DATE_FORMAT", min: 2, max: 2},
-	"datediff":       {sql: "DATEDIFF", min: 2, max: 2},
-	"round":          {sql: "ROUND", min: 1, max: 2},
-	"if":             {sql: "IF", min: 3, max: 3, cond: []int{0}},
-	"case":           {sql: "CASE", min: 2, max: -1, condPairs: true},
-	"count":          {sql: "COUNT", min: 1, max: 1, agg: true},
-	"count_distinct": {sql: "COUNT", min: 1, max: 1, agg: true},
-	"sum":            {sql: "SUM", min: 1, max: 1, agg: true},
-	"min":            {sql: "MIN", min: 1, max: 1, agg: true},
-	"max":            {sql: "MAX", min: 1, max: 1, agg: true},
-	"avg":            {sql: "AVG", min: 1, max: 1, agg: true},
-}
-
-// isCondArg reports whether argument i of a call of f must be a comparison.
-func (f funcInfo) isCondArg(i, n int) bool {
-	if f.condPairs {
-		return i%2 == 0 && i != n-1
-	}
-	for _, c := range f.cond {
-		if c == i {
-			return true
-		}
-	}
-	return false
 }
 
 // token kinds of the lexer.
@@ -423,4 +383,185 @@ func (p *parser) call(name string) (*expr, error) {
 		}
 		return e, nil
 	}
+}
+
+// Checking.
+
+// anyPos is the maxPos of an exprCtx that sees every alias.
+const anyPos = math.MaxInt
+
+// exprCtx says what an expression may contain where it is used.
+type exprCtx struct {
+	maxPos int    // aliases visible (see validator.column)
+	agg    string // why aggregates are not allowed here; "" when they are
+	names  bool   // a bare select output name is allowed (as the whole expression)
+}
+
+// expr parses and checks one column field. It returns the parsed expression
+// and whether it is valid.
+func (v *validator) expr(path, src string, c exprCtx) (*expr, bool) {
+	if strings.TrimSpace(src) == "" {
+		v.missing(path, "required")
+		return nil, false
+	}
+	e, err := parseExpr(src)
+	if err != nil {
+		v.add(path, src, "invalid column or expression: %v", err)
+		return nil, false
+	}
+	return e, v.check(path, src, e, c)
+}
+
+// check checks a parsed expression; src is shown in errors.
+func (v *validator) check(path, src string, e *expr, c exprCtx) bool {
+	n := len(v.errs)
+	switch {
+	case e.kind == exName && c.names:
+		v.outputName(path, e.text)
+	case e.kind == exName && identRE.MatchString(src):
+		v.add(path, src, "must be qualified as alias.column")
+	default:
+		v.node(path, src, e, c, false, false)
+	}
+	return len(v.errs) == n
+}
+
+// node checks e and what is below it. inAgg is set inside an aggregate's
+// argument; cond when e is the condition argument of if or case.
+func (v *validator) node(path, src string, e *expr, c exprCtx, inAgg, cond bool) {
+	if cond != (e.kind == exCompare) {
+		if cond {
+			v.add(path, src, "%s: want a comparison (a = b, a > b, a is null, ...) as the condition", e)
+		} else {
+			v.add(path, src, "a comparison is only allowed as the condition of if or case")
+		}
+		return
+	}
+	switch e.kind {
+	case exColumn:
+		v.column(path, src, e.text, c.maxPos)
+	case exName:
+		v.add(path, src, "%s: must be qualified as alias.column (a select output name can only stand alone)", e.text)
+	case exStar:
+		v.add(path, src, `"*" is only allowed in count(*)`)
+	case exParam:
+		if p := v.paramRef(path, e.text); p != nil && p.isList() {
+			v.add(path, src, "the list parameter %q can only be used with op: in or not in", e.text)
+		}
+	case exCompare:
+		for _, a := range e.args {
+			v.node(path, src, a, c, inAgg, false)
+		}
+	case exCall:
+		v.call(path, src, e, c, inAgg)
+	}
+}
+
+// Compiling.
+
+// parse parses an expression that Validate has accepted. The trees are
+// kept by source text for the compiler's lifetime: the two compiles of
+// Compile, and the lookups of group_by and order_by terms among the select
+// entries, parse each expression once. Nothing changes a tree once parsed.
+func (c *compiler) parse(src string) *expr {
+	return c.memo(src, func() (*expr, error) { return parseExpr(src) })
+}
+
+// memo returns the tree kept under key, made by parse the first time.
+func (c *compiler) memo(key string, parse func() (*expr, error)) *expr {
+	if e, ok := c.parsed[key]; ok {
+		return e
+	}
+	e, err := parse()
+	if err != nil {
+		panic(fmt.Sprintf("queries: validated expression %q does not parse: %v", key, err))
+	}
+	if c.parsed == nil {
+		c.parsed = map[string]*expr{}
+	}
+	c.parsed[key] = e
+	return e
+}
+
+// exprOf compiles a validated expression.
+func (c *compiler) exprOf(e *expr) exp.Expression {
+	switch e.kind {
+	case exColumn, exName:
+		return goqu.I(e.text)
+	case exStar:
+		return goqu.Star()
+	case exValue:
+		return goqu.V(c.literal(e.value))
+	case exParam:
+		return goqu.V(c.param(e.text))
+	case exCompare:
+		var r any
+		if len(e.args) == 2 {
+			r = c.exprOf(e.args[1])
+		}
+		return c.compare(c.exprOf(e.args[0]), e.op, r)
+	}
+	return c.call(e)
+}
+
+// compare builds l op r for the comparison operators of on and if/case.
+func (c *compiler) compare(l exp.Expression, op string, r any) exp.Expression {
+	lo := operandOf(l)
+	switch op {
+	case "=":
+		return lo.Eq(r)
+	case "!=", "<>":
+		return lo.Neq(r)
+	case "<":
+		return lo.Lt(r)
+	case "<=":
+		return lo.Lte(r)
+	case ">":
+		return lo.Gt(r)
+	case "is null":
+		return lo.IsNull()
+	case "is not null":
+		return lo.IsNotNull()
+	default: // ">=", the last one Validate accepts
+		return lo.Gte(r)
+	}
+}
+
+// literal returns a value of the configuration as bound.
+func (c *compiler) literal(v any) any {
+	if c.label {
+		return labelMark
+	}
+	return bindable(v)
+}
+
+// bindable turns booleans into 1 and 0: goqu compiles Eq(true) to IS TRUE
+// and Neq(true) to IS NOT TRUE, which differ from = and != (2 IS TRUE holds,
+// NULL IS NOT TRUE holds).
+func bindable(v any) any {
+	if b, ok := v.(bool); ok {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	return v
+}
+
+// operand is what a filter compares: a column or an expression.
+type operand interface {
+	exp.Expression
+	exp.Comparable
+	exp.Inable
+	exp.Isable
+	exp.Likeable
+	exp.Rangeable
+}
+
+// operandOf makes any expression comparable; goqu's CASE is not.
+func operandOf(x exp.Expression) operand {
+	if o, ok := x.(operand); ok {
+		return o
+	}
+	return goqu.L("?", x)
 }

@@ -11,6 +11,10 @@ import (
 	"github.com/joinery/joinery/internal/localtime"
 )
 
+// Parameters: their declarations in a job (type, default, required), the
+// values given for a run, checked against their types, references to them
+// (:name in an expression, param: in a filter) and their binding.
+
 // Param declares a named run parameter of a job. In YAML, under a job's
 // params mapping: {type: int, default: 10, required: false}, or just the type
 // as a string ("date"). Values come from --param name=value on the command
@@ -53,7 +57,7 @@ func ValidateParam(p Param, loc *time.Location) []error {
 	if !identRE.MatchString(p.Name) || len(p.Name) > maxIdentLen {
 		add("", p.Name, "invalid parameter name: use letters, digits and underscores, not starting with a digit")
 	}
-	if p.Name == ParamWindowStart || p.Name == ParamWindowEnd {
+	if p.Name == paramWindowStart || p.Name == paramWindowEnd {
 		add("", p.Name, "reserved: the run's window provides it")
 	}
 	list := p.isList()
@@ -65,20 +69,20 @@ func ValidateParam(p Param, loc *time.Location) []error {
 	case p.Default != nil && p.Required:
 		add("required", true, "a required parameter has no default")
 	case p.Default != nil:
-		if _, err := p.FromConfig(p.Default, loc); err != nil {
+		if _, err := p.fromConfig(p.Default, loc); err != nil {
 			add("default", p.Default, "%v", err)
 		}
 	case !p.Required:
 		// A run always has a value for every parameter: no NULLs that
 		// would turn = into IS NULL, no empty lists.
-		add("default", nil, "required: give a default, or set required: true")
+		errs = append(errs, &FieldError{Path: "default", Msg: "required: give a default, or set required: true", Kind: Missing})
 	}
 	return errs
 }
 
-// FromConfig converts a default value decoded from YAML (a scalar, or a
+// fromConfig converts a default value decoded from YAML (a scalar, or a
 // list for list parameters) into the parameter's type.
-func (p Param) FromConfig(v any, loc *time.Location) (any, error) {
+func (p Param) fromConfig(v any, loc *time.Location) (any, error) {
 	if !p.isList() {
 		if _, ok := v.([]any); ok {
 			return nil, fmt.Errorf("want a single %s, got a list", p.Type)
@@ -87,14 +91,14 @@ func (p Param) FromConfig(v any, loc *time.Location) (any, error) {
 	}
 	items, ok := v.([]any)
 	if !ok {
-		return p.Parse(fmt.Sprint(v), loc)
+		return p.parse(fmt.Sprint(v), loc)
 	}
 	return p.parseList(items, loc)
 }
 
-// Parse converts a value given on the command line: for a list parameter
+// parse converts a value given on the command line: for a list parameter
 // the values are separated by commas (1,2,3).
-func (p Param) Parse(s string, loc *time.Location) (any, error) {
+func (p Param) parse(s string, loc *time.Location) (any, error) {
 	if !p.isList() {
 		return parseParamValue(p.Type, s, loc)
 	}
@@ -208,13 +212,13 @@ func ResolveParams(decl []Param, given map[string]string, loc *time.Location) (m
 		s, ok := given[p.Name]
 		switch {
 		case ok:
-			v, err := p.Parse(s, loc)
+			v, err := p.parse(s, loc)
 			if err != nil {
 				return nil, fmt.Errorf("parameter %s (%s): %w", p.Name, p.Type, err)
 			}
 			out[p.Name] = v
 		case p.Default != nil:
-			v, err := p.FromConfig(p.Default, loc)
+			v, err := p.fromConfig(p.Default, loc)
 			if err != nil {
 				return nil, fmt.Errorf("parameter %s: default: %w", p.Name, err)
 			}
@@ -254,4 +258,91 @@ func CheckParams(decl []Param, loc *time.Location) (map[string]any, error) {
 // zeroText is a zero value of each parameter type, as --param would give it.
 var zeroText = map[string]string{
 	"string": "", "int": "0", "decimal": "0", "bool": "false", "date": "1970-01-01", "datetime": "1970-01-01 00:00",
+}
+
+// param returns the declaration of the scope's parameter name, or nil.
+func (s Scope) param(name string) *Param {
+	for i := range s.Params {
+		if s.Params[i].Name == name {
+			return &s.Params[i]
+		}
+	}
+	return nil
+}
+
+// paramRef checks a reference to a run parameter and returns its
+// declaration (nil for the built-in window parameters and on errors).
+func (v *validator) paramRef(path, name string) *Param {
+	if name == paramWindowStart || name == paramWindowEnd {
+		if !v.scope.Window {
+			v.add(path, name, "the job has no window: set the job's window (previous_day, previous_week, previous_month or last Nh) to use it")
+		}
+		return nil
+	}
+	p := v.scope.param(name)
+	if p == nil {
+		names := []string{paramWindowStart, paramWindowEnd}
+		for _, p := range v.scope.Params {
+			names = append(names, p.Name)
+		}
+		v.add(path, name, "unknown parameter (declared: %s)", strings.Join(names, ", "))
+	}
+	return p
+}
+
+// param returns the bound value of a run parameter: the window bounds and
+// datetime values as DATETIME text in the database's zone, booleans as 1/0.
+func (c *compiler) param(name string) any {
+	var v any
+	switch name {
+	case paramWindowStart:
+		v = c.env.Window.Start
+	case paramWindowEnd:
+		v = c.env.Window.End
+	default:
+		v = c.env.Params[name]
+	}
+	if c.label {
+		if name == paramWindowStart || name == paramWindowEnd {
+			return labelMark + name
+		}
+		return labelMark + "param " + name
+	}
+	return c.bound(v)
+}
+
+// paramList returns the bound values of a list parameter, never empty.
+func (c *compiler) paramList(name string) []any {
+	list, _ := c.env.Params[name].([]any)
+	if len(list) == 0 {
+		list = []any{nil} // IN (NULL) matches nothing, like NOT IN (NULL)
+	}
+	out := make([]any, len(list))
+	for i, v := range list {
+		out[i] = c.bound(v)
+		if c.label {
+			out[i] = fmt.Sprintf("%sparam %s[%d]", labelMark, name, i)
+		}
+	}
+	return out
+}
+
+func (c *compiler) bound(v any) any {
+	if t, ok := v.(time.Time); ok {
+		loc := c.env.Location
+		if loc == nil {
+			loc = time.UTC
+		}
+		return formatDateTime(t.In(loc))
+	}
+	return bindable(v)
+}
+
+// formatDateTime writes t's wall clock as MySQL DATETIME text, with
+// microseconds only when there are any.
+func formatDateTime(t time.Time) string {
+	if t.Nanosecond() != 0 {
+		return t.Format("2006-01-02 15:04:05.999999")
+	}
+	return t.Format("2006-01-02 15:04:05")
 }

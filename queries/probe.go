@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+
+	"github.com/doug-martin/goqu/v9"
 )
 
 // A DATETIME column holds wall clocks: the window bounds are compared with
@@ -76,7 +78,7 @@ type TimeUse struct {
 // conditions and comparisons (inside if and case) with one on one side.
 func TimeUses(d *Dataset, params []Param) []TimeUse {
 	timeParam := func(name string) bool {
-		if name == ParamWindowStart || name == ParamWindowEnd {
+		if name == paramWindowStart || name == paramWindowEnd {
 			return true
 		}
 		i := slices.IndexFunc(params, func(p Param) bool { return p.Name == name })
@@ -162,4 +164,13 @@ func TimeUses(d *Dataset, params []Param) []TimeUse {
 		}
 	}
 	return out
+}
+
+// readNoRow adds WHERE FALSE to a SELECT of a probe: the query reads no
+// row but has the result columns' types.
+func (c *compiler) readNoRow(ds *goqu.SelectDataset) *goqu.SelectDataset {
+	if !c.probe {
+		return ds
+	}
+	return ds.Where(goqu.L("FALSE"))
 }

@@ -179,7 +179,7 @@ func TestParamValues(t *testing.T) {
 		{"list<string>", "DE,FR", []any{"DE", "FR"}},
 	}
 	for _, tt := range tests {
-		got, err := Param{Name: "p", Type: tt.typ}.Parse(tt.in, berlin)
+		got, err := Param{Name: "p", Type: tt.typ}.parse(tt.in, berlin)
 		if err != nil {
 			t.Errorf("%s %q: %v", tt.typ, tt.in, err)
 			continue
@@ -198,7 +198,7 @@ func TestParamValues(t *testing.T) {
 		{"int", "1.5"}, {"int", "1; drop"}, {"decimal", "1e3"}, {"decimal", "12,5"}, {"bool", "yes"},
 		{"date", "2026-02-30"}, {"datetime", "tomorrow"}, {"list<int>", "1,x"},
 	} {
-		if _, err := (Param{Name: "p", Type: bad.typ}).Parse(bad.in, berlin); err == nil {
+		if _, err := (Param{Name: "p", Type: bad.typ}).parse(bad.in, berlin); err == nil {
 			t.Errorf("%s %q: no error", bad.typ, bad.in)
 		}
 	}
@@ -290,7 +290,7 @@ func TestCheckParams(t *testing.T) {
 		{"date", "2026-11-01", "1970-01-01"},
 		{"datetime", "2026-11-01 06:00", time.Date(1970, 1, 1, 0, 0, 0, 0, berlin)},
 	} {
-		def, err := Param{Type: tt.typ}.FromConfig(tt.def, berlin)
+		def, err := Param{Type: tt.typ}.fromConfig(tt.def, berlin)
 		if err != nil {
 			t.Fatal(err)
 		}

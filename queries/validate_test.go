@@ -3,6 +3,7 @@ package queries
 import (
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -255,6 +256,36 @@ func TestValidateReportsAll(t *testing.T) {
 	}
 }
 
+// TestFieldErrorKind checks that a required field left empty is Missing
+// and any other problem Invalid, so that callers need not read messages.
+func TestFieldErrorKind(t *testing.T) {
+	d := validDataset()
+	d.From.Table = ""
+	d.Joins[0].On[0].Op = ""
+	d.Joins = append(d.Joins, Join{Table: "tags", As: "t", Type: "left"})
+	d.Select[0].Column = ""
+	d.Where[0].Op = ""
+	d.Limit = ptr(uint64(0))
+	d.OrderBy[0].Dir = "down"
+	errs := d.Validate(Scope{})
+	errs = append(errs, ValidateParam(Param{Name: "p", Type: "int"}, nil)...)
+	missing := []string{"from.table", "joins[0].on[0].op", "joins[1].on", "select[0].column", "where[0].op", "default"}
+	for _, err := range errs {
+		fe := err.(*FieldError)
+		want := Invalid
+		if slices.Contains(missing, fe.Path) {
+			want = Missing
+		}
+		if fe.Kind != want {
+			t.Errorf("%v: kind %d, want %d", fe, fe.Kind, want)
+		}
+		missing = slices.DeleteFunc(missing, func(p string) bool { return p == fe.Path })
+	}
+	if len(missing) > 0 {
+		t.Errorf("no error at %q; got %v", missing, errors.Join(errs...))
+	}
+}
+
 func TestFieldErrorFormat(t *testing.T) {
 	tests := []struct {
 		err  FieldError
@@ -285,7 +316,7 @@ func TestOutputName(t *testing.T) {
 		{Selection{Column: "p.id", Agg: "max", As: "last"}, "last"},
 	}
 	for _, tt := range tests {
-		if got := tt.s.OutputName(); got != tt.want {
+		if got := tt.s.outputName(); got != tt.want {
 			t.Errorf("%+v: got %s, want %s", tt.s, got, tt.want)
 		}
 	}
@@ -295,7 +326,7 @@ func TestOutputName(t *testing.T) {
 // goqu without the emulation is a build error, not SQL.
 func TestDialectRejectsFullJoin(t *testing.T) {
 	d := fullDataset()
-	_, _, err := (&compiler{}).selectCore(&d, nil, -1, "", nil).Prepared(true).ToSQL()
+	_, _, err := (&compiler{}).selectCore(&d, branch{full: -1}).Prepared(true).ToSQL()
 	if err == nil || !strings.Contains(err.Error(), "FullOuterJoinType") {
 		t.Errorf("got %v, want an unsupported join type error", err)
 	}
