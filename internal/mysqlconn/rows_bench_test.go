@@ -1,4 +1,4 @@
-package jobs
+package mysqlconn
 
 import (
 	"context"
@@ -16,11 +16,11 @@ func BenchmarkRawRowsNext(b *testing.B) {
 		int64(123456), []byte("Zoë Example"), []byte("zoe@example.com"), uint64(42), float64(3.25),
 		float32(0.5), []byte("2026-11-25 06:00:00"), nil, []byte("12345.67"), int64(-7),
 	}
-	r := newRawRows(&fakeRows{row: row, n: b.N}, nil)
+	r := newRows(&fakeRows{row: row, n: b.N}, nil)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for {
-		ok, err := r.next()
+		ok, err := r.Next()
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -31,10 +31,10 @@ func BenchmarkRawRowsNext(b *testing.B) {
 }
 
 // BenchmarkRawRowsQuery reads 100,000 rows of six columns from the
-// server through OpenDB's pool, as a run's dataset does; it needs
+// server through Open's pool, as a run's dataset does; it needs
 // JOINERY_TEST_DSN.
 func BenchmarkRawRowsQuery(b *testing.B) {
-	db, err := OpenDB(Database{MaxOpenConns: 2}, testdb.DSN(b), nil)
+	db, err := Open(testdb.DSN(b), Options{MaxOpenConns: 2}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -50,13 +50,13 @@ func BenchmarkRawRowsQuery(b *testing.B) {
 		}
 		n := 0
 		err = conn.Raw(func(dc any) error {
-			rows, err := queryRaw(ctx, dc, query, nil)
+			rows, err := Query(ctx, dc, query, nil)
 			if err != nil {
 				return err
 			}
-			defer rows.close()
+			defer rows.Close()
 			for {
-				ok, err := rows.next()
+				ok, err := rows.Next()
 				if err != nil || !ok {
 					return err
 				}
