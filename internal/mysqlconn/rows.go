@@ -27,7 +27,9 @@ import (
 // text sql.RawBytes would hold.
 //
 // A Rows belongs to the Raw callback that opened it: the driver
-// connection is only valid there.
+// connection is only valid there. TestRowsDiffersNotFromScan holds its
+// cells and columns to what database/sql's Rows.Scan gives, over both
+// protocols, on the type matrix.
 type Rows struct {
 	rows driver.Rows
 	stmt driver.Stmt // prepared for the query, closed after rows; or nil
