@@ -256,13 +256,6 @@ func TestOutputDirFromEnvironment(t *testing.T) {
 	}
 }
 
-func TestRedactHidesPassword(t *testing.T) {
-	got := Redact("reporter:hunter2@tcp(db:3306)/app?parseTime=true")
-	if strings.Contains(got, "hunter2") || got != "reporter@tcp(db:3306)/app" {
-		t.Errorf("Redact = %q", got)
-	}
-}
-
 // TestSecretsNeverQuoted: a field tagged secret is never quoted in a
 // problem, whatever is wrong with it, nor is a scalar written in place of
 // a struct that holds one (at any depth); the fields beside it are.

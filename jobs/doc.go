@@ -7,9 +7,3 @@
 // (delivery, notifications, metrics) plugs in; see
 // docs/ARCHITECTURE-run.md.
 package jobs
-
-import "strings"
-
-func containsFold(s, sub string) bool {
-	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
-}

@@ -15,9 +15,6 @@ func Parse(file string, data []byte) (*Config, error) { return parse(file, data)
 // OutputPath is outputPath.
 func (c *Config) OutputPath() string { return c.outputPath() }
 
-// Idle is idle.
-func (e *LockHeldError) Idle() bool { return e.idle() }
-
 // Run runs job once, without retries, for the logical time t, with its
 // window for t and the default parameter values; see RunPlan.
 func (r *Runner) Run(ctx context.Context, job *Job, t time.Time) *Result {

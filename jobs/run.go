@@ -3,27 +3,23 @@ package jobs
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
-	"database/sql/driver"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
+	"github.com/joinery/joinery/internal/mysqlconn"
 	"github.com/joinery/joinery/output"
 	"github.com/joinery/joinery/queries"
 )
 
-// ErrAlreadyRunning is the error (a *LockHeldError) of a run skipped
-// because another run of the same job, in this process or any other
-// connected to the same database, holds the job's lock.
-var ErrAlreadyRunning = errors.New("another run of this job is in progress")
+// ErrAlreadyRunning is the error (a *mysqlconn.LockHeldError) of a run
+// skipped because another run of the same job, in this process or any
+// other connected to the same database, holds the job's lock.
+var ErrAlreadyRunning = mysqlconn.ErrAlreadyRunning
 
 // Runner runs jobs against a database and writes their reports.
 type Runner struct {
@@ -172,8 +168,8 @@ func (r *Runner) attempt(ctx context.Context, job *Job, p Plan, id string, n int
 	switch {
 	case errors.Is(res.Err, ErrAlreadyRunning):
 		attrs := []any{"error", res.Err}
-		if held, ok := errors.AsType[*LockHeldError](res.Err); ok {
-			attrs = append(attrs, slog.Attr{Key: "holder", Value: held.logValue()})
+		if held, ok := errors.AsType[*mysqlconn.LockHeldError](res.Err); ok {
+			attrs = append(attrs, slog.Attr{Key: "holder", Value: held.HolderValue()})
 		}
 		log.Warn("run skipped: another run of this job holds its lock", attrs...)
 		return res
@@ -205,7 +201,7 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 	if err != nil {
 		return err
 	}
-	defer sess.release()
+	defer sess.Release(ctx)
 
 	dir, err := output.OpenDir(r.Config.outputPath())
 	if err != nil {
@@ -229,7 +225,7 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 	}()
 	vars := r.vars(job, res)
 	if r.snapshot(job, sess) {
-		vars.Snapshot = snapshotIsolation
+		vars.Snapshot = mysqlconn.SnapshotIsolation
 	}
 	if p.Window != nil {
 		vars.WindowStart, vars.WindowEnd = p.Window.Start, p.Window.End
@@ -246,10 +242,10 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 	// then on the server holds back the undo history of the rows it may
 	// need, and keeps the metadata locks of the tables read, until it ends.
 	if r.snapshot(job, sess) {
-		if err := sess.begin(ctx); err != nil {
+		if err := sess.Begin(ctx); err != nil {
 			return err
 		}
-		res.Snapshot = snapshotIsolation
+		res.Snapshot = mysqlconn.SnapshotIsolation
 	}
 	env := job.env(p, r.Config.Database.Location)
 	// The server says which windows are TIMESTAMP columns, whose bounds
@@ -270,7 +266,7 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 			res.Datasets = append(res.Datasets, dr)
 		}
 		if err != nil {
-			if isStatementTimeout(err) {
+			if mysqlconn.IsStatementTimeout(err) {
 				err = fmt.Errorf("%w (the statement timeout of %s, from %s)", err, sess.timeout, sess.timeoutFrom)
 			}
 			return fmt.Errorf("dataset %s: %w", ds.Name, err)
@@ -284,7 +280,7 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 	// Every row is read: the snapshot has served its purpose. A failure
 	// to end it does not change what was read; the connection goes with
 	// its transaction when the session ends.
-	if err := sess.end(ctx); err != nil {
+	if err := sess.End(ctx); err != nil {
 		log.Warn("could not end the snapshot transaction", "error", err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -317,7 +313,7 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 // TIMESTAMP (see timestampWindows), and adds a warning to res for each
 // window that mixes TIMESTAMP and DATETIME columns.
 func (r *Runner) windowTypes(ctx context.Context, sess *session, job *Job, env queries.Env, res *Result, log *slog.Logger) (map[string]bool, error) {
-	stamps, warnings, err := timestampWindows(ctx, sess.conn, job, env)
+	stamps, warnings, err := timestampWindows(ctx, sess.Conn, job, env)
 	if err != nil {
 		return nil, err
 	}
@@ -338,10 +334,11 @@ func (r *Runner) dataset(ctx context.Context, sess *session, job *Job, q Query, 
 	start := time.Now()
 	res.SQLHash = output.SQLHash(q.SQL)
 
-	stopKill := sess.killOnCancel(ctx)
+	stopKill := sess.KillOnCancel(ctx)
 	defer stopKill()
-	// Rows come straight from the driver (rawrows.go): database/sql's
-	// Rows.Scan cost about 0.15 s of CPU per million rows.
+	// Rows come straight from the driver (mysqlconn.Rows), without
+	// database/sql's Rows.Scan (see BENCHMARKS.md, numbers moved from
+	// code comments).
 	var norm *output.Normalizer
 	writers := make([]output.RowWriter, 0, len(reports))
 	closeAll := func() error {
@@ -353,13 +350,13 @@ func (r *Runner) dataset(ctx context.Context, sess *session, job *Job, q Query, 
 		return errors.Join(errs...)
 	}
 	defer closeAll()
-	err := sess.conn.Raw(func(dc any) error {
-		rows, err := queryRaw(ctx, dc, q.SQL, q.Args)
+	err := sess.Conn.Raw(func(dc any) error {
+		rows, err := mysqlconn.Query(ctx, dc, q.SQL, q.Args)
 		if err != nil {
 			return fmt.Errorf("query: %w", err)
 		}
-		defer rows.close()
-		all := rows.columns()
+		defer rows.Close()
+		all := rows.Columns()
 		// The hidden join diagnostic columns follow the dataset's own.
 		visible := len(q.Columns)
 		if len(all) != visible+3*len(q.Joins) {
@@ -399,12 +396,12 @@ func (r *Runner) dataset(ctx context.Context, sess *session, job *Job, q Query, 
 			writers = append(writers, output.AsyncAll(async, len(cols)))
 		}
 
-		raw := rows.raw
+		raw := rows.Row()
 		vals := make([]output.Value, len(cols))
 		for {
-			ok, err := rows.next()
-			if se := (scanError{}); errors.As(err, &se) {
-				return fmt.Errorf("read row %d: %w", res.Rows+1, se.error)
+			ok, err := rows.Next()
+			if se := (mysqlconn.ScanError{}); errors.As(err, &se) {
+				return fmt.Errorf("read row %d: %w", res.Rows+1, se.Err)
 			}
 			if err != nil {
 				if cerr := ctx.Err(); cerr != nil {
@@ -481,29 +478,14 @@ func count(b []byte) int64 {
 	return n
 }
 
-// session is the one connection a job run uses, holding the job's lock.
+// session is the one connection a job run uses, holding the job's lock
+// (mysqlconn.Session), with the statement timeout the run applied.
 type session struct {
-	db          *sql.DB
-	conn        *sql.Conn
-	id          uint64 // server connection id, for KILL QUERY
-	lock        string
-	release     func()
+	*mysqlconn.Session
 	log         *slog.Logger
 	timeout     time.Duration // the statement timeout, 0 for none
 	timeoutFrom string        // where it comes from, for its error
-	inTx        bool          // the snapshot's transaction is open
-	// noSnapshot is set for an engine that has no consistent snapshot
-	// to offer: see Runner.snapshot.
-	noSnapshot bool
 }
-
-// snapshotIsolation is the isolation level of a run's snapshot: the one in
-// which InnoDB keeps the read view made at the transaction's start for
-// every statement of it. Under READ COMMITTED, which a server or a DSN may
-// make the default, WITH CONSISTENT SNAPSHOT is ignored (with a warning)
-// and each query would see the data of its own start; under SERIALIZABLE
-// plain reads in a transaction would take shared locks and block writers.
-const snapshotIsolation = "REPEATABLE READ"
 
 // snapshot reports whether a run of job in sess reads its datasets from
 // one consistent snapshot. The embedded demo engine (go-mysql-server)
@@ -511,100 +493,22 @@ const snapshotIsolation = "REPEATABLE READ"
 // syntax error; nothing but the run itself reads its in-process data,
 // which is seeded once at start, so the run goes without.
 func (r *Runner) snapshot(job *Job, sess *session) bool {
-	return job.readsSnapshot() && !sess.noSnapshot
-}
-
-// begin starts the run's snapshot: a read-only transaction whose read view
-// is made now (WITH CONSISTENT SNAPSHOT, not at the first read), so that
-// every dataset's query sees the data as it was at this instant, whatever
-// is written meanwhile. The job's named lock is not transactional and is
-// unaffected; max_statement_time still limits each query; a KILL on
-// cancellation ends the transaction with the session. Tables of engines
-// without multi-versioning (MyISAM, Aria, MEMORY) have no snapshot: each
-// query reads them as they are.
-func (s *session) begin(ctx context.Context) error {
-	// Without SESSION, SET TRANSACTION sets the level of the next
-	// transaction only: the pooled connection keeps its own default.
-	if _, err := s.conn.ExecContext(ctx, "SET TRANSACTION ISOLATION LEVEL "+snapshotIsolation); err != nil {
-		return fmt.Errorf("start snapshot: %w", err)
-	}
-	if _, err := s.conn.ExecContext(ctx, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"); err != nil {
-		return fmt.Errorf("start snapshot: %w", err)
-	}
-	s.inTx = true
-	return nil
-}
-
-// end ends the snapshot's transaction, if one is open. It only read, so
-// COMMIT and ROLLBACK are the same; ending it lets the server purge the
-// history it kept for the read view, and DDL on the tables read go ahead.
-func (s *session) end(ctx context.Context) error {
-	if !s.inTx {
-		return nil
-	}
-	s.inTx = false
-	if _, err := s.conn.ExecContext(ctx, "COMMIT"); err != nil {
-		// The transaction may still be open: the pool must not hand the
-		// connection to anyone else. ErrBadConn from Raw discards it.
-		_ = s.conn.Raw(func(any) error { return driver.ErrBadConn })
-		return fmt.Errorf("end snapshot: %w", err)
-	}
-	return nil
-}
-
-// lockName is the name of the server lock (GET_LOCK) a run of job holds:
-// "joinery/<database>/<job>", the database being the DSN's. Runs of the
-// same job on the same database never overlap, from any host; jobs that
-// only share a name, on other databases of the server, do not wait for
-// each other. A name over the server's limit of 64 characters is hashed.
-func lockName(database, job string) string {
-	name := "joinery/" + database + "/" + job
-	if len(name) <= 64 {
-		return name
-	}
-	sum := sha256.Sum256([]byte(database + "/" + job))
-	return "joinery/" + hex.EncodeToString(sum[:28])
+	return job.readsSnapshot() && !sess.NoSnapshot
 }
 
 // session prepares conn for a run of job: it takes the job's named lock
-// (GET_LOCK is per server, so runs on different hosts never overlap either)
-// and applies the statement timeout.
+// (mysqlconn.Lock) and applies the statement timeout.
 func (r *Runner) session(ctx context.Context, conn *sql.Conn, job *Job, log *slog.Logger) (*session, error) {
-	s := &session{db: r.DB, conn: conn, log: log}
-	var database, comment string
-	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID(), COALESCE(DATABASE(), ''), COALESCE(@@version_comment, '')").Scan(&s.id, &database, &comment); err != nil {
-		return nil, fmt.Errorf("connect: %w", err)
+	ms, err := mysqlconn.Lock(ctx, r.DB, conn, job.Name, log)
+	if err != nil {
+		return nil, err
 	}
-	// go-mysql-server, the embedded demo engine, says "Dolt" (its
-	// VERSION() is MySQL's 8.0.31).
-	s.noSnapshot = comment == "Dolt"
-	s.lock = lockName(database, job.Name)
-	var got sql.NullInt64
-	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 0)", s.lock).Scan(&got); err != nil {
-		return nil, fmt.Errorf("take job lock: %w", err)
-	}
-	if !got.Valid || got.Int64 != 1 {
-		return nil, lockHolder(ctx, conn, s.lock)
-	}
-	s.release = func() {
-		// The lock also goes with the connection; release it explicitly so a
-		// pooled connection does not keep it.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		// A run that failed between datasets leaves its snapshot open: a
-		// pooled connection must not keep it.
-		if err := s.end(ctx); err != nil {
-			s.log.Debug("end snapshot", "error", err)
-		}
-		if _, err := conn.ExecContext(ctx, "DO RELEASE_LOCK(?)", s.lock); err != nil {
-			s.log.Debug("release job lock", "error", err)
-		}
-	}
+	s := &session{Session: ms, log: log}
 	s.timeout, s.timeoutFrom = r.statementTimeout(job)
 	if s.timeout > 0 {
-		if err := setStatementTimeout(ctx, conn, s.timeout); err != nil {
+		if err := s.SetStatementTimeout(ctx, s.timeout); err != nil {
 			if s.timeoutFrom == fromConfig || ctx.Err() != nil {
-				s.release()
+				s.Release(ctx)
 				return nil, err
 			}
 			// A limit joinery chose itself never fails a run that would
@@ -650,73 +554,4 @@ func (r *Runner) statementTimeout(job *Job) (time.Duration, string) {
 		t, from = r.defaultStatementTimeout, fromSchedule
 	}
 	return t, from
-}
-
-// isStatementTimeout reports whether err is the server's statement
-// timeout: 1969 on MariaDB (max_statement_time), 3024 on MySQL
-// (max_execution_time).
-func isStatementTimeout(err error) bool {
-	me, ok := errors.AsType[*mysql.MySQLError](err)
-	return ok && (me.Number == 1969 || me.Number == 3024)
-}
-
-// setStatementTimeout sets the server-side limit on each statement of the
-// session: max_statement_time (seconds) on MariaDB, max_execution_time
-// (milliseconds, SELECT only) on MySQL.
-func setStatementTimeout(ctx context.Context, conn *sql.Conn, t time.Duration) error {
-	var version string
-	if err := conn.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
-		return fmt.Errorf("statement timeout: %w", err)
-	}
-	var err error
-	if containsFold(version, "mariadb") {
-		_, err = conn.ExecContext(ctx, "SET SESSION max_statement_time = ?", t.Seconds())
-	} else {
-		_, err = conn.ExecContext(ctx, "SET SESSION max_execution_time = ?", t.Milliseconds())
-	}
-	if err != nil {
-		return fmt.Errorf("statement timeout: %w", err)
-	}
-	return nil
-}
-
-// killOnCancel makes the server stop the run's session when ctx ends. The
-// driver only closes its socket on cancellation; without KILL the server
-// would go on computing a result nobody reads, and hold the job's lock
-// until it noticed. The returned stop disarms it, or, when ctx has ended,
-// waits until the KILL is done: the process may be about to exit.
-func (s *session) killOnCancel(ctx context.Context) (stop func()) {
-	done := make(chan struct{})
-	disarm := context.AfterFunc(ctx, func() {
-		defer close(done)
-		kctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		// The id comes from the server, not from configuration. The whole
-		// connection goes: its socket is closed already.
-		_, err := s.db.ExecContext(kctx, "KILL "+strconv.FormatUint(s.id, 10))
-		var me *mysql.MySQLError
-		switch {
-		case errors.As(err, &me) && me.Number == 1094: // unknown thread: the session had ended
-			return
-		case err != nil:
-			s.log.Warn("could not stop the query on the server", "connection_id", s.id, "error", err)
-			return
-		}
-		// KILL only flags the session; wait until it is gone, and with it
-		// the job's lock, so that the next run finds the lock free.
-		for kctx.Err() == nil {
-			var n int
-			err := s.db.QueryRowContext(kctx, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?", s.id).Scan(&n)
-			if err != nil || n == 0 {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		s.log.Info("query stopped on the server", "connection_id", s.id)
-	})
-	return func() {
-		if !disarm() {
-			<-done
-		}
-	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"github.com/joinery/joinery/internal/mysqlconn"
 	"github.com/joinery/joinery/internal/readback"
 	"github.com/joinery/joinery/internal/testdb"
 	"github.com/joinery/joinery/jobs"
@@ -363,7 +364,7 @@ func TestLockedJobIsSkipped(t *testing.T) {
 
 	// The holder is idle: a session between statements.
 	res := r.Run(context.Background(), &r.Config.Jobs[0], logical)
-	held, ok := errors.AsType[*jobs.LockHeldError](res.Err)
+	held, ok := errors.AsType[*mysqlconn.LockHeldError](res.Err)
 	if !errors.Is(res.Err, jobs.ErrAlreadyRunning) || !ok {
 		t.Fatalf("err = %v, want a LockHeldError, which is ErrAlreadyRunning", res.Err)
 	}
@@ -382,7 +383,7 @@ func TestLockedJobIsSkipped(t *testing.T) {
 	}()
 	time.Sleep(1100 * time.Millisecond)
 	res = r.Run(context.Background(), &r.Config.Jobs[0], logical)
-	held, _ = errors.AsType[*jobs.LockHeldError](res.Err)
+	held, _ = errors.AsType[*mysqlconn.LockHeldError](res.Err)
 	if held == nil || held.Idle() || held.For < time.Second ||
 		!strings.Contains(res.Err.Error(), fmt.Sprintf("held by connection %d (root@", holder)) ||
 		!strings.Contains(res.Err.Error(), ", running a query for ") || !strings.Contains(res.Err.Error(), "SELECT SLEEP(3) AS joinery_test_sleep") {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/joinery/joinery/internal/mysqlconn"
 	"github.com/joinery/joinery/jobs"
 )
 
@@ -37,7 +38,7 @@ func openDB(ctx context.Context, cfg *jobs.Config, log *slog.Logger, waitForDB b
 		if err != nil {
 			return nil, nil, fmt.Errorf("embedded database: %w", err)
 		}
-		log.Info("using the embedded demo database", "dsn", jobs.Redact(dsn))
+		log.Info("using the embedded demo database", "dsn", mysqlconn.Redact(dsn))
 	} else if dsn, err = cfg.Database.ResolveDSN(); err != nil {
 		return nil, nil, fmt.Errorf("%s: database.dsn: %w", cfg.File, err)
 	}
@@ -49,7 +50,7 @@ func openDB(ctx context.Context, cfg *jobs.Config, log *slog.Logger, waitForDB b
 	pctx, cancel := context.WithTimeout(ctx, cfg.Database.ConnectTimeout+5*time.Second)
 	defer cancel()
 	if err := db.PingContext(pctx); err != nil {
-		err = fmt.Errorf("connect to %s: %w", jobs.Redact(dsn), err)
+		err = fmt.Errorf("connect to %s: %w", mysqlconn.Redact(dsn), err)
 		if !waitForDB || !jobs.Retryable(err) || ctx.Err() != nil {
 			db.Close()
 			_ = stop()

@@ -1,4 +1,4 @@
-package jobs
+package mysqlconn
 
 import (
 	"context"
@@ -15,20 +15,22 @@ import (
 	"github.com/joinery/joinery/output"
 )
 
-// rawRows reads a query's rows straight from the driver connection that
+// Rows reads a query's rows straight from the driver connection that
 // (*sql.Conn).Raw hands out, without database/sql's Rows: no Scan, no
-// convertAssign per cell, no locking per row (a bare loop over 1M rows went
-// from 0.80 s to 0.65 s of CPU). It repeats what database/sql does for a
-// query on a connection: arguments are converted by the driver's
+// convertAssign per cell, no locking per row (what that saves: see
+// BENCHMARKS.md, numbers moved from code comments). It repeats what
+// database/sql does for a query on a connection: arguments are converted by the driver's
 // NamedValueChecker (else driver.DefaultParameterConverter) and stay bound
 // server-side; the query is prepared, run as a statement (binary protocol)
 // and the statement closed with the rows, as database/sql does when the
 // driver cannot run a query with arguments directly. Cells come out as the
 // text sql.RawBytes would hold.
 //
-// A rawRows belongs to the Raw callback that opened it: the driver
-// connection is only valid there.
-type rawRows struct {
+// A Rows belongs to the Raw callback that opened it: the driver
+// connection is only valid there. TestRowsDiffersNotFromScan holds its
+// cells and columns to what database/sql's Rows.Scan gives, over both
+// protocols, on the type matrix.
+type Rows struct {
 	rows driver.Rows
 	stmt driver.Stmt // prepared for the query, closed after rows; or nil
 	vals []driver.Value
@@ -36,15 +38,15 @@ type rawRows struct {
 	bufs [][]byte       // per column: text of a value the driver did not send as bytes
 }
 
-// queryRaw runs query with args on the driver connection ci, always as a
-// prepared statement, so that its rows come in the binary protocol even
-// without arguments. The text protocol sends FLOAT rounded to 6
+// Query runs query with args on the driver connection ci (what
+// (*sql.Conn).Raw hands its callback), always as a prepared statement, so
+// that its rows come in the binary protocol even without arguments. The text protocol sends FLOAT rounded to 6
 // significant digits (a FLOAT holding 12345.67 comes as "12345.7"); the
 // binary protocol sends the float32 itself, which is formatted as its
 // shortest text. A dataset's values are the same whether it has bound
 // arguments or not. The statement costs one more round trip (prepare
 // and close) per query.
-func queryRaw(ctx context.Context, ci any, query string, args []any) (*rawRows, error) {
+func Query(ctx context.Context, ci any, query string, args []any) (*Rows, error) {
 	conn, ok := ci.(driver.Conn)
 	if !ok {
 		return nil, fmt.Errorf("driver connection %T is not a driver.Conn", ci)
@@ -78,12 +80,12 @@ func queryRaw(ctx context.Context, ci any, query string, args []any) (*rawRows, 
 		stmt.Close()
 		return nil, err
 	}
-	return newRawRows(rows, stmt), nil
+	return newRows(rows, stmt), nil
 }
 
-func newRawRows(rows driver.Rows, stmt driver.Stmt) *rawRows {
+func newRows(rows driver.Rows, stmt driver.Stmt) *Rows {
 	n := len(rows.Columns())
-	r := &rawRows{
+	r := &Rows{
 		rows: rows,
 		stmt: stmt,
 		vals: make([]driver.Value, n),
@@ -166,9 +168,9 @@ func describeArg(nv *driver.NamedValue) string {
 	return fmt.Sprintf("with name %q", nv.Name)
 }
 
-// columns describes the result's columns as output.ColumnsOf does from
+// Columns describes the result's columns as output.ColumnsOf does from
 // sql.ColumnTypes: the driver's database type name, precision and scale.
-func (r *rawRows) columns() []output.Column {
+func (r *Rows) Columns() []output.Column {
 	names := r.rows.Columns()
 	tn, _ := r.rows.(driver.RowsColumnTypeDatabaseTypeName)
 	ps, _ := r.rows.(driver.RowsColumnTypePrecisionScale)
@@ -189,11 +191,11 @@ func (r *rawRows) columns() []output.Column {
 	return cols
 }
 
-// next reads the next row into r.raw; it returns false at the end of the
-// result. Bytes from the driver are used as they are, valid until the next
+// Next reads the next row, which Row then holds; it returns false at the
+// end of the result. Bytes from the driver are used as they are, valid until the next
 // call, as with sql.RawBytes; other values are formatted into per-column
 // buffers as database/sql's convertAssign formats them for *sql.RawBytes.
-func (r *rawRows) next() (bool, error) {
+func (r *Rows) Next() (bool, error) {
 	if err := r.rows.Next(r.vals); err != nil {
 		if err == io.EOF {
 			return false, nil
@@ -225,7 +227,7 @@ func (r *rawRows) next() (bool, error) {
 		case time.Time:
 			b = v.AppendFormat(r.bufs[i][:0], time.RFC3339Nano)
 		default:
-			return false, scanError{fmt.Errorf("sql: Scan error on column index %d: unsupported Scan, storing driver.Value type %T into type *sql.RawBytes", i, v)}
+			return false, ScanError{fmt.Errorf("sql: Scan error on column index %d: unsupported Scan, storing driver.Value type %T into type *sql.RawBytes", i, v)}
 		}
 		r.bufs[i] = b
 		r.raw[i] = b
@@ -233,14 +235,21 @@ func (r *rawRows) next() (bool, error) {
 	return true, nil
 }
 
-// scanError is a value next could not turn into text, as Rows.Scan
-// would fail on it.
-type scanError struct{ error }
+// Row is the current row, one cell per column, nil for NULL: the same
+// slice for every row, its cells valid until the next call of Next, as
+// with sql.RawBytes.
+func (r *Rows) Row() []sql.RawBytes { return r.raw }
 
-func (e scanError) Unwrap() error { return e.error }
+// ScanError is the error of a value Next could not turn into text, as
+// Rows.Scan would fail on it: the value is wrong, not the connection.
+type ScanError struct{ Err error }
 
-// close closes the rows and then the statement, if one was prepared.
-func (r *rawRows) close() error {
+func (e ScanError) Error() string { return e.Err.Error() }
+
+func (e ScanError) Unwrap() error { return e.Err }
+
+// Close closes the rows and then the statement, if one was prepared.
+func (r *Rows) Close() error {
 	err := r.rows.Close()
 	if r.stmt != nil {
 		err = errors.Join(err, r.stmt.Close())

@@ -1,4 +1,4 @@
-package jobs
+package mysqlconn
 
 import (
 	"bytes"
@@ -121,5 +121,12 @@ func TestForceUTF8MB4(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestRedactHidesPassword(t *testing.T) {
+	got := Redact("reporter:hunter2@tcp(db:3306)/app?parseTime=true")
+	if strings.Contains(got, "hunter2") || got != "reporter@tcp(db:3306)/app" {
+		t.Errorf("Redact = %q", got)
 	}
 }

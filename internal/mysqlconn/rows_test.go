@@ -1,4 +1,4 @@
-package jobs
+package mysqlconn
 
 import (
 	"database/sql/driver"
@@ -33,28 +33,28 @@ func TestRawRowsText(t *testing.T) {
 		time.Date(2026, 11, 25, 6, 0, 0, 5, time.UTC), []byte{},
 	}
 	want := []string{"abc", "", "-42", "18446744073709551615", "0.1", "0.1", "", "true", "2026-11-25T06:00:00.000000005Z", ""}
-	r := newRawRows(&fakeRows{row: row, n: 1000}, nil)
-	ok, err := r.next()
+	r := newRows(&fakeRows{row: row, n: 1000}, nil)
+	ok, err := r.Next()
 	if !ok || err != nil {
 		t.Fatalf("next = %v, %v", ok, err)
 	}
 	for i, w := range want {
-		if got := string(r.raw[i]); got != w {
+		if got := string(r.Row()[i]); got != w {
 			t.Errorf("cell %d = %q, want %q", i, got, w)
 		}
-		if (r.raw[i] == nil) != (i == 1) {
-			t.Errorf("cell %d: NULL = %v", i, r.raw[i] == nil)
+		if (r.Row()[i] == nil) != (i == 1) {
+			t.Errorf("cell %d: NULL = %v", i, r.Row()[i] == nil)
 		}
 	}
-	if a := testing.AllocsPerRun(100, func() { _, _ = r.next() }); a != 0 {
+	if a := testing.AllocsPerRun(100, func() { _, _ = r.Next() }); a != 0 {
 		t.Errorf("%v allocations per row, want 0", a)
 	}
-	r = newRawRows(&fakeRows{row: []driver.Value{int32(1)}, n: 1}, nil)
-	if _, err := r.next(); err == nil {
+	r = newRows(&fakeRows{row: []driver.Value{int32(1)}, n: 1}, nil)
+	if _, err := r.Next(); err == nil {
 		t.Error("int32 cell: no error")
 	}
-	r = newRawRows(&fakeRows{}, nil)
-	if ok, err := r.next(); ok || err != nil {
+	r = newRows(&fakeRows{}, nil)
+	if ok, err := r.Next(); ok || err != nil {
 		t.Errorf("end: next = %v, %v", ok, err)
 	}
 }

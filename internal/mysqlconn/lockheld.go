@@ -1,4 +1,4 @@
-package jobs
+package mysqlconn
 
 import (
 	"context"
@@ -39,8 +39,8 @@ func (e *LockHeldError) Error() string {
 
 func (e *LockHeldError) Unwrap() error { return ErrAlreadyRunning }
 
-// idle reports whether the holder is a session between statements.
-func (e *LockHeldError) idle() bool { return e.Found && e.Command == "Sleep" }
+// Idle reports whether the holder is a session between statements.
+func (e *LockHeldError) Idle() bool { return e.Found && e.Command == "Sleep" }
 
 // Holder describes the session that holds the lock, for a person.
 func (e *LockHeldError) Holder() string {
@@ -71,15 +71,16 @@ func (e *LockHeldError) Holder() string {
 	return s
 }
 
-// logValue is the holder's fields, for the skip's log record.
-func (e *LockHeldError) logValue() slog.Value {
+// HolderValue is the holder's fields, for the skip's log record. (Not
+// LogValue: the error itself is logged as its text.)
+func (e *LockHeldError) HolderValue() slog.Value {
 	attrs := []slog.Attr{slog.String("lock", e.Lock)}
 	if e.ConnID != 0 {
 		attrs = append(attrs, slog.Uint64("connection_id", e.ConnID))
 	}
 	if e.Found {
 		state := "running"
-		if e.idle() {
+		if e.Idle() {
 			state = "idle"
 		}
 		attrs = append(attrs, slog.String("user", e.User), slog.String("host", e.Host), slog.String("command", e.Command),
