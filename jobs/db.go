@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/joinery/joinery/config"
 )
 
 // OpenDB opens a connection pool to dsn with the settings of d. Whatever
@@ -144,7 +146,7 @@ func (d Database) ResolveDSN() (string, error) {
 	if d.Embedded() {
 		return "", errors.New("the embedded demo database has no DSN of its own")
 	}
-	return expandEnv(d.DSN)
+	return config.ExpandEnv(d.DSN)
 }
 
 // Redact returns dsn without its password, for logs and messages.
