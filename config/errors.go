@@ -83,7 +83,10 @@ func Prefix(prefix string, errs []error) []*FieldError {
 			continue
 		}
 		p := *fe
-		p.Path = join(prefix, fe.Path)
+		p.Path = prefix
+		if fe.Path != "" { // a problem with the part itself
+			p.Path = join(prefix, fe.Path)
+		}
 		out = append(out, &p)
 	}
 	return out

@@ -64,9 +64,9 @@ func TestFieldErrorFormat(t *testing.T) {
 
 func TestPrefix(t *testing.T) {
 	orig := Required("on[0].left", "required")
-	got := Prefix("jobs[0].datasets.posts", []error{orig, errors.New("plain")})
-	if len(got) != 2 || got[0].Path != "jobs[0].datasets.posts.on[0].left" || got[0].Kind != Missing ||
-		got[1].Path != "jobs[0].datasets.posts" || got[1].Msg != "plain" {
+	got := Prefix("jobs[0].datasets.posts", []error{orig, errors.New("plain"), Problem("", "x", "the part")})
+	if len(got) != 3 || got[0].Path != "jobs[0].datasets.posts.on[0].left" || got[0].Kind != Missing ||
+		got[1].Path != "jobs[0].datasets.posts" || got[1].Msg != "plain" || got[2].Path != "jobs[0].datasets.posts" {
 		t.Errorf("got %v", got)
 	}
 	if orig.Path != "on[0].left" {

@@ -122,6 +122,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown dataset key", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "select:", "selct: [u.id]\n        select:", 1), [][]string{{"jobs[0].datasets.posts.selct", "unknown field"}}},
 		{"alias as a field name", "x: &k jobs\n*k : []\n", [][]string{{"c.yaml:2:", "keys must be plain names"}}},
 		{"alias as a dataset name", "timezone: &n UTC\n" + strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "      posts:", "      *n :", 1), [][]string{{"c.yaml:6:", "jobs[0].datasets", "keys must be plain names"}}},
+		{"bad parameter name", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "    datasets:", "    params: {1x: {type: int, default: 1}}\n    datasets:", 1), [][]string{{`jobs[0].params.1x: "1x": invalid parameter name`}}},
 		{"list as a parameter name", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "    datasets:", "    params: {[a, b]: int}\n    datasets:", 1), [][]string{{"jobs[0].params", "keys must be plain names"}}},
 		{"many at once", "timezone: Nope\njobs:\n" + jobYAML("a", "bad") + jobYAML("a", "@daily"), [][]string{
 			{"timezone", "unknown time zone"},
