@@ -1,22 +1,18 @@
 package jobs
 
 import (
-	"cmp"
-	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
-	"go.yaml.in/yaml/v3"
 
+	"github.com/joinery/joinery/config"
 	"github.com/joinery/joinery/output"
 	"github.com/joinery/joinery/queries"
 )
@@ -38,8 +34,9 @@ type Config struct {
 type Database struct {
 	// DSN is a go-sql-driver/mysql data source name, with ${VAR} replaced
 	// from the environment; empty or "embedded" means the embedded demo
-	// database. It may hold a password: it is never quoted in a problem
-	// (secret), and never logged or printed but through Redact.
+	// database. It may hold a password (secret): it is never quoted in a
+	// problem, a variable it names that is not set is a problem when the
+	// file is read, and it is never logged or printed but through mysqlconn.Redact.
 	DSN              string        `yaml:"dsn,secret"`
 	MaxOpenConns     int           `yaml:"max_open_conns"`    // default 4
 	ConnMaxLifetime  time.Duration `yaml:"conn_max_lifetime"` // default 5m
@@ -57,7 +54,7 @@ type Database struct {
 // Embedded reports whether the DSN, once expanded, asks for the embedded
 // demo database.
 func (d Database) Embedded() bool {
-	dsn, err := expandEnv(d.DSN)
+	dsn, err := config.ExpandEnv(d.DSN)
 	return err == nil && (dsn == "" || dsn == "embedded")
 }
 
@@ -142,7 +139,7 @@ func (c *Config) outputPath() string {
 const maxConfigBytes = 1 << 20
 
 // Load reads and validates a configuration file. Every problem found is
-// reported at once in a *ConfigError.
+// reported at once in a *config.Error.
 func Load(path string) (*Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -163,102 +160,37 @@ func Load(path string) (*Config, error) {
 // Data larger than maxConfigBytes is one problem, and not parsed.
 func parse(file string, data []byte) (*Config, error) {
 	if len(data) > maxConfigBytes {
-		return nil, &ConfigError{Problems: []*FieldError{{File: file,
+		return nil, &config.Error{Problems: []*config.FieldError{{File: file,
 			Msg: fmt.Sprintf("the file is larger than %d MiB, the most a configuration may be", maxConfigBytes>>20)}}}
 	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, &ConfigError{Problems: []*FieldError{syntaxError(file, err)}}
-	}
 	cfg := &Config{File: file}
-	d := &decoder{lines: make(map[string]int)}
-	if len(root.Content) == 0 {
-		d.fail("", nil, "the file is empty")
-	} else {
-		d.decode("", &root, reflect0(cfg))
-	}
-	if d.stopped {
-		// The one problem is the alias limit: the rest of the file was
-		// never decoded, so validating it would only add noise.
-		e := d.errs[len(d.errs)-1]
-		e.File = file
-		return nil, &ConfigError{Problems: []*FieldError{e}}
+	d := config.NewDecoder(file)
+	if !d.Decode(data, cfg) {
+		return nil, d.Err()
 	}
 	v := validator{d: d, files: make(map[string]string)}
 	v.config(cfg)
-	if len(d.errs) > 0 {
-		d.errs = dropFollowUps(d.errs)
-		for _, e := range d.errs {
-			e.File = file
-			if e.Line == 0 {
-				e.Line = d.lineOf(e.Path)
-			}
-		}
-		// In file order, as an editor would walk them; problems without a
-		// line (few) last.
-		slices.SortStableFunc(d.errs, func(a, b *FieldError) int {
-			return cmp.Compare(lineKey(a.Line), lineKey(b.Line))
-		})
-		// Keep the first ones: nobody reads a million problems, and a
-		// broken file can make that many. A copy lets the rest go.
-		if len(d.errs) > maxProblems {
-			return nil, &ConfigError{Problems: slices.Clone(d.errs[:maxProblems]), More: len(d.errs) - maxProblems}
-		}
-		return nil, &ConfigError{Problems: d.errs}
+	if err := d.Err(); err != nil {
+		return nil, err
 	}
 	return cfg, nil
-}
-
-func lineKey(l int) int {
-	if l == 0 {
-		return math.MaxInt
-	}
-	return l
-}
-
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-// syntaxError turns yaml's "yaml: line 4: did not find ..." into a
-// FieldError with the line in its place.
-func syntaxError(file string, err error) *FieldError {
-	msg := err.Error()
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return &FieldError{File: file, Line: line, Msg: "invalid YAML: " + m[2]}
-	}
-	return &FieldError{File: file, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
-}
-
-// lineOf finds the line of path or of its nearest ancestor.
-func (d *decoder) lineOf(path string) int {
-	for path != "" {
-		if l, ok := d.lines[path]; ok {
-			return l
-		}
-		i := strings.LastIndexAny(path, ".[")
-		if i < 0 {
-			break
-		}
-		path = path[:i]
-	}
-	return 0
 }
 
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 type validator struct {
-	d *decoder
+	d *config.Decoder
 	// files maps each file an output writes (at one sample time) to the
 	// output that writes it, across jobs.
 	files map[string]string
 }
 
 func (v validator) failValue(path, value, format string, args ...any) {
-	v.d.errs = append(v.d.errs, &FieldError{Path: path, Value: value, HasValue: true, Msg: fmt.Sprintf(format, args...)})
+	v.d.Add(config.Problem(path, value, fmt.Sprintf(format, args...)))
 }
 
 func (v validator) fail(path, format string, args ...any) {
-	v.d.errs = append(v.d.errs, &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+	v.d.Add(config.Problem(path, nil, fmt.Sprintf(format, args...)))
 }
 
 func (v validator) location(path, name string) *time.Location {
@@ -315,7 +247,7 @@ func (v validator) outputDir(c *Config) {
 		c.outputDirFrom = outputDirFrom(spec, c.File, c.OutputDir)
 		return
 	}
-	dir, err := expandEnv(spec)
+	dir, err := config.ExpandEnv(spec)
 	switch {
 	case err != nil:
 		v.failValue("output_dir", spec, "%v", err)
@@ -352,12 +284,7 @@ func (v validator) database(d *Database) {
 		d.Timezone = "UTC"
 	}
 	d.Location = v.location("database.timezone", d.Timezone)
-	if d.DSN != "" {
-		if _, err := expandEnv(d.DSN); err != nil {
-			// The DSN may hold a password: name the variable, never the value.
-			v.fail("database.dsn", "%v", err)
-		}
-	}
+	// The variables the DSN names are checked by the decoder (secret).
 }
 
 func (v validator) job(p string, j *Job, defaultLoc *time.Location) {
@@ -396,7 +323,7 @@ func (v validator) job(p string, j *Job, defaultLoc *time.Location) {
 		v.fail(p+".window", "%v", err)
 	}
 	for _, prm := range j.Params {
-		v.queryErrors(p+".params."+prm.Name, queries.ValidateParam(prm, j.Location))
+		v.d.Add(config.Prefix(p+".params."+prm.Name, queries.ValidateParam(prm, j.Location))...)
 	}
 
 	if len(j.Datasets) == 0 {
@@ -414,7 +341,7 @@ func (v validator) job(p string, j *Job, defaultLoc *time.Location) {
 		}
 		// A dataset may use the ones before it as derived tables.
 		scope := queries.Scope{Params: j.Params, Datasets: j.Datasets[:i], Window: j.Window.IsSet()}
-		v.queryErrors(dp, ds.Validate(scope))
+		v.d.Add(config.Prefix(dp, ds.Validate(scope))...)
 	}
 	if len(j.Datasets) > 0 && written == 0 {
 		v.fail(p+".datasets", "every dataset is internal: at least one must be written")
@@ -426,27 +353,7 @@ func (v validator) job(p string, j *Job, defaultLoc *time.Location) {
 	for i, o := range j.Outputs {
 		op := fmt.Sprintf("%s.outputs[%d]", p, i)
 		if errs := o.Validate(written); len(errs) > 0 {
-			for _, err := range errs {
-				var fe *output.FieldError
-				if !errors.As(err, &fe) {
-					v.fail(op, "%v", err)
-					continue
-				}
-				value := fe.Value
-				switch fe.Field {
-				case "path":
-					value = o.Path
-				case "format":
-					value = o.Format
-				case "latest":
-					value = o.Latest
-				}
-				if value != "" {
-					v.failValue(op+"."+fe.Field, value, "%s", fe.Msg)
-				} else {
-					v.fail(op+"."+fe.Field, "%s", fe.Msg)
-				}
-			}
+			v.d.Add(config.Prefix(op, errs)...)
 			continue
 		}
 		if !j.Window.IsSet() {
@@ -518,85 +425,5 @@ func (v validator) destinations(op string, j *Job, o output.Spec) {
 			return
 		}
 		v.files[f] = op
-	}
-}
-
-// queryErrors adds the errors of the queries package, whose paths are
-// relative to prefix.
-func (v validator) queryErrors(prefix string, errs []error) {
-	for _, err := range errs {
-		var fe *queries.FieldError
-		if errors.As(err, &fe) {
-			e := &FieldError{Path: join(prefix, fe.Path), Msg: fe.Msg, missing: fe.Kind == queries.Missing}
-			if fe.Value != nil {
-				e.Value, e.HasValue = fmt.Sprint(fe.Value), true
-			}
-			v.d.errs = append(v.d.errs, e)
-			continue
-		}
-		v.fail(prefix, "%v", err)
-	}
-}
-
-// envRef matches ${VAR} and ${VAR:-default}. A bare $ is left alone:
-// passwords may contain one.
-var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
-
-// expandEnv replaces each ${VAR} in s from the environment, and each
-// ${VAR:-default} with the variable or, when it is unset or empty, default.
-// A variable that is not set and has no default is an error naming it
-// (never its value).
-func expandEnv(s string) (string, error) {
-	var missing []string
-	out := envRef.ReplaceAllStringFunc(s, func(ref string) string {
-		m := envRef.FindStringSubmatch(ref)
-		val, ok := os.LookupEnv(m[1])
-		switch {
-		case m[2] != "" && val == "":
-			return m[3]
-		case !ok:
-			missing = append(missing, m[1])
-		}
-		return val
-	})
-	if len(missing) > 0 {
-		return "", fmt.Errorf("environment variable %s is not set", strings.Join(missing, ", "))
-	}
-	return out, nil
-}
-
-// dropFollowUps leaves out the problems of missing fields inside a value
-// that is itself reported: a shorthand that did not parse ("u.id ==
-// p.user_id") leaves the fields it would have filled empty, and saying so
-// again for each of them only buries the one problem there is.
-func dropFollowUps(errs []*FieldError) []*FieldError {
-	reported := make(map[string]bool, len(errs))
-	for _, e := range errs {
-		if !e.missing {
-			reported[e.Path] = true
-		}
-	}
-	out := errs[:0]
-	for _, e := range errs {
-		if e.missing && insideReported(e.Path, reported) {
-			continue
-		}
-		out = append(out, e)
-	}
-	return out
-}
-
-// insideReported reports whether a path that contains path ("a.b[1]"
-// contains "a.b[1].c") is among reported.
-func insideReported(path string, reported map[string]bool) bool {
-	for {
-		i := strings.LastIndexAny(path, ".[")
-		if i <= 0 {
-			return false
-		}
-		path = path[:i]
-		if reported[path] {
-			return true
-		}
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/joinery/joinery/config"
 )
 
 const validJob = `
@@ -122,6 +122,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown dataset key", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "select:", "selct: [u.id]\n        select:", 1), [][]string{{"jobs[0].datasets.posts.selct", "unknown field"}}},
 		{"alias as a field name", "x: &k jobs\n*k : []\n", [][]string{{"c.yaml:2:", "keys must be plain names"}}},
 		{"alias as a dataset name", "timezone: &n UTC\n" + strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "      posts:", "      *n :", 1), [][]string{{"c.yaml:6:", "jobs[0].datasets", "keys must be plain names"}}},
+		{"bad parameter name", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "    datasets:", "    params: {1x: {type: int, default: 1}}\n    datasets:", 1), [][]string{{`jobs[0].params.1x: "1x": invalid parameter name`}}},
 		{"list as a parameter name", strings.Replace("jobs:\n"+jobYAML("a", "@daily"), "    datasets:", "    params: {[a, b]: int}\n    datasets:", 1), [][]string{{"jobs[0].params", "keys must be plain names"}}},
 		{"many at once", "timezone: Nope\njobs:\n" + jobYAML("a", "bad") + jobYAML("a", "@daily"), [][]string{
 			{"timezone", "unknown time zone"},
@@ -132,9 +133,9 @@ func TestParseErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Parse("c.yaml", []byte(tt.yaml))
-			var ce *ConfigError
+			var ce *config.Error
 			if !errors.As(err, &ce) {
-				t.Fatalf("err = %v, want a *ConfigError", err)
+				t.Fatalf("err = %v, want a *config.Error", err)
 			}
 			if len(ce.Problems) < len(tt.want) {
 				t.Errorf("got %d problems, want at least %d:\n%v", len(ce.Problems), len(tt.want), err)
@@ -154,7 +155,7 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
-func anyProblem(ps []*FieldError, subs []string) bool {
+func anyProblem(ps []*config.FieldError, subs []string) bool {
 	for _, p := range ps {
 		msg := p.Error()
 		ok := true
@@ -206,27 +207,6 @@ func jobYAML(name, schedule string) string {
 `
 }
 
-func TestExpandEnv(t *testing.T) {
-	t.Setenv("JOINERY_TEST_PW", "s3cr$t")
-	t.Setenv("JOINERY_TEST_EMPTY", "")
-	tests := []struct{ in, want string }{
-		{"u:${JOINERY_TEST_PW}@tcp(h)/d", "u:s3cr$t@tcp(h)/d"},
-		{"u:pa$word@tcp(h)/d", "u:pa$word@tcp(h)/d"},
-		{"${JOINERY_TEST_UNSET_X:-embedded}", "embedded"},
-		{"${JOINERY_TEST_EMPTY:-embedded}", "embedded"},
-		{"${JOINERY_TEST_PW:-x}", "s3cr$t"},
-	}
-	for _, tt := range tests {
-		got, err := expandEnv(tt.in)
-		if err != nil || got != tt.want {
-			t.Errorf("expandEnv(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
-		}
-	}
-	if _, err := expandEnv("${JOINERY_TEST_UNSET_Y}"); err == nil || !strings.Contains(err.Error(), "JOINERY_TEST_UNSET_Y") {
-		t.Errorf("unset variable: err = %v", err)
-	}
-}
-
 func TestOutputDirFromEnvironment(t *testing.T) {
 	t.Setenv("JOINERY_TEST_DIR", "/srv/reports")
 	t.Setenv("JOINERY_TEST_REL", "out")
@@ -253,52 +233,5 @@ func TestOutputDirFromEnvironment(t *testing.T) {
 	_, err := Parse("c.yaml", []byte("output_dir: ${JOINERY_TEST_EMPTY}\n"+validJob))
 	if err == nil || !strings.Contains(err.Error(), "output_dir") || !strings.Contains(err.Error(), "empty") {
 		t.Errorf("a variable set to nothing: err = %v, want output_dir named as empty", err)
-	}
-}
-
-// TestSecretsNeverQuoted: a field tagged secret is never quoted in a
-// problem, whatever is wrong with it, nor is a scalar written in place of
-// a struct that holds one (at any depth); the fields beside it are.
-func TestSecretsNeverQuoted(t *testing.T) {
-	type creds struct {
-		Token string `yaml:"token,secret"`
-		Pin   int    `yaml:"pin,secret"`
-		Port  int    `yaml:"port"`
-	}
-	type target struct {
-		Creds creds `yaml:"creds"`
-		Outer struct {
-			Inner []*creds `yaml:"inner"`
-		} `yaml:"outer"`
-		Plain struct {
-			Port int `yaml:"port"`
-		} `yaml:"plain"`
-	}
-	for _, tt := range []struct {
-		name, yaml, want string
-		quoted           bool
-	}{
-		{"bad value", "creds: {pin: hunter2}", "creds.pin: want a whole number", false},
-		{"scalar for the struct", "creds: hunter2", "creds: want a mapping", false},
-		{"scalar for a struct that holds one deeper", "outer: hunter2", "outer: want a mapping", false},
-		{"the field beside it", "creds: {port: hunter2}", `creds.port: "hunter2": want a whole number`, true},
-		{"a struct without one", "plain: hunter2", `plain: "hunter2": want a mapping`, true},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			var root yaml.Node
-			if err := yaml.Unmarshal([]byte(tt.yaml), &root); err != nil {
-				t.Fatal(err)
-			}
-			d := &decoder{lines: make(map[string]int)}
-			var v target
-			d.decode("", &root, reflect0(&v))
-			if len(d.errs) != 1 {
-				t.Fatalf("got %d problems, want 1: %v", len(d.errs), d.errs)
-			}
-			got := d.errs[0].Error()
-			if !strings.Contains(got, tt.want) || strings.Contains(got, "hunter2") != tt.quoted {
-				t.Errorf("got %q, want %q with the value quoted: %v", got, tt.want, tt.quoted)
-			}
-		})
 	}
 }

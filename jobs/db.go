@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 
+	"github.com/joinery/joinery/config"
 	"github.com/joinery/joinery/internal/mysqlconn"
 )
 
@@ -25,5 +26,5 @@ func (d Database) ResolveDSN() (string, error) {
 	if d.Embedded() {
 		return "", errors.New("the embedded demo database has no DSN of its own")
 	}
-	return expandEnv(d.DSN)
+	return config.ExpandEnv(d.DSN)
 }

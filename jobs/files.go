@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/joinery/joinery/config"
 	"github.com/joinery/joinery/output"
 )
 
@@ -49,7 +50,7 @@ func (d Database) host() string {
 	if d.Embedded() {
 		return "embedded demo database"
 	}
-	dsn, err := expandEnv(d.DSN)
+	dsn, err := config.ExpandEnv(d.DSN)
 	if err != nil {
 		return ""
 	}

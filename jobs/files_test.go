@@ -13,6 +13,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"github.com/joinery/joinery/config"
 	"github.com/joinery/joinery/jobs"
 	"github.com/joinery/joinery/output"
 )
@@ -182,9 +183,9 @@ func TestOutputOptionErrorsNameTheField(t *testing.T) {
       - {format: xlsx, path: "r.xlsx", delimiter: ";", max_rows_per_sheet: 0, columns: {a: {width: 999}}}`)
 	yaml = strings.Replace(yaml, "    datasets:", "    on_empty: maybe\n    retention: {keep: -1}\n    datasets:", 1)
 	_, err := jobs.Parse("c.yaml", []byte(yaml))
-	var ce *jobs.ConfigError
+	var ce *config.Error
 	if !errors.As(err, &ce) {
-		t.Fatalf("err = %v, want a *ConfigError", err)
+		t.Fatalf("err = %v, want a *config.Error", err)
 	}
 	for _, want := range []string{
 		`jobs[0].outputs[0].delimiter: ";;": want exactly one character`,

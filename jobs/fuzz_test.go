@@ -7,12 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/joinery/joinery/config"
 	"github.com/joinery/joinery/queries"
 )
 
 // FuzzParseConfig feeds arbitrary bytes to Parse. Whatever they are, Parse
 // must return quickly, without panicking, either a configuration or a
-// *ConfigError whose problems name the file; and a configuration it
+// *config.Error whose problems name the file; and a configuration it
 // accepts must compile, as joinery sql would compile it. The seeds are the
 // shipped config.yaml, the snippets below and testdata/fuzz/FuzzParseConfig.
 func FuzzParseConfig(f *testing.F) {
@@ -78,13 +79,13 @@ func FuzzParseConfig(f *testing.F) {
 }
 
 // checkConfigError checks that err, returned by Parse of fuzz.yaml, is a
-// *ConfigError of at most maxProblems problems, each naming the file and
+// *config.Error of at most maxProblems problems, each naming the file and
 // saying what is wrong.
 func checkConfigError(t *testing.T, err error) {
 	t.Helper()
-	var ce *ConfigError
+	var ce *config.Error
 	if !errors.As(err, &ce) {
-		t.Fatalf("err = %T %v, want a *ConfigError", err, err)
+		t.Fatalf("err = %T %v, want a *config.Error", err, err)
 	}
 	if len(ce.Problems) == 0 || len(ce.Problems) > maxProblems || ce.More < 0 {
 		t.Fatalf("got %d problems and %d more, want 1 to %d", len(ce.Problems), ce.More, maxProblems)

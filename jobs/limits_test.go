@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/joinery/joinery/config"
 )
 
 // nest returns YAML anchors a0 to a<levels-1> under the key x: a0 is leaf
@@ -92,9 +94,9 @@ func TestAliasBombs(t *testing.T) {
 				t.Fatalf("the bomb is %d bytes, over the file limit", len(tt.yaml))
 			}
 			_, err := Parse("bomb.yaml", []byte(tt.yaml))
-			var ce *ConfigError
+			var ce *config.Error
 			if !errors.As(err, &ce) {
-				t.Fatalf("err = %v, want a *ConfigError", err)
+				t.Fatalf("err = %v, want a *config.Error", err)
 			}
 			if len(ce.Problems) != 1 {
 				t.Fatalf("got %d problems, want the one about aliases:\n%v", len(ce.Problems), err)
@@ -215,9 +217,9 @@ func TestConfigSizeLimit(t *testing.T) {
 					}
 					continue
 				}
-				var ce *ConfigError
+				var ce *config.Error
 				if !errors.As(err, &ce) || len(ce.Problems) != 1 {
-					t.Fatalf("err = %v, want a *ConfigError with one problem", err)
+					t.Fatalf("err = %v, want a *config.Error with one problem", err)
 				}
 				want := path + ": the file is larger than 1 MiB"
 				if got := ce.Problems[0].Error(); !strings.HasPrefix(got, want) {
@@ -228,6 +230,9 @@ func TestConfigSizeLimit(t *testing.T) {
 	}
 }
 
+// maxProblems is how many problems a config.Error holds.
+const maxProblems = 100
+
 func TestManyProblems(t *testing.T) {
 	// Each job has a bad schedule: one problem per job, 150 in all.
 	var b strings.Builder
@@ -236,9 +241,9 @@ func TestManyProblems(t *testing.T) {
 		b.WriteString(jobYAML(fmt.Sprintf("j%d", i), "61 * * * *"))
 	}
 	_, err := Parse("c.yaml", []byte(b.String()))
-	var ce *ConfigError
+	var ce *config.Error
 	if !errors.As(err, &ce) {
-		t.Fatalf("err = %v, want a *ConfigError", err)
+		t.Fatalf("err = %v, want a *config.Error", err)
 	}
 	if len(ce.Problems) != maxProblems || ce.More != 50 {
 		t.Errorf("got %d problems and %d more, want %d and 50", len(ce.Problems), ce.More, maxProblems)
@@ -256,39 +261,5 @@ func TestManyProblems(t *testing.T) {
 	// The first hundred in file order: those of jobs[0] to jobs[99].
 	if got := lines[maxProblems]; !strings.Contains(got, "jobs[99].schedule") {
 		t.Errorf("problem 100 = %q, want jobs[99]'s", got)
-	}
-}
-
-func TestConfigErrorCount(t *testing.T) {
-	problems := func(n int) []*FieldError {
-		ps := make([]*FieldError, n)
-		for i := range ps {
-			ps[i] = &FieldError{File: "c.yaml", Line: i + 1, Msg: "bad"}
-		}
-		return ps
-	}
-	tests := []struct {
-		name      string
-		err       *ConfigError
-		wantFirst string
-		wantLines int
-		wantLast  string
-	}{
-		{"one", &ConfigError{Problems: problems(1)}, "invalid configuration: c.yaml:1: bad", 1, "invalid configuration: c.yaml:1: bad"},
-		{"two", &ConfigError{Problems: problems(2)}, "invalid configuration: 2 problems:", 3, "  c.yaml:2: bad"},
-		{"one shown, one more", &ConfigError{Problems: problems(1), More: 1}, "invalid configuration: 2 problems:", 3, "  ... and 1 more problem"},
-		{"a hundred", &ConfigError{Problems: problems(100)}, "invalid configuration: 100 problems:", 101, "  c.yaml:100: bad"},
-		// A ConfigError made elsewhere, with every problem in it: only
-		// the first hundred are shown.
-		{"more than a hundred held", &ConfigError{Problems: problems(250), More: 5}, "invalid configuration: 255 problems:", 102, "  ... and 155 more problems"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			lines := strings.Split(tt.err.Error(), "\n")
-			if lines[0] != tt.wantFirst || len(lines) != tt.wantLines || lines[len(lines)-1] != tt.wantLast {
-				t.Errorf("got %d lines, first %q, last %q; want %d, %q, %q",
-					len(lines), lines[0], lines[len(lines)-1], tt.wantLines, tt.wantFirst, tt.wantLast)
-			}
-		})
 	}
 }

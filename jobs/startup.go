@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/joinery/joinery/config"
 )
 
 // CheckOutputDir makes sure reports can be written: output_dir and the
@@ -61,12 +63,12 @@ func outputDirFrom(spec, file, dir string) string {
 		from = fmt.Sprintf("the default output_dir: %s does not set it", file)
 	default:
 		var set, unset []string
-		for _, m := range envRef.FindAllStringSubmatch(spec, -1) {
+		for _, ref := range config.EnvRefs(spec) {
 			switch {
-			case os.Getenv(m[1]) != "":
-				set = append(set, "$"+m[1])
-			case m[2] != "":
-				unset = append(unset, "$"+m[1])
+			case os.Getenv(ref.Name) != "":
+				set = append(set, "$"+ref.Name)
+			case ref.HasDefault:
+				unset = append(unset, "$"+ref.Name)
 			}
 		}
 		from = fmt.Sprintf("output_dir %q in %s", spec, file)

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/xuri/excelize/v2"
+
+	"github.com/joinery/joinery/config"
 )
 
 func TestCSVOptions(t *testing.T) {
@@ -235,7 +237,7 @@ func TestValidate(t *testing.T) {
 		}
 		for i, w := range tt.want {
 			field, sub, _ := strings.Cut(w, ": ")
-			if fe := errs[i].(*FieldError); fe.Field != field || !strings.Contains(fe.Msg, sub) {
+			if fe := errs[i].(*config.FieldError); fe.Path != field || !strings.Contains(fe.Msg, sub) {
 				t.Errorf("%+v: problem %d = %v, want field %s with %q", tt.spec, i, errs[i], field, sub)
 			}
 		}

@@ -254,7 +254,7 @@ func checkTemplate(spec Spec, datasets int) (string, error) {
 	case "jsonl":
 		exts = []string{".jsonl", ".ndjson"}
 	default:
-		return "", fmt.Errorf("format %q: want csv, xlsx or jsonl", spec.Format)
+		return "", problem("format", spec.Format, fmt.Sprintf("format %q: want csv, xlsx or jsonl", spec.Format))
 	}
 	gz := ""
 	if spec.Gzip && spec.Format != "xlsx" {

@@ -1,51 +1,63 @@
 package output
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/joinery/joinery/config"
 )
 
-// FieldError is a problem with one field of a Spec. Field is the field's
-// YAML name ("delimiter", "columns.email.width"); Spec.Validate returns
-// them so the configuration loader can name the full path.
-type FieldError struct {
-	Field string
-	Value string // the offending value, when there is one
-	Msg   string
+// problem is a problem with one field of a Spec: field is its YAML name
+// ("delimiter", "columns.email.width"), relative to the output, and value
+// the offending value ("" when there is none to show). Every problem of
+// the package is made here.
+func problem(field, value, msg string) *config.FieldError {
+	if value == "" {
+		return config.Problem(field, nil, msg)
+	}
+	return config.Problem(field, value, msg)
 }
 
-func (e *FieldError) Error() string {
-	if e.Value != "" {
-		return fmt.Sprintf("%s: %q: %s", e.Field, e.Value, e.Msg)
+// templateProblem is the problem an error of checkTemplate reports: its
+// own when it is about the format, else one with field (path or latest),
+// whose template is value.
+func templateProblem(field, value string, err error) error {
+	if formatProblem(err) {
+		return err
 	}
-	return e.Field + ": " + e.Msg
+	return problem(field, value, err.Error())
+}
+
+// formatProblem reports whether an error of checkTemplate is about the
+// format rather than the path.
+func formatProblem(err error) bool {
+	var fe *config.FieldError
+	return errors.As(err, &fe) && fe.Path == "format"
 }
 
 // maxSheetRows is how many data rows fit on a sheet below the header.
 const maxSheetRows = 1<<20 - 1
 
 // Validate checks a Spec for a job with the given number of datasets and
-// returns every problem, each a *FieldError. See CheckTemplate for the
-// path's rules; Latest follows the same ones.
+// returns every problem, each a *config.FieldError whose path is relative
+// to the output. See CheckTemplate for the path's rules; Latest follows the
+// same ones.
 func (s Spec) Validate(datasets int) []error {
 	var errs []error
 	fail := func(field, value, format string, args ...any) {
-		errs = append(errs, &FieldError{Field: field, Value: value, Msg: fmt.Sprintf(format, args...)})
+		errs = append(errs, problem(field, value, fmt.Sprintf(format, args...)))
 	}
 	if _, err := checkTemplate(s, datasets); err != nil {
-		field := "path"
-		if strings.HasPrefix(err.Error(), "format ") {
-			field = "format"
-		}
-		fail(field, "", "%v", err)
+		errs = append(errs, templateProblem("path", s.Path, err))
 	}
 	if s.Latest != "" {
 		l := s
 		l.Path = s.Latest
-		if _, err := checkTemplate(l, datasets); err != nil && !strings.HasPrefix(err.Error(), "format ") {
-			fail("latest", "", "%v", err)
+		if _, err := checkTemplate(l, datasets); err != nil && !formatProblem(err) {
+			errs = append(errs, templateProblem("latest", s.Latest, err))
 		} else if s.Latest == s.Path {
 			fail("latest", s.Latest, "same as path: the latest copy needs a name of its own")
 		}

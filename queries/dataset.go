@@ -9,6 +9,8 @@ import (
 
 	"github.com/doug-martin/goqu/v9"
 	"github.com/doug-martin/goqu/v9/exp"
+
+	"github.com/joinery/joinery/config"
 )
 
 // A dataset, its scope and environment, and the two passes over it:
@@ -138,19 +140,22 @@ type validator struct {
 	sel, order []*expr
 }
 
+// add reports a problem with the field at path, relative to the dataset;
+// value is what was written there, nil when there is nothing to show.
 func (v *validator) add(path string, value any, format string, args ...any) {
-	v.errs = append(v.errs, &FieldError{Path: path, Value: value, Msg: fmt.Sprintf(format, args...)})
+	v.errs = append(v.errs, config.Problem(path, value, fmt.Sprintf(format, args...)))
 }
 
 // missing reports a required field that is missing or empty; msg starts
 // with "required".
 func (v *validator) missing(path string, format string, args ...any) {
-	v.errs = append(v.errs, &FieldError{Path: path, Msg: fmt.Sprintf(format, args...), Kind: Missing})
+	v.errs = append(v.errs, config.Required(path, fmt.Sprintf(format, args...)))
 }
 
 // Validate checks the dataset in its scope and returns every problem found,
-// each as a *FieldError; it returns nil when the dataset can be compiled. It
-// does not modify the dataset.
+// each as a *config.FieldError with a path relative to the dataset; it
+// returns nil when the dataset can be compiled. It does not modify the
+// dataset.
 func (d *Dataset) Validate(scope Scope) []error {
 	v := &validator{d: d, scope: scope, aliases: map[string]int{}, derived: map[string]map[string]bool{},
 		outputs: map[string]int{}, full: fullJoinIndex(d)}
@@ -170,7 +175,7 @@ func (d *Dataset) Validate(scope Scope) []error {
 
 // Compile validates the dataset in env and compiles it into a prepared
 // MySQL query. When the dataset is invalid the error joins every
-// *FieldError Validate reports; callers that want the individual errors call
+// problem Validate reports; callers that want the individual errors call
 // Validate first.
 func Compile(d *Dataset, env Env) (Query, error) {
 	if errs := d.Validate(env.scope(d)); len(errs) > 0 {

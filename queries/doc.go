@@ -7,7 +7,7 @@
 //
 // A Dataset is checked with Validate in a Scope (the job's parameters, the
 // datasets before it, whether runs have a window), which reports every
-// problem as a *FieldError whose Path is relative to the dataset, then
+// problem as a *config.FieldError whose Path is relative to the dataset, then
 // compiled with Compile in an Env (the run's window and parameter values, the
 // job's datasets, the database's zone). Shorthand strings accepted in YAML
 // ("users u", "u.id = p.user_id", "count(p.id) AS posts", "u.id desc",

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/joinery/joinery/config"
 )
 
 // FuzzDatasetExpr feeds arbitrary text to one column field of a dataset
@@ -17,7 +19,7 @@ import (
 // operator and a value, a group_by or having expression, or the order_by
 // shorthand ("posts desc"). Nothing may panic. Text that does not parse as
 // a shorthand is used as the mapping form would take it, whole, as the
-// column. The dataset must then validate or give *FieldErrors only; one
+// column. The dataset must then validate or give *config.FieldErrors only; one
 // that validates must compile, with a ? for each bound value and nothing
 // but keywords and quoted identifiers around them; and compiling it again
 // with every literal and value changed must give the same SQL, so no value
@@ -132,9 +134,9 @@ func compileFuzzed(t *testing.T, field fuzzField, text, op, value string) (Query
 	scope := Scope{Params: []Param{{Name: "min_views", Type: "int"}, {Name: "ids", Type: "list<int>"}}, Window: true}
 	errs := d.Validate(scope)
 	for _, err := range errs {
-		var fe *FieldError
+		var fe *config.FieldError
 		if !errors.As(err, &fe) {
-			t.Fatalf("Validate: %T %v, want a *FieldError", err, err)
+			t.Fatalf("Validate: %T %v, want a *config.FieldError", err, err)
 		}
 	}
 	if len(errs) > 0 {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/joinery/joinery/config"
 	"github.com/joinery/joinery/internal/localtime"
 )
 
@@ -48,11 +49,11 @@ func (p Param) elemType() string {
 }
 
 // ValidateParam checks a declaration and returns its problems as
-// *FieldErrors with paths relative to the parameter (type, default).
+// *config.FieldErrors with paths relative to the parameter (type, default).
 func ValidateParam(p Param, loc *time.Location) []error {
 	var errs []error
 	add := func(path string, value any, format string, args ...any) {
-		errs = append(errs, &FieldError{Path: path, Value: value, Msg: fmt.Sprintf(format, args...)})
+		errs = append(errs, config.Problem(path, value, fmt.Sprintf(format, args...)))
 	}
 	if !identRE.MatchString(p.Name) || len(p.Name) > maxIdentLen {
 		add("", p.Name, "invalid parameter name: use letters, digits and underscores, not starting with a digit")
@@ -75,7 +76,7 @@ func ValidateParam(p Param, loc *time.Location) []error {
 	case !p.Required:
 		// A run always has a value for every parameter: no NULLs that
 		// would turn = into IS NULL, no empty lists.
-		errs = append(errs, &FieldError{Path: "default", Msg: "required: give a default, or set required: true", Kind: Missing})
+		errs = append(errs, config.Required("default", "required: give a default, or set required: true"))
 	}
 	return errs
 }

@@ -68,7 +68,7 @@ func columnsOf(e *expr, out []string) []string {
 // TIMESTAMP column such a comparison is off by the zone's offset; only the
 // window field is bound by the column's type.
 type TimeUse struct {
-	Path    string   // the field, as in a FieldError: "where[0]", "joins[1].on[0]", "select[2].column"
+	Path    string   // the field, as in a config.FieldError: "where[0]", "joins[1].on[0]", "select[2].column"
 	Param   string   // the parameter's name
 	Columns []string // the columns compared with it
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/joinery/joinery/config"
 )
 
 // constructScope is a job context: two parameters, a window and one
@@ -153,7 +155,7 @@ func TestValidateConstructErrors(t *testing.T) {
 			tt.mutate(&d, &s)
 			errs := d.Validate(s)
 			for _, err := range errs {
-				var fe *FieldError
+				var fe *config.FieldError
 				if errors.As(err, &fe) && fe.Path == tt.path && strings.Contains(fe.Msg, tt.msg) {
 					return
 				}
@@ -244,7 +246,7 @@ func TestValidateParam(t *testing.T) {
 		errs := ValidateParam(tt.p, time.UTC)
 		found := false
 		for _, err := range errs {
-			var fe *FieldError
+			var fe *config.FieldError
 			if errors.As(err, &fe) && fe.Path == tt.path && strings.Contains(fe.Msg, tt.msg) {
 				found = true
 			}

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/joinery/joinery/config"
 )
 
 // validDataset returns a dataset that passes Validate; the table test below
@@ -207,9 +209,9 @@ func TestValidateErrors(t *testing.T) {
 			errs := d.Validate(Scope{})
 			found := false
 			for _, err := range errs {
-				var fe *FieldError
+				var fe *config.FieldError
 				if !errors.As(err, &fe) {
-					t.Fatalf("error %v is a %T, want *FieldError", err, err)
+					t.Fatalf("error %v is a %T, want *config.FieldError", err, err)
 				}
 				if fe.Path == tt.path && strings.Contains(fe.Msg, tt.msg) {
 					found = true
@@ -241,7 +243,7 @@ func TestValidateReportsAll(t *testing.T) {
 	want := []string{"from.table", "joins[0].type", "select[0].column", "where[0].op", "limit"}
 	got := map[string]bool{}
 	for _, err := range errs {
-		got[err.(*FieldError).Path] = true
+		got[err.(*config.FieldError).Path] = true
 	}
 	for _, p := range want {
 		if !got[p] {
@@ -271,10 +273,10 @@ func TestFieldErrorKind(t *testing.T) {
 	errs = append(errs, ValidateParam(Param{Name: "p", Type: "int"}, nil)...)
 	missing := []string{"from.table", "joins[0].on[0].op", "joins[1].on", "select[0].column", "where[0].op", "default"}
 	for _, err := range errs {
-		fe := err.(*FieldError)
-		want := Invalid
+		fe := err.(*config.FieldError)
+		want := config.Invalid
 		if slices.Contains(missing, fe.Path) {
-			want = Missing
+			want = config.Missing
 		}
 		if fe.Kind != want {
 			t.Errorf("%v: kind %d, want %d", fe, fe.Kind, want)
@@ -283,23 +285,6 @@ func TestFieldErrorKind(t *testing.T) {
 	}
 	if len(missing) > 0 {
 		t.Errorf("no error at %q; got %v", missing, errors.Join(errs...))
-	}
-}
-
-func TestFieldErrorFormat(t *testing.T) {
-	tests := []struct {
-		err  FieldError
-		want string
-	}{
-		{FieldError{Path: "joins[0].on[1].left", Value: "px.userid", Msg: `unknown alias "px"`}, `joins[0].on[1].left: "px.userid": unknown alias "px"`},
-		{FieldError{Path: "select", Msg: "must not be empty"}, "select: must not be empty"},
-		{FieldError{Path: "limit", Value: uint64(0), Msg: "must be greater than 0"}, "limit: 0: must be greater than 0"},
-		{FieldError{Path: "where[0].value", Value: []any{1}, Msg: "x"}, "where[0].value: [1]: x"},
-	}
-	for _, tt := range tests {
-		if got := tt.err.Error(); got != tt.want {
-			t.Errorf("got %s, want %s", got, tt.want)
-		}
 	}
 }
 
@@ -338,7 +323,7 @@ func TestErrorValueAsWritten(t *testing.T) {
 	d := fullDataset()
 	d.Select = append(d.Select, Selection{Column: "p.id", Agg: "count", As: "n"})
 	for _, err := range d.Validate(Scope{}) {
-		var fe *FieldError
+		var fe *config.FieldError
 		if errors.As(err, &fe) && fe.Path == "select[2].agg" {
 			if fe.Value != "count(p.id)" {
 				t.Errorf("value %q, want %q", fe.Value, "count(p.id)")

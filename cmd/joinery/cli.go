@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/joinery/joinery/config"
 	"github.com/joinery/joinery/jobs"
 )
 
@@ -84,7 +85,7 @@ func run(ctx context.Context, sig *signals, args []string, stdout, stderr io.Wri
 	if errors.As(err, &ee) {
 		code = ee.code
 	}
-	var ce *jobs.ConfigError
+	var ce *config.Error
 	if errors.As(err, &ce) || errors.Is(err, jobs.ErrNotSchedulable) {
 		code = exitUsage
 	}

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 
+	"github.com/joinery/joinery/config"
 	"github.com/joinery/joinery/jobs"
 )
 
@@ -76,7 +77,7 @@ func (c *common) load() (*jobs.Config, error) {
 		path = "config.yaml"
 	}
 	cfg, err := jobs.Load(path)
-	var ce *jobs.ConfigError
+	var ce *config.Error
 	if err != nil && !errors.As(err, &ce) {
 		// Unreadable or missing: as much a configuration error as a bad one.
 		return nil, &exitError{code: exitUsage, err: fmt.Errorf("%w (give --config FILE or set $JOINERY_CONFIG)", err)}

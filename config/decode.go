@@ -1,9 +1,12 @@
-package jobs
+package config
 
 import (
+	"cmp"
 	"encoding"
 	"fmt"
+	"math"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,21 +15,26 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// decoder fills Go values from a YAML node tree strictly: unknown keys,
-// duplicate keys and values of the wrong kind are errors, and every error is
-// collected (not just the first) with its field path and line.
+// Decoder reads one configuration file into a Go value strictly and
+// collects its problems: unknown keys, duplicate keys and values of the
+// wrong kind are problems, and every problem is collected (not just the
+// first) with its field path and line. The validation that follows adds
+// its own (Add); Err returns them all.
 //
 // Struct fields are matched by their yaml tag. A slice whose element struct
 // has a field tagged `yaml:",key"` may be written as a mapping: each key
 // becomes one element, in file order, with that field set to the key. A
 // field tagged `yaml:"name,secret"` may hold a credential: no problem ever
 // quotes what was written there, nor a scalar written where a struct
-// holding such a field is expected (database: "user:password@tcp(...)").
-// Types implementing encoding.TextUnmarshaler accept scalars. An alias is
-// decoded again wherever it is used, up to the limits below.
-type decoder struct {
+// holding such a field is expected (database: "user:password@tcp(...)"),
+// and a ${VAR} in a string there that is not set (see ExpandEnv) is a
+// problem naming the variable. Types implementing
+// encoding.TextUnmarshaler accept scalars. An alias is decoded again
+// wherever it is used, up to the limits below.
+type Decoder struct {
+	file  string
 	errs  []*FieldError
-	lines map[string]int // field path -> line, for errors found after decoding
+	lines map[string]int // field path -> line, for problems found after decoding
 
 	// The expansion of aliases, counted against maxAliasValues and
 	// maxAliasText: each alias is decoded again wherever it is used, so a
@@ -39,6 +47,142 @@ type decoder struct {
 	stopped    bool       // a limit was reached: decoding stopped, d.errs holds why
 
 	secret int // how many fields tagged secret the value being decoded is inside
+}
+
+// NewDecoder returns a Decoder for the configuration file named file.
+func NewDecoder(file string) *Decoder {
+	return &Decoder{file: file, lines: make(map[string]int)}
+}
+
+// Decode decodes data, the whole file, into v, a pointer to a struct. It
+// reports whether validation should follow: false when data is not YAML or
+// its aliases expand past the limits, the one problem Err returns. An empty
+// file is a problem, and validation follows (it reports what is missing).
+func (d *Decoder) Decode(data []byte, v any) bool {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		d.errs = append(d.errs, syntaxError(err))
+		return false
+	}
+	if len(root.Content) == 0 {
+		d.fail("", nil, "the file is empty")
+		return true
+	}
+	d.decode("", &root, reflect.ValueOf(v).Elem())
+	if d.stopped {
+		// The one problem is the alias limit: the rest of the file was
+		// never decoded, so validating it would only add noise.
+		d.errs = d.errs[len(d.errs)-1:]
+		return false
+	}
+	return true
+}
+
+// Add adds problems found by validation, with paths from the root of the
+// file. Those without a line get the line of their field, or of the
+// nearest field around it.
+func (d *Decoder) Add(problems ...*FieldError) {
+	d.errs = append(d.errs, problems...)
+}
+
+// Err returns the problems found, nil when there are none, as an *Error:
+// each with the file and a line, in file order, the first maxProblems of
+// them. The Missing problems inside a field reported itself are left out:
+// a shorthand that did not parse ("u.id == p.user_id") leaves the fields
+// it would have filled empty, and saying so again for each of them only
+// buries the one problem there is.
+func (d *Decoder) Err() error {
+	if len(d.errs) == 0 {
+		return nil
+	}
+	errs := dropFollowUps(d.errs)
+	for _, e := range errs {
+		e.File = d.file
+		if e.Line == 0 {
+			e.Line = d.lineOf(e.Path)
+		}
+	}
+	// In file order, as an editor would walk them; problems without a
+	// line (few) last.
+	slices.SortStableFunc(errs, func(a, b *FieldError) int {
+		return cmp.Compare(lineKey(a.Line), lineKey(b.Line))
+	})
+	// Keep the first ones: nobody reads a million problems, and a broken
+	// file can make that many. A copy lets the rest go.
+	if len(errs) > maxProblems {
+		return &Error{Problems: slices.Clone(errs[:maxProblems]), More: len(errs) - maxProblems}
+	}
+	return &Error{Problems: errs}
+}
+
+func lineKey(l int) int {
+	if l == 0 {
+		return math.MaxInt
+	}
+	return l
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// syntaxError turns yaml's "yaml: line 4: did not find ..." into a
+// FieldError with the line in its place: yaml's syntax errors have no
+// type of their own that holds it.
+func syntaxError(err error) *FieldError {
+	msg := err.Error()
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &FieldError{Line: line, Msg: "invalid YAML: " + m[2]}
+	}
+	return &FieldError{Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
+}
+
+// lineOf finds the line of path or of its nearest ancestor.
+func (d *Decoder) lineOf(path string) int {
+	for path != "" {
+		if l, ok := d.lines[path]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			break
+		}
+		path = path[:i]
+	}
+	return 0
+}
+
+// dropFollowUps leaves out the Missing problems inside a field that has a
+// problem of another kind.
+func dropFollowUps(errs []*FieldError) []*FieldError {
+	reported := make(map[string]bool, len(errs))
+	for _, e := range errs {
+		if e.Kind != Missing {
+			reported[e.Path] = true
+		}
+	}
+	out := errs[:0]
+	for _, e := range errs {
+		if e.Kind == Missing && insideReported(e.Path, reported) {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// insideReported reports whether a path that contains path ("a.b[1]"
+// contains "a.b[1].c") is among reported.
+func insideReported(path string, reported map[string]bool) bool {
+	for {
+		i := strings.LastIndexAny(path, ".[")
+		if i <= 0 {
+			return false
+		}
+		path = path[:i]
+		if reported[path] {
+			return true
+		}
+	}
 }
 
 // Limits on how far aliases may expand a configuration. They are far
@@ -65,7 +209,7 @@ var (
 	durationType        = reflect.TypeFor[time.Duration]()
 )
 
-func (d *decoder) fail(path string, n *yaml.Node, format string, args ...any) {
+func (d *Decoder) fail(path string, n *yaml.Node, format string, args ...any) {
 	e := &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)}
 	if n != nil {
 		e.Line = n.Line
@@ -94,7 +238,7 @@ func kindName(n *yaml.Node) string {
 // spend counts n against the alias limits when it is inside an alias,
 // and reports whether decoding may go on. When a limit is reached it
 // records the one problem and stops all decoding.
-func (d *decoder) spend(n *yaml.Node) bool {
+func (d *Decoder) spend(n *yaml.Node) bool {
 	if d.stopped {
 		return false
 	}
@@ -122,7 +266,7 @@ func (d *decoder) spend(n *yaml.Node) bool {
 
 // enterAlias starts the expansion of the alias n found at path and returns
 // the value it stands for; leaveAlias ends it.
-func (d *decoder) enterAlias(path string, n *yaml.Node) *yaml.Node {
+func (d *Decoder) enterAlias(path string, n *yaml.Node) *yaml.Node {
 	if d.aliasDepth == 0 {
 		d.alias, d.aliasPath = n, path
 	}
@@ -130,13 +274,13 @@ func (d *decoder) enterAlias(path string, n *yaml.Node) *yaml.Node {
 	return n.Alias
 }
 
-func (d *decoder) leaveAlias() { d.aliasDepth-- }
+func (d *Decoder) leaveAlias() { d.aliasDepth-- }
 
 // spendTree counts the values below n, which a reflect.Interface field
 // hands to yaml's own decoder, against the alias limits. active holds the
 // aliases being expanded, so that an alias inside its own anchor (which
 // yaml reports) is not followed round and round.
-func (d *decoder) spendTree(path string, n *yaml.Node, active map[*yaml.Node]bool) bool {
+func (d *Decoder) spendTree(path string, n *yaml.Node, active map[*yaml.Node]bool) bool {
 	for _, c := range n.Content {
 		if c.Kind == yaml.AliasNode {
 			if active[c] {
@@ -158,7 +302,7 @@ func (d *decoder) spendTree(path string, n *yaml.Node, active map[*yaml.Node]boo
 	return true
 }
 
-func (d *decoder) decode(path string, n *yaml.Node, v reflect.Value) {
+func (d *Decoder) decode(path string, n *yaml.Node, v reflect.Value) {
 	for n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
 		n = n.Content[0]
 	}
@@ -176,7 +320,7 @@ func (d *decoder) decode(path string, n *yaml.Node, v reflect.Value) {
 }
 
 // value decodes n, which is not an alias, into v.
-func (d *decoder) value(path string, n *yaml.Node, v reflect.Value) {
+func (d *Decoder) value(path string, n *yaml.Node, v reflect.Value) {
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" && v.Kind() != reflect.Interface {
 		return // an explicit null leaves the zero value
 	}
@@ -238,6 +382,14 @@ func (d *decoder) value(path string, n *yaml.Node, v reflect.Value) {
 			d.fail(path, n, "want a string, got %s", kindName(n))
 			return
 		}
+		if d.secret > 0 {
+			// A credential is read from the environment when it is
+			// used: say now which variable is not set (never the value).
+			if _, err := ExpandEnv(n.Value); err != nil {
+				d.fail(path, n, "%v", err)
+				return
+			}
+		}
 		v.SetString(n.Value)
 	case reflect.Bool:
 		b, err := strconv.ParseBool(n.Value)
@@ -268,7 +420,7 @@ func (d *decoder) value(path string, n *yaml.Node, v reflect.Value) {
 		}
 		v.SetFloat(f)
 	default:
-		panic(fmt.Sprintf("jobs: decoder does not support %s", v.Type()))
+		panic(fmt.Sprintf("config: Decoder does not support %s", v.Type()))
 	}
 }
 
@@ -319,7 +471,7 @@ func holdsSecret(t reflect.Type, seen map[reflect.Type]bool) bool {
 	return false
 }
 
-func (d *decoder) decodeStruct(path string, n *yaml.Node, v reflect.Value) {
+func (d *Decoder) decodeStruct(path string, n *yaml.Node, v reflect.Value) {
 	if n.Kind != yaml.MappingNode {
 		// A scalar in place of a struct that holds a secret may be the
 		// secret, written a level up.
@@ -372,7 +524,7 @@ func knownFields(fs map[string]fieldInfo) string {
 	return strings.Join(names, ", ")
 }
 
-func (d *decoder) decodeSlice(path string, n *yaml.Node, v reflect.Value) {
+func (d *Decoder) decodeSlice(path string, n *yaml.Node, v reflect.Value) {
 	elem := v.Type().Elem()
 	switch n.Kind {
 	case yaml.SequenceNode:
@@ -424,12 +576,3 @@ func (d *decoder) decodeSlice(path string, n *yaml.Node, v reflect.Value) {
 	}
 	d.fail(path, n, "want a list, got %s", kindName(n))
 }
-
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
-func reflect0(p any) reflect.Value { return reflect.ValueOf(p).Elem() }
