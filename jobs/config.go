@@ -110,6 +110,10 @@ func (j *Job) Next(t time.Time, n int) []time.Time {
 	return out
 }
 
+// NextRun returns the job's first scheduled time after t; the zero time
+// when it has none.
+func (j *Job) NextRun(t time.Time) time.Time { return j.sched.Next(t) }
+
 // readsSnapshot reports whether a run of the job reads all its datasets
 // from one consistent snapshot (the job's snapshot setting, default true).
 func (j *Job) readsSnapshot() bool { return j.Snapshot == nil || *j.Snapshot }

@@ -33,9 +33,6 @@ func (r *Runner) RunPlan(ctx context.Context, job *Job, p Plan) *Result {
 	return r.RunWithRetries(ctx, &once, p)
 }
 
-// Recover is recoverJob.
-func (r *Runner) Recover(job *Job) { r.recoverJob(job) }
-
 // SetDirHook sets the runner's dirHook.
 func (r *Runner) SetDirHook(hook func(step, path string) error) { r.dirHook = hook }
 

@@ -85,10 +85,11 @@ func (r *Runner) recover(dir *output.Dir, job *Job, log *slog.Logger) {
 	}
 }
 
-// recoverJob finishes a commit of job that a crash interrupted and removes
+// Recover finishes a commit of job that a crash interrupted and removes
 // the temporary files its dead runs left, without running it; the
-// scheduler calls it for every job when it starts.
-func (r *Runner) recoverJob(job *Job) {
+// scheduler calls it for every job when it starts. What it cannot do is
+// logged as a warning.
+func (r *Runner) Recover(job *Job) {
 	log := r.Logger.With("job", job.Name)
 	dir, err := output.OpenDir(r.Config.outputPath())
 	if err != nil {

@@ -22,7 +22,7 @@ func TestStatementTimeoutSources(t *testing.T) {
 		{"the job's timeout", 0, 10 * time.Minute, time.Hour, false, 10*time.Minute + time.Second, fromJob},
 		{"the job's timeout when shorter", time.Hour, 10 * time.Minute, 0, false, 10*time.Minute + time.Second, fromJob},
 		{"configured when shorter", 5 * time.Minute, 10 * time.Minute, 0, false, 5 * time.Minute, fromConfig},
-		{"schedule's default", 0, 0, scheduledStatementTimeout, false, time.Hour, fromSchedule},
+		{"schedule's default", 0, 0, time.Hour, false, time.Hour, fromSchedule},
 		{"embedded: configured only", 0, 10 * time.Minute, time.Hour, true, 0, fromConfig},
 		{"embedded, configured", 5 * time.Minute, 10 * time.Minute, time.Hour, true, 5 * time.Minute, fromConfig},
 	}
@@ -32,7 +32,7 @@ func TestStatementTimeoutSources(t *testing.T) {
 			if tt.embedded {
 				dsn = "embedded"
 			}
-			r := &Runner{Config: &Config{Database: Database{DSN: dsn, StatementTimeout: tt.config}}, defaultStatementTimeout: tt.def}
+			r := &Runner{Config: &Config{Database: Database{DSN: dsn, StatementTimeout: tt.config}}, DefaultStatementTimeout: tt.def}
 			got, from := r.statementTimeout(&Job{Timeout: tt.job})
 			if got != tt.want || from != tt.from {
 				t.Errorf("statementTimeout = %s from %q, want %s from %q", got, from, tt.want, tt.from)

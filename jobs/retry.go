@@ -32,6 +32,20 @@ func (r *Runner) RunWithRetries(ctx context.Context, job *Job, p Plan) *Result {
 	return r.runWithRetries(ctx, ctx, job, p)
 }
 
+// RunScheduled runs job for its scheduled time t, with its window for t
+// and the default parameter values, as RunWithRetries does, except that
+// it waits between attempts only while stopping lasts: a scheduler
+// shutting down lets a running attempt finish within runCtx but starts
+// no further attempt. A run that cannot be planned fails without an
+// attempt. Either way its result goes to r.Hooks, as every run's does.
+func (r *Runner) RunScheduled(runCtx, stopping context.Context, job *Job, t time.Time) *Result {
+	p, err := job.PlanAt(t, nil)
+	if err != nil {
+		return r.failedToPlan(runCtx, job, t, err)
+	}
+	return r.runWithRetries(runCtx, stopping, job, p)
+}
+
 // runWithRetries runs with runCtx and waits between attempts only while
 // waitCtx lasts: a scheduler shutting down lets a running attempt finish
 // within its grace period but starts no further attempt.

@@ -34,8 +34,13 @@ type Runner struct {
 	// Hooks are called around every run (see Hooks): delivery,
 	// notifications and metrics plug in there.
 	Hooks Hooks
+	// DefaultStatementTimeout is the statement timeout of runs whose job
+	// has no timeout, when database.statement_timeout is not set either
+	// (see statementTimeout); 0 for none. The scheduler (package
+	// jobs/schedule) sets one.
+	DefaultStatementTimeout time.Duration
 
-	// The fields below are set by tests, and by Scheduler.
+	// The fields below are set by tests.
 
 	// dirHook, when set, becomes the output folder's output.Dir.Hook:
 	// tests use it to crash a run, or fail its disk, at a chosen step.
@@ -47,11 +52,6 @@ type Runner struct {
 	// random, when set, replaces the source of the jitter of that wait: a
 	// number in [0, 1).
 	random func() float64
-	// defaultStatementTimeout is the statement timeout of runs whose job
-	// has no timeout, when database.statement_timeout is not set either
-	// (see statementTimeout); 0 for none. Scheduler sets
-	// scheduledStatementTimeout.
-	defaultStatementTimeout time.Duration
 }
 
 // DatasetResult is what one dataset of a run produced.
@@ -527,18 +527,11 @@ const (
 	fromSchedule = "the default of schedule"
 )
 
-// scheduledStatementTimeout is the statement timeout of the runs
-// of Scheduler whose job sets no timeout, when the configuration sets no
-// database.statement_timeout either: a statement whose client was killed
-// (SIGKILL, OOM) goes on on the server, holding the job's lock, until it
-// sends rows or meets this limit.
-const scheduledStatementTimeout = time.Hour
-
 // statementTimeout returns the server-side limit on each statement of a
 // run of job, and where it comes from: database.statement_timeout or the
 // job's timeout (plus a second, so that the run's own timeout, whose
 // error says more, comes first), the shorter; with neither,
-// r.defaultStatementTimeout (see scheduledStatementTimeout). A
+// r.DefaultStatementTimeout (the scheduler's, see package jobs/schedule). A
 // statement outliving the run's timeout would only hold the job's lock
 // after its client is gone. The embedded demo database runs in joinery's
 // process and dies with it: it gets database.statement_timeout only.
@@ -550,8 +543,8 @@ func (r *Runner) statementTimeout(job *Job) (time.Duration, string) {
 	if job.Timeout > 0 && (t == 0 || job.Timeout+time.Second < t) {
 		t, from = job.Timeout+time.Second, fromJob
 	}
-	if t == 0 && r.defaultStatementTimeout > 0 {
-		t, from = r.defaultStatementTimeout, fromSchedule
+	if t == 0 && r.DefaultStatementTimeout > 0 {
+		t, from = r.DefaultStatementTimeout, fromSchedule
 	}
 	return t, from
 }

@@ -8,7 +8,7 @@ import (
 	"io"
 
 	"github.com/joinery/joinery/config"
-	"github.com/joinery/joinery/jobs"
+	"github.com/joinery/joinery/jobs/schedule"
 )
 
 // Exit statuses, documented in README.md.
@@ -86,7 +86,7 @@ func run(ctx context.Context, sig *signals, args []string, stdout, stderr io.Wri
 		code = ee.code
 	}
 	var ce *config.Error
-	if errors.As(err, &ce) || errors.Is(err, jobs.ErrNotSchedulable) {
+	if errors.As(err, &ce) || errors.Is(err, schedule.ErrNotSchedulable) {
 		code = exitUsage
 	}
 	// A command stopped by the signal (run says so itself, per run).

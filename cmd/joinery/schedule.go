@@ -5,7 +5,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/joinery/joinery/jobs"
+	"github.com/joinery/joinery/jobs/schedule"
 )
 
 // defaultGrace is schedule's --grace: with the few seconds a cancelled
@@ -31,7 +31,7 @@ func cmdSchedule(ctx context.Context, sig *signals, args []string, stdout, stder
 	}
 	// Before connecting: a configuration that cannot be scheduled is
 	// refused whether or not the database is there.
-	if err := jobs.Schedulable(cfg); err != nil {
+	if err := schedule.Check(cfg); err != nil {
 		return err
 	}
 	// Likewise a folder the reports cannot go to: the daemon would start
@@ -46,7 +46,7 @@ func cmdSchedule(ctx context.Context, sig *signals, args []string, stdout, stder
 		return err
 	}
 	defer closeDB()
-	s := &jobs.Scheduler{
+	s := &schedule.Scheduler{
 		Runner: newRunner(cfg, db, log),
 		Logger: log,
 		Grace:  *grace,

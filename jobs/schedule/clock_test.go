@@ -1,4 +1,4 @@
-package jobs
+package schedule
 
 import (
 	"sync"
@@ -6,9 +6,8 @@ import (
 	"time"
 )
 
-// FakeClock is a Clock that moves only when a test sets it. It is exported
-// for the tests of package jobs_test.
-type FakeClock struct {
+// fakeClock is a Clock that moves only when a test sets it.
+type fakeClock struct {
 	mu      sync.Mutex
 	now     time.Time
 	waits   map[*fakeWait]bool
@@ -20,20 +19,20 @@ type fakeWait struct {
 	ch chan struct{}
 }
 
-// NewFakeClock returns a FakeClock that reads now.
-func NewFakeClock(now time.Time) *FakeClock {
-	return &FakeClock{now: now, waits: map[*fakeWait]bool{}, waiting: make(chan struct{}, 1)}
+// newFakeClock returns a fakeClock that reads now.
+func newFakeClock(now time.Time) *fakeClock {
+	return &fakeClock{now: now, waits: map[*fakeWait]bool{}, waiting: make(chan struct{}, 1)}
 }
 
 // Now returns the time the clock was last set to.
-func (c *FakeClock) Now() time.Time {
+func (c *fakeClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.now
 }
 
 // WaitUntil implements Clock.
-func (c *FakeClock) WaitUntil(t time.Time) (<-chan struct{}, func()) {
+func (c *fakeClock) WaitUntil(t time.Time) (<-chan struct{}, func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	w := &fakeWait{at: t, ch: make(chan struct{})}
@@ -55,7 +54,7 @@ func (c *FakeClock) WaitUntil(t time.Time) (<-chan struct{}, func()) {
 
 // NextWait waits until something waits on the clock and returns the
 // earliest time waited for.
-func (c *FakeClock) NextWait(t testing.TB) time.Time {
+func (c *fakeClock) NextWait(t testing.TB) time.Time {
 	t.Helper()
 	deadline := time.After(10 * time.Second)
 	for {
@@ -79,7 +78,7 @@ func (c *FakeClock) NextWait(t testing.TB) time.Time {
 }
 
 // Set moves the clock to now and ends the waits for times up to it.
-func (c *FakeClock) Set(now time.Time) {
+func (c *fakeClock) Set(now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = now

@@ -1,4 +1,11 @@
-package jobs
+// Package schedule runs the jobs of a configuration on their cron
+// schedules: the daemon of joinery schedule. Its Scheduler starts each
+// scheduled run on a loop that a Clock drives, catches up the scheduled
+// times missed while joinery was not running (from the last success the
+// Runner records with every run), and reloads the configuration on a
+// signal. Every run goes through jobs.Runner, as a run by hand does; see
+// docs/ARCHITECTURE-run.md.
+package schedule
 
 import (
 	"context"
@@ -10,11 +17,13 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/joinery/joinery/jobs"
 )
 
 // Scheduler runs every job of a Runner's config on its cron schedule.
 type Scheduler struct {
-	Runner *Runner
+	Runner *jobs.Runner
 	Logger *slog.Logger
 	// Grace is how long running jobs may go on after shutdown begins
 	// before they are cancelled (their temporary files are then removed).
@@ -26,22 +35,22 @@ type Scheduler struct {
 	// reload.
 	Reload <-chan struct{}
 	// Load reads the configuration for Reload; nil reads the file the
-	// configuration in use came from, with Load.
-	Load func() (*Config, error)
+	// configuration in use came from, with jobs.Load.
+	Load func() (*jobs.Config, error)
 	// Clock is what schedules follow; nil means the system clock.
 	Clock Clock
 }
 
 // ErrNotSchedulable is returned by Scheduler.Run, before it schedules
 // anything, when a job cannot run on its schedule: a required parameter
-// without a default would fail every run.
+// without a default would fail every run; see Check.
 var ErrNotSchedulable = errors.New("configuration cannot be scheduled")
 
-// Schedulable reports why cfg's jobs cannot run on their schedules, as Run
+// Check reports why cfg's jobs cannot run on their schedules, as Run
 // would before it schedules anything: no jobs, or a required parameter
 // without a default (scheduled runs take the defaults, and it would fail
 // every run, night after night), wrapped in ErrNotSchedulable.
-func Schedulable(cfg *Config) error {
+func Check(cfg *jobs.Config) error {
 	if len(cfg.Jobs) == 0 {
 		return errors.New("no jobs to schedule")
 	}
@@ -63,7 +72,7 @@ func Schedulable(cfg *Config) error {
 // still running, waits for it to clean up and returns nil.
 func (s *Scheduler) Run(ctx context.Context) error {
 	cfg := s.Runner.Config
-	if err := Schedulable(cfg); err != nil {
+	if err := Check(cfg); err != nil {
 		return err
 	}
 	// Runs get a context of their own: shutdown cancels it only after the
@@ -75,7 +84,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	// Commits that a crash interrupted are finished, and the temporary
 	// files of runs that died removed, before anything runs.
 	for i := range cfg.Jobs {
-		s.Runner.recoverJob(&cfg.Jobs[i])
+		s.Runner.Recover(&cfg.Jobs[i])
 	}
 	// One reading of the clock for the first scheduled times and catch-up:
 	// a time is either caught up or scheduled.
@@ -111,27 +120,33 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	return nil
 }
 
-// schedule is the loop of one configuration, and the runner of its runs.
-type schedule struct {
+// inUse is the loop of one configuration, and the runner of its runs.
+type inUse struct {
 	loop   *cronLoop
-	runner *Runner
+	runner *jobs.Runner
 }
 
+// statementTimeout is the statement timeout of the scheduled runs whose
+// job sets no timeout, when the configuration sets no
+// database.statement_timeout either (see jobs.Runner.DefaultStatementTimeout):
+// a statement whose client was killed (SIGKILL, OOM) goes on on the
+// server, holding the job's lock, until it sends rows or meets this limit.
+const statementTimeout = time.Hour
+
 // runner returns the runner of cfg's runs: the Scheduler's, on cfg, with
-// a statement timeout even when nothing sets one (see
-// Runner.statementTimeout).
-func (s *Scheduler) runner(cfg *Config) *Runner {
+// a statement timeout even when nothing sets one.
+func (s *Scheduler) runner(cfg *jobs.Config) *jobs.Runner {
 	r := *s.Runner
 	r.Config = cfg
-	if r.defaultStatementTimeout == 0 {
-		r.defaultStatementTimeout = scheduledStatementTimeout
+	if r.DefaultStatementTimeout == 0 {
+		r.DefaultStatementTimeout = statementTimeout
 	}
 	return &r
 }
 
 // start schedules each job of r's configuration on a loop of its own,
 // from the scheduled times after now, and starts it.
-func (s *Scheduler) start(runCtx, stopping context.Context, runs *runSet, r *Runner, now time.Time) *schedule {
+func (s *Scheduler) start(runCtx, stopping context.Context, runs *runSet, r *jobs.Runner, now time.Time) *inUse {
 	cfg := r.Config
 	loop := newCronLoop(s.clock(), s.Logger)
 	for i := range cfg.Jobs {
@@ -143,11 +158,11 @@ func (s *Scheduler) start(runCtx, stopping context.Context, runs *runSet, r *Run
 				s.run(runCtx, stopping, runs, r, job, t)
 			}
 		})
-		next := job.sched.Next(now)
+		next := job.NextRun(now)
 		s.Logger.Info("job scheduled", "job", job.Name, "schedule", job.Schedule, "timezone", job.Location.String(), "next_run", next.In(job.Location).Format(time.RFC3339))
 	}
 	loop.start(now)
-	return &schedule{loop: loop, runner: r}
+	return &inUse{loop: loop, runner: r}
 }
 
 // reload reads the configuration again and, when it can replace the one
@@ -156,12 +171,12 @@ func (s *Scheduler) start(runCtx, stopping context.Context, runs *runSet, r *Run
 // with, and a job is not started again while a run of it is under way,
 // whichever configuration started it (see runSet). A configuration that
 // cannot be used is logged as an error, and cur stays.
-func (s *Scheduler) reload(runCtx, stopping context.Context, runs *runSet, cur *schedule) *schedule {
+func (s *Scheduler) reload(runCtx, stopping context.Context, runs *runSet, cur *inUse) *inUse {
 	old := cur.runner.Config
 	s.Logger.Info("reloading the configuration", "file", old.File)
 	load := s.Load
 	if load == nil {
-		load = func() (*Config, error) { return Load(old.File) }
+		load = func() (*jobs.Config, error) { return jobs.Load(old.File) }
 	}
 	cfg, err := load()
 	if err == nil {
@@ -182,8 +197,8 @@ func (s *Scheduler) reload(runCtx, stopping context.Context, runs *runSet, cur *
 // it cannot be scheduled, its output folder cannot be written, or its
 // database settings differ from old's (the connection pool was opened
 // with them: a restart applies them).
-func reloadable(old, cfg *Config) error {
-	if err := Schedulable(cfg); err != nil {
+func reloadable(old, cfg *jobs.Config) error {
+	if err := Check(cfg); err != nil {
 		return err
 	}
 	a, b := old.Database, cfg.Database
@@ -196,7 +211,7 @@ func reloadable(old, cfg *Config) error {
 
 // jobsDiff returns the names of the jobs cfg has and old has not, and
 // those old has and cfg has not.
-func jobsDiff(old, cfg *Config) (added, removed []string) {
+func jobsDiff(old, cfg *jobs.Config) (added, removed []string) {
 	for _, j := range cfg.Jobs {
 		if _, err := old.Job(j.Name); err != nil {
 			added = append(added, j.Name)
@@ -213,7 +228,7 @@ func jobsDiff(old, cfg *Config) (added, removed []string) {
 // claim reserves job's run for its scheduled time t in runs. A run of the
 // job under way keeps it from starting (logged as a skip), and so does
 // the shutdown.
-func (s *Scheduler) claim(runs *runSet, job *Job, t time.Time) bool {
+func (s *Scheduler) claim(runs *runSet, job *jobs.Job, t time.Time) bool {
 	ok, busy := runs.start(job.Name)
 	if busy {
 		s.Logger.Warn("run skipped: the previous run of this job is still running", "job", job.Name, "logical_time", t.Format(time.RFC3339))
@@ -222,35 +237,23 @@ func (s *Scheduler) claim(runs *runSet, job *Job, t time.Time) bool {
 }
 
 // run runs job, claimed in runs, for its scheduled time t with r; see
-// runScheduled. A panic is logged, and the daemon goes on.
-func (s *Scheduler) run(runCtx, stopping context.Context, runs *runSet, r *Runner, job *Job, t time.Time) {
+// jobs.Runner.RunScheduled. A panic is logged, and the daemon goes on.
+func (s *Scheduler) run(runCtx, stopping context.Context, runs *runSet, r *jobs.Runner, job *jobs.Job, t time.Time) {
 	defer runs.done(job.Name)
 	defer func() {
 		if p := recover(); p != nil {
 			s.Logger.Error("run panicked", "job", job.Name, "logical_time", t.Format(time.RFC3339), "panic", p, "stack", string(debug.Stack()))
 		}
 	}()
-	runScheduled(runCtx, stopping, r, job, t)
-}
-
-// runScheduled runs job for its scheduled time t, with the default
-// parameter values, retrying as the job says; its result goes to
-// r.Hooks, as every run's does.
-func runScheduled(ctx, stopping context.Context, r *Runner, job *Job, t time.Time) {
-	p, err := job.PlanAt(t, nil)
-	if err != nil {
-		r.failedToPlan(ctx, job, t, err)
-		return
-	}
-	r.runWithRetries(ctx, stopping, job, p)
+	r.RunScheduled(runCtx, stopping, job, t)
 }
 
 // catchUp starts, in the background, the run of a scheduled time that job
-// missed while joinery was not running (see Job.CatchUp), after logging
+// missed while joinery was not running (see jobs.Job.CatchUp), after logging
 // the missed times it drops.
-func (s *Scheduler) catchUp(ctx, stopping context.Context, runs *runSet, r *Runner, job *Job, now time.Time) {
+func (s *Scheduler) catchUp(ctx, stopping context.Context, runs *runSet, r *jobs.Runner, job *jobs.Job, now time.Time) {
 	log := s.Logger.With("job", job.Name)
-	cu, err := r.Config.missed(job, now)
+	cu, err := missed(r.Config, job, now)
 	if err != nil {
 		log.Warn("catch-up: cannot read the job's state", "error", err)
 		return

@@ -1,39 +1,30 @@
-package jobs
+package schedule
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/joinery/joinery/jobs"
 )
 
 // scheduledJob returns a job named j running spec in zone.
-func scheduledJob(t *testing.T, spec, zone string) *Job {
+func scheduledJob(t *testing.T, spec, zone string) *jobs.Job {
 	t.Helper()
-	loc := mustLoc(t, zone)
-	sched, err := parseSchedule(spec, loc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &Job{Name: "j", Schedule: spec, Location: loc, sched: sched}
+	cfg := loadConfig(t, strings.Replace(jobYAML("    timezone: "+zone), `schedule: "@daily"`, fmt.Sprintf("schedule: %q", spec), 1))
+	return &cfg.Jobs[0]
 }
 
-func rfc3339(t *testing.T, s string) time.Time {
-	t.Helper()
-	tm, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tm
-}
-
-// driveLoop starts a cronLoop with job at from on a FakeClock and moves the
+// driveLoop starts a cronLoop with job at from on a fakeClock and moves the
 // clock to each time the loop waits for, n times. It returns the times the
 // loop woke at; each must have started one run whose logical time is that
 // time, in the job's zone, read from the clock at that time.
-func driveLoop(t *testing.T, job *Job, from time.Time, n int) []time.Time {
+func driveLoop(t *testing.T, job *jobs.Job, from time.Time, n int) []time.Time {
 	t.Helper()
-	clock := NewFakeClock(from)
+	clock := newFakeClock(from)
 	type run struct{ logical, now time.Time }
 	ran := make(chan run, 1)
 	loop := newCronLoop(clock, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -139,57 +130,13 @@ func TestSchedulerAcrossClockChanges(t *testing.T) {
 	}
 }
 
-// TestRunsPerDayAcrossClockChanges counts the runs of each day of a change:
-// an hourly job follows real time (25 runs when an hour repeats, 23 when one
-// is skipped; Lord Howe's half-hour changes leave 24 and 23 whole hours),
-// and a job at a time of day runs once whatever the day's length.
-func TestRunsPerDayAcrossClockChanges(t *testing.T) {
-	days := []struct {
-		zone, day              string
-		hourly, quarterly, at2 int
-	}{
-		{"Europe/Berlin", "2026-03-29", 23, 92, 1},
-		{"Europe/Berlin", "2026-10-25", 25, 100, 1},
-		{"America/New_York", "2026-03-08", 23, 92, 1},
-		{"America/New_York", "2026-11-01", 25, 100, 1},
-		{"Australia/Sydney", "2026-04-05", 25, 100, 1},
-		{"Australia/Sydney", "2026-10-04", 23, 92, 1},
-		{"Australia/Lord_Howe", "2026-04-05", 24, 98, 1},
-		{"Australia/Lord_Howe", "2026-10-04", 23, 94, 1},
-	}
-	for _, d := range days {
-		for _, c := range []struct {
-			spec string
-			want int
-		}{{"0 * * * *", d.hourly}, {"*/15 * * * *", d.quarterly}, {"0 2 * * *", d.at2}, {"30 2 * * *", d.at2}} {
-			t.Run(d.zone+" "+d.day+" "+c.spec, func(t *testing.T) {
-				job := scheduledJob(t, c.spec, d.zone)
-				day, err := time.ParseInLocation("2006-01-02", d.day, job.Location)
-				if err != nil {
-					t.Fatal(err)
-				}
-				y, m, dd := day.Date()
-				start := time.Date(y, m, dd, 0, 0, 0, 0, job.Location) // midnight exists in these zones
-				end := time.Date(y, m, dd+1, 0, 0, 0, 0, job.Location)
-				n := 0
-				for at := job.sched.Next(start.Add(-time.Second)); at.Before(end); at = job.sched.Next(at) {
-					n++
-				}
-				if n != c.want {
-					t.Errorf("%d runs, want %d", n, c.want)
-				}
-			})
-		}
-	}
-}
-
 // TestLoopSkipsARunWhileThePreviousGoesOn keeps a run going past the next
 // scheduled time: that time is skipped with a warning naming the job and
 // the time, and the one after runs.
 func TestLoopSkipsARunWhileThePreviousGoesOn(t *testing.T) {
 	job := scheduledJob(t, "*/10 * * * *", "Europe/Berlin")
 	from := rfc3339(t, "2026-10-25T02:05:00+02:00")
-	clock := NewFakeClock(from)
+	clock := newFakeClock(from)
 	var logs logRecords
 	loop := newCronLoop(clock, slog.New(slog.NewJSONHandler(&logs, nil)))
 	started := make(chan time.Time, 3)
@@ -268,9 +215,9 @@ func waitIdle(t *testing.T, loop *cronLoop) {
 
 // driveWith is driveLoop with a run function of the test's own, and
 // waits for the runs to return.
-func driveWith(t *testing.T, job *Job, from time.Time, logs io.Writer, n int, run func(time.Time)) []time.Time {
+func driveWith(t *testing.T, job *jobs.Job, from time.Time, logs io.Writer, n int, run func(time.Time)) []time.Time {
 	t.Helper()
-	clock := NewFakeClock(from)
+	clock := newFakeClock(from)
 	loop := newCronLoop(clock, slog.New(slog.NewJSONHandler(logs, nil)))
 	returned := make(chan struct{}, n)
 	loop.add(job, func(l time.Time) {

@@ -1,36 +1,29 @@
-package jobs
+package schedule
 
 import (
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/joinery/joinery/jobs"
 )
 
 // TestReloadable: a configuration replaces the one in use when it can be
 // scheduled, its output folder written, and its database settings are the
 // same; jobsDiff names what changed.
 func TestReloadable(t *testing.T) {
-	dir := t.TempDir()
-	parse := func(text string) *Config {
-		t.Helper()
-		cfg, err := Parse(filepath.Join(dir, "config.yaml"), []byte(text))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cfg
-	}
+	parse := func(text string) *jobs.Config { return loadConfig(t, text) }
 	const base = "database: {dsn: \"u@tcp(db:3306)/app\", timezone: Europe/Berlin}\n"
-	old := parse(base + retryJob(""))
+	old := parse(base + jobYAML(""))
 	tests := []struct {
 		name, text, want string
 	}{
-		{"the same", base + retryJob(""), ""},
-		{"another job", base + retryJob("") + strings.Replace(strings.TrimPrefix(retryJob(""), "\njobs:\n"), "name: j", "name: k", 1), ""},
-		{"another database setting", strings.Replace(base, "}", ", statement_timeout: 5m}", 1) + retryJob(""), "the database settings changed: restart joinery to apply them"},
-		{"another DSN", strings.Replace(base, "/app", "/other", 1) + retryJob(""), "the database settings changed"},
-		{"a required parameter", base + strings.Replace(retryJob(""), "    datasets:", "    params: {p: {type: int, required: true}}\n    datasets:", 1), "cannot run on its schedule"},
-		{"an output folder that cannot be made", base + "output_dir: /proc/joinery\n" + retryJob(""), "/proc/joinery"},
+		{"the same", base + jobYAML(""), ""},
+		{"another job", base + jobYAML("") + strings.Replace(strings.TrimPrefix(jobYAML(""), "\njobs:\n"), "name: j", "name: k", 1), ""},
+		{"another database setting", strings.Replace(base, "}", ", statement_timeout: 5m}", 1) + jobYAML(""), "the database settings changed: restart joinery to apply them"},
+		{"another DSN", strings.Replace(base, "/app", "/other", 1) + jobYAML(""), "the database settings changed"},
+		{"a required parameter", base + strings.Replace(jobYAML(""), "    datasets:", "    params: {p: {type: int, required: true}}\n    datasets:", 1), "cannot run on its schedule"},
+		{"an output folder that cannot be made", base + "output_dir: /proc/joinery\n" + jobYAML(""), "/proc/joinery"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -40,7 +33,7 @@ func TestReloadable(t *testing.T) {
 			}
 		})
 	}
-	added, removed := jobsDiff(old, parse(base+strings.Replace(retryJob(""), "name: j", "name: k", 1)))
+	added, removed := jobsDiff(old, parse(base+strings.Replace(jobYAML(""), "name: j", "name: k", 1)))
 	if !slices.Equal(added, []string{"k"}) || !slices.Equal(removed, []string{"j"}) {
 		t.Errorf("jobsDiff = %v, %v; want [k], [j]", added, removed)
 	}

@@ -1,4 +1,4 @@
-package jobs
+package schedule
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/joinery/joinery/jobs"
 )
 
 // Clock is what a Scheduler reads the time from and waits on. The
@@ -69,7 +71,7 @@ type cronLoop struct {
 }
 
 type cronEntry struct {
-	job  *Job
+	job  *jobs.Job
 	run  func(logical time.Time)
 	next time.Time   // its next scheduled time; zero when it has none
 	busy atomic.Bool // a run of it is going on
@@ -81,14 +83,14 @@ func newCronLoop(clock Clock, logger *slog.Logger) *cronLoop {
 
 // add schedules job: run is called, on a goroutine of its own, with each
 // scheduled time in the job's zone.
-func (l *cronLoop) add(job *Job, run func(logical time.Time)) {
+func (l *cronLoop) add(job *jobs.Job, run func(logical time.Time)) {
 	l.entries = append(l.entries, &cronEntry{job: job, run: run})
 }
 
 // start starts the loop: the first runs are the scheduled times after now.
 func (l *cronLoop) start(now time.Time) {
 	for _, e := range l.entries {
-		e.next = e.job.sched.Next(now)
+		e.next = e.job.NextRun(now)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	l.cancel = cancel
@@ -134,17 +136,17 @@ func (l *cronLoop) loop(ctx context.Context) {
 				continue
 			}
 			l.fire(e, e.next)
-			next := e.job.sched.Next(e.next)
+			next := e.job.NextRun(e.next)
 			if !next.IsZero() && !next.After(now) {
 				// The loop woke late (a suspended machine, a clock set
 				// forward): the times since are not run one after another.
 				missed, last := 0, next
-				for t := next; !t.IsZero() && !t.After(now) && missed < 10000; t = e.job.sched.Next(t) {
+				for t := next; !t.IsZero() && !t.After(now) && missed < 10000; t = e.job.NextRun(t) {
 					missed, last = missed+1, t
 				}
 				l.logger.Warn("scheduled times passed without a run: the clock jumped or joinery was suspended",
 					"job", e.job.Name, "first", next.In(e.job.Location).Format(time.RFC3339), "last", last.In(e.job.Location).Format(time.RFC3339), "count", missed)
-				next = e.job.sched.Next(now)
+				next = e.job.NextRun(now)
 			}
 			e.next = next
 		}
