@@ -18,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/joinery/joinery/output"
+	"github.com/joinery/joinery/output/formats"
 	"github.com/joinery/joinery/queries"
 )
 
@@ -184,7 +185,7 @@ func parse(file string, data []byte) (*Config, error) {
 		e.File = file
 		return nil, &ConfigError{Problems: []*FieldError{e}}
 	}
-	v := validator{d: d, files: make(map[string]string)}
+	v := validator{d: d, files: make(map[string]string), formats: formats.Default()}
 	v.config(cfg)
 	if len(d.errs) > 0 {
 		d.errs = dropFollowUps(d.errs)
@@ -251,6 +252,8 @@ type validator struct {
 	// files maps each file an output writes (at one sample time) to the
 	// output that writes it, across jobs.
 	files map[string]string
+	// formats are the report formats outputs may have.
+	formats *output.Registry
 }
 
 func (v validator) failValue(path, value, format string, args ...any) {
@@ -421,11 +424,11 @@ func (v validator) job(p string, j *Job, defaultLoc *time.Location) {
 	}
 
 	if len(j.Outputs) == 0 {
-		v.fail(p+".outputs", "a job needs at least one output (format: xlsx, csv or jsonl)")
+		v.fail(p+".outputs", "a job needs at least one output (format: %s)", v.formats.List("or"))
 	}
 	for i, o := range j.Outputs {
 		op := fmt.Sprintf("%s.outputs[%d]", p, i)
-		if errs := o.Validate(written); len(errs) > 0 {
+		if errs := v.formats.Validate(o, written); len(errs) > 0 {
 			for _, err := range errs {
 				var fe *output.FieldError
 				if !errors.As(err, &fe) {
@@ -501,12 +504,12 @@ func (v validator) destinations(op string, j *Job, o output.Spec) {
 			names = append(names, ds.Name)
 		}
 	}
-	files, err := output.SamplePaths(o, j.Name, names)
+	files, err := v.formats.SamplePaths(o, j.Name, names)
 	if err != nil {
 		return // reported by Validate
 	}
 	if o.Latest != "" {
-		latest, err := output.SamplePaths(output.Spec{Format: o.Format, Path: o.Latest, Gzip: o.Gzip}, j.Name, names)
+		latest, err := v.formats.SamplePaths(output.Spec{Format: o.Format, Path: o.Latest, Gzip: o.Gzip}, j.Name, names)
 		if err != nil {
 			return
 		}

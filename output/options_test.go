@@ -1,4 +1,4 @@
-package output
+package output_test
 
 import (
 	"compress/gzip"
@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/xuri/excelize/v2"
+
+	. "github.com/joinery/joinery/output"
+	"github.com/joinery/joinery/output/formats"
 )
 
 func TestCSVOptions(t *testing.T) {
@@ -224,7 +227,7 @@ func TestValidate(t *testing.T) {
 		{Spec{Format: "csv", Path: "x", Latest: "../y"}, []string{"latest: path \"../y\": must be a relative"}},
 	}
 	for _, tt := range tests {
-		errs := tt.spec.Validate(1)
+		errs := formats.Default().Validate(tt.spec, 1)
 		var got []string
 		for _, e := range errs {
 			got = append(got, e.Error())
