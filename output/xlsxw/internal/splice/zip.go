@@ -3,8 +3,9 @@
 // the xlsx format, fenced. What it assumes of excelize (the part names of
 // sheets, the </sheetData> marker, the header row and <dimension> of a
 // streamed sheet, the shared-strings parts) is pinned by contract_test.go,
-// which fails when an excelize upgrade changes it; the number forms it
-// writes are checked against strconv and excelize by number_test.go.
+// which fails when an excelize upgrade changes it; the numbers and
+// date-time serials it writes are checked against strconv and excelize by
+// number_diff_test.go (seeded, and FuzzAppendNumber).
 package splice
 
 import (
