@@ -211,7 +211,7 @@ func TestValidate(t *testing.T) {
 	}{
 		{Spec{Format: "csv", Path: "x", Delimiter: ";", LineEnding: "lf", NullAs: "NULL", QuoteAll: true, Gzip: true, Binary: "base64"}, nil},
 		{Spec{Format: "xlsx", Path: "x", Decimals: "text", About: &yes, MaxRowsPerSheet: 10, Columns: []ColumnSpec{{Name: "a", Width: 10, Format: "0", Hidden: true}}}, nil},
-		{Spec{Format: "pdf", Path: "x"}, []string{"format: want csv, xlsx or jsonl"}},
+		{Spec{Format: "pdf", Path: "x"}, []string{"format: want csv, xlsx, jsonl or tsv"}},
 		{Spec{Format: "csv", Path: "x", Delimiter: ";;"}, []string{"delimiter: exactly one character"}},
 		{Spec{Format: "csv", Path: "x", Delimiter: `"`}, []string{"delimiter: cannot be a quote"}},
 		{Spec{Format: "csv", Path: "x", LineEnding: "cr"}, []string{"line_ending: want crlf or lf"}},

@@ -124,7 +124,7 @@ func TestCheckTemplate(t *testing.T) {
 		{"xlsx with dataset", Spec{Format: "xlsx", Path: "{dataset}.xlsx"}, 1, "must not contain {dataset}"},
 		{"unknown field", Spec{Format: "csv", Path: "{day}.csv"}, 1, "unknown field {day}"},
 		{"bad format", Spec{Format: "XLS", Path: "a"}, 1, `format "XLS"`},
-		{"empty format", Spec{Path: "a"}, 1, "want csv, xlsx or jsonl"},
+		{"empty format", Spec{Path: "a"}, 1, "want csv, xlsx, jsonl or tsv"},
 		{"empty path", Spec{Format: "csv"}, 1, "path is empty"},
 		{"absolute", Spec{Format: "csv", Path: "/tmp/{job}.csv"}, 1, "inside output_dir"},
 		{"dot dot", Spec{Format: "csv", Path: "../{job}.csv"}, 1, "inside output_dir"},

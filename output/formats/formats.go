@@ -6,6 +6,7 @@ import (
 	"github.com/joinery/joinery/output"
 	"github.com/joinery/joinery/output/csvw"
 	"github.com/joinery/joinery/output/jsonlw"
+	"github.com/joinery/joinery/output/tsvw"
 	"github.com/joinery/joinery/output/xlsxw"
 )
 
@@ -16,5 +17,6 @@ func Default() *output.Registry {
 		csvw.Format{},
 		xlsxw.Format{},
 		jsonlw.Format{},
+		tsvw.Format{},
 	)
 }
