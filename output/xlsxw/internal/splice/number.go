@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// AppendNumber appends f as a cell's value: the shortest decimal text
+// appendNumber appends f as a cell's value: the shortest decimal text
 // that reads back as the same double (Go's, Python's and JavaScript's
 // shortest form), plain from 1e-6 to 1e21 and with an exponent outside, as
 // CSV writes FLOAT and DOUBLE. Excel shows at most 15 significant digits
@@ -15,7 +15,7 @@ import (
 // f. (excelize cuts the text to 15 digits, which changes the value:
 // 2/3 became 0.666666666666666, and date-time serials fell below their
 // second, which LibreOffice shows as the second before.)
-func AppendNumber(b []byte, f float64) []byte {
+func appendNumber(b []byte, f float64) []byte {
 	if a := math.Abs(f); a == 0 || a >= 1e-6 && a < 1e21 {
 		return strconv.AppendFloat(b, f, 'f', -1, 64)
 	}

@@ -36,12 +36,12 @@ func numberCases() []float64 {
 	return fs
 }
 
-// checkNumber is the property of AppendNumber: the text reads back as f
+// checkNumber is the property of appendNumber: the text reads back as f
 // exactly, has the fewest digits that do (those of strconv's shortest
 // form), and is plain between 1e-6 and 1e21, with an exponent outside.
 func checkNumber(t *testing.T, f float64) {
 	t.Helper()
-	got := string(AppendNumber(nil, f))
+	got := string(appendNumber(nil, f))
 	back, err := strconv.ParseFloat(got, 64)
 	if err != nil || back != f || math.Signbit(back) != math.Signbit(f) {
 		t.Fatalf("%v (%x): %q reads back as %v (%v)", f, math.Float64bits(f), got, back, err)
@@ -102,7 +102,7 @@ func TestAppendNumberAgainstExcelize(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: excelize wrote %q", x, theirs)
 		}
-		ours, _ := strconv.ParseFloat(string(AppendNumber(nil, x)), 64)
+		ours, _ := strconv.ParseFloat(string(appendNumber(nil, x)), 64)
 		if ours != x {
 			t.Fatalf("%v: ours reads back as %v", x, ours)
 		}
@@ -151,7 +151,7 @@ func TestExcelSerialAgainstExcelize(t *testing.T) {
 	}
 }
 
-// FuzzAppendNumber checks AppendNumber's property on any double.
+// FuzzAppendNumber checks appendNumber's property on any double.
 func FuzzAppendNumber(f *testing.F) {
 	for _, x := range []float64{0, 1e-6, 1e21, 2.0 / 3, math.MaxFloat64, math.SmallestNonzeroFloat64, 45352.75} {
 		f.Add(math.Float64bits(x))

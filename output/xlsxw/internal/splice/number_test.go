@@ -43,12 +43,12 @@ func TestAppendExcelNumber(t *testing.T) {
 		{1e20, "100000000000000000000"}, {1e21, "1e+21"}, {-math.MaxFloat64, "-1.7976931348623157e+308"},
 		{5e-324, "5e-324"}, {float64(float32(12345.67)), "12345.669921875"},
 	} {
-		got := string(AppendNumber(nil, tc.f))
+		got := string(appendNumber(nil, tc.f))
 		if got != tc.want {
-			t.Errorf("AppendNumber(%v) = %s, want %s", tc.f, got, tc.want)
+			t.Errorf("appendNumber(%v) = %s, want %s", tc.f, got, tc.want)
 		}
 		if back, err := strconv.ParseFloat(got, 64); err != nil || back != tc.f || math.Signbit(back) != math.Signbit(tc.f) {
-			t.Errorf("AppendNumber(%v) = %s reads back as %v, %v", tc.f, got, back, err)
+			t.Errorf("appendNumber(%v) = %s reads back as %v, %v", tc.f, got, back, err)
 		}
 	}
 }

@@ -174,7 +174,7 @@ func AppendNumberCell(b []byte, col string, row []byte, style int, num []byte) [
 
 // AppendFloatCell appends a number cell holding f (see appendExcelNumber).
 func AppendFloatCell(b []byte, col string, row []byte, style int, f float64, scratch []byte) ([]byte, []byte) {
-	scratch = AppendNumber(scratch[:0], f)
+	scratch = appendNumber(scratch[:0], f)
 	return AppendNumberCell(b, col, row, style, scratch), scratch
 }
 
