@@ -132,7 +132,7 @@ type Spec struct {
 	// spreadsheet would run as a formula: a field starting with =, +, -, @,
 	// tab or carriage return gets a leading apostrophe.
 	EscapeFormulas *bool `yaml:"escape_formulas,omitempty"`
-	// Gzip compresses csv and jsonl files (".gz" is added to the name).
+	// Gzip compresses csv, jsonl and tsv files (".gz" is added to the name).
 	Gzip bool `yaml:"gzip,omitempty"`
 	// Preset sets the csv options a known reader needs, each unless set
 	// here: "excel-de" (PresetExcelDE) is ";", a BOM, DecimalSeparator
@@ -186,7 +186,7 @@ type ColumnSpec struct {
 	Label  string  `yaml:"label,omitempty"`  // header text; default the column name
 	Format string  `yaml:"format,omitempty"` // Excel number format, such as "#,##0.00" or "dd.mm.yyyy hh:mm"
 	Width  float64 `yaml:"width,omitempty"`  // Excel column width (1 to 255); default from the data
-	Hidden bool    `yaml:"hidden,omitempty"` // hide the column in Excel (csv and jsonl still carry it)
+	Hidden bool    `yaml:"hidden,omitempty"` // hide the column in Excel (the other formats still carry it)
 	// Decimals overrides the output's decimals for a DECIMAL column, such
 	// as a SUM, whose declared precision (32 digits and up) makes it text
 	// under auto: "number" writes it as numbers.

@@ -87,7 +87,7 @@ type report struct {
 
 // part is one file of a report.
 type part struct {
-	name       string // the dataset of a csv or jsonl file
+	name       string // the dataset of a file per dataset
 	tf         *tempFile
 	latest     string        // where its stable copy or link goes, relative to the Dir; "" for none
 	copyLatest bool          // latest is a copy, not a link

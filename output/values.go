@@ -41,7 +41,7 @@ func AppendBinary(dst, b []byte, b64 bool) []byte {
 
 const hexDigits = "0123456789ABCDEF"
 
-// TextForm renders the non-text kinds as the text csv and jsonl write:
+// TextForm renders the non-text kinds as the text csv, jsonl and tsv write:
 // see docs/OUTPUTS.md for the table.
 type TextForm struct {
 	cols []Column
@@ -412,7 +412,7 @@ func (r *Replacements) Warning(format, unfitWhat string) string {
 		format, r.values, Plural(r.values, "value had", "values had"), strings.Join(what, " and "), r.first)
 }
 
-// RowColumn names a value of a csv or jsonl file for a warning: its row,
+// RowColumn names a value of a file per dataset for a warning: its row,
 // counted from 1 after any header, and its column.
 func RowColumn(row int64, column string) string {
 	return fmt.Sprintf("row %d, column %s", row, column)
