@@ -14,6 +14,7 @@ import (
 
 	"github.com/joinery/joinery/config"
 	"github.com/joinery/joinery/output"
+	"github.com/joinery/joinery/output/formats"
 	"github.com/joinery/joinery/queries"
 )
 
@@ -172,7 +173,7 @@ func parse(file string, data []byte) (*Config, error) {
 	if !d.Decode(data, cfg) {
 		return nil, d.Err()
 	}
-	v := validator{d: d, files: make(map[string]string)}
+	v := validator{d: d, files: make(map[string]string), formats: formats.Default()}
 	v.config(cfg)
 	if err := d.Err(); err != nil {
 		return nil, err
@@ -187,6 +188,8 @@ type validator struct {
 	// files maps each file an output writes (at one sample time) to the
 	// output that writes it, across jobs.
 	files map[string]string
+	// formats are the report formats outputs may have.
+	formats *output.Registry
 }
 
 func (v validator) failValue(path, value, format string, args ...any) {
@@ -352,11 +355,11 @@ func (v validator) job(p string, j *Job, defaultLoc *time.Location) {
 	}
 
 	if len(j.Outputs) == 0 {
-		v.fail(p+".outputs", "a job needs at least one output (format: xlsx, csv or jsonl)")
+		v.fail(p+".outputs", "a job needs at least one output (format: %s)", v.formats.List("or"))
 	}
 	for i, o := range j.Outputs {
 		op := fmt.Sprintf("%s.outputs[%d]", p, i)
-		if errs := o.Validate(written); len(errs) > 0 {
+		if errs := v.formats.Validate(o, written); len(errs) > 0 {
 			v.d.Add(config.Prefix(op, errs)...)
 			continue
 		}
@@ -412,12 +415,12 @@ func (v validator) destinations(op string, j *Job, o output.Spec) {
 			names = append(names, ds.Name)
 		}
 	}
-	files, err := output.SamplePaths(o, j.Name, names)
+	files, err := v.formats.SamplePaths(o, j.Name, names)
 	if err != nil {
 		return // reported by Validate
 	}
 	if o.Latest != "" {
-		latest, err := output.SamplePaths(output.Spec{Format: o.Format, Path: o.Latest, Gzip: o.Gzip}, j.Name, names)
+		latest, err := v.formats.SamplePaths(output.Spec{Format: o.Format, Path: o.Latest, Gzip: o.Gzip}, j.Name, names)
 		if err != nil {
 			return
 		}

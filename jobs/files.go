@@ -11,6 +11,7 @@ import (
 
 	"github.com/joinery/joinery/config"
 	"github.com/joinery/joinery/output"
+	"github.com/joinery/joinery/output/formats"
 )
 
 // ErrEmpty is wrapped by the error of a run in which a dataset of a job
@@ -63,7 +64,7 @@ func (d Database) host() string {
 
 // jobFiles describes the files job writes, for output.Dir.Recover.
 func jobFiles(job *Job) output.JobFiles {
-	f := output.JobFiles{Job: job.Name, Specs: job.Outputs}
+	f := output.JobFiles{Job: job.Name, Specs: job.Outputs, Formats: formats.Default()}
 	for _, ds := range job.Datasets {
 		if !ds.Internal {
 			f.Datasets = append(f.Datasets, ds.Name)

@@ -213,3 +213,22 @@ func readManifest(t *testing.T, path string) output.Manifest {
 	}
 	return m
 }
+
+// TestTSVOutput: format tsv comes from the registry like the others; csv's
+// options on it are errors.
+func TestTSVOutput(t *testing.T) {
+	yaml := oneJob(twoDatasets, `      - {format: tsv, path: "{job}/{dataset}-{date}.tsv", gzip: true}`)
+	if _, err := jobs.Parse("c.yaml", []byte(yaml)); err != nil {
+		t.Fatalf("format tsv: %v", err)
+	}
+	yaml = oneJob(twoDatasets, `      - {format: tsv, path: "{job}/{dataset}.tsv", delimiter: ";"}`)
+	_, err := jobs.Parse("c.yaml", []byte(yaml))
+	if err == nil || !strings.Contains(err.Error(), "jobs[0].outputs[0].delimiter: is a csv option; this output is tsv") {
+		t.Errorf("err = %v, want the delimiter refused", err)
+	}
+	yaml = oneJob(twoDatasets, `      - {format: parquet, path: "{job}/{dataset}"}`)
+	_, err = jobs.Parse("c.yaml", []byte(yaml))
+	if err == nil || !strings.Contains(err.Error(), `want csv, xlsx, jsonl or tsv`) {
+		t.Errorf("err = %v, want the formats listed", err)
+	}
+}

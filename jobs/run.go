@@ -13,6 +13,7 @@ import (
 
 	"github.com/joinery/joinery/internal/mysqlconn"
 	"github.com/joinery/joinery/output"
+	"github.com/joinery/joinery/output/formats"
 	"github.com/joinery/joinery/queries"
 )
 
@@ -230,12 +231,16 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 	if p.Window != nil {
 		vars.WindowStart, vars.WindowEnd = p.Window.Start, p.Window.End
 	}
-	for _, spec := range job.Outputs {
-		rep, err := output.Open(spec, dir, vars)
+	reg := formats.Default()
+	async := make([]bool, len(job.Outputs)) // which outputs' formats run on a goroutine of their own
+	for k, spec := range job.Outputs {
+		rep, err := reg.Open(spec, dir, vars)
 		if err != nil {
 			return fmt.Errorf("output %s: %w", spec.Path, err)
 		}
 		reports = append(reports, rep)
+		f, _ := reg.Lookup(spec.Format) // Open has found it
+		async[k] = f.Async()
 	}
 
 	// The snapshot starts when the first query is about to run: from
@@ -260,7 +265,7 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 		if err != nil {
 			return fmt.Errorf("dataset %s: compile: %w", ds.Name, err)
 		}
-		dr, err := r.dataset(ctx, sess, job, q, reports)
+		dr, err := r.dataset(ctx, sess, job, q, reports, async)
 		if err == nil || errors.Is(err, ErrExpectation) {
 			// The rows were all read: the summary shows what failed.
 			res.Datasets = append(res.Datasets, dr)
@@ -328,7 +333,7 @@ func (r *Runner) windowTypes(ctx context.Context, sess *session, job *Job, env q
 }
 
 // dataset runs one dataset's query once and feeds each row to every report.
-func (r *Runner) dataset(ctx context.Context, sess *session, job *Job, q Query, reports []output.Report) (DatasetResult, error) {
+func (r *Runner) dataset(ctx context.Context, sess *session, job *Job, q Query, reports []output.Report, async []bool) (DatasetResult, error) {
 	ds := q.Dataset
 	res := DatasetResult{Name: ds.Name}
 	start := time.Now()
@@ -370,30 +375,31 @@ func (r *Runner) dataset(ctx context.Context, sess *session, job *Job, q Query, 
 		}
 
 		// Writers that run on goroutines of their own, sharing one copy of
-		// each row. The heaviest encoding always does (its deflate has
-		// another goroutine): 990,000 rows to xlsx went from 4.6 s to
-		// 4.2 s. With several outputs they all do, so that none waits for
-		// another nor slows the reading of rows: csv and xlsx in one run
-		// went from 1.07 to 1.04 times the xlsx-only time (BENCHMARKS.md,
-		// perf-4). A lone csv or jsonl writer stays on this goroutine,
-		// where it costs less than the copy.
-		var async []output.RowWriter
+		// each row. A format whose encoding costs more than the copy always
+		// does (Format.Async: xlsx, whose deflate has another goroutine):
+		// 990,000 rows to xlsx went from 4.6 s to 4.2 s. With several
+		// outputs they all do, so that none waits for another nor slows
+		// the reading of rows: csv and xlsx in one run went from 1.07 to
+		// 1.04 times the xlsx-only time (BENCHMARKS.md, perf-4). A lone
+		// writer of another format (csv, jsonl, tsv) stays on this
+		// goroutine, where it costs less than the copy.
+		var own []output.RowWriter
 		for k, rep := range reports {
 			w, err := rep.Dataset(ds.Name, cols)
 			if err != nil {
-				for _, w := range async {
+				for _, w := range own {
 					_ = w.Close() // the error that matters is err
 				}
 				return err
 			}
-			if job.Outputs[k].Format == "xlsx" || len(reports) > 1 {
-				async = append(async, w)
+			if async[k] || len(reports) > 1 {
+				own = append(own, w)
 			} else {
 				writers = append(writers, w)
 			}
 		}
-		if len(async) > 0 {
-			writers = append(writers, output.AsyncAll(async, len(cols)))
+		if len(own) > 0 {
+			writers = append(writers, output.AsyncAll(own, len(cols)))
 		}
 
 		raw := rows.Row()

@@ -312,3 +312,31 @@ func TestAsyncManyZones(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkBatchCells is the two halves of the hand-over on one goroutine,
+// without the other core: a row encoded into a batch, and decoded again.
+func BenchmarkBatchCells(b *testing.B) {
+	cols, rawRow := benchRow()
+	vals := make([]Value, len(cols))
+	if err := NewNormalizer(cols, time.UTC, mustLoc(b, "Europe/Berlin")).Normalize(rawRow, vals); err != nil {
+		b.Fatal(err)
+	}
+	batch := newRowBatch()
+	b.Run("encode", func(b *testing.B) {
+		for b.Loop() {
+			batch.data, batch.locs = batch.data[:0], batch.locs[:0]
+			for i := range vals {
+				batch.appendCell(&vals[i])
+			}
+		}
+	})
+	out := make([]Value, len(cols))
+	b.Run("decode", func(b *testing.B) {
+		for b.Loop() {
+			data := batch.data
+			for i := range out {
+				data = batch.readCell(data, &out[i])
+			}
+		}
+	})
+}

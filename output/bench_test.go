@@ -1,4 +1,4 @@
-package output
+package output_test
 
 import (
 	"database/sql"
@@ -6,25 +6,13 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	. "github.com/joinery/joinery/output"
+	"github.com/joinery/joinery/output/formats"
 )
 
-// benchRow is a typical report row: ids, money, timestamps and text.
-func benchRow() ([]Column, []sql.RawBytes) {
-	cols := []Column{
-		{Name: "id", DatabaseType: "BIGINT", Kind: KindInt},
-		{Name: "user_id", DatabaseType: "UNSIGNED INT", Kind: KindUint},
-		{Name: "amount", DatabaseType: "DECIMAL", Kind: KindDecimal, Precision: 10, Scale: 2},
-		{Name: "ratio", DatabaseType: "DOUBLE", Kind: KindFloat},
-		{Name: "day", DatabaseType: "DATE", Kind: KindDate},
-		{Name: "created_at", DatabaseType: "DATETIME", Kind: KindDateTime},
-		{Name: "updated_at", DatabaseType: "TIMESTAMP", Kind: KindDateTime, Scale: 3},
-		{Name: "name", DatabaseType: "VARCHAR", Kind: KindText},
-		{Name: "note", DatabaseType: "TEXT", Kind: KindText},
-		{Name: "deleted_at", DatabaseType: "DATETIME", Kind: KindDateTime},
-	}
-	return cols, raw("1234567", "42", "1999.95", "0.125", "2024-03-01", "2024-03-01 09:15:00",
-		"2024-03-01 09:15:00.250", "Zoë Müller", `said "hi", left`, nil)
-}
+// benchRow is a typical report row (export_test.go).
+func benchRow() ([]Column, []sql.RawBytes) { return BenchRow() }
 
 func BenchmarkNormalize(b *testing.B) {
 	cols, rawRow := benchRow()
@@ -120,25 +108,16 @@ func benchFormat(b *testing.B, format string) {
 			if err := NewNormalizer(cols, c.dbLoc, c.loc).Normalize(rawRow, vals); err != nil {
 				b.Fatal(err)
 			}
-			tf, err := testDir(b, b.TempDir()).createTemp("bench."+format, 0)
+			r, err := openT(Spec{Format: format, Path: "bench"}, b.TempDir(), Vars{Job: "bench", Logical: time.Now(), Location: c.loc})
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer tf.remove()
-			spec := Spec{Format: format}.resolved()
-			var w RowWriter
-			var s *stream
-			if format == "jsonl" {
-				jw := newJSONLWriter(tf, cols, c.loc, spec)
-				w, s = jw, &jw.stream
-			} else {
-				cw, err := newCSVWriter(tf, cols, c.loc, spec)
-				if err != nil {
-					b.Fatal(err)
-				}
-				w, s = cw, &cw.stream
+			defer r.Abort()
+			w, err := r.Dataset("d", cols)
+			if err != nil {
+				b.Fatal(err)
 			}
-			s.out.bw.Reset(io.Discard)
+			StreamOf(w).W.Reset(io.Discard)
 			b.ReportAllocs()
 			for b.Loop() {
 				if err := w.WriteRow(vals); err != nil {
@@ -176,7 +155,7 @@ func BenchmarkAsyncWriteRow(b *testing.B) {
 	if err := n.Normalize(rawRow, vals); err != nil {
 		b.Fatal(err)
 	}
-	a := AsyncAll([]RowWriter{nopWriter{}}, len(cols))
+	a := AsyncAll([]RowWriter{NopWriter{}}, len(cols))
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := a.WriteRow(vals); err != nil {
@@ -193,38 +172,10 @@ func BenchmarkAsyncWriteRow(b *testing.B) {
 // zone with daylight saving and with milliseconds.
 func BenchmarkAppendISO(b *testing.B) {
 	tm := time.Date(2024, 3, 1, 9, 15, 0, 250000000, time.UTC).In(mustLoc(b, "Europe/Berlin"))
-	buf, layout := make([]byte, 0, 64), isoLayout(3)
+	buf, layout := make([]byte, 0, 64), ISOLayout(3)
 	for b.Loop() {
-		buf = appendISO(buf[:0], tm, 3, layout)
+		buf = AppendISO(buf[:0], tm, 3, layout)
 	}
-}
-
-// BenchmarkBatchCells is the two halves of the hand-over on one goroutine,
-// without the other core: a row encoded into a batch, and decoded again.
-func BenchmarkBatchCells(b *testing.B) {
-	cols, rawRow := benchRow()
-	vals := make([]Value, len(cols))
-	if err := NewNormalizer(cols, time.UTC, mustLoc(b, "Europe/Berlin")).Normalize(rawRow, vals); err != nil {
-		b.Fatal(err)
-	}
-	batch := newRowBatch()
-	b.Run("encode", func(b *testing.B) {
-		for b.Loop() {
-			batch.data, batch.locs = batch.data[:0], batch.locs[:0]
-			for i := range vals {
-				batch.appendCell(&vals[i])
-			}
-		}
-	})
-	out := make([]Value, len(cols))
-	b.Run("decode", func(b *testing.B) {
-		for b.Loop() {
-			data := batch.data
-			for i := range out {
-				data = batch.readCell(data, &out[i])
-			}
-		}
-	})
 }
 
 // BenchmarkCommit times Dir.Commit alone for a run of two outputs (a
@@ -244,7 +195,7 @@ func BenchmarkCommit(b *testing.B) {
 	stageRun := func() []Report {
 		var reps []Report
 		for _, spec := range commitSpecs {
-			r, err := Open(spec, d, Vars{Job: "j", Logical: day(1), Location: time.UTC})
+			r, err := formats.Default().Open(spec, d, Vars{Job: "j", Logical: day(1), Location: time.UTC})
 			if err != nil {
 				b.Fatal(err)
 			}

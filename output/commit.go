@@ -684,6 +684,7 @@ type JobFiles struct {
 	Job      string
 	Datasets []string // the datasets written (not internal ones)
 	Specs    []Spec
+	Formats  *Registry // the formats of Specs
 }
 
 // orphanMinAge is how old a temporary file must be before removeOrphans
@@ -696,11 +697,15 @@ const orphanMinAge = 24 * time.Hour
 func (d *Dir) removeOrphans(files JobFiles) (removed []string, err error) {
 	var pats []*namePattern
 	for _, s := range files.Specs {
+		f, err := files.Formats.Lookup(s.Format)
+		if err != nil {
+			return nil, err
+		}
 		for _, tmpl := range []string{s.Path, s.Latest} {
 			if tmpl == "" {
 				continue
 			}
-			p, err := newNamePattern(s, tmpl, files.Job, files.Datasets)
+			p, err := newNamePattern(f, s, tmpl, files.Job, files.Datasets)
 			if err != nil {
 				return nil, err
 			}
@@ -848,10 +853,10 @@ type namePattern struct {
 	manifest *regexp.Regexp // the name of the job's manifests
 }
 
-func newNamePattern(spec Spec, tmpl, job string, datasets []string) (*namePattern, error) {
+func newNamePattern(f Format, spec Spec, tmpl, job string, datasets []string) (*namePattern, error) {
 	l := spec
 	l.Path = tmpl
-	ext, err := checkTemplate(l, 0)
+	ext, err := checkTemplate(f, l, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package output
+package output_test
 
 import (
 	"crypto/sha256"
@@ -16,6 +16,9 @@ import (
 	"time"
 
 	"github.com/joinery/joinery/internal/outcheck"
+
+	. "github.com/joinery/joinery/output"
+	"github.com/joinery/joinery/output/formats"
 )
 
 // commitSpecs are the outputs of the runs these tests make: a workbook with
@@ -37,7 +40,7 @@ func stage(t *testing.T, d *Dir, specs []Spec, logical time.Time, content string
 	cols := []Column{{Name: "v", Kind: KindText}}
 	var reps []Report
 	for _, spec := range specs {
-		r, err := Open(spec, d, vars)
+		r, err := formats.Default().Open(spec, d, vars)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -145,7 +148,7 @@ func steps(t *testing.T, specs []Spec) []string {
 // Either way nothing is left that no manifest records.
 func TestCommitFailsAtEveryStep(t *testing.T) {
 	all := steps(t, commitSpecs)
-	point := slices.IndexFunc(all, func(s string) bool { return s == "rename "+filepath.ToSlash(journalPath("j")) })
+	point := slices.IndexFunc(all, func(s string) bool { return s == "rename "+filepath.ToSlash(JournalPath("j")) })
 	if point < 0 {
 		t.Fatalf("no journal rename among the steps: %q", all)
 	}
@@ -192,14 +195,14 @@ func TestCommitFailsAtEveryStep(t *testing.T) {
 			if len(c.Warnings) == 0 || !strings.Contains(strings.Join(c.Warnings, "\n"), "no space left") {
 				t.Errorf("warnings %q: want the failure", c.Warnings)
 			}
-			_, err = os.Stat(filepath.Join(dir, journalPath("j")))
+			_, err = os.Stat(filepath.Join(dir, JournalPath("j")))
 			if pending := err == nil; c.Pending != pending {
 				t.Errorf("Pending = %v with the journal there = %v", c.Pending, pending)
 			}
 			if c.Pending && !strings.Contains(strings.Join(c.Warnings, "\n"), "next run") {
 				t.Errorf("warnings %q: want the commit left for the next run", c.Warnings)
 			}
-			notes, err := d.Recover(JobFiles{Job: "j", Datasets: commitDatasets, Specs: commitSpecs})
+			notes, err := d.Recover(JobFiles{Job: "j", Datasets: commitDatasets, Specs: commitSpecs, Formats: formats.Default()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -326,7 +329,7 @@ func TestRerunReplacesAsOneUnit(t *testing.T) {
 	commitRun(t, d, specs, day(1), "first")
 	// The second run writes only dataset a.
 	vars := Vars{Job: "j", Logical: day(1), Location: time.UTC, SkipEmpty: true}
-	r, err := Open(specs[0], d, vars)
+	r, err := formats.Default().Open(specs[0], d, vars)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -471,7 +474,7 @@ func TestSymlinksOutOfOutputDir(t *testing.T) {
 
 	t.Run("writing", func(t *testing.T) {
 		for _, folder := range []string{"abs", "rel", "rel/deeper"} {
-			if _, err := Open(Spec{Format: "xlsx", Path: folder + "/{job}.xlsx"}, d, vars); err == nil {
+			if _, err := formats.Default().Open(Spec{Format: "xlsx", Path: folder + "/{job}.xlsx"}, d, vars); err == nil {
 				t.Errorf("a workbook under %s: got no error", folder)
 			}
 		}
@@ -531,17 +534,17 @@ func TestSymlinksOutOfOutputDir(t *testing.T) {
 	})
 
 	t.Run("a journal that leads out", func(t *testing.T) {
-		j := journal{Job: "j", Renames: []journalRename{{From: "../outside/victim.csv", To: "stolen.csv"}},
-			Removes: []journalFile{{Path: "abs/victim.csv", Size: 8, SHA256: sha([]byte("precious"))}}}
+		j := Journal{Job: "j", Renames: []JournalRename{{From: "../outside/victim.csv", To: "stolen.csv"}},
+			Removes: []JournalFile{{Path: "abs/victim.csv", Size: 8, SHA256: sha([]byte("precious"))}}}
 		data, _ := json.Marshal(j)
-		if err := os.WriteFile(filepath.Join(dir, journalPath("j")), data, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, JournalPath("j")), data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		notes, err := d.Recover(JobFiles{Job: "j", Datasets: commitDatasets, Specs: commitSpecs})
+		notes, err := d.Recover(JobFiles{Job: "j", Datasets: commitDatasets, Specs: commitSpecs, Formats: formats.Default()})
 		if err != nil || !strings.Contains(strings.Join(notes, "\n"), "not a path inside output_dir") {
 			t.Errorf("Recover = %q, %v; want it to skip what leads out, and say so", notes, err)
 		}
-		if _, err := os.Stat(filepath.Join(dir, journalPath("j"))); !errors.Is(err, fs.ErrNotExist) {
+		if _, err := os.Stat(filepath.Join(dir, JournalPath("j"))); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("the journal is still there (%v): it would hold every later commit back", err)
 		}
 		if b, err := os.ReadFile(victim); err != nil || string(b) != "precious" {
@@ -617,10 +620,10 @@ func TestRecoverRemovesOrphans(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if err := lockFile(f); err != nil {
+	if err := LockFile(f); err != nil {
 		t.Fatal(err)
 	}
-	notes, err := d.Recover(JobFiles{Job: "j", Datasets: commitDatasets, Specs: commitSpecs})
+	notes, err := d.Recover(JobFiles{Job: "j", Datasets: commitDatasets, Specs: commitSpecs, Formats: formats.Default()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -661,17 +664,17 @@ func TestCreateTempLosesNoRace(t *testing.T) {
 					return err
 				}
 				t.Cleanup(func() { f.Close() })
-				return lockFile(f)
+				return LockFile(f)
 			}
-			tf, err := d.createTemp("x.csv", 0)
+			tf, err := d.CreateTemp("x.csv", 0)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer tf.remove()
-			if stolen == "" || tf.tmp == stolen {
+			defer tf.Remove()
+			if stolen == "" || tf.Tmp() == stolen {
 				t.Errorf("createTemp used %q, which the cleanup took", stolen)
 			}
-			if _, err := os.Stat(filepath.Join(dir, tf.tmp)); err != nil {
+			if _, err := os.Stat(filepath.Join(dir, tf.Tmp())); err != nil {
 				t.Errorf("the temporary file has no name: %v", err)
 			}
 		})
@@ -692,7 +695,7 @@ func commitWith(t *testing.T, d *Dir, specs []Spec, logical time.Time, content s
 	vars := Vars{Job: "j", Logical: logical, Location: time.UTC, SkipEmpty: true}
 	var reps []Report
 	for _, spec := range specs {
-		r, err := Open(spec, d, vars)
+		r, err := formats.Default().Open(spec, d, vars)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -825,11 +828,11 @@ func TestNewFoldersAreSynced(t *testing.T) {
 		got = append(got, step+" "+filepath.ToSlash(p))
 		return nil
 	}
-	tf, err := d.createTemp("a/b/x.csv", 0)
+	tf, err := d.CreateTemp("a/b/x.csv", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tf.remove()
+	defer tf.Remove()
 	if len(got) < 3 || got[0] != "syncdir a" || got[1] != "syncdir ." || !strings.HasPrefix(got[2], "create a/b/.x.csv.tmp-") {
 		t.Errorf("steps: %q, want the new folders' parents synced before the create", got)
 	}
@@ -847,7 +850,7 @@ func TestOrphansOfUncleanTemplates(t *testing.T) {
 		t.Fatal(err)
 	}
 	specs := []Spec{{Format: "csv", Path: "./{job}//{date}/{dataset}.csv"}}
-	if _, err := d.Recover(JobFiles{Job: "j", Datasets: commitDatasets, Specs: specs}); err != nil {
+	if _, err := d.Recover(JobFiles{Job: "j", Datasets: commitDatasets, Specs: specs, Formats: formats.Default()}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(orphan); !errors.Is(err, fs.ErrNotExist) {

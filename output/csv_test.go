@@ -1,17 +1,16 @@
-package output
+package output_test
 
 import (
-	"bytes"
 	"database/sql"
-	"encoding/csv"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	. "github.com/joinery/joinery/output"
 )
 
 // writeReport writes one dataset per entry of rows through a Report and
@@ -180,61 +179,6 @@ func TestCSVFilePerDataset(t *testing.T) {
 	}
 }
 
-// TestCSVLongValues: records larger than the writer's chunk come out whole
-// among ordinary ones, and the buffer they grew is not kept.
-func TestCSVLongValues(t *testing.T) {
-	r, err := openT(Spec{Format: "csv", Path: "x"}, t.TempDir(), Vars{Job: "j", Logical: time.Now(), Location: time.UTC})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Abort()
-	cols := []Column{{Name: "n", Kind: KindInt}, {Name: "text", Kind: KindText}}
-	w, err := r.Dataset("d", cols)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := [][]string{{"n", "text"}}
-	for i := range 200 {
-		text := fmt.Sprintf("row %d, short", i)
-		if i%50 == 7 {
-			text = strings.Repeat(`long "quoted", `, 3<<20/15+i) // about 3 MB
-		}
-		want = append(want, []string{strconv.Itoa(i), text})
-		if err := w.WriteRow([]Value{{Raw: []byte(strconv.Itoa(i))}, {Raw: []byte(text)}}); err != nil {
-			t.Fatal(err)
-		}
-		if c := cap(w.(*csvWriter).buf); c > csvKeep+3<<20+csvChunk {
-			t.Fatalf("after row %d the writer keeps %d bytes of buffer", i, c)
-		}
-	}
-	if c := cap(w.(*csvWriter).buf); c > csvKeep {
-		t.Errorf("the writer keeps %d bytes of buffer after the long records, want at most %d", c, csvKeep)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(r.Files()[0].Path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	got, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != len(want) {
-		t.Fatalf("got %d records, want %d", len(got), len(want))
-	}
-	for i := range want {
-		if got[i][0] != want[i][0] || got[i][1] != want[i][1] {
-			t.Fatalf("record %d: got %.60q, want %.60q", i, got[i], want[i])
-		}
-	}
-}
-
 func TestCSVWriteRowNoAllocs(t *testing.T) {
 	cols, rawRow := benchRow()
 	loc := mustLoc(t, "Europe/Berlin")
@@ -279,12 +223,12 @@ func TestAppendISOMatchesFormat(t *testing.T) {
 		time.Date(10000, 1, 1, 0, 0, 0, 0, time.FixedZone("", -(3600+59))),
 	} {
 		for scale := int64(0); scale <= 10; scale++ {
-			layout := isoLayout(scale)
+			layout := ISOLayout(scale)
 			if _, off := tm.Zone(); off%60 != 0 {
 				layout = strings.TrimSuffix(layout, "-07:00") + "-07:00:00"
 			}
 			want := tm.Format(layout)
-			if got := string(appendISO(nil, tm, scale, isoLayout(scale))); got != want {
+			if got := string(AppendISO(nil, tm, scale, ISOLayout(scale))); got != want {
 				t.Errorf("appendISO(%v, %d) = %s, want %s", tm, scale, got, want)
 			}
 		}
@@ -297,10 +241,10 @@ func TestCivilFromDays(t *testing.T) {
 	start := time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)
 	end := time.Date(10001, 1, 1, 0, 0, 0, 0, time.UTC)
 	for day := start.Unix() / 86400; day < end.Unix()/86400; day++ {
-		y, m, d := civilFromDays(day)
+		y, m, d := CivilFromDays(day)
 		wy, wm, wd := time.Unix(day*86400, 0).UTC().Date()
 		if y != wy || m != uint32(wm) || d != uint32(wd) {
-			t.Fatalf("civilFromDays(%d) = %d-%d-%d, want %d-%d-%d", day, y, m, d, wy, wm, wd)
+			t.Fatalf("CivilFromDays(%d) = %d-%d-%d, want %d-%d-%d", day, y, m, d, wy, wm, wd)
 		}
 	}
 }
@@ -318,7 +262,7 @@ func TestCSVWriteError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.(*csvWriter).out.tf.f.Close(); err != nil {
+	if err := CloseFile(w); err != nil {
 		t.Fatal(err)
 	}
 	row := []Value{{Raw: []byte(strings.Repeat("x", 1000))}}
@@ -330,7 +274,7 @@ func TestCSVWriteError(t *testing.T) {
 	if werr == nil || !strings.Contains(werr.Error(), "write csv") {
 		t.Fatalf("WriteRow after %d rows: %v, want a write error", n, werr)
 	}
-	if n > csvChunk/1000+2 {
+	if n > 64<<10/1000+2 { // csvw's chunk of 64 KiB
 		t.Errorf("the error came after %d rows, want it at the first flush", n)
 	}
 	if err := w.WriteRow(row); err == nil {
@@ -360,7 +304,7 @@ func TestTextFormWall(t *testing.T) {
 		for scale := int64(0); scale <= 6; scale++ {
 			cols := []Column{{Name: "at", DatabaseType: "DATETIME", Kind: KindDateTime, Scale: scale}}
 			n := NewNormalizer(cols, loc, loc)
-			f := newTextForm(cols, loc, Spec{})
+			f := NewTextForm(cols, loc, Spec{})
 			v := make([]Value, 1)
 			for range 2000 {
 				tm := time.Unix(rng.Int64N(253402300800+62135596800)-62135596800, 0).UTC()
@@ -374,10 +318,10 @@ func TestTextFormWall(t *testing.T) {
 				if !v[0].Wall {
 					t.Fatalf("%s in %v: Wall not set", text, loc)
 				}
-				got := string(f.appendValue(nil, 0, &v[0]))
+				got := string(f.AppendValue(nil, 0, &v[0]))
 				slow := v[0]
 				slow.Wall = false
-				if want := string(f.appendValue(nil, 0, &slow)); got != want {
+				if want := string(f.AppendValue(nil, 0, &slow)); got != want {
 					t.Fatalf("%s in %v, scale %d: got %s, want %s", text, loc, scale, got, want)
 				}
 			}
@@ -397,50 +341,5 @@ func TestTextFormWall(t *testing.T) {
 		if v[0].Wall {
 			t.Errorf("%s read in %v for %v: Wall set", c.typ, c.db, c.report)
 		}
-	}
-}
-
-// TestCSVQuotingEveryPosition: a field is quoted exactly when it holds a
-// quote, CR, LF or the delimiter, wherever that byte is (the writer looks
-// at words of eight bytes, the last overlapping), and the bytes that only
-// look alike to that test (tab, other control bytes, UTF-8) leave it plain;
-// a plain field is reported as ASCII exactly when it is.
-func TestCSVQuotingEveryPosition(t *testing.T) {
-	for _, delim := range []string{",", ";", "\t"} {
-		spec := Spec{Format: "csv", Delimiter: delim}.resolved()
-		tf, err := testDir(t, t.TempDir()).createTemp("q.csv", 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w, err := newCSVWriter(tf, []Column{{Name: "x", Kind: KindText}}, time.UTC, spec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for n := 1; n <= 40; n++ {
-			for pos := range n {
-				for _, c := range []byte{'"', '\r', '\n', ',', ';', '\t', 0x01, 0x0D + 1, 0x7F, 0xC3, 0x80 | '"'} {
-					field := bytes.Repeat([]byte{'a'}, n)
-					field[pos] = c
-					want := bytes.ContainsAny(field, "\"\r\n"+delim)
-					got, ascii := w.appendField(nil, field, false)
-					if quoted := got[0] == '"'; quoted != want {
-						t.Fatalf("delimiter %q, %q: quoted %v, want %v", delim, field, quoted, want)
-					}
-					if ascii && c >= 0x80 {
-						t.Fatalf("delimiter %q, %q: reported as ASCII", delim, field)
-					}
-					if !ascii && !want && c < 0x80 {
-						t.Fatalf("delimiter %q, %q: plain ASCII not reported as such", delim, field)
-					}
-					if want {
-						unq := strings.ReplaceAll(string(got[1:len(got)-1]), `""`, `"`)
-						if unq != string(field) {
-							t.Fatalf("delimiter %q, %q: got %q", delim, field, got)
-						}
-					}
-				}
-			}
-		}
-		_ = tf.remove()
 	}
 }

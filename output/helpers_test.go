@@ -1,9 +1,13 @@
-package output
+package output_test
 
 import (
+	"database/sql"
 	"os"
 	"testing"
 	"time"
+
+	. "github.com/joinery/joinery/output"
+	"github.com/joinery/joinery/output/formats"
 )
 
 // testReport is a Report opened in a folder given by its path, with the
@@ -23,7 +27,7 @@ func openT(spec Spec, dir string, vars Vars) (*testReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := Open(spec, d, vars)
+	r, err := formats.Default().Open(spec, d, vars)
 	if err != nil {
 		d.Close()
 		return nil, err
@@ -93,3 +97,6 @@ func exists(p string) bool {
 	_, err := os.Lstat(p)
 	return err == nil
 }
+
+func raw(vals ...any) []sql.RawBytes                   { return Raw(vals...) }
+func mustLoc(t testing.TB, name string) *time.Location { return MustLoc(t, name) }

@@ -30,9 +30,9 @@ const (
 	PresetExcelDE = "excel-de"
 )
 
-// withPreset returns s with the csv options of its preset filled in where
+// WithPreset returns s with the csv options of its preset filled in where
 // s leaves them unset.
-func (s Spec) withPreset() Spec {
+func (s Spec) WithPreset() Spec {
 	if s.Preset != PresetExcelDE {
 		return s
 	}
@@ -45,6 +45,13 @@ func (s Spec) withPreset() Spec {
 		s.BOM = &t
 	}
 	return s
+}
+
+// CheckLayout returns what is wrong with a date_format (datetime false) or
+// datetime_format layout, or nil.
+func CheckLayout(f string, datetime bool) error {
+	_, err := parseLayout(f, datetime)
+	return err
 }
 
 // layout is a parsed date or date-time layout: fields and literal text.

@@ -1,4 +1,4 @@
-package output
+package output_test
 
 import (
 	"database/sql"
@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	. "github.com/joinery/joinery/output"
+	"github.com/joinery/joinery/output/formats"
 )
 
 // TestCSVLocale writes numbers, dates and date-times with a decimal comma
@@ -53,7 +56,7 @@ func TestCSVLocale(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			spec := tt.spec
 			spec.Format, spec.Path = "csv", "{dataset}"
-			if errs := spec.Validate(1); len(errs) > 0 {
+			if errs := formats.Default().Validate(spec, 1); len(errs) > 0 {
 				t.Fatal(errs)
 			}
 			files := writeReport(t, spec, t.TempDir(), Vars{Job: "j", Logical: time.Now(), Location: mustLoc(t, "Europe/Berlin")},
@@ -109,7 +112,7 @@ func TestLocaleValidation(t *testing.T) {
 		if spec.Path == "" {
 			spec.Path = "{dataset}"
 		}
-		errs := spec.Validate(1)
+		errs := formats.Default().Validate(spec, 1)
 		got := ""
 		if len(errs) > 0 {
 			got = errs[0].Error()

@@ -1,4 +1,4 @@
-package output
+package output_test
 
 import (
 	"crypto/sha256"
@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	. "github.com/joinery/joinery/output"
 )
 
 // fakeRun writes files with the given contents under dir and a manifest

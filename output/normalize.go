@@ -22,7 +22,7 @@ func ColumnsOf(types []*sql.ColumnType) []Column {
 		}
 		name := t.Name()
 		if !utf8.ValidString(name) {
-			b, _ := appendValidUTF8(nil, []byte(name))
+			b, _ := AppendValidUTF8(nil, []byte(name))
 			name = string(b)
 		}
 		cols[i] = ColumnOfSize(name, t.DatabaseTypeName(), precision, scale)
@@ -243,13 +243,13 @@ func parseDateTime(b []byte, clock bool) (d civil, ok bool) {
 	if len(b) < 10 || b[4] != '-' || b[7] != '-' {
 		return d, false
 	}
-	if d.year, ok = digits(b[0:4]); !ok {
+	if d.year, ok = Digits(b[0:4]); !ok {
 		return d, false
 	}
-	if d.month, ok = digits(b[5:7]); !ok {
+	if d.month, ok = Digits(b[5:7]); !ok {
 		return d, false
 	}
-	if d.day, ok = digits(b[8:10]); !ok {
+	if d.day, ok = Digits(b[8:10]); !ok {
 		return d, false
 	}
 	if len(b) == 10 {
@@ -258,13 +258,13 @@ func parseDateTime(b []byte, clock bool) (d civil, ok bool) {
 	if !clock || len(b) < 19 || (b[10] != ' ' && b[10] != 'T') || b[13] != ':' || b[16] != ':' {
 		return d, false
 	}
-	if d.hour, ok = digits(b[11:13]); !ok {
+	if d.hour, ok = Digits(b[11:13]); !ok {
 		return d, false
 	}
-	if d.min, ok = digits(b[14:16]); !ok {
+	if d.min, ok = Digits(b[14:16]); !ok {
 		return d, false
 	}
-	if d.sec, ok = digits(b[17:19]); !ok {
+	if d.sec, ok = Digits(b[17:19]); !ok {
 		return d, false
 	}
 	if len(b) == 19 {
@@ -274,7 +274,7 @@ func parseDateTime(b []byte, clock bool) (d civil, ok bool) {
 	if b[19] != '.' || len(frac) == 0 || len(frac) > 9 {
 		return d, false
 	}
-	if d.nsec, ok = digits(frac); !ok {
+	if d.nsec, ok = Digits(frac); !ok {
 		return d, false
 	}
 	for k := len(frac); k < 9; k++ {
@@ -283,8 +283,8 @@ func parseDateTime(b []byte, clock bool) (d civil, ok bool) {
 	return d, true
 }
 
-// digits parses a short run of ASCII digits.
-func digits(b []byte) (int, bool) {
+// Digits parses a short run of ASCII digits.
+func Digits(b []byte) (int, bool) {
 	n := 0
 	for _, c := range b {
 		if c < '0' || c > '9' {
@@ -295,9 +295,9 @@ func digits(b []byte) (int, bool) {
 	return n, true
 }
 
-// sigDigits counts the significant digits of an integer's decimal text
+// SigDigits counts the significant digits of an integer's decimal text
 // (sign and leading zeros excluded); ok is false if b is not an integer.
-func sigDigits(b []byte) (n int, ok bool) {
+func SigDigits(b []byte) (n int, ok bool) {
 	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
 		b = b[1:]
 	}
@@ -318,8 +318,8 @@ func sigDigits(b []byte) (n int, ok bool) {
 	return n, true
 }
 
-// parseInt parses an integer of at most 18 digits without allocating.
-func parseInt(b []byte) (int64, bool) {
+// ParseInt parses an integer of at most 18 digits without allocating.
+func ParseInt(b []byte) (int64, bool) {
 	neg := false
 	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
 		neg = b[0] == '-'
@@ -341,10 +341,10 @@ func parseInt(b []byte) (int64, bool) {
 	return v, true
 }
 
-// decimalDigits counts the significant digits of a decimal's text: from
+// DecimalDigits counts the significant digits of a decimal's text: from
 // the first non-zero digit to the last, the point left out ("0.0120" has
 // two, "1200" has two, "1.05" three).
-func decimalDigits(b []byte) int {
+func DecimalDigits(b []byte) int {
 	first, last, n := -1, -1, 0
 	for _, c := range b {
 		if c < '0' || c > '9' {

@@ -1,4 +1,4 @@
-package output
+package output_test
 
 import (
 	"context"
@@ -9,28 +9,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	. "github.com/joinery/joinery/output"
 )
 
 // raw builds a scanned row: nil is NULL, a string its bytes.
-func raw(vals ...any) []sql.RawBytes {
-	out := make([]sql.RawBytes, len(vals))
-	for i, v := range vals {
-		if s, ok := v.(string); ok {
-			out[i] = sql.RawBytes(s)
-		}
-	}
-	return out
-}
-
-func mustLoc(t testing.TB, name string) *time.Location {
-	t.Helper()
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		t.Fatalf("load location %s: %v", name, err)
-	}
-	return loc
-}
-
 func TestKindOf(t *testing.T) {
 	tests := []struct {
 		typ  string

@@ -1,4 +1,4 @@
-package output
+package output_test
 
 import (
 	"compress/gzip"
@@ -13,6 +13,8 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/joinery/joinery/config"
+	. "github.com/joinery/joinery/output"
+	"github.com/joinery/joinery/output/formats"
 )
 
 func TestCSVOptions(t *testing.T) {
@@ -210,7 +212,7 @@ func TestValidate(t *testing.T) {
 	}{
 		{Spec{Format: "csv", Path: "x", Delimiter: ";", LineEnding: "lf", NullAs: "NULL", QuoteAll: true, Gzip: true, Binary: "base64"}, nil},
 		{Spec{Format: "xlsx", Path: "x", Decimals: "text", About: &yes, MaxRowsPerSheet: 10, Columns: []ColumnSpec{{Name: "a", Width: 10, Format: "0", Hidden: true}}}, nil},
-		{Spec{Format: "pdf", Path: "x"}, []string{"format: want csv, xlsx or jsonl"}},
+		{Spec{Format: "pdf", Path: "x"}, []string{"format: want csv, xlsx, jsonl or tsv"}},
 		{Spec{Format: "csv", Path: "x", Delimiter: ";;"}, []string{"delimiter: exactly one character"}},
 		{Spec{Format: "csv", Path: "x", Delimiter: `"`}, []string{"delimiter: cannot be a quote"}},
 		{Spec{Format: "csv", Path: "x", LineEnding: "cr"}, []string{"line_ending: want crlf or lf"}},
@@ -226,7 +228,7 @@ func TestValidate(t *testing.T) {
 		{Spec{Format: "csv", Path: "x", Latest: "../y"}, []string{"latest: path \"../y\": must be a relative"}},
 	}
 	for _, tt := range tests {
-		errs := tt.spec.Validate(1)
+		errs := formats.Default().Validate(tt.spec, 1)
 		var got []string
 		for _, e := range errs {
 			got = append(got, e.Error())

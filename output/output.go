@@ -1,27 +1,27 @@
-// Package output turns the rows of a dataset into report files: CSV, XLSX
-// workbooks and JSON Lines, streamed row by row and written atomically (a
-// temporary file beside the destination, renamed only after a complete
-// write), with a manifest per run and retention of older runs.
+// Package output turns the rows of a dataset into report files, streamed
+// row by row and written atomically (a temporary file beside the
+// destination, renamed only after a complete write), with a manifest per
+// run and retention of older runs. The formats themselves (csv, xlsx,
+// jsonl, ...) are packages of their own below it, behind the Format
+// interface, and a Registry lists them (output/formats); this package
+// never imports one. See docs/ARCHITECTURE-formats.md.
 //
 // The flow for one job run is:
 //
+//	reg := formats.Default()                         // the formats on offer
 //	cols := output.ColumnsOf(types)                  // once per query
 //	norm := output.NewNormalizer(cols, dbLoc, reportLoc)
-//	r, _ := output.Open(spec, dir, vars)             // one Report per configured output
+//	r, _ := reg.Open(spec, dir, vars)                // one Report per configured output
 //	w, _ := r.Dataset(name, cols)                    // for each dataset, in order
 //	norm.Normalize(raw, vals); w.WriteRow(vals) ...; w.Close()
-//	paths, err := r.Commit()                         // or r.Abort() on any failure
-//	files := r.Files()                               // size, SHA-256, rows, for the manifest
-//	output.WriteManifest(dir, manifest); output.Retain(dir, job, retention, now)
+//	r.Prepare()                                      // every report of the run, then
+//	c, err := dir.Commit(output.Commit{...})         // or r.Abort() on any failure
 //
 // A row is normalised once and the same []Value is handed to every writer;
 // writers never modify it.
 //
-// CSV and JSON Lines write one file per dataset, XLSX one workbook per
-// report with a sheet per dataset (continued on "name (2)", ... past
-// Spec.MaxRowsPerSheet) and an About sheet. How each MySQL type comes out
-// in each format is tabled in docs/OUTPUTS.md; the writers' doc comments
-// (csvWriter, jsonlWriter, book) give the details.
+// How each MySQL type comes out in each format is tabled in
+// docs/OUTPUTS.md; the formats' packages give the details.
 package output
 
 import (
@@ -88,10 +88,10 @@ type Value struct {
 // Spec is one entry of a job's outputs list in config.yaml. Validate checks
 // it; zero values mean the documented defaults.
 type Spec struct {
-	Format string `yaml:"format"` // csv, xlsx or jsonl
+	Format string `yaml:"format"` // a format's name in the Registry: csv, xlsx, jsonl, ...
 	// Path is a template relative to output_dir; see Expand for its fields.
-	// Without an extension, ".csv", ".xlsx" or ".jsonl" is appended (and
-	// ".gz" with Gzip).
+	// Without an extension, the format's first (Format.Extensions) is
+	// appended (and ".gz" with Gzip).
 	Path string `yaml:"path"`
 	// Latest is an optional template (same fields and rules as Path) of a
 	// stable name that always shows the newest report, such as
@@ -132,7 +132,7 @@ type Spec struct {
 	// spreadsheet would run as a formula: a field starting with =, +, -, @,
 	// tab or carriage return gets a leading apostrophe.
 	EscapeFormulas *bool `yaml:"escape_formulas,omitempty"`
-	// Gzip compresses csv and jsonl files (".gz" is added to the name).
+	// Gzip compresses csv, jsonl and tsv files (".gz" is added to the name).
 	Gzip bool `yaml:"gzip,omitempty"`
 	// Preset sets the csv options a known reader needs, each unless set
 	// here: "excel-de" (PresetExcelDE) is ";", a BOM, DecimalSeparator
@@ -186,7 +186,7 @@ type ColumnSpec struct {
 	Label  string  `yaml:"label,omitempty"`  // header text; default the column name
 	Format string  `yaml:"format,omitempty"` // Excel number format, such as "#,##0.00" or "dd.mm.yyyy hh:mm"
 	Width  float64 `yaml:"width,omitempty"`  // Excel column width (1 to 255); default from the data
-	Hidden bool    `yaml:"hidden,omitempty"` // hide the column in Excel (csv and jsonl still carry it)
+	Hidden bool    `yaml:"hidden,omitempty"` // hide the column in Excel (the other formats still carry it)
 	// Decimals overrides the output's decimals for a DECIMAL column, such
 	// as a SUM, whose declared precision (32 digits and up) makes it text
 	// under auto: "number" writes it as numbers.
@@ -198,7 +198,7 @@ type ColumnSpec struct {
 type Vars struct {
 	Job         string
 	RunID       string    // the run's id (jobs.Result.RunID), for the About sheet
-	Dataset     string    // empty for per-job files (xlsx); set by Report.Dataset for csv and jsonl
+	Dataset     string    // empty for per-job files (xlsx); set by Report.Dataset for a file per dataset
 	Logical     time.Time // the run's logical time, already in the report's zone
 	WindowStart time.Time // the run's data window, zero when the job has none
 	WindowEnd   time.Time
@@ -221,7 +221,7 @@ type Vars struct {
 // File is one file a run wrote.
 type File struct {
 	Path     string        // where it was written
-	Format   string        // csv, xlsx or jsonl
+	Format   string        // the format's name
 	Size     int64         // bytes
 	SHA256   string        // hex digest of the content
 	Rows     int64         // data rows over every dataset in the file

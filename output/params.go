@@ -35,7 +35,7 @@ func ManifestParams(ps []Param) []ManifestParam {
 	for i, p := range ps {
 		v, err := json.Marshal(p.Value)
 		if err != nil { // not one of the types above
-			v, _ = json.Marshal(paramText(p.Value, ", ", func(t time.Time) string { return t.Format(time.RFC3339) }))
+			v, _ = json.Marshal(ParamText(p.Value, ", ", func(t time.Time) string { return t.Format(time.RFC3339) }))
 		}
 		out[i] = ManifestParam{Name: p.Name, Type: p.Type, Value: v}
 	}
@@ -58,9 +58,9 @@ func paramsKey(ps []ManifestParam) string {
 	return b.String()
 }
 
-// paramText writes a parameter's value as text: lists joined with sep,
+// ParamText writes a parameter's value as text: lists joined with sep,
 // times by timeText.
-func paramText(v any, sep string, timeText func(time.Time) string) string {
+func ParamText(v any, sep string, timeText func(time.Time) string) string {
 	switch v := v.(type) {
 	case string:
 		return v
@@ -73,7 +73,7 @@ func paramText(v any, sep string, timeText func(time.Time) string) string {
 	case []any:
 		parts := make([]string, len(v))
 		for i, x := range v {
-			parts[i] = paramText(x, sep, timeText)
+			parts[i] = ParamText(x, sep, timeText)
 		}
 		return strings.Join(parts, sep)
 	}

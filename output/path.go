@@ -16,7 +16,7 @@ import (
 // the report's zone.
 //
 //	{job}       the job's name
-//	{dataset}   the dataset's name (csv only: one file per dataset)
+//	{dataset}   the dataset's name (formats with a file per dataset)
 //	{date}      2006-01-02
 //	{time}      150405
 //	{datetime}  20060102T150405
@@ -43,7 +43,7 @@ var templateFields = map[string]bool{"job": true, "dataset": true, "date": true,
 const paramField = "param."
 
 // ParamFields returns the parameter names tmpl uses as {param.NAME}, each
-// once, in order (none for a template that does not parse: CheckTemplate
+// once, in order (none for a template that does not parse: Registry.Validate
 // reports that).
 func ParamFields(tmpl string) []string {
 	var out []string
@@ -76,7 +76,7 @@ func pathTime(v time.Time) string {
 
 // Expand returns a Spec's path template with its fields replaced by vars;
 // see templateFields for the fields. It does not add an extension or check
-// that the result stays inside output_dir (CheckTemplate does).
+// that the result stays inside output_dir (Registry.Validate does).
 func Expand(tmpl string, vars Vars) (string, error) {
 	t := vars.Logical
 	if vars.Location != nil {
@@ -125,7 +125,7 @@ func Expand(tmpl string, vars Vars) (string, error) {
 				}
 				return
 			}
-			b.WriteString(safeParam(paramText(vars.Params[i].Value, ",", func(t time.Time) string {
+			b.WriteString(safeParam(ParamText(vars.Params[i].Value, ",", func(t time.Time) string {
 				if vars.Location != nil {
 					t = t.In(vars.Location)
 				}
@@ -159,7 +159,7 @@ func repeated(t time.Time) string {
 
 // WindowFields returns the fields of tmpl that need a run window, {from}
 // and {to}, in the order they appear (none for a template that does not
-// parse: CheckTemplate reports that).
+// parse: Registry.Validate reports that).
 func WindowFields(tmpl string) []string {
 	var out []string
 	_ = walkTemplate(tmpl, func(_, field string) {
@@ -228,36 +228,20 @@ func safeSegment(s string) string {
 	return s
 }
 
-// CheckTemplate validates an output spec's format and path for a job with
-// the given number of datasets: the format is csv, xlsx or jsonl; the path
-// uses known fields only; a csv or jsonl path names {dataset} when there is
-// more than one dataset; an xlsx path (one workbook for all datasets) does
-// not name {dataset}; the path is relative and stays inside output_dir; its
-// extension, if any, matches the format (.csv or .txt for csv, .xlsx for
-// xlsx, .jsonl or .ndjson for jsonl, each with .gz added for gzip; ".gz"
-// is appended to a path that has only the format's extension). Spec.Validate
-// checks the other fields.
-func CheckTemplate(spec Spec, datasets int) error {
-	_, err := checkTemplate(spec, datasets)
-	return err
-}
-
-// checkTemplate is CheckTemplate that also returns the extension to append
-// to expanded paths ("" when the template has one).
-func checkTemplate(spec Spec, datasets int) (string, error) {
-	var exts []string // accepted extensions, the first is the default
-	switch spec.Format {
-	case "csv":
-		exts = []string{".csv", ".txt"}
-	case "xlsx":
-		exts = []string{".xlsx"}
-	case "jsonl":
-		exts = []string{".jsonl", ".ndjson"}
-	default:
-		return "", problem("format", spec.Format, fmt.Sprintf("format %q: want csv, xlsx or jsonl", spec.Format))
-	}
+// checkTemplate validates an output spec's path in format f for a job
+// with the given number of datasets: the path uses known fields only; the
+// path of a format with a file per dataset names {dataset} when there is
+// more than one dataset; that of a PerJob format (one file for all
+// datasets) does not name {dataset}; the path is relative and stays inside
+// output_dir; its extension, if any, is one of the format's (.csv or .txt
+// for csv, .xlsx for xlsx, ...), with .gz added for gzip (".gz" is
+// appended to a path that has only the format's extension). It returns
+// the extension to append to expanded paths ("" when the template has
+// one). Registry.Validate checks the other fields.
+func checkTemplate(f Format, spec Spec, datasets int) (string, error) {
+	exts := f.Extensions() // the first is the default
 	gz := ""
-	if spec.Gzip && spec.Format != "xlsx" {
+	if spec.Gzip && slices.Contains(f.Options(), "gzip") {
 		gz = ".gz"
 	}
 	if strings.TrimSpace(spec.Path) == "" {
@@ -274,11 +258,11 @@ func checkTemplate(spec Spec, datasets int) (string, error) {
 	}); err != nil {
 		return "", err
 	}
-	if spec.Format != "xlsx" && datasets > 1 && !hasDataset {
-		return "", fmt.Errorf("path %q: a %s output of a job with %d datasets writes one file per dataset and must contain {dataset}", spec.Path, spec.Format, datasets)
+	if !f.PerJob() && datasets > 1 && !hasDataset {
+		return "", fmt.Errorf("path %q: %s %s output of a job with %d datasets writes one file per dataset and must contain {dataset}", spec.Path, article(f.Name()), f.Name(), datasets)
 	}
-	if spec.Format == "xlsx" && hasDataset {
-		return "", fmt.Errorf("path %q: an xlsx output is one workbook with a sheet per dataset and must not contain {dataset}", spec.Path)
+	if f.PerJob() && hasDataset {
+		return "", fmt.Errorf("path %q: %s %s output is one file with every dataset in it and must not contain {dataset}", spec.Path, article(f.Name()), f.Name())
 	}
 	at := time.Date(2006, 1, 2, 15, 4, 5, 0, time.UTC)
 	sample, err := Expand(spec.Path, Vars{Job: "job", Dataset: "dataset", Logical: at, WindowStart: at, WindowEnd: at, RunTime: at,
@@ -324,14 +308,18 @@ func destination(tmpl string, vars Vars, ext string) (string, error) {
 // SamplePaths returns the files spec would write for a job named job with
 // the given datasets, all at one fixed logical time, relative to
 // output_dir: two outputs whose samples meet would overwrite each other.
-func SamplePaths(spec Spec, job string, datasets []string) ([]string, error) {
-	ext, err := checkTemplate(spec, len(datasets))
+func (reg *Registry) SamplePaths(spec Spec, job string, datasets []string) ([]string, error) {
+	f, err := reg.Lookup(spec.Format)
+	if err != nil {
+		return nil, err
+	}
+	ext, err := checkTemplate(f, spec, len(datasets))
 	if err != nil {
 		return nil, err
 	}
 	at := time.Date(2006, 1, 2, 15, 4, 5, 0, time.UTC)
 	vars := Vars{Job: job, Logical: at, WindowStart: at, WindowEnd: at, RunTime: at, Params: sampleParams(spec.Path)}
-	if spec.Format == "xlsx" {
+	if f.PerJob() {
 		datasets = []string{""}
 	}
 	var out []string

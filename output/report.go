@@ -12,17 +12,21 @@ import (
 // ErrClosed is returned by a Report used after Commit or Abort.
 var ErrClosed = errors.New("report already committed or aborted")
 
-// Open starts the files of one output for one job run in dir, output_dir;
-// destination folders are created as needed (they stay if the run fails).
-// An xlsx output creates its temporary file now, so an unwritable folder
-// fails early; csv and jsonl outputs create one per dataset in
-// Report.Dataset.
-func Open(spec Spec, dir *Dir, vars Vars) (Report, error) {
-	ext, err := checkTemplate(spec, 0)
+// Open starts the files of one output for one job run in dir, output_dir,
+// in the output's format from the registry; destination folders are
+// created as needed (they stay if the run fails). A PerJob format (xlsx)
+// creates its temporary file now, so an unwritable folder fails early;
+// the others create one per dataset in Report.Dataset.
+func (reg *Registry) Open(spec Spec, dir *Dir, vars Vars) (Report, error) {
+	format, err := reg.Lookup(spec.Format)
 	if err != nil {
 		return nil, err
 	}
-	if errs := spec.Validate(0); len(errs) > 0 {
+	ext, err := checkTemplate(format, spec, 0)
+	if err != nil {
+		return nil, err
+	}
+	if errs := reg.Validate(spec, 0); len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	spec = spec.resolved()
@@ -30,33 +34,39 @@ func Open(spec Spec, dir *Dir, vars Vars) (Report, error) {
 	if loc == nil {
 		loc = vars.Logical.Location()
 	}
-	r := &report{spec: spec, dir: dir, vars: vars, loc: loc, ext: ext, seen: make(map[string]bool)}
+	r := &report{spec: spec, format: format, dir: dir, vars: vars, loc: loc, ext: ext, seen: make(map[string]bool)}
 	if spec.Latest != "" {
 		l := spec
 		l.Path = spec.Latest
-		if r.latestExt, err = checkTemplate(l, 0); err != nil {
+		if r.latestExt, err = checkTemplate(format, l, 0); err != nil {
 			return nil, fmt.Errorf("latest: %w", err)
 		}
 	}
-	if spec.Format == "xlsx" {
-		wb, err := r.newPart("", vars)
+	env := Env{Vars: vars, Location: loc}
+	if format.PerJob() {
+		file, err := r.newPart("", vars)
 		if err != nil {
 			return nil, err
 		}
-		r.book = newBook(spec, loc)
-		// The compressed rows wait beside the workbook, like its temporary
-		// file: on the same file system, not in a /tmp that may be small,
-		// in memory or read-only.
-		r.book.scratch = func() (*os.File, func() error, error) { return dir.scratch(wb.tf.dest) }
-		r.book.skipEmpty = vars.SkipEmpty
+		// Work in progress (a workbook's compressed rows) waits beside the
+		// file, like its temporary file: on the same file system, not in
+		// a /tmp that may be small, in memory or read-only.
+		env.Scratch = func() (*os.File, func() error, error) { return dir.scratch(file.tf.dest) }
+	}
+	if r.w, err = format.New(spec, env); err != nil {
+		_ = r.Abort()
+		return nil, err
 	}
 	return r, nil
 }
 
-// report implements Report for every format: csv and jsonl keep one part
-// (a temporary file) per dataset, xlsx one workbook in one part.
+// report implements Report for every format: a format with a file per
+// dataset has one part (a temporary file) per dataset, a PerJob format
+// one file in one part, written by its Writer's Save.
 type report struct {
 	spec      Spec // resolved
+	format    Format
+	w         Writer
 	dir       *Dir
 	vars      Vars
 	loc       *time.Location
@@ -64,10 +74,9 @@ type report struct {
 	latestExt string
 	parts     []*part
 	seen      map[string]bool // destinations and dataset names already used
-	open      datasetWriter   // the latest dataset's writer
-	all       []datasetWriter // every dataset's writer, in order
+	open      DatasetWriter   // the latest dataset's writer
+	all       []DatasetWriter // every dataset's writer, in order
 	names     []string        // every dataset's name, in order
-	book      *book           // xlsx only
 	warns     []string
 	ended     bool // committed or aborted
 
@@ -78,12 +87,12 @@ type report struct {
 
 // part is one file of a report.
 type part struct {
-	name       string // the dataset of a csv or jsonl file
+	name       string // the dataset of a file per dataset
 	tf         *tempFile
 	latest     string        // where its stable copy or link goes, relative to the Dir; "" for none
 	copyLatest bool          // latest is a copy, not a link
 	mode       fs.FileMode   // the output's file_mode, 0 for the umask's
-	w          datasetWriter // csv and jsonl
+	w          DatasetWriter // a format with a file per dataset: its writer
 }
 
 // newPart creates the temporary file of one destination.
@@ -118,7 +127,7 @@ func (r *report) Dataset(name string, cols []Column) (RowWriter, error) {
 	if r.ended {
 		return nil, ErrClosed
 	}
-	if r.open != nil && !r.open.done() {
+	if r.open != nil && !r.open.Done() {
 		return nil, fmt.Errorf("dataset %s: the previous dataset is not closed", name)
 	}
 	if len(cols) == 0 {
@@ -142,39 +151,28 @@ func (r *report) Dataset(name string, cols []Column) (RowWriter, error) {
 			}
 		}
 	}
-	var w datasetWriter
-	if r.book != nil {
-		sw, err := r.book.sheet(name, labelled, present)
-		if err != nil {
-			return nil, err // the caller names the dataset
-		}
-		w = sw
-	} else {
+	d := Dataset{Name: name, Columns: labelled, Present: present}
+	var p *part
+	if !r.format.PerJob() {
 		vars := r.vars
 		vars.Dataset = name
-		p, err := r.newPart(name, vars)
-		if err != nil {
+		var err error
+		if p, err = r.newPart(name, vars); err != nil {
 			return nil, err // the caller names the dataset
 		}
-		if r.spec.Format == "jsonl" {
-			w = newJSONLWriter(p.tf, labelled, r.loc, r.spec)
-		} else if w, err = newCSVWriter(p.tf, labelled, r.loc, r.spec); err != nil {
-			return nil, err // the caller names the dataset
-		}
+		d.File = newStream(p.tf, r.spec.Gzip, r.format.Name())
+	}
+	w, err := r.w.Dataset(d)
+	if err != nil {
+		return nil, err // the caller names the dataset
+	}
+	if p != nil {
 		p.w = w
 	}
 	r.open = w
 	r.all = append(r.all, w)
 	r.names = append(r.names, name)
-	return w.(RowWriter), nil
-}
-
-// datasetWriter is what a Report needs to know about its RowWriters.
-type datasetWriter interface {
-	done() bool         // Close was called
-	failed() error      // the error that stuck, if any
-	rowCount() int64    // data rows written
-	warnings() []string // values changed on the way
+	return w, nil
 }
 
 func (r *report) Prepare() (err error) {
@@ -190,20 +188,15 @@ func (r *report) Prepare() (err error) {
 		}
 	}()
 	for _, w := range r.all {
-		if !w.done() {
+		if !w.Done() {
 			return errors.New("commit: a dataset is not closed")
 		}
-		if err := w.failed(); err != nil {
+		if err := w.Failed(); err != nil {
 			return fmt.Errorf("commit: a dataset failed: %w", err)
 		}
 	}
-	for i, w := range r.all {
-		for _, msg := range w.warnings() {
-			if r.book == nil {
-				msg = "dataset " + r.names[i] + ": " + msg
-			}
-			r.warns = append(r.warns, msg)
-		}
+	for _, w := range r.all {
+		r.warns = append(r.warns, w.Warnings()...)
 	}
 	for _, c := range r.spec.Columns {
 		if !r.seen["\x01"+c.Name] {
@@ -214,12 +207,11 @@ func (r *report) Prepare() (err error) {
 	// What each file holds; empty datasets are dropped with SkipEmpty.
 	var keep []*part
 	var infos [][]DatasetRows
-	if r.book != nil {
+	if r.format.PerJob() {
 		var ds []DatasetRows
 		for i, w := range r.all {
-			sw := w.(*sheetWriter)
-			if !sw.skipped {
-				ds = append(ds, DatasetRows{Name: r.names[i], Rows: sw.rows, Sheets: sw.sheets})
+			if rows := w.RowCount(); rows > 0 || !r.vars.SkipEmpty {
+				ds = append(ds, DatasetRows{Name: r.names[i], Rows: rows, Sheets: w.Sheets()})
 			}
 		}
 		if len(ds) > 0 || !r.vars.SkipEmpty {
@@ -227,7 +219,7 @@ func (r *report) Prepare() (err error) {
 		}
 	} else {
 		for _, p := range r.parts {
-			rows := p.w.rowCount()
+			rows := p.w.RowCount()
 			if rows == 0 && r.vars.SkipEmpty {
 				continue
 			}
@@ -242,13 +234,8 @@ func (r *report) Prepare() (err error) {
 			}
 		}
 	}
-	if r.book != nil && len(keep) > 0 {
-		if *r.spec.About {
-			if err := r.book.about(r.vars, r.loc, infos[0]); err != nil {
-				return fmt.Errorf("write %s: %w", r.dir.Abs(keep[0].tf.dest), err)
-			}
-		}
-		if err := r.book.save(keep[0].tf, r.vars); err != nil {
+	if r.format.PerJob() && len(keep) > 0 {
+		if err := r.w.Save(keep[0].tf, infos[0]); err != nil {
 			return fmt.Errorf("write %s: %w", r.dir.Abs(keep[0].tf.dest), err)
 		}
 	}
@@ -282,8 +269,8 @@ func (r *report) Abort() error {
 	}
 	r.ended = true
 	var errs []error
-	if r.book != nil {
-		errs = append(errs, r.book.close())
+	if r.w != nil {
+		errs = append(errs, r.w.Close())
 	}
 	for _, p := range r.parts {
 		errs = append(errs, p.tf.remove())

@@ -1,4 +1,4 @@
-package output
+package output_test
 
 import (
 	"database/sql"
@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	. "github.com/joinery/joinery/output"
+	"github.com/joinery/joinery/output/formats"
 )
 
 func TestExpand(t *testing.T) {
@@ -77,7 +80,7 @@ func TestParamFields(t *testing.T) {
 	if got := ParamFields("{param.b}/{job}-{param.a}-{param.b}"); !slices.Equal(got, []string{"b", "a"}) {
 		t.Errorf("ParamFields = %q", got)
 	}
-	if err := CheckTemplate(Spec{Format: "csv", Path: "{job}/{param.country}/{dataset}-{date}"}, 2); err != nil {
+	if err := CheckTemplate(formats.Default(), Spec{Format: "csv", Path: "{job}/{param.country}/{dataset}-{date}"}, 2); err != nil {
 		t.Errorf("CheckTemplate: %v", err)
 	}
 }
@@ -121,7 +124,7 @@ func TestCheckTemplate(t *testing.T) {
 		{"xlsx with dataset", Spec{Format: "xlsx", Path: "{dataset}.xlsx"}, 1, "must not contain {dataset}"},
 		{"unknown field", Spec{Format: "csv", Path: "{day}.csv"}, 1, "unknown field {day}"},
 		{"bad format", Spec{Format: "XLS", Path: "a"}, 1, `format "XLS"`},
-		{"empty format", Spec{Path: "a"}, 1, "want csv, xlsx or jsonl"},
+		{"empty format", Spec{Path: "a"}, 1, "want csv, xlsx, jsonl or tsv"},
 		{"empty path", Spec{Format: "csv"}, 1, "path is empty"},
 		{"absolute", Spec{Format: "csv", Path: "/tmp/{job}.csv"}, 1, "inside output_dir"},
 		{"dot dot", Spec{Format: "csv", Path: "../{job}.csv"}, 1, "inside output_dir"},
@@ -132,7 +135,7 @@ func TestCheckTemplate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := CheckTemplate(tt.spec, tt.datasets)
+			err := CheckTemplate(formats.Default(), tt.spec, tt.datasets)
 			if tt.wantErr == "" {
 				if err != nil {
 					t.Fatalf("got %v, want no error", err)

@@ -1,4 +1,4 @@
-package output
+package output_test
 
 import (
 	"bufio"
@@ -13,6 +13,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/xuri/excelize/v2"
+
+	. "github.com/joinery/joinery/output"
 )
 
 // TestInvalidUTF8 writes text values holding invalid UTF-8 (a latin1
@@ -54,7 +56,7 @@ func TestInvalidUTF8(t *testing.T) {
 	tests := []struct {
 		name    string
 		spec    Spec
-		warning string
+		Warning string
 		read    func(t *testing.T, path string) [][]string
 	}{
 		{"csv", Spec{Format: "csv", Path: "{dataset}"}, csvWarning, readCSV(',')},
@@ -112,8 +114,8 @@ func TestInvalidUTF8(t *testing.T) {
 			if got := tt.read(t, files[0]); !slices.EqualFunc(got, want, slices.Equal) {
 				t.Errorf("got %q, want %q", got, want)
 			}
-			if got := r.Warnings(); !slices.Equal(got, []string{tt.warning}) {
-				t.Errorf("warnings %q\nwant [%q]", got, tt.warning)
+			if got := r.Warnings(); !slices.Equal(got, []string{tt.Warning}) {
+				t.Errorf("warnings %q\nwant [%q]", got, tt.Warning)
 			}
 		})
 	}
@@ -140,7 +142,7 @@ func TestValidUTF8(t *testing.T) {
 		for pre := range 10 {
 			for post := range 10 {
 				b := slices.Concat([]byte(strings.Repeat("x", pre)), seq, []byte(strings.Repeat("y", post)))
-				if got, want := validUTF8(b), utf8.Valid(b); got != want {
+				if got, want := ValidUTF8(b), utf8.Valid(b); got != want {
 					t.Fatalf("validUTF8(%q) = %v, want %v", b, got, want)
 				}
 			}

@@ -1,63 +1,39 @@
 package output
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/joinery/joinery/config"
 )
 
-// problem is a problem with one field of a Spec: field is its YAML name
-// ("delimiter", "columns.email.width"), relative to the output, and value
-// the offending value ("" when there is none to show). Every problem of
-// the package is made here.
-func problem(field, value, msg string) *config.FieldError {
-	if value == "" {
-		return config.Problem(field, nil, msg)
-	}
-	return config.Problem(field, value, msg)
-}
-
-// templateProblem is the problem an error of checkTemplate reports: its
-// own when it is about the format, else one with field (path or latest),
-// whose template is value.
-func templateProblem(field, value string, err error) error {
-	if formatProblem(err) {
-		return err
-	}
-	return problem(field, value, err.Error())
-}
-
-// formatProblem reports whether an error of checkTemplate is about the
-// format rather than the path.
-func formatProblem(err error) bool {
-	var fe *config.FieldError
-	return errors.As(err, &fe) && fe.Path == "format"
-}
-
-// maxSheetRows is how many data rows fit on a sheet below the header.
-const maxSheetRows = 1<<20 - 1
-
-// Validate checks a Spec for a job with the given number of datasets and
-// returns every problem, each a *config.FieldError whose path is relative
-// to the output. See CheckTemplate for the path's rules; Latest follows the
-// same ones.
-func (s Spec) Validate(datasets int) []error {
+// Validate checks an output spec for a job with the given number of
+// datasets and returns every problem, each a *config.FieldError whose path is relative
+// to the output: first the
+// format, the path (see CheckTemplate) and the options every format takes,
+// then options of other formats set on this one, then the format's own
+// options (Format.Check), then the columns' settings.
+func (reg *Registry) Validate(s Spec, datasets int) []error {
 	var errs []error
 	fail := func(field, value, format string, args ...any) {
-		errs = append(errs, problem(field, value, fmt.Sprintf(format, args...)))
+		errs = append(errs, Problem(field, value, fmt.Sprintf(format, args...)))
 	}
-	if _, err := checkTemplate(s, datasets); err != nil {
-		errs = append(errs, templateProblem("path", s.Path, err))
+	f, err := reg.Lookup(s.Format)
+	if err != nil {
+		fail("format", s.Format, "%v", err)
+	} else if _, err := checkTemplate(f, s, datasets); err != nil {
+		fail("path", s.Path, "%v", err)
 	}
 	if s.Latest != "" {
 		l := s
 		l.Path = s.Latest
-		if _, err := checkTemplate(l, datasets); err != nil && !formatProblem(err) {
-			errs = append(errs, templateProblem("latest", s.Latest, err))
+		var err error
+		if f != nil { // else the format is reported, and the path cannot be checked
+			_, err = checkTemplate(f, l, datasets)
+		}
+		if err != nil {
+			fail("latest", s.Latest, "%v", err)
 		} else if s.Latest == s.Path {
 			fail("latest", s.Latest, "same as path: the latest copy needs a name of its own")
 		}
@@ -72,67 +48,29 @@ func (s Spec) Validate(datasets int) []error {
 	oneOf("latest_mode", s.LatestMode, "link", "copy")
 	oneOf("binary", s.Binary, "hex", "base64")
 	oneOf("zero_dates", s.ZeroDates, "text", "empty")
-	oneOf("line_ending", s.LineEnding, "crlf", "lf")
-	oneOf("decimals", s.Decimals, "auto", "number", "text")
-	oneOf("strings", s.Strings, "inline", "shared")
+	if f == nil {
+		return errs
+	}
 
-	csvOnly := func(field string, set bool) {
-		if set && s.Format != "csv" {
-			fail(field, "", "is a csv option; this output is %s", s.Format)
+	own := f.Check(s)
+	reported := make(map[string]bool)
+	for _, err := range own {
+		if fe, ok := err.(*config.FieldError); ok {
+			reported[fe.Path] = true
 		}
 	}
-	csvOnly("bom", s.BOM != nil)
-	csvOnly("preset", s.Preset != "")
-	csvOnly("decimal_separator", s.DecimalSeparator != "")
-	csvOnly("date_format", s.DateFormat != "")
-	csvOnly("datetime_format", s.DateTimeFormat != "")
-	oneOf("preset", s.Preset, PresetExcelDE)
-	oneOf("decimal_separator", s.DecimalSeparator, ".", ",")
-	for _, f := range []struct {
-		field, value string
-		datetime     bool
-	}{{"date_format", s.DateFormat, false}, {"datetime_format", s.DateTimeFormat, true}} {
-		if f.value == "" {
+	for _, o := range formatOptions {
+		if !o.set(s) || reported[o.name] || slices.Contains(f.Options(), o.name) {
 			continue
 		}
-		if _, err := parseLayout(f.value, f.datetime); err != nil {
-			fail(f.field, f.value, "%v", err)
+		if owners := reg.owners(o.name); len(owners) > 0 {
+			fail(o.name, "", "is %s %s option; this output is %s", article(owners[0]), list(owners, "and"), f.Name())
 		}
 	}
-	if p := s.withPreset(); p.DecimalSeparator == "," && (p.Delimiter == "" || p.Delimiter == ",") && s.Format == "csv" {
-		fail("decimal_separator", ",", "a decimal comma needs another delimiter, such as \";\" (or the preset excel-de)")
-	}
-	csvOnly("delimiter", s.Delimiter != "")
-	csvOnly("line_ending", s.LineEnding != "")
-	csvOnly("quote_all", s.QuoteAll)
-	csvOnly("null_as", s.NullAs != "")
-	csvOnly("escape_formulas", s.EscapeFormulas != nil)
-	if s.Gzip && s.Format == "xlsx" {
-		fail("gzip", "", "is a csv and jsonl option: an xlsx file is already compressed")
-	}
-	xlsxOnly := func(field string, set bool) {
-		if set && s.Format != "xlsx" {
-			fail(field, "", "is an xlsx option; this output is %s", s.Format)
-		}
-	}
-	xlsxOnly("decimals", s.Decimals != "")
-	xlsxOnly("strings", s.Strings != "")
-	xlsxOnly("about", s.About != nil)
-	xlsxOnly("max_rows_per_sheet", s.MaxRowsPerSheet != 0)
+	errs = append(errs, own...)
 
-	if d := s.Delimiter; d != "" {
-		r, size := utf8.DecodeRuneInString(d)
-		switch {
-		case size != len(d) || r == utf8.RuneError:
-			fail("delimiter", d, "want exactly one character")
-		case r == '"' || r == '\r' || r == '\n' || r == '\'':
-			fail("delimiter", d, "cannot be a quote, an apostrophe or a line break")
-		}
-	}
-	if s.MaxRowsPerSheet < 0 || s.MaxRowsPerSheet > maxSheetRows {
-		fail("max_rows_per_sheet", fmt.Sprint(s.MaxRowsPerSheet), "want 1 to %d", maxSheetRows)
-	}
 	seen := make(map[string]bool)
+	presentation := slices.Contains(f.Options(), "columns")
 	for _, c := range s.Columns {
 		p := "columns." + c.Name
 		switch {
@@ -148,14 +86,40 @@ func (s Spec) Validate(datasets int) []error {
 		if c.Decimals != "" && c.Decimals != "auto" && c.Decimals != "number" && c.Decimals != "text" {
 			fail(p+".decimals", c.Decimals, "want auto, number or text")
 		}
-		if s.Format != "xlsx" && (c.Format != "" || c.Width != 0 || c.Hidden || c.Decimals != "") {
-			fail(p, "", "format, width, hidden and decimals are xlsx settings; a %s output takes only label", s.Format)
+		if !presentation && (c.Format != "" || c.Width != 0 || c.Hidden || c.Decimals != "") {
+			fail(p, "", "format, width, hidden and decimals are %s settings; %s %s output takes only label",
+				list(reg.owners("columns"), "and"), article(f.Name()), f.Name())
 		}
 		if len(c.Format) > 255 {
 			fail(p+".format", "", "longer than Excel's 255 characters")
 		}
 	}
 	return errs
+}
+
+// formatOptions are the options of Spec that belong to formats (each
+// format lists those it takes in Format.Options), in the order problems
+// are reported, with whether a spec sets each. "columns" stands for column
+// settings beyond a label, which Validate checks itself.
+var formatOptions = [...]struct {
+	name string
+	set  func(Spec) bool
+}{
+	{"bom", func(s Spec) bool { return s.BOM != nil }},
+	{"preset", func(s Spec) bool { return s.Preset != "" }},
+	{"decimal_separator", func(s Spec) bool { return s.DecimalSeparator != "" }},
+	{"date_format", func(s Spec) bool { return s.DateFormat != "" }},
+	{"datetime_format", func(s Spec) bool { return s.DateTimeFormat != "" }},
+	{"delimiter", func(s Spec) bool { return s.Delimiter != "" }},
+	{"line_ending", func(s Spec) bool { return s.LineEnding != "" }},
+	{"quote_all", func(s Spec) bool { return s.QuoteAll }},
+	{"null_as", func(s Spec) bool { return s.NullAs != "" }},
+	{"escape_formulas", func(s Spec) bool { return s.EscapeFormulas != nil }},
+	{"gzip", func(s Spec) bool { return s.Gzip }},
+	{"decimals", func(s Spec) bool { return s.Decimals != "" }},
+	{"strings", func(s Spec) bool { return s.Strings != "" }},
+	{"about", func(s Spec) bool { return s.About != nil }},
+	{"max_rows_per_sheet", func(s Spec) bool { return s.MaxRowsPerSheet != 0 }},
 }
 
 // def sets *p to v when it is empty.
@@ -165,31 +129,13 @@ func def(p *string, v string) {
 	}
 }
 
-// spec with defaults filled in; only valid specs are resolved.
+// resolved is s with the defaults of the options every format takes
+// filled in; a format fills in its own (Format.New). Only valid specs are
+// resolved.
 func (s Spec) resolved() Spec {
-	s = s.withPreset()
 	def(&s.LatestMode, "link")
 	def(&s.Binary, "hex")
 	def(&s.ZeroDates, "text")
-	def(&s.Delimiter, ",")
-	def(&s.LineEnding, "crlf")
-	def(&s.Decimals, "auto")
-	def(&s.Strings, "inline")
-	if s.EscapeFormulas == nil {
-		t := true
-		s.EscapeFormulas = &t
-	}
-	if s.BOM == nil {
-		f := false
-		s.BOM = &f
-	}
-	if s.About == nil {
-		t := true
-		s.About = &t
-	}
-	if s.MaxRowsPerSheet == 0 {
-		s.MaxRowsPerSheet = maxSheetRows
-	}
 	return s
 }
 

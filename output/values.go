@@ -11,13 +11,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf16"
 	"unicode/utf8"
 )
 
-// bitValue reads a BIT value, which MySQL sends as big-endian bytes, as an
+// BitValue reads a BIT value, which MySQL sends as big-endian bytes, as an
 // unsigned integer; BIT(1) b'1' is 1, BIT(64) fits a uint64.
-func bitValue(b []byte) (uint64, bool) {
+func BitValue(b []byte) (uint64, bool) {
 	if len(b) > 8 {
 		return 0, false
 	}
@@ -28,9 +27,9 @@ func bitValue(b []byte) (uint64, bool) {
 	return v, true
 }
 
-// appendBinary appends b as upper-case hex (like MySQL's HEX()) or as
+// AppendBinary appends b as upper-case hex (like MySQL's HEX()) or as
 // standard base64 with padding.
-func appendBinary(dst, b []byte, b64 bool) []byte {
+func AppendBinary(dst, b []byte, b64 bool) []byte {
 	if b64 {
 		return base64.StdEncoding.AppendEncode(dst, b)
 	}
@@ -42,9 +41,9 @@ func appendBinary(dst, b []byte, b64 bool) []byte {
 
 const hexDigits = "0123456789ABCDEF"
 
-// textForm renders the non-text kinds as the text csv and jsonl write:
+// TextForm renders the non-text kinds as the text csv, jsonl and tsv write:
 // see docs/OUTPUTS.md for the table.
-type textForm struct {
+type TextForm struct {
 	cols []Column
 	// kinds are the columns' kinds, or for a column that a csv option
 	// writes otherwise, one of the pseudo-kinds below: the default forms
@@ -70,10 +69,10 @@ const (
 	kindDateTimeLayout                  // DATETIME, TIMESTAMP with a datetime_format
 )
 
-// newTextForm prepares the forms of cols' values in the report zone loc,
+// NewTextForm prepares the forms of cols' values in the report zone loc,
 // with spec's csv options (a valid, resolved Spec).
-func newTextForm(cols []Column, loc *time.Location, spec Spec) textForm {
-	f := textForm{cols: cols, kinds: make([]Kind, len(cols)), layouts: make([]string, len(cols)), loc: loc, b64: spec.Binary == "base64",
+func NewTextForm(cols []Column, loc *time.Location, spec Spec) TextForm {
+	f := TextForm{cols: cols, kinds: make([]Kind, len(cols)), layouts: make([]string, len(cols)), loc: loc, b64: spec.Binary == "base64",
 		wallLen: make([]int, len(cols))}
 	f.date, _ = parseLayout(spec.DateFormat, false)
 	f.datetime, _ = parseLayout(spec.DateTimeFormat, true)
@@ -91,7 +90,7 @@ func newTextForm(cols []Column, loc *time.Location, spec Spec) textForm {
 			f.kinds[i] = kindDateTimeLayout
 		}
 		if c.Kind == KindDateTime {
-			f.layouts[i] = isoLayout(c.Scale)
+			f.layouts[i] = ISOLayout(c.Scale)
 			f.wallLen[i] = len("2006-01-02 15:04:05")
 			if s := min(c.Scale, 9); s > 0 {
 				f.wallLen[i] += 1 + int(s)
@@ -105,8 +104,8 @@ func newTextForm(cols []Column, loc *time.Location, spec Spec) textForm {
 	return f
 }
 
-// isoLayout is the time layout for a DATETIME with scale fractional digits.
-func isoLayout(scale int64) string {
+// ISOLayout is the time layout for a DATETIME with scale fractional digits.
+func ISOLayout(scale int64) string {
 	const base, frac = "2006-01-02T15:04:05", ".000000000"
 	if scale > 9 {
 		scale = 9
@@ -117,12 +116,12 @@ func isoLayout(scale int64) string {
 	return base + frac[:1+scale] + "-07:00"
 }
 
-// appendISO appends t as layout (isoLayout(scale)) formats it, but with
+// AppendISO appends t as layout (isoLayout(scale)) formats it, but with
 // the offset's seconds when it has any (see appendOffset), without
 // time.Format's layout parsing (a sixth of the CSV writer's time went
 // there), with one zone lookup, and with the calendar date worked out once
 // from the Unix day instead of by Date and Clock each.
-func appendISO(b []byte, t time.Time, scale int64, layout string) []byte {
+func AppendISO(b []byte, t time.Time, scale int64, layout string) []byte {
 	_, off := t.Zone()
 	secs := t.Unix() + int64(off)
 	days := secs / 86400
@@ -207,12 +206,12 @@ func civilFromDays(days int64) (year int, month, day uint32) {
 	return year, month, day
 }
 
-// appendValue appends the text form of a non-NULL, non-literal value of
+// AppendValue appends the text form of a non-NULL, non-literal value of
 // column i. Text columns append Raw unchanged.
-func (f *textForm) appendValue(dst []byte, i int, v *Value) []byte {
+func (f *TextForm) AppendValue(dst []byte, i int, v *Value) []byte {
 	switch f.kinds[i] {
 	case KindDate:
-		return appendDate(dst, v.Time)
+		return AppendDate(dst, v.Time)
 	case KindDateTime:
 		if v.Wall && f.wallOff != nil && len(v.Raw) == f.wallLen[i] && v.Time.Location() == f.loc {
 			// The text is already the wall clock in loc, and loc's offset
@@ -226,16 +225,16 @@ func (f *textForm) appendValue(dst []byte, i int, v *Value) []byte {
 		if f.loc != nil {
 			t = t.In(f.loc)
 		}
-		return appendISO(dst, t, f.cols[i].Scale, f.layouts[i])
+		return AppendISO(dst, t, f.cols[i].Scale, f.layouts[i])
 	case KindBinary:
-		return appendBinary(dst, v.Raw, f.b64)
+		return AppendBinary(dst, v.Raw, f.b64)
 	case KindBit:
-		if n, ok := bitValue(v.Raw); ok {
-			return appendUint(dst, n)
+		if n, ok := BitValue(v.Raw); ok {
+			return AppendUint(dst, n)
 		}
-		return appendBinary(dst, v.Raw, f.b64)
+		return AppendBinary(dst, v.Raw, f.b64)
 	case KindFloat:
-		return appendFloat(dst, v.Raw)
+		return AppendFloat(dst, v.Raw)
 	case KindYear:
 		// The binary protocol sends YEAR as a number: 0 where text has 0000.
 		for k := len(v.Raw); k < 4; k++ {
@@ -244,7 +243,7 @@ func (f *textForm) appendValue(dst []byte, i int, v *Value) []byte {
 	case kindDecimalComma:
 		return decimalComma(append(dst, v.Raw...), len(dst))
 	case kindFloatComma:
-		return decimalComma(appendFloat(dst, v.Raw), len(dst))
+		return decimalComma(AppendFloat(dst, v.Raw), len(dst))
 	case kindDateLayout:
 		return appendLayout(dst, v.Time, f.date)
 	case kindDateTimeLayout:
@@ -266,12 +265,12 @@ func decimalComma(b []byte, start int) []byte {
 	return b
 }
 
-// appendFloat appends a FLOAT or DOUBLE in one form whichever protocol
+// AppendFloat appends a FLOAT or DOUBLE in one form whichever protocol
 // carried it (MySQL's text "1e20" and the binary protocol's float64 both
 // become 1e+20): the shortest text that reads back as the same number,
 // plain between 1e-6 and 1e21 and with an exponent outside, as JavaScript
 // prints numbers. Text that is not a number is kept.
-func appendFloat(dst, raw []byte) []byte {
+func AppendFloat(dst, raw []byte) []byte {
 	// Plain text is already in that form: MySQL's text protocol and Go's
 	// shortest formatting both print the fewest digits, and only differ
 	// in when they use an exponent.
@@ -288,8 +287,8 @@ func appendFloat(dst, raw []byte) []byte {
 	return strconv.AppendFloat(dst, f, 'e', -1, 64)
 }
 
-// appendUint appends n in decimal without allocating.
-func appendUint(dst []byte, n uint64) []byte {
+// AppendUint appends n in decimal without allocating.
+func AppendUint(dst []byte, n uint64) []byte {
 	var buf [20]byte
 	i := len(buf)
 	for {
@@ -303,8 +302,8 @@ func appendUint(dst []byte, n uint64) []byte {
 	return append(dst, buf[i:]...)
 }
 
-// appendDate appends t's date as 2006-01-02 (years 0 to 9999).
-func appendDate(b []byte, t time.Time) []byte {
+// AppendDate appends t's date as 2006-01-02 (years 0 to 9999).
+func AppendDate(b []byte, t time.Time) []byte {
 	y, m, d := t.Date()
 	return append(b,
 		byte('0'+y/1000%10), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
@@ -312,14 +311,14 @@ func appendDate(b []byte, t time.Time) []byte {
 		byte('0'+d/10), byte('0'+d%10))
 }
 
-// validUTF8 is utf8.Valid, faster on short text that is mostly ASCII, such
+// ValidUTF8 is utf8.Valid, faster on short text that is mostly ASCII, such
 // as a name with an accent: it passes eight ASCII bytes at a time (the last
 // eight overlapping the word before), and from a word that is not all
 // ASCII it goes straight to the first byte that is not; two-byte sequences
 // are checked in line. utf8.Valid looks at the
 // bytes after a non-ASCII one one at a time, and took twice as long on
 // BenchmarkCSVFormat/harness's title.
-func validUTF8(b []byte) bool {
+func ValidUTF8(b []byte) bool {
 	n := len(b)
 	for i := 0; i < n; {
 		if i+8 <= n {
@@ -352,10 +351,14 @@ func validUTF8(b []byte) bool {
 	return true
 }
 
-// appendValidUTF8 appends s with every byte that is not part of valid
+// swarHigh is the high bit of every byte of a word, for looking at eight
+// bytes at a time.
+const swarHigh = 0x8080808080808080
+
+// AppendValidUTF8 appends s with every byte that is not part of valid
 // UTF-8 replaced by U+FFFD (one for each byte, as ranging over a string
 // decodes them), and returns how many bytes were replaced.
-func appendValidUTF8(dst, s []byte) ([]byte, int) {
+func AppendValidUTF8(dst, s []byte) ([]byte, int) {
 	n := 0
 	for len(s) > 0 {
 		r, size := utf8.DecodeRune(s)
@@ -370,18 +373,18 @@ func appendValidUTF8(dst, s []byte) ([]byte, int) {
 	return dst, n
 }
 
-// replacements counts the text values a writer wrote with characters
+// Replacements counts the text values a writer wrote with characters
 // replaced by U+FFFD, for its warning.
-type replacements struct {
+type Replacements struct {
 	values  int64  // values changed
 	invalid int64  // bytes of invalid UTF-8 replaced
 	unfit   int64  // valid characters the format cannot hold, replaced (xlsx)
 	first   string // where the first changed value is
 }
 
-// note counts one changed value; at names where it is, and is called for
+// Note counts one changed value; at names where it is, and is called for
 // the first only.
-func (r *replacements) note(invalid, unfit int, at func() string) {
+func (r *Replacements) Note(invalid, unfit int, at func() string) {
 	if r.values == 0 {
 		r.first = at()
 	}
@@ -390,97 +393,61 @@ func (r *replacements) note(invalid, unfit int, at func() string) {
 	r.unfit += int64(unfit)
 }
 
-// warning says what was replaced in format's file, and how often, or ""
+// Warning says what was replaced in format's file, and how often, or ""
 // when nothing was: "csv: 2 text values had 3 bytes of invalid UTF-8,
 // written as U+FFFD (the first in row 4, column name)". unfitWhat names
 // the characters counted as unfit.
-func (r *replacements) warning(format, unfitWhat string) string {
+func (r *Replacements) Warning(format, unfitWhat string) string {
 	if r.values == 0 {
 		return ""
 	}
 	var what []string
 	if r.invalid > 0 {
-		what = append(what, fmt.Sprintf("%d %s of invalid UTF-8", r.invalid, plural(r.invalid, "byte", "bytes")))
+		what = append(what, fmt.Sprintf("%d %s of invalid UTF-8", r.invalid, Plural(r.invalid, "byte", "bytes")))
 	}
 	if r.unfit > 0 {
 		what = append(what, fmt.Sprintf("%d %s", r.unfit, unfitWhat))
 	}
 	return fmt.Sprintf("%s: %d text %s %s, written as U+FFFD (the first in %s)",
-		format, r.values, plural(r.values, "value had", "values had"), strings.Join(what, " and "), r.first)
+		format, r.values, Plural(r.values, "value had", "values had"), strings.Join(what, " and "), r.first)
 }
 
-// rowColumn names a value of a csv or jsonl file for a warning: its row,
+// RowColumn names a value of a file per dataset for a warning: its row,
 // counted from 1 after any header, and its column.
-func rowColumn(row int64, column string) string {
+func RowColumn(row int64, column string) string {
 	return fmt.Sprintf("row %d, column %s", row, column)
 }
 
-func plural(n int64, one, many string) string {
+func Plural(n int64, one, many string) string {
 	if n == 1 {
 		return one
 	}
 	return many
 }
 
-// xmlUnsafe reports whether b holds something XML 1.0 cannot carry:
-// control characters other than tab, LF and CR, invalid UTF-8, U+FFFE or
-// U+FFFF.
-func xmlUnsafe(b []byte) bool {
-	for i := 0; i < len(b); {
-		c := b[i]
-		if c < utf8.RuneSelf {
-			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
-				return true
+// Headers returns the header labels, made unique ignoring case (an
+// Excel table requires it; joins often repeat names such as id) by adding
+// "_2", "_3"...; empty labels become Column1, Column2... and line breaks
+// become spaces.
+func Headers(cols []Column) []string {
+	out := make([]string, len(cols))
+	used := make(map[string]bool, len(cols))
+	for i, c := range cols {
+		h := strings.Map(func(r rune) rune {
+			if r < 0x20 || r == 0x7f {
+				return ' '
 			}
-			i++
-			continue
+			return r
+		}, c.Name)
+		if strings.TrimSpace(h) == "" {
+			h = "Column" + strconv.Itoa(i+1)
 		}
-		r, size := utf8.DecodeRune(b[i:])
-		if r == utf8.RuneError && size == 1 || r == 0xFFFE || r == 0xFFFF {
-			return true
+		base := h
+		for n := 2; used[strings.ToLower(h)]; n++ {
+			h = base + "_" + strconv.Itoa(n)
 		}
-		i += size
+		used[strings.ToLower(h)] = true
+		out[i] = h
 	}
-	return false
-}
-
-// xmlClean returns b as a string with every character XML cannot hold
-// replaced by U+FFFD, and how many were replaced.
-func xmlClean(b []byte) (string, int) {
-	if !xmlUnsafe(b) {
-		return string(b), 0
-	}
-	out := make([]byte, 0, len(b)+8)
-	n := 0
-	for i := 0; i < len(b); {
-		r, size := utf8.DecodeRune(b[i:])
-		i += size
-		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == utf8.RuneError && size == 1 || r == 0xFFFE || r == 0xFFFF {
-			r = utf8.RuneError
-			n++
-		}
-		out = utf8.AppendRune(out, r)
-	}
-	return string(out), n
-}
-
-// utf16Len counts s in UTF-16 code units, the unit of Excel's limits.
-func utf16Len(s string) int {
-	n := 0
-	for _, r := range s {
-		n += max(utf16.RuneLen(r), 1)
-	}
-	return n
-}
-
-// truncUTF16 cuts s to at most n UTF-16 code units without splitting a rune.
-func truncUTF16(s string, n int) string {
-	units := 0
-	for i, r := range s {
-		units += max(utf16.RuneLen(r), 1)
-		if units > n {
-			return s[:i]
-		}
-	}
-	return s
+	return out
 }

@@ -1,4 +1,4 @@
-package output
+package output_test
 
 import (
 	"database/sql"
@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/xuri/excelize/v2"
+
+	. "github.com/joinery/joinery/output"
 )
 
 // xcell is what a reader of the workbook sees in one cell.
@@ -187,7 +189,7 @@ func TestXLSX(t *testing.T) {
 
 func TestXLSXManyRows(t *testing.T) {
 	// More rows than the width sample, so rows are both held back and streamed.
-	const n = sampleRows*2 + 17
+	const n = sampleRows*2 + 17 // sampleRows: see below
 	rows := make([][]sql.RawBytes, n)
 	for i := range rows {
 		rows[i] = raw(strconv.Itoa(i), fmt.Sprintf("name %d", i))
@@ -219,57 +221,6 @@ func TestXLSXManyRows(t *testing.T) {
 	}
 	if w, _ := f.GetColWidth("big", "B"); w != 8+2 {
 		t.Errorf("width of B: got %v, want 10 (from the sample)", w)
-	}
-}
-
-func TestSheetName(t *testing.T) {
-	tests := []struct {
-		in   string
-		used []string
-		want string
-	}{
-		{"users", nil, "users"},
-		{"a/b\\c:d*e?f[g]h", nil, "a_b_c_d_e_f_g_h"},
-		{"'quoted'", nil, "quoted"},
-		{"", nil, "Sheet"},
-		{"History", nil, "History_"},
-		{strings.Repeat("x", 40), nil, strings.Repeat("x", 31)},
-		{strings.Repeat("😀", 20), nil, strings.Repeat("😀", 15)}, // 2 UTF-16 units each
-		{"Users", []string{"users"}, "Users (2)"},
-		{"Users", []string{"users", "users (2)"}, "Users (3)"},
-		{strings.Repeat("x", 40), []string{strings.Repeat("x", 31)}, strings.Repeat("x", 27) + " (2)"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			used := make(map[string]bool)
-			for _, u := range tt.used {
-				used[u] = true
-			}
-			if got := sheetName(tt.in, used); got != tt.want {
-				t.Errorf("got %q, want %q", got, tt.want)
-			}
-		})
-	}
-}
-
-func TestExcelSerial(t *testing.T) {
-	tests := []struct {
-		t    time.Time
-		want float64
-		ok   bool
-	}{
-		{time.Date(1899, 12, 31, 0, 0, 0, 0, time.UTC), 0, false},
-		{time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC), 0, false}, // serial 1: 1899-12-31 in LibreOffice
-		{time.Date(1900, 2, 28, 23, 59, 59, 0, time.UTC), 0, false},
-		{time.Date(1900, 3, 1, 0, 0, 0, 0, time.UTC), 61, true},
-		{time.Date(1970, 1, 1, 12, 0, 0, 0, time.UTC), 25569.5, true},
-		{time.Date(2024, 3, 1, 18, 0, 0, 0, mustLoc(t, "America/New_York")), 45352.75, true}, // wall clock, not UTC
-	}
-	for _, tt := range tests {
-		got, ok := excelSerial(tt.t)
-		if got != tt.want || ok != tt.ok {
-			t.Errorf("excelSerial(%v) = %v, %v; want %v, %v", tt.t, got, ok, tt.want, tt.ok)
-		}
 	}
 }
 
@@ -337,3 +288,6 @@ func TestXLSXDecimals(t *testing.T) {
 		})
 	}
 }
+
+// sampleRows is how many rows xlsxw holds back to size a sheet's columns.
+const sampleRows = 1000

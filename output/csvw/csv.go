@@ -1,88 +1,103 @@
-package output
+// Package csvw is the csv format: a file per dataset, RFC 4180 with the
+// defaults, with the options of Spec's csv section (delimiter, BOM,
+// preset, decimal comma, date layouts, ...).
+package csvw
 
 import (
-	"bufio"
 	"bytes"
-	"compress/gzip"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/joinery/joinery/output"
 )
 
-// sink is the buffered, optionally gzipped stream of a csv or jsonl file.
-type sink struct {
-	tf *tempFile
-	gz *gzip.Writer
-	bw *bufio.Writer
+// Format is the csv format.
+type Format struct{}
+
+func (Format) Name() string         { return "csv" }
+func (Format) Extensions() []string { return []string{".csv", ".txt"} }
+func (Format) PerJob() bool         { return false }
+
+// Async is false: a lone csv writer costs less on the query's goroutine
+// than the copy of each row that handing it over takes.
+func (Format) Async() bool { return false }
+
+func (Format) Options() []string {
+	return []string{"bom", "preset", "decimal_separator", "date_format", "datetime_format",
+		"delimiter", "line_ending", "quote_all", "null_as", "escape_formulas", "gzip"}
 }
 
-func newSink(tf *tempFile, compress bool) *sink {
-	s := &sink{tf: tf}
-	if compress {
-		s.gz = gzip.NewWriter(tf)
-		s.bw = bufio.NewWriterSize(s.gz, 64<<10)
-	} else {
-		s.bw = bufio.NewWriterSize(tf, 64<<10)
+// Check checks the values of the csv options.
+func (Format) Check(s output.Spec) []error {
+	var errs []error
+	fail := func(field, value, format string, args ...any) {
+		errs = append(errs, output.Problem(field, value, fmt.Sprintf(format, args...)))
 	}
-	return s
-}
-
-// stream is what the csv and jsonl writers share: the file, the row count
-// and the error that stuck.
-type stream struct {
-	out    *sink
-	format string
-	rows   int64
-	err    error
-	closed bool
-}
-
-// check is called at the start of WriteRow.
-func (s *stream) check(values, cols int) error {
-	switch {
-	case s.err != nil:
-		return s.err
-	case s.closed:
-		return fmt.Errorf("write %s: writer is closed", s.format)
-	case values != cols:
-		s.err = fmt.Errorf("write %s: got %d values for %d columns", s.format, values, cols)
-	}
-	return s.err
-}
-
-func (s *stream) Close() error {
-	if s.closed {
-		return s.err
-	}
-	s.closed = true
-	if s.err != nil {
-		_ = s.out.tf.remove()
-		return s.err
-	}
-	if err := s.out.close(); err != nil {
-		s.err = fmt.Errorf("write %s: %w", s.format, err)
-		_ = s.out.tf.remove()
-	}
-	return s.err
-}
-
-func (s *stream) done() bool      { return s.closed }
-func (s *stream) failed() error   { return s.err }
-func (s *stream) rowCount() int64 { return s.rows }
-
-// close flushes everything into the temporary file and syncs it.
-func (s *sink) close() error {
-	if err := s.bw.Flush(); err != nil {
-		return err
-	}
-	if s.gz != nil {
-		if err := s.gz.Close(); err != nil {
-			return err
+	oneOf := func(field, value string, allowed ...string) {
+		if value != "" && !slices.Contains(allowed, value) {
+			fail(field, value, "want %s", strings.Join(allowed, " or "))
 		}
 	}
-	return s.tf.finish()
+	oneOf("line_ending", s.LineEnding, "crlf", "lf")
+	oneOf("preset", s.Preset, output.PresetExcelDE)
+	oneOf("decimal_separator", s.DecimalSeparator, ".", ",")
+	for _, f := range []struct {
+		field, value string
+		datetime     bool
+	}{{"date_format", s.DateFormat, false}, {"datetime_format", s.DateTimeFormat, true}} {
+		if f.value == "" {
+			continue
+		}
+		if err := output.CheckLayout(f.value, f.datetime); err != nil {
+			fail(f.field, f.value, "%v", err)
+		}
+	}
+	if p := s.WithPreset(); p.DecimalSeparator == "," && (p.Delimiter == "" || p.Delimiter == ",") {
+		fail("decimal_separator", ",", "a decimal comma needs another delimiter, such as \";\" (or the preset excel-de)")
+	}
+	if d := s.Delimiter; d != "" {
+		r, size := utf8.DecodeRuneInString(d)
+		switch {
+		case size != len(d) || r == utf8.RuneError:
+			fail("delimiter", d, "want exactly one character")
+		case r == '"' || r == '\r' || r == '\n' || r == '\'':
+			fail("delimiter", d, "cannot be a quote, an apostrophe or a line break")
+		}
+	}
+	return errs
+}
+
+// New returns the writer of a csv output's datasets.
+func (Format) New(s output.Spec, env output.Env) (output.Writer, error) {
+	s = resolved(s)
+	return output.DatasetFunc(func(d output.Dataset) (output.DatasetWriter, error) {
+		return newCSVWriter(d.File, d.Name, d.Columns, env.Location, s)
+	}), nil
+}
+
+// resolved is s with the csv options' defaults (and its preset's) filled
+// in.
+func resolved(s output.Spec) output.Spec {
+	s = s.WithPreset()
+	if s.Delimiter == "" {
+		s.Delimiter = ","
+	}
+	if s.LineEnding == "" {
+		s.LineEnding = "crlf"
+	}
+	if s.EscapeFormulas == nil {
+		t := true
+		s.EscapeFormulas = &t
+	}
+	if s.BOM == nil {
+		f := false
+		s.BOM = &f
+	}
+	return s
 }
 
 // csvWriter writes one dataset as CSV in UTF-8 (RFC 4180 with the
@@ -106,9 +121,10 @@ func (s *sink) close() error {
 // csvChunk bytes: one bufio call per chunk instead of two or three per
 // field. It does not allocate per cell.
 type csvWriter struct {
-	stream
-	form     textForm
-	cols     []Column
+	*output.Stream
+	form     output.TextForm
+	cols     []output.Column
+	dataset  string // its name, for warnings
 	delim    byte   // single-byte delimiter, or 0 when delimRune is wider
 	delimStr []byte // the delimiter's bytes
 	eol      string
@@ -127,8 +143,8 @@ type csvWriter struct {
 	delimWord uint64
 	buf       []byte
 	scratch   []byte
-	fixed     []byte       // a text value with its invalid UTF-8 replaced
-	bad       replacements // text values with invalid UTF-8
+	fixed     []byte              // a text value with its invalid UTF-8 replaced
+	bad       output.Replacements // text values with invalid UTF-8
 }
 
 // csvChunk is how many bytes of records the writer collects before it
@@ -139,9 +155,11 @@ const csvChunk = 64 << 10
 // chunk (a long TEXT value) has made it grow.
 const csvKeep = 1 << 20
 
-func newCSVWriter(tf *tempFile, cols []Column, loc *time.Location, spec Spec) (*csvWriter, error) {
+// newCSVWriter writes the header to file and returns the writer of the
+// rows; spec is resolved.
+func newCSVWriter(file *output.Stream, name string, cols []output.Column, loc *time.Location, spec output.Spec) (*csvWriter, error) {
 	w := &csvWriter{
-		stream: stream{out: newSink(tf, spec.Gzip), format: "csv"}, form: newTextForm(cols, loc, spec), cols: cols,
+		Stream: file, dataset: name, form: output.NewTextForm(cols, loc, spec), cols: cols,
 		delimStr: []byte(spec.Delimiter), eol: "\r\n", quoteAll: spec.QuoteAll, nullAs: []byte(spec.NullAs),
 		escape: *spec.EscapeFormulas, zeroNull: spec.ZeroDates == "empty",
 		buf: make([]byte, 0, csvChunk+4096), scratch: make([]byte, 0, 64),
@@ -168,14 +186,14 @@ func newCSVWriter(tf *tempFile, cols []Column, loc *time.Location, spec Spec) (*
 		b, _ = w.appendField(b, []byte(c.Name), true)
 	}
 	w.buf = append(b, w.eol...)
-	if w.flush(); w.err != nil {
-		return nil, w.err
+	if w.flush(); w.Err != nil {
+		return nil, w.Err
 	}
 	return w, nil
 }
 
-func (w *csvWriter) WriteRow(row []Value) error {
-	if err := w.check(len(row), len(w.cols)); err != nil {
+func (w *csvWriter) WriteRow(row []output.Value) error {
+	if err := w.Check(len(row), len(w.cols)); err != nil {
 		return err
 	}
 	b := w.buf
@@ -191,15 +209,15 @@ func (w *csvWriter) WriteRow(row []Value) error {
 		switch {
 		case v.Null, v.Literal && w.zeroNull:
 			b = append(b, w.nullAs...)
-		case v.Literal, w.cols[i].Kind == KindText:
+		case v.Literal, w.cols[i].Kind == output.KindText:
 			start := len(b)
 			var ascii bool
-			if b, ascii = w.appendField(b, v.Raw, true); !ascii && !validUTF8(v.Raw) {
-				b, _ = w.appendField(b[:start], w.validUTF8(i, v.Raw), true)
+			if b, ascii = w.appendField(b, v.Raw, true); !ascii && !output.ValidUTF8(v.Raw) {
+				b, _ = w.appendField(b[:start], w.fixUTF8(i, v.Raw), true)
 			}
 		default:
 			start := len(b)
-			b = w.form.appendValue(b, i, v)
+			b = w.form.AppendValue(b, i, v)
 			if !w.typedPlain || len(b) == start {
 				// Rare: look at the value for quoting like any other field.
 				w.scratch = append(w.scratch[:0], b[start:]...)
@@ -208,20 +226,20 @@ func (w *csvWriter) WriteRow(row []Value) error {
 		}
 	}
 	w.buf = append(b, w.eol...)
-	w.rows++
+	w.Rows++
 	if len(w.buf) >= csvChunk {
 		w.flush()
 	}
-	return w.err
+	return w.Err
 }
 
 // flush hands the collected records to the sink.
 func (w *csvWriter) flush() {
-	if len(w.buf) == 0 || w.err != nil {
+	if len(w.buf) == 0 || w.Err != nil {
 		return
 	}
-	if _, err := w.out.bw.Write(w.buf); err != nil {
-		w.err = fmt.Errorf("write csv: %w", err)
+	if _, err := w.W.Write(w.buf); err != nil {
+		w.Err = fmt.Errorf("write csv: %w", err)
 	}
 	if cap(w.buf) > csvKeep {
 		w.buf = make([]byte, 0, csvChunk+4096) // after an outsized record
@@ -231,10 +249,10 @@ func (w *csvWriter) flush() {
 }
 
 func (w *csvWriter) Close() error {
-	if !w.closed {
+	if !w.Done() {
 		w.flush()
 	}
-	return w.stream.Close()
+	return w.Stream.Close()
 }
 
 // appendField appends one non-NULL field, quoted if it holds the delimiter,
@@ -345,20 +363,20 @@ func hasPrefix(b, prefix []byte) bool {
 	return len(b) >= len(prefix) && string(b[:len(prefix)]) == string(prefix)
 }
 
-// validUTF8 returns text with every byte of invalid UTF-8 replaced by
+// fixUTF8 returns text with every byte of invalid UTF-8 replaced by
 // U+FFFD, in w.fixed, and counts it for the warning: a CSV file is UTF-8
 // (the server sends utf8mb4, see jobs.OpenDB, so this is for what slips
 // through).
-func (w *csvWriter) validUTF8(i int, text []byte) []byte {
+func (w *csvWriter) fixUTF8(i int, text []byte) []byte {
 	var n int
-	w.fixed, n = appendValidUTF8(w.fixed[:0], text)
-	w.bad.note(n, 0, func() string { return rowColumn(w.rows+1, w.cols[i].Name) })
+	w.fixed, n = output.AppendValidUTF8(w.fixed[:0], text)
+	w.bad.Note(n, 0, func() string { return output.RowColumn(w.Rows+1, w.cols[i].Name) })
 	return w.fixed
 }
 
-func (w *csvWriter) warnings() []string {
-	if w.bad.values == 0 {
-		return nil
+func (w *csvWriter) Warnings() []string {
+	if msg := w.bad.Warning("csv", ""); msg != "" {
+		return []string{"dataset " + w.dataset + ": " + msg}
 	}
-	return []string{w.bad.warning("csv", "")}
+	return nil
 }

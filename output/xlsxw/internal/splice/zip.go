@@ -1,4 +1,12 @@
-package output
+// Package splice writes the sheets of a workbook's data rows itself and
+// splices them into the zip excelize writes: the performance machinery of
+// the xlsx format, fenced. What it assumes of excelize (the part names of
+// sheets, the </sheetData> marker, the header row and <dimension> of a
+// streamed sheet, the shared-strings parts) is pinned by contract_test.go,
+// which fails when an excelize upgrade changes it; the numbers and
+// date-time serials it writes are checked against strconv and excelize by
+// number_diff_test.go (seeded, and FuzzAppendNumber).
+package splice
 
 import (
 	"archive/zip"
@@ -28,10 +36,17 @@ import (
 // only then, on one core (40% of an xlsx run). Its ZipWriter hook is handed
 // that buffer, but may ignore it: zipSplicer writes straight to the report
 // file instead. And each sheet's data rows are not excelize's at all: a
-// sheetRows (xlsxrows.go) encodes them and deflates them on a second
+// Rows (xlsxrows.go) encodes them and deflates them on a second
 // goroutine while the query runs. excelize writes a sheet holding only the
 // header row; zipSplicer puts the pre-compressed rows in front of its
 // </sheetData> when excelize stores that sheet.
+
+// TruncMarker ends a text value cut at Excel's limit of 32,767 characters,
+// so a reader sees that it was cut.
+const TruncMarker = " …[truncated]"
+
+// CorePart holds a workbook's core properties.
+const CorePart = "docProps/core.xml"
 
 // deflateLevel trades size for speed. On 100 MB of the benchmark's sheet
 // XML, klauspost/compress's level 1 deflates at 795 MB/s to 12.3% of the
@@ -43,17 +58,17 @@ const deflateLevel = flate.BestSpeed
 // zipSplicer is an excelize.ZipWriter writing to the real destination.
 type zipSplicer struct {
 	zw       *zip.Writer
-	modified time.Time             // every entry's date
-	sheets   map[string]*sheetRows // part name -> its data rows
-	own      map[string][]byte     // parts written instead of excelize's
-	sst      *sharedStrings        // strings: shared; nil for inline
-	sstDone  bool                  // the shared strings part is written
-	pending  string                // part being captured
-	buf      bytes.Buffer          // its XML from excelize
+	modified time.Time         // every entry's date
+	sheets   map[string]*Rows  // part name -> its data rows
+	own      map[string][]byte // parts written instead of excelize's
+	sst      *SharedStrings    // strings: shared; nil for inline
+	sstDone  bool              // the shared strings part is written
+	pending  string            // part being captured
+	buf      bytes.Buffer      // its XML from excelize
 	err      error
 }
 
-func newZipSplicer(w io.Writer, sheets map[string]*sheetRows, sst *sharedStrings, modified time.Time) *zipSplicer {
+func newZipSplicer(w io.Writer, sheets map[string]*Rows, sst *SharedStrings, modified time.Time) *zipSplicer {
 	zw := zip.NewWriter(w)
 	zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) {
 		return flate.NewWriter(w, deflateLevel)
@@ -124,21 +139,21 @@ func (z *zipSplicer) finish() error {
 	return z.err
 }
 
-func (z *zipSplicer) splice(name string, sheet []byte, rows *sheetRows) error {
+func (z *zipSplicer) splice(name string, sheet []byte, rows *Rows) error {
 	cut := bytes.LastIndex(sheet, []byte("</sheetData>"))
 	if cut < 0 {
 		return fmt.Errorf("%s: no </sheetData> in excelize's sheet", name)
 	}
 	head, tail := sheet[:cut], sheet[cut:]
-	if rows.dimension != "" {
+	if rows.Dimension != "" {
 		var err error
-		if head, err = setDimension(head, rows.dimension); err != nil {
+		if head, err = setDimension(head, rows.Dimension); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
-	if rows.header != nil {
+	if rows.Header != nil {
 		var err error
-		if head, err = setHeader(head, rows.header); err != nil {
+		if head, err = setHeader(head, rows.Header); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
@@ -146,7 +161,7 @@ func (z *zipSplicer) splice(name string, sheet []byte, rows *sheetRows) error {
 }
 
 // store writes the entry name: head, the deflated rows, tail.
-func (z *zipSplicer) store(name string, head []byte, rows *sheetRows, tail []byte) error {
+func (z *zipSplicer) store(name string, head []byte, rows *Rows, tail []byte) error {
 	if !rows.finished || rows.err != nil {
 		return fmt.Errorf("%s: rows not finished: %v", name, rows.err)
 	}
@@ -220,7 +235,7 @@ func (z *zipSplicer) shared(name string, data []byte) error {
 		data = ensure(data, `"/xl/sharedStrings.xml"`, "</Types>",
 			`<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>`)
 	default: // a sheet of excelize's own: the About sheet
-		data = shiftStrings(data, z.sst.count)
+		data = shiftStrings(data, z.sst.Count)
 	}
 	w, err := z.zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: z.modified})
 	if err == nil {
@@ -274,10 +289,10 @@ func (z *zipSplicer) sharedStrings(excel []byte) error {
 		}
 		own = int64(bytes.Count(items, []byte("<si>")) + bytes.Count(items, []byte("<si ")))
 	}
-	total := strconv.FormatInt(z.sst.count+own, 10)
+	total := strconv.FormatInt(z.sst.Count+own, 10)
 	head := []byte(xml.Header + `<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="` +
 		total + `" uniqueCount="` + total + `">`)
-	return z.store(sstPart, head, z.sst.rows, slices.Concat(items, []byte("</sst>")))
+	return z.store(sstPart, head, z.sst.Rows, slices.Concat(items, []byte("</sst>")))
 }
 
 // setHeader puts header in place of the first <row> of a sheet's head.
@@ -332,6 +347,17 @@ func setDimension(head []byte, ref string) ([]byte, error) {
 	return append(out, head[i+j:]...), nil
 }
 
+// Save writes the workbook f to w: excelize's parts, with each sheet of
+// sheets (by part name, see SheetPart) getting its rows spliced in before
+// its </sheetData>, with strings: shared (sst not nil) the shared strings
+// written, and the parts of own written instead of excelize's (such as
+// CorePart). Every entry is dated modified.
+func Save(f *excelize.File, w io.Writer, sheets map[string]*Rows, sst *SharedStrings, own map[string][]byte, modified time.Time) error {
+	z := newZipSplicer(w, sheets, sst, modified)
+	maps.Copy(z.own, own)
+	return z.save(f)
+}
+
 // save writes f through z.
 func (z *zipSplicer) save(f *excelize.File) error {
 	f.SetZipWriter(func(io.Writer) excelize.ZipWriter { return z })
@@ -342,10 +368,10 @@ func (z *zipSplicer) save(f *excelize.File) error {
 	return z.err
 }
 
-// sheetPart is the zip part excelize stores a sheet with the given ID in:
+// SheetPart is the zip part excelize stores a sheet with the given ID in:
 // sheets are numbered by ID when created (NewSheet, and the first sheet of
 // NewFile). zipSplicer.Close fails if excelize ever names them otherwise.
-func sheetPart(sheetID int) string {
+func SheetPart(sheetID int) string {
 	return fmt.Sprintf("xl/worksheets/sheet%d.xml", sheetID)
 }
 

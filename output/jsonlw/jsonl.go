@@ -1,11 +1,38 @@
-package output
+// Package jsonlw is the jsonl format: JSON Lines, a file per dataset,
+// one object per row.
+package jsonlw
 
 import (
 	"fmt"
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/joinery/joinery/output"
 )
+
+// Format is the jsonl format.
+type Format struct{}
+
+func (Format) Name() string         { return "jsonl" }
+func (Format) Extensions() []string { return []string{".jsonl", ".ndjson"} }
+func (Format) PerJob() bool         { return false }
+
+// Async is false: a lone jsonl writer costs less on the query's goroutine
+// than the copy of each row that handing it over takes.
+func (Format) Async() bool               { return false }
+func (Format) Options() []string         { return []string{"gzip"} }
+func (Format) Check(output.Spec) []error { return nil }
+
+// New returns the writer of a jsonl output's datasets.
+func (Format) New(s output.Spec, env output.Env) (output.Writer, error) {
+	return output.DatasetFunc(func(d output.Dataset) (output.DatasetWriter, error) {
+		return newJSONLWriter(d.File, d.Name, d.Columns, env.Location, s), nil
+	}), nil
+}
+
+// hexDigits are the digits of a \u escape.
+const hexDigits = "0123456789ABCDEF"
 
 // jsonlWriter writes one dataset as JSON Lines: one object per row, keys
 // the column labels (made unique like xlsx headers) in column order, LF
@@ -22,20 +49,21 @@ import (
 //
 // It does not allocate per cell.
 type jsonlWriter struct {
-	stream
-	form     textForm
-	cols     []Column
+	*output.Stream
+	dataset  string // its name, for warnings
+	form     output.TextForm
+	cols     []output.Column
 	keys     [][]byte // `"label":` per column, the first with '{', the rest with ','
 	names    []string // the keys' labels, for warnings
 	zeroNull bool
 	scratch  []byte
-	bad      replacements // text values with invalid UTF-8
+	bad      output.Replacements // text values with invalid UTF-8
 }
 
-func newJSONLWriter(tf *tempFile, cols []Column, loc *time.Location, spec Spec) *jsonlWriter {
-	w := &jsonlWriter{stream: stream{out: newSink(tf, spec.Gzip), format: "jsonl"}, form: newTextForm(cols, loc, spec), cols: cols,
+func newJSONLWriter(file *output.Stream, name string, cols []output.Column, loc *time.Location, spec output.Spec) *jsonlWriter {
+	w := &jsonlWriter{Stream: file, dataset: name, form: output.NewTextForm(cols, loc, spec), cols: cols,
 		zeroNull: spec.ZeroDates == "empty", scratch: make([]byte, 0, 64)}
-	w.names = tableHeaders(cols)
+	w.names = output.Headers(cols)
 	for i, h := range w.names {
 		k := []byte{','}
 		if i == 0 {
@@ -47,8 +75,8 @@ func newJSONLWriter(tf *tempFile, cols []Column, loc *time.Location, spec Spec) 
 	return w
 }
 
-func (w *jsonlWriter) WriteRow(row []Value) error {
-	if err := w.check(len(row), len(w.cols)); err != nil {
+func (w *jsonlWriter) WriteRow(row []output.Value) error {
+	if err := w.Check(len(row), len(w.cols)); err != nil {
 		return err
 	}
 	b := w.scratch[:0]
@@ -58,37 +86,37 @@ func (w *jsonlWriter) WriteRow(row []Value) error {
 		switch k := w.cols[i].Kind; {
 		case v.Null, v.Literal && w.zeroNull:
 			b = append(b, "null"...)
-		case v.Literal, k == KindText:
+		case v.Literal, k == output.KindText:
 			var bad int
 			if b, bad = appendJSONString(b, v.Raw); bad > 0 {
-				w.bad.note(bad, 0, func() string { return rowColumn(w.rows+1, w.names[i]) })
+				w.bad.Note(bad, 0, func() string { return output.RowColumn(w.Rows+1, w.names[i]) })
 			}
-		case k == KindInt, k == KindUint, k == KindYear:
+		case k == output.KindInt, k == output.KindUint, k == output.KindYear:
 			b = appendJSONInt(b, v.Raw)
-		case k == KindDecimal:
+		case k == output.KindDecimal:
 			b = appendJSONNumber(b, v.Raw)
-		case k == KindFloat:
-			b = appendFloat(b, v.Raw)
-		case k == KindBit:
-			if n, ok := bitValue(v.Raw); ok {
-				b = appendUint(b, n)
+		case k == output.KindFloat:
+			b = output.AppendFloat(b, v.Raw)
+		case k == output.KindBit:
+			if n, ok := output.BitValue(v.Raw); ok {
+				b = output.AppendUint(b, n)
 				break
 			}
 			fallthrough
 		default:
 			// Dates, times and hex or base64 are plain ASCII: no escapes.
 			b = append(b, '"')
-			b = w.form.appendValue(b, i, v)
+			b = w.form.AppendValue(b, i, v)
 			b = append(b, '"')
 		}
 	}
 	b = append(b, '}', '\n')
 	w.scratch = b
-	if _, err := w.out.bw.Write(b); err != nil {
-		w.err = fmt.Errorf("write jsonl: %w", err)
+	if _, err := w.W.Write(b); err != nil {
+		w.Err = fmt.Errorf("write jsonl: %w", err)
 	}
-	w.rows++
-	return w.err
+	w.Rows++
+	return w.Err
 }
 
 // appendJSONString appends s as a JSON string: quotes, backslashes and
@@ -139,7 +167,7 @@ func appendJSONString(b, s []byte) ([]byte, int) {
 // appendJSONInt appends an integer's text without leading zeros (ZEROFILL
 // columns have them; JSON forbids them).
 func appendJSONInt(b, raw []byte) []byte {
-	if n, ok := parseInt(raw); ok {
+	if n, ok := output.ParseInt(raw); ok {
 		return strconv.AppendInt(b, n, 10)
 	}
 	return appendJSONNumber(b, raw)
@@ -167,9 +195,9 @@ func appendJSONNumber(b, raw []byte) []byte {
 	return append(b, s...)
 }
 
-func (w *jsonlWriter) warnings() []string {
-	if w.bad.values == 0 {
-		return nil
+func (w *jsonlWriter) Warnings() []string {
+	if msg := w.bad.Warning("jsonl", ""); msg != "" {
+		return []string{"dataset " + w.dataset + ": " + msg}
 	}
-	return []string{w.bad.warning("jsonl", "")}
+	return nil
 }

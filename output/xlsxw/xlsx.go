@@ -1,4 +1,8 @@
-package output
+// Package xlsxw is the xlsx format: one workbook per run, a sheet per
+// dataset (continued on "name (2)", ... past Spec.MaxRowsPerSheet) and an
+// About sheet. excelize writes each sheet's settings and header; the data
+// rows are written and spliced in by internal/splice.
+package xlsxw
 
 import (
 	"bytes"
@@ -7,15 +11,102 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/bits"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 
+	"github.com/joinery/joinery/output"
+	"github.com/joinery/joinery/output/xlsxw/internal/splice"
 	"github.com/xuri/excelize/v2"
 )
+
+// Format is the xlsx format.
+type Format struct{}
+
+func (Format) Name() string         { return "xlsx" }
+func (Format) Extensions() []string { return []string{".xlsx"} }
+func (Format) PerJob() bool         { return true }
+
+// Async is true: the heaviest encoding (its deflate has a goroutine of
+// its own too) runs on a goroutine of its own even alone: 990,000 rows
+// went from 4.6 s to 4.2 s (BENCHMARKS.md, perf-4).
+func (Format) Async() bool { return true }
+
+func (Format) Options() []string {
+	return []string{"decimals", "strings", "about", "max_rows_per_sheet", "columns"}
+}
+
+// Check checks the values of the xlsx options.
+func (Format) Check(s output.Spec) []error {
+	var errs []error
+	oneOf := func(field, value string, allowed ...string) {
+		if value != "" && !slices.Contains(allowed, value) {
+			errs = append(errs, output.Problem(field, value, "want "+strings.Join(allowed, " or ")))
+		}
+	}
+	oneOf("decimals", s.Decimals, "auto", "number", "text")
+	oneOf("strings", s.Strings, "inline", "shared")
+	if s.Gzip {
+		errs = append(errs, output.Problem("gzip", "", "is not an xlsx option: an xlsx file is already compressed"))
+	}
+	if s.MaxRowsPerSheet < 0 || s.MaxRowsPerSheet > maxSheetRows {
+		errs = append(errs, output.Problem("max_rows_per_sheet", fmt.Sprint(s.MaxRowsPerSheet), fmt.Sprintf("want 1 to %d", maxSheetRows)))
+	}
+	return errs
+}
+
+// maxSheetRows is how many data rows fit on a sheet below the header.
+const maxSheetRows = 1<<20 - 1
+
+// New starts the workbook of an xlsx output.
+func (Format) New(s output.Spec, env output.Env) (output.Writer, error) {
+	b := newBook(resolved(s), env.Location)
+	b.scratch = env.Scratch
+	b.skipEmpty = env.Vars.SkipEmpty
+	b.vars = env.Vars
+	return b, nil
+}
+
+// resolved is s with the xlsx options' defaults filled in.
+func resolved(s output.Spec) output.Spec {
+	if s.Decimals == "" {
+		s.Decimals = "auto"
+	}
+	if s.Strings == "" {
+		s.Strings = "inline"
+	}
+	if s.About == nil {
+		t := true
+		s.About = &t
+	}
+	if s.MaxRowsPerSheet == 0 {
+		s.MaxRowsPerSheet = maxSheetRows
+	}
+	return s
+}
+
+// Dataset starts the sheet of a dataset.
+func (b *book) Dataset(d output.Dataset) (output.DatasetWriter, error) {
+	return b.sheet(d.Name, d.Columns, d.Present)
+}
+
+// Save adds the About sheet, unless the output leaves it out, and writes
+// the workbook to file.
+func (b *book) Save(file io.Writer, datasets []output.DatasetRows) error {
+	if *b.spec.About {
+		if err := b.about(b.vars, b.loc, datasets); err != nil {
+			return err
+		}
+	}
+	return b.save(file, b.vars)
+}
+
+// Close removes the workbook's temporary files.
+func (b *book) Close() error { return b.close() }
 
 // ErrSheetFull is returned by an xlsx RowWriter when a dataset needs more
 // sheets than a workbook can reasonably hold: rows beyond a sheet's limit
@@ -37,10 +128,6 @@ const (
 	minWidth = 6
 	maxWidth = 80
 )
-
-// truncMarker ends a text value cut at Excel's limit of 32,767 characters,
-// so a reader sees that it was cut.
-const truncMarker = " …[truncated]"
 
 // maxNamedCells is how many cells a warning names before it only counts.
 const maxNamedCells = 10
@@ -70,15 +157,16 @@ const maxNamedCells = 10
 // hold become U+FFFD; both are counted in Warnings.
 type book struct {
 	f         *excelize.File
-	spec      Spec // resolved
-	skipEmpty bool // see Vars.SkipEmpty
+	spec      output.Spec // resolved
+	skipEmpty bool        // see Vars.SkipEmpty
+	vars      output.Vars // the run's
 	loc       *time.Location
 	used      map[string]bool // lower-cased sheet names
 	sheets    int
 	styles    map[string]int // number format -> style ID
 	header    int
-	parts     map[string]*sheetRows // zip part name -> the sheet's data rows
-	sst       *sharedStrings        // strings: shared; nil for inline strings
+	parts     map[string]*splice.Rows // zip part name -> the sheet's data rows
+	sst       *splice.SharedStrings   // strings: shared; nil for inline strings
 	// scratch creates the file a sheet's compressed rows wait in; nil
 	// for the system's temporary folder.
 	scratch  func() (*os.File, func() error, error)
@@ -86,10 +174,10 @@ type book struct {
 	closeErr error
 }
 
-func newBook(spec Spec, loc *time.Location) *book {
+func newBook(spec output.Spec, loc *time.Location) *book {
 	return &book{
 		f: excelize.NewFile(), spec: spec, loc: loc, used: make(map[string]bool),
-		styles: make(map[string]int), parts: make(map[string]*sheetRows),
+		styles: make(map[string]int), parts: make(map[string]*splice.Rows),
 	}
 }
 
@@ -125,7 +213,7 @@ func (b *book) addSheet(base string) (string, error) {
 // sheet returns the writer of a dataset; its sheet is created with its
 // first row (or at Close), so a skipped empty dataset leaves no sheet.
 // present holds the columns' configured presentation.
-func (b *book) sheet(dataset string, cols []Column, present []ColumnSpec) (*sheetWriter, error) {
+func (b *book) sheet(dataset string, cols []output.Column, present []output.ColumnSpec) (*sheetWriter, error) {
 	if len(cols) > excelize.MaxColumns {
 		return nil, fmt.Errorf("%d columns exceed excel's limit of %d", len(cols), excelize.MaxColumns)
 	}
@@ -139,9 +227,9 @@ func (b *book) sheet(dataset string, cols []Column, present []ColumnSpec) (*shee
 	w := &sheetWriter{
 		b: b, dataset: dataset, name: dataset, cols: cols, present: present,
 		maxRows:  b.spec.MaxRowsPerSheet,
-		refs:     colRefs(len(cols)),
+		refs:     splice.ColRefs(len(cols)),
 		scratch:  make([]byte, 0, 64),
-		headers:  tableHeaders(cols),
+		headers:  output.Headers(cols),
 		styles:   make([]int, len(cols)),
 		decText:  make([]bool, len(cols)),
 		decimals: make([]string, len(cols)),
@@ -161,7 +249,7 @@ func (b *book) sheet(dataset string, cols []Column, present []ColumnSpec) (*shee
 			}
 		}
 		w.widths[i] = typeWidth(c)
-		if c.Kind == KindDecimal {
+		if c.Kind == output.KindDecimal {
 			w.decimals[i] = b.spec.Decimals
 			if d := present[i].Decimals; d != "" {
 				w.decimals[i] = d
@@ -174,7 +262,7 @@ func (b *book) sheet(dataset string, cols []Column, present []ColumnSpec) (*shee
 
 // maxExactDigits is how many significant decimal digits every double
 // holds exactly (DBL_DIG) and Excel shows: a DECIMAL of at most as many
-// digits comes back from the nearest double with every digit right.
+// Digits comes back from the nearest double with every digit right.
 const maxExactDigits = 15
 
 // decimalsAsText reports whether a DECIMAL column is text as a whole
@@ -182,7 +270,7 @@ const maxExactDigits = 15
 // declared precision is more than maxExactDigits or unknown. A column is
 // one kind from its declared type, never number here and text there
 // value by value, which would break sorting and sums.
-func decimalsAsText(decimals string, c Column) bool {
+func decimalsAsText(decimals string, c output.Column) bool {
 	switch decimals {
 	case "text":
 		return true
@@ -193,20 +281,20 @@ func decimalsAsText(decimals string, c Column) bool {
 }
 
 // kindFormat is the number format of a column's kind, "" for General.
-func kindFormat(c Column) string {
+func kindFormat(c output.Column) string {
 	switch c.Kind {
-	case KindInt, KindUint, KindYear, KindBit:
+	case output.KindInt, output.KindUint, output.KindYear, output.KindBit:
 		return "0"
-	case KindDecimal:
+	case output.KindDecimal:
 		return decimalFormat(int(c.Scale))
-	case KindDate:
+	case output.KindDate:
 		return "yyyy-mm-dd"
-	case KindDateTime:
+	case output.KindDateTime:
 		if c.Scale > 0 {
 			return "yyyy-mm-dd hh:mm:ss.000"
 		}
 		return "yyyy-mm-dd hh:mm:ss"
-	case KindTime:
+	case output.KindTime:
 		if c.Scale > 0 {
 			return "[h]:mm:ss.000"
 		}
@@ -224,7 +312,7 @@ func decimalFormat(scale int) string {
 
 // about adds the About sheet: what the run was and what each dataset
 // holds. It uses the ordinary (not streaming) API: the sheet is small.
-func (b *book) about(vars Vars, loc *time.Location, datasets []DatasetRows) error {
+func (b *book) about(vars output.Vars, loc *time.Location, datasets []output.DatasetRows) error {
 	name, err := b.addSheet("About")
 	if err != nil {
 		return err
@@ -265,7 +353,7 @@ func (b *book) about(vars Vars, loc *time.Location, datasets []DatasetRows) erro
 		rows = append(rows, []any{}, []any{"Parameter", "Type", "Value"})
 		heads = append(heads, len(rows))
 		for _, p := range vars.Params {
-			var v any = paramText(p.Value, ", ", stamp)
+			var v any = output.ParamText(p.Value, ", ", stamp)
 			if n, ok := p.Value.(int64); ok {
 				v = n
 			}
@@ -305,23 +393,22 @@ func (b *book) about(vars Vars, loc *time.Location, datasets []DatasetRows) erro
 // goes straight to w, with each sheet's rows deflated while they were
 // written; see xlsxzip.go. The workbook's properties and the zip entries'
 // dates come from vars.
-func (b *book) save(w io.Writer, vars Vars) error {
+func (b *book) save(w io.Writer, vars output.Vars) error {
 	stamp := runStamp(vars)
 	err := b.properties(vars)
 	if err == nil && b.sst != nil {
-		err = b.sst.rows.finish()
+		err = b.sst.Rows.Finish()
 	}
 	if err == nil {
-		z := newZipSplicer(w, b.parts, b.sst, stamp.In(b.loc))
-		z.own[corePart] = coreProperties(vars, stamp)
-		err = z.save(b.f)
+		own := map[string][]byte{splice.CorePart: coreProperties(vars, stamp)}
+		err = splice.Save(b.f, w, b.parts, b.sst, own, stamp.In(b.loc))
 	}
 	return errors.Join(err, b.close())
 }
 
 // runStamp is when the run started, the time a workbook is dated with:
 // its creation and modification and its zip entries.
-func runStamp(vars Vars) time.Time {
+func runStamp(vars output.Vars) time.Time {
 	switch {
 	case !vars.RunTime.IsZero():
 		return vars.RunTime
@@ -333,7 +420,7 @@ func runStamp(vars Vars) time.Time {
 
 // application names joinery and its version, for the document properties
 // that spreadsheet apps show (File > Properties).
-func application(vars Vars) string {
+func application(vars output.Vars) string {
 	if vars.Version != "" {
 		return "joinery " + vars.Version
 	}
@@ -344,15 +431,12 @@ func application(vars Vars) string {
 // its version (excelize's default is "Go Excelize"). The version goes in
 // Application, as LibreOffice puts its own: Excel refuses an AppVersion
 // that is not "digits.4digits".
-func (b *book) properties(vars Vars) error {
+func (b *book) properties(vars output.Vars) error {
 	if err := b.f.SetAppProps(&excelize.AppProperties{Application: application(vars)}); err != nil {
 		return fmt.Errorf("application properties: %w", err)
 	}
 	return nil
 }
-
-// corePart holds a workbook's core properties.
-const corePart = "docProps/core.xml"
 
 // coreProperties is the workbook's core properties: joinery and its
 // version as creator and last author, the job as title, the run's time as
@@ -360,7 +444,7 @@ const corePart = "docProps/core.xml"
 // 2006-09-16). Written here, not with excelize's SetDocProps: that puts
 // the core properties in a default namespace, which exceljs refuses
 // ("Unexpected xml node in parseOpen").
-func coreProperties(vars Vars, stamp time.Time) []byte {
+func coreProperties(vars output.Vars, stamp time.Time) []byte {
 	var b bytes.Buffer
 	app := application(vars)
 	when := stamp.UTC().Format(time.RFC3339)
@@ -384,10 +468,10 @@ func (b *book) close() error {
 		b.closed = true
 		errs := []error{b.f.Close()}
 		for _, rows := range b.parts {
-			errs = append(errs, rows.remove())
+			errs = append(errs, rows.Remove())
 		}
 		if b.sst != nil {
-			errs = append(errs, b.sst.rows.remove())
+			errs = append(errs, b.sst.Rows.Remove())
 		}
 		b.closeErr = errors.Join(errs...)
 	}
@@ -402,21 +486,21 @@ func (b *book) close() error {
 type sheetWriter struct {
 	b        *book
 	sw       *excelize.StreamWriter
-	rowsOut  *sheetRows // the current sheet's data rows
-	refs     []string   // column letters
-	rowNum   []byte     // digits of row
+	rowsOut  *splice.Rows // the current sheet's data rows
+	refs     []string     // column letters
+	rowNum   []byte       // digits of row
 	scratch  []byte
 	dataset  string
 	name     string   // the current sheet
 	sheets   []string // every sheet of the dataset
-	cols     []Column
-	present  []ColumnSpec
+	cols     []output.Column
+	present  []output.ColumnSpec
 	headers  []string
 	styles   []int     // number format style per column
 	decText  []bool    // per DECIMAL column: written as text (Spec.Decimals)
 	decimals []string  // per DECIMAL column: auto, number or text
 	widths   []float64 // widest value seen in the sample, per column
-	sample   [][]Value
+	sample   [][]output.Value
 	started  bool
 	maxRows  int             // data rows per sheet
 	row      int             // last row written on the current sheet
@@ -425,17 +509,17 @@ type sheetWriter struct {
 	vals     []any
 	skipped  bool // empty and left out
 
-	rounded     int64        // DECIMAL values of more digits than a number column's declared precision
-	roundedCell string       // the first of them
-	cut         int64        // text values cut at Excel's cell limit
-	cutCells    []string     // the first few of them
-	replaced    replacements // text values with characters XML cannot hold
+	rounded     int64               // DECIMAL values of more digits than a number column's declared precision
+	roundedCell string              // the first of them
+	cut         int64               // text values cut at Excel's cell limit
+	cutCells    []string            // the first few of them
+	replaced    output.Replacements // text values with characters XML cannot hold
 
 	err    error
 	closed bool
 }
 
-func (w *sheetWriter) WriteRow(row []Value) error {
+func (w *sheetWriter) WriteRow(row []output.Value) error {
 	if w.err != nil {
 		return w.err
 	}
@@ -462,25 +546,25 @@ func (w *sheetWriter) fail(err error) error {
 }
 
 // measure widens the columns for one sampled row.
-func (w *sheetWriter) measure(row []Value) {
+func (w *sheetWriter) measure(row []output.Value) {
 	for i, v := range row {
 		if v.Null {
 			continue
 		}
 		var n float64
 		switch k := w.cols[i].Kind; {
-		case v.Literal, k == KindText:
+		case v.Literal, k == output.KindText:
 			n = textWidth(v.Raw)
-		case k == KindBinary:
+		case k == output.KindBinary:
 			n = float64(2 * len(v.Raw))
 			if w.b.spec.Binary == "base64" {
 				n = float64((len(v.Raw) + 2) / 3 * 4)
 			}
-		case k == KindBit:
+		case k == output.KindBit:
 			n = 20
-		case k == KindFloat:
+		case k == output.KindFloat:
 			n = float64(min(len(v.Raw), 11)) // General shows about 11 characters
-		case k == KindDate, k == KindDateTime:
+		case k == output.KindDate, k == output.KindDateTime:
 			continue
 		default:
 			n = float64(len(v.Raw))
@@ -518,17 +602,17 @@ func (w *sheetWriter) newSheet() error {
 	if w.sw, err = w.b.f.NewStreamWriter(name); err != nil {
 		return w.fail(err)
 	}
-	if w.rowsOut, err = newSheetRows(w.b.scratch); err != nil {
+	if w.rowsOut, err = splice.NewRows(w.b.scratch); err != nil {
 		return w.fail(err)
 	}
 	if w.b.spec.Strings == "shared" && w.b.sst == nil {
-		rows, err := newSheetRows(w.b.scratch)
+		rows, err := splice.NewRows(w.b.scratch)
 		if err != nil {
 			return w.fail(err)
 		}
-		w.b.sst = &sharedStrings{rows: rows}
+		w.b.sst = &splice.SharedStrings{Rows: rows}
 	}
-	w.b.parts[sheetPart(w.sw.SheetID)] = w.rowsOut
+	w.b.parts[splice.SheetPart(w.sw.SheetID)] = w.rowsOut
 	// From the last column to the first: excelize puts each column it is
 	// given before those it has, so the sheet lists them in ascending
 	// order, as Excel writes them (given in order, they came out last
@@ -569,10 +653,10 @@ func (w *sheetWriter) newSheet() error {
 		h := append([]byte(nil), `<row r="1">`...)
 		w.rowNum = append(w.rowNum[:0], '1')
 		for i, text := range w.headers {
-			h = appendCellStart(h, w.refs[i], w.rowNum, w.b.header)
-			h, _, _ = w.b.sst.add(h, []byte(text), false)
+			h = splice.AppendCellStart(h, w.refs[i], w.rowNum, w.b.header)
+			h, _, _ = w.b.sst.Add(h, []byte(text), false)
 		}
-		w.rowsOut.header = append(h, `</row>`...)
+		w.rowsOut.Header = append(h, `</row>`...)
 	}
 	return nil
 }
@@ -592,8 +676,8 @@ func (w *sheetWriter) endSheet() error {
 	if err := w.sw.Flush(); err != nil {
 		return w.fail(err)
 	}
-	w.rowsOut.dimension = "A1:" + w.refs[len(w.refs)-1] + strconv.Itoa(w.row)
-	if err := w.rowsOut.finish(); err != nil {
+	w.rowsOut.Dimension = "A1:" + w.refs[len(w.refs)-1] + strconv.Itoa(w.row)
+	if err := w.rowsOut.Finish(); err != nil {
 		return w.fail(err)
 	}
 	return nil
@@ -601,7 +685,7 @@ func (w *sheetWriter) endSheet() error {
 
 // write appends one row's XML to the current sheet's rows, continuing on a
 // new sheet when that one is full; nothing is allocated.
-func (w *sheetWriter) write(row []Value) error {
+func (w *sheetWriter) write(row []output.Value) error {
 	if w.row > w.maxRows {
 		if len(w.sheets) >= maxSheetsPerDataset {
 			return w.fail(ErrSheetFull)
@@ -617,7 +701,7 @@ func (w *sheetWriter) write(row []Value) error {
 	w.rows++
 	rs := w.rowsOut
 	w.rowNum = strconv.AppendInt(w.rowNum[:0], int64(w.row), 10)
-	b := append(rs.buf, `<row r="`...)
+	b := append(rs.Buf, `<row r="`...)
 	b = append(b, w.rowNum...)
 	b = append(b, `">`...)
 	emptyZero := w.b.spec.ZeroDates == "empty"
@@ -626,76 +710,76 @@ func (w *sheetWriter) write(row []Value) error {
 			b = w.cell(b, i, v)
 		}
 	}
-	rs.buf = append(b, `</row>`...)
-	rs.flush(false)
+	rs.Buf = append(b, `</row>`...)
+	rs.Flush(false)
 	return nil
 }
 
 // cell appends the XML of one non-NULL cell.
-func (w *sheetWriter) cell(b []byte, i int, v *Value) []byte {
+func (w *sheetWriter) cell(b []byte, i int, v *output.Value) []byte {
 	col, ref, row := &w.cols[i], w.refs[i], w.rowNum
 	if v.Literal {
 		return w.text(b, i, v.Raw)
 	}
 	style := w.styles[i]
 	switch col.Kind {
-	case KindInt, KindUint, KindYear:
-		if n, ok := sigDigits(v.Raw); ok && n <= 15 {
-			if x, ok := parseInt(v.Raw); ok {
+	case output.KindInt, output.KindUint, output.KindYear:
+		if n, ok := output.SigDigits(v.Raw); ok && n <= 15 {
+			if x, ok := output.ParseInt(v.Raw); ok {
 				w.scratch = strconv.AppendInt(w.scratch[:0], x, 10)
-				return appendNumberCell(b, ref, row, style, w.scratch)
+				return splice.AppendNumberCell(b, ref, row, style, w.scratch)
 			}
 		}
-	case KindBit:
-		if n, ok := bitValue(v.Raw); ok {
-			w.scratch = appendUint(w.scratch[:0], n)
+	case output.KindBit:
+		if n, ok := output.BitValue(v.Raw); ok {
+			w.scratch = output.AppendUint(w.scratch[:0], n)
 			if n < 1e15 {
-				return appendNumberCell(b, ref, row, style, w.scratch)
+				return splice.AppendNumberCell(b, ref, row, style, w.scratch)
 			}
 			return w.plain(b, i, w.scratch)
 		}
-	case KindDecimal:
+	case output.KindDecimal:
 		if w.decText[i] {
 			return w.text(b, i, v.Raw)
 		}
 		if f, err := strconv.ParseFloat(string(v.Raw), 64); err == nil && !math.IsInf(f, 0) {
-			if w.decimals[i] == "auto" && decimalDigits(v.Raw) > maxExactDigits {
+			if w.decimals[i] == "auto" && output.DecimalDigits(v.Raw) > maxExactDigits {
 				// The driver reports an UNSIGNED DECIMAL's precision one
 				// short; the value is the double nearest to it.
 				if w.rounded++; w.rounded == 1 {
 					w.roundedCell = w.cellRef(i)
 				}
 			}
-			b, w.scratch = appendFloatCell(b, ref, row, style, f, w.scratch)
+			b, w.scratch = splice.AppendFloatCell(b, ref, row, style, f, w.scratch)
 			return b
 		}
-	case KindFloat:
+	case output.KindFloat:
 		if f, err := strconv.ParseFloat(string(v.Raw), 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
-			b, w.scratch = appendFloatCell(b, ref, row, style, f, w.scratch)
+			b, w.scratch = splice.AppendFloatCell(b, ref, row, style, f, w.scratch)
 			return b
 		}
-	case KindDate:
-		if serial, ok := excelSerial(v.Time); ok {
-			b, w.scratch = appendFloatCell(b, ref, row, style, serial, w.scratch)
+	case output.KindDate:
+		if serial, ok := splice.ExcelSerial(v.Time); ok {
+			b, w.scratch = splice.AppendFloatCell(b, ref, row, style, serial, w.scratch)
 			return b
 		}
-		w.scratch = appendDate(w.scratch[:0], v.Time)
+		w.scratch = output.AppendDate(w.scratch[:0], v.Time)
 		return w.plain(b, i, w.scratch)
-	case KindDateTime:
+	case output.KindDateTime:
 		t := v.Time.In(w.b.loc)
-		if serial, ok := excelSerial(t); ok {
-			b, w.scratch = appendFloatCell(b, ref, row, style, serial, w.scratch)
+		if serial, ok := splice.ExcelSerial(t); ok {
+			b, w.scratch = splice.AppendFloatCell(b, ref, row, style, serial, w.scratch)
 			return b
 		}
-		w.scratch = appendISO(w.scratch[:0], t, col.Scale, isoLayout(col.Scale))
+		w.scratch = output.AppendISO(w.scratch[:0], t, col.Scale, output.ISOLayout(col.Scale))
 		return w.plain(b, i, w.scratch)
-	case KindTime:
+	case output.KindTime:
 		if d, ok := parseDuration(v.Raw); ok {
-			b, w.scratch = appendFloatCell(b, ref, row, style, d, w.scratch)
+			b, w.scratch = splice.AppendFloatCell(b, ref, row, style, d, w.scratch)
 			return b
 		}
-	case KindBinary:
-		w.scratch = appendBinary(w.scratch[:0], v.Raw, w.b.spec.Binary == "base64")
+	case output.KindBinary:
+		w.scratch = output.AppendBinary(w.scratch[:0], v.Raw, w.b.spec.Binary == "base64")
 		return w.plain(b, i, w.scratch)
 	}
 	return w.text(b, i, v.Raw)
@@ -707,18 +791,18 @@ func (w *sheetWriter) cell(b []byte, i int, v *Value) []byte {
 func (w *sheetWriter) text(b []byte, i int, text []byte) []byte {
 	cut := false
 	if len(text) > excelize.TotalCellChars {
-		if n := utf16LenBytes(text); n > excelize.TotalCellChars {
+		if n := splice.UTF16LenBytes(text); n > excelize.TotalCellChars {
 			if len(w.cutCells) < maxNamedCells {
 				w.cutCells = append(w.cutCells, fmt.Sprintf("%s (%d characters)", w.cellRef(i), n))
 			}
 			w.cut++
-			text = truncUTF16Bytes(text, excelize.TotalCellChars-utf16Len(truncMarker))
+			text = splice.TruncUTF16Bytes(text, excelize.TotalCellChars-utf16Len(splice.TruncMarker))
 			cut = true
 		}
 	}
 	b, invalid, unfit := w.str(b, i, text, cut)
 	if invalid > 0 || unfit > 0 {
-		w.replaced.note(invalid, unfit, func() string { return w.cellRef(i) })
+		w.replaced.Note(invalid, unfit, func() string { return w.cellRef(i) })
 	}
 	return b
 }
@@ -734,11 +818,11 @@ func (w *sheetWriter) plain(b []byte, i int, text []byte) []byte {
 // with strings: shared an index into the workbook's shared strings. See
 // appendT for cut and the counts returned.
 func (w *sheetWriter) str(b []byte, i int, text []byte, cut bool) ([]byte, int, int) {
-	b = appendCellStart(b, w.refs[i], w.rowNum, 0)
+	b = splice.AppendCellStart(b, w.refs[i], w.rowNum, 0)
 	if w.b.sst != nil {
-		return w.b.sst.add(b, text, cut)
+		return w.b.sst.Add(b, text, cut)
 	}
-	return appendInlineStr(b, text, cut)
+	return splice.AppendInlineStr(b, text, cut)
 }
 
 // cellRef names column i's cell in the row being written, e.g. "posts!C12".
@@ -768,10 +852,10 @@ func (w *sheetWriter) Close() error {
 
 // Warnings describes values Excel could not hold as they were, and
 // DECIMAL columns written as text.
-func (w *sheetWriter) warnings() []string {
+func (w *sheetWriter) Warnings() []string {
 	var out []string
 	for i, c := range w.cols {
-		if c.Kind == KindDecimal && w.decText[i] && w.decimals[i] == "auto" {
+		if c.Kind == output.KindDecimal && w.decText[i] && w.decimals[i] == "auto" {
 			what := "its precision is unknown"
 			if c.Precision > 0 {
 				what = fmt.Sprintf("DECIMAL(%d,%d) holds up to %d significant digits, more than the %d a spreadsheet number keeps", c.Precision, c.Scale, c.Precision, maxExactDigits)
@@ -780,7 +864,7 @@ func (w *sheetWriter) warnings() []string {
 		}
 	}
 	if w.rounded > 0 {
-		out = append(out, fmt.Sprintf("dataset %s: xlsx: %d DECIMAL %s more than %d significant digits, written as the nearest number (the first in %s)", w.dataset, w.rounded, plural(w.rounded, "value had", "values had"), maxExactDigits, w.roundedCell))
+		out = append(out, fmt.Sprintf("dataset %s: xlsx: %d DECIMAL %s more than %d significant digits, written as the nearest number (the first in %s)", w.dataset, w.rounded, output.Plural(w.rounded, "value had", "values had"), maxExactDigits, w.roundedCell))
 	}
 	if w.cut > 0 {
 		more := ""
@@ -788,17 +872,18 @@ func (w *sheetWriter) warnings() []string {
 			more = fmt.Sprintf(" and %d more", w.cut-int64(len(w.cutCells)))
 		}
 		out = append(out, fmt.Sprintf("dataset %s: %d text values longer than excel's 32767 characters were truncated and end in %q: %s%s",
-			w.dataset, w.cut, truncMarker, strings.Join(w.cutCells, ", "), more))
+			w.dataset, w.cut, splice.TruncMarker, strings.Join(w.cutCells, ", "), more))
 	}
-	if w.replaced.values > 0 {
-		out = append(out, "dataset "+w.dataset+": "+w.replaced.warning("xlsx", "characters xlsx cannot hold (control characters, U+FFFE, U+FFFF)"))
+	if msg := w.replaced.Warning("xlsx", "characters xlsx cannot hold (control characters, U+FFFE, U+FFFF)"); msg != "" {
+		out = append(out, "dataset "+w.dataset+": "+msg)
 	}
 	return out
 }
 
-func (w *sheetWriter) done() bool      { return w.closed }
-func (w *sheetWriter) failed() error   { return w.err }
-func (w *sheetWriter) rowCount() int64 { return w.rows }
+func (w *sheetWriter) Done() bool       { return w.closed }
+func (w *sheetWriter) Failed() error    { return w.err }
+func (w *sheetWriter) RowCount() int64  { return w.rows }
+func (w *sheetWriter) Sheets() []string { return w.sheets }
 
 // textWidth estimates how many '0'-widths text takes: East Asian wide
 // characters and emoji count double. It stops counting past maxWidth.
@@ -821,50 +906,6 @@ func textWidth(b []byte) float64 {
 	return float64(n)
 }
 
-// excelSerial converts t's wall clock to an Excel serial date (1900 date
-// system); ok is false before 1900-03-01 and after 9999. Excel cannot show
-// dates before 1900, and it counts a 1900-02-29 that never was, so that
-// serials 1 to 59 are January and February 1900 in Excel and openpyxl but a
-// day earlier in LibreOffice and exceljs (serial 1 is 1899-12-31 there):
-// those dates are text, which every app shows alike.
-func excelSerial(t time.Time) (float64, bool) {
-	y, m, d := t.Date()
-	if y < 1900 || y == 1900 && m < 3 || y > 9999 {
-		return 0, false
-	}
-	days := time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix()/86400 + 25569 // 25569 is 1970-01-01
-	h, mi, s := t.Clock()
-	nanos := int64(h*3600+mi*60+s)*1e9 + int64(t.Nanosecond())
-	return serial(uint64(days), uint64(nanos)), true
-}
-
-// nanosPerDay is the denominator of a serial's fraction.
-const nanosPerDay = 86400e9
-
-// serial returns the double nearest to days + nanos/nanosPerDay (days at
-// least 1, nanos less than a day), rounding half to even: the value whose
-// shortest text every reader reads back as the same double, and which
-// LibreOffice, which cuts a date-time to its second, shows as the right
-// one (a second's exact serial is never written a hair below itself). The
-// sum of the float64 division and days would round twice. It works on the
-// 128-bit numerator days*nanosPerDay + nanos, scaled so that the quotient
-// has the 53 bits of a double's mantissa.
-func serial(days, nanos uint64) float64 {
-	hi, lo := bits.Mul64(days, nanosPerDay)
-	var carry uint64
-	lo, carry = bits.Add64(lo, nanos, 0)
-	hi += carry
-	// days <= value < days+1, so the value's binary exponent is days'.
-	exp := bits.Len64(days) - 1
-	shift := uint(52 - exp) // 31 to 52 for days up to 9999-12-31
-	hi, lo = hi<<shift|lo>>(64-shift), lo<<shift
-	q, r := bits.Div64(hi, lo, nanosPerDay) // hi < nanosPerDay: q < 2^54
-	if r > nanosPerDay/2 || r == nanosPerDay/2 && q&1 == 1 {
-		q++
-	}
-	return math.Ldexp(float64(q), exp-52)
-}
-
 // parseDuration reads a non-negative TIME "H+:MM:SS[.f]" as a fraction of
 // days; negative or malformed values are left as text.
 func parseDuration(b []byte) (float64, bool) {
@@ -878,9 +919,9 @@ func parseDuration(b []byte) (float64, bool) {
 	if c1 < 1 || len(b) < c1+6 || b[c1+3] != ':' {
 		return 0, false
 	}
-	h, ok1 := digits(b[:c1])
-	m, ok2 := digits(b[c1+1 : c1+3])
-	s, ok3 := digits(b[c1+4 : c1+6])
+	h, ok1 := output.Digits(b[:c1])
+	m, ok2 := output.Digits(b[c1+1 : c1+3])
+	s, ok3 := output.Digits(b[c1+4 : c1+6])
 	if !ok1 || !ok2 || !ok3 || m > 59 || s > 59 {
 		return 0, false
 	}
@@ -889,7 +930,7 @@ func parseDuration(b []byte) (float64, bool) {
 		if rest[0] != '.' || len(rest) < 2 || len(rest) > 10 {
 			return 0, false
 		}
-		f, ok := digits(rest[1:])
+		f, ok := output.Digits(rest[1:])
 		if !ok {
 			return 0, false
 		}
@@ -903,13 +944,13 @@ func parseDuration(b []byte) (float64, bool) {
 }
 
 // copyRow copies a row's values out of the driver's buffers.
-func copyRow(row []Value) []Value {
+func copyRow(row []output.Value) []output.Value {
 	n := 0
 	for _, v := range row {
 		n += len(v.Raw)
 	}
 	buf := make([]byte, 0, n)
-	out := make([]Value, len(row))
+	out := make([]output.Value, len(row))
 	for i, v := range row {
 		out[i] = v
 		if v.Raw != nil {
@@ -922,44 +963,17 @@ func copyRow(row []Value) []Value {
 }
 
 // typeWidth is the width a column's kind needs whatever its data.
-func typeWidth(c Column) float64 {
+func typeWidth(c output.Column) float64 {
 	switch c.Kind {
-	case KindDate:
+	case output.KindDate:
 		return 10
-	case KindDateTime:
+	case output.KindDateTime:
 		if c.Scale > 0 {
 			return 23
 		}
 		return 19
 	}
 	return 0
-}
-
-// tableHeaders returns the header labels, made unique ignoring case (an
-// Excel table requires it; joins often repeat names such as id) by adding
-// "_2", "_3"...; empty labels become Column1, Column2... and line breaks
-// become spaces.
-func tableHeaders(cols []Column) []string {
-	out := make([]string, len(cols))
-	used := make(map[string]bool, len(cols))
-	for i, c := range cols {
-		h := strings.Map(func(r rune) rune {
-			if r < 0x20 || r == 0x7f {
-				return ' '
-			}
-			return r
-		}, c.Name)
-		if strings.TrimSpace(h) == "" {
-			h = "Column" + strconv.Itoa(i+1)
-		}
-		base := h
-		for n := 2; used[strings.ToLower(h)]; n++ {
-			h = base + "_" + strconv.Itoa(n)
-		}
-		used[strings.ToLower(h)] = true
-		out[i] = h
-	}
-	return out
 }
 
 // sheetName makes a dataset name a valid, unique Excel sheet name: at most
@@ -985,6 +999,69 @@ func sheetName(dataset string, used map[string]bool) string {
 	for n := 2; used[strings.ToLower(s)] || s == ""; n++ {
 		suffix := " (" + strconv.Itoa(n) + ")"
 		s = strings.TrimRight(truncUTF16(base, 31-len(suffix)), "'") + suffix
+	}
+	return s
+}
+
+// xmlUnsafe reports whether b holds something XML 1.0 cannot carry:
+// control characters other than tab, LF and CR, invalid UTF-8, U+FFFE or
+// U+FFFF.
+func xmlUnsafe(b []byte) bool {
+	for i := 0; i < len(b); {
+		c := b[i]
+		if c < utf8.RuneSelf {
+			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+				return true
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 || r == 0xFFFE || r == 0xFFFF {
+			return true
+		}
+		i += size
+	}
+	return false
+}
+
+// xmlClean returns b as a string with every character XML cannot hold
+// replaced by U+FFFD, and how many were replaced.
+func xmlClean(b []byte) (string, int) {
+	if !xmlUnsafe(b) {
+		return string(b), 0
+	}
+	out := make([]byte, 0, len(b)+8)
+	n := 0
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		i += size
+		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == utf8.RuneError && size == 1 || r == 0xFFFE || r == 0xFFFF {
+			r = utf8.RuneError
+			n++
+		}
+		out = utf8.AppendRune(out, r)
+	}
+	return string(out), n
+}
+
+// utf16Len counts s in UTF-16 code units, the unit of Excel's limits.
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		n += max(utf16.RuneLen(r), 1)
+	}
+	return n
+}
+
+// truncUTF16 cuts s to at most n UTF-16 code units without splitting a rune.
+func truncUTF16(s string, n int) string {
+	units := 0
+	for i, r := range s {
+		units += max(utf16.RuneLen(r), 1)
+		if units > n {
+			return s[:i]
+		}
 	}
 	return s
 }

@@ -1,11 +1,10 @@
-package output
+package splice
 
 import (
 	"bufio"
 	"errors"
 	"hash/crc32"
 	"io"
-	"math"
 	"os"
 	"strconv"
 	"unicode/utf16"
@@ -19,12 +18,12 @@ import (
 // a time; two chunks are in flight, so memory stays at a few of them.
 const chunkSize = 256 << 10
 
-// sheetRows is the <row> XML of one sheet after its header, deflated by a
+// Rows is the <row> XML of one sheet after its header, deflated by a
 // second goroutine into a temporary file while rows keep coming (on two
-// cores the compression costs next to no wall time). finish waits for it;
-// zipSplicer then copies the compressed bytes into the workbook.
-type sheetRows struct {
-	buf        []byte      // rows not yet handed over
+// cores the compression costs next to no wall time). Finish waits for it;
+// Save then copies the compressed bytes into the workbook.
+type Rows struct {
+	Buf        []byte      // rows not yet handed over: the writer appends <row> elements, then calls Flush
 	full       chan []byte // to the compressor
 	free       chan []byte // back from it
 	done       chan error
@@ -32,24 +31,23 @@ type sheetRows struct {
 	release    func() error // closes tmp (and removes it where it still has a name)
 	finished   bool
 	err        error
-	dimension  string // the sheet's used range, "A1:J990001"; set before finish
-	header     []byte // with strings: shared, the header row in place of excelize's
+	Dimension  string // the sheet's used range, "A1:J990001"; set before Finish
+	Header     []byte // with strings: shared, the header row in place of excelize's
 	crc        uint32 // of the uncompressed XML, set by finish
 	size       int64  // uncompressed bytes, set by finish
 	compressed int64  // bytes in tmp, set by finish
 }
 
-func newSheetRows(scratch func() (*os.File, func() error, error)) (*sheetRows, error) {
-	if scratch == nil {
-		scratch = systemScratch
-	}
+// NewRows starts the rows of a sheet (or the <si> elements of the shared
+// strings), compressed into a file that scratch creates.
+func NewRows(scratch func() (*os.File, func() error, error)) (*Rows, error) {
 	tmp, release, err := scratch()
 	if err != nil {
 		return nil, err
 	}
-	s := &sheetRows{
+	s := &Rows{
 		release: release,
-		buf:     make([]byte, 0, chunkSize+4096),
+		Buf:     make([]byte, 0, chunkSize+4096),
 		full:    make(chan []byte, 1),
 		free:    make(chan []byte, 2),
 		done:    make(chan error, 1),
@@ -61,7 +59,7 @@ func newSheetRows(scratch func() (*os.File, func() error, error)) (*sheetRows, e
 }
 
 // compress runs on its own goroutine until full is closed.
-func (s *sheetRows) compress() {
+func (s *Rows) compress() {
 	bw := bufio.NewWriterSize(s.tmp, 256<<10)
 	fw, _ := flate.NewWriter(bw, deflateLevel)
 	var err error
@@ -90,33 +88,33 @@ func (s *sheetRows) compress() {
 	s.done <- err
 }
 
-// flush hands the buffer to the compressor when it is full enough.
-func (s *sheetRows) flush(force bool) {
-	if len(s.buf) < chunkSize && !force || len(s.buf) == 0 {
+// Flush hands the buffer to the compressor when it is full enough.
+func (s *Rows) Flush(force bool) {
+	if len(s.Buf) < chunkSize && !force || len(s.Buf) == 0 {
 		return
 	}
-	s.full <- s.buf
-	s.buf = <-s.free
+	s.full <- s.Buf
+	s.Buf = <-s.free
 }
 
-// finish compresses what is left, waits for the compressor and closes the
+// Finish compresses what is left, waits for the compressor and closes the
 // temporary file: a dataset spilling over many sheets holds neither their
 // buffers nor their file descriptors until the workbook is saved.
-func (s *sheetRows) finish() error {
+func (s *Rows) Finish() error {
 	if s.finished {
 		return s.err
 	}
 	s.finished = true
-	s.flush(true)
+	s.Flush(true)
 	close(s.full)
 	s.err = <-s.done
-	s.buf, s.full, s.free = nil, nil, nil
+	s.Buf, s.full, s.free = nil, nil, nil
 	return s.err
 }
 
 // open returns the compressed rows of a finished sheetRows. The file stays
 // open until remove: it has no name to be opened again by (see Dir.scratch).
-func (s *sheetRows) open() (io.Reader, error) {
+func (s *Rows) open() (io.Reader, error) {
 	if !s.finished {
 		return nil, errors.New("sheet rows not finished")
 	}
@@ -126,11 +124,11 @@ func (s *sheetRows) open() (io.Reader, error) {
 	return io.NewSectionReader(s.tmp, 0, s.compressed), nil
 }
 
-// remove stops the compressor if needed and closes (so deletes) the
+// Remove stops the compressor if needed and closes (so deletes) the
 // temporary file.
-func (s *sheetRows) remove() error {
+func (s *Rows) Remove() error {
 	if !s.finished {
-		_ = s.finish()
+		_ = s.Finish()
 	}
 	if s.release == nil {
 		return nil
@@ -142,8 +140,8 @@ func (s *sheetRows) remove() error {
 
 // Cell XML, as excelize's stream writer writes it.
 
-// colRefs returns each column's letters ("A", "B", ... "AA").
-func colRefs(n int) []string {
+// ColRefs returns each column's letters ("A", "B", ... "AA").
+func ColRefs(n int) []string {
 	refs := make([]string, n)
 	for i := range refs {
 		refs[i], _ = excelize.ColumnNumberToName(i + 1)
@@ -151,9 +149,9 @@ func colRefs(n int) []string {
 	return refs
 }
 
-// appendCellStart appends `<c r="B12" s="3"` for column letters col and
+// AppendCellStart appends `<c r="B12" s="3"` for column letters col and
 // the row number's digits.
-func appendCellStart(b []byte, col string, row []byte, style int) []byte {
+func AppendCellStart(b []byte, col string, row []byte, style int) []byte {
 	b = append(b, `<c r="`...)
 	b = append(b, col...)
 	b = append(b, row...)
@@ -166,23 +164,23 @@ func appendCellStart(b []byte, col string, row []byte, style int) []byte {
 	return b
 }
 
-// appendNumberCell appends a number cell whose value text is num.
-func appendNumberCell(b []byte, col string, row []byte, style int, num []byte) []byte {
-	b = appendCellStart(b, col, row, style)
+// AppendNumberCell appends a number cell whose value text is num.
+func AppendNumberCell(b []byte, col string, row []byte, style int, num []byte) []byte {
+	b = AppendCellStart(b, col, row, style)
 	b = append(b, "><v>"...)
 	b = append(b, num...)
 	return append(b, "</v></c>"...)
 }
 
-// appendFloatCell appends a number cell holding f (see appendExcelNumber).
-func appendFloatCell(b []byte, col string, row []byte, style int, f float64, scratch []byte) ([]byte, []byte) {
-	scratch = appendExcelNumber(scratch[:0], f)
-	return appendNumberCell(b, col, row, style, scratch), scratch
+// AppendFloatCell appends a number cell holding f (see appendExcelNumber).
+func AppendFloatCell(b []byte, col string, row []byte, style int, f float64, scratch []byte) ([]byte, []byte) {
+	scratch = appendNumber(scratch[:0], f)
+	return AppendNumberCell(b, col, row, style, scratch), scratch
 }
 
-// appendInlineStr appends ` t="inlineStr"><is><t>text</t></is></c>`: see
+// AppendInlineStr appends ` t="inlineStr"><is><t>text</t></is></c>`: see
 // appendT.
-func appendInlineStr(b, text []byte, cut bool) ([]byte, int, int) {
+func AppendInlineStr(b, text []byte, cut bool) ([]byte, int, int) {
 	b = append(b, ` t="inlineStr"><is>`...)
 	b, invalid, unfit := appendT(b, text, cut)
 	return append(b, "</is></c>"...), invalid, unfit
@@ -201,34 +199,34 @@ func appendT(b, text []byte, cut bool) ([]byte, int, int) {
 	b = append(b, '>')
 	b, invalid, unfit := appendXMLText(b, text)
 	if cut {
-		b = append(b, truncMarker...)
+		b = append(b, TruncMarker...)
 	}
 	return append(b, "</t>"...), invalid, unfit
 }
 
-// sharedStrings is a workbook's shared-strings table (strings: shared),
+// SharedStrings is a workbook's shared-strings table (strings: shared),
 // streamed: each text cell gets the next index and its <si> goes to rows,
 // deflated while the query runs, so the table is never held in memory.
 // A text that comes twice is stored twice; the format allows it, and
 // looking texts up would hold them all.
-type sharedStrings struct {
-	rows  *sheetRows // the <si> elements
-	count int64
+type SharedStrings struct {
+	Rows  *Rows // the <si> elements
+	Count int64 // strings so far
 }
 
-// add appends ` t="s"><v>index</v></c>` to the cell started in b and text's
+// Add appends ` t="s"><v>index</v></c>` to the cell started in b and text's
 // <si> to the table; see appendT for cut and the counts returned.
-func (s *sharedStrings) add(b, text []byte, cut bool) ([]byte, int, int) {
+func (s *SharedStrings) Add(b, text []byte, cut bool) ([]byte, int, int) {
 	b = append(b, ` t="s"><v>`...)
-	b = strconv.AppendInt(b, s.count, 10)
+	b = strconv.AppendInt(b, s.Count, 10)
 	b = append(b, "</v></c>"...)
-	s.count++
-	r := s.rows
-	r.buf = append(r.buf, "<si>"...)
+	s.Count++
+	r := s.Rows
+	r.Buf = append(r.Buf, "<si>"...)
 	var invalid, unfit int
-	r.buf, invalid, unfit = appendT(r.buf, text, cut)
-	r.buf = append(r.buf, "</si>"...)
-	r.flush(false)
+	r.Buf, invalid, unfit = appendT(r.Buf, text, cut)
+	r.Buf = append(r.Buf, "</si>"...)
+	r.Flush(false)
 	return b, invalid, unfit
 }
 
@@ -305,9 +303,9 @@ func isBstr(b []byte) bool {
 	return true
 }
 
-// utf16LenBytes counts b in UTF-16 code units like utf16Len, an invalid
+// UTF16LenBytes counts b in UTF-16 code units like utf16Len, an invalid
 // byte counting as one (it becomes U+FFFD).
-func utf16LenBytes(b []byte) int {
+func UTF16LenBytes(b []byte) int {
 	n := 0
 	for _, r := range string(b) { // no copy: the compiler ranges over b
 		n += max(utf16.RuneLen(r), 1)
@@ -315,9 +313,9 @@ func utf16LenBytes(b []byte) int {
 	return n
 }
 
-// truncUTF16Bytes cuts b to at most n UTF-16 code units without splitting
+// TruncUTF16Bytes cuts b to at most n UTF-16 code units without splitting
 // a rune.
-func truncUTF16Bytes(b []byte, n int) []byte {
+func TruncUTF16Bytes(b []byte, n int) []byte {
 	units := 0
 	for i, r := range string(b) {
 		units += max(utf16.RuneLen(r), 1)
@@ -326,19 +324,4 @@ func truncUTF16Bytes(b []byte, n int) []byte {
 		}
 	}
 	return b
-}
-
-// appendExcelNumber appends f as a cell's value: the shortest decimal text
-// that reads back as the same double (Go's, Python's and JavaScript's
-// shortest form), plain from 1e-6 to 1e21 and with an exponent outside, as
-// CSV writes FLOAT and DOUBLE. Excel shows at most 15 significant digits
-// but keeps the double it read, and every reader reads this text back as
-// f. (excelize cuts the text to 15 digits, which changes the value:
-// 2/3 became 0.666666666666666, and date-time serials fell below their
-// second, which LibreOffice shows as the second before.)
-func appendExcelNumber(b []byte, f float64) []byte {
-	if a := math.Abs(f); a == 0 || a >= 1e-6 && a < 1e21 {
-		return strconv.AppendFloat(b, f, 'f', -1, 64)
-	}
-	return strconv.AppendFloat(b, f, 'e', -1, 64)
 }
