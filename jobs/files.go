@@ -130,7 +130,7 @@ func (r *Runner) manifest(job *Job, res *Result, reports []output.Report, log *s
 		Isolation: res.Snapshot,
 	}
 	if res.Window != nil {
-		m.Window = &output.Window{From: res.Window.Start.In(job.Location), To: res.Window.End.In(job.Location)}
+		m.Window = &output.ManifestWindow{From: res.Window.Start.In(job.Location), To: res.Window.End.In(job.Location)}
 	}
 	for _, d := range res.Datasets {
 		m.Datasets = append(m.Datasets, output.ManifestSet{Name: d.Name, Rows: d.Rows, SQLSHA256: d.SQLHash, Duration: d.Duration.Seconds()})

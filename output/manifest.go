@@ -24,9 +24,9 @@ type Manifest struct {
 	Job string `json:"job"`
 	// RunID is the id the run's log records carry: its start in UTC and a
 	// random suffix. Manifests of earlier versions have none.
-	RunID   string    `json:"run_id,omitempty"`
-	Logical time.Time `json:"logical_time"`
-	Window  *Window   `json:"window,omitempty"`
+	RunID   string          `json:"run_id,omitempty"`
+	Logical time.Time       `json:"logical_time"`
+	Window  *ManifestWindow `json:"window,omitempty"`
 	// Partial marks a run whose window was not over when it ran (run
 	// --allow-partial): it never moves the latest names and never counts
 	// as the job's last success.
@@ -48,8 +48,10 @@ type Manifest struct {
 	Warnings  []string       `json:"warnings,omitempty"`
 }
 
-// Window is a run's data window.
-type Window struct {
+// ManifestWindow is the record of a run's data window, [From, To) in the
+// job's zone. (The window itself is queries.Window; this is its form in
+// the manifest, as ManifestSet is a dataset's.)
+type ManifestWindow struct {
 	From time.Time `json:"from"`
 	To   time.Time `json:"to"`
 }
