@@ -1,0 +1,172 @@
+package queries
+
+import (
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/joinery/joinery/internal/testdb"
+)
+
+// seedShop creates a small shop: customers, categories, products, orders
+// and their items, with the awkward cases issue 14's reports meet: an item
+// of quantity 0 (a division by zero), NULL discounts, prices and
+// categories, an order without items, a customer without orders, names
+// with spaces and quotes.
+func seedShop(t *testing.T) *sql.DB {
+	t.Helper()
+	db := testdb.New(t)
+	testdb.Exec(t, db,
+		"CREATE TABLE customers (id INT NOT NULL PRIMARY KEY, name VARCHAR(50) NULL, country CHAR(2) NULL, created_at DATETIME NOT NULL)",
+		"CREATE TABLE categories (id INT NOT NULL PRIMARY KEY, name VARCHAR(50) NOT NULL)",
+		"CREATE TABLE products (id INT NOT NULL PRIMARY KEY, category_id INT NULL, name VARCHAR(50) NOT NULL, sku VARCHAR(20) NOT NULL)",
+		"CREATE TABLE orders (id INT NOT NULL PRIMARY KEY, customer_id INT NULL, ordered_at DATETIME NOT NULL, shipped_at DATETIME NULL,"+
+			" status VARCHAR(20) NOT NULL, ship_mode VARCHAR(20) NULL, shipping DECIMAL(8,2) NULL)",
+		"CREATE TABLE order_items (order_id INT NOT NULL, product_id INT NOT NULL, qty INT NOT NULL, unit_price DECIMAL(10,2) NULL, discount DECIMAL(4,3) NULL)",
+		"INSERT INTO customers VALUES (1, 'Alice', 'DE', '2025-12-01 10:00:00'), (2, ' Bob ', 'FR', '2026-01-05 08:00:00'),"+
+			" (3, NULL, NULL, '2026-01-20 00:00:00'), (4, 'O''Hara', 'US', '2026-02-01 12:00:00')",
+		"INSERT INTO categories VALUES (1, 'Books'), (2, 'Games'), (3, 'Food')",
+		"INSERT INTO products VALUES (10, 1, 'Go in Action', 'BK-001'), (11, 1, 'SQL Cookbook', 'BK-002'), (20, 2, 'Chess', 'GM-001'),"+
+			" (21, 2, 'Go (board game)', 'GM-002'), (30, 3, 'Tea', 'FD-001'), (40, NULL, 'Mystery box', 'XX-001')",
+		"INSERT INTO orders VALUES"+
+			" (100, 1, '2026-01-03 09:15:00', '2026-01-05 10:00:00', 'shipped', 'AIR', 4.90),"+
+			" (101, 1, '2026-01-31 23:00:00', NULL, 'open', 'MAIL', NULL),"+
+			" (102, 2, '2026-02-14 12:00:00', '2026-02-20 08:30:00', 'shipped', 'TRUCK', 12.00),"+
+			" (103, 3, '2026-03-01 00:00:00', '2026-03-01 18:00:00', 'shipped', NULL, 0.00),"+
+			" (104, NULL, '2026-03-15 15:45:00', NULL, 'cancelled', 'AIR', 2.50),"+
+			" (105, 2, '2026-04-01 08:00:00', NULL, 'open', 'MAIL', 3.33)",
+		"INSERT INTO order_items VALUES"+
+			" (100, 10, 2, 35.50, 0.100), (100, 30, 3, 4.99, NULL), (101, 20, 1, 19.99, 0.000),"+
+			" (102, 11, 1, 42.00, 0.250), (102, 21, 0, 15.00, 0.050), (102, 40, 5, NULL, NULL),"+
+			" (103, 30, 10, 4.99, 0.125), (104, 20, 2, 19.99, 0.333), (104, 10, 1, 35.50, 0.000)",
+	)
+	return db
+}
+
+// columnTypes runs query and returns each result column's type as
+// "DECIMAL(p,s)" or its database type name.
+func columnTypes(t *testing.T, db *sql.DB, query string, args ...any) []string {
+	t.Helper()
+	rows, done := openRows(t, db, query, args...)
+	defer done()
+	cts, err := rows.ColumnTypes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]string, len(cts))
+	for i, ct := range cts {
+		out[i] = ct.DatabaseTypeName()
+		if p, s, ok := ct.DecimalSize(); ok && out[i] == "DECIMAL" {
+			out[i] = fmt.Sprintf("DECIMAL(%d,%d)", p, s)
+		}
+	}
+	for rows.Next() {
+	}
+	return out
+}
+
+// TestIntegrationDecimalLiterals shows that a decimal literal keeps
+// MySQL's exact arithmetic: 100.00 * sum(x) compiled and bound gives the
+// values and the column type of the hand-written 100.00 * SUM(x), and that
+// neither of the bindings the driver offers for the value alone would: a
+// string (the binary protocol's MYSQL_TYPE_STRING) and a float64
+// (MYSQL_TYPE_DOUBLE) both make the product a DOUBLE.
+func TestIntegrationDecimalLiterals(t *testing.T) {
+	db := seedShop(t)
+	d := parseDataset(t, "shares", `
+from: order_items i
+select:
+  - i.order_id
+  - "100.00 * sum(i.unit_price) AS pct"
+  - "sum(i.qty * i.unit_price * (1 - i.discount)) AS net"
+  - "0.1 + 0.2 AS tenth"
+  - "-1.5 * sum(i.qty) AS neg"
+  - "12345678901234567890.5 - 1 AS big"
+  - "sum(i.unit_price) / 3 AS third"
+group_by: [i.order_id]`)
+	q, err := Compile(&d, Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hand := "SELECT i.order_id, 100.00 * SUM(i.unit_price), SUM(i.qty * i.unit_price * (1 - i.discount)), 0.1 + 0.2, -1.5 * SUM(i.qty)," +
+		" 12345678901234567890.5 - 1, SUM(i.unit_price) / 3 FROM order_items i GROUP BY i.order_id"
+	got, want := queryRows(t, db, q.SQL, q.Args...), queryRows(t, db, hand)
+	sameMultiset(t, "compiled vs hand-written", got, want)
+	if !slices.Contains(got, "100 | 4049.0000 | 63.90000 | 0.3 | -7.5 | 12345678901234567889.5 | 13.496667") {
+		t.Errorf("order 100's row is not exact: %q", got)
+	}
+	// The types are the same but for the precision of net: the 1 of
+	// (1 - i.discount) is bound as an int64, a BIGINT parameter of 20
+	// digits where the hand-written literal has 1, and the precision of a
+	// product adds them up. Scales, and so the values, are the same.
+	g, w := columnTypes(t, db, q.SQL, q.Args...), columnTypes(t, db, hand)
+	if g[1] != "DECIMAL(37,4)" || g[1] != w[1] {
+		t.Errorf("100.00 * sum(x): got %s, want %s and DECIMAL(37,4)", g[1], w[1])
+	}
+	scales := func(types []string) []string {
+		out := make([]string, len(types))
+		for i, typ := range types {
+			if _, scale, ok := strings.Cut(typ, ","); ok {
+				typ = "DECIMAL(_," + scale
+			}
+			out[i] = typ
+		}
+		return out
+	}
+	if !slices.Equal(scales(g), scales(w)) {
+		t.Errorf("column types: got %v, want %v", g, w)
+	}
+	for _, v := range []any{"100.00", 100.0} {
+		types := columnTypes(t, db, "SELECT ? * SUM(i.unit_price) FROM order_items i", v)
+		if types[0] != "DOUBLE" {
+			t.Errorf("? * SUM(unit_price) with %T bound: %s; the reason for CAST(? AS DECIMAL(p,s)) is gone", v, types[0])
+		}
+	}
+}
+
+// TestIntegrationArithmetic compares arithmetic in every place an
+// expression goes with hand-written SQL.
+func TestIntegrationArithmetic(t *testing.T) {
+	db := seedShop(t)
+	env := Env{Params: map[string]any{"rate": "0.19", "min": int64(2)}}
+	runExprCases(t, db, env, []exprCase{
+		{"line totals, precedence and division by zero", `
+from: order_items i
+select:
+  - i.order_id
+  - i.product_id
+  - "i.qty * i.unit_price AS line"
+  - "i.qty * i.unit_price * (1 - i.discount) AS net"
+  - "2 + 3 * i.qty - 4 / 2 AS prec"
+  - "-i.qty * 2 - -3 AS neg"
+  - "i.unit_price / i.qty AS per_unit"
+  - "i.qty div 2 AS halves"
+  - "i.qty % 2 + i.qty mod 3 AS rests"
+  - "(i.qty + 1) * (i.qty - 1) AS grouped"
+  - "i.unit_price * :rate AS tax"`,
+			"SELECT order_id, product_id, qty * unit_price, qty * unit_price * (1 - discount), 2 + 3 * qty - 4 / 2, -qty * 2 - -3, unit_price / qty," +
+				" qty DIV 2, qty % 2 + qty MOD 3, (qty + 1) * (qty - 1), unit_price * '0.19' FROM order_items", false, 9},
+		{"revenue per customer with discount arithmetic", `
+from: customers c
+joins:
+  - {table: orders, as: o, on: "o.customer_id = c.id"}
+  - {table: order_items, as: i, on: ["i.order_id = o.id", "i.qty * i.unit_price > 1.00"]}
+select:
+  - c.id
+  - "sum(i.qty * i.unit_price * (1 - coalesce(i.discount, 0))) AS net"
+  - "sum(i.qty * i.unit_price) - sum(i.qty * i.unit_price * (1 - coalesce(i.discount, 0))) AS given"
+  - "round(100.00 * sum(i.qty * i.unit_price * coalesce(i.discount, 0)) / sum(i.qty * i.unit_price), 2) AS discount_pct"
+where:
+  - {column: "o.id - 100", op: ">=", value: 0}
+group_by: [c.id]
+having:
+  - {column: "sum(i.qty) * 2", op: ">", param: min}
+order_by: ["net desc", "c.id * -1"]`,
+			"SELECT c.id, SUM(i.qty * i.unit_price * (1 - COALESCE(i.discount, 0))), SUM(i.qty * i.unit_price) - SUM(i.qty * i.unit_price * (1 - COALESCE(i.discount, 0)))," +
+				" ROUND(100.00 * SUM(i.qty * i.unit_price * COALESCE(i.discount, 0)) / SUM(i.qty * i.unit_price), 2)" +
+				" FROM customers c JOIN orders o ON o.customer_id = c.id JOIN order_items i ON i.order_id = o.id AND i.qty * i.unit_price > 1.00" +
+				" WHERE o.id - 100 >= 0 GROUP BY c.id HAVING SUM(i.qty) * 2 > 2 ORDER BY 2 DESC, c.id * -1", true, 2},
+	})
+}
