@@ -170,3 +170,58 @@ order_by: ["net desc", "c.id * -1"]`,
 				" WHERE o.id - 100 >= 0 GROUP BY c.id HAVING SUM(i.qty) * 2 > 2 ORDER BY 2 DESC, c.id * -1", true, 2},
 	})
 }
+
+// TestIntegrationConditions compares conditions inside case and if with
+// hand-written SQL, and the category-share report of docs/QUERIES.md.
+func TestIntegrationConditions(t *testing.T) {
+	db := seedShop(t)
+	totals := parseDataset(t, "totals", `
+internal: true
+from: order_items i
+select: ["sum(i.qty * i.unit_price) AS revenue"]`)
+	env := Env{Datasets: []Dataset{totals}, Params: map[string]any{"modes": []any{"AIR", "MAIL"}, "big": int64(50)}}
+	runExprCases(t, db, env, []exprCase{
+		{"case and if with like, in, between, is null, and, or, not", `
+from: orders o
+joins:
+  - {table: order_items, as: i, type: left, on: "i.order_id = o.id"}
+  - {table: products, as: p, type: left, on: "p.id = i.product_id"}
+select:
+  - o.id
+  - i.product_id
+  - "case when o.ship_mode in ('AIR', 'MAIL') then 'fast' when o.ship_mode is null then 'none' else 'slow' end AS speed"
+  - "case o.status when 'open' then 1 when 'shipped' then 2 end AS status_rank"
+  - "case (o.status) when 'open' then 1 else 0 end AS is_open"
+  - "if(p.name like 'Go%' and not p.name like '%board%', 'go', 'other') AS topic"
+  - "if(o.ship_mode not in (:modes) or o.ship_mode is null, 1, 0) AS slow"
+  - "if(i.qty between 1 and 2 * 2, 'few', 'many') AS size"
+  - "if(i.qty not between 1 and 3 and (i.discount > 0.1 or i.discount is null), 1, 0) AS odd"
+  - "case when not (i.qty > 1 or i.qty < 1) then 'one' end AS one"
+  - "case(i.qty > 2, 'x', 'y') AS old_form"`,
+			"SELECT o.id, i.product_id, CASE WHEN o.ship_mode IN ('AIR', 'MAIL') THEN 'fast' WHEN o.ship_mode IS NULL THEN 'none' ELSE 'slow' END," +
+				" CASE o.status WHEN 'open' THEN 1 WHEN 'shipped' THEN 2 END, CASE o.status WHEN 'open' THEN 1 ELSE 0 END," +
+				" IF(p.name LIKE 'Go%' AND NOT p.name LIKE '%board%', 'go', 'other'), IF(o.ship_mode NOT IN ('AIR', 'MAIL') OR o.ship_mode IS NULL, 1, 0)," +
+				" IF(i.qty BETWEEN 1 AND 2 * 2, 'few', 'many'), IF(i.qty NOT BETWEEN 1 AND 3 AND (i.discount > 0.1 OR i.discount IS NULL), 1, 0)," +
+				" CASE WHEN NOT (i.qty > 1 OR i.qty < 1) THEN 'one' END, CASE WHEN i.qty > 2 THEN 'x' ELSE 'y' END" +
+				" FROM orders o LEFT JOIN order_items i ON i.order_id = o.id LEFT JOIN products p ON p.id = i.product_id", false, 10},
+		{"category share", `
+from: order_items i
+joins:
+  - {table: products, as: p, on: "p.id = i.product_id"}
+  - {table: categories, as: k, type: left, on: "k.id = p.category_id"}
+  - {dataset: totals, as: t, type: cross}
+select:
+  - "coalesce(k.name, '(none)') AS category"
+  - "sum(i.qty * i.unit_price) AS revenue"
+  - "round(100.00 * sum(i.qty * i.unit_price) / max(t.revenue), 2) AS share_pct"
+  - "sum(case when i.qty * i.unit_price > :big then i.qty * i.unit_price else 0 end) AS big_lines"
+  - "round(100.00 * sum(case when i.discount > 0 then i.qty else 0 end) / nullif(sum(i.qty), 0), 1) AS discounted_pct"
+group_by: ["coalesce(k.name, '(none)')"]
+order_by: ["revenue desc", category]`,
+			"SELECT COALESCE(k.name, '(none)') AS category, SUM(i.qty * i.unit_price) AS revenue, ROUND(100.00 * SUM(i.qty * i.unit_price) / MAX(t.revenue), 2)," +
+				" SUM(CASE WHEN i.qty * i.unit_price > 50 THEN i.qty * i.unit_price ELSE 0 END)," +
+				" ROUND(100.00 * SUM(CASE WHEN i.discount > 0 THEN i.qty ELSE 0 END) / NULLIF(SUM(i.qty), 0), 1)" +
+				" FROM order_items i JOIN products p ON p.id = i.product_id LEFT JOIN categories k ON k.id = p.category_id" +
+				" CROSS JOIN (SELECT SUM(qty * unit_price) AS revenue FROM order_items) t GROUP BY 1 ORDER BY revenue DESC, category", true, 4},
+	})
+}

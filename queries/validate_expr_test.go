@@ -29,5 +29,24 @@ func TestValidateExprErrors(t *testing.T) {
 		{"comparison as a value", sel("u.id + (u.id > 1)"), "select[1].column", "a comparison is only allowed as the condition of if or case"},
 		{"bare name in arithmetic", func(d *Dataset, s *Scope) { d.OrderBy = []Order{{Column: "name * 2"}} }, "order_by[0].column", "name: must be qualified as alias.column"},
 		{"arithmetic in on with an alias joined later", func(d *Dataset, s *Scope) { d.Joins[0].On[1].Right = "s.posts * 2" }, "joins[0].on[1].right", `alias "s" is joined later`},
+
+		// conditions
+		{"chained comparison", sel("if(u.id < 2 < 3, 1, 0)"), "select[1].column", "comparisons cannot be chained: join them with and at 13"},
+		{"compared with null", sel("if(u.id = null, 1, 0)"), "select[1].column", "null is never equal or unequal to anything: use is null"},
+		{"null in an in list", sel("if(u.id in (1, null), 1, 0)"), "select[1].column", "use is null or is not null"},
+		{"case without when", sel("case u.id else 1 end"), "select[1].column", `unexpected "else" at 11 (want when)`},
+		{"case without end", sel("case when u.id > 1 then 1"), "select[1].column", "unexpected end at 26 (want end)"},
+		{"searched case with a value as condition", sel("case when u.id then 1 end"), "select[1].column", "u.id: want a comparison"},
+		{"simple case with a condition as operand", sel("case u.id > 1 when 1 then 2 end"), "select[1].column", "a comparison is only allowed as the condition"},
+		{"case result is a condition", sel("case when u.id > 1 then u.id > 2 end"), "select[1].column", "a comparison is only allowed as the condition"},
+		{"and of a value", sel("if(u.id > 1 and u.id, 1, 0)"), "select[1].column", "u.id: want a comparison"},
+		{"between without and", sel("if(u.id between 1 or 2, 1, 0)"), "select[1].column", `unexpected "or" at 19 (want and)`},
+		{"in without a list", sel("if(u.id in 1, 1, 0)"), "select[1].column", `unexpected "1" at 12 (want ()`},
+		{"not without like, in or between", sel("if(u.id not null, 1, 0)"), "select[1].column", `unexpected "not" at 9`},
+		{"keyword as an operand", sel("if(and > 1, 1, 0)"), "select[1].column", `unexpected "and" at 4`},
+		{"nested too deep", sel(strings.Repeat("(", 101) + "u.id" + strings.Repeat(")", 101)), "select[1].column", "nested more than 100 levels deep"},
+		{"like on an aggregate in where", func(d *Dataset, s *Scope) {
+			d.Where[0] = Filter{Column: "if(max(u.name) like 'a%', 1, 0)", Op: "=", Value: 1}
+		}, "where[0].column", "aggregates are not allowed in where"},
 	})
 }
