@@ -225,3 +225,43 @@ order_by: ["revenue desc", category]`,
 				" CROSS JOIN (SELECT SUM(qty * unit_price) AS revenue FROM order_items) t GROUP BY 1 ORDER BY revenue DESC, category", true, 4},
 	})
 }
+
+// TestIntegrationFilters compares where and having entries written as
+// conditions, and any groups, with hand-written SQL.
+func TestIntegrationFilters(t *testing.T) {
+	db := seedShop(t)
+	env := Env{Params: map[string]any{"since": "2026-02-01", "modes": []any{"AIR", "MAIL"}}}
+	runExprCases(t, db, env, []exprCase{
+		{"conditions and any groups in where", `
+from: orders o
+joins:
+  - {table: order_items, as: i, on: "i.order_id = o.id"}
+select: [o.id, i.product_id]
+where:
+  - "i.qty * i.unit_price > 10.00"
+  - {column: o.status, op: "!=", value: cancelled}
+  - any:
+      - ["o.ship_mode in (:modes)", {column: o.shipping, op: "<", value: 5}]
+      - ["o.ship_mode is null"]
+      - - any: [["o.ordered_at >= :since"], [{column: o.id, op: in, value: [100]}]]
+        - "not o.customer_id between 10 and 20"
+  - {cond: "o.shipped_at is null or o.shipped_at > o.ordered_at"}`,
+			"SELECT o.id, i.product_id FROM orders o JOIN order_items i ON i.order_id = o.id WHERE i.qty * i.unit_price > 10.00 AND o.status <> 'cancelled'" +
+				" AND ((o.ship_mode IN ('AIR', 'MAIL') AND o.shipping < 5) OR o.ship_mode IS NULL OR ((o.ordered_at >= '2026-02-01' OR o.id IN (100)) AND NOT o.customer_id BETWEEN 10 AND 20))" +
+				" AND (o.shipped_at IS NULL OR o.shipped_at > o.ordered_at)", false, 4},
+		{"conditions with output names and any groups in having", `
+from: orders o
+joins:
+  - {table: order_items, as: i, on: "i.order_id = o.id"}
+select:
+  - o.customer_id
+  - "sum(i.qty * i.unit_price) AS revenue"
+  - "sum(i.qty * i.unit_price * i.discount) AS given"
+group_by: [o.customer_id]
+having:
+  - "revenue > 2 * given + 1"
+  - any: [["sum(i.qty) >= 5"], [{column: revenue, op: ">", value: 100}]]`,
+			"SELECT o.customer_id, SUM(i.qty * i.unit_price) AS revenue, SUM(i.qty * i.unit_price * i.discount) AS given FROM orders o JOIN order_items i ON i.order_id = o.id" +
+				" GROUP BY o.customer_id HAVING SUM(i.qty * i.unit_price) > 2 * SUM(i.qty * i.unit_price * i.discount) + 1 AND (SUM(i.qty) >= 5 OR SUM(i.qty * i.unit_price) > 100)", false, 3},
+	})
+}

@@ -48,5 +48,34 @@ func TestValidateExprErrors(t *testing.T) {
 		{"like on an aggregate in where", func(d *Dataset, s *Scope) {
 			d.Where[0] = Filter{Column: "if(max(u.name) like 'a%', 1, 0)", Op: "=", Value: 1}
 		}, "where[0].column", "aggregates are not allowed in where"},
+
+		// filters: conditions and any groups
+		{"condition that is no condition", func(d *Dataset, s *Scope) { d.Where[0] = Filter{Cond: "u.id + 1"} }, "where[0].cond", "want a comparison"},
+		{"condition that does not parse", func(d *Dataset, s *Scope) { d.Where[0] = Filter{Cond: "u.id >"} }, "where[0].cond", "unexpected end at 7"},
+		{"condition with op", func(d *Dataset, s *Scope) { d.Where[0] = Filter{Cond: "u.id > 1", Op: "="} }, "where[0].cond", "give cond alone"},
+		{"condition with an aggregate in where", func(d *Dataset, s *Scope) { d.Where[0] = Filter{Cond: "count(p.id) > 1"} }, "where[0].cond", "aggregates are not allowed in where"},
+		{"output name in a where condition", func(d *Dataset, s *Scope) { d.Where[0] = Filter{Cond: "name = 'x'"} }, "where[0].cond", "name: must be qualified as alias.column"},
+		{"unknown output name in a having condition", func(d *Dataset, s *Scope) { d.Having = []Filter{{Cond: "names > 1"}} }, "having[0].cond", "not an output column of select"},
+		{"output name inside an aggregate", func(d *Dataset, s *Scope) {
+			d.Select = append(d.Select, Selection{Agg: "count", Column: "*", As: "n"})
+			d.GroupBy = []string{"u.id", "lower(u.name)", "s.posts"}
+			d.Having = []Filter{{Cond: "sum(n) > 1"}}
+		}, "having[0].cond", "n: must be qualified as alias.column"},
+		{"list parameter in arithmetic in a condition", func(d *Dataset, s *Scope) { d.Where[0] = Filter{Cond: "u.id + :ids > 1"} }, "where[0].cond", `the list parameter "ids"`},
+		{"any with a column", func(d *Dataset, s *Scope) {
+			d.Where[0] = Filter{Column: "u.id", Any: [][]Filter{{{Cond: "u.id > 1"}}}}
+		}, "where[0].any", "give any alone"},
+		{"any without groups", func(d *Dataset, s *Scope) { d.Where[0] = Filter{Any: [][]Filter{}} }, "where[0].any", "needs at least one group"},
+		{"any with an empty group", func(d *Dataset, s *Scope) { d.Where[0] = Filter{Any: [][]Filter{{{Cond: "u.id > 1"}}, {}}} }, "where[0].any[1]", "an empty group"},
+		{"bad operator in an any group", func(d *Dataset, s *Scope) {
+			d.Where = append(d.Where, Filter{}, Filter{Any: [][]Filter{{{Cond: "u.id > 1"}}, {{Column: "u.id", Op: "~", Value: 1}}}})
+			d.Where[1] = Filter{Column: "u.id", Op: "=", Value: 1}
+		}, "where[2].any[1][0].op", "unknown operator"},
+		{"bad value in a nested any group", func(d *Dataset, s *Scope) {
+			d.Where[0] = Filter{Any: [][]Filter{{{Any: [][]Filter{{{Column: "u.id", Op: "in", Value: []any{}}}}}}}}
+		}, "where[0].any[0][0].any[0][0].value", "in needs a non-empty list of values"},
+		{"aggregate in an any group of where", func(d *Dataset, s *Scope) {
+			d.Where[0] = Filter{Any: [][]Filter{{{Column: "p.views", Agg: "sum", Op: ">", Value: 1}}}}
+		}, "where[0].any[0][0].agg", "aggregates are not allowed in where"},
 	})
 }
