@@ -265,3 +265,80 @@ having:
 				" GROUP BY o.customer_id HAVING SUM(i.qty * i.unit_price) > 2 * SUM(i.qty * i.unit_price * i.discount) + 1 AND (SUM(i.qty) >= 5 OR SUM(i.qty * i.unit_price) > 100)", false, 3},
 	})
 }
+
+// TestIntegrationFunctions compares each function of issue 14 with
+// hand-written SQL.
+func TestIntegrationFunctions(t *testing.T) {
+	db := seedShop(t)
+	runExprCases(t, db, Env{}, []exprCase{
+		{"numbers, strings, dates, cast and convert", `
+from: orders o
+joins:
+  - {table: order_items, as: i, on: "i.order_id = o.id"}
+  - {table: customers, as: c, type: left, on: "c.id = o.customer_id"}
+select:
+  - o.id
+  - i.product_id
+  - "abs(i.qty - 3) AS a"
+  - "ceil(i.unit_price) AS b"
+  - "floor(i.unit_price) AS c2"
+  - "round(i.unit_price * 1.19, 2) AS d"
+  - "greatest(i.qty, 1, 2) AS e"
+  - "least(i.qty, 1) AS f"
+  - "ifnull(i.discount, 0) AS g"
+  - "nullif(i.qty, 0) AS h"
+  - "cast(i.unit_price as signed) AS i1"
+  - "cast(i.qty as unsigned integer) AS i2"
+  - "cast(i.qty as decimal(10,2)) AS i3"
+  - "cast(c.name as char(3)) AS i4"
+  - "cast(o.ordered_at as date) AS i5"
+  - "cast(o.ordered_at as datetime) AS i6"
+  - "convert(i.unit_price, decimal(8)) AS i7"
+  - "substring(c.name, 2) AS j1"
+  - "substring(c.name, 1, 3) AS j2"
+  - "left(c.name, 2) AS j3"
+  - "right(c.name, 2) AS j4"
+  - "trim(c.name) AS j5"
+  - "length(c.name) AS j6"
+  - "char_length(c.name) AS j7"
+  - "replace(c.name, 'o', '0') AS j8"
+  - "concat_ws('-', c.name, c.country) AS j9"
+  - "date_add(o.ordered_at, interval 7 day) AS k1"
+  - "date_sub(o.ordered_at, interval i.qty hour) AS k2"
+  - "timestampdiff(minute, o.ordered_at, o.shipped_at) AS k3"
+  - "last_day(o.ordered_at) AS k4"
+  - "week(o.ordered_at) AS k5"
+  - "week(o.ordered_at, 3) AS k6"
+  - "quarter(o.ordered_at) AS k7"
+  - "dayofweek(o.ordered_at) AS k8"
+  - "extract(year from o.ordered_at) AS k9"
+  - "extract(minute from o.ordered_at) AS k10"
+  - "convert_tz(o.ordered_at, '+00:00', '+01:00') AS k11"
+  - "date_add(o.ordered_at, interval -1 month) AS k12"`,
+			"SELECT o.id, i.product_id, ABS(i.qty - 3), CEIL(i.unit_price), FLOOR(i.unit_price), ROUND(i.unit_price * 1.19, 2), GREATEST(i.qty, 1, 2), LEAST(i.qty, 1)," +
+				" IFNULL(i.discount, 0), NULLIF(i.qty, 0), CAST(i.unit_price AS SIGNED), CAST(i.qty AS UNSIGNED), CAST(i.qty AS DECIMAL(10,2)), CAST(c.name AS CHAR(3))," +
+				" CAST(o.ordered_at AS DATE), CAST(o.ordered_at AS DATETIME), CONVERT(i.unit_price, DECIMAL(8)), SUBSTRING(c.name, 2), SUBSTRING(c.name, 1, 3)," +
+				" LEFT(c.name, 2), RIGHT(c.name, 2), TRIM(c.name), LENGTH(c.name), CHAR_LENGTH(c.name), REPLACE(c.name, 'o', '0'), CONCAT_WS('-', c.name, c.country)," +
+				" DATE_ADD(o.ordered_at, INTERVAL 7 DAY), DATE_SUB(o.ordered_at, INTERVAL i.qty HOUR), TIMESTAMPDIFF(MINUTE, o.ordered_at, o.shipped_at)," +
+				" LAST_DAY(o.ordered_at), WEEK(o.ordered_at), WEEK(o.ordered_at, 3), QUARTER(o.ordered_at), DAYOFWEEK(o.ordered_at), EXTRACT(YEAR FROM o.ordered_at)," +
+				" EXTRACT(MINUTE FROM o.ordered_at), CONVERT_TZ(o.ordered_at, '+00:00', '+01:00'), DATE_ADD(o.ordered_at, INTERVAL -1 MONTH)" +
+				" FROM orders o JOIN order_items i ON i.order_id = o.id LEFT JOIN customers c ON c.id = o.customer_id", false, 9},
+		{"group_concat, stddev and variance", `
+from: orders o
+joins:
+  - {table: order_items, as: i, on: "i.order_id = o.id"}
+select:
+  - o.customer_id
+  - "group_concat(i.product_id order by i.product_id) AS products"
+  - "group_concat(distinct i.qty order by i.qty desc separator '; ') AS sorted"
+  - "group_concat(i.qty, 'x', i.product_id order by i.product_id separator '') AS glued"
+  - "group_concat(o.status order by o.status separator 'it''s ') AS quoted"
+  - "round(stddev(i.qty), 6) AS sd"
+  - "round(variance(i.qty * i.unit_price), 6) AS var"
+group_by: [o.customer_id]`,
+			"SELECT o.customer_id, GROUP_CONCAT(i.product_id ORDER BY i.product_id), GROUP_CONCAT(DISTINCT i.qty ORDER BY i.qty DESC SEPARATOR '; ')," +
+				" GROUP_CONCAT(i.qty, 'x', i.product_id ORDER BY i.product_id SEPARATOR ''), GROUP_CONCAT(o.status ORDER BY o.status SEPARATOR 'it''s ')," +
+				" ROUND(STDDEV(i.qty), 6), ROUND(VARIANCE(i.qty * i.unit_price), 6)" +
+				" FROM orders o JOIN order_items i ON i.order_id = o.id GROUP BY o.customer_id", false, 4},
+	})
+}

@@ -1,6 +1,7 @@
 package queries
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -77,5 +78,38 @@ func TestValidateExprErrors(t *testing.T) {
 		{"aggregate in an any group of where", func(d *Dataset, s *Scope) {
 			d.Where[0] = Filter{Any: [][]Filter{{{Column: "p.views", Agg: "sum", Op: ">", Value: 1}}}}
 		}, "where[0].any[0][0].agg", "aggregates are not allowed in where"},
+
+		// functions
+		{"unknown function lists the table", sel("median(u.id)"), "select[1].column", `unknown function "median" at 1: want one of abs, avg, case, cast, ceil, char_length,`},
+		{"unknown unit", sel("date_add(u.created_at, interval 2 fortnight)"), "select[1].column", `unexpected "fortnight" at 35 (want a unit: microsecond, second, minute, hour, day, week, month, quarter, year)`},
+		{"compound unit", sel("extract(year_month from u.created_at)"), "select[1].column", `unexpected "year_month" at 9 (want a unit`},
+		{"timestampdiff without a unit", sel("timestampdiff(u.created_at, u.created_at)"), "select[1].column", "(want a unit"},
+		{"unknown cast type", sel("cast(u.id as binary)"), "select[1].column", `unexpected "binary" at 14 (want a type: signed, unsigned, decimal(p,s), char, date or datetime)`},
+		{"cast scale above precision", sel("cast(u.id as decimal(5,6))"), "select[1].column", "decimal(5,6): want 1 to 65 digits"},
+		{"cast precision too large", sel("cast(u.id as decimal(66,2))"), "select[1].column", "want a whole number from 0 to 65"},
+		{"cast size from a parameter", sel("cast(u.id as char(:n))"), "select[1].column", "want a whole number from 0 to 65535"},
+		{"cast without as", sel("cast(u.id, signed)"), "select[1].column", `unexpected "," at 10 (want as)`},
+		{"interval outside date_add", sel("u.created_at + interval 1 day"), "select[1].column", "an interval is only allowed as the second argument of date_add or date_sub"},
+		{"date_add without an interval", sel("date_add(u.created_at, 7)"), "select[1].column", "the second argument of date_add is an interval"},
+		{"separator from a parameter", sel("group_concat(u.name separator :name)"), "select[1].column", "(want the separator as a 'string')"},
+		{"order by outside group_concat", sel("concat(u.name order by u.id)"), "select[1].column", `unexpected "order"`},
+		{"distinct in sum", sel("sum(distinct u.id)"), "select[1].column", "distinct is only allowed in count(distinct ...) and group_concat(distinct ...)"},
+		{"too few arguments for replace", sel("replace(u.name, 'a')"), "select[1].column", "replace takes 3 arguments"},
+		{"group_concat in where", func(d *Dataset, s *Scope) { d.Where[0] = Filter{Column: "group_concat(u.name)", Op: "=", Value: "a"} }, "where[0].column", "aggregates are not allowed in where"},
+		{"stddev of an aggregate", sel("stddev(count(u.id))"), "select[1].column", "an aggregate cannot contain another aggregate"},
 	})
+}
+
+// TestUnknownFunctionListsTable checks that the message of an unknown
+// function names every function of the table, so that a new entry is
+// listed without another edit.
+func TestUnknownFunctionListsTable(t *testing.T) {
+	d, s := constructDataset(), constructScope()
+	d.Select[1].Column = "sleep(1)"
+	msg := errors.Join(d.Validate(s)...).Error()
+	for name := range funcs {
+		if !strings.Contains(msg, " "+name+",") && !strings.HasSuffix(msg, " "+name) {
+			t.Errorf("%q is not listed in %s", name, msg)
+		}
+	}
 }
