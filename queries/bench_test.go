@@ -107,3 +107,48 @@ func BenchmarkValidate(b *testing.B) {
 		}
 	}
 }
+
+// benchExprDataset is benchDataset with issue 14's constructs in its 50
+// expressions: the 10 function selects become arithmetic, case and cast,
+// 4 of the aggregates aggregate arithmetic, the where filters are
+// condition strings and an any group, the having filters conditions.
+func benchExprDataset() (Dataset, Env) {
+	d, env := benchDataset()
+	for i, e := range []string{
+		"s.posts * 100.00 / (s.posts + 1)", "case when s.posts > 100 then 'busy' when s.posts > 10 then 'active' else 'quiet' end",
+		"-coalesce(s.posts, 0) div 7 % 3", "cast(s.posts as decimal(10,2)) * 1.19",
+		"if(u.name like 'a%' and not u.email like '%@example.com', 1, 0)", "case co.name when 'Germany' then 1 when 'France' then 2 else 0 end",
+		"date_add(:since, interval s.posts day)", "timestampdiff(hour, :since, date_add(:since, interval s.posts day))", "concat_ws(' ', u.name, r.name, g.name)", "round(abs(s.posts - 10) / 3, 2)",
+	} {
+		d.Select[8+i].Column = e
+	}
+	for i, e := range []string{
+		"sum(p.views * 2 - 1)", "sum(o.total * (1 - 0.19))", "sum(case when o.total > 1000 then o.total else 0 end)", "group_concat(distinct t.name order by t.name separator ', ')",
+	} {
+		d.Select[18+i].Column = e
+	}
+	d.Where = []Filter{
+		{Cond: "u.active = true and u.country in (:countries)"},
+		{Cond: "lower(u.email) not like '%@example.com'"},
+		{Cond: "p.status = 'published' and p.views between 1 and 1000000"},
+		{Any: [][]Filter{{{Cond: "coalesce(c.spam, 0) = 0"}, {Cond: "u.created_at >= :since"}}, {{Cond: "k.name is not null or p.views * 2 > 100"}}}},
+		{Cond: "p.views * 1.5 >= o.total / 10"},
+	}
+	d.Having = []Filter{{Cond: "a0 >= 1 and a3 > 2 * a2"}, {Cond: "sum(p.views) > :min_views"}}
+	return d, env
+}
+
+// BenchmarkCompileExpr is BenchmarkCompile on benchExprDataset. Issue 14
+// wants it under 1 ms too.
+func BenchmarkCompileExpr(b *testing.B) {
+	d, env := benchExprDataset()
+	if _, err := Compile(&d, env); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Compile(&d, env); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -219,6 +219,9 @@ type compiler struct {
 	// parsed holds the expressions parsed so far, by source text (see
 	// compiler.parse).
 	parsed map[string]*expr
+	// names maps the select output names, lower-cased, to their
+	// expressions while a having condition is compiled (filters.go).
+	names map[string]*expr
 }
 
 func (c *compiler) query(d *Dataset) (Query, error) {

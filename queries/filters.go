@@ -15,19 +15,39 @@ import (
 // expression, an operator and a bound value or parameter, checked and
 // compiled.
 
-// Filter is one condition of where or having; several are ANDed.
-// Op is one of = != <> < <= > >= in, not in, like, not like, is null,
-// is not null, between (any case). Value holds the bound value: a scalar
-// (string, number, bool), a non-empty list for in/not in, or a list of two
-// for between; it is absent for is null / is not null. Param instead names a
-// run parameter whose value is bound. Agg is only allowed in having, where
-// Column may also name a select output column unqualified.
+// Filter is one condition of where or having; several are ANDed. It is
+// one of three forms:
+//
+//   - Column, Op and Value (or Param): Op is one of = != <> < <= > >= in,
+//     not in, like, not like, is null, is not null, between (any case).
+//     Value holds the bound value: a scalar (string, number, bool), a
+//     non-empty list for in/not in, or a list of two for between; it is
+//     absent for is null / is not null. Param instead names a run
+//     parameter whose value is bound. Agg is only allowed in having, where
+//     Column may also name a select output column unqualified.
+//   - Cond, a condition of the expression language (expr.go), which may
+//     compare two expressions: "i.qty * i.unit_price > o.min_total",
+//     "p.title like '%go%' or p.views >= :min_views". In YAML the entry is
+//     the string itself. In having, a select output name stands for its
+//     expression: "revenue > 2 * refunds".
+//   - Any, groups of filters: the entry holds when all the filters of one
+//     group hold (an OR of ANDs). A filter of a group may be any of the
+//     three forms, another any among them.
 type Filter struct {
-	Column string `yaml:"column"` // a column or an expression
-	Agg    string `yaml:"agg"`
-	Op     string `yaml:"op"`
-	Value  any    `yaml:"value"`
-	Param  string `yaml:"param"`
+	Column string     `yaml:"column"` // a column or an expression
+	Agg    string     `yaml:"agg"`
+	Op     string     `yaml:"op"`
+	Value  any        `yaml:"value"`
+	Param  string     `yaml:"param"`
+	Cond   string     `yaml:"cond"`
+	Any    [][]Filter `yaml:"any"`
+}
+
+// UnmarshalText makes a filter written as a string its condition:
+// "i.qty * i.unit_price > 100". Validate parses and checks it.
+func (f *Filter) UnmarshalText(text []byte) error {
+	*f = Filter{Cond: string(text)}
+	return nil
 }
 
 // filterOps are the operators of a filter, after normOp.
@@ -49,7 +69,39 @@ func (v *validator) having() {
 
 func (v *validator) filters(field string, fs []Filter, c exprCtx) {
 	for i, f := range fs {
-		p := fmt.Sprintf("%s[%d]", field, i)
+		v.filter(fmt.Sprintf("%s[%d]", field, i), f, c)
+	}
+}
+
+// filter checks one filter of any form at path p.
+func (v *validator) filter(p string, f Filter, c exprCtx) {
+	others := f.Column != "" || f.Agg != "" || f.Op != "" || f.Value != nil || f.Param != ""
+	switch {
+	case f.Any != nil:
+		if others || f.Cond != "" {
+			v.add(p+".any", nil, "give any alone: its groups hold the filters")
+			return
+		}
+		if len(f.Any) == 0 {
+			v.add(p+".any", nil, "needs at least one group of filters: any: [[...], [...]]")
+		}
+		for g, group := range f.Any {
+			gp := fmt.Sprintf("%s.any[%d]", p, g)
+			if len(group) == 0 {
+				v.add(gp, nil, "an empty group: give it at least one filter")
+			}
+			for k, sub := range group {
+				v.filter(fmt.Sprintf("%s[%d]", gp, k), sub, c)
+			}
+		}
+	case f.Cond != "":
+		if others {
+			v.add(p+".cond", f.Cond, "give cond alone: the condition holds its operands and operators")
+			return
+		}
+		c.namesIn = c.names // in having, select output names stand for their expressions
+		v.cond(p+".cond", f.Cond, c)
+	default:
 		v.aggregate(p, f.Agg, f.Column, c)
 		v.filterValue(p, f)
 	}
@@ -167,17 +219,48 @@ func (c *compiler) where(ds *goqu.SelectDataset, d *Dataset) *goqu.SelectDataset
 	}
 	where := make([]exp.Expression, len(d.Where))
 	for i, f := range d.Where {
-		where[i] = c.filter(f, operandOf(c.exprOf(c.parse(f.Column))))
+		where[i] = c.anyFilter(f, func(f Filter) operand { return operandOf(c.exprOf(c.parse(f.Column))) })
 	}
 	return ds.Where(where...)
 }
 
 // having adds the having filters to ds.
 func (c *compiler) having(ds *goqu.SelectDataset, d *Dataset) *goqu.SelectDataset {
+	if len(d.Having) == 0 {
+		return ds
+	}
+	c.names = map[string]*expr{}
+	for _, s := range d.Select {
+		key := strings.ToLower(s.outputName())
+		if _, dup := c.names[key]; !dup {
+			c.names[key] = c.selection(s)
+		}
+	}
+	defer func() { c.names = nil }()
 	for _, f := range d.Having {
-		ds = ds.Having(c.filter(f, c.havingOperand(d.Select, f)))
+		ds = ds.Having(c.anyFilter(f, func(f Filter) operand { return c.havingOperand(d.Select, f) }))
 	}
 	return ds
+}
+
+// anyFilter compiles a filter of any form; operandOf gives the operand of
+// one with a column.
+func (c *compiler) anyFilter(f Filter, operandOf func(Filter) operand) exp.Expression {
+	switch {
+	case f.Any != nil:
+		groups := make([]exp.Expression, len(f.Any))
+		for g, group := range f.Any {
+			and := make([]exp.Expression, len(group))
+			for k, sub := range group {
+				and[k] = c.anyFilter(sub, operandOf)
+			}
+			groups[g] = goqu.And(and...)
+		}
+		return goqu.Or(groups...)
+	case f.Cond != "":
+		return c.exprOf(c.parse(f.Cond))
+	}
+	return c.filter(f, operandOf(f))
 }
 
 // havingOperand returns what a having filter tests. A select output name is

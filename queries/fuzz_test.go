@@ -2,9 +2,9 @@ package queries
 
 import (
 	"errors"
-	"math"
+	"fmt"
+	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,8 +16,11 @@ import (
 // of users u left joined to posts p, the others staying valid: the select
 // shorthand ("count(p.id) AS posts"), the on shorthand ("u.id =
 // p.user_id"), a where column ("coalesce(u.name, '(no name)')") with an
-// operator and a value, a group_by or having expression, or the order_by
-// shorthand ("posts desc"). Nothing may panic. Text that does not parse as
+// operator and a value, a group_by or having expression, the order_by
+// shorthand ("posts desc"), or a where or having entry written as a
+// condition ("p.views * 2 > 100 or u.name is null"; the having one in an
+// any group). Nothing may panic, and text that does not parse as an
+// expression is refused with its position in it. Text that does not parse as
 // a shorthand is used as the mapping form would take it, whole, as the
 // column. The dataset must then validate or give *config.FieldErrors only; one
 // that validates must compile, with a ? for each bound value and nothing
@@ -50,10 +53,23 @@ func FuzzDatasetExpr(f *testing.F) {
 		{fuzzHaving, "n", "=", "-1.5"},
 		{fuzzOrderBy, "user_id desc", "", ""},
 		{fuzzOrderBy, "if(p.views >= 100, 'hot', 'cold') DESC", "", ""},
+		{fuzzSelect, "sum(p.views * 1.5 - -2) / count(*) AS rate", "", ""},
+		{fuzzSelect, "case when p.title like 'a%' and not p.views between 1 and 10 then 1 else 0 end AS c", "", ""},
+		{fuzzSelect, "case (p.views div 10) % 3 when 0 then 'a' end AS c", "", ""},
+		{fuzzSelect, "cast(p.views as decimal(10,2)) AS c", "", ""},
+		{fuzzSelect, "date_add(p.published_at, interval -7 day) AS c", "", ""},
+		{fuzzSelect, "group_concat(distinct u.name order by u.name desc separator '; ') AS names", "", ""},
+		{fuzzSelect, "timestampdiff(hour, u.created_at, p.published_at) AS h", "", ""},
+		{fuzzSelect, "extract(quarter from p.published_at) AS q", "", ""},
+		{fuzzOn, "p.views * 2 >= :min_views + 1", "", ""},
+		{fuzzCond, "p.views * 2 > 100.50 or p.id in (:ids) or u.name is null", "", ""},
+		{fuzzCond, "not (u.country in ('DE', 'FR') and p.views between 1 and :min_views)", "", ""},
+		{fuzzHavingCond, "n > 2 * count(distinct p.id)", "", ""},
 	} {
 		f.Add(uint8(s.field), s.text, uint8(max(0, slices.Index(filterOps, s.op))), s.value)
 	}
 	f.Fuzz(func(t *testing.T, field uint8, text string, op uint8, value string) {
+		checkPositioned(t, text)
 		fd := fuzzField(field % uint8(fuzzFields))
 		o := filterOps[int(op)%len(filterOps)]
 		q, ok := compileFuzzed(t, fd, text, o, value)
@@ -81,7 +97,9 @@ const (
 	fuzzGroupBy
 	fuzzHaving
 	fuzzOrderBy
-	fuzzFields // how many there are
+	fuzzCond       // a where entry written as a condition
+	fuzzHavingCond // a having entry written as a condition
+	fuzzFields     // how many there are
 )
 
 // compileFuzzed builds the dataset of FuzzDatasetExpr with text in field
@@ -125,6 +143,11 @@ func compileFuzzed(t *testing.T, field fuzzField, text, op, value string) (Query
 		} else {
 			d.Having = []Filter{{Column: text, Op: op, Value: v}}
 		}
+	case fuzzCond:
+		d.Where = []Filter{{Cond: text}}
+	case fuzzHavingCond:
+		d.Select[0] = Selection{Column: "*", Agg: "count", As: "n"}
+		d.Having = []Filter{{Any: [][]Filter{{{Cond: text}}, {{Column: "n", Op: op, Value: v}}}}}
 	case fuzzOrderBy:
 		d.OrderBy = []Order{{}}
 		if err := d.OrderBy[0].UnmarshalText([]byte(text)); err != nil {
@@ -156,6 +179,27 @@ func compileFuzzed(t *testing.T, field fuzzField, text, op, value string) (Query
 	return q, true
 }
 
+// hexLiteralRE matches the hexadecimal literal of a separator.
+var hexLiteralRE = regexp.MustCompile(`SEPARATOR X'([0-9A-F]{2})*'`)
+
+// checkPositioned checks that an expression that does not parse is
+// refused with its position: an *exprError at a byte offset of src, or
+// just past its end.
+func checkPositioned(t *testing.T, src string) {
+	t.Helper()
+	_, err := parseExpr(src)
+	if err == nil {
+		return
+	}
+	var pe *exprError
+	if !errors.As(err, &pe) || pe.pos < 0 || pe.pos > len(src) {
+		t.Fatalf("parse %q: %v (%T), want an error with its position", src, err, err)
+	}
+	if !strings.Contains(err.Error(), fmt.Sprintf(" at %d", pe.pos+1)) {
+		t.Fatalf("parse %q: %q does not say the position %d", src, err, pe.pos+1)
+	}
+}
+
 // checkPrepared checks that q's SQL has a ? for each argument and, outside
 // its quoted identifiers, only upper-case keywords, numbers (GROUP BY
 // positions) and operators: no quote, comment or lower-case word that a
@@ -170,9 +214,11 @@ func checkPrepared(t *testing.T, q Query) {
 			}
 			continue
 		}
+		// group_concat's separator is a hexadecimal literal.
+		part = hexLiteralRE.ReplaceAllString(part, "X")
 		for _, r := range part {
 			switch {
-			case r >= 'A' && r <= 'Z', r >= '0' && r <= '9', strings.ContainsRune(" _(),.*=<>!", r):
+			case r >= 'A' && r <= 'Z', r >= '0' && r <= '9', strings.ContainsRune(" _(),.*=<>!+-/%", r):
 			case r == '?':
 				outside++
 			default:
@@ -189,10 +235,15 @@ func checkPrepared(t *testing.T, q Query) {
 }
 
 // relit returns src with each literal changed into another of its kind: a
-// string gets an x in front, an integer its lowest bit flipped and any
-// other number the next float up. Equal literals stay equal and different
-// ones different, so that an expression that repeats another still does.
-// A src that does not lex is returned as it is.
+// string gets an x in front, a number the lowest bit of its last digit
+// flipped, so that it keeps its number of digits and the place of its
+// point (the DECIMAL(p,s) a decimal literal is cast to). Equal literals
+// stay equal and different ones different, so that an expression that
+// repeats another still does. Numbers of 19 digits or more, which may
+// cross the int64 range when changed, and the sizes of cast types
+// (decimal(10,2)) and group_concat's separator, which are written into
+// the SQL, are left as they are. A src that
+// does not lex is returned as it is.
 func relit(src string) string {
 	toks, err := lex(src)
 	if err != nil {
@@ -200,16 +251,26 @@ func relit(src string) string {
 	}
 	var b strings.Builder
 	last := 0
-	for _, tok := range toks {
+	inType := false // inside the parentheses of a cast type
+	for k, tok := range toks {
 		var lit string
 		switch tok.kind {
+		case tkIdent:
+			w := strings.ToLower(tok.text)
+			inType = (w == "decimal" || w == "char" || w == "datetime") && k+1 < len(toks) && toks[k+1].text == "("
+		case tkPunct:
+			if tok.text == ")" {
+				inType = false
+			}
 		case tkString:
+			if k > 0 && isWord(toks[k-1], "separator") {
+				continue // written into the SQL as a hexadecimal literal
+			}
 			lit = "'" + strings.ReplaceAll("x"+tok.text, "'", "''") + "'"
 		case tkNumber:
-			if i, err := strconv.ParseInt(tok.text, 10, 64); err == nil {
-				lit = strconv.FormatInt(i^1, 10)
-			} else if f, err := strconv.ParseFloat(tok.text, 64); err == nil {
-				lit = strconv.FormatFloat(math.Nextafter(f, math.Inf(1)), 'f', -1, 64)
+			if !inType && len(strings.ReplaceAll(tok.text, ".", "")) < 19 {
+				n := len(tok.text)
+				lit = tok.text[:n-1] + string(tok.text[n-1]^1)
 			}
 		}
 		if lit == "" {

@@ -150,13 +150,7 @@ group_by: [r.user_id]`)
 		Location: time.UTC,
 	}
 
-	tests := []struct {
-		name    string
-		dataset string
-		hand    string
-		ordered bool
-		n       int // rows the hand-written query returns, so that an empty result cannot pass
-	}{
+	runExprCases(t, db, env, []exprCase{
 		{"chain of four tables", `
 from: users u
 joins:
@@ -274,8 +268,24 @@ where:
   - {column: "date(p.published_at)", op: "<", param: since}`,
 			"SELECT u.id, p.id FROM users u LEFT JOIN posts p ON p.user_id = u.id WHERE u.id IN (1, 2, 4) AND u.country NOT IN ('FR')" +
 				" AND COALESCE(p.title, '') NOT LIKE '%news%' AND u.score >= 10.00 AND u.active = 1 AND DATE(p.published_at) < '2026-02-01'", false, 3},
-	}
-	for _, tt := range tests {
+	})
+}
+
+// exprCase is a dataset and the hand-written SQL whose rows it must
+// return.
+type exprCase struct {
+	name    string
+	dataset string
+	hand    string
+	ordered bool
+	n       int // rows the hand-written query returns, so that an empty result cannot pass
+}
+
+// runExprCases runs each case on db in env and compares its rows, as
+// multisets (or in order when ordered), with its hand-written SQL.
+func runExprCases(t *testing.T, db *sql.DB, env Env, cases []exprCase) {
+	t.Helper()
+	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
 			d := parseDataset(t, "report", tt.dataset)
 			got, _ := runDataset(t, db, d, env)

@@ -103,13 +103,8 @@ func seed(t *testing.T) *sql.DB {
 // as NULL, joined by " | ".
 func queryRows(t *testing.T, db *sql.DB, query string, args ...any) []string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	rows, err := db.QueryContext(ctx, query, args...)
-	if err != nil {
-		t.Fatalf("query: %v\n%s\nargs: %v", err, query, args)
-	}
-	defer rows.Close()
+	rows, done := openRows(t, db, query, args...)
+	defer done()
 	cols, err := rows.Columns()
 	if err != nil {
 		t.Fatal(err)
@@ -137,6 +132,21 @@ func queryRows(t *testing.T, db *sql.DB, query string, args ...any) []string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// openRows runs a query; done closes its rows and ends its context.
+func openRows(t *testing.T, db *sql.DB, query string, args ...any) (rows *sql.Rows, done func()) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		cancel()
+		t.Fatalf("query: %v\n%s\nargs: %v", err, query, args)
+	}
+	return rows, func() {
+		rows.Close()
+		cancel()
+	}
 }
 
 // modelRow formats a joined row (u.id, u.name, p.id, p.user_id, p.title)

@@ -75,7 +75,8 @@ type TimeUse struct {
 
 // TimeUses returns d's comparisons of columns with the window's bounds or
 // a datetime parameter of params: filters whose param is one, on
-// conditions and comparisons (inside if and case) with one on one side.
+// conditions, and comparisons (inside if and case, in a filter's
+// condition, in any of its any groups) with one on one side.
 func TimeUses(d *Dataset, params []Param) []TimeUse {
 	timeParam := func(name string) bool {
 		if name == paramWindowStart || name == paramWindowEnd {
@@ -105,15 +106,19 @@ func TimeUses(d *Dataset, params []Param) []TimeUse {
 		}
 	}
 	// compares adds the comparisons inside e with a time parameter on one
-	// side and columns on the other.
+	// side (for between, an operand or a bound) and columns on the other.
 	compares := func(path string, e *expr) {
 		e.walk(func(x *expr) {
-			if x.kind != exCompare || len(x.args) != 2 {
+			if x.kind != exCompare || len(x.args) < 2 {
 				return
 			}
-			for k, side := range x.args {
+			if p := paramIn(x.args[0]); p != "" {
+				add(path, p, x.args[1:]...)
+				return
+			}
+			for _, side := range x.args[1:] {
 				if p := paramIn(side); p != "" {
-					add(path, p, x.args[1-k])
+					add(path, p, x.args[0])
 					return
 				}
 			}
@@ -147,20 +152,32 @@ func TimeUses(d *Dataset, params []Param) []TimeUse {
 			compares(fmt.Sprintf("select[%d].column", i), e)
 		}
 	}
+	// filter adds the uses of a filter of any form at path.
+	var filter func(path string, flt Filter)
+	filter = func(path string, flt Filter) {
+		for g, group := range flt.Any {
+			for k, sub := range group {
+				filter(fmt.Sprintf("%s.any[%d][%d]", path, g, k), sub)
+			}
+		}
+		if e := parse(flt.Cond); e != nil {
+			compares(path+".cond", e)
+		}
+		e := parse(flt.Column)
+		if e == nil {
+			return
+		}
+		if timeParam(flt.Param) {
+			add(path, flt.Param, e)
+		}
+		compares(path+".column", e)
+	}
 	for _, f := range []struct {
 		field   string
 		filters []Filter
 	}{{"where", d.Where}, {"having", d.Having}} {
 		for i, flt := range f.filters {
-			path := fmt.Sprintf("%s[%d]", f.field, i)
-			e := parse(flt.Column)
-			if e == nil {
-				continue
-			}
-			if timeParam(flt.Param) {
-				add(path, flt.Param, e)
-			}
-			compares(path+".column", e)
+			filter(fmt.Sprintf("%s[%d]", f.field, i), flt)
 		}
 	}
 	return out

@@ -87,3 +87,29 @@ func TestTimeUses(t *testing.T) {
 		t.Errorf("uses\n%+v\nwant\n%+v", got, want)
 	}
 }
+
+// TestTimeUsesConditions finds the comparisons with a datetime parameter
+// in filters written as conditions and in any groups.
+func TestTimeUsesConditions(t *testing.T) {
+	d := Dataset{
+		From:   Table{Table: "events", As: "e"},
+		Select: []Selection{{Column: "e.id"}},
+		Where: []Filter{
+			{Cond: "date_add(e.ts, interval 1 day) < :since and e.n > 1"},
+			{Any: [][]Filter{{{Column: "e.n", Op: "=", Value: 1}}, {{Cond: "e.dt between :window_start and :window_end"}}}},
+			{Cond: ":since > e.ts + 0"},
+		},
+	}
+	params := []Param{{Name: "since", Type: "datetime"}}
+	got := TimeUses(&d, params)
+	want := []TimeUse{
+		{Path: "where[0].cond", Param: "since", Columns: []string{"e.ts"}},
+		{Path: "where[1].any[1][0].cond", Param: "window_start", Columns: []string{"e.dt"}},
+		{Path: "where[2].cond", Param: "since", Columns: []string{"e.ts"}},
+	}
+	if !slices.EqualFunc(got, want, func(a, b TimeUse) bool {
+		return a.Path == b.Path && a.Param == b.Param && slices.Equal(a.Columns, b.Columns)
+	}) {
+		t.Errorf("uses\n%+v\nwant\n%+v", got, want)
+	}
+}

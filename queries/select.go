@@ -18,7 +18,7 @@ import (
 // or a mapping {column: p.id, agg: count, as: posts}.
 type Selection struct {
 	Column string `yaml:"column"` // a column or an expression
-	Agg    string `yaml:"agg"`    // count, count_distinct, sum, min, max, avg
+	Agg    string `yaml:"agg"`    // count, count_distinct, sum, min, max, avg, stddev, variance, group_concat
 	As     string `yaml:"as"`
 }
 
@@ -33,7 +33,7 @@ func (s *Selection) UnmarshalText(text []byte) error {
 		var e *expr
 		if e, err = parseExpr(src); err == nil {
 			switch f, known := funcs[e.text]; {
-			case e.kind == exCall && (!known || f.agg) && !e.distinct && len(e.args) == 1 &&
+			case e.plainCall() && (!known || f.agg) && len(e.args) == 1 &&
 				(e.args[0].kind == exColumn || e.args[0].kind == exStar):
 				*s = Selection{Agg: e.text, Column: e.args[0].String(), As: as}
 			default:
@@ -53,8 +53,15 @@ func splitAs(src string) (string, string, error) {
 		return "", "", err
 	}
 	n := len(toks) - 1 // without EOF
+	depth := 0         // AS inside parentheses is cast's
 	for i, t := range toks[:n] {
-		if t.kind == tkIdent && strings.EqualFold(t.text, "as") && (i == 0 || toks[i-1].kind != tkPunct || toks[i-1].text == ")") {
+		switch {
+		case t.kind == tkPunct && t.text == "(":
+			depth++
+		case t.kind == tkPunct && t.text == ")":
+			depth--
+		}
+		if depth == 0 && t.kind == tkIdent && strings.EqualFold(t.text, "as") && (i == 0 || toks[i-1].kind != tkPunct || toks[i-1].text == ")") {
 			if i != n-2 || toks[i+1].kind != tkIdent || i == 0 {
 				return "", "", fmt.Errorf("AS must be followed by one name at the end")
 			}
@@ -65,7 +72,7 @@ func splitAs(src string) (string, string, error) {
 }
 
 // aggregates are the values of the agg field.
-var aggregates = []string{"count", "count_distinct", "sum", "min", "max", "avg"}
+var aggregates = []string{"count", "count_distinct", "sum", "min", "max", "avg", "stddev", "variance", "group_concat"}
 
 // outputName returns the name of the column this selection produces: As when
 // set; otherwise the column name for a plain column, or <agg>_<column> for an
@@ -145,7 +152,7 @@ func parseSelection(s Selection) *expr {
 // isAggOfColumn reports whether e is agg(alias.column) or count(*), which
 // have a default output name.
 func isAggOfColumn(e *expr) bool {
-	return e.kind == exCall && funcs[e.text].agg && !e.distinct && len(e.args) == 1 &&
+	return e.plainCall() && funcs[e.text].agg && len(e.args) == 1 &&
 		(e.args[0].kind == exColumn || e.args[0].kind == exStar)
 }
 

@@ -59,12 +59,7 @@ func TestValidateConstructsValid(t *testing.T) {
 // TestValidateConstructErrors has one test per rejected construct: each
 // breaks the valid dataset in one way and wants the error at its path.
 func TestValidateConstructErrors(t *testing.T) {
-	tests := []struct {
-		name   string
-		mutate func(d *Dataset, s *Scope)
-		path   string
-		msg    string
-	}{
+	runConstructErrors(t, []constructError{
 		// expressions
 		{"unknown function", func(d *Dataset, s *Scope) { d.Select[1].Column = "sleep(u.id)" }, "select[1].column", `unknown function "sleep"`},
 		{"raw sql is not an expression", func(d *Dataset, s *Scope) { d.Select[1].Column = "u.id; drop table users" }, "select[1].column", "invalid column or expression"},
@@ -148,7 +143,20 @@ func TestValidateConstructErrors(t *testing.T) {
 		{"expect op", func(d *Dataset, s *Scope) { d.Expect[0].Op = "~" }, "expect[0].op", "want one of"},
 		{"expect negative", func(d *Dataset, s *Scope) { d.Expect[0].Value = -1 }, "expect[0].value", "must be at least 0"},
 		{"expect on_fail", func(d *Dataset, s *Scope) { d.Expect[0].OnFail = "ignore" }, "expect[0].on_fail", "want fail or warn"},
-	}
+	})
+}
+
+// constructError breaks constructDataset (or its scope) in one way and
+// wants an error at path whose message contains msg.
+type constructError struct {
+	name   string
+	mutate func(d *Dataset, s *Scope)
+	path   string
+	msg    string
+}
+
+func runConstructErrors(t *testing.T, tests []constructError) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d, s := constructDataset(), constructScope()

@@ -1,0 +1,20 @@
+-- compiled from arithmetic.yaml; refresh with: go test ./queries -update
+SELECT `o`.`id`, SUM(((`i`.`qty` * `i`.`unit_price`) * (? - `i`.`discount`))) AS `net`, ((CAST(? AS DECIMAL(5,2)) * SUM(`i`.`qty`)) / COUNT(*)) AS `pct`, ((-`i`.`qty`) * ?) AS `neg`, ((-?) - `i`.`qty`) AS `negneg`, (`o`.`id` DIV ?) AS `bucket`, ((`o`.`id` % ?) + (`o`.`id` % ?)) AS `rest`, (((`o`.`id` + ?) * (`o`.`id` - ?)) / ?) AS `grouped_ops`, (CAST(? AS DECIMAL(20,0)) + CAST(? AS DECIMAL(2,1))) AS `big` FROM `orders` AS `o` INNER JOIN `order_items` AS `i` ON ((`i`.`order_id` = `o`.`id`) AND ((`i`.`qty` * `i`.`unit_price`) >= (`o`.`min_line` + ?))) WHERE ((`o`.`total` - `o`.`discount`) > ?) GROUP BY `o`.`id`, 4, 5 HAVING (SUM((`i`.`qty` * `i`.`unit_price`)) >= ?) ORDER BY `net` DESC, (`o`.`id` * ?) ASC
+-- columns: id, net, pct, neg, negneg, bucket, rest, grouped_ops, big
+-- args:
+-- 1: int64 1
+-- 2: string "100.00"
+-- 3: int64 2
+-- 4: int64 -1
+-- 5: int64 7
+-- 6: int64 7
+-- 7: int64 3
+-- 8: int64 1
+-- 9: int64 1
+-- 10: int64 2
+-- 11: string "12345678901234567890"
+-- 12: string "0.5"
+-- 13: int64 1
+-- 14: int64 0
+-- 15: int64 10
+-- 16: int64 -1

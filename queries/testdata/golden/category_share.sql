@@ -1,0 +1,14 @@
+-- compiled from category_share.yaml; refresh with: go test ./queries -update
+SELECT COALESCE(`k`.`name`, ?) AS `category`, SUM((`i`.`qty` * `i`.`unit_price`)) AS `revenue`, SUM(CASE  WHEN (`k`.`name` = ?) THEN (`i`.`qty` * `i`.`unit_price`) ELSE ? END) AS `books`, SUM(CASE  WHEN ((`i`.`qty` * `i`.`unit_price`) > ?) THEN (`i`.`qty` * `i`.`unit_price`) ELSE ? END) AS `big_lines`, ROUND(((CAST(? AS DECIMAL(5,2)) * SUM(CASE  WHEN (`i`.`discount` > ?) THEN `i`.`qty` ELSE ? END)) / NULLIF(SUM(`i`.`qty`), ?)), ?) AS `discounted_pct` FROM `order_items` AS `i` INNER JOIN `products` AS `p` ON (`p`.`id` = `i`.`product_id`) LEFT JOIN `categories` AS `k` ON (`k`.`id` = `p`.`category_id`) GROUP BY 1 ORDER BY `revenue` DESC
+-- columns: category, revenue, books, big_lines, discounted_pct
+-- args:
+-- 1: string "(none)"
+-- 2: string "Books"
+-- 3: int64 0
+-- 4: int64 100 (param big)
+-- 5: int64 0
+-- 6: string "100.00"
+-- 7: int64 0
+-- 8: int64 0
+-- 9: int64 0
+-- 10: int64 1

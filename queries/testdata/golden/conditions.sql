@@ -1,0 +1,39 @@
+-- compiled from conditions.yaml; refresh with: go test ./queries -update
+SELECT `o`.`id`, CASE  WHEN (`o`.`ship_mode` IN (?, ?)) THEN ? WHEN (`o`.`ship_mode` IS NULL) THEN ? ELSE ? END AS `speed`, CASE `o`.`status` WHEN ? THEN ? WHEN ? THEN ? END AS `status_rank`, CASE `o`.`status` WHEN ? THEN ? ELSE ? END AS `is_open`, IF(((`p`.`name` LIKE ?) AND (NOT (`p`.`name` LIKE ?))), ?, ?) AS `topic`, IF(((`o`.`ship_mode` NOT IN (?, ?)) OR (`o`.`ship_mode` IS NULL)), ?, ?) AS `slow`, IF((`i`.`qty` BETWEEN ? AND (? * ?)), ?, ?) AS `size`, IF(((`i`.`qty` NOT BETWEEN ? AND ?) AND ((`i`.`discount` > CAST(? AS DECIMAL(2,1))) OR (`i`.`discount` IS NOT NULL))), ?, ?) AS `odd`, CASE  WHEN (`i`.`qty` > ?) THEN ? ELSE ? END AS `old_form` FROM `orders` AS `o` LEFT JOIN `order_items` AS `i` ON (`i`.`order_id` = `o`.`id`) LEFT JOIN `products` AS `p` ON (`p`.`id` = `i`.`product_id`) ORDER BY CASE  WHEN (`o`.`ship_mode` IS NULL) THEN ? ELSE ? END ASC, `o`.`id` ASC
+-- columns: id, speed, status_rank, is_open, topic, slow, size, odd, old_form
+-- args:
+-- 1: string "AIR"
+-- 2: string "MAIL"
+-- 3: string "fast"
+-- 4: string "none"
+-- 5: string "slow"
+-- 6: string "open"
+-- 7: int64 1
+-- 8: string "shipped"
+-- 9: int64 2
+-- 10: string "open"
+-- 11: int64 1
+-- 12: int64 0
+-- 13: string "Go%"
+-- 14: string "%board%"
+-- 15: string "go"
+-- 16: string "other"
+-- 17: string "AIR" (param modes[0])
+-- 18: string "MAIL" (param modes[1])
+-- 19: int64 1
+-- 20: int64 0
+-- 21: int64 1
+-- 22: int64 2
+-- 23: int64 2
+-- 24: string "few"
+-- 25: string "many"
+-- 26: int64 1
+-- 27: int64 3
+-- 28: string "0.1"
+-- 29: int64 1
+-- 30: int64 0
+-- 31: int64 2
+-- 32: string "x"
+-- 33: string "y"
+-- 34: int64 1
+-- 35: int64 0

@@ -1,0 +1,18 @@
+-- compiled from filters_expr.yaml; refresh with: go test ./queries -update
+SELECT `o`.`customer_id`, SUM((`i`.`qty` * `i`.`unit_price`)) AS `revenue`, SUM(((`i`.`qty` * `i`.`unit_price`) * `i`.`discount`)) AS `given` FROM `orders` AS `o` INNER JOIN `order_items` AS `i` ON (`i`.`order_id` = `o`.`id`) WHERE (((`i`.`qty` * `i`.`unit_price`) > CAST(? AS DECIMAL(4,2))) AND (`o`.`status` != ?) AND (((`o`.`ship_mode` IN (?, ?)) AND (`o`.`shipping` < ?)) OR (`o`.`ship_mode` IS NULL) OR (((`o`.`ordered_at` >= ?) OR (`o`.`id` IN (?, ?))) AND (NOT (`o`.`customer_id` BETWEEN ? AND ?)))) AND ((`o`.`shipped_at` IS NULL) OR (`o`.`shipped_at` > `o`.`ordered_at`))) GROUP BY `o`.`customer_id` HAVING ((SUM((`i`.`qty` * `i`.`unit_price`)) > ((? * SUM(((`i`.`qty` * `i`.`unit_price`) * `i`.`discount`))) + ?)) AND ((SUM(`i`.`qty`) >= ?) OR (SUM((`i`.`qty` * `i`.`unit_price`)) > ?)))
+-- columns: customer_id, revenue, given
+-- args:
+-- 1: string "10.00"
+-- 2: string "cancelled"
+-- 3: string "AIR" (param modes[0])
+-- 4: string "MAIL" (param modes[1])
+-- 5: int64 5
+-- 6: string "2026-01-01" (param since)
+-- 7: int64 1
+-- 8: int64 2
+-- 9: int64 10
+-- 10: int64 20
+-- 11: int64 2
+-- 12: int64 1
+-- 13: int64 3
+-- 14: int64 100

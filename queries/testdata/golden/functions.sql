@@ -1,0 +1,24 @@
+-- compiled from functions.yaml; refresh with: go test ./queries -update
+SELECT `o`.`id`, ABS((`i`.`qty` - ?)) AS `a`, CEIL(`i`.`unit_price`) AS `b`, FLOOR(`i`.`unit_price`) AS `c2`, ROUND((`i`.`unit_price` * CAST(? AS DECIMAL(3,2))), ?) AS `d`, GREATEST(`i`.`qty`, ?, ?) AS `e`, LEAST(`i`.`qty`, ?) AS `f`, IFNULL(`i`.`discount`, ?) AS `g`, NULLIF(`i`.`qty`, ?) AS `h`, CAST(`i`.`unit_price` AS SIGNED) AS `i1`, CAST(`i`.`qty` AS UNSIGNED) AS `i2`, CAST(`i`.`qty` AS DECIMAL(10,2)) AS `i3`, CAST(`i`.`qty` AS CHAR(5)) AS `i4`, CAST(`o`.`ordered_at` AS DATE) AS `i5`, CAST(`o`.`ordered_at` AS DATETIME) AS `i6`, CONVERT(`i`.`qty`, DECIMAL(8)) AS `i7`, SUBSTRING(`c`.`name`, ?) AS `j1`, SUBSTRING(`c`.`name`, ?, ?) AS `j2`, LEFT(`c`.`name`, ?) AS `j3`, RIGHT(`c`.`name`, ?) AS `j4`, TRIM(`c`.`name`) AS `j5`, LENGTH(`c`.`name`) AS `j6`, CHAR_LENGTH(`c`.`name`) AS `j7`, REPLACE(`c`.`name`, ?, ?) AS `j8`, CONCAT_WS(?, `c`.`name`, `c`.`country`) AS `j9`, DATE_ADD(`o`.`ordered_at`, INTERVAL ? DAY) AS `k1`, DATE_SUB(`o`.`ordered_at`, INTERVAL `i`.`qty` HOUR) AS `k2`, TIMESTAMPDIFF(MINUTE, `o`.`ordered_at`, `o`.`shipped_at`) AS `k3`, LAST_DAY(`o`.`ordered_at`) AS `k4`, WEEK(`o`.`ordered_at`) AS `k5`, WEEK(`o`.`ordered_at`, ?) AS `k6`, QUARTER(`o`.`ordered_at`) AS `k7`, DAYOFWEEK(`o`.`ordered_at`) AS `k8`, EXTRACT(YEAR FROM `o`.`ordered_at`) AS `k9`, CONVERT_TZ(`o`.`ordered_at`, ?, ?) AS `k10` FROM `orders` AS `o` INNER JOIN `order_items` AS `i` ON (`i`.`order_id` = `o`.`id`) LEFT JOIN `customers` AS `c` ON (`c`.`id` = `o`.`customer_id`) ORDER BY `o`.`id` ASC
+-- columns: id, a, b, c2, d, e, f, g, h, i1, i2, i3, i4, i5, i6, i7, j1, j2, j3, j4, j5, j6, j7, j8, j9, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10
+-- args:
+-- 1: int64 3
+-- 2: string "1.19"
+-- 3: int64 2
+-- 4: int64 1
+-- 5: int64 2
+-- 6: int64 1
+-- 7: int64 0
+-- 8: int64 0
+-- 9: int64 2
+-- 10: int64 1
+-- 11: int64 3
+-- 12: int64 2
+-- 13: int64 2
+-- 14: string "a"
+-- 15: string "b"
+-- 16: string "-"
+-- 17: int64 7
+-- 18: int64 3
+-- 19: string "+00:00"
+-- 20: string "+01:00"
