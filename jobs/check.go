@@ -71,6 +71,10 @@ func check(ctx context.Context, db *sql.DB, job *Job, q Query, env queries.Env) 
 	ds, dbLoc := q.Dataset, env.Location
 	stmt, err := db.PrepareContext(ctx, q.SQL)
 	if err != nil {
+		if ds.IsRaw() {
+			// The server's line numbers are those of the SQL as written.
+			return nil, fmt.Errorf("%s: %w", rawSQLSource(ds), err)
+		}
 		return nil, err
 	}
 	if err := stmt.Close(); err != nil {
@@ -120,7 +124,15 @@ func check(ctx context.Context, db *sql.DB, job *Job, q Query, env queries.Env) 
 // Explain runs EXPLAIN for a compiled query with its bound values and
 // writes the server's plan to w as an aligned table, NULL as "NULL".
 func Explain(ctx context.Context, db *sql.DB, q queries.Query, w io.Writer) error {
-	rows, err := db.QueryContext(ctx, "EXPLAIN "+q.SQL, q.Args...)
+	// In a READ ONLY transaction: the server may evaluate parts of a
+	// query, a raw SQL dataset's calls of stored functions among them,
+	// while it plans it.
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, "EXPLAIN "+q.SQL, q.Args...)
 	if err != nil {
 		return err
 	}

@@ -173,7 +173,7 @@ func parse(file string, data []byte) (*Config, error) {
 	if !d.Decode(data, cfg) {
 		return nil, d.Err()
 	}
-	v := validator{d: d, files: make(map[string]string), formats: formats.Default()}
+	v := validator{d: d, files: make(map[string]string), formats: formats.Default(), dir: filepath.Dir(file)}
 	v.config(cfg)
 	if err := d.Err(); err != nil {
 		return nil, err
@@ -190,6 +190,8 @@ type validator struct {
 	files map[string]string
 	// formats are the report formats outputs may have.
 	formats *output.Registry
+	// dir is the configuration file's folder, where sql_file is read.
+	dir string
 }
 
 func (v validator) failValue(path, value, format string, args ...any) {
@@ -348,6 +350,7 @@ func (v validator) job(p string, j *Job, defaultLoc *time.Location) {
 		}
 		// A dataset may use the ones before it as derived tables.
 		scope := queries.Scope{Params: j.Params, Datasets: j.Datasets[:i], Window: j.Window.IsSet()}
+		v.sqlFile(dp, ds) // rawsql.go
 		v.d.Add(config.Prefix(dp, ds.Validate(scope))...)
 	}
 	if len(j.Datasets) > 0 && written == 0 {

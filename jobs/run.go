@@ -364,6 +364,12 @@ func (r *Runner) dataset(ctx context.Context, sess *session, job *Job, q Query, 
 		all := rows.Columns()
 		// The hidden join diagnostic columns follow the dataset's own.
 		visible := len(q.Columns)
+		if ds.IsRaw() {
+			visible = len(all) // the server names a raw SQL dataset's columns
+			if err := rawColumns(all); err != nil {
+				return fmt.Errorf("query: %w", err)
+			}
+		}
 		if len(all) != visible+3*len(q.Joins) {
 			return fmt.Errorf("query: %d result columns, want %d", len(all), visible+3*len(q.Joins))
 		}
@@ -510,6 +516,15 @@ func (r *Runner) session(ctx context.Context, conn *sql.Conn, job *Job, log *slo
 		return nil, err
 	}
 	s := &session{Session: ms, log: log}
+	if job.hasRawSQL() {
+		// The server refuses the writes of a raw SQL dataset: DML,
+		// and DDL, which a READ ONLY transaction alone lets through on
+		// MariaDB (its implicit commit ends the transaction first).
+		if err := s.ReadOnly(ctx); err != nil {
+			s.Release(ctx)
+			return nil, err
+		}
+	}
 	s.timeout, s.timeoutFrom = r.statementTimeout(job)
 	if s.timeout > 0 {
 		if err := s.SetStatementTimeout(ctx, s.timeout); err != nil {

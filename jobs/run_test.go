@@ -31,9 +31,21 @@ import (
 // config in yamlText (its output_dir is a fresh temporary folder).
 func setup(t *testing.T, yamlText string) (*jobs.Runner, *sql.DB) {
 	t.Helper()
+	return setupFiles(t, yamlText, nil)
+}
+
+// setupFiles is setup with files (name to text) written beside the
+// configuration before it is read: the sql_file of raw SQL datasets.
+func setupFiles(t *testing.T, yamlText string, files map[string]string) (*jobs.Runner, *sql.DB) {
+	t.Helper()
 	raw := testdb.New(t)
 	testdb.SeedUsersPosts(t, raw)
 	dir := t.TempDir()
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cfg, err := jobs.Parse(filepath.Join(dir, "config.yaml"), []byte(yamlText))
 	if err != nil {
 		t.Fatal(err)
@@ -66,9 +78,10 @@ const csvOut = `      - {format: csv, path: "{job}/{dataset}-{date}.csv"}`
 
 // handRows runs hand-written SQL and renders its rows as joinery's CSV would
 // for columns that are not dates: the text MySQL returns, NULL as empty.
-func handRows(t *testing.T, db *sql.DB, query string) [][]string {
+// args are bound to its ? placeholders.
+func handRows(t *testing.T, db *sql.DB, query string, args ...any) [][]string {
 	t.Helper()
-	rows, err := db.Query(query)
+	rows, err := db.Query(query, args...)
 	if err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}

@@ -45,6 +45,16 @@ type Dataset struct {
 	// Internal datasets are not written to any output: they only serve as
 	// derived tables of later datasets of the job.
 	Internal bool `yaml:"internal"`
+
+	// SQL, for a raw SQL dataset (rawsql.go), is its query: one SELECT
+	// with :name placeholders, instead of the declarative fields above.
+	SQL string `yaml:"sql"`
+	// SQLFile names a file holding a raw SQL dataset's query instead:
+	// relative to the configuration file's folder, which the loader
+	// (jobs) checks and reads into FileSQL.
+	SQLFile string `yaml:"sql_file"`
+	// FileSQL is the text of SQLFile, set by the loader before Validate.
+	FileSQL string `yaml:"-"`
 }
 
 // Scope is what a dataset may refer to besides its own tables: the job's
@@ -108,7 +118,8 @@ type Query struct {
 	// Columns are the names of the result columns, in order: the output
 	// names of the select list (as, else the column's name, or <agg>_<column>
 	// for an aggregate of a column), which are also the names the server
-	// reports for them.
+	// reports for them. nil for a raw SQL dataset: only the server knows
+	// them.
 	Columns []string
 	// Joins are the outer joins diagnosed (Env.Diagnostics). The result has
 	// three hidden columns per join after Columns, in this order: matched,
@@ -159,6 +170,10 @@ func (v *validator) missing(path string, format string, args ...any) {
 func (d *Dataset) Validate(scope Scope) []error {
 	v := &validator{d: d, scope: scope, aliases: map[string]int{}, derived: map[string]map[string]bool{},
 		outputs: map[string]int{}, full: fullJoinIndex(d)}
+	if d.IsRaw() {
+		v.raw() // rawsql.go
+		return v.errs
+	}
 	v.tables()   // joins.go: from and join targets, their aliases
 	v.joins()    // joins.go: types, on and using
 	v.selects()  // select.go
@@ -182,6 +197,9 @@ func Compile(d *Dataset, env Env) (Query, error) {
 		return Query{}, errors.Join(errs...)
 	}
 	c := &compiler{env: env}
+	if d.IsRaw() {
+		return c.raw(d) // rawsql.go
+	}
 	q, err := c.query(d)
 	if err != nil {
 		return Query{}, err

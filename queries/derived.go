@@ -28,6 +28,8 @@ func (v *validator) derivedTable(path string, t Table) {
 	switch {
 	case t.Dataset == v.d.Name:
 		v.add(path, t.Dataset, "a dataset cannot use itself as a derived table")
+	case v.scope.dataset(t.Dataset) != nil && v.scope.dataset(t.Dataset).IsRaw():
+		v.add(path, t.Dataset, "a raw SQL dataset cannot be a derived table (only the server knows its columns): write this dataset in SQL too, with that query in a WITH clause")
 	case v.scope.dataset(t.Dataset) == nil:
 		names := make([]string, len(v.scope.Datasets))
 		for i, d := range v.scope.Datasets {
@@ -45,7 +47,7 @@ func (v *validator) derivedTable(path string, t Table) {
 // one in scope, as the columns of alias.
 func (v *validator) derivedColumns(alias string, t Table) {
 	ds := v.scope.dataset(t.Dataset)
-	if ds == nil || t.Dataset == v.d.Name {
+	if ds == nil || t.Dataset == v.d.Name || ds.IsRaw() {
 		return
 	}
 	cols := map[string]bool{}

@@ -190,6 +190,8 @@ func (v *validator) expects() {
 			alias, stat, _ := strings.Cut(x.Check, ".")
 			pos, defined := v.aliases[alias]
 			switch {
+			case v.d.IsRaw():
+				v.add(p+".check", x.Check, "join diagnostics need the declarative form (from and joins): a raw SQL dataset can only check rows")
 			case stat != statMatched && stat != statLeftUnmatched && stat != statRightUnmatched:
 				v.add(p+".check", x.Check, "want rows or <alias>.matched, <alias>.left_unmatched or <alias>.right_unmatched")
 			case !defined || pos == 0:

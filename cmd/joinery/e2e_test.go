@@ -281,6 +281,69 @@ jobs:
 		}
 	})
 
+	t.Run("raw SQL: sql, validate --connect, explain and run", func(t *testing.T) {
+		const cfg = `
+database: {dsn: "${E2E_DSN}"}
+output_dir: rawout
+jobs:
+  - name: raw
+    schedule: "@daily"
+    params:
+      min_views: {type: int, default: 5}
+      countries: {type: "list<string>", default: [DE, GB, US]}
+    datasets:
+      ranked:
+        sql_file: sql/ranked.sql
+        expect: [rows >= 1]
+    outputs:
+      - {format: csv, path: "{job}/{dataset}.csv"}
+`
+		const query = `WITH t AS (
+  SELECT u.country, p.title, p.views FROM posts p JOIN users u ON u.id = p.user_id
+  WHERE p.views >= :min_views AND u.country IN (:countries)
+)
+SELECT country, title, views, RANK() OVER (PARTITION BY country ORDER BY views DESC) AS country_rank
+FROM t ORDER BY country, country_rank, title;
+`
+		rawDir := filepath.Join(dir, "rawcfg")
+		path := filepath.Join(rawDir, "config.yaml")
+		os.MkdirAll(filepath.Join(rawDir, "sql"), 0o755)
+		os.WriteFile(path, []byte(cfg), 0o644)
+		os.WriteFile(filepath.Join(rawDir, "sql", "ranked.sql"), []byte(query), 0o644)
+
+		r := runBin(t, bin, env, "sql", "raw", "--config", path, "--param", "countries=DE,US")
+		for _, want := range []string{"WHERE p.views >= ? AND u.country IN (?, ?)\n", "FROM t ORDER BY country, country_rank, title;\n",
+			"$1 = 5 (int64)  -- param min_views", `$2 = "DE"  -- param countries[0]`, `$3 = "US"  -- param countries[1]`} {
+			if r.code != 0 || !strings.Contains(r.stdout, want) {
+				t.Errorf("sql: exit %d, stdout lacks %q\n%s%s", r.code, want, r.stdout, r.stderr)
+			}
+		}
+		r = runBin(t, bin, env, "validate", "--connect", "--config", path)
+		if r.code != 0 || !strings.Contains(r.stdout, "every table and column exists") {
+			t.Errorf("validate --connect: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		r = runBin(t, bin, env, "explain", "raw", "--config", path)
+		if r.code != 0 || !strings.Contains(r.stdout, "select_type") {
+			t.Errorf("explain: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		r = runBin(t, bin, env, "run", "raw", "--config", path)
+		if r.code != 0 {
+			t.Fatalf("run: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		recs := readCSV(t, filepath.Join(rawDir, "rawout", "raw", "ranked.csv"))
+		want := handCount(t, db, "SELECT COUNT(*) FROM posts p JOIN users u ON u.id = p.user_id WHERE p.views >= 5 AND u.country IN ('DE', 'GB', 'US')")
+		if want == 0 || len(recs)-1 != want || strings.Join(recs[0], ",") != "country,title,views,country_rank" {
+			t.Errorf("csv: header %q and %d rows, want %d rows", recs[0], len(recs)-1, want)
+		}
+
+		// The server's error names the file, and its line is the file's.
+		os.WriteFile(filepath.Join(rawDir, "sql", "ranked.sql"), []byte(strings.Replace(query, "FROM t ORDER", "FROM t ORDR", 1)), 0o644)
+		r = runBin(t, bin, env, "validate", "--connect", "--config", path)
+		if r.code != exitFailed || !strings.Contains(r.stderr, "job raw: dataset ranked: sql_file sql/ranked.sql: Error 1064") || !strings.Contains(r.stderr, "at line 6") {
+			t.Errorf("validate --connect of bad SQL: exit %d, want %d\n%s", r.code, exitFailed, r.stderr)
+		}
+	})
+
 	t.Run("list", func(t *testing.T) {
 		r := runBin(t, bin, env, "list")
 		if r.code != 0 || !strings.Contains(r.stdout, "nightly") || !strings.Contains(r.stdout, "06:00 UTC") {

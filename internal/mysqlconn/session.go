@@ -35,6 +35,24 @@ type Session struct {
 	lock string
 	log  *slog.Logger
 	inTx bool // the snapshot's transaction is open
+	// readOnly: SET SESSION TRANSACTION READ ONLY was sent (ReadOnly).
+	readOnly bool
+}
+
+// ReadOnly makes every later transaction of the session read-only, the
+// snapshot's and each statement's own without one (snapshot: false): the
+// server refuses writes to tables, DML and DDL alike, with error 1792
+// (Cannot execute statement in a READ ONLY transaction), and locking
+// reads. A READ ONLY transaction is not enough on its own: DDL commits it
+// implicitly, then runs outside it, on MariaDB 10.11 at least. Release
+// makes the session read-write again before the pool has it back.
+// go-mysql-server (the embedded demo) accepts it and enforces nothing.
+func (s *Session) ReadOnly(ctx context.Context) error {
+	s.readOnly = true // from here on, Release resets it, whatever the outcome
+	if _, err := s.Conn.ExecContext(ctx, "SET SESSION TRANSACTION READ ONLY"); err != nil {
+		return fmt.Errorf("read-only session: %w", err)
+	}
+	return nil
 }
 
 // SnapshotIsolation is the isolation level of a run's snapshot: the one in
@@ -136,6 +154,15 @@ func (s *Session) Release(ctx context.Context) {
 	}
 	if _, err := s.Conn.ExecContext(ctx, "DO RELEASE_LOCK(?)", s.lock); err != nil {
 		s.log.Debug("release job lock", "error", err)
+	}
+	if s.readOnly {
+		s.readOnly = false
+		if _, err := s.Conn.ExecContext(ctx, "SET SESSION TRANSACTION READ WRITE"); err != nil {
+			// The pool must not hand a read-only connection to anyone
+			// else: ErrBadConn from Raw discards it.
+			_ = s.Conn.Raw(func(any) error { return driver.ErrBadConn })
+			s.log.Debug("end read-only session", "error", err)
+		}
 	}
 }
 
