@@ -231,8 +231,9 @@ func (d *Dir) names(name string, f *os.File) bool {
 }
 
 // writebackEvery is how many written bytes make tempFile start their
-// writeback to disk: without it, the fsync of a 140 MB CSV took 60 ms at
-// the end of the run, after the last row.
+// writeback to disk: without it, the fsync before the rename found most of
+// a large file still to write, at the end of the run, after the last row
+// (see BENCHMARKS.md, Numbers moved from code comments, output/dir.go).
 const writebackEvery = 8 << 20
 
 func (t *tempFile) Write(p []byte) (int, error) {

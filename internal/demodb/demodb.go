@@ -10,8 +10,9 @@
 //
 // The engine accepts SQL that MySQL rejects (a native FULL OUTER JOIN, for
 // one) and differs in details such as SUM over DECIMAL returning DOUBLE, so it
-// is for demonstrations only: correctness tests run on MariaDB. Linking it adds
-// tens of megabytes and about 0.4 s to process start, so keep this package out
+// is for demonstrations only: correctness tests run on MariaDB. Linking it makes
+// the binary much larger and process start slower (see docs/BENCHMARKS.md,
+// Numbers moved from code comments, internal/demodb), so keep this package out
 // of the production binary.
 package demodb
 

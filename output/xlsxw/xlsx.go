@@ -32,8 +32,9 @@ func (Format) Extensions() []string { return []string{".xlsx"} }
 func (Format) PerJob() bool         { return true }
 
 // Async is true: the heaviest encoding (its deflate has a goroutine of
-// its own too) runs on a goroutine of its own even alone: 990,000 rows
-// went from 4.6 s to 4.2 s (BENCHMARKS.md, perf-4).
+// its own too) runs on a goroutine of its own even alone: it is faster
+// (see BENCHMARKS.md, Numbers moved from code comments,
+// output/xlsxw/xlsx.go).
 func (Format) Async() bool { return true }
 
 func (Format) Options() []string {
