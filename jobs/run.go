@@ -383,12 +383,12 @@ func (r *Runner) dataset(ctx context.Context, sess *session, job *Job, q Query, 
 		// Writers that run on goroutines of their own, sharing one copy of
 		// each row. A format whose encoding costs more than the copy always
 		// does (Format.Async: xlsx, whose deflate has another goroutine):
-		// 990,000 rows to xlsx went from 4.6 s to 4.2 s. With several
-		// outputs they all do, so that none waits for another nor slows
-		// the reading of rows: csv and xlsx in one run went from 1.07 to
-		// 1.04 times the xlsx-only time (BENCHMARKS.md, perf-4). A lone
-		// writer of another format (csv, jsonl, tsv) stays on this
-		// goroutine, where it costs less than the copy.
+		// it is faster even alone. With several outputs they all do, so
+		// that none waits for another nor slows the reading of rows: that
+		// brings csv and xlsx in one run closer to the xlsx-only time. A
+		// lone writer of another format (csv, jsonl, tsv) stays on this
+		// goroutine, where it costs less than the copy. (See BENCHMARKS.md,
+		// Numbers moved from code comments, jobs/run.go.)
 		var own []output.RowWriter
 		for k, rep := range reports {
 			w, err := rep.Dataset(ds.Name, cols)

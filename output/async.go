@@ -12,13 +12,13 @@ import (
 
 // Batches in flight between the query's goroutine and the writers': one
 // being filled, the others queued or being written. A batch is sealed at
-// batchRows rows or when its bytes would pass batchBytes. 32 batches are
-// about 25 ms of rows at 600,000 rows/s, more than a scheduler's time
-// slice, so the reader and the writers ride out each other's turns off a
-// core instead of waiting: with 4, csv and xlsx in one run took 1.03-1.06
-// times the xlsx-only time, with 32 1.01-1.03, and xlsx alone 1-2% less
-// (BENCHMARKS.md, perf-4). Batches are made as they are first needed, so a
-// small dataset does not pay for them.
+// batchRows rows or when its bytes would pass batchBytes. asyncBatches
+// batches hold more rows than pass in a scheduler's time slice, so the
+// reader and the writers ride out each other's turns off a core instead of
+// waiting: with 32 instead of 4, csv and xlsx in one run came closer to
+// the xlsx-only time, and xlsx alone was a little faster (see BENCHMARKS.md,
+// Numbers moved from code comments, output/async.go). Batches are made as
+// they are first needed, so a small dataset does not pay for them.
 const (
 	asyncBatches = 32
 	batchRows    = 512
@@ -29,8 +29,9 @@ const (
 // appendCell). It holds no pointers but locs: the query's goroutine writes
 // a batch that the writer's goroutine, on another core, read a moment ago,
 // and every cache line it touches has to come back from there. Copying
-// each row as Values (64 bytes a cell, a line each) cost 0.7-1.0 s of a
-// 990,000-row run; as bytes it is a few lines a row.
+// each row as Values (64 bytes a cell, a line each) made some runs much
+// slower (see BENCHMARKS.md, Numbers moved from code comments,
+// output/async.go); as bytes it is a few lines a row.
 type rowBatch struct {
 	data    []byte
 	rows    int

@@ -136,10 +136,10 @@ type Committed struct {
 	Warnings []string
 }
 
-// ErrNewerReport is returned (wrapped) by Commit, before anything is
+// errNewerReport is returned (wrapped) by Commit, before anything is
 // replaced, when a file of the run is where a run with a newer logical time
 // wrote its report: a backfill must never destroy a newer report.
-var ErrNewerReport = errors.New("would replace the report of a newer logical time")
+var errNewerReport = errors.New("would replace the report of a newer logical time")
 
 // Commit puts a run's prepared reports in place with its manifest, as
 // described at the top of this file. An error means the commit point was
@@ -196,7 +196,7 @@ func (d *Dir) Commit(c Commit) (*Committed, error) {
 		for _, f := range x.m.Files {
 			if dests[f.Path] {
 				return fail(fmt.Errorf("%s: %w (%s, recorded in %s): give the path a {date}, {from} or {run} field so that each logical time has its own file",
-					d.Abs(filepath.FromSlash(f.Path)), ErrNewerReport, x.m.Logical.Format(time.RFC3339), d.Abs(x.path)))
+					d.Abs(filepath.FromSlash(f.Path)), errNewerReport, x.m.Logical.Format(time.RFC3339), d.Abs(x.path)))
 			}
 		}
 	}
@@ -841,7 +841,7 @@ func (d *Dir) orphan(name string, e fs.DirEntry, legacy bool) (release func(), o
 // job's (job names may hold "-"): named by logical time and parameters, or
 // by start time with milliseconds, as earlier versions named them.
 func manifestPattern(job string) *regexp.Regexp {
-	return regexp.MustCompile(`^` + regexp.QuoteMeta(job) + `-[0-9]{8}T[0-9]{6}(\.[0-9]{3})?Z(-[0-9a-f]{12})?` + regexp.QuoteMeta(ManifestSuffix) + `$`)
+	return regexp.MustCompile(`^` + regexp.QuoteMeta(job) + `-[0-9]{8}T[0-9]{6}(\.[0-9]{3})?Z(-[0-9a-f]{12})?` + regexp.QuoteMeta(manifestSuffix) + `$`)
 }
 
 // namePattern matches the paths, relative to output_dir, that one output

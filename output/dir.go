@@ -53,16 +53,9 @@ func OpenDir(path string) (*Dir, error) {
 // Close releases the Dir's handle on the folder.
 func (d *Dir) Close() error { return d.root.Close() }
 
-// Path returns the folder's path as given to OpenDir.
-func (d *Dir) Path() string { return d.path }
-
 // Abs returns the path of rel (relative to the Dir) as the user knows it,
 // for messages and results.
 func (d *Dir) Abs(rel string) string { return filepath.Join(d.path, rel) }
-
-// Root returns the os.Root of the folder, for callers that keep state
-// there (jobs keeps its own in .joinery).
-func (d *Dir) Root() *os.Root { return d.root }
 
 func (d *Dir) hook(step, path string) error {
 	if d.Hook == nil {
@@ -231,8 +224,9 @@ func (d *Dir) names(name string, f *os.File) bool {
 }
 
 // writebackEvery is how many written bytes make tempFile start their
-// writeback to disk: without it, the fsync of a 140 MB CSV took 60 ms at
-// the end of the run, after the last row.
+// writeback to disk: without it, the fsync before the rename found most of
+// a large file still to write, at the end of the run, after the last row
+// (see BENCHMARKS.md, Numbers moved from code comments, output/dir.go).
 const writebackEvery = 8 << 20
 
 func (t *tempFile) Write(p []byte) (int, error) {
@@ -319,20 +313,6 @@ func (d *Dir) scratch(dest string) (f *os.File, release func() error, err error)
 	return f, func() error {
 		return errors.Join(f.Close(), d.root.Remove(t.tmp))
 	}, nil
-}
-
-// systemScratch is scratch for a workbook with no Dir (tests): a file in
-// the system's temporary folder, removed at once.
-func systemScratch() (*os.File, func() error, error) {
-	f, err := os.CreateTemp("", ".joinery-rows-*.tmp")
-	if err != nil {
-		return nil, nil, err
-	}
-	if runtime.GOOS != "windows" {
-		_ = os.Remove(f.Name())
-		return f, f.Close, nil
-	}
-	return f, func() error { return errors.Join(f.Close(), os.Remove(f.Name())) }, nil
 }
 
 // syncDir makes the renames and removals in dir (relative to d) durable.

@@ -89,5 +89,31 @@ func BenchRow() ([]Column, []sql.RawBytes)             { return benchRow() }
 func Raw(vals ...any) []sql.RawBytes                   { return raw(vals...) }
 func MustLoc(t testing.TB, name string) *time.Location { return mustLoc(t, name) }
 
+// KindOf, Expand, ErrClosed, ErrNewerReport and ManifestSuffix are kindOf,
+// expand, errClosed, errNewerReport and manifestSuffix for output_test.
+func KindOf(databaseType string) Kind               { return kindOf(databaseType) }
+func Expand(tmpl string, vars Vars) (string, error) { return expand(tmpl, vars) }
+
+var (
+	ErrClosed      = errClosed
+	ErrNewerReport = errNewerReport
+)
+
+const ManifestSuffix = manifestSuffix
+
+// ZeroDates returns how many zero, partly zero or invalid dates Normalize
+// has passed on as literal text so far, over all columns.
+func (n *Normalizer) ZeroDates() int64 {
+	var total int64
+	for _, z := range n.zero {
+		total += z
+	}
+	return total
+}
+
+// stream returns s: a DatasetWriter that embeds a Stream has this method,
+// whatever its package, which lets the tests of output reach the file.
+func (s *Stream) stream() *Stream { return s }
+
 // NopWriter is a RowWriter that does nothing.
 type NopWriter = nopWriter

@@ -14,8 +14,8 @@ import (
 	"time"
 )
 
-// ManifestSuffix ends the name of every manifest joinery writes.
-const ManifestSuffix = ".manifest.json"
+// manifestSuffix ends the name of every manifest joinery writes.
+const manifestSuffix = ".manifest.json"
 
 // Manifest describes one run and the files it wrote. Dir.Commit puts it
 // beside the files, named by ManifestName; Dir.Retain reads the manifests
@@ -94,7 +94,7 @@ func ManifestName(job string, logical time.Time, params []ManifestParam) string 
 		h := sha256.Sum256([]byte(paramsKey(params)))
 		name += "-" + hex.EncodeToString(h[:6])
 	}
-	return name + ManifestSuffix
+	return name + manifestSuffix
 }
 
 // Retention says which runs of a job keep their files, by logical time:
@@ -131,7 +131,7 @@ func (d *Dir) scan(job string) (runs []run, warnings []string, err error) {
 		if e.IsDir() && name == StateDir && path.Dir(p) == "." {
 			return fs.SkipDir
 		}
-		if !e.Type().IsRegular() || !strings.HasPrefix(name, job+"-") || !strings.HasSuffix(name, ManifestSuffix) {
+		if !e.Type().IsRegular() || !strings.HasPrefix(name, job+"-") || !strings.HasSuffix(name, manifestSuffix) {
 			return nil
 		}
 		data, err := d.root.ReadFile(filepath.FromSlash(p))

@@ -5,44 +5,23 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
-// ColumnsOf describes a result's columns from the driver's column types.
-// Scale is filled for DECIMAL (digits after the point) and for DATETIME,
-// TIMESTAMP and TIME (digits of fractional seconds). A name that is not
-// valid UTF-8 gets U+FFFD for each bad byte, as text values do: names head
-// every format.
-func ColumnsOf(types []*sql.ColumnType) []Column {
-	cols := make([]Column, len(types))
-	for i, t := range types {
-		precision, scale, ok := t.DecimalSize()
-		if !ok {
-			precision, scale = 0, 0
-		}
-		name := t.Name()
-		if !utf8.ValidString(name) {
-			b, _ := AppendValidUTF8(nil, []byte(name))
-			name = string(b)
-		}
-		cols[i] = ColumnOfSize(name, t.DatabaseTypeName(), precision, scale)
-	}
-	return cols
-}
-
-// ColumnOf describes a column from its name and MySQL type name (as
+// columnOf describes a column from its name and MySQL type name (as
 // sql.ColumnType.DatabaseTypeName reports it), with Scale left at zero.
-func ColumnOf(name, databaseType string) Column {
-	return Column{Name: name, DatabaseType: databaseType, Kind: KindOf(databaseType)}
+func columnOf(name, databaseType string) Column {
+	return Column{Name: name, DatabaseType: databaseType, Kind: kindOf(databaseType)}
 }
 
-// ColumnOfSize is ColumnOf with the precision and scale the driver
-// reports for the column (driver.RowsColumnTypePrecisionScale; zero when
-// it reports none). As in ColumnsOf, the scale is kept for DECIMAL,
-// DATETIME, TIMESTAMP and TIME only, and only from 1 to 30; the precision
-// for DECIMAL only, from 1 to 65.
+// ColumnOfSize describes a column from its name, its MySQL type name (as
+// sql.ColumnType.DatabaseTypeName reports it) and the precision and scale
+// the driver reports for it (driver.RowsColumnTypePrecisionScale; zero
+// when it reports none). The scale is kept for DECIMAL (digits after the
+// point) and for DATETIME, TIMESTAMP and TIME (digits of fractional
+// seconds) only, and only from 1 to 30; the precision for DECIMAL only,
+// from 1 to 65.
 func ColumnOfSize(name, databaseType string, precision, scale int64) Column {
-	c := ColumnOf(name, databaseType)
+	c := columnOf(name, databaseType)
 	if c.Kind == KindDecimal || c.Kind == KindDateTime || c.Kind == KindTime {
 		if scale > 0 && scale < 31 {
 			c.Scale = scale
@@ -54,9 +33,9 @@ func ColumnOfSize(name, databaseType string, precision, scale int64) Column {
 	return c
 }
 
-// KindOf maps a MySQL type name such as "UNSIGNED BIGINT", "DECIMAL" or
+// kindOf maps a MySQL type name such as "UNSIGNED BIGINT", "DECIMAL" or
 // "VARBINARY" to a Kind. Unknown names map to KindText.
-func KindOf(databaseType string) Kind {
+func kindOf(databaseType string) Kind {
 	t := strings.ToUpper(strings.TrimSpace(databaseType))
 	unsigned := false
 	if rest, ok := strings.CutPrefix(t, "UNSIGNED "); ok {
@@ -186,16 +165,6 @@ func fixedOffset(loc *time.Location) bool {
 func (n *Normalizer) badDate(i int, b []byte, layout string) error {
 	c := n.cols[i]
 	return fmt.Errorf("column %s: %s value %q is not in the form %s (the DSN must use parseTime=false)", c.Name, c.DatabaseType, b, layout)
-}
-
-// ZeroDates returns how many zero, partly zero or invalid dates Normalize
-// has passed on as literal text so far, over all columns.
-func (n *Normalizer) ZeroDates() int64 {
-	var total int64
-	for _, z := range n.zero {
-		total += z
-	}
-	return total
 }
 
 // Warnings describes, one message per column, the values so far that a

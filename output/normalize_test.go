@@ -1,11 +1,7 @@
 package output_test
 
 import (
-	"context"
 	"database/sql"
-	"database/sql/driver"
-	"io"
-	"math"
 	"strings"
 	"testing"
 	"time"
@@ -32,89 +28,6 @@ func TestKindOf(t *testing.T) {
 	for _, tt := range tests {
 		if got := KindOf(tt.typ); got != tt.want {
 			t.Errorf("KindOf(%q) = %v, want %v", tt.typ, got, tt.want)
-		}
-	}
-}
-
-// fakeDriver serves one result with fixed column types, so ColumnsOf can be
-// tested with real *sql.ColumnType values.
-type fakeDriver struct{}
-type fakeConn struct{}
-type fakeRows struct{}
-
-var fakeCols = []struct {
-	name, typ  string
-	prec, scal int64
-	hasScale   bool
-}{
-	{"id", "UNSIGNED BIGINT", 0, 0, false},
-	{"amount", "DECIMAL", 12, 2, true},
-	{"created", "DATETIME", 3, 3, true},
-	{"day", "DATE", 0, 0, false},
-	{"ratio", "DOUBLE", math.MaxInt64, math.MaxInt64, true},
-	{"name", "VARCHAR", 0, 0, false},
-	{"dur", "TIME", 6, 6, true},
-	{"x", "NULL", 0, 0, false},
-	{"caf\xe9", "VARCHAR", 0, 0, false}, // a latin1 name
-}
-
-func (fakeDriver) Open(string) (driver.Conn, error)      { return fakeConn{}, nil }
-func (fakeConn) Prepare(string) (driver.Stmt, error)     { return nil, driver.ErrSkip }
-func (fakeConn) Close() error                            { return nil }
-func (fakeConn) Begin() (driver.Tx, error)               { return nil, driver.ErrSkip }
-func (fakeRows) Close() error                            { return nil }
-func (fakeRows) Next([]driver.Value) error               { return io.EOF }
-func (fakeRows) ColumnTypeDatabaseTypeName(i int) string { return fakeCols[i].typ }
-func (fakeConn) QueryContext(context.Context, string, []driver.NamedValue) (driver.Rows, error) {
-	return fakeRows{}, nil
-}
-func (fakeRows) Columns() []string {
-	out := make([]string, len(fakeCols))
-	for i, c := range fakeCols {
-		out[i] = c.name
-	}
-	return out
-}
-func (fakeRows) ColumnTypePrecisionScale(i int) (int64, int64, bool) {
-	c := fakeCols[i]
-	return c.prec, c.scal, c.hasScale
-}
-
-func init() { sql.Register("output-fake", fakeDriver{}) }
-
-func TestColumnsOf(t *testing.T) {
-	db, err := sql.Open("output-fake", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	rows, err := db.Query("select")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	types, err := rows.ColumnTypes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := ColumnsOf(types)
-	want := []Column{
-		{"id", "UNSIGNED BIGINT", KindUint, 0, 0},
-		{"amount", "DECIMAL", KindDecimal, 2, 12},
-		{"created", "DATETIME", KindDateTime, 3, 0},
-		{"day", "DATE", KindDate, 0, 0},
-		{"ratio", "DOUBLE", KindFloat, 0, 0},
-		{"name", "VARCHAR", KindText, 0, 0},
-		{"dur", "TIME", KindTime, 6, 0},
-		{"x", "NULL", KindText, 0, 0},
-		{"caf\uFFFD", "VARCHAR", KindText, 0, 0},
-	}
-	if len(got) != len(want) {
-		t.Fatalf("got %d columns, want %d", len(got), len(want))
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("column %d: got %+v, want %+v", i, got[i], want[i])
 		}
 	}
 }

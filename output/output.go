@@ -9,7 +9,7 @@
 // The flow for one job run is:
 //
 //	reg := formats.Default()                         // the formats on offer
-//	cols := output.ColumnsOf(types)                  // once per query
+//	cols := rows.Columns()                           // mysqlconn.Rows, once per query
 //	norm := output.NewNormalizer(cols, dbLoc, reportLoc)
 //	r, _ := reg.Open(spec, dir, vars)                // one Report per configured output
 //	w, _ := r.Dataset(name, cols)                    // for each dataset, in order
@@ -89,7 +89,7 @@ type Value struct {
 // it; zero values mean the documented defaults.
 type Spec struct {
 	Format string `yaml:"format"` // a format's name in the Registry: csv, xlsx, jsonl, ...
-	// Path is a template relative to output_dir; see Expand for its fields.
+	// Path is a template relative to output_dir; see expand (path.go) for its fields.
 	// Without an extension, the format's first (Format.Extensions) is
 	// appended (and ".gz" with Gzip).
 	Path string `yaml:"path"`

@@ -74,10 +74,10 @@ func pathTime(v time.Time) string {
 	return v.Format("2006-01-02T150405" + repeated(v))
 }
 
-// Expand returns a Spec's path template with its fields replaced by vars;
+// expand returns a Spec's path template with its fields replaced by vars;
 // see templateFields for the fields. It does not add an extension or check
 // that the result stays inside output_dir (Registry.Validate does).
-func Expand(tmpl string, vars Vars) (string, error) {
+func expand(tmpl string, vars Vars) (string, error) {
 	t := vars.Logical
 	if vars.Location != nil {
 		t = t.In(vars.Location)
@@ -265,7 +265,7 @@ func checkTemplate(f Format, spec Spec, datasets int) (string, error) {
 		return "", fmt.Errorf("path %q: %s %s output is one file with every dataset in it and must not contain {dataset}", spec.Path, article(f.Name()), f.Name())
 	}
 	at := time.Date(2006, 1, 2, 15, 4, 5, 0, time.UTC)
-	sample, err := Expand(spec.Path, Vars{Job: "job", Dataset: "dataset", Logical: at, WindowStart: at, WindowEnd: at, RunTime: at,
+	sample, err := expand(spec.Path, Vars{Job: "job", Dataset: "dataset", Logical: at, WindowStart: at, WindowEnd: at, RunTime: at,
 		Params: sampleParams(spec.Path)})
 	if err != nil {
 		return "", err
@@ -294,7 +294,7 @@ func checkTemplate(f Format, spec Spec, datasets int) (string, error) {
 // destination expands a path template for vars: a clean path relative to
 // output_dir.
 func destination(tmpl string, vars Vars, ext string) (string, error) {
-	p, err := Expand(tmpl, vars)
+	p, err := expand(tmpl, vars)
 	if err != nil {
 		return "", err
 	}

@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// ErrClosed is returned by a Report used after Commit or Abort.
-var ErrClosed = errors.New("report already committed or aborted")
+// errClosed is returned by a Report used after Commit or Abort.
+var errClosed = errors.New("report already committed or aborted")
 
 // Open starts the files of one output for one job run in dir, output_dir,
 // in the output's format from the registry; destination folders are
@@ -125,7 +125,7 @@ func (r *report) newPart(dataset string, vars Vars) (*part, error) {
 
 func (r *report) Dataset(name string, cols []Column) (RowWriter, error) {
 	if r.ended {
-		return nil, ErrClosed
+		return nil, errClosed
 	}
 	if r.open != nil && !r.open.Done() {
 		return nil, fmt.Errorf("dataset %s: the previous dataset is not closed", name)
@@ -177,7 +177,7 @@ func (r *report) Dataset(name string, cols []Column) (RowWriter, error) {
 
 func (r *report) Prepare() (err error) {
 	if r.ended {
-		return ErrClosed
+		return errClosed
 	}
 	if r.prepared {
 		return nil

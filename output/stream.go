@@ -80,7 +80,3 @@ func (s *Stream) Done() bool       { return s.closed }
 func (s *Stream) Failed() error    { return s.Err }
 func (s *Stream) RowCount() int64  { return s.Rows }
 func (s *Stream) Sheets() []string { return nil }
-
-// stream returns s: a DatasetWriter that embeds a Stream has this method,
-// whatever its package, which lets the tests of output reach the file.
-func (s *Stream) stream() *Stream { return s }

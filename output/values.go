@@ -140,8 +140,9 @@ func AppendISO(b []byte, t time.Time, scale int64, layout string) []byte {
 		twoDigits[2*mo], twoDigits[2*mo+1], '-', twoDigits[2*d], twoDigits[2*d+1], 'T',
 		twoDigits[2*h], twoDigits[2*h+1], ':', twoDigits[2*mi], twoDigits[2*mi+1], ':', twoDigits[2*s], twoDigits[2*s+1])
 	if scale = min(scale, 9); scale > 0 {
-		// In threes, each divided by a constant: a chain of nine divisions
-		// by ten was a quarter of the time.
+		// In threes, each divided by a constant: faster than a chain of
+		// nine divisions by ten (see BENCHMARKS.md, Numbers moved from
+		// code comments, output/values.go).
 		ns := uint32(t.Nanosecond())
 		ms, us, rest := ns/1000000, ns/1000%1000, ns%1000
 		frac := [9]byte{
@@ -315,9 +316,9 @@ func AppendDate(b []byte, t time.Time) []byte {
 // as a name with an accent: it passes eight ASCII bytes at a time (the last
 // eight overlapping the word before), and from a word that is not all
 // ASCII it goes straight to the first byte that is not; two-byte sequences
-// are checked in line. utf8.Valid looks at the
-// bytes after a non-ASCII one one at a time, and took twice as long on
-// BenchmarkCSVFormat/harness's title.
+// are checked in line. utf8.Valid looks at the bytes after a non-ASCII
+// one one at a time, and was slower on BenchmarkCSVFormat/harness's title
+// (see BENCHMARKS.md, Numbers moved from code comments, output/values.go).
 func ValidUTF8(b []byte) bool {
 	n := len(b)
 	for i := 0; i < n; {

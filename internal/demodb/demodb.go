@@ -5,13 +5,14 @@
 // loopback port; joinery connects to it with go-sql-driver/mysql like to any
 // server. The database demo holds tables users and posts with the columns of
 // the test schema in internal/testdb, filled with about 10,000 generated rows
-// dated in the two years before the current UTC day (ReferenceDate): the
+// dated in the two years before the current UTC day (referenceDate): the
 // same on every run of one day.
 //
 // The engine accepts SQL that MySQL rejects (a native FULL OUTER JOIN, for
 // one) and differs in details such as SUM over DECIMAL returning DOUBLE, so it
-// is for demonstrations only: correctness tests run on MariaDB. Linking it adds
-// tens of megabytes and about 0.4 s to process start, so keep this package out
+// is for demonstrations only: correctness tests run on MariaDB. Linking it makes
+// the binary much larger and process start slower (see docs/BENCHMARKS.md,
+// Numbers moved from code comments, internal/demodb), so keep this package out
 // of the production binary.
 package demodb
 
@@ -34,8 +35,8 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-// DatabaseName is the name of the demo database in the returned DSN.
-const DatabaseName = "demo"
+// databaseName is the name of the demo database in the returned DSN.
+const databaseName = "demo"
 
 // Start starts the demo database server on a free port of 127.0.0.1, creates
 // and seeds the database demo, and returns its go-sql-driver/mysql DSN (user
@@ -52,7 +53,7 @@ func Start(ctx context.Context, logger *slog.Logger) (dsn string, stop func() er
 	begin := time.Now()
 	quietLogrus(logger)
 
-	db := memory.NewDatabase(DatabaseName)
+	db := memory.NewDatabase(databaseName)
 	// No EnablePrimaryKeyIndexes and no secondary indexes: in this engine an
 	// index lookup is a full scan per row, which turns joins from
 	// milliseconds into seconds.
@@ -101,7 +102,7 @@ func Start(ctx context.Context, logger *slog.Logger) (dsn string, stop func() er
 	cfg.User = "root"
 	cfg.Net = "tcp"
 	cfg.Addr = addr.String()
-	cfg.DBName = DatabaseName
+	cfg.DBName = databaseName
 	dsn = cfg.FormatDSN()
 
 	users, posts, err := seed(ctx, cfg)
@@ -110,7 +111,7 @@ func Start(ctx context.Context, logger *slog.Logger) (dsn string, stop func() er
 	}
 	logger.Info("demo database ready",
 		"addr", cfg.Addr,
-		"database", DatabaseName,
+		"database", databaseName,
 		"users", users,
 		"posts", posts,
 		"duration", time.Since(begin).Round(time.Millisecond))
@@ -138,7 +139,7 @@ func seed(ctx context.Context, cfg *mysql.Config) (users, posts int, err error) 
 			return 0, 0, fmt.Errorf("seed: create tables: %w", err)
 		}
 	}
-	data := generate(ReferenceDate())
+	data := generate(referenceDate())
 	if err := insertBatches(ctx, conn, "users", userColumns, data.users); err != nil {
 		return 0, 0, fmt.Errorf("seed: %w", err)
 	}

@@ -11,10 +11,10 @@ import (
 
 // Sizes and shape of the generated data.
 const (
-	// NumUsers is the number of rows in users, ids 1 to NumUsers.
-	NumUsers = 2000
-	// NumPosts is the number of rows in posts, ids 1 to NumPosts.
-	NumPosts = 8000
+	// numUsers is the number of rows in users, ids 1 to numUsers.
+	numUsers = 2000
+	// numPosts is the number of rows in posts, ids 1 to numPosts.
+	numPosts = 8000
 
 	// batchSize is the number of rows per INSERT statement.
 	batchSize = 2000
@@ -22,11 +22,11 @@ const (
 	seed1, seed2 = 20250101, 42
 )
 
-// ReferenceDate is the "now" of the generated data: the start of the current
+// referenceDate is the "now" of the generated data: the start of the current
 // UTC day. Every created_at and published_at lies in the two years before
 // it, so windowed demo jobs (previous_day, previous_month) find data on any
 // day, and reports made on the same day are identical.
-func ReferenceDate() time.Time {
+func referenceDate() time.Time {
 	return time.Now().UTC().Truncate(24 * time.Hour)
 }
 
@@ -92,15 +92,15 @@ type data struct {
 
 // generate returns the demo rows, the same on every call with the same ref:
 //
-//   - users: NumUsers rows. About 4% have a NULL name and 6% a NULL country;
+//   - users: numUsers rows. About 4% have a NULL name and 6% a NULL country;
 //     names mix ASCII, accented, Greek, Cyrillic, CJK and emoji. email is
 //     unique (user<id>@example.com). created_at is spread over the two years
 //     before ref. score is a DECIMAL(10,2) between -100.00 and
 //     999.99, NULL for about 10%.
-//   - posts: NumPosts rows. Users whose id is a multiple of 10 never write, and
+//   - posts: numPosts rows. Users whose id is a multiple of 10 never write, and
 //     others may not have been picked, so many users have no post; authors are
 //     skewed so that low ids write most. About 3% of posts have a NULL user_id
-//     and 2% name a user that does not exist (ids above NumUsers). Titles
+//     and 2% name a user that does not exist (ids above numUsers). Titles
 //     include commas, quotes, newlines and non-ASCII text. published_at is
 //     NULL for about 8% (drafts) and otherwise in the two years before
 //     ref. views is skewed, from 0 up to about 1,000,000.
@@ -112,8 +112,8 @@ func generate(ref time.Time) data {
 	}
 
 	var d data
-	d.users = make([][]any, 0, NumUsers)
-	for id := 1; id <= NumUsers; id++ {
+	d.users = make([][]any, 0, numUsers)
+	for id := 1; id <= numUsers; id++ {
 		var name, country, score any
 		if r.IntN(100) >= 4 {
 			name = firstNames[r.IntN(len(firstNames))] + " " + lastNames[r.IntN(len(lastNames))]
@@ -130,20 +130,20 @@ func generate(ref time.Time) data {
 	}
 
 	// Authors: users whose id is not a multiple of 10.
-	authors := make([]int, 0, NumUsers)
-	for id := 1; id <= NumUsers; id++ {
+	authors := make([]int, 0, numUsers)
+	for id := 1; id <= numUsers; id++ {
 		if id%10 != 0 {
 			authors = append(authors, id)
 		}
 	}
-	d.posts = make([][]any, 0, NumPosts)
-	for id := 1; id <= NumPosts; id++ {
+	d.posts = make([][]any, 0, numPosts)
+	for id := 1; id <= numPosts; id++ {
 		var userID, published any
 		switch p := r.IntN(100); {
 		case p < 3:
 			// No author.
 		case p < 5:
-			userID = NumUsers + 1 + r.IntN(500) // an author that does not exist
+			userID = numUsers + 1 + r.IntN(500) // an author that does not exist
 		default:
 			u := r.Float64()
 			userID = authors[int(u*u*float64(len(authors)))]

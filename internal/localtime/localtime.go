@@ -7,18 +7,11 @@
 // changes, found with time.Time.ZoneBounds.
 //
 // A wall clock is given as a time.Time in UTC whose reading is the wall
-// clock's (Wall returns one), so that wall clocks can be compared, added
+// clock's (WallAt returns one), so that wall clocks can be compared, added
 // to and matched by a cron expression without a zone getting in the way.
 package localtime
 
 import "time"
-
-// Wall returns t's wall clock in its own location as a time in UTC with the
-// same reading.
-func Wall(t time.Time) time.Time {
-	_, off := t.Zone()
-	return WallAt(t, off)
-}
 
 // WallAt returns the wall clock at instant t of a zone offset seconds east
 // of UTC, as a time in UTC with that reading.
@@ -39,8 +32,8 @@ func OffsetBefore(t time.Time, loc *time.Location) int {
 	return off
 }
 
-// Reading says when loc's clock reads a wall clock.
-type Reading struct {
+// reading says when loc's clock reads a wall clock.
+type reading struct {
 	// First is the first instant at which the clock reads the wall clock,
 	// and Second the next one when clocks went back over it (zero
 	// otherwise). When clocks skipped it, First is the instant as far after
@@ -54,10 +47,10 @@ type Reading struct {
 	Change time.Time
 }
 
-// Lookup returns when loc's clock reads wall clock w (a time in UTC with
+// lookup returns when loc's clock reads wall clock w (a time in UTC with
 // that reading). Instants are in loc.
-func Lookup(w time.Time, loc *time.Location) Reading {
-	var r Reading
+func lookup(w time.Time, loc *time.Location) reading {
+	var r reading
 	// Offsets on Earth are within a day of UTC, so every instant that
 	// reads w is within a day of w read as UTC; walk the zone's stretches
 	// of constant offset over that span.
@@ -87,9 +80,9 @@ func Lookup(w time.Time, loc *time.Location) Reading {
 
 // Resolve returns the first instant at which loc's clock reads w, or, for
 // a wall clock that clocks skipped, the instant as far after the change as
-// w is into the skipped interval (see Reading.First).
+// w is into the skipped interval (see reading.First).
 func Resolve(w time.Time, loc *time.Location) time.Time {
-	return Lookup(w, loc).First
+	return lookup(w, loc).First
 }
 
 // Repeated reports whether t's wall clock in its location is the second
@@ -109,7 +102,7 @@ func Repeated(t time.Time) bool {
 // skipped midnight, the change that skipped it. When clocks went back over
 // midnight it is the first midnight.
 func DayStart(y int, m time.Month, d int, loc *time.Location) time.Time {
-	r := Lookup(time.Date(y, m, d, 0, 0, 0, 0, time.UTC), loc)
+	r := lookup(time.Date(y, m, d, 0, 0, 0, 0, time.UTC), loc)
 	if r.Skipped {
 		return r.Change
 	}

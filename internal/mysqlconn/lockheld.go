@@ -34,7 +34,7 @@ type LockHeldError struct {
 }
 
 func (e *LockHeldError) Error() string {
-	return ErrAlreadyRunning.Error() + ": " + e.Holder()
+	return ErrAlreadyRunning.Error() + ": " + e.holder()
 }
 
 func (e *LockHeldError) Unwrap() error { return ErrAlreadyRunning }
@@ -42,8 +42,8 @@ func (e *LockHeldError) Unwrap() error { return ErrAlreadyRunning }
 // Idle reports whether the holder is a session between statements.
 func (e *LockHeldError) Idle() bool { return e.Found && e.Command == "Sleep" }
 
-// Holder describes the session that holds the lock, for a person.
-func (e *LockHeldError) Holder() string {
+// holder describes the session that holds the lock, for a person.
+func (e *LockHeldError) holder() string {
 	who := fmt.Sprintf("the lock %s is held by connection %d", e.Lock, e.ConnID)
 	switch {
 	case e.Lookup != nil:

@@ -168,8 +168,8 @@ func describeArg(nv *driver.NamedValue) string {
 	return fmt.Sprintf("with name %q", nv.Name)
 }
 
-// Columns describes the result's columns as output.ColumnsOf does from
-// sql.ColumnTypes: the driver's database type name, precision and scale.
+// Columns describes the result's columns as database/sql's ColumnTypes
+// do: the driver's database type name, precision and scale.
 func (r *Rows) Columns() []output.Column {
 	names := r.rows.Columns()
 	tn, _ := r.rows.(driver.RowsColumnTypeDatabaseTypeName)

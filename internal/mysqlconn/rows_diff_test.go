@@ -129,7 +129,7 @@ func scanned(t *testing.T, rows *sql.Rows) result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := result{cols: output.ColumnsOf(cts)}
+	res := result{cols: columnsOf(cts)}
 	for _, ct := range cts {
 		p, s, ok := ct.DecimalSize()
 		res.types = append(res.types, typeOf(ct.DatabaseTypeName(), p, s, ok))

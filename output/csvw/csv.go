@@ -309,13 +309,14 @@ const (
 
 // plain reports whether b, with a single-byte delimiter, holds none of the
 // bytes that make a field quoted. It looks at eight bytes at a time (the
-// byte-by-byte loop was a quarter of the CSV writer's time), the last eight
-// overlapping the word before: a word passes when no byte is below 0x0E
-// (which takes in CR and LF), a quote or the delimiter. The first word
-// that does not, and a field shorter than a word, are looked at byte by
-// byte. On the way it collects the bytes' high bits: ascii reports that a
-// plain b has no byte of 0x80 or above, so that text needs no UTF-8 check
-// (it is false for a field that is not plain).
+// byte-by-byte loop was a large share of the CSV writer's time; see
+// BENCHMARKS.md, Numbers moved from code comments, output/csvw/csv.go),
+// the last eight overlapping the word before: a word passes when no byte
+// is below 0x0E (which takes in CR and LF), a quote or the delimiter. The
+// first word that does not, and a field shorter than a word, are looked at
+// byte by byte. On the way it collects the bytes' high bits: ascii reports
+// that a plain b has no byte of 0x80 or above, so that text needs no UTF-8
+// check (it is false for a field that is not plain).
 func (w *csvWriter) plain(b []byte) (plain, ascii bool) {
 	var high uint64
 	if n := len(b); n >= 8 {

@@ -32,8 +32,9 @@ func (Format) Extensions() []string { return []string{".xlsx"} }
 func (Format) PerJob() bool         { return true }
 
 // Async is true: the heaviest encoding (its deflate has a goroutine of
-// its own too) runs on a goroutine of its own even alone: 990,000 rows
-// went from 4.6 s to 4.2 s (BENCHMARKS.md, perf-4).
+// its own too) runs on a goroutine of its own even alone: it is faster
+// (see BENCHMARKS.md, Numbers moved from code comments,
+// output/xlsxw/xlsx.go).
 func (Format) Async() bool { return true }
 
 func (Format) Options() []string {
@@ -108,10 +109,10 @@ func (b *book) Save(file io.Writer, datasets []output.DatasetRows) error {
 // Close removes the workbook's temporary files.
 func (b *book) Close() error { return b.close() }
 
-// ErrSheetFull is returned by an xlsx RowWriter when a dataset needs more
+// errSheetFull is returned by an xlsx RowWriter when a dataset needs more
 // sheets than a workbook can reasonably hold: rows beyond a sheet's limit
 // continue on new sheets, up to maxSheetsPerDataset.
-var ErrSheetFull = errors.New("dataset exceeds the rows an excel workbook can hold")
+var errSheetFull = errors.New("dataset exceeds the rows an excel workbook can hold")
 
 // maxSheetsPerDataset bounds how many sheets one dataset may fill (over a
 // billion rows at Excel's limit): a runaway query fails instead of writing
@@ -167,8 +168,8 @@ type book struct {
 	header    int
 	parts     map[string]*splice.Rows // zip part name -> the sheet's data rows
 	sst       *splice.SharedStrings   // strings: shared; nil for inline strings
-	// scratch creates the file a sheet's compressed rows wait in; nil
-	// for the system's temporary folder.
+	// scratch creates the file a sheet's compressed rows wait in
+	// (Env.Scratch, which Open gives every format with a file per job).
 	scratch  func() (*os.File, func() error, error)
 	closed   bool
 	closeErr error
@@ -688,7 +689,7 @@ func (w *sheetWriter) endSheet() error {
 func (w *sheetWriter) write(row []output.Value) error {
 	if w.row > w.maxRows {
 		if len(w.sheets) >= maxSheetsPerDataset {
-			return w.fail(ErrSheetFull)
+			return w.fail(errSheetFull)
 		}
 		if err := w.endSheet(); err != nil {
 			return err

@@ -31,9 +31,10 @@ import (
 )
 
 // Why this file exists: excelize's File.Write builds the whole zip in a
-// bytes.Buffer before copying it out (memory grows with the output, about
-// 180 MB at a million rows), and deflates every sheet at the default level
-// only then, on one core (40% of an xlsx run). Its ZipWriter hook is handed
+// bytes.Buffer before copying it out (memory grows with the output), and
+// deflates every sheet at the default level only then, on one core (the
+// largest share of an xlsx run; see BENCHMARKS.md, Numbers moved from code
+// comments, output/xlsxw/internal/splice/zip.go). Its ZipWriter hook is handed
 // that buffer, but may ignore it: zipSplicer writes straight to the report
 // file instead. And each sheet's data rows are not excelize's at all: a
 // Rows (xlsxrows.go) encodes them and deflates them on a second
@@ -48,11 +49,11 @@ const TruncMarker = " …[truncated]"
 // CorePart holds a workbook's core properties.
 const CorePart = "docProps/core.xml"
 
-// deflateLevel trades size for speed. On 100 MB of the benchmark's sheet
-// XML, klauspost/compress's level 1 deflates at 795 MB/s to 12.3% of the
-// input; compress/flate's level 1 at 415 MB/s to 13.0%, its default level
-// (excelize's) at 82 MB/s to 9.0%. klauspost's level 5 reaches 9.1% at
-// compress/flate's level-1 speed.
+// deflateLevel trades size for speed: on the benchmark's sheet XML,
+// klauspost/compress's level 1 deflates faster than compress/flate's level
+// 1 to a slightly smaller output, and many times faster than its default
+// level (excelize's), for a larger file (see BENCHMARKS.md, Numbers moved
+// from code comments, output/xlsxw/internal/splice/zip.go).
 const deflateLevel = flate.BestSpeed
 
 // zipSplicer is an excelize.ZipWriter writing to the real destination.
