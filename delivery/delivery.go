@@ -96,6 +96,19 @@ type Report struct {
 	Manifest string
 	// Dir is output_dir, for destinations that name files relative to it.
 	Dir string
+
+	// Event is what the report is about: success or warning for a
+	// committed run, failure, skipped or missed for the notifications.
+	Event Event
+	// Error is why the run failed or was skipped (failure, skipped): the
+	// run's error, with "gave up after N attempts" when it was retried;
+	// "" otherwise.
+	Error string
+	// Attempts is how many attempts the run made (0 for skipped and
+	// missed).
+	Attempts int
+	// Missed are the scheduled times the scheduler dropped (missed).
+	Missed []time.Time
 }
 
 // Dataset is one dataset of a run, for templates.

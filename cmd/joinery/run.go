@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/joinery/joinery/delivery"
 	"github.com/joinery/joinery/jobs"
 )
 
@@ -220,10 +221,10 @@ func printResult(w io.Writer, res *jobs.Result) {
 	nameW, rowsW := 0, 0
 	for _, d := range res.Datasets {
 		nameW = max(nameW, len(d.Name))
-		rowsW = max(rowsW, len(groupDigits(d.Rows)))
+		rowsW = max(rowsW, len(delivery.GroupDigits(d.Rows)))
 	}
 	for _, d := range res.Datasets {
-		fmt.Fprintf(w, "  %-*s  %*s rows  %s\n", nameW, d.Name, rowsW, groupDigits(d.Rows), d.Duration.Round(time.Millisecond))
+		fmt.Fprintf(w, "  %-*s  %*s rows  %s\n", nameW, d.Name, rowsW, delivery.GroupDigits(d.Rows), d.Duration.Round(time.Millisecond))
 		for _, j := range d.Joins {
 			fmt.Fprintf(w, "    join %s\n", j)
 		}
@@ -249,16 +250,4 @@ func printResult(w io.Writer, res *jobs.Result) {
 	for _, e := range res.PostCommit {
 		fmt.Fprintf(w, "  failed after the commit: %v\n", e)
 	}
-}
-
-func groupDigits(n int64) string {
-	s := fmt.Sprint(n)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 && s[i-1] != '-' {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }
