@@ -133,8 +133,9 @@ func (c *Config) Job(name string) (*Job, error) {
 	return nil, fmt.Errorf("%w %q in %s", errJobNotFound, name, c.File)
 }
 
-// outputPath is the folder reports are written under.
-func (c *Config) outputPath() string {
+// OutputPath is the folder reports are written under: output_dir, with
+// a relative one taken from the configuration file's folder.
+func (c *Config) OutputPath() string {
 	if filepath.IsAbs(c.OutputDir) {
 		return c.OutputDir
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/joinery/joinery/delivery"
+	"github.com/joinery/joinery/delivery/deliverer"
 	"github.com/joinery/joinery/jobs"
 )
 
@@ -41,8 +42,9 @@ func (rf *runFlags) checkPartial(selected []*jobs.Job, plans [][]jobs.Plan, now 
 // another, with a summary of each on stdout.
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	var prof profiles
-	var allowPartial bool
-	c, rf, cfg, selected, err := jobCommand("run", "run JOB... | --all [--at TIME | --from T --to T [--once]] [--allow-partial] [--param NAME=VALUE]... [--cpuprofile FILE] [--memprofile FILE] [--trace FILE]", args, stdout, stderr, func(fs *flag.FlagSet) {
+	var allowPartial, noDeliver bool
+	c, rf, cfg, selected, err := jobCommand("run", "run JOB... | --all [--at TIME | --from T --to T [--once]] [--allow-partial] [--no-deliver] [--param NAME=VALUE]... [--cpuprofile FILE] [--memprofile FILE] [--trace FILE]", args, stdout, stderr, func(fs *flag.FlagSet) {
+		fs.BoolVar(&noDeliver, "no-deliver", false, "write the reports only: no delivery, no notification (joinery deliver sends them later)")
 		fs.StringVar(&prof.cpu, "cpuprofile", "", "write a CPU profile of the run to `FILE` (for go tool pprof)")
 		fs.StringVar(&prof.mem, "memprofile", "", "write an allocation profile of the run to `FILE` when it ends")
 		fs.StringVar(&prof.trace, "trace", "", "write an execution trace of the run to `FILE` (for go tool trace)")
@@ -85,7 +87,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 	}
 	defer closeDB()
 
-	r := newRunner(cfg, db, log)
+	var d *deliverer.Deliverer
+	if !noDeliver {
+		d = newDeliverer(cfg, log)
+	}
+	r := newRunner(cfg, db, log, d)
 	if isTerminal(stderr) {
 		r.Progress = newProgress(stderr).update
 	}
