@@ -2,8 +2,6 @@ package delivery_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -18,7 +16,8 @@ import (
 	"github.com/joinery/joinery/output"
 )
 
-// fixture is an output_dir with two committed files and a report of them.
+// fixture is an output_dir with two committed files (outputs csv and
+// xlsx) and a report of them.
 type fixture struct {
 	dir    *output.Dir
 	report *delivery.Report
@@ -28,25 +27,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	root := t.TempDir()
-	dir, err := output.OpenDir(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dir.Close() })
-	r := &delivery.Report{Job: "nightly", RunID: "20261104T060000Z-0000abcd", Logical: time.Date(2026, 11, 4, 6, 0, 0, 0, time.UTC), Dir: root,
-		Datasets: []delivery.Dataset{{Name: "posts", Rows: 2}}}
-	for _, f := range []struct{ rel, output, body string }{{"nightly/posts.csv", "csv", "id\r\n1\r\n2\r\n"}, {"nightly/book.xlsx", "xlsx", "PK not really a workbook"}} {
-		p := filepath.Join(root, filepath.FromSlash(f.rel))
-		if err := os.MkdirAll(filepath.Dir(p), 0o777); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(f.body), 0o666); err != nil {
-			t.Fatal(err)
-		}
-		sum := sha256.Sum256([]byte(f.body))
-		r.Files = append(r.Files, delivery.File{File: output.File{Path: p, Format: f.output, Size: int64(len(f.body)), SHA256: hex.EncodeToString(sum[:]), Output: f.output}, Rel: f.rel, Output: f.output})
-	}
+	dir, r := deliverytest.SampleFiles(t, nil)
 	return &fixture{dir: dir, report: r}
 }
 
@@ -202,7 +183,8 @@ func TestAttemptTimeout(t *testing.T) {
 
 func TestChangedFileNeverSent(t *testing.T) {
 	fx := newFixture(t)
-	if err := os.WriteFile(fx.report.Files[0].Path, []byte("id\r\n9\r\n9\r\n"), 0o666); err != nil {
+	f := fx.report.Files[0]
+	if err := os.WriteFile(f.Path, []byte(strings.Repeat("9", int(f.Size))), 0o666); err != nil {
 		t.Fatal(err)
 	}
 	fake := &deliverytest.Fake{}
@@ -231,7 +213,7 @@ func TestSecretsRedacted(t *testing.T) {
 	s := spec("hook", 0)
 	s.S3, s.Webhook = nil, &delivery.Webhook{URL: "${JOINERY_TEST_HOOK_URL}"}
 	out, err := fx.engine(fake).Deliver(t.Context(), delivery.Delivery{Dir: fx.dir, Specs: []delivery.Spec{s}, Report: fx.report})
-	data, _ := os.ReadFile(filepath.Join(fx.dir.Path(), ".joinery", "deliveries", "nightly", fx.report.RunID+".json"))
+	data, _ := os.ReadFile(filepath.Join(fx.dir.Path(), ".joinery", "deliveries", fx.report.Job, fx.report.RunID+".json"))
 	for what, text := range map[string]string{"error": err.Error(), "outcome": out[0].Err.Error(), "ledger": string(data)} {
 		if strings.Contains(text, "sekrit") {
 			t.Errorf("the %s shows the secret:\n%s", what, text)
@@ -261,14 +243,14 @@ func TestStoppedStaysPendingAndResumes(t *testing.T) {
 	if got := ledgerOf(t, fx).Pending(); !slices.Equal(got, []string{"x"}) {
 		t.Fatalf("pending %v", got)
 	}
-	if err := fx.engine(fake).Resume(t.Context(), fx.dir, "nightly", specs); err != nil {
+	if err := fx.engine(fake).Resume(t.Context(), fx.dir, fx.report.Job, specs); err != nil {
 		t.Fatal(err)
 	}
 	if e := entry(t, ledgerOf(t, fx), "x"); e.State != delivery.Sent || e.Attempts != 2 {
 		t.Errorf("after resume: %+v", e)
 	}
 	// Nothing left: a second resume sends nothing.
-	if err := fx.engine(fake).Resume(t.Context(), fx.dir, "nightly", specs); err != nil || fake.Attempts() != 2 {
+	if err := fx.engine(fake).Resume(t.Context(), fx.dir, fx.report.Job, specs); err != nil || fake.Attempts() != 2 {
 		t.Errorf("second resume: %v, %d attempts", err, fake.Attempts())
 	}
 }

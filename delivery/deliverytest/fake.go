@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"sync"
+	"testing"
 
 	"github.com/joinery/joinery/delivery"
 )
@@ -30,6 +32,15 @@ type Fake struct {
 	mu        sync.Mutex
 	attempts  int
 	delivered []*delivery.Report
+	files     map[string][]byte // by Rel, the content last delivered
+}
+
+// Files returns the content of each file delivered, the last delivery's,
+// by File.Rel: a ReadBack for Conformance.
+func (f *Fake) Files(testing.TB, *delivery.Report) map[string][]byte {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return maps.Clone(f.files)
 }
 
 // Name is the kind's name.
@@ -85,11 +96,17 @@ func (d fakeDest) Deliver(ctx context.Context, r *delivery.Report) (delivery.Rec
 		if err != nil {
 			return delivery.Receipt{}, err
 		}
-		_, err = io.Copy(io.Discard, rd)
+		body, err := io.ReadAll(rd)
 		rd.Close()
 		if err != nil {
 			return delivery.Receipt{}, err
 		}
+		f.mu.Lock()
+		if f.files == nil {
+			f.files = make(map[string][]byte)
+		}
+		f.files[file.Rel] = body
+		f.mu.Unlock()
 		rc.Items = append(rc.Items, file.Rel)
 	}
 	rc.ID = fmt.Sprintf("fake-%d", n)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/joinery/joinery/delivery"
+	"github.com/joinery/joinery/delivery/deliverytest"
 	"github.com/joinery/joinery/delivery/webhook"
 	"github.com/joinery/joinery/output"
 )
@@ -87,18 +88,8 @@ func engine(waits *[]time.Duration, wait func()) *delivery.Engine {
 }
 
 func report(t *testing.T) (*output.Dir, *delivery.Report) {
-	root := t.TempDir()
-	dir, err := output.OpenDir(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dir.Close() })
-	r := delivery.SampleReport()
-	r.Dir = root
+	dir, r := deliverytest.SampleFiles(t, []string{"csv"})
 	r.Warnings = nil
-	for i := range r.Files { // the webhook names files, never reads them
-		r.Files[i].Path = filepath.Join(root, r.Files[i].Rel)
-	}
 	return dir, r
 }
 
@@ -118,7 +109,7 @@ func TestSlackSuccess(t *testing.T) {
 	if err := json.Unmarshal([]byte(got[0]), &msg); err != nil || len(msg) != 1 {
 		t.Fatalf("body %s: want {\"text\": ...} only (%v)", got[0], err)
 	}
-	want := "sample: reports for 2026-11-04 06:00 CET are ready (1,234 rows)\n• sample/posts-2026-11-04.csv (123.5 kB)"
+	want := "sample: reports for 2026-11-04 06:00 CET are ready (1,234 rows)\n• " + r.Files[0].Rel + " (44 B)"
 	if msg["text"] != want {
 		t.Errorf("text:\n%s\nwant:\n%s", msg["text"], want)
 	}
