@@ -13,6 +13,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/joinery/joinery/config"
+	"github.com/joinery/joinery/delivery"
 	"github.com/joinery/joinery/output"
 	"github.com/joinery/joinery/output/formats"
 	"github.com/joinery/joinery/queries"
@@ -80,6 +81,9 @@ type Job struct {
 	Params   []queries.Param   `yaml:"params"` // named run parameters
 	Datasets []queries.Dataset `yaml:"datasets"`
 	Outputs  []output.Spec     `yaml:"outputs"`
+	// Deliver are the destinations of the job's reports and the
+	// notifications about its runs (docs/DELIVERY.md); default none.
+	Deliver []delivery.Spec `yaml:"deliver"`
 	// OnEmpty is what a dataset without rows does: "write" a header-only
 	// report (the default), "skip" it (no file or sheet; a workbook with
 	// no data sheet is not written) or "fail" the run.
@@ -129,8 +133,9 @@ func (c *Config) Job(name string) (*Job, error) {
 	return nil, fmt.Errorf("%w %q in %s", errJobNotFound, name, c.File)
 }
 
-// outputPath is the folder reports are written under.
-func (c *Config) outputPath() string {
+// OutputPath is the folder reports are written under: output_dir, with
+// a relative one taken from the configuration file's folder.
+func (c *Config) OutputPath() string {
 	if filepath.IsAbs(c.OutputDir) {
 		return c.OutputDir
 	}
@@ -383,6 +388,8 @@ func (v validator) job(p string, j *Job, defaultLoc *time.Location) {
 		}
 		v.destinations(op, j, o)
 	}
+	v.outputNames(p, j)
+	v.deliver(p, j)
 	switch j.OnEmpty {
 	case "":
 		j.OnEmpty = "write"
@@ -395,6 +402,50 @@ func (v validator) job(p string, j *Job, defaultLoc *time.Location) {
 	}
 	if j.Retention.Days < 0 {
 		v.failValue(p+".retention.days", fmt.Sprint(j.Retention.Days), "want a number of days, at least 1")
+	}
+}
+
+// outputNames gives each output of j without a name its default (the
+// format's name when no other output of j has that format, else
+// "<format>-<index>") and reports names that are not unique.
+func (v validator) outputNames(p string, j *Job) {
+	formats := make(map[string]int)
+	for _, o := range j.Outputs {
+		formats[o.Format]++
+	}
+	seen := make(map[string]int)
+	for i := range j.Outputs {
+		o := &j.Outputs[i]
+		op := fmt.Sprintf("%s.outputs[%d].name", p, i)
+		if o.Name == "" {
+			o.Name = o.Format
+			if formats[o.Format] > 1 {
+				o.Name = fmt.Sprintf("%s-%d", o.Format, i)
+			}
+		} else if !namePattern.MatchString(o.Name) {
+			v.failValue(op, o.Name, "use letters, digits, '.', '_' and '-' (at most 64, starting with a letter or digit)")
+		}
+		if first, dup := seen[o.Name]; dup {
+			v.failValue(op, o.Name, "duplicate output name (also outputs[%d]): give each output a name of its own", first)
+			continue
+		}
+		seen[o.Name] = i
+	}
+}
+
+// deliver checks j's deliver list (see delivery.Spec.Validate).
+func (v validator) deliver(p string, j *Job) {
+	names := make([]string, len(j.Outputs))
+	for i, o := range j.Outputs {
+		names[i] = o.Name
+	}
+	dups := delivery.Duplicates(j.Deliver)
+	for i := range j.Deliver {
+		dp := fmt.Sprintf("%s.deliver[%d]", p, i)
+		v.d.Add(config.Prefix(dp, j.Deliver[i].Validate(names))...)
+		if err, dup := dups[i]; dup {
+			v.d.Add(config.Prefix(dp, []error{err})...)
+		}
 	}
 }
 

@@ -12,9 +12,6 @@ import (
 // Parse is parse: Load without the file system.
 func Parse(file string, data []byte) (*Config, error) { return parse(file, data) }
 
-// OutputPath is outputPath.
-func (c *Config) OutputPath() string { return c.outputPath() }
-
 // Run runs job once, without retries, for the logical time t, with its
 // window for t and the default parameter values; see RunPlan.
 func (r *Runner) Run(ctx context.Context, job *Job, t time.Time) *Result {

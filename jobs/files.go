@@ -92,7 +92,7 @@ func (r *Runner) recover(dir *output.Dir, job *Job, log *slog.Logger) {
 // logged as a warning.
 func (r *Runner) Recover(job *Job) {
 	log := r.Logger.With("job", job.Name)
-	dir, err := output.OpenDir(r.Config.outputPath())
+	dir, err := output.OpenDir(r.Config.OutputPath())
 	if err != nil {
 		log.Warn("could not clean up after an earlier run", "error", err)
 		return

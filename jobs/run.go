@@ -204,7 +204,7 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 	}
 	defer sess.Release(ctx)
 
-	dir, err := output.OpenDir(r.Config.outputPath())
+	dir, err := output.OpenDir(r.Config.OutputPath())
 	if err != nil {
 		return err
 	}

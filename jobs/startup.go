@@ -19,7 +19,7 @@ import (
 // error names the folder, where its path came from and the system's
 // reason.
 func (c *Config) CheckOutputDir() error {
-	dir := c.outputPath()
+	dir := c.OutputPath()
 	if err := checkWritable(dir); err != nil {
 		return fmt.Errorf("cannot write reports to %s (%s): %w", dir, c.outputDirFrom, err)
 	}

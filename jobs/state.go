@@ -23,7 +23,7 @@ func stateName(job string) string { return job + ".json" }
 
 // stateDir is the folder of the jobs' states.
 func (c *Config) stateDir() string {
-	return filepath.Join(c.outputPath(), output.StateDir)
+	return filepath.Join(c.OutputPath(), output.StateDir)
 }
 
 // readState returns the job's state; a job that never succeeded has the
@@ -84,7 +84,7 @@ func lastSuccess(d *output.Dir, job string) (time.Time, []string) {
 // known), and what could not be read. The error is the output folder's,
 // when it cannot be opened.
 func (c *Config) LastSuccess(job string) (time.Time, []string, error) {
-	d, err := output.OpenDir(c.outputPath())
+	d, err := output.OpenDir(c.OutputPath())
 	if err != nil {
 		return time.Time{}, nil, err
 	}

@@ -85,12 +85,28 @@ func lockPath(job string) string    { return filepath.Join(StateDir, job+".lock"
 // lockJob takes the job's commit lock, waiting for another process's
 // commit when wait is set; without wait it reports false if it is held.
 func (d *Dir) lockJob(job string, wait bool) (unlock func(), ok bool, err error) {
-	if err := d.mkdirAll(StateDir); err != nil {
+	return d.lock(lockPath(job), "job lock", wait)
+}
+
+// LockState takes an exclusive lock on the file name in the state folder
+// (StateDir), creating it and its folder: a flock, which ends with the
+// process however it ends, and which two opens in one process contend for
+// too. With wait it waits for the holder; without, it reports false when
+// the lock is held. Where the file system has no flock it always succeeds.
+// Delivery ledgers use it (one delivery of a run at a time).
+func (d *Dir) LockState(name string, wait bool) (unlock func(), ok bool, err error) {
+	return d.lock(filepath.Join(StateDir, name), "lock", wait)
+}
+
+// lock takes the flock of the file name (relative to d); what names the
+// lock in errors.
+func (d *Dir) lock(name, what string, wait bool) (unlock func(), ok bool, err error) {
+	if err := d.mkdirAll(filepath.Dir(name)); err != nil {
 		return nil, false, err
 	}
-	f, err := d.root.OpenFile(lockPath(job), os.O_RDWR|os.O_CREATE, 0o666)
+	f, err := d.root.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o666)
 	if err != nil {
-		return nil, false, fmt.Errorf("job lock: %w", unwrapPath(err))
+		return nil, false, fmt.Errorf("%s: %w", what, unwrapPath(err))
 	}
 	if wait {
 		err = lockWait(f)
@@ -105,7 +121,7 @@ func (d *Dir) lockJob(job string, wait bool) (unlock func(), ok bool, err error)
 	if err != nil || !ok {
 		_ = f.Close()
 		if err != nil {
-			err = fmt.Errorf("job lock %s: %w", d.Abs(lockPath(job)), err)
+			err = fmt.Errorf("%s %s: %w", what, d.Abs(name), err)
 		}
 		return nil, false, err
 	}
@@ -233,7 +249,7 @@ func (d *Dir) Commit(c Commit) (*Committed, error) {
 	}
 	mfiles := make([]ManifestFile, len(files))
 	for i, f := range files {
-		mfiles[i] = ManifestFile{Path: filepath.ToSlash(f.Path), Format: f.Format, Size: f.Size, SHA256: f.SHA256, Rows: f.Rows, Datasets: f.Datasets}
+		mfiles[i] = ManifestFile{Path: filepath.ToSlash(f.Path), Output: f.Output, Format: f.Format, Size: f.Size, SHA256: f.SHA256, Rows: f.Rows, Datasets: f.Datasets}
 		j.Renames = append(j.Renames, journalRename{From: filepath.ToSlash(staged[i].tf.tmp), To: mfiles[i].Path, Size: f.Size, SHA256: f.SHA256})
 	}
 	// A folder where a file goes would fail its rename after the commit

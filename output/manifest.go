@@ -66,7 +66,10 @@ type ManifestSet struct {
 
 // ManifestFile is one file of a run. Paths are relative to output_dir.
 type ManifestFile struct {
-	Path     string        `json:"path"`
+	Path string `json:"path"`
+	// Output is the name of the output that wrote the file; manifests of
+	// earlier versions have none.
+	Output   string        `json:"output,omitempty"`
 	Format   string        `json:"format"`
 	Size     int64         `json:"size"`
 	SHA256   string        `json:"sha256"`
@@ -156,6 +159,24 @@ func (d *Dir) scan(job string) (runs []run, warnings []string, err error) {
 		return b.m.Started.Compare(a.m.Started)
 	})
 	return runs, warnings, nil
+}
+
+// RunManifest is one recorded run of a job: its manifest and where it is.
+type RunManifest struct {
+	Path     string // relative to the Dir, with / separators
+	Manifest Manifest
+}
+
+// Runs returns the manifests of job's runs anywhere under d, newest
+// logical time first (of two for the same logical time, the one that
+// started last first), and warnings about manifests it could not read.
+func (d *Dir) Runs(job string) ([]RunManifest, []string, error) {
+	runs, warnings, err := d.scan(job)
+	out := make([]RunManifest, len(runs))
+	for i, x := range runs {
+		out[i] = RunManifest{Path: filepath.ToSlash(x.path), Manifest: x.m}
+	}
+	return out, warnings, err
 }
 
 // LastRun returns the newest logical time of job's runs that are not

@@ -88,6 +88,11 @@ type Value struct {
 // Spec is one entry of a job's outputs list in config.yaml. Validate checks
 // it; zero values mean the documented defaults.
 type Spec struct {
+	// Name names the output in a job's deliver entries (outputs: [...])
+	// and in manifests; unique within the job. Default: the format's name
+	// when no other output of the job has that format, else
+	// "<format>-<index>" (index in the job's outputs list, from 0).
+	Name   string `yaml:"name,omitempty"`
 	Format string `yaml:"format"` // a format's name in the Registry: csv, xlsx, jsonl, ...
 	// Path is a template relative to output_dir; see expand (path.go) for its fields.
 	// Without an extension, the format's first (Format.Extensions) is
@@ -227,6 +232,7 @@ type File struct {
 	Rows     int64         // data rows over every dataset in the file
 	Datasets []DatasetRows // the datasets in the file, in order
 	Latest   string        // the stable copy or link updated to it, if any
+	Output   string        // the name of the output that wrote it (Spec.Name)
 }
 
 // DatasetRows is how many rows of one dataset a file holds.

@@ -252,7 +252,7 @@ func (r *report) Prepare() (err error) {
 func (r *report) files() []File {
 	out := make([]File, len(r.keep))
 	for i, p := range r.keep {
-		f := File{Path: p.tf.dest, Format: r.spec.Format, Size: p.tf.size, SHA256: p.tf.sum(), Datasets: r.infos[i]}
+		f := File{Path: p.tf.dest, Format: r.spec.Format, Output: r.spec.Name, Size: p.tf.size, SHA256: p.tf.sum(), Datasets: r.infos[i]}
 		for _, d := range r.infos[i] {
 			f.Rows += d.Rows
 		}

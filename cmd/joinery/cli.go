@@ -40,7 +40,12 @@ const usage = `joinery runs declarative MySQL join reports into Excel and CSV fi
 Usage:
   joinery run JOB... | --all [RUN FLAGS]   run jobs now and write their reports
   joinery list [--next N] [--from TIME]    jobs, schedules, outputs; next runs and their windows
-  joinery validate [--connect]             check the configuration
+  joinery deliver JOB [--run ID] [--to NAME]
+                                           send a committed run to its destinations again,
+                                           without running its queries
+  joinery history JOB [--last N]           a job's runs, with the state of their delivery
+  joinery validate [--connect]             check the configuration (--connect: the database
+                                           and every destination, sending nothing)
   joinery sql JOB... | --all [RUN FLAGS]   print each dataset's SQL and bound values
   joinery explain JOB... | --all [RUN FLAGS]
                                            run EXPLAIN for each dataset (MySQL/MariaDB)
@@ -55,6 +60,7 @@ Run flags:
   --once             with --from/--to: one run with exactly that window
   --allow-partial    (run) a window that is not over yet: its report is
                      marked partial and moves no latest name
+  --no-deliver       (run) write the reports only: no delivery, no notification
   --param NAME=VALUE a job parameter (repeatable; with several jobs, for those
                      that declare it)
 
@@ -66,7 +72,8 @@ Every command takes:
 Run "joinery COMMAND --help" for a command's own flags.
 Exit status: 0 ok, 1 a job failed, 2 usage or configuration error,
 3 a job was skipped because another run of it was in progress, 4 a run
-committed its reports but a step after its commit failed, 130 interrupted.
+committed its reports but a step after its commit failed (a delivery),
+130 interrupted. deliver: 0 every destination has the run, 1 one failed.
 `
 
 // run is the whole CLI; main only maps its result to an exit status. ctx
@@ -113,6 +120,10 @@ func dispatch(ctx context.Context, sig *signals, args []string, stdout, stderr i
 		return cmdRun(ctx, rest, stdout, stderr)
 	case "list":
 		return cmdList(ctx, rest, stdout, stderr)
+	case "deliver":
+		return cmdDeliver(ctx, rest, stdout, stderr)
+	case "history":
+		return cmdHistory(ctx, rest, stdout, stderr)
 	case "validate":
 		return cmdValidate(ctx, rest, stdout, stderr)
 	case "sql":

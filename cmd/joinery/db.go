@@ -7,6 +7,9 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/joinery/joinery/delivery"
+	"github.com/joinery/joinery/delivery/deliverer"
+	"github.com/joinery/joinery/delivery/destinations"
 	"github.com/joinery/joinery/internal/mysqlconn"
 	"github.com/joinery/joinery/jobs"
 )
@@ -69,7 +72,19 @@ func openDB(ctx context.Context, cfg *jobs.Config, log *slog.Logger, waitForDB b
 
 // newRunner returns the runner that run and schedule make their runs
 // with, on db: what plugs into its Hooks (delivery, notifications,
-// metrics) sees every run, by hand or on schedule.
-func newRunner(cfg *jobs.Config, db *sql.DB, log *slog.Logger) *jobs.Runner {
-	return &jobs.Runner{DB: db, Config: cfg, Logger: log, Version: version}
+// metrics) sees every run, by hand or on schedule. d delivers the runs
+// (the "deliver" step and the notifications); nil for run --no-deliver.
+func newRunner(cfg *jobs.Config, db *sql.DB, log *slog.Logger, d *deliverer.Deliverer) *jobs.Runner {
+	r := &jobs.Runner{DB: db, Config: cfg, Logger: log, Version: version}
+	if d != nil {
+		r.Hooks.AfterCommit = append(r.Hooks.AfterCommit, d.Step())
+		r.Hooks.Result = d.Result
+	}
+	return r
+}
+
+// newDeliverer returns what delivers the runs of cfg, with every kind of
+// destination this build has.
+func newDeliverer(cfg *jobs.Config, log *slog.Logger) *deliverer.Deliverer {
+	return &deliverer.Deliverer{Engine: &delivery.Engine{Kinds: destinations.Default(), Log: log}, OutputDir: cfg.OutputPath()}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/joinery/joinery/delivery"
 )
 
 // progress draws one line on a terminal: rows so far and, once there is
@@ -38,8 +40,8 @@ func (p *progress) update(job, dataset string, rows int64, done bool) {
 		return
 	}
 	p.last = now
-	fmt.Fprintf(p.w, "\r\033[K%s: %s rows", p.key, groupDigits(rows))
+	fmt.Fprintf(p.w, "\r\033[K%s: %s rows", p.key, delivery.GroupDigits(rows))
 	if d := now.Sub(p.start); d >= rateAfter {
-		fmt.Fprintf(p.w, ", %s rows/s", groupDigits(int64(float64(rows-p.rows0)/d.Seconds())))
+		fmt.Fprintf(p.w, ", %s rows/s", delivery.GroupDigits(int64(float64(rows-p.rows0)/d.Seconds())))
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/joinery/joinery/delivery"
+	"github.com/joinery/joinery/delivery/deliverer"
 	"github.com/joinery/joinery/jobs"
 )
 
@@ -40,8 +42,9 @@ func (rf *runFlags) checkPartial(selected []*jobs.Job, plans [][]jobs.Plan, now 
 // another, with a summary of each on stdout.
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	var prof profiles
-	var allowPartial bool
-	c, rf, cfg, selected, err := jobCommand("run", "run JOB... | --all [--at TIME | --from T --to T [--once]] [--allow-partial] [--param NAME=VALUE]... [--cpuprofile FILE] [--memprofile FILE] [--trace FILE]", args, stdout, stderr, func(fs *flag.FlagSet) {
+	var allowPartial, noDeliver bool
+	c, rf, cfg, selected, err := jobCommand("run", "run JOB... | --all [--at TIME | --from T --to T [--once]] [--allow-partial] [--no-deliver] [--param NAME=VALUE]... [--cpuprofile FILE] [--memprofile FILE] [--trace FILE]", args, stdout, stderr, func(fs *flag.FlagSet) {
+		fs.BoolVar(&noDeliver, "no-deliver", false, "write the reports only: no delivery, no notification (joinery deliver sends them later)")
 		fs.StringVar(&prof.cpu, "cpuprofile", "", "write a CPU profile of the run to `FILE` (for go tool pprof)")
 		fs.StringVar(&prof.mem, "memprofile", "", "write an allocation profile of the run to `FILE` when it ends")
 		fs.StringVar(&prof.trace, "trace", "", "write an execution trace of the run to `FILE` (for go tool trace)")
@@ -84,7 +87,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 	}
 	defer closeDB()
 
-	r := newRunner(cfg, db, log)
+	var d *deliverer.Deliverer
+	if !noDeliver {
+		d = newDeliverer(cfg, log)
+	}
+	r := newRunner(cfg, db, log, d)
 	if isTerminal(stderr) {
 		r.Progress = newProgress(stderr).update
 	}
@@ -220,10 +227,10 @@ func printResult(w io.Writer, res *jobs.Result) {
 	nameW, rowsW := 0, 0
 	for _, d := range res.Datasets {
 		nameW = max(nameW, len(d.Name))
-		rowsW = max(rowsW, len(groupDigits(d.Rows)))
+		rowsW = max(rowsW, len(delivery.GroupDigits(d.Rows)))
 	}
 	for _, d := range res.Datasets {
-		fmt.Fprintf(w, "  %-*s  %*s rows  %s\n", nameW, d.Name, rowsW, groupDigits(d.Rows), d.Duration.Round(time.Millisecond))
+		fmt.Fprintf(w, "  %-*s  %*s rows  %s\n", nameW, d.Name, rowsW, delivery.GroupDigits(d.Rows), d.Duration.Round(time.Millisecond))
 		for _, j := range d.Joins {
 			fmt.Fprintf(w, "    join %s\n", j)
 		}
@@ -249,16 +256,4 @@ func printResult(w io.Writer, res *jobs.Result) {
 	for _, e := range res.PostCommit {
 		fmt.Fprintf(w, "  failed after the commit: %v\n", e)
 	}
-}
-
-func groupDigits(n int64) string {
-	s := fmt.Sprint(n)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 && s[i-1] != '-' {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }

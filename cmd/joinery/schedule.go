@@ -5,6 +5,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/joinery/joinery/jobs"
 	"github.com/joinery/joinery/jobs/schedule"
 )
 
@@ -46,13 +47,25 @@ func cmdSchedule(ctx context.Context, sig *signals, args []string, stdout, stder
 		return err
 	}
 	defer closeDB()
+	// Deliveries that a crash or a stop left pending resume beside the
+	// runs (a run of the same job resumes them too; one delivery of a run
+	// at a time).
+	d := newDeliverer(cfg, log)
+	resumed := make(chan struct{})
+	go func() {
+		defer close(resumed)
+		d.ResumeAll(ctx, cfg)
+	}()
+	defer func() { <-resumed; d.Wait() }()
 	s := &schedule.Scheduler{
-		Runner: newRunner(cfg, db, log),
-		Logger: log,
-		Grace:  *grace,
-		Abort:  sig.aborts(),
-		Reload: reloads,
-		Load:   c.load,
+		Runner:   newRunner(cfg, db, log, d),
+		OnSkip:   func(job *jobs.Job, t time.Time) { d.Skipped(ctx, job, t) },
+		OnMissed: func(job *jobs.Job, newest []time.Time, n int, why string) { d.Missed(ctx, job, newest, n, why) },
+		Logger:   log,
+		Grace:    *grace,
+		Abort:    sig.aborts(),
+		Reload:   reloads,
+		Load:     c.load,
 	}
 	return s.Run(ctx)
 }

@@ -39,6 +39,15 @@ type Scheduler struct {
 	Load func() (*jobs.Config, error)
 	// Clock is what schedules follow; nil means the system clock.
 	Clock Clock
+	// OnSkip, when set, is called for a scheduled time t of job that is
+	// not run because the job's previous run is still going (a skip the
+	// scheduler makes itself: no run, no hook sees it). It must be quick.
+	OnSkip func(job *jobs.Job, t time.Time)
+	// OnMissed, when set, is called when catch-up drops scheduled times
+	// of job that were missed while joinery was not running, once per
+	// reason: how many, the newest of them (at most 100, oldest first)
+	// and why. It must be quick.
+	OnMissed func(job *jobs.Job, newest []time.Time, count int, why string)
 }
 
 // ErrNotSchedulable is returned by Scheduler.Run, before it schedules
@@ -232,6 +241,9 @@ func (s *Scheduler) claim(runs *runSet, job *jobs.Job, t time.Time) bool {
 	ok, busy := runs.start(job.Name)
 	if busy {
 		s.Logger.Warn("run skipped: the previous run of this job is still running", "job", job.Name, "logical_time", t.Format(time.RFC3339))
+		if s.OnSkip != nil {
+			s.OnSkip(job, t)
+		}
 	}
 	return ok
 }
@@ -259,6 +271,13 @@ func (s *Scheduler) catchUp(ctx, stopping context.Context, runs *runSet, r *jobs
 		return
 	}
 	cu.log(log, job)
+	if s.OnMissed != nil {
+		for _, d := range []*dropped{&cu.Older, &cu.Superseded} {
+			if d.Count > 0 {
+				s.OnMissed(job, d.Newest, d.Count, d.Why)
+			}
+		}
+	}
 	if cu.Run.IsZero() || !s.claim(runs, job, cu.Run) {
 		return
 	}

@@ -1,0 +1,16 @@
+// Package destinations lists the kinds of destination joinery offers:
+// the one place where a kind is added (a line in Default), as
+// output/formats is for formats.
+package destinations
+
+import (
+	"github.com/joinery/joinery/delivery"
+	"github.com/joinery/joinery/delivery/webhook"
+)
+
+// Default returns the registry of every kind of destination.
+func Default() *delivery.Registry {
+	return delivery.NewRegistry(
+		webhook.Kind{},
+	)
+}
