@@ -857,7 +857,7 @@ func (d *Dir) orphan(name string, e fs.DirEntry, legacy bool) (release func(), o
 // job's (job names may hold "-"): named by logical time and parameters, or
 // by start time with milliseconds, as earlier versions named them.
 func manifestPattern(job string) *regexp.Regexp {
-	return regexp.MustCompile(`^` + regexp.QuoteMeta(job) + `-[0-9]{8}T[0-9]{6}(\.[0-9]{3})?Z(-[0-9a-f]{12})?` + regexp.QuoteMeta(manifestSuffix) + `$`)
+	return regexp.MustCompile(`^` + regexp.QuoteMeta(job) + `-[0-9]{8}T[0-9]{6}(\.[0-9]{3})?Z(-[0-9a-f]{12})?` + regexp.QuoteMeta(ManifestSuffix) + `$`)
 }
 
 // namePattern matches the paths, relative to output_dir, that one output

@@ -53,6 +53,13 @@ func OpenDir(path string) (*Dir, error) {
 // Close releases the Dir's handle on the folder.
 func (d *Dir) Close() error { return d.root.Close() }
 
+// Path returns the folder's path as given to OpenDir.
+func (d *Dir) Path() string { return d.path }
+
+// Root returns the os.Root of the folder, for callers that keep state of
+// their own there (the delivery ledger in .joinery/deliveries).
+func (d *Dir) Root() *os.Root { return d.root }
+
 // Abs returns the path of rel (relative to the Dir) as the user knows it,
 // for messages and results.
 func (d *Dir) Abs(rel string) string { return filepath.Join(d.path, rel) }

@@ -89,8 +89,8 @@ func BenchRow() ([]Column, []sql.RawBytes)             { return benchRow() }
 func Raw(vals ...any) []sql.RawBytes                   { return raw(vals...) }
 func MustLoc(t testing.TB, name string) *time.Location { return mustLoc(t, name) }
 
-// KindOf, Expand, ErrClosed, ErrNewerReport and ManifestSuffix are kindOf,
-// expand, errClosed, errNewerReport and manifestSuffix for output_test.
+// KindOf, Expand, ErrClosed and ErrNewerReport are kindOf, expand,
+// errClosed and errNewerReport for output_test.
 func KindOf(databaseType string) Kind               { return kindOf(databaseType) }
 func Expand(tmpl string, vars Vars) (string, error) { return expand(tmpl, vars) }
 
@@ -98,8 +98,6 @@ var (
 	ErrClosed      = errClosed
 	ErrNewerReport = errNewerReport
 )
-
-const ManifestSuffix = manifestSuffix
 
 // ZeroDates returns how many zero, partly zero or invalid dates Normalize
 // has passed on as literal text so far, over all columns.

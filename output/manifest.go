@@ -14,8 +14,8 @@ import (
 	"time"
 )
 
-// manifestSuffix ends the name of every manifest joinery writes.
-const manifestSuffix = ".manifest.json"
+// ManifestSuffix ends the name of every manifest joinery writes.
+const ManifestSuffix = ".manifest.json"
 
 // Manifest describes one run and the files it wrote. Dir.Commit puts it
 // beside the files, named by ManifestName; Dir.Retain reads the manifests
@@ -97,7 +97,7 @@ func ManifestName(job string, logical time.Time, params []ManifestParam) string 
 		h := sha256.Sum256([]byte(paramsKey(params)))
 		name += "-" + hex.EncodeToString(h[:6])
 	}
-	return name + manifestSuffix
+	return name + ManifestSuffix
 }
 
 // Retention says which runs of a job keep their files, by logical time:
@@ -134,7 +134,7 @@ func (d *Dir) scan(job string) (runs []run, warnings []string, err error) {
 		if e.IsDir() && name == StateDir && path.Dir(p) == "." {
 			return fs.SkipDir
 		}
-		if !e.Type().IsRegular() || !strings.HasPrefix(name, job+"-") || !strings.HasSuffix(name, manifestSuffix) {
+		if !e.Type().IsRegular() || !strings.HasPrefix(name, job+"-") || !strings.HasSuffix(name, ManifestSuffix) {
 			return nil
 		}
 		data, err := d.root.ReadFile(filepath.FromSlash(p))
