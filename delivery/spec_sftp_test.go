@@ -2,8 +2,10 @@ package delivery
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/joinery/joinery/config"
 )
@@ -114,4 +116,58 @@ func TestRenderDir(t *testing.T) {
 	if _, err := RenderDir(tp, &Report{Job: ".."}); err == nil {
 		t.Error("a job named .. climbed out of the folder")
 	}
+}
+
+// TestSFTPDecode reads the settings as config.yaml holds them: the
+// secrets are never quoted, and an unquoted file_mode keeps its octal
+// digits.
+func TestSFTPDecode(t *testing.T) {
+	t.Setenv("SFTP_TEST_PASSPHRASE", "pp-SECRET")
+	const yml = `
+deliver:
+  - name: drop
+    sftp:
+      host: sftp.example.com
+      user: joinery
+      key_file: /etc/joinery/id_ed25519
+      passphrase: ${SFTP_TEST_PASSPHRASE}
+      password: literal-SECRET
+      host_key: "` + testHostKey + `"
+      dir: /upload/{{.Job}}
+      file_mode: 0640
+      create_dirs: false
+      timeout: 5s
+  - name: bad
+    sftp:
+      host: h
+      user: u
+      password: ${SFTP_TEST_UNSET_SECRET}
+      dir: /x
+`
+	var v struct {
+		Deliver []Spec `yaml:"deliver"`
+	}
+	d := config.NewDecoder("config.yaml")
+	if !d.Decode([]byte(yml), &v) || len(v.Deliver) != 2 || v.Deliver[0].SFTP == nil {
+		t.Fatalf("decoded %+v: %v", v, d.Err())
+	}
+	for i, s := range v.Deliver {
+		if s.SFTP == nil { // the decoder's problem inside it stands
+			continue
+		}
+		d.Add(config.Prefix("deliver["+strconv.Itoa(i)+"].sftp", s.SFTP.validate())...)
+	}
+	err := d.Err()
+	var ce *config.Error
+	if !errors.As(err, &ce) || len(ce.Problems) != 1 || ce.Problems[0].Path != "deliver[1].sftp.password" {
+		t.Fatalf("want the unset variable of the second entry alone, got %v", err)
+	}
+	if strings.Contains(err.Error(), "SECRET\"") || strings.Contains(err.Error(), "literal-SECRET") || strings.Contains(err.Error(), "pp-SECRET") {
+		t.Fatalf("a problem shows a secret: %v", err)
+	}
+	s := v.Deliver[0].SFTP
+	if m, err := s.Mode(); err != nil || m != 0o640 || s.Create() || s.ConnectTimeout() != 5*time.Second {
+		t.Errorf("decoded %+v: mode %o, %v", s, m, err)
+	}
+	t.Log(err)
 }
