@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -247,7 +248,20 @@ func SampleFiles(t testing.TB, outputs []string) (*output.Dir, *delivery.Report)
 			Rel:  rel, Output: o,
 		})
 	}
+	// The manifest, as the run's commit writes it beside the files: object
+	// stores and SFTP carry it last, as the run's commit marker.
 	r.Manifest = filepath.Join(root, "sample", "sample-"+r.RunID+output.ManifestSuffix)
+	m := output.Manifest{Job: r.Job, RunID: r.RunID, Logical: r.Logical}
+	for _, f := range r.Files {
+		m.Files = append(m.Files, output.ManifestFile{Path: f.Rel, Format: f.Format, Size: f.Size, SHA256: f.SHA256})
+	}
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(r.Manifest, append(data, '\n'), 0o666); err != nil {
+		t.Fatal(err)
+	}
 	return dir, r
 }
 

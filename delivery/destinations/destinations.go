@@ -5,12 +5,14 @@ package destinations
 
 import (
 	"github.com/joinery/joinery/delivery"
+	"github.com/joinery/joinery/delivery/sftp"
 	"github.com/joinery/joinery/delivery/webhook"
 )
 
 // Default returns the registry of every kind of destination.
 func Default() *delivery.Registry {
 	return delivery.NewRegistry(
+		sftp.Kind{},
 		webhook.Kind{},
 	)
 }

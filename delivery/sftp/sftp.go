@@ -234,10 +234,10 @@ func (d *Destination) plan(dir string, r *delivery.Report) ([]item, error) {
 		seen[name] = rel
 		fi, err := os.Stat(local)
 		if err != nil {
-			return delivery.Permanent(fmt.Errorf("sftp: the report file %s: %w", rel, err))
+			return delivery.Permanent(fmt.Errorf("sftp: the report file %s: %w: %w", rel, delivery.ErrChanged, err))
 		}
 		if sum != "" && fi.Size() != size {
-			return delivery.Permanent(fmt.Errorf("sftp: the report file %s is %d bytes, the run wrote %d: it was changed or replaced since", rel, fi.Size(), size))
+			return delivery.Permanent(fmt.Errorf("sftp: the report file %s is %d bytes, the run wrote %d: %w (changed or replaced since)", rel, fi.Size(), size, delivery.ErrChanged))
 		}
 		plan = append(plan, item{
 			local: local, rel: rel, size: fi.Size(), sum: sum,
@@ -308,7 +308,7 @@ func (d *Destination) upload(c *sftp.Client, f *item) error {
 	sum := hex.EncodeToString(h.h.Sum(nil))
 	if f.sum != "" && (n != f.size || !strings.EqualFold(sum, f.sum)) {
 		_ = c.Remove(f.tmp)
-		return delivery.Permanent(fmt.Errorf("sftp: the report file %s is not what the run wrote (%d bytes, SHA-256 %s; the run recorded %d bytes, %s): it was changed or replaced since", f.rel, n, sum, f.size, f.sum))
+		return delivery.Permanent(fmt.Errorf("sftp: the report file %s is not what the run wrote (%d bytes, SHA-256 %s; the run recorded %d bytes, %s): %w (changed or replaced since)", f.rel, n, sum, f.size, f.sum, delivery.ErrChanged))
 	}
 	f.size, f.sum = n, sum
 	fi, err := c.Stat(f.tmp)
