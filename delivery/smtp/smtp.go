@@ -94,8 +94,8 @@ type Destination struct {
 	maxSize      int64
 	from         *mail.Address
 	to, cc, bcc  []*mail.Address
-	addr         string // host:port
-	ioTimeoutFor time.Duration
+	addr         string        // host:port
+	ioTimeoutFor time.Duration // ioTimeout when 0 (tests shorten it)
 }
 
 // ioTimeout bounds each read and write of a session (and the dial, EHLO,
@@ -109,9 +109,6 @@ func (d *Destination) timeout() time.Duration {
 	}
 	return ioTimeout
 }
-
-// SetIOTimeout changes the I/O timeout of d (one minute), for tests.
-func (d *Destination) SetIOTimeout(t time.Duration) { d.ioTimeoutFor = t }
 
 // Deliver sends one message for r. A repeated call sends it again, with the
 // same Message-ID (at least once).

@@ -148,7 +148,7 @@ func TestDeliverImplicitTLS(t *testing.T) {
 	// starttls to an implicit TLS port: the server speaks TLS first.
 	spec.Email.TLS = "starttls"
 	d := newDest(t, spec)
-	d.SetIOTimeout(2 * time.Second)
+	d.ioTimeoutFor = 2 * time.Second
 	if _, err := deliver(t, d, r); err == nil {
 		t.Fatal("starttls to an implicit TLS port delivered")
 	}
