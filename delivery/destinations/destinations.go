@@ -6,12 +6,14 @@ package destinations
 import (
 	"github.com/joinery/joinery/delivery"
 	"github.com/joinery/joinery/delivery/sftp"
+	"github.com/joinery/joinery/delivery/smtp"
 	"github.com/joinery/joinery/delivery/webhook"
 )
 
 // Default returns the registry of every kind of destination.
 func Default() *delivery.Registry {
 	return delivery.NewRegistry(
+		smtp.Kind{},
 		sftp.Kind{},
 		webhook.Kind{},
 	)

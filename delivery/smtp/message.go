@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -47,8 +46,9 @@ type attachment struct {
 }
 
 // errChanged is the cause of the error for a report file that is not what
-// the run wrote (a later run replaced it, or it was edited).
-var errChanged = errors.New("changed since the run wrote it")
+// the run wrote (a later run replaced it, or it was edited): the contract's
+// delivery.ErrChanged, which the engine and the conformance test look for.
+var errChanged = delivery.ErrChanged
 
 // writeTo writes the message to w, reading each attachment from its file
 // and checking its size and SHA-256 before the part ends. The message is

@@ -429,7 +429,14 @@ func (s *session) close() {
 // attempt was cancelled or timed out, which the I/O error alone does not
 // say.
 func (s *session) ctxErr(err error) error {
-	if cerr := s.ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+	cerr := s.ctx.Err()
+	// The connection's deadline is the context's (ctxConn.clip): an I/O
+	// timeout at that deadline can come back a moment before the
+	// context's own timer has marked it done.
+	if d, ok := s.ctx.Deadline(); cerr == nil && ok && errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(d) {
+		cerr = context.DeadlineExceeded
+	}
+	if cerr != nil && !errors.Is(err, cerr) {
 		return fmt.Errorf("%w (%v)", cerr, err)
 	}
 	return err
