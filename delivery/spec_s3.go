@@ -56,6 +56,12 @@ type S3 struct {
 	// StorageClass is the objects' storage class (STANDARD_IA, ...);
 	// empty means the bucket's default.
 	StorageClass string `yaml:"storage_class,omitempty"`
+	// Checksum is the checksum each upload request carries for the store
+	// to verify, besides the signature: sha256 (the default: a SHA-256
+	// per request, sent as a trailer, which the store checks and keeps
+	// as the object's x-amz-checksum-sha256) or none, for stores that
+	// refuse trailing checksums.
+	Checksum string `yaml:"checksum,omitempty"`
 	// PartSizeMB is the size of each part of a multipart upload in MiB
 	// (5 to 5120; default 16). Files up to one part go in one request.
 	PartSizeMB int `yaml:"part_size_mb,omitempty"`
@@ -178,6 +184,9 @@ func (s *S3) validate() []error {
 	}
 	if s.StorageClass != "" && !storageClass.MatchString(s.StorageClass) {
 		errs = append(errs, config.Problem("storage_class", s.StorageClass, "want a storage class such as STANDARD, STANDARD_IA or GLACIER_IR"))
+	}
+	if s.Checksum != "" && s.Checksum != "sha256" && s.Checksum != "none" {
+		errs = append(errs, config.Problem("checksum", s.Checksum, "want sha256 or none"))
 	}
 	if s.PartSizeMB != 0 && (s.PartSizeMB < 5 || s.PartSizeMB > 5120) {
 		errs = append(errs, config.Problem("part_size_mb", s.PartSizeMB, "want 5 to 5120 (MiB): S3 takes parts of at least 5 MiB"))

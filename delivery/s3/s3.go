@@ -9,9 +9,10 @@
 // open file is uploaded, in one request up to the part size and as a
 // multipart upload above it, each part read from the file at its offset
 // (no part is held in memory). Each object carries the file's SHA-256 as
-// user metadata (x-amz-meta-sha256), a content type by format, and a
-// SHA-256 checksum per request that the store verifies (the payload hash
-// of a signed request over http, a SHA-256 checksum header over https).
+// user metadata (x-amz-meta-sha256) and a content type by format; each
+// request (each part) carries a SHA-256 of its payload, computed as it
+// streams and sent as a trailer, which the store verifies and keeps as
+// the object's x-amz-checksum-sha256 (composite for a multipart upload).
 //
 // Delivering a run again puts the same keys again: the bucket holds each
 // run's files once, whatever the number of attempts (exactly once in
@@ -152,6 +153,9 @@ func newDestination(name string, s delivery.S3, env delivery.Env) (*destination,
 		// The engine retries a failed delivery with its own backoff and
 		// ledger: minio-go only rides out a short blip.
 		MaxRetries: 2,
+		// Trailing headers carry a checksum of each request's payload,
+		// computed while it streams (checksum: sha256).
+		TrailingHeaders: s.Checksum != "none",
 	})
 	if err != nil {
 		return nil, fmt.Errorf("deliver %s: %w", name, err)
@@ -182,13 +186,25 @@ func (d *destination) Deliver(ctx context.Context, r *delivery.Report) (delivery
 	}
 	var rec delivery.Receipt
 	var uploaded []s3Object
+	checked := false
 	for _, o := range objs {
-		info, err := d.putFile(ctx, o)
+		info, err := d.putFile(ctx, o, func() error {
+			if checked {
+				return nil
+			}
+			checked = true
+			return d.bucketExists(ctx)
+		})
 		if err != nil {
 			return rec, d.wrap(err)
 		}
 		rec.Items = append(rec.Items, o.key+" "+info.ETag)
 		uploaded = append(uploaded, s3Object{Key: o.key, Path: o.rel, Output: o.output, Format: o.format, Size: o.size, SHA256: o.sha256, ContentType: o.contentType})
+	}
+	if !checked {
+		if err := d.bucketExists(ctx); err != nil {
+			return rec, d.wrap(err)
+		}
 	}
 	if r.Manifest == "" {
 		if len(uploaded) > 0 {
@@ -247,8 +263,24 @@ func (d *destination) objects(r *delivery.Report) ([]object, error) {
 	return objs, nil
 }
 
-// putFile checks the file against the Report and uploads it from disk.
-func (d *destination) putFile(ctx context.Context, o object) (minio.UploadInfo, error) {
+// bucketExists fails when the bucket does not exist. Some stores
+// (SeaweedFS) make a missing bucket on the first PUT: a misspelt bucket
+// would be made rather than refused. A user whose policy does not let it
+// look at the bucket itself goes on to the uploads.
+func (d *destination) bucketExists(ctx context.Context) error {
+	ok, err := d.client.BucketExists(ctx, d.settings.Bucket)
+	switch {
+	case err != nil && errCode(err) != "AccessDenied":
+		return fmt.Errorf("bucket %s: %w", d.settings.Bucket, err)
+	case err == nil && !ok:
+		return delivery.Permanent(fmt.Errorf("bucket %s does not exist (NoSuchBucket): joinery never makes buckets", d.settings.Bucket))
+	}
+	return nil
+}
+
+// putFile checks the file against the Report and uploads it from disk,
+// calling before first, between the check and the upload.
+func (d *destination) putFile(ctx context.Context, o object, before func() error) (minio.UploadInfo, error) {
 	f, err := os.Open(o.path)
 	if err != nil {
 		return minio.UploadInfo{}, delivery.Permanent(fmt.Errorf("the report file is gone: %w", err))
@@ -270,6 +302,9 @@ func (d *destination) putFile(ctx context.Context, o object) (minio.UploadInfo, 
 	if got := hex.EncodeToString(h.Sum(nil)); !strings.EqualFold(got, o.sha256) {
 		return minio.UploadInfo{}, delivery.Permanent(fmt.Errorf("%s has SHA-256 %s, the run wrote %s: it was changed or replaced since", o.path, got, o.sha256))
 	}
+	if err := before(); err != nil {
+		return minio.UploadInfo{}, err
+	}
 	info, err := d.put(ctx, o.key, io.NewSectionReader(f, 0, o.size), o.size, o.contentType, strings.ToLower(o.sha256))
 	if err != nil {
 		return info, fmt.Errorf("put %s: %w", o.key, err)
@@ -280,13 +315,17 @@ func (d *destination) putFile(ctx context.Context, o object) (minio.UploadInfo, 
 // put uploads one object. r is an io.SectionReader (or bytes.Reader):
 // minio-go reads each part at its offset rather than into a buffer.
 func (d *destination) put(ctx context.Context, key string, r io.Reader, size int64, contentType, sha string) (minio.UploadInfo, error) {
-	info, err := d.client.PutObject(ctx, d.settings.Bucket, key, r, size, minio.PutObjectOptions{
+	opts := minio.PutObjectOptions{
 		ContentType:  contentType,
 		UserMetadata: map[string]string{"sha256": sha},
 		StorageClass: d.settings.StorageClass,
 		PartSize:     d.partSize,
 		NumThreads:   2,
-	})
+	}
+	if d.settings.Checksum != "none" {
+		opts.Checksum = minio.ChecksumSHA256
+	}
+	info, err := d.client.PutObject(ctx, d.settings.Bucket, key, r, size, opts)
 	if err != nil {
 		return info, err
 	}
@@ -299,14 +338,8 @@ func (d *destination) put(ctx context.Context, key string, r io.Reader, size int
 // Check reaches the bucket without delivering: it exists, and a small
 // probe object can be put and removed where the keys go.
 func (d *destination) Check(ctx context.Context) error {
-	ok, err := d.client.BucketExists(ctx, d.settings.Bucket)
-	switch {
-	case err != nil && errCode(err) != "AccessDenied":
-		// A policy may let a user write below a prefix and not look at
-		// the bucket itself: the probe decides then.
-		return d.wrap(fmt.Errorf("bucket %s: %w", d.settings.Bucket, err))
-	case err == nil && !ok:
-		return delivery.Permanent(d.wrap(fmt.Errorf("bucket %s does not exist", d.settings.Bucket)))
+	if err := d.bucketExists(ctx); err != nil {
+		return d.wrap(err)
 	}
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
@@ -474,7 +507,7 @@ var permanentCodes = map[string]string{
 	"AuthorizationHeaderMalformed": "the store refused the authorization: check region",
 	"InvalidBucketName":            "the bucket name is invalid",
 	"InvalidStorageClass":          "the store does not know storage_class",
-	"InvalidArgument":              "the store refused an argument",
+	"InvalidArgument":              "the store refused an argument (checksum: none if it refuses SHA-256 checksums)",
 	"KeyTooLongError":              "the key is too long",
 	"EntityTooLarge":               "the file is larger than the store takes",
 	"InvalidRegion":                "the region is wrong: check region",
@@ -486,8 +519,13 @@ var permanentCodes = map[string]string{
 	"ExpiredToken":                 "the session token has expired",
 }
 
+// errCode is the S3 error code in err's chain, "" when there is none.
 func errCode(err error) string {
-	return minio.ToErrorResponse(err).Code
+	var resp minio.ErrorResponse
+	if errors.As(err, &resp) {
+		return resp.Code
+	}
+	return ""
 }
 
 // wrap names the destination and bucket in err, adds a hint for a known
