@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
@@ -329,6 +331,18 @@ func TestDeliverReadBack(t *testing.T) {
 		if got := metaSHA256(st); got != f.SHA256 {
 			t.Errorf("%s: x-amz-meta-sha256 %q, want %q", key, got, f.SHA256)
 		}
+		// The store verified and kept the SHA-256 checksum: of the whole
+		// object for one PUT, of the parts' checksums for a multipart one.
+		ck, err := srv.client.StatObject(context.Background(), bucket, key, minio.StatObjectOptions{Checksum: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum, _ := hex.DecodeString(f.SHA256)
+		if whole := base64.StdEncoding.EncodeToString(sum); f.Size <= 5<<20 && ck.ChecksumSHA256 != whole {
+			t.Errorf("%s: x-amz-checksum-sha256 %q, want %q", key, ck.ChecksumSHA256, whole)
+		} else if f.Size > 5<<20 && !strings.HasSuffix(ck.ChecksumSHA256, "-2") {
+			t.Errorf("%s: x-amz-checksum-sha256 %q, want a composite of 2 parts", key, ck.ChecksumSHA256)
+		}
 	}
 	// The manifest in the bucket is the run's, with the objects' keys.
 	data, st := srv.get(t, bucket, manifestKey)
@@ -487,7 +501,8 @@ func TestWrongSecretIsPermanent(t *testing.T) {
 
 func TestMissingBucketIsPermanent(t *testing.T) {
 	srv := needServer(t)
-	d, _ := newDest(t, "bucket", srv.settings("jt-no-such-bucket"))
+	missing := "jt-missing-" + hex.EncodeToString(randomBytes(4))
+	d, _ := newDest(t, "bucket", srv.settings(missing))
 	r := report(t, "posts", logical, map[string][]byte{"posts.csv": []byte("a\n")})
 	_, err := d.Deliver(context.Background(), r)
 	if !delivery.IsPermanent(err) || !strings.Contains(err.Error(), "NoSuchBucket") {
@@ -497,6 +512,9 @@ func TestMissingBucketIsPermanent(t *testing.T) {
 	err = d.Check(context.Background())
 	if !delivery.IsPermanent(err) || !strings.Contains(err.Error(), "does not exist") {
 		t.Fatalf("Check = %v, want a permanent error", err)
+	}
+	if ok, err := srv.client.BucketExists(context.Background(), missing); ok || err != nil {
+		t.Errorf("the bucket %s exists after the delivery (%v): it was made", missing, err)
 	}
 }
 
@@ -530,6 +548,44 @@ func TestServerDownThenUp(t *testing.T) {
 	}
 	if got := srv.keys(t, bucket); len(got) != 2 {
 		t.Errorf("keys = %v, want the file and the manifest", got)
+	}
+}
+
+// The server goes away in the middle of a multipart upload: an error to
+// retry, nothing the manifest would commit; back, the next attempt puts
+// the whole file.
+func TestServerGoneMidUpload(t *testing.T) {
+	srv := needServer(t)
+	bucket := srv.bucket(t)
+	px := newProxy(t, strings.TrimPrefix(srv.endpoint, "http://"))
+	s := srv.settings(bucket)
+	s.Endpoint = "http://" + px.addr
+	s.PartSizeMB = 5
+	d, order := newDest(t, "bucket", s)
+	data := randomBytes(23 << 20)
+	r := report(t, "posts", logical, map[string][]byte{"posts.csv": data})
+
+	px.mu.Lock()
+	px.cutAfter = 12 << 20 // in the third part
+	px.mu.Unlock()
+	_, err := d.Deliver(context.Background(), r)
+	if err == nil || delivery.IsPermanent(err) {
+		t.Fatalf("Deliver with the server gone = %v, want an error to retry", err)
+	}
+	t.Logf("server gone mid-upload: %v", err)
+	if len(*order) != 0 {
+		t.Errorf("uploads completed: %v", *order)
+	}
+	px.start(t)
+	if _, err := d.Deliver(context.Background(), r); err != nil {
+		t.Fatalf("Deliver with the server back = %v", err)
+	}
+	got, _ := srv.get(t, bucket, "posts/posts/posts.csv")
+	if !bytes.Equal(got, data) {
+		t.Errorf("the object read back differs from the file")
+	}
+	if keys := srv.keys(t, bucket); len(keys) != 2 {
+		t.Errorf("keys = %v, want the file and the manifest", keys)
 	}
 }
 
@@ -648,6 +704,9 @@ type proxy struct {
 	mu           sync.Mutex
 	ln           net.Listener
 	conns        []net.Conn
+	// cutAfter, when positive, stops the proxy once that many bytes went
+	// to the target: the server goes away in the middle of an upload.
+	cutAfter, sent int64
 }
 
 func newProxy(t *testing.T, target string) *proxy {
@@ -692,10 +751,32 @@ func (p *proxy) start(t *testing.T) {
 			p.mu.Lock()
 			p.conns = append(p.conns, c, u)
 			p.mu.Unlock()
-			go func() { _, _ = io.Copy(u, c); u.Close() }()
+			go func() { _, _ = io.Copy(&counter{p: p, w: u}, c); u.Close() }()
 			go func() { _, _ = io.Copy(c, u); c.Close() }()
 		}
 	}()
+}
+
+// counter counts the bytes a proxy sends to the target and stops the
+// proxy past cutAfter.
+type counter struct {
+	p *proxy
+	w io.Writer
+}
+
+func (c *counter) Write(b []byte) (int, error) {
+	c.p.mu.Lock()
+	c.p.sent += int64(len(b))
+	cut := c.p.cutAfter > 0 && c.p.sent > c.p.cutAfter
+	if cut {
+		c.p.cutAfter = 0
+	}
+	c.p.mu.Unlock()
+	if cut {
+		go c.p.stop()
+		return 0, io.ErrClosedPipe
+	}
+	return c.w.Write(b)
 }
 
 func (p *proxy) stop() {
@@ -709,4 +790,34 @@ func (p *proxy) stop() {
 		c.Close()
 	}
 	p.conns = nil
+}
+
+// An error that would quote a credential (a store that echoes the access
+// key, a proxy that prints the request) has it replaced; known codes are
+// sorted into permanent and retryable.
+func TestWrapRedactsAndSorts(t *testing.T) {
+	d, err := newDestination("bucket", delivery.S3{Endpoint: "http://127.0.0.1:1", Bucket: "reports", AccessKeyID: "AKIDSHOWN", SecretAccessKey: "secretshown", SessionToken: "tokenshown"}, delivery.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := d.wrap(minio.ErrorResponse{Code: "InvalidAccessKeyId", Message: "key AKIDSHOWN with secretshown and tokenshown", StatusCode: 403})
+	if !delivery.IsPermanent(e) {
+		t.Errorf("InvalidAccessKeyId is not permanent: %v", e)
+	}
+	for _, s := range []string{"AKIDSHOWN", "secretshown", "tokenshown"} {
+		if strings.Contains(e.Error(), s) {
+			t.Errorf("the error holds %s: %v", s, e)
+		}
+	}
+	if !strings.Contains(e.Error(), "check access_key_id") || !strings.Contains(e.Error(), "s3 bucket (bucket reports)") {
+		t.Errorf("the error does not say what is wrong: %v", e)
+	}
+	for _, code := range []string{"SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout"} {
+		if e := d.wrap(minio.ErrorResponse{Code: code, StatusCode: 503}); delivery.IsPermanent(e) {
+			t.Errorf("%s is permanent: %v", code, e)
+		}
+	}
+	if e := d.wrap(context.DeadlineExceeded); delivery.IsPermanent(e) || !errors.Is(e, context.DeadlineExceeded) {
+		t.Errorf("a timeout: %v", e)
+	}
 }
