@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -88,6 +89,9 @@ func newDestination(name string, s delivery.S3, env delivery.Env) (*destination,
 	key, err := delivery.ParseS3Key(s.Key)
 	if err != nil {
 		return nil, fmt.Errorf("deliver %s: %w", name, err)
+	}
+	if env.Log == nil {
+		env.Log = slog.New(slog.DiscardHandler)
 	}
 	d := &destination{name: name, settings: s, key: key, partSize: defaultPartSize, env: env}
 	if s.PartSizeMB > 0 {
@@ -186,7 +190,7 @@ func (d *destination) Deliver(ctx context.Context, r *delivery.Report) (delivery
 	}
 	var rec delivery.Receipt
 	var uploaded []s3Object
-	checked := false
+	checked, lastETag := false, ""
 	for _, o := range objs {
 		info, err := d.putFile(ctx, o, func() error {
 			if checked {
@@ -199,6 +203,7 @@ func (d *destination) Deliver(ctx context.Context, r *delivery.Report) (delivery
 			return rec, d.wrap(err)
 		}
 		rec.Items = append(rec.Items, o.key+" "+info.ETag)
+		lastETag = info.ETag
 		uploaded = append(uploaded, s3Object{Key: o.key, Path: o.rel, Output: o.output, Format: o.format, Size: o.size, SHA256: o.sha256, ContentType: o.contentType})
 	}
 	if !checked {
@@ -207,9 +212,7 @@ func (d *destination) Deliver(ctx context.Context, r *delivery.Report) (delivery
 		}
 	}
 	if r.Manifest == "" {
-		if len(uploaded) > 0 {
-			rec.ID = strings.TrimPrefix(rec.Items[len(rec.Items)-1], uploaded[len(uploaded)-1].Key+" ")
-		}
+		rec.ID = lastETag
 		return rec, nil
 	}
 	// The manifest goes last: the commit marker of the run in the bucket.
@@ -227,16 +230,16 @@ func (d *destination) Deliver(ctx context.Context, r *delivery.Report) (delivery
 	if ret := d.settings.Retention; ret != nil && (ret.Keep > 0 || ret.Days > 0) {
 		deleted, warnings, err := d.retain(ctx, m)
 		for _, k := range deleted {
-			d.log().Info("s3 retention deleted an object", "deliver", d.name, "bucket", d.settings.Bucket, "key", k)
+			d.env.Log.Info("s3 retention deleted an object", "deliver", d.name, "bucket", d.settings.Bucket, "key", k)
 		}
 		for _, w := range warnings {
-			d.log().Warn("s3 retention: "+w, "deliver", d.name, "bucket", d.settings.Bucket)
+			d.env.Log.Warn("s3 retention: "+w, "deliver", d.name, "bucket", d.settings.Bucket)
 		}
 		if err != nil {
 			// The run is delivered: a retention that failed is tried
 			// again after the next delivery, never a reason to put the
 			// objects again.
-			d.log().Warn("s3 retention failed", "deliver", d.name, "bucket", d.settings.Bucket, "err", d.wrap(err).Error())
+			d.env.Log.Warn("s3 retention failed", "deliver", d.name, "bucket", d.settings.Bucket, "err", d.wrap(err).Error())
 		}
 	}
 	return rec, nil
@@ -360,21 +363,6 @@ func (d *destination) Check(ctx context.Context) error {
 	}
 	return nil
 }
-
-func (d *destination) log() interface {
-	Info(string, ...any)
-	Warn(string, ...any)
-} {
-	if d.env.Log != nil {
-		return d.env.Log
-	}
-	return discard{}
-}
-
-type discard struct{}
-
-func (discard) Info(string, ...any) {}
-func (discard) Warn(string, ...any) {}
 
 // ContentType is the Content-Type of a report file by its format, and
 // application/gzip for a compressed one.

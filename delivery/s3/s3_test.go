@@ -409,6 +409,13 @@ func TestDeliverLargeFileBoundedMemory(t *testing.T) {
 	if peak > 64<<20 {
 		t.Errorf("peak HeapInuse %d MB, want under 64 MB", peak>>20)
 	}
+	if status, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, line := range strings.Split(string(status), "\n") {
+			if strings.HasPrefix(line, "VmHWM:") {
+				t.Logf("the test process's peak RSS: %s", strings.TrimSpace(strings.TrimPrefix(line, "VmHWM:")))
+			}
+		}
+	}
 	// Read back and compare with the file, a chunk at a time.
 	obj, err := srv.client.GetObject(context.Background(), bucket, "big/big/big.csv", minio.GetObjectOptions{})
 	if err != nil {
@@ -638,6 +645,47 @@ func TestRetention(t *testing.T) {
 	}
 	if got := srv.keys(t, bucket); !slices.Equal(got, want) {
 		t.Errorf("keys after retention:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// Retention never deletes a key a kept run lists too (a name every run
+// writes), nor an object written again since its run (its SHA-256 is not
+// the manifest's).
+func TestRetentionSharedAndRewritten(t *testing.T) {
+	srv := needServer(t)
+	bucket := srv.bucket(t)
+	s := srv.settings(bucket)
+	s.Key = "r/{{.Job}}/{{.File.Base}}"
+	s.Retention = &output.Retention{Keep: 1}
+	d, _ := newDest(t, "bucket", s)
+	ctx := context.Background()
+	dir := t.TempDir()
+	for i := 0; i < 3; i++ {
+		day := logical.AddDate(0, 0, i)
+		r := reportIn(t, dir, "posts", day, map[string][]byte{
+			day.Format("20060102") + ".csv": fmt.Appendf(nil, "day %d\n", i),
+			"latest.csv":                    fmt.Appendf(nil, "latest %d\n", i),
+		})
+		if i == 2 { // someone writes the second run's file again
+			if _, err := srv.client.PutObject(ctx, bucket, "r/posts/20261105.csv", strings.NewReader("theirs"), 6, minio.PutObjectOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := d.Deliver(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{
+		"r/posts/20261105.csv", // written again: left alone
+		"r/posts/20261106.csv",
+		"r/posts/latest.csv", // the kept run's
+		"r/posts/posts-20261106T060000Z.manifest.json",
+	}
+	if got := srv.keys(t, bucket); !slices.Equal(got, want) {
+		t.Errorf("keys after retention:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if data, _ := srv.get(t, bucket, "r/posts/latest.csv"); string(data) != "latest 2\n" {
+		t.Errorf("latest.csv = %q", data)
 	}
 }
 
