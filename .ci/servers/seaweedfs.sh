@@ -22,7 +22,7 @@ seaweedfs_build() {
 	tmp=$(mktemp -d "$cache/bin/.weed-build.XXXXXX")
 	src=$tmp/src
 	cp -r "$dir" "$src" && chmod -R u+w "$src" || { rm -rf "$tmp"; return 1; }
-	if ! (cd "$src" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -o "$tmp/weed" ./weed); then
+	if ! (cd "$src" && GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0 go build -o "$tmp/weed" ./weed); then
 		rm -rf "$tmp"
 		return 1
 	fi
