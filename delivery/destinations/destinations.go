@@ -5,6 +5,7 @@ package destinations
 
 import (
 	"github.com/joinery/joinery/delivery"
+	"github.com/joinery/joinery/delivery/s3"
 	"github.com/joinery/joinery/delivery/sftp"
 	"github.com/joinery/joinery/delivery/smtp"
 	"github.com/joinery/joinery/delivery/webhook"
@@ -14,6 +15,7 @@ import (
 func Default() *delivery.Registry {
 	return delivery.NewRegistry(
 		smtp.Kind{},
+		s3.Kind{},
 		sftp.Kind{},
 		webhook.Kind{},
 	)
