@@ -57,9 +57,15 @@ func cmdSchedule(ctx context.Context, sig *signals, args []string, stdout, stder
 		d.ResumeAll(ctx, cfg)
 	}()
 	defer func() { <-resumed; d.Wait() }()
+	rc := newRecorder(cfg)
 	s := &schedule.Scheduler{
-		Runner:   newRunner(cfg, db, log, d),
-		OnSkip:   func(job *jobs.Job, t time.Time) { d.Skipped(ctx, job, t) },
+		Runner: newRunner(cfg, db, log, d),
+		OnSkip: func(job *jobs.Job, t time.Time) {
+			if err := rc.Skipped(job, t); err != nil {
+				log.Warn("run history not recorded", "job", job.Name, "error", err)
+			}
+			d.Skipped(ctx, job, t)
+		},
 		OnMissed: func(job *jobs.Job, newest []time.Time, n int, why string) { d.Missed(ctx, job, newest, n, why) },
 		Logger:   log,
 		Grace:    *grace,
