@@ -13,6 +13,7 @@ import (
 	"github.com/joinery/joinery/internal/mysqlconn"
 	"github.com/joinery/joinery/jobs"
 	"github.com/joinery/joinery/jobs/history"
+	"github.com/joinery/joinery/metrics"
 )
 
 // connect builds the logger (see logger) and opens the database. When
@@ -75,13 +76,16 @@ func openDB(ctx context.Context, cfg *jobs.Config, log *slog.Logger, waitForDB b
 // with, on db: what plugs into its Hooks (delivery, run history,
 // notifications, metrics) sees every run, by hand or on schedule. d
 // delivers the runs (the "deliver" step and the notifications); nil for
-// run --no-deliver. Every run is recorded in its job's history
-// (jobs/history), before its notifications, which may be slow.
-func newRunner(cfg *jobs.Config, db *sql.DB, log *slog.Logger, d *deliverer.Deliverer) *jobs.Runner {
+// run --no-deliver. m counts the runs (package metrics). Every run is
+// counted, then recorded in its job's history (jobs/history), before its
+// notifications, which may be slow.
+func newRunner(cfg *jobs.Config, db *sql.DB, log *slog.Logger, d *deliverer.Deliverer, m *metrics.Collector) *jobs.Runner {
 	r := &jobs.Runner{DB: db, Config: cfg, Logger: log, Version: version}
 	if d != nil {
 		r.Hooks.AfterCommit = append(r.Hooks.AfterCommit, d.Step())
 	}
+	r.Hooks.AddAttempt(m.Attempt)
+	r.Hooks.AddResult(m.Result)
 	r.Hooks.AddResult(newRecorder(cfg).Result)
 	if d != nil {
 		r.Hooks.AddResult(d.Result)

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -78,6 +80,34 @@ func TestHistoryCommand(t *testing.T) {
 		recs[0].Window == nil || recs[0].Rows() == 0 {
 		t.Errorf("history --json: exit %d, %+v\n%s", code, recs, out)
 	}
+	// CronJob mode: the metrics of the runs, in a file for node_exporter;
+	// the last success of broken, which never succeeded, stays unset, its
+	// last failure comes from its history.
+	prom := filepath.Join(t.TempDir(), "joinery.prom")
+	if code, out := cli("run", "nightly", "broken", "--at", "2026-11-05T06:00:00Z", "--metrics-file", prom); code != 1 {
+		t.Errorf("run --metrics-file: exit %d\n%s", code, out)
+	}
+	text, err := os.ReadFile(prom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{`joinery_runs_total{job_name="nightly",outcome="success"} 1`, `joinery_runs_total{job_name="broken",outcome="failure"} 1`,
+		`joinery_last_failure_timestamp_seconds{job_name="broken"}`, `joinery_last_success_timestamp_seconds{job_name="nightly"}`} {
+		if !strings.Contains(string(text), s) {
+			t.Errorf("metrics file without %s:\n%s", s, text)
+		}
+	}
+	if strings.Contains(string(text), `joinery_last_success_timestamp_seconds{job_name="broken"}`) {
+		t.Errorf("a last success for broken:\n%s", text)
+	}
+	// A metrics file that cannot be written: a warning, the same exit status.
+	var stdout, stderr bytes.Buffer
+	code = run(context.Background(), nil, []string{"run", "nightly", "--at", "2026-11-06T06:00:00Z", "--metrics-file", filepath.Join(t.TempDir(), "no", "x.prom"),
+		"--config", p.cfg, "--log-level", "warn"}, &stdout, &stderr)
+	if code != 0 || !strings.Contains(stderr.String(), "metrics not written") {
+		t.Errorf("run --metrics-file in a missing folder: exit %d\n%s", code, stderr.String())
+	}
+
 	// The error of a failed run, whole, in --json.
 	_, out = cli("history", "broken", "--json")
 	if !strings.Contains(out, `"outcome":"failure"`) || !strings.Contains(out, "no_such_table") {
