@@ -43,7 +43,7 @@ func (c *Collector) Push(ctx context.Context, gateway string, jobs []string, cli
 		return fmt.Errorf("pushgateway %s: %w", u.Redacted(), err)
 	}
 	for _, job := range jobs {
-		p := push.New(u.String(), "joinery").Grouping(JobLabel, job).Gatherer(ofJob(families, job))
+		p := push.New(u.String(), "joinery").Grouping(jobLabel, job).Gatherer(ofJob(families, job))
 		if client != nil {
 			p = p.Client(client)
 		}
@@ -68,7 +68,7 @@ func ofJob(families []*dto.MetricFamily, job string) prometheus.Gatherer {
 			for _, m := range mf.GetMetric() {
 				labels, keep := m.GetLabel(), true
 				for i, l := range labels {
-					if l.GetName() != JobLabel {
+					if l.GetName() != jobLabel {
 						continue
 					}
 					keep = l.GetValue() == job

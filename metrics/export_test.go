@@ -45,9 +45,9 @@ func TestWriteTextfile(t *testing.T) {
 	}
 	defer f.Close()
 	mfs := parse(t, f)
-	want(t, mfs, 1, "joinery_runs_total", metrics.JobLabel, "a", "outcome", "success")
-	want(t, mfs, 1, "joinery_runs_total", metrics.JobLabel, "b", "outcome", "failure")
-	want(t, mfs, 7, "joinery_dataset_rows", metrics.JobLabel, "a", "dataset", "d")
+	want(t, mfs, 1, "joinery_runs_total", "job_name", "a", "outcome", "success")
+	want(t, mfs, 1, "joinery_runs_total", "job_name", "b", "outcome", "failure")
+	want(t, mfs, 7, "joinery_dataset_rows", "job_name", "a", "dataset", "d")
 	if _, ok := mfs["go_goroutines"]; ok {
 		t.Error("runtime metrics in a one-shot run's file")
 	}
@@ -115,7 +115,7 @@ func TestPush(t *testing.T) {
 			mfs[mf.GetName()] = mf
 			for _, s := range mf.GetMetric() {
 				for _, l := range s.GetLabel() {
-					if l.GetName() == metrics.JobLabel || l.GetName() == "job" {
+					if l.GetName() == "job_name" || l.GetName() == "job" {
 						t.Errorf("push %d: %s has label %s", i, mf.GetName(), l.GetName())
 					}
 				}
@@ -158,12 +158,12 @@ func TestRestoreAndNextRun(t *testing.T) {
 	for _, mf := range mfs {
 		byName[mf.GetName()] = mf
 	}
-	want(t, byName, float64(success.Unix()), "joinery_last_success_timestamp_seconds", metrics.JobLabel, "ok")
-	if _, ok := value(byName, "joinery_last_failure_timestamp_seconds", metrics.JobLabel, "ok"); ok {
+	want(t, byName, float64(success.Unix()), "joinery_last_success_timestamp_seconds", "job_name", "ok")
+	if _, ok := value(byName, "joinery_last_failure_timestamp_seconds", "job_name", "ok"); ok {
 		t.Error("a last failure restored from a zero time")
 	}
 	next := cfg.Jobs[0].NextRun(time.Now())
-	want(t, byName, float64(next.Unix()), "joinery_next_run_timestamp_seconds", metrics.JobLabel, "ok")
+	want(t, byName, float64(next.Unix()), "joinery_next_run_timestamp_seconds", "job_name", "ok")
 	if _, ok := byName["go_goroutines"]; !ok {
 		t.Error("no runtime metrics with Runtime")
 	}

@@ -24,8 +24,8 @@ import (
 	"github.com/joinery/joinery/output"
 )
 
-// JobLabel is the label that names a series' joinery job.
-const JobLabel = "job_name"
+// jobLabel is the label that names a series' joinery job.
+const jobLabel = "job_name"
 
 // Collector holds joinery's metrics. It is safe for concurrent use.
 type Collector struct {
@@ -68,12 +68,12 @@ type Options struct {
 // New returns a Collector with its metrics registered on a registry of
 // its own.
 func New(o Options) *Collector {
-	job := []string{JobLabel}
+	job := []string{jobLabel}
 	c := &Collector{
 		reg:       prometheus.NewRegistry(),
 		outputDir: o.OutputDir,
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "joinery_runs_total",
-			Help: "Runs that ended, by job and outcome (success, failure, expectation_failed, skipped, cancelled)."}, []string{JobLabel, "outcome"}),
+			Help: "Runs that ended, by job and outcome (success, failure, expectation_failed, skipped, cancelled)."}, []string{jobLabel, "outcome"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "joinery_run_duration_seconds",
 			Help: "Duration of the last attempt of runs that were not skipped.",
 			// From a second to six hours.
@@ -83,11 +83,11 @@ func New(o Options) *Collector {
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "joinery_run_retries_total",
 			Help: "Attempts that failed and were retried."}, job),
 		rows: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "joinery_dataset_rows",
-			Help: "Rows of each dataset in the job's last successful run."}, []string{JobLabel, "dataset"}),
+			Help: "Rows of each dataset in the job's last successful run."}, []string{jobLabel, "dataset"}),
 		dsDuration: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "joinery_dataset_duration_seconds",
-			Help: "Time each dataset took in the job's last successful run."}, []string{JobLabel, "dataset"}),
+			Help: "Time each dataset took in the job's last successful run."}, []string{jobLabel, "dataset"}),
 		bytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "joinery_file_bytes",
-			Help: "Bytes each output wrote in the job's last successful run."}, []string{JobLabel, "output"}),
+			Help: "Bytes each output wrote in the job's last successful run."}, []string{jobLabel, "output"}),
 		lockSkips: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "joinery_lock_skips_total",
 			Help: "Runs skipped because another run of the job held its lock."}, job),
 		schedSkips: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "joinery_scheduler_skips_total",
@@ -99,10 +99,10 @@ func New(o Options) *Collector {
 		lastFailure: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "joinery_last_failure_timestamp_seconds",
 			Help: "When the job's last failed run ended (Unix time): failure or expectation_failed."}, job),
 		steps: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "joinery_post_commit_failures_total",
-			Help: "Steps after the commit (deliver) that failed for a successful run."}, []string{JobLabel, "step"}),
+			Help: "Steps after the commit (deliver) that failed for a successful run."}, []string{jobLabel, "step"}),
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "joinery_deliveries_total",
 			Help: "Deliveries of successful runs to each destination, by state when the run ended (sent, failed, pending)."},
-			[]string{JobLabel, "destination", "outcome"}),
+			[]string{jobLabel, "destination", "outcome"}),
 	}
 	build := prometheus.NewGauge(prometheus.GaugeOpts{Name: "joinery_build_info", Help: "joinery's version and the Go version it was built with.",
 		ConstLabels: prometheus.Labels{"version": o.Version, "goversion": runtime.Version()}})

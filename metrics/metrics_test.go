@@ -160,7 +160,7 @@ func TestMetricsOfRuns(t *testing.T) {
 	}
 	m := metrics.New(metrics.Options{Version: "v1.2.3", OutputDir: filepath.Join(dir, "out")})
 	r := runner(t, dir, testdb.DSN(t), m)
-	const job = metrics.JobLabel
+	const job = "job_name"
 
 	// A success.
 	before := time.Now()

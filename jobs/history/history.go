@@ -141,9 +141,6 @@ func (r *Record) Rows() int64 {
 	return n
 }
 
-// Dir is the folder of the history files, relative to output_dir.
-const Dir = output.StateDir + "/history"
-
 func fileName(job string) string { return path.Join("history", job+".jsonl") }
 func lockName(job string) string { return path.Join("history", job+".lock") }
 
@@ -158,8 +155,8 @@ type Recorder struct {
 // Result records run (the jobs.Hooks Result hook). A failure to record
 // is logged as a warning: it changes nothing about the run.
 func (rc *Recorder) Result(ctx context.Context, run jobs.Run) {
-	rec := FromRun(run, rc.OutputDir)
-	if err := Append(rc.OutputDir, rec, run.Job.HistoryLimit); err != nil {
+	rec := fromRun(run, rc.OutputDir)
+	if err := appendRecord(rc.OutputDir, rec, run.Job.HistoryLimit); err != nil {
 		run.Log.Warn("run history not recorded", "error", err)
 	}
 }
@@ -171,12 +168,12 @@ func (rc *Recorder) Skipped(job *jobs.Job, t time.Time) error {
 	now := time.Now()
 	rec := &Record{Job: job.Name, Outcome: jobs.OutcomeSkipped, Error: "the previous run of the job was still running",
 		Logical: t.In(job.Location), Started: now, Scheduler: true}
-	return Append(rc.OutputDir, rec, job.HistoryLimit)
+	return appendRecord(rc.OutputDir, rec, job.HistoryLimit)
 }
 
-// FromRun returns the record of run; outputDir is where its files and
+// fromRun returns the record of run; outputDir is where its files and
 // delivery ledger are.
-func FromRun(run jobs.Run, outputDir string) *Record {
+func fromRun(run jobs.Run, outputDir string) *Record {
 	res := run.Result
 	rec := &Record{
 		Job: res.Job, RunID: res.RunID, Outcome: res.Outcome(), NotRetried: res.NotRetried, Attempts: res.Attempts,
@@ -251,10 +248,10 @@ func FromLedger(l *delivery.Ledger) []Delivery {
 	return out
 }
 
-// Append adds rec to its job's history in outputDir, which keeps the
+// appendRecord adds rec to its job's history in outputDir, which keeps the
 // newest limit records (at most twice as many between trims; see the
 // package documentation). A limit below 1 is jobs.DefaultHistoryLimit.
-func Append(outputDir string, rec *Record, limit int) error {
+func appendRecord(outputDir string, rec *Record, limit int) error {
 	if limit < 1 {
 		limit = jobs.DefaultHistoryLimit
 	}

@@ -26,7 +26,7 @@ func run(job *jobs.Job, id string, err error) jobs.Run {
 }
 
 func path(dir, job string) string {
-	return filepath.Join(dir, filepath.FromSlash(history.Dir), job+".jsonl")
+	return filepath.Join(dir, ".joinery", "history", job+".jsonl")
 }
 
 // TestHistoryAcrossProcesses appends from child processes, each a new
@@ -145,7 +145,7 @@ func TestRecordOfRun(t *testing.T) {
 	r.Result.Manifest = filepath.Join(dir, "j", "j.manifest.json")
 	r.Result.Commit = &jobs.Commit{Files: []output.File{{Path: filepath.Join(dir, "j", "users.csv"), Format: "csv", Size: 10, SHA256: "ab", Rows: 42, Output: "csv"}}}
 	r.Result.PostCommit = []*jobs.StepError{{Step: "deliver", Err: errors.New("s3: denied")}}
-	rec := history.FromRun(r, dir)
+	rec := record(t, r, dir)
 	if rec.Manifest != "j/j.manifest.json" || len(rec.Files) != 1 || rec.Files[0].Path != "j/users.csv" || rec.Files[0].SHA256 != "ab" ||
 		len(rec.Steps) != 1 || rec.Steps[0].Error != "s3: denied" || rec.Outcome != jobs.OutcomeSuccess {
 		t.Errorf("record = %+v", rec)
@@ -160,8 +160,19 @@ func TestRecordOfRun(t *testing.T) {
 		{jobs.ErrEmpty, jobs.OutcomeExpectationFailed},
 		{errors.New("boom"), jobs.OutcomeFailure},
 	} {
-		if got := history.FromRun(run(job, "b", c.err), dir).Outcome; got != c.want {
+		if got := record(t, run(job, "b", c.err), dir).Outcome; got != c.want {
 			t.Errorf("outcome of %v = %s, want %s", c.err, got, c.want)
 		}
 	}
+}
+
+// record records r in the history in dir, and reads it back.
+func record(t *testing.T, r jobs.Run, dir string) history.Record {
+	t.Helper()
+	(&history.Recorder{OutputDir: dir}).Result(context.Background(), r)
+	recs, err := history.Read(dir, r.Job.Name, 1)
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("Read = %v, %v", recs, err)
+	}
+	return recs[0]
 }
