@@ -25,6 +25,9 @@ type Config struct {
 	Timezone  string   `yaml:"timezone"`   // IANA zone for schedules, report values and file names; default UTC
 	OutputDir string   `yaml:"output_dir"` // ${VAR} expanded as in the DSN; relative to the config file's folder; default "reports"
 	Jobs      []Job    `yaml:"jobs"`
+	// HistoryLimit is the default of each job's history_limit; default
+	// DefaultHistoryLimit.
+	HistoryLimit int `yaml:"history_limit"`
 
 	File     string         `yaml:"-"` // the file it was read from
 	Location *time.Location `yaml:"-"` // Timezone, loaded
@@ -97,6 +100,9 @@ type Job struct {
 	// for runs so long that holding one read view would cost the server
 	// too much (see docs/QUERIES.md#one-snapshot-per-run).
 	Snapshot *bool `yaml:"snapshot"`
+	// HistoryLimit is how many runs the job's run history keeps (package
+	// jobs/history); default the configuration's history_limit.
+	HistoryLimit int `yaml:"history_limit"`
 
 	Location *time.Location `yaml:"-"`
 	sched    cron.Schedule
@@ -231,6 +237,12 @@ func (v validator) config(c *Config) {
 	c.Location = v.location("timezone", c.Timezone)
 	v.outputDir(c)
 	v.database(&c.Database)
+	switch {
+	case c.HistoryLimit < 0:
+		v.failValue("history_limit", fmt.Sprint(c.HistoryLimit), "want a number of runs, at least 1")
+	case c.HistoryLimit == 0:
+		c.HistoryLimit = DefaultHistoryLimit
+	}
 
 	if len(c.Jobs) == 0 {
 		v.fail("jobs", "define at least one job")
@@ -251,8 +263,18 @@ func (v validator) config(c *Config) {
 			names[j.Name] = i
 		}
 		v.job(p, j, c.Location)
+		switch {
+		case j.HistoryLimit < 0:
+			v.failValue(p+".history_limit", fmt.Sprint(j.HistoryLimit), "want a number of runs, at least 1")
+		case j.HistoryLimit == 0:
+			j.HistoryLimit = c.HistoryLimit
+		}
 	}
 }
+
+// DefaultHistoryLimit is how many runs a job's history keeps when neither
+// the job nor the configuration says (history_limit).
+const DefaultHistoryLimit = 100
 
 // outputDir expands the environment variables in output_dir.
 func (v validator) outputDir(c *Config) {

@@ -108,6 +108,34 @@ type StepError struct {
 func (e *StepError) Error() string { return e.Step + ": " + e.Err.Error() }
 func (e *StepError) Unwrap() error { return e.Err }
 
+// AddAttempt adds fn to the Attempt hook: the functions added are called
+// in the order added, each whatever the ones before did (a panic is
+// logged, and the next is called).
+func (h *Hooks) AddAttempt(fn func(ctx context.Context, run Run)) {
+	h.Attempt = chain(h.Attempt, fn, "attempt hook")
+}
+
+// AddResult adds fn to the Result hook, as AddAttempt does to Attempt:
+// metrics, run history and notifications each add theirs.
+func (h *Hooks) AddResult(fn func(ctx context.Context, run Run)) {
+	h.Result = chain(h.Result, fn, "result hook")
+}
+
+// chain returns a hook that calls first, then then; first alone when then
+// is nil, and then alone when first is.
+func chain(first, then func(ctx context.Context, run Run), name string) func(ctx context.Context, run Run) {
+	switch {
+	case then == nil:
+		return first
+	case first == nil:
+		return then
+	}
+	return func(ctx context.Context, run Run) {
+		_ = call(run.Log, name, func() error { first(ctx, run); return nil })
+		then(ctx, run)
+	}
+}
+
 // attempt calls h.Attempt, if set.
 func (h *Hooks) attempt(ctx context.Context, run Run) {
 	if h.Attempt != nil {

@@ -223,7 +223,7 @@ func TestRetryableServerErrors(t *testing.T) {
 		check(t, err, true)
 	})
 	t.Run("max_user_connections", func(t *testing.T) {
-		u, err := sql.Open("mysql", limitedUser(t, db, dsn))
+		u, err := sql.Open("mysql", testdb.LimitedUser(t, db, dsn))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -313,23 +313,6 @@ func waitUntilRunning(t *testing.T, db *sql.DB, id int64) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// limitedUser creates an account that may hold one connection to the
-// database of dsn, and returns its DSN.
-func limitedUser(t *testing.T, db *sql.DB, dsn string) string {
-	t.Helper()
-	cfg, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	user := "joinery_" + strings.TrimPrefix(cfg.DBName, "joinery_test_")
-	testdb.Exec(t, db,
-		"CREATE USER '"+user+"'@'%' IDENTIFIED BY 'pw' WITH MAX_USER_CONNECTIONS 1",
-		"GRANT ALL ON `"+cfg.DBName+"`.* TO '"+user+"'@'%'")
-	t.Cleanup(func() { db.Exec("DROP USER '" + user + "'@'%'") })
-	cfg.User, cfg.Passwd = user, "pw"
-	return cfg.FormatDSN()
 }
 
 // closedAddr returns a loopback address nothing listens on.
@@ -706,7 +689,7 @@ func TestRunWithRetriesGivesUp(t *testing.T) {
 func TestRunWithRetriesRecovers(t *testing.T) {
 	db := testdb.New(t)
 	testdb.SeedUsersPosts(t, db)
-	dsn := limitedUser(t, db, testdb.DSN(t))
+	dsn := testdb.LimitedUser(t, db, testdb.DSN(t))
 	other, err := sql.Open("mysql", dsn)
 	if err != nil {
 		t.Fatal(err)

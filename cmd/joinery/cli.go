@@ -43,7 +43,9 @@ Usage:
   joinery deliver JOB [--run ID] [--to NAME]
                                            send a committed run to its destinations again,
                                            without running its queries
-  joinery history JOB [--last N]           a job's runs, with the state of their delivery
+  joinery history [JOB] [--json] [--last N]
+                                           the runs of a job (of all jobs), failed ones too,
+                                           with the state of their delivery
   joinery validate [--connect]             check the configuration (--connect: the database
                                            and every destination, sending nothing)
   joinery sql JOB... | --all [RUN FLAGS]   print each dataset's SQL and bound values

@@ -12,6 +12,8 @@ import (
 	"github.com/joinery/joinery/delivery/destinations"
 	"github.com/joinery/joinery/internal/mysqlconn"
 	"github.com/joinery/joinery/jobs"
+	"github.com/joinery/joinery/jobs/history"
+	"github.com/joinery/joinery/metrics"
 )
 
 // connect builds the logger (see logger) and opens the database. When
@@ -71,16 +73,29 @@ func openDB(ctx context.Context, cfg *jobs.Config, log *slog.Logger, waitForDB b
 }
 
 // newRunner returns the runner that run and schedule make their runs
-// with, on db: what plugs into its Hooks (delivery, notifications,
-// metrics) sees every run, by hand or on schedule. d delivers the runs
-// (the "deliver" step and the notifications); nil for run --no-deliver.
-func newRunner(cfg *jobs.Config, db *sql.DB, log *slog.Logger, d *deliverer.Deliverer) *jobs.Runner {
+// with, on db: what plugs into its Hooks (delivery, run history,
+// notifications, metrics) sees every run, by hand or on schedule. d
+// delivers the runs (the "deliver" step and the notifications); nil for
+// run --no-deliver. m counts the runs (package metrics). Every run is
+// counted, then recorded in its job's history (jobs/history), before its
+// notifications, which may be slow.
+func newRunner(cfg *jobs.Config, db *sql.DB, log *slog.Logger, d *deliverer.Deliverer, m *metrics.Collector) *jobs.Runner {
 	r := &jobs.Runner{DB: db, Config: cfg, Logger: log, Version: version}
 	if d != nil {
 		r.Hooks.AfterCommit = append(r.Hooks.AfterCommit, d.Step())
-		r.Hooks.Result = d.Result
+	}
+	r.Hooks.AddAttempt(m.Attempt)
+	r.Hooks.AddResult(m.Result)
+	r.Hooks.AddResult(newRecorder(cfg).Result)
+	if d != nil {
+		r.Hooks.AddResult(d.Result)
 	}
 	return r
+}
+
+// newRecorder returns what records the runs of cfg in their histories.
+func newRecorder(cfg *jobs.Config) *history.Recorder {
+	return &history.Recorder{OutputDir: cfg.OutputPath()}
 }
 
 // newDeliverer returns what delivers the runs of cfg, with every kind of

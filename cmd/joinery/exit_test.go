@@ -56,13 +56,16 @@ type inProcess struct {
 	dir string // output_dir
 }
 
-func newInProcess(t *testing.T) *inProcess {
+func newInProcess(t *testing.T) *inProcess { return newInProcessWith(t, exitConfig) }
+
+// newInProcessWith is newInProcess with the configuration cfgText.
+func newInProcessWith(t *testing.T, cfgText string) *inProcess {
 	db := testdb.New(t)
 	testdb.SeedUsersPosts(t, db)
 	t.Setenv("E2E_DSN", testdb.DSN(t))
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(cfg, []byte(exitConfig), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(cfgText), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return &inProcess{t: t, cfg: cfg, dir: filepath.Join(dir, "out")}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -9,75 +10,168 @@ import (
 	"time"
 
 	"github.com/joinery/joinery/delivery"
+	"github.com/joinery/joinery/jobs"
+	"github.com/joinery/joinery/jobs/history"
 	"github.com/joinery/joinery/output"
 )
 
-// cmdHistory is joinery history: a job's committed runs, newest first,
-// with the state of their delivery to each destination.
+// cmdHistory is joinery history: the runs of a job (of every job without
+// one), newest first, from the run history (jobs/history), with the state
+// of their delivery to each destination. A job without history (runs of a
+// joinery before it) shows its committed runs, from their manifests.
 func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, c := newFlags("history", "history JOB [--last N]", stdout, stderr)
-	last := fs.Int("last", 10, "how many runs to show, newest first")
+	fs, c := newFlags("history", "history [JOB] [--json] [--last N]", stdout, stderr)
+	last := fs.Int("last", 10, "how many runs to show per job, newest first")
+	asJSON := fs.Bool("json", false, "print the records as JSON Lines, newest first")
 	pos, err := c.parse(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usageErr("history takes one job (joinery history JOB)")
+	if len(pos) > 1 {
+		return usageErr("history takes at most one job (joinery history [JOB])")
 	}
 	if *last < 1 {
 		return usageErr("--last %d: want at least 1", *last)
 	}
-	cfg, job, err := c.loadJob(pos[0])
-	if err != nil {
-		return err
+	var (
+		cfg  *jobs.Config
+		list []*jobs.Job
+	)
+	if len(pos) == 1 {
+		var job *jobs.Job
+		if cfg, job, err = c.loadJob(pos[0]); err != nil {
+			return err
+		}
+		list = []*jobs.Job{job}
+	} else {
+		if cfg, err = c.load(); err != nil {
+			return err
+		}
+		for i := range cfg.Jobs {
+			list = append(list, &cfg.Jobs[i])
+		}
 	}
 	dir, err := output.OpenDir(cfg.OutputPath())
 	if err != nil {
 		return err
 	}
 	defer dir.Close()
-	runs, _, err := dir.Runs(job.Name)
-	if err != nil {
-		return err
-	}
+	enc := json.NewEncoder(stdout)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "LOGICAL TIME\tRUN\tFILES\tROWS\tDELIVERY")
-	for i, rm := range runs {
-		if i == *last {
-			break
+	if !*asJSON {
+		head := "LOGICAL TIME\tRUN\tOUTCOME\tATTEMPTS\tDURATION\tFILES\tROWS\tDELIVERY\tERROR"
+		if len(list) > 1 {
+			head = "JOB\t" + head
 		}
-		m := rm.Manifest
-		var rows int64
-		for _, d := range m.Datasets {
-			rows += d.Rows
+		fmt.Fprintln(tw, head)
+	}
+	for _, job := range list {
+		recs, err := history.Read(cfg.OutputPath(), job.Name, *last)
+		if err != nil {
+			return err
 		}
-		state := "-"
-		if m.RunID != "" {
-			if l, err := delivery.ReadLedger(dir, job.Name, m.RunID); err == nil {
-				state = ledgerState(l)
-			} else if len(job.Deliver) > 0 {
-				state = "not delivered"
+		if len(recs) == 0 {
+			if recs, err = fromManifests(dir, job.Name, *last); err != nil {
+				return err
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", m.Logical.Format(time.RFC3339), m.RunID, len(m.Files), delivery.GroupDigits(rows), state)
+		for i := range recs {
+			r := &recs[i]
+			if r.Outcome == jobs.OutcomeSuccess && r.RunID != "" {
+				// The ledger as it is now: joinery deliver may have changed it.
+				if l, err := delivery.ReadLedger(dir, job.Name, r.RunID); err == nil {
+					r.Deliveries = history.FromLedger(l)
+				}
+			}
+			if *asJSON {
+				if err := enc.Encode(r); err != nil {
+					return err
+				}
+				continue
+			}
+			line := fmt.Sprintf("%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\t%s", r.Logical.Format(time.RFC3339), orDash(r.RunID), r.Outcome, r.Attempts,
+				time.Duration(r.Duration*float64(time.Second)).Round(time.Millisecond), len(r.Files), delivery.GroupDigits(r.Rows()),
+				deliveryState(job, r), orDash(oneLine(r.Error)))
+			if len(list) > 1 {
+				line = job.Name + "\t" + line
+			}
+			fmt.Fprintln(tw, line)
+		}
+	}
+	if *asJSON {
+		return nil
 	}
 	return tw.Flush()
 }
 
-// ledgerState says where each destination of a run's ledger stands, in
-// one line: "mail sent, s3 failed (3 attempts: ...)".
-func ledgerState(l *delivery.Ledger) string {
+// fromManifests returns the newest n committed runs of job from their
+// manifests, as history records: runs made before joinery kept history.
+func fromManifests(dir *output.Dir, job string, n int) ([]history.Record, error) {
+	runs, _, err := dir.Runs(job)
+	if err != nil {
+		return nil, err
+	}
+	var out []history.Record
+	for i, rm := range runs {
+		if i == n {
+			break
+		}
+		m := rm.Manifest
+		r := history.Record{Job: job, RunID: m.RunID, Outcome: jobs.OutcomeSuccess, Logical: m.Logical, Started: m.Started,
+			Duration: m.Duration, Params: m.Params, Partial: m.Partial, Warnings: m.Warnings}
+		for _, d := range m.Datasets {
+			r.Datasets = append(r.Datasets, history.Dataset{Name: d.Name, Rows: d.Rows, Duration: d.Duration})
+		}
+		for _, f := range m.Files {
+			r.Files = append(r.Files, history.File{Path: f.Path, Output: f.Output, Format: f.Format, Size: f.Size, SHA256: f.SHA256, Rows: f.Rows})
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// deliveryState is the DELIVERY column of a run.
+func deliveryState(job *jobs.Job, r *history.Record) string {
+	switch {
+	case len(r.Deliveries) > 0:
+		return deliveriesState(r.Deliveries)
+	case r.Outcome == jobs.OutcomeSuccess && len(job.Deliver) > 0 && r.RunID != "":
+		return "not delivered"
+	}
+	return "-"
+}
+
+// deliveriesState says where each destination of a run stands, in one
+// line: "mail sent, s3 failed (3 attempts: ...)".
+func deliveriesState(ds []history.Delivery) string {
 	var parts []string
-	for _, e := range l.Destinations {
+	for _, e := range ds {
 		s := e.Name + " " + string(e.State)
 		if e.State != delivery.Sent || e.Attempts > 1 {
 			s += fmt.Sprintf(" (%d attempts", e.Attempts)
-			if e.LastError != "" && e.State != delivery.Sent {
-				s += ": " + e.LastError
+			if e.Error != "" && e.State != delivery.Sent {
+				s += ": " + e.Error
 			}
 			s += ")"
 		}
 		parts = append(parts, s)
 	}
 	return strings.Join(parts, ", ")
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// oneLine is s on one line of at most 160 characters, for a table
+// (--json has the whole of it).
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > 160 {
+		s = string(r[:159]) + "…"
+	}
+	return s
 }

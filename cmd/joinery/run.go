@@ -12,6 +12,7 @@ import (
 	"github.com/joinery/joinery/delivery"
 	"github.com/joinery/joinery/delivery/deliverer"
 	"github.com/joinery/joinery/jobs"
+	"github.com/joinery/joinery/metrics"
 )
 
 // checkPartial refuses runs whose window (or logical time, for a job
@@ -43,8 +44,11 @@ func (rf *runFlags) checkPartial(selected []*jobs.Job, plans [][]jobs.Plan, now 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	var prof profiles
 	var allowPartial, noDeliver bool
-	c, rf, cfg, selected, err := jobCommand("run", "run JOB... | --all [--at TIME | --from T --to T [--once]] [--allow-partial] [--no-deliver] [--param NAME=VALUE]... [--cpuprofile FILE] [--memprofile FILE] [--trace FILE]", args, stdout, stderr, func(fs *flag.FlagSet) {
+	var metricsFile, pushgateway string
+	c, rf, cfg, selected, err := jobCommand("run", "run JOB... | --all [--at TIME | --from T --to T [--once]] [--allow-partial] [--no-deliver] [--param NAME=VALUE]... [--metrics-file PATH] [--pushgateway URL] [--cpuprofile FILE] [--memprofile FILE] [--trace FILE]", args, stdout, stderr, func(fs *flag.FlagSet) {
 		fs.BoolVar(&noDeliver, "no-deliver", false, "write the reports only: no delivery, no notification (joinery deliver sends them later)")
+		fs.StringVar(&metricsFile, "metrics-file", "", "after the runs, write their metrics to `PATH` (*.prom) for node_exporter's textfile collector; a failure is a warning")
+		fs.StringVar(&pushgateway, "pushgateway", "", "after the runs, push their metrics to the Pushgateway at `URL` (job joinery, grouped by job_name); a failure is a warning")
 		fs.StringVar(&prof.cpu, "cpuprofile", "", "write a CPU profile of the run to `FILE` (for go tool pprof)")
 		fs.StringVar(&prof.mem, "memprofile", "", "write an allocation profile of the run to `FILE` when it ends")
 		fs.StringVar(&prof.trace, "trace", "", "write an execution trace of the run to `FILE` (for go tool trace)")
@@ -91,7 +95,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 	if !noDeliver {
 		d = newDeliverer(cfg, log)
 	}
-	r := newRunner(cfg, db, log, d)
+	m := newCollector(cfg, selected, metrics.Options{}, log)
+	r := newRunner(cfg, db, log, d, m)
 	if isTerminal(stderr) {
 		r.Progress = newProgress(stderr).update
 	}
@@ -109,6 +114,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 			t.add(ctx, j, res)
 		}
 	}
+	exportMetrics(ctx, m, metricsFile, pushgateway, selected, log)
 	return t.err(ctx)
 }
 

@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/joinery/joinery/jobs"
 	"github.com/joinery/joinery/jobs/schedule"
+	"github.com/joinery/joinery/metrics"
 )
 
 // defaultGrace is schedule's --grace: with the few seconds a cancelled
@@ -57,15 +59,40 @@ func cmdSchedule(ctx context.Context, sig *signals, args []string, stdout, stder
 		d.ResumeAll(ctx, cfg)
 	}()
 	defer func() { <-resumed; d.Wait() }()
+	rc := newRecorder(cfg)
+	// The configuration in use, after reloads: the jobs whose next run
+	// the metrics give.
+	var inUse atomic.Pointer[jobs.Config]
+	inUse.Store(cfg)
+	all := make([]*jobs.Job, len(cfg.Jobs))
+	for i := range cfg.Jobs {
+		all[i] = &cfg.Jobs[i]
+	}
+	m := newCollector(cfg, all, metrics.Options{Runtime: true, Schedule: inUse.Load}, log)
 	s := &schedule.Scheduler{
-		Runner:   newRunner(cfg, db, log, d),
-		OnSkip:   func(job *jobs.Job, t time.Time) { d.Skipped(ctx, job, t) },
-		OnMissed: func(job *jobs.Job, newest []time.Time, n int, why string) { d.Missed(ctx, job, newest, n, why) },
-		Logger:   log,
-		Grace:    *grace,
-		Abort:    sig.aborts(),
-		Reload:   reloads,
-		Load:     c.load,
+		Runner: newRunner(cfg, db, log, d, m),
+		OnSkip: func(job *jobs.Job, t time.Time) {
+			m.Skipped(job, t)
+			if err := rc.Skipped(job, t); err != nil {
+				log.Warn("run history not recorded", "job", job.Name, "error", err)
+			}
+			d.Skipped(ctx, job, t)
+		},
+		OnMissed: func(job *jobs.Job, newest []time.Time, n int, why string) {
+			m.Missed(job, newest, n, why)
+			d.Missed(ctx, job, newest, n, why)
+		},
+		Logger: log,
+		Grace:  *grace,
+		Abort:  sig.aborts(),
+		Reload: reloads,
+		Load: func() (*jobs.Config, error) {
+			cfg, err := c.load()
+			if err == nil {
+				inUse.Store(cfg)
+			}
+			return cfg, err
+		},
 	}
 	return s.Run(ctx)
 }

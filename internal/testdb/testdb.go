@@ -20,6 +20,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -147,4 +148,23 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b) // never fails since Go 1.24
 	return hex.EncodeToString(b)
+}
+
+// LimitedUser creates a user of the test's database that may hold one
+// connection at a time (MAX_USER_CONNECTIONS 1), dropped when the test
+// ends, and returns dsn with its name and password: a second connection
+// fails with 1226, an error that passes (runs retry it).
+func LimitedUser(t testing.TB, db *sql.DB, dsn string) string {
+	t.Helper()
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := "joinery_" + strings.TrimPrefix(cfg.DBName, "joinery_test_")
+	Exec(t, db,
+		"CREATE USER '"+user+"'@'%' IDENTIFIED BY 'pw' WITH MAX_USER_CONNECTIONS 1",
+		"GRANT ALL ON `"+cfg.DBName+"`.* TO '"+user+"'@'%'")
+	t.Cleanup(func() { db.Exec("DROP USER '" + user + "'@'%'") })
+	cfg.User, cfg.Passwd = user, "pw"
+	return cfg.FormatDSN()
 }
