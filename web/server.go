@@ -9,10 +9,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html/template"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -53,6 +55,12 @@ type Options struct {
 type Server struct {
 	o       Options
 	handler http.Handler
+	pages   *template.Template
+	csrf    string // the form token of this process
+	cop     *http.CrossOriginProtection
+
+	mu        sync.Mutex
+	reloadErr string // why the last reload asked for failed
 }
 
 // pingTimeout bounds /readyz's database check: a probe must answer
@@ -64,8 +72,19 @@ func New(o Options) (*Server, error) {
 	if o.Scheduler == nil || o.Gatherer == nil || o.Runs == nil || o.Logger == nil {
 		return nil, errors.New("web: Scheduler, Gatherer, Runs and Logger are required")
 	}
-	s := &Server{o: o}
+	pages, err := parseTemplates()
+	if err != nil {
+		return nil, err
+	}
+	csrf, err := newToken()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{o: o, pages: pages, csrf: csrf, cop: http.NewCrossOriginProtection()}
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", s.index)
+	mux.HandleFunc("GET /jobs/{name}", s.job)
+	mux.HandleFunc("GET /files/{job}/{path...}", s.file)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelError)}))
 	mux.HandleFunc("GET /readyz", s.readyz)
 	s.handler = s.guard(mux)
