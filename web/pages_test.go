@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -90,5 +91,53 @@ func TestStatusPages(t *testing.T) {
 		if w := get(s, target); w.Code == http.StatusOK {
 			t.Errorf("%s served: %q", target, w.Body.String())
 		}
+	}
+}
+
+// TestForms: a POST needs the form token and a same-origin request; then
+// run now asks the scheduler and redirects to the job's page, and reload
+// to the index.
+func TestForms(t *testing.T) {
+	sched := &fakeScheduler{cfg: testConfig(t)}
+	s := newTestServer(t, Options{Scheduler: sched})
+	post := func(target, token string, header ...string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodPost, target, strings.NewReader(url.Values{"csrf": {token}}.Encode()))
+		r.Host = "127.0.0.1:8080"
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for i := 0; i+1 < len(header); i += 2 {
+			r.Header.Set(header[i], header[i+1])
+		}
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		return w
+	}
+	if w := post("/jobs/j/run", ""); w.Code != http.StatusForbidden {
+		t.Errorf("no token: %d, want 403", w.Code)
+	}
+	if w := post("/jobs/j/run", "forged"); w.Code != http.StatusForbidden {
+		t.Errorf("a wrong token: %d, want 403", w.Code)
+	}
+	if w := post("/jobs/j/run", s.csrf, "Sec-Fetch-Site", "cross-site"); w.Code != http.StatusForbidden {
+		t.Errorf("from another site: %d, want 403", w.Code)
+	}
+	if w := post("/jobs/j/run", s.csrf, "Origin", "https://evil.example"); w.Code != http.StatusForbidden {
+		t.Errorf("another origin: %d, want 403", w.Code)
+	}
+	if len(sched.ran) != 0 || sched.reloads != 0 {
+		t.Fatalf("refused forms ran %v, reloaded %d", sched.ran, sched.reloads)
+	}
+	w := post("/jobs/j/run", s.csrf, "Sec-Fetch-Site", "same-origin")
+	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/jobs/j?flash=started" || len(sched.ran) != 1 {
+		t.Errorf("run now: %d %q, ran %v", w.Code, w.Header().Get("Location"), sched.ran)
+	}
+	if w := get(s, "/jobs/j?flash=started"); !strings.Contains(w.Body.String(), "Run of j started") {
+		t.Errorf("no flash message:\n%s", w.Body.String())
+	}
+	w = post("/reload", s.csrf)
+	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/?flash=reloaded" || sched.reloads != 1 {
+		t.Errorf("reload: %d %q, reloads %d", w.Code, w.Header().Get("Location"), sched.reloads)
+	}
+	if w := post("/jobs/nope/run", s.csrf); w.Code != http.StatusNotFound {
+		t.Errorf("an unknown job: %d, want 404", w.Code)
 	}
 }

@@ -84,6 +84,8 @@ func New(o Options) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.index)
 	mux.HandleFunc("GET /jobs/{name}", s.job)
+	mux.Handle("POST /jobs/{name}/run", s.checkForm(s.runNow))
+	mux.Handle("POST /reload", s.checkForm(s.reload))
 	mux.HandleFunc("GET /files/{job}/{path...}", s.file)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelError)}))
 	mux.HandleFunc("GET /readyz", s.readyz)
