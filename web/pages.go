@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
@@ -92,10 +93,14 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, name string, p *
 	p.Version, p.CSRF = s.o.Version, s.csrf
 	p.Now = time.Now().Format("2006-01-02 15:04:05 MST")
 	p.Flash, p.FlashErr = s.flash(r)
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := s.pages.ExecuteTemplate(w, name, p); err != nil {
+	var b bytes.Buffer
+	if err := s.pages.ExecuteTemplate(&b, name, p); err != nil {
 		s.o.Logger.Error("render the status page", "page", name, "error", err)
+		http.Error(w, "the page could not be made: see joinery's log", http.StatusInternalServerError)
+		return
 	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, _ = b.WriteTo(w)
 }
 
 // index is the list of jobs: schedule, next run and last run of each.

@@ -63,6 +63,9 @@ func TestStatusPages(t *testing.T) {
 
 	w := get(s, "/")
 	body := w.Body.String()
+	if w.Code != http.StatusOK {
+		t.Fatalf("the index: %d %s", w.Code, body)
+	}
 	for _, want := range []string{`href="/jobs/j"`, "0 6 * * *", "Europe/Berlin", "failed", `name="csrf" value="` + s.csrf + `"`, `name="viewport"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the index lacks %q:\n%s", want, body)
@@ -70,6 +73,9 @@ func TestStatusPages(t *testing.T) {
 	}
 	w = get(s, "/jobs/j")
 	body = w.Body.String()
+	if w.Code != http.StatusOK {
+		t.Fatalf("the job's page: %d %s", w.Code, body)
+	}
 	link := fileURL("j", file)
 	for _, want := range []string{"Table &#39;app.users&#39; doesn&#39;t exist", "in 3 attempts", "left join p: 5 matched, 2 left unmatched", "succeeded", `href="` + link + `"`, "2026-06-01 06:00:00 CEST"} {
 		if !strings.Contains(body, want) {
