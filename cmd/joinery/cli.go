@@ -51,7 +51,9 @@ Usage:
   joinery sql JOB... | --all [RUN FLAGS]   print each dataset's SQL and bound values
   joinery explain JOB... | --all [RUN FLAGS]
                                            run EXPLAIN for each dataset (MySQL/MariaDB)
-  joinery schedule [--grace 20s]           run every job on its schedule until stopped
+  joinery schedule [--grace 20s] [--listen ADDR]
+                                           run every job on its schedule until stopped;
+                                           --listen serves a status page and /metrics
   joinery version                          print the version
 
 Run flags:

@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
+	"net"
+	"os"
 	"sync/atomic"
 	"time"
 
 	"github.com/joinery/joinery/jobs"
 	"github.com/joinery/joinery/jobs/schedule"
 	"github.com/joinery/joinery/metrics"
+	"github.com/joinery/joinery/web"
 )
 
 // defaultGrace is schedule's --grace: with the few seconds a cancelled
@@ -23,8 +27,9 @@ func cmdSchedule(ctx context.Context, sig *signals, args []string, stdout, stder
 	// From now on SIGHUP reloads the configuration; one that comes before
 	// the scheduler runs waits for it.
 	reloads := sig.reloads()
-	fs, c := newFlags("schedule", "schedule [--grace 20s]", stdout, stderr)
+	fs, c := newFlags("schedule", "schedule [--grace 20s] [--listen 127.0.0.1:8080]", stdout, stderr)
 	grace := fs.Duration("grace", defaultGrace, "on SIGINT/SIGTERM, how long running jobs may finish before they are cancelled (a second signal cancels them at once)")
+	listen := fs.String("listen", "", "serve the status page, /metrics, /healthz and /readyz on this host:port (off by default; an address other than loopback needs "+web.EnvToken+" or "+web.EnvUser+"/"+web.EnvPassword+")")
 	if _, err := c.parse(fs, args); err != nil {
 		return err
 	}
@@ -41,6 +46,23 @@ func cmdSchedule(ctx context.Context, sig *signals, args []string, stdout, stder
 	// and then fail every run.
 	if err := cfg.CheckOutputDir(); err != nil {
 		return &exitError{code: exitUsage, err: err}
+	}
+	// The address is taken, or refused, before anything starts.
+	var (
+		ln   net.Listener
+		auth web.Auth
+	)
+	if *listen != "" {
+		if auth, err = web.AuthFromEnv(os.Getenv); err != nil {
+			return &exitError{code: exitUsage, err: err}
+		}
+		if ln, err = web.Listen(*listen, auth); err != nil {
+			if errors.Is(err, web.ErrNeedsAuth) {
+				return &exitError{code: exitUsage, err: err}
+			}
+			return err
+		}
+		defer ln.Close()
 	}
 	// The daemon outlives a database that is down or not started yet
 	// (containers start in any order): each run connects when it starts.
@@ -69,8 +91,21 @@ func cmdSchedule(ctx context.Context, sig *signals, args []string, stdout, stder
 		all[i] = &cfg.Jobs[i]
 	}
 	m := newCollector(cfg, all, metrics.Options{Runtime: true, Schedule: inUse.Load}, log)
+	runner := newRunner(cfg, db, log, d, m)
+	var memory *web.Memory
+	if ln != nil {
+		// The status page shows this process's runs, failures included.
+		memory = web.NewMemory(statusRuns)
+		then := runner.Hooks.Result
+		runner.Hooks.Result = func(ctx context.Context, run jobs.Run) {
+			memory.Result(ctx, run)
+			if then != nil {
+				then(ctx, run)
+			}
+		}
+	}
 	s := &schedule.Scheduler{
-		Runner: newRunner(cfg, db, log, d, m),
+		Runner: runner,
 		OnSkip: func(job *jobs.Job, t time.Time) {
 			m.Skipped(job, t)
 			if err := rc.Skipped(job, t); err != nil {
@@ -94,5 +129,33 @@ func cmdSchedule(ctx context.Context, sig *signals, args []string, stdout, stder
 			return cfg, err
 		},
 	}
-	return s.Run(ctx)
+	if ln == nil {
+		return s.Run(ctx)
+	}
+	srv, err := web.New(web.Options{
+		Auth:      auth,
+		Scheduler: s,
+		Ping:      db.PingContext,
+		Gatherer:  m.Gatherer(),
+		Runs:      &web.ManifestRuns{Config: s.Config, Memory: memory},
+		Logger:    log,
+		Version:   version,
+	})
+	if err != nil {
+		return err
+	}
+	// The server stays up until the scheduler has stopped: /healthz
+	// answers during the grace period.
+	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(serveCtx, ln) }()
+	err = s.Run(ctx)
+	stopServing()
+	if serr := <-served; serr != nil {
+		log.Warn("HTTP server", "error", serr)
+	}
+	return err
 }
+
+// statusRuns is how many runs of each job the status page keeps in memory.
+const statusRuns = 20

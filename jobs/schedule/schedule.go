@@ -48,7 +48,30 @@ type Scheduler struct {
 	// reason: how many, the newest of them (at most 100, oldest first)
 	// and why. It must be quick.
 	OnMissed func(job *jobs.Job, newest []time.Time, count int, why string)
+
+	// mu guards live, set while Run runs: what RunNow, ReloadNow and
+	// Config reach from other goroutines.
+	mu   sync.Mutex
+	live *live
 }
+
+// live is what a running Scheduler shares with RunNow, ReloadNow and
+// Config.
+type live struct {
+	runCtx, stopping context.Context
+	runs             *runSet
+	cur              *inUse
+	reloads          chan chan error // ReloadNow's requests, served by Run's loop
+}
+
+// ErrBusy is returned by RunNow when a run of the job is under way
+// already (scheduled, caught up or asked for): the job runs once at a
+// time.
+var ErrBusy = errors.New("a run of this job is under way already")
+
+// ErrNotRunning is returned by RunNow and ReloadNow when the Scheduler is
+// not running: not started yet, or shutting down.
+var ErrNotRunning = errors.New("the scheduler is not running")
 
 // ErrNotSchedulable is returned by Scheduler.Run, before it schedules
 // anything, when a job cannot run on its schedule: a required parameter
@@ -103,13 +126,22 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	for i := range cfg.Jobs {
 		s.catchUp(runCtx, ctx, runs, cur.runner, &cfg.Jobs[i], now)
 	}
+	lv := &live{runCtx: runCtx, stopping: ctx, runs: runs, cur: cur, reloads: make(chan chan error)}
+	s.setLive(lv)
 	for ctx.Err() == nil {
 		select {
 		case <-ctx.Done():
 		case <-s.Reload:
-			cur = s.reload(runCtx, ctx, runs, cur)
+			cur, _ = s.reload(runCtx, ctx, runs, cur)
+			s.setCur(cur)
+		case reply := <-lv.reloads:
+			var err error
+			cur, err = s.reload(runCtx, ctx, runs, cur)
+			s.setCur(cur)
+			reply <- err
 		}
 	}
+	s.setLive(nil)
 
 	s.Logger.Info("shutting down: no new runs will start", "grace", s.Grace, "running", runs.names())
 	cur.loop.stop()
@@ -179,8 +211,8 @@ func (s *Scheduler) start(runCtx, stopping context.Context, runs *runSet, r *job
 // way are not disturbed: they go on with the configuration they started
 // with, and a job is not started again while a run of it is under way,
 // whichever configuration started it (see runSet). A configuration that
-// cannot be used is logged as an error, and cur stays.
-func (s *Scheduler) reload(runCtx, stopping context.Context, runs *runSet, cur *inUse) *inUse {
+// cannot be used is logged as an error, returned, and cur stays.
+func (s *Scheduler) reload(runCtx, stopping context.Context, runs *runSet, cur *inUse) (*inUse, error) {
 	old := cur.runner.Config
 	s.Logger.Info("reloading the configuration", "file", old.File)
 	load := s.Load
@@ -193,13 +225,105 @@ func (s *Scheduler) reload(runCtx, stopping context.Context, runs *runSet, cur *
 	}
 	if err != nil {
 		s.Logger.Error("reload failed: the configuration in use stays", "file", old.File, "error", err)
-		return cur
+		return cur, err
 	}
 	cur.loop.stop() // its running jobs go on
 	next := s.start(runCtx, stopping, runs, s.runner(cfg), s.clock().Now())
 	added, removed := jobsDiff(old, cfg)
 	s.Logger.Info("configuration reloaded", "file", cfg.File, "jobs", len(cfg.Jobs), "added", added, "removed", removed, "running", runs.names())
-	return next
+	return next, nil
+}
+
+// setLive records what a running Scheduler shares (nil when it stops).
+func (s *Scheduler) setLive(lv *live) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.live = lv
+}
+
+// setCur records the configuration in use after a reload.
+func (s *Scheduler) setCur(cur *inUse) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.live != nil {
+		s.live.cur = cur
+	}
+}
+
+// getLive returns what a running Scheduler shares, or nil.
+func (s *Scheduler) getLive() *live {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.live
+}
+
+// Config returns the configuration in use: the last one reloaded, or
+// the Runner's before Run starts.
+func (s *Scheduler) Config() *jobs.Config {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.live != nil {
+		return s.live.cur.runner.Config
+	}
+	return s.Runner.Config
+}
+
+// RunNow starts a run of the named job of the configuration in use, for
+// the time now (its window and default parameters as for a scheduled
+// time now), in the background, as a scheduled run: it is claimed in the
+// same set, so it cannot overlap a scheduled, caught-up or asked-for run
+// of the job (ErrBusy), and shutdown waits for it as for any run. Its
+// result goes to the Runner's hooks. It returns ErrNotRunning when the
+// Scheduler is not running or stopping, and an error for a job the
+// configuration does not have.
+func (s *Scheduler) RunNow(name string) error {
+	lv := s.getLive()
+	if lv == nil {
+		return ErrNotRunning
+	}
+	s.mu.Lock()
+	r := lv.cur.runner
+	s.mu.Unlock()
+	job, err := r.Config.Job(name)
+	if err != nil {
+		return err
+	}
+	ok, busy := lv.runs.start(job.Name)
+	switch {
+	case busy:
+		return ErrBusy
+	case !ok:
+		return ErrNotRunning
+	}
+	t := s.clock().Now().Truncate(time.Second).In(job.Location)
+	s.Logger.Info("run asked for", "job", job.Name, "logical_time", t.Format(time.RFC3339))
+	go s.run(lv.runCtx, lv.stopping, lv.runs, r, job, t)
+	return nil
+}
+
+// ReloadNow reloads the configuration as a receive from Reload does, and
+// returns why the configuration in use stays, if it does. It returns
+// ErrNotRunning when the Scheduler is not running, and ctx's error when
+// ctx ends first.
+func (s *Scheduler) ReloadNow(ctx context.Context) error {
+	lv := s.getLive()
+	if lv == nil {
+		return ErrNotRunning
+	}
+	reply := make(chan error, 1)
+	select {
+	case lv.reloads <- reply:
+	case <-lv.stopping.Done():
+		return ErrNotRunning
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // reloadable reports why cfg cannot replace old in a running scheduler:
