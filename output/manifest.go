@@ -123,6 +123,17 @@ type run struct {
 // time first (and of two for the same logical time, the one that started
 // last first). It does not enter symbolic links to folders.
 func (d *Dir) scan(job string) (runs []run, warnings []string, err error) {
+	byJob, warnings, err := d.scanJobs([]string{job})
+	return byJob[job], warnings, err
+}
+
+// scanJobs is scan of each of jobs, in one walk of d.
+func (d *Dir) scanJobs(jobs []string) (byJob map[string][]run, warnings []string, err error) {
+	want := make(map[string]bool, len(jobs))
+	for _, j := range jobs {
+		want[j] = true
+	}
+	byJob = make(map[string][]run, len(jobs))
 	err = fs.WalkDir(d.root.FS(), ".", func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
 			if p == "." {
@@ -134,7 +145,7 @@ func (d *Dir) scan(job string) (runs []run, warnings []string, err error) {
 		if e.IsDir() && name == StateDir && path.Dir(p) == "." {
 			return fs.SkipDir
 		}
-		if !e.Type().IsRegular() || !strings.HasPrefix(name, job+"-") || !strings.HasSuffix(name, ManifestSuffix) {
+		if !e.Type().IsRegular() || !strings.HasSuffix(name, ManifestSuffix) || !wantedPrefix(name, want) {
 			return nil
 		}
 		data, err := d.root.ReadFile(filepath.FromSlash(p))
@@ -143,22 +154,35 @@ func (d *Dir) scan(job string) (runs []run, warnings []string, err error) {
 			return nil
 		}
 		var m Manifest
-		if err := json.Unmarshal(data, &m); err != nil || m.Job != job {
-			return nil // not one of this job's manifests
+		if err := json.Unmarshal(data, &m); err != nil || !want[m.Job] || !strings.HasPrefix(name, m.Job+"-") {
+			return nil // not one of these jobs' manifests
 		}
-		runs = append(runs, run{filepath.FromSlash(p), m})
+		byJob[m.Job] = append(byJob[m.Job], run{filepath.FromSlash(p), m})
 		return nil
 	})
 	if err != nil {
 		return nil, warnings, fmt.Errorf("read manifests: %w", err)
 	}
-	slices.SortStableFunc(runs, func(a, b run) int {
-		if c := b.m.Logical.Compare(a.m.Logical); c != 0 {
-			return c
+	for _, runs := range byJob {
+		slices.SortStableFunc(runs, func(a, b run) int {
+			if c := b.m.Logical.Compare(a.m.Logical); c != 0 {
+				return c
+			}
+			return b.m.Started.Compare(a.m.Started)
+		})
+	}
+	return byJob, warnings, nil
+}
+
+// wantedPrefix reports whether name starts with a job of want and a "-",
+// as the manifests of the job are named (see ManifestName).
+func wantedPrefix(name string, want map[string]bool) bool {
+	for i := range len(name) {
+		if name[i] == '-' && want[name[:i]] {
+			return true
 		}
-		return b.m.Started.Compare(a.m.Started)
-	})
-	return runs, warnings, nil
+	}
+	return false
 }
 
 // RunManifest is one recorded run of a job: its manifest and where it is.
@@ -172,11 +196,26 @@ type RunManifest struct {
 // started last first), and warnings about manifests it could not read.
 func (d *Dir) Runs(job string) ([]RunManifest, []string, error) {
 	runs, warnings, err := d.scan(job)
+	return runManifests(runs), warnings, err
+}
+
+// RunsOf is Runs of each of jobs, by job, in one walk of d: a job
+// without runs has none in the map.
+func (d *Dir) RunsOf(jobs []string) (map[string][]RunManifest, []string, error) {
+	byJob, warnings, err := d.scanJobs(jobs)
+	out := make(map[string][]RunManifest, len(byJob))
+	for job, runs := range byJob {
+		out[job] = runManifests(runs)
+	}
+	return out, warnings, err
+}
+
+func runManifests(runs []run) []RunManifest {
 	out := make([]RunManifest, len(runs))
 	for i, x := range runs {
 		out[i] = RunManifest{Path: filepath.ToSlash(x.path), Manifest: x.m}
 	}
-	return out, warnings, err
+	return out
 }
 
 // LastRun returns the newest logical time of job's runs that are not

@@ -230,3 +230,30 @@ func TestLastRun(t *testing.T) {
 		t.Errorf("LastRun = %v, %v; want %v", got, err, t0.Add(48*time.Hour))
 	}
 }
+
+// TestRunsOf: one walk finds the runs of each job asked for, newest
+// first, and of no other; "j" and "j-other" are told apart.
+func TestRunsOf(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Date(2026, 11, 1, 6, 0, 0, 0, time.UTC)
+	fakeRun(t, dir, "j", t0, map[string]string{"j/a.csv": "a"})
+	fakeRun(t, dir, "j", t0.Add(24*time.Hour), map[string]string{"j/b.csv": "b"})
+	fakeRun(t, dir, "j-other", t0, map[string]string{"o/c.csv": "c"})
+	fakeRun(t, dir, "k", t0, map[string]string{"k/d.csv": "d"})
+	d, err := OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	got, _, err := d.RunsOf([]string{"j", "j-other", "none"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || len(got["j"]) != 2 || len(got["j-other"]) != 1 || got["j"][0].Manifest.Files[0].Path != "j/b.csv" {
+		t.Errorf("RunsOf = %+v", got)
+	}
+	one, _, err := d.Runs("j")
+	if err != nil || len(one) != 2 || one[0].Path != got["j"][0].Path {
+		t.Errorf("Runs(j) = %+v, %v", one, err)
+	}
+}

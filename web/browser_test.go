@@ -20,6 +20,7 @@ import (
 
 	"github.com/joinery/joinery/internal/testdb"
 	"github.com/joinery/joinery/jobs"
+	"github.com/joinery/joinery/jobs/history"
 	"github.com/joinery/joinery/jobs/schedule"
 )
 
@@ -96,9 +97,9 @@ func TestBrowser(t *testing.T) {
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	mem := NewMemory(10)
+	rc := &history.Recorder{OutputDir: cfg.OutputPath()}
 	runner := &jobs.Runner{DB: sqlDB, Config: cfg, Logger: logger}
-	runner.Hooks.Result = mem.Result
+	runner.Hooks.Result = rc.Result
 	sched := &schedule.Scheduler{Runner: runner, Logger: logger, Grace: 10 * time.Second}
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan error, 1)
@@ -113,7 +114,7 @@ func TestBrowser(t *testing.T) {
 	const token = "browser-test-token"
 	srv, err := New(Options{
 		Auth: Auth{Token: token}, Scheduler: sched, Ping: sqlDB.PingContext, Gatherer: prometheus.NewRegistry(),
-		Runs: &ManifestRuns{Config: sched.Config, Memory: mem}, Logger: logger, Version: "test",
+		Runs: &HistoryRuns{OutputDir: rc.OutputDir}, Logger: logger, Version: "test",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -167,8 +168,7 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 	// waitFor reloads the job's page until a run of the outcome shows
-	// with the text given (the manifest of a run may show before its
-	// result, which has the join diagnostics).
+	// with the text given (its history record is written when it ends).
 	waitFor := func(job, outcome, with string) {
 		t.Helper()
 		deadline := time.Now().Add(60 * time.Second)

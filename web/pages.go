@@ -108,13 +108,16 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	cfg := s.o.Scheduler.Config()
 	now := time.Now()
 	p := &page{Title: "Jobs"}
+	names := make([]string, len(cfg.Jobs))
 	for i := range cfg.Jobs {
-		job := &cfg.Jobs[i]
-		v := newJobView(job, now)
-		runs, err := s.o.Runs.Recent(job.Name, 1)
-		if err != nil {
+		names[i] = cfg.Jobs[i].Name
+	}
+	last := s.o.Runs.Recent(names, 1)
+	for i := range cfg.Jobs {
+		v := newJobView(&cfg.Jobs[i], now)
+		if err := last[i].Err; err != nil {
 			v.Err = err.Error()
-		} else if len(runs) > 0 {
+		} else if runs := last[i].Runs; len(runs) > 0 {
 			v.Last = &lastRun{RunView: runs[0], Rows: rows(runs[0])}
 		}
 		p.Jobs = append(p.Jobs, v)
@@ -132,8 +135,9 @@ func (s *Server) job(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	v := newJobView(job, now)
 	v.NextRuns = job.Next(now, 5)
-	if v.Runs, err = s.o.Runs.Recent(job.Name, runsShown); err != nil {
-		v.Err = err.Error()
+	runs := s.o.Runs.Recent([]string{job.Name}, runsShown)[0]
+	if v.Runs = runs.Runs; runs.Err != nil {
+		v.Err = runs.Err.Error()
 	}
 	s.render(w, r, "job", &page{Title: job.Name, Job: &v})
 }

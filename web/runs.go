@@ -1,23 +1,25 @@
 package web
 
 import (
-	"cmp"
-	"context"
-	"errors"
 	"fmt"
-	"slices"
-	"sync"
 	"time"
 
-	"github.com/joinery/joinery/delivery"
 	"github.com/joinery/joinery/jobs"
+	"github.com/joinery/joinery/jobs/history"
 	"github.com/joinery/joinery/output"
 )
 
 // Runs are the recorded runs of the jobs, as the status page shows them.
 type Runs interface {
-	// Recent returns up to n runs of job, the newest first.
-	Recent(job string, n int) ([]RunView, error)
+	// Recent returns up to n runs of each of jobs, the newest first, in
+	// the order of jobs.
+	Recent(jobs []string, n int) []JobRuns
+}
+
+// JobRuns are the runs Runs.Recent returns of one job.
+type JobRuns struct {
+	Runs []RunView
+	Err  error // the job's runs could not be read
 }
 
 // The outcomes of a RunView.
@@ -30,20 +32,40 @@ const (
 
 // RunView is one run as the status page shows it.
 type RunView struct {
-	RunID            string
-	Outcome          string // Succeeded, Failed, Skipped or Cancelled
-	Error            string // why it failed, was skipped or cancelled
+	RunID   string
+	Outcome string // Succeeded, Failed, Skipped or Cancelled
+	Error   string // why it failed, was skipped or cancelled
+	// NotRetried says why a failed run was not tried again.
+	NotRetried string
+	// Scheduled is set for a scheduled time the scheduler did not run
+	// because the job's previous run was still going (a skip without a
+	// run id).
+	Scheduled        bool
 	Logical, Started time.Time
 	// WindowFrom and WindowTo are the run's data window; zero when the
 	// job has none.
 	WindowFrom, WindowTo time.Time
 	Duration             time.Duration
-	Attempts             int // 0 when unknown (a run of another process, from its manifest)
+	Attempts             int // 0 when unknown (a run from before history, from its manifest)
 	Partial              bool
+	Params               []ParamView
 	Datasets             []DatasetView
 	Files                []FileView
 	Warnings             []string
-	Deliveries           []DeliveryView
+	// FailedSteps are the steps after the commit that failed: the run
+	// succeeded, but what they were to do was not done.
+	FailedSteps []StepView
+	Deliveries  []DeliveryView
+}
+
+// ParamView is a parameter value of a run.
+type ParamView struct {
+	Name, Value string // Value as JSON
+}
+
+// StepView is a step after the commit that failed.
+type StepView struct {
+	Step, Error string
 }
 
 // DatasetView is one dataset of a run.
@@ -51,7 +73,7 @@ type DatasetView struct {
 	Name     string
 	Rows     int64
 	Duration time.Duration
-	Joins    []JoinView // known for the runs of this process only
+	Joins    []JoinView // not known for runs from before history
 	Warnings []string
 }
 
@@ -72,168 +94,88 @@ type FileView struct {
 
 // DeliveryView is the delivery of a run to one destination.
 type DeliveryView struct {
-	Destination, State string
-	Attempts           int
-	LastError          string
+	Destination, Kind, State string
+	Attempts                 int
+	LastError                string
 }
 
-// Memory keeps the results of the last runs of each job made by this
-// process, failures included (manifests record successes only): its
-// Result is a jobs.Hooks.Result.
-type Memory struct {
-	limit int
-	mu    sync.Mutex
-	runs  map[string][]RunView // by job, oldest first
+// HistoryRuns are the runs the run history (jobs/history) records, any
+// process's, failures, skips and cancellations included; for a job
+// without history (its runs were made by a joinery before history), the
+// successes its manifests record. A success's deliveries are its delivery
+// ledger's as it is now. Each Recent reads each job's history file once
+// and, for the jobs without one, walks output_dir once.
+type HistoryRuns struct {
+	// OutputDir is where the history is: output_dir as joinery started
+	// with it, as for its history.Recorder.
+	OutputDir string
 }
 
-// NewMemory returns a Memory of the last limit runs of each job.
-func NewMemory(limit int) *Memory {
-	return &Memory{limit: max(limit, 1), runs: make(map[string][]RunView)}
-}
-
-// Result records run's result; see jobs.Hooks.Result.
-func (m *Memory) Result(_ context.Context, run jobs.Run) {
-	v := resultView(run.Result)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	rs := append(m.runs[run.Job.Name], v)
-	if len(rs) > m.limit {
-		rs = slices.Delete(rs, 0, len(rs)-m.limit)
+// Recent returns up to n runs of each of jobs, the newest first.
+func (h *HistoryRuns) Recent(jobNames []string, n int) []JobRuns {
+	out := make([]JobRuns, len(jobNames))
+	dir, err := output.OpenDir(h.OutputDir)
+	if err != nil {
+		for i := range out {
+			out[i].Err = err
+		}
+		return out
 	}
-	m.runs[run.Job.Name] = rs
-}
-
-// recent returns the runs of job it keeps, the newest first.
-func (m *Memory) recent(job string) []RunView {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := slices.Clone(m.runs[job])
-	slices.Reverse(out)
+	defer dir.Close()
+	for i, runs := range history.Recent(dir, jobNames, n) {
+		out[i].Err = runs.Err
+		for j := range runs.Records {
+			out[i].Runs = append(out[i].Runs, recordView(&runs.Records[j]))
+		}
+	}
 	return out
 }
 
-// resultView is res as a RunView.
-func resultView(res *jobs.Result) RunView {
+// outcomes are the Outcomes of a RunView by the history's outcome.
+var outcomes = map[jobs.Outcome]string{
+	jobs.OutcomeSuccess:           Succeeded,
+	jobs.OutcomeFailure:           Failed,
+	jobs.OutcomeExpectationFailed: Failed, // its error says which expectation
+	jobs.OutcomeSkipped:           Skipped,
+	jobs.OutcomeCancelled:         Cancelled,
+}
+
+// recordView is r as a RunView.
+func recordView(r *history.Record) RunView {
 	v := RunView{
-		RunID: res.RunID, Logical: res.Logical, Started: res.Started, Duration: res.Duration,
-		Attempts: res.Attempts, Partial: res.Partial, Warnings: slices.Clone(res.Warnings),
+		RunID: r.RunID, Outcome: outcomes[r.Outcome], Error: r.Error, NotRetried: r.NotRetried, Scheduled: r.Scheduler,
+		Logical: r.Logical, Started: r.Started, Duration: seconds(r.Duration), Attempts: r.Attempts, Partial: r.Partial,
+		Warnings: r.Warnings,
 	}
-	if res.Window != nil {
-		v.WindowFrom, v.WindowTo = res.Window.Start, res.Window.End
+	if v.Outcome == "" {
+		v.Outcome = string(r.Outcome) // an outcome of a newer joinery
 	}
-	switch {
-	case res.Err == nil:
-		v.Outcome = Succeeded
-	case errors.Is(res.Err, jobs.ErrAlreadyRunning):
-		v.Outcome = Skipped
-	case errors.Is(res.Err, context.Canceled):
-		v.Outcome = Cancelled
-	default:
-		v.Outcome = Failed
+	if r.Window != nil {
+		v.WindowFrom, v.WindowTo = r.Window.From, r.Window.To
 	}
-	if res.Err != nil {
-		v.Error = res.Err.Error()
+	for _, p := range r.Params {
+		v.Params = append(v.Params, ParamView{Name: p.Name, Value: string(p.Value)})
 	}
-	for _, e := range res.PostCommit {
-		v.Warnings = append(v.Warnings, "after the commit: "+e.Error())
-	}
-	for _, d := range res.Datasets {
-		dv := DatasetView{Name: d.Name, Rows: d.Rows, Duration: d.Duration, Warnings: slices.Clone(d.Warnings)}
+	for _, d := range r.Datasets {
+		dv := DatasetView{Name: d.Name, Rows: d.Rows, Duration: seconds(d.Duration), Warnings: d.Warnings}
 		for _, j := range d.Joins {
 			dv.Joins = append(dv.Joins, JoinView{Alias: j.Alias, Type: j.Type, Matched: j.Matched, LeftUnmatched: j.LeftUnmatched, RightUnmatched: j.RightUnmatched})
 		}
 		v.Datasets = append(v.Datasets, dv)
 	}
-	if res.Commit != nil && res.Commit.Manifest != nil {
-		v.Files = manifestFiles(res.Commit.Manifest)
+	for _, f := range r.Files {
+		v.Files = append(v.Files, FileView{Path: f.Path, Format: f.Format, Size: f.Size, Rows: f.Rows})
+	}
+	for _, s := range r.Steps {
+		v.FailedSteps = append(v.FailedSteps, StepView{Step: s.Step, Error: s.Error})
+	}
+	for _, d := range r.Deliveries {
+		v.Deliveries = append(v.Deliveries, DeliveryView{Destination: d.Name, Kind: d.Kind, State: string(d.State), Attempts: d.Attempts, LastError: d.Error})
 	}
 	return v
-}
-
-// manifestView is the run m records, a success.
-func manifestView(m *output.Manifest) RunView {
-	v := RunView{
-		RunID: m.RunID, Outcome: Succeeded, Logical: m.Logical, Started: m.Started,
-		Duration: seconds(m.Duration), Partial: m.Partial, Warnings: slices.Clone(m.Warnings),
-		Files: manifestFiles(m),
-	}
-	if m.Window != nil {
-		v.WindowFrom, v.WindowTo = m.Window.From, m.Window.To
-	}
-	for _, d := range m.Datasets {
-		v.Datasets = append(v.Datasets, DatasetView{Name: d.Name, Rows: d.Rows, Duration: seconds(d.Duration)})
-	}
-	return v
-}
-
-func manifestFiles(m *output.Manifest) []FileView {
-	var out []FileView
-	for _, f := range m.Files {
-		out = append(out, FileView{Path: f.Path, Format: f.Format, Size: f.Size, Rows: f.Rows})
-	}
-	return out
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
-
-// ManifestRuns are the runs the manifests under output_dir record (the
-// successes, of any process), with their delivery ledgers, and the runs
-// of this process that Memory kept (failures too, and the join
-// diagnostics that manifests do not record).
-type ManifestRuns struct {
-	// Config is the configuration in use, for its output_dir.
-	Config func() *jobs.Config
-	Memory *Memory
-}
-
-// Recent returns up to n runs of job, the newest start first.
-func (mr *ManifestRuns) Recent(job string, n int) ([]RunView, error) {
-	dir, err := output.OpenDir(mr.Config().OutputPath())
-	if err != nil {
-		return nil, err
-	}
-	defer dir.Close()
-	recorded, _, err := dir.Runs(job)
-	if err != nil {
-		return nil, err
-	}
-	var kept []RunView
-	if mr.Memory != nil {
-		kept = mr.Memory.recent(job)
-	}
-	byID := make(map[string]int, len(kept))
-	for i, v := range kept {
-		if v.RunID != "" {
-			byID[v.RunID] = i
-		}
-	}
-	runs := kept
-	for _, rm := range recorded {
-		mv := manifestView(&rm.Manifest)
-		if i, ok := byID[mv.RunID]; ok && mv.RunID != "" {
-			runs[i].Files = mv.Files // what the manifest says is there now
-			continue
-		}
-		runs = append(runs, mv)
-	}
-	slices.SortStableFunc(runs, func(a, b RunView) int { return cmp.Compare(b.Started.UnixNano(), a.Started.UnixNano()) })
-	if len(runs) > n {
-		runs = runs[:n]
-	}
-	for i := range runs {
-		if runs[i].Outcome != Succeeded || runs[i].RunID == "" {
-			continue
-		}
-		l, err := delivery.ReadLedger(dir, job, runs[i].RunID)
-		if err != nil {
-			continue // not delivered (no destinations, or not yet)
-		}
-		for _, e := range l.Destinations {
-			runs[i].Deliveries = append(runs[i].Deliveries, DeliveryView{Destination: e.Name, State: string(e.State), Attempts: e.Attempts, LastError: e.LastError})
-		}
-	}
-	return runs, nil
-}
 
 // manifestPaths returns the files of job's runs that its manifests name, by
 // path: the only files /files serves.

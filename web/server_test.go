@@ -33,7 +33,7 @@ func (f *fakeScheduler) ReloadNow(context.Context) error { f.reloads++; return n
 
 // testConfig loads a configuration of one job j whose output_dir is a
 // fresh folder.
-func testConfig(t *testing.T) *jobs.Config {
+func testConfig(t testing.TB) *jobs.Config {
 	t.Helper()
 	return load(t, writeFile(t, t.TempDir(), "config.yaml", `
 database: {dsn: "u:secret@tcp(db:3306)/app"}
@@ -49,7 +49,7 @@ jobs:
 }
 
 // writeFile writes text to dir/name and returns its path.
-func writeFile(t *testing.T, dir, name, text string) string {
+func writeFile(t testing.TB, dir, name, text string) string {
 	t.Helper()
 	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
@@ -59,7 +59,7 @@ func writeFile(t *testing.T, dir, name, text string) string {
 }
 
 // load loads the configuration file at path.
-func load(t *testing.T, path string) *jobs.Config {
+func load(t testing.TB, path string) *jobs.Config {
 	t.Helper()
 	cfg, err := jobs.Load(path)
 	if err != nil {
@@ -68,7 +68,7 @@ func load(t *testing.T, path string) *jobs.Config {
 	return cfg
 }
 
-func newTestServer(t *testing.T, o Options) *Server {
+func newTestServer(t testing.TB, o Options) *Server {
 	t.Helper()
 	if o.Scheduler == nil {
 		o.Scheduler = &fakeScheduler{cfg: testConfig(t)}
@@ -81,7 +81,7 @@ func newTestServer(t *testing.T, o Options) *Server {
 		o.Gatherer = reg
 	}
 	if o.Runs == nil {
-		o.Runs = &ManifestRuns{Config: o.Scheduler.Config}
+		o.Runs = &HistoryRuns{OutputDir: o.Scheduler.Config().OutputPath()}
 	}
 	o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	s, err := New(o)

@@ -65,24 +65,17 @@ func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		fmt.Fprintln(tw, head)
 	}
-	for _, job := range list {
-		recs, err := history.Read(cfg.OutputPath(), job.Name, *last)
-		if err != nil {
-			return err
+	names := make([]string, len(list))
+	for i, job := range list {
+		names[i] = job.Name
+	}
+	for i, runs := range history.Recent(dir, names, *last) {
+		if runs.Err != nil {
+			return runs.Err
 		}
-		if len(recs) == 0 {
-			if recs, err = fromManifests(dir, job.Name, *last); err != nil {
-				return err
-			}
-		}
-		for i := range recs {
-			r := &recs[i]
-			if r.Outcome == jobs.OutcomeSuccess && r.RunID != "" {
-				// The ledger as it is now: joinery deliver may have changed it.
-				if l, err := delivery.ReadLedger(dir, job.Name, r.RunID); err == nil {
-					r.Deliveries = history.FromLedger(l)
-				}
-			}
+		job := list[i]
+		for j := range runs.Records {
+			r := &runs.Records[j]
 			if *asJSON {
 				if err := enc.Encode(r); err != nil {
 					return err
@@ -102,32 +95,6 @@ func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return nil
 	}
 	return tw.Flush()
-}
-
-// fromManifests returns the newest n committed runs of job from their
-// manifests, as history records: runs made before joinery kept history.
-func fromManifests(dir *output.Dir, job string, n int) ([]history.Record, error) {
-	runs, _, err := dir.Runs(job)
-	if err != nil {
-		return nil, err
-	}
-	var out []history.Record
-	for i, rm := range runs {
-		if i == n {
-			break
-		}
-		m := rm.Manifest
-		r := history.Record{Job: job, RunID: m.RunID, Outcome: jobs.OutcomeSuccess, Logical: m.Logical, Started: m.Started,
-			Duration: m.Duration, Params: m.Params, Partial: m.Partial, Warnings: m.Warnings}
-		for _, d := range m.Datasets {
-			r.Datasets = append(r.Datasets, history.Dataset{Name: d.Name, Rows: d.Rows, Duration: d.Duration})
-		}
-		for _, f := range m.Files {
-			r.Files = append(r.Files, history.File{Path: f.Path, Output: f.Output, Format: f.Format, Size: f.Size, SHA256: f.SHA256, Rows: f.Rows})
-		}
-		out = append(out, r)
-	}
-	return out, nil
 }
 
 // deliveryState is the DELIVERY column of a run.

@@ -92,18 +92,6 @@ func cmdSchedule(ctx context.Context, sig *signals, args []string, stdout, stder
 	}
 	m := newCollector(cfg, all, metrics.Options{Runtime: true, Schedule: inUse.Load}, log)
 	runner := newRunner(cfg, db, log, d, m)
-	var memory *web.Memory
-	if ln != nil {
-		// The status page shows this process's runs, failures included.
-		memory = web.NewMemory(statusRuns)
-		then := runner.Hooks.Result
-		runner.Hooks.Result = func(ctx context.Context, run jobs.Run) {
-			memory.Result(ctx, run)
-			if then != nil {
-				then(ctx, run)
-			}
-		}
-	}
 	s := &schedule.Scheduler{
 		Runner: runner,
 		OnSkip: func(job *jobs.Job, t time.Time) {
@@ -137,7 +125,7 @@ func cmdSchedule(ctx context.Context, sig *signals, args []string, stdout, stder
 		Scheduler: s,
 		Ping:      db.PingContext,
 		Gatherer:  m.Gatherer(),
-		Runs:      &web.ManifestRuns{Config: s.Config, Memory: memory},
+		Runs:      &web.HistoryRuns{OutputDir: rc.OutputDir},
 		Logger:    log,
 		Version:   version,
 	})
@@ -156,6 +144,3 @@ func cmdSchedule(ctx context.Context, sig *signals, args []string, stdout, stder
 	}
 	return err
 }
-
-// statusRuns is how many runs of each job the status page keeps in memory.
-const statusRuns = 20

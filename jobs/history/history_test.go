@@ -2,6 +2,7 @@ package history_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -175,4 +176,43 @@ func record(t *testing.T, r jobs.Run, dir string) history.Record {
 		t.Fatalf("Read = %v, %v", recs, err)
 	}
 	return recs[0]
+}
+
+// TestRecent: a job with history shows its records, failures included; a
+// job without (runs of a joinery before history) its manifests'
+// successes; a job with neither, nothing.
+func TestRecent(t *testing.T) {
+	dir := t.TempDir()
+	job := &jobs.Job{Name: "j", Location: time.UTC}
+	rc := &history.Recorder{OutputDir: dir}
+	rc.Result(context.Background(), run(job, "ok", nil))
+	rc.Result(context.Background(), run(job, "bad", errors.New("bad sql")))
+	logical := time.Date(2026, 11, 3, 6, 0, 0, 0, time.UTC)
+	m := output.Manifest{Job: "old", RunID: "old-1", Logical: logical, Started: logical, Duration: 2,
+		Files: []output.ManifestFile{{Path: "old/r.csv", Format: "csv", Rows: 1}}}
+	data, _ := json.Marshal(m)
+	if err := os.MkdirAll(filepath.Join(dir, "old"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "old", output.ManifestName("old", logical, nil)), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, err := output.OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	got := history.Recent(d, []string{"j", "old", "none"}, 1)
+	if len(got) != 3 || got[0].Err != nil || got[1].Err != nil || got[2].Err != nil {
+		t.Fatalf("Recent = %+v", got)
+	}
+	if r := got[0].Records; len(r) != 1 || r[0].RunID != "bad" || r[0].Outcome != jobs.OutcomeFailure {
+		t.Errorf("j: %+v, want its failure, the newest", r)
+	}
+	if r := got[1].Records; len(r) != 1 || r[0].RunID != "old-1" || r[0].Outcome != jobs.OutcomeSuccess || len(r[0].Files) != 1 {
+		t.Errorf("old: %+v, want its manifest's run", r)
+	}
+	if len(got[2].Records) != 0 {
+		t.Errorf("none: %+v", got[2].Records)
+	}
 }
