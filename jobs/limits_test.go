@@ -221,7 +221,7 @@ func TestConfigSizeLimit(t *testing.T) {
 				if !errors.As(err, &ce) || len(ce.Problems) != 1 {
 					t.Fatalf("err = %v, want a *config.Error with one problem", err)
 				}
-				want := path + ": the file is larger than 1 MiB"
+				want := path + ": the file is larger than 2 MiB"
 				if got := ce.Problems[0].Error(); !strings.HasPrefix(got, want) {
 					t.Errorf("problem = %q, want it to start with %q", got, want)
 				}

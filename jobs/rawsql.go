@@ -16,8 +16,9 @@ import (
 // from the configuration's folder, the columns the server names, and a
 // read-only session for every run of a job that has one.
 
-// maxSQLFileBytes is the largest sql_file read, as for the configuration.
-const maxSQLFileBytes = maxConfigBytes
+// maxSQLFileBytes is the largest sql_file read: one statement, where the
+// configuration holds many jobs.
+const maxSQLFileBytes = 1 << 20
 
 // sqlFile reads the file a raw SQL dataset names into ds.FileSQL. The path
 // is relative to the configuration file's folder (dir) and stays inside it

@@ -738,11 +738,12 @@ func (d *Dir) removeOrphans(files JobFiles) (removed []string, err error) {
 
 	// The start-up check's probe files (jobs.Config.CheckOutputDir), which
 	// live a moment.
+	ls := &lister{d: d, names: make(map[string][]string)}
 	for _, dir := range []string{".", StateDir} {
-		entries, _ := fs.ReadDir(d.root.FS(), filepath.ToSlash(dir))
+		entries, _ := ls.readDir(dir, probePattern.MatchString)
 		for _, e := range entries {
 			info, err := e.Info()
-			if err != nil || !probePattern.MatchString(e.Name()) || !info.Mode().IsRegular() || time.Since(info.ModTime()) < time.Minute {
+			if err != nil || !info.Mode().IsRegular() || time.Since(info.ModTime()) < time.Minute {
 				continue
 			}
 			name := filepath.Join(dir, e.Name())
@@ -755,10 +756,10 @@ func (d *Dir) removeOrphans(files JobFiles) (removed []string, err error) {
 	// What a journal, of this job or another, will still rename is not an
 	// orphan, whatever its name says.
 	staged := make(map[string]bool)
-	journals, _ := fs.Glob(d.root.FS(), StateDir+"/*.commit.json")
-	for _, name := range journals {
+	journals, _ := ls.readDir(StateDir, func(name string) bool { return strings.HasSuffix(name, ".commit.json") })
+	for _, e := range journals {
 		var j journal
-		if data, err := d.root.ReadFile(filepath.FromSlash(name)); err == nil && json.Unmarshal(data, &j) == nil {
+		if data, err := d.root.ReadFile(filepath.Join(StateDir, e.Name())); err == nil && json.Unmarshal(data, &j) == nil {
 			for _, r := range j.Renames {
 				staged[r.From] = true
 			}
@@ -766,8 +767,10 @@ func (d *Dir) removeOrphans(files JobFiles) (removed []string, err error) {
 	}
 	seen := make(map[string]bool)
 	for _, p := range pats {
-		for _, dir := range d.matchDirs(".", p.dirs) {
-			entries, err := fs.ReadDir(d.root.FS(), filepath.ToSlash(dir))
+		for _, dir := range ls.matchDirs(".", p.dirs) {
+			entries, err := ls.readDir(dir, func(name string) bool {
+				return tempPattern.MatchString(name) || legacyRows.MatchString(name)
+			})
 			if err != nil {
 				continue
 			}
@@ -924,19 +927,70 @@ func newNamePattern(f Format, spec Spec, tmpl, job string, datasets []string) (*
 // matchDirs returns the folders under dir (relative to d) whose path
 // matches pats, one pattern per level. Only real folders are entered,
 // never symbolic links.
-func (d *Dir) matchDirs(dir string, pats []*regexp.Regexp) []string {
+func (ls *lister) matchDirs(dir string, pats []*regexp.Regexp) []string {
 	if len(pats) == 0 {
 		return []string{dir}
 	}
-	entries, err := fs.ReadDir(d.root.FS(), filepath.ToSlash(dir))
+	entries, err := ls.readDir(dir, pats[0].MatchString)
 	if err != nil {
 		return nil
 	}
 	var out []string
 	for _, e := range entries {
-		if e.IsDir() && pats[0].MatchString(e.Name()) {
-			out = append(out, d.matchDirs(filepath.Join(dir, e.Name()), pats[1:])...)
+		if e.IsDir() {
+			out = append(out, ls.matchDirs(filepath.Join(dir, e.Name()), pats[1:])...)
 		}
 	}
 	return out
+}
+
+// lister lists the folders of one removeOrphans, each once: the output
+// folder and the state folder are shared by every job, and listing them
+// again for every pattern and every job made recovering a thousand jobs
+// take seconds (docs/BENCHMARKS.md, 1,000 jobs).
+type lister struct {
+	d     *Dir
+	names map[string][]string // the names in each folder listed
+}
+
+// readDir returns the entries of dir whose names keep accepts, sorted by
+// name, as fs.ReadDir on d's root would return them: Lstat's (a symbolic
+// link is not followed). In a Root, fs.ReadDir calls Lstat for every
+// entry; only the few entries keep accepts are looked at here. An entry
+// removed since the folder was listed is left out, as fs.ReadDir leaves
+// out one removed while it lists.
+func (ls *lister) readDir(dir string, keep func(name string) bool) ([]fs.DirEntry, error) {
+	d := ls.d
+	all, ok := ls.names[dir]
+	if !ok {
+		f, err := d.root.Open(filepath.FromSlash(dir))
+		if err != nil {
+			return nil, err
+		}
+		all, err = f.Readdirnames(-1)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+		ls.names[dir] = all
+	}
+	var names []string
+	for _, name := range all {
+		if keep(name) {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	var out []fs.DirEntry
+	for _, name := range names {
+		info, err := d.root.Lstat(filepath.Join(filepath.FromSlash(dir), name))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return out, err
+		}
+		out = append(out, fs.FileInfoToDirEntry(info))
+	}
+	return out, nil
 }
