@@ -19,7 +19,7 @@ import (
 )
 
 // Email are the settings of an email destination: one message per run,
-// sent over SMTP, with the report files attached (docs/DELIVERY-email.md).
+// sent over SMTP, with the report files attached (docs/DELIVERY.md, email).
 //
 //	email:
 //	  host: smtp.example.com
