@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -69,16 +70,7 @@ func TestDeliverCommands(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(deliverConfig), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cli := func(args ...string) (int, string) {
-		t.Helper()
-		var stdout, stderr bytes.Buffer
-		code := run(context.Background(), nil, append(args, "--config", cfg, "--log-level", "error"), &stdout, &stderr)
-		out := stdout.String() + stderr.String()
-		if strings.Contains(out, "sekrit") {
-			t.Errorf("joinery %s shows the webhook's url:\n%s", strings.Join(args, " "), out)
-		}
-		return code, out
-	}
+	cli := secretCLI(t, cfg, "error", "sekrit")
 	sent := func() int { mu.Lock(); defer mu.Unlock(); return len(bodies) }
 
 	code, out := cli("run", "nightly", "--at", "2026-11-02T06:00:00Z")
@@ -162,5 +154,140 @@ func TestDeliverCommands(t *testing.T) {
 	srv.Close()
 	if code, out = cli("validate", "--connect"); code != exitFailed || !strings.Contains(out, "destination chat: connect to") {
 		t.Errorf("validate --connect, server down: exit %d\n%s", code, out)
+	}
+}
+
+const secretsConfig = `
+database:
+  dsn: ${E2E_DSN}
+timezone: UTC
+output_dir: out
+jobs:
+  - name: secrets
+    schedule: "0 6 * * *"
+    datasets:
+      posts: {from: posts p, select: [p.id, p.title]}
+    outputs:
+      - {format: csv, path: "{job}/{dataset}-{date}.csv"}
+      - {format: xlsx, path: "{job}/{date}.xlsx"}
+    deliver:
+      - name: mail
+        on: [success, failure]
+        retries: 0
+        email: {host: 127.0.0.1, port: 1, tls: none, username: u, password: "${E2E_SMTP_PASSWORD}", from: a@example.com, to: [b@example.com]}
+      - name: mail-file
+        retries: 0
+        email: {host: 127.0.0.1, port: 1, tls: none, username: u, password_file: "${E2E_SECRETS}/smtp", from: a@example.com, to: [b@example.com]}
+      - name: bucket
+        retries: 0
+        s3: {endpoint: "http://127.0.0.1:1", bucket: reports, access_key_id: "${E2E_S3_KEY}", secret_access_key: "${E2E_S3_SECRET}", session_token: "${E2E_S3_TOKEN}"}
+      - name: drop
+        retries: 0
+        sftp: {host: 127.0.0.1, port: 1, user: u, password: "${E2E_SFTP_PASSWORD}", key_file: "${E2E_SECRETS}/id", passphrase: "${E2E_SFTP_PASSPHRASE}", host_key: "SHA256:uFWlh0bZcdTQZ1rbaHoI0dP0Vd5YRZ3hZ4ynb8S0bWw", dir: /up}
+      - name: hook
+        on: [success, failure]
+        retries: 0
+        webhook: {url: "${E2E_HOOK}"}
+`
+
+// TestDeliverySecretsNowhere gives every credential field of every kind
+// a marker value and runs, lists, re-delivers and validates a job whose
+// destinations all fail (nothing listens on their port): no marker in
+// any output or log of any command (debug level), nor in any file of
+// output_dir (reports, the About sheet, the manifest, the ledger).
+func TestDeliverySecretsNowhere(t *testing.T) {
+	db := testdb.New(t)
+	testdb.SeedUsersPosts(t, db)
+	t.Setenv("E2E_DSN", testdb.DSN(t))
+	const marker = "MARK-s3cr3t"
+	secrets := t.TempDir()
+	if err := os.WriteFile(filepath.Join(secrets, "smtp"), []byte(marker+"-smtp-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("E2E_SECRETS", secrets)
+	for _, v := range []string{"E2E_SMTP_PASSWORD", "E2E_S3_KEY", "E2E_S3_SECRET", "E2E_S3_TOKEN", "E2E_SFTP_PASSWORD", "E2E_SFTP_PASSPHRASE"} {
+		t.Setenv(v, marker+"-"+v)
+	}
+	t.Setenv("E2E_HOOK", "http://127.0.0.1:1/hooks/"+marker+"-hook")
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfg, []byte(secretsConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cli := secretCLI(t, cfg, "debug", marker)
+	if code, out := cli("validate"); code != 0 {
+		t.Fatalf("validate: exit %d\n%s", code, out)
+	}
+	if code, out := cli("run", "secrets", "--at", "2026-11-02T06:00:00Z"); code != exitAfterCommit {
+		t.Errorf("run: exit %d, want %d\n%s", code, exitAfterCommit, out)
+	}
+	if code, out := cli("history", "secrets"); code != 0 || !strings.Contains(out, "mail failed") || !strings.Contains(out, "drop failed") {
+		t.Errorf("history: exit %d\n%s", code, out)
+	}
+	if code, out := cli("deliver", "secrets"); code != exitFailed {
+		t.Errorf("deliver: exit %d\n%s", code, out)
+	}
+	if code, out := cli("validate", "--connect"); code != exitFailed {
+		t.Errorf("validate --connect: exit %d\n%s", code, out)
+	}
+	// A literal secret in the file is refused, and not quoted.
+	literal := strings.Replace(secretsConfig, `"${E2E_S3_SECRET}"`, marker+"-literal", 1)
+	if err := os.WriteFile(cfg, []byte(literal), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := cli("validate"); code != exitUsage || !strings.Contains(out, "secret_access_key: write the secret access key as a ${VAR}") {
+		t.Errorf("validate with a literal secret: exit %d\n%s", code, out)
+	}
+	files := 0
+	err := filepath.WalkDir(filepath.Join(dir, "out"), func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		files++
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		texts := []string{string(data)}
+		if strings.HasSuffix(path, ".xlsx") {
+			zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+			if err != nil {
+				return err
+			}
+			for _, f := range zr.File {
+				rc, err := f.Open()
+				if err != nil {
+					return err
+				}
+				b, _ := io.ReadAll(rc)
+				rc.Close()
+				texts = append(texts, string(b))
+			}
+		}
+		for _, text := range texts {
+			if strings.Contains(text, marker) {
+				t.Errorf("%s holds a secret", path)
+			}
+		}
+		return nil
+	})
+	if err != nil || files < 4 {
+		t.Errorf("output_dir: %d files, %v", files, err)
+	}
+}
+
+// secretCLI returns a function that runs joinery with args on the
+// configuration cfg at the log level, and fails the test when its output
+// holds secret.
+func secretCLI(t *testing.T, cfg, level, secret string) func(args ...string) (int, string) {
+	return func(args ...string) (int, string) {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), nil, append(args, "--config", cfg, "--log-level", level), &stdout, &stderr)
+		out := stdout.String() + stderr.String()
+		if strings.Contains(out, secret) {
+			t.Errorf("joinery %s shows a secret:\n%s", strings.Join(args, " "), out)
+		}
+		return code, out
 	}
 }
