@@ -291,3 +291,124 @@ func secretCLI(t *testing.T, cfg, level, secret string) func(args ...string) (in
 		return code, out
 	}
 }
+
+// fidelityConfig has a job whose report has everything a template can
+// name: a window, parameters of every type in a zone with daylight saving,
+// a diagnosed left join, a warning of an expect rule, two outputs.
+const fidelityConfig = `
+database:
+  dsn: ${E2E_DSN}
+timezone: Europe/Berlin
+output_dir: out
+jobs:
+  - name: fidelity
+    schedule: "0 6 * * *"
+    window: previous_day
+    params:
+      n: {type: int, default: 9007199254740993}
+      d: {type: date, default: "2026-10-01"}
+      at: {type: datetime, default: "2026-10-25 02:30"}
+      ok: {type: bool, default: true}
+      amount: {type: decimal, default: "12.50"}
+      name: {type: string, default: "x"}
+      ids: {type: "list<int>", default: [1, 2]}
+      times: {type: "list<datetime>", default: ["2026-03-29 03:00", "2026-07-01 12:00"]}
+    datasets:
+      users:
+        from: users u
+        joins: [{table: posts, as: p, type: left, on: u.id = p.user_id}]
+        select: [u.id, u.name, p.id AS post_id]
+        expect:
+          - {check: rows, op: "<=", value: 0, on_fail: warn}
+    outputs:
+      - {format: csv, path: "{job}/{dataset}-{date}.csv"}
+      - {format: xlsx, path: "{job}/{date}.xlsx"}
+    deliver:
+      - name: hook
+        retries: 0
+        webhook:
+          url: "${E2E_HOOK}"
+          style: json
+          templates:
+            success: >-
+              {{.Job}} {{.RunID}} {{.Logical}} [{{.WindowStart}} {{.WindowEnd}}] {{.Attempts}}
+              {{range .Params}}{{.Name}}:{{.Type}}={{.Value}} ({{printf "%T" .Value}}) {{end}}
+              {{range .Datasets}}{{.Name}} {{.Rows}} {{.Joins}} {{.Warnings}} {{end}}
+              {{.Warnings}} {{range .Files}}{{.Rel}} {{.Output}} {{.Format}} {{.Size}} {{.Rows}} {{.SHA256}} {{.Datasets}} {{end}}
+              {{date "2006-01-02 15:04 MST" .Logical}} {{count (rows .)}}
+`
+
+// TestDeliverRebuildsTheRunsReport shows that joinery deliver, which
+// rebuilds a run's report from its manifest, gives templates what the
+// run's own delivery gave them: the webhook's text, which prints every
+// field of the report (with the Go type of each parameter's value), and
+// its whole JSON document are the same for the run and for the re-send.
+func TestDeliverRebuildsTheRunsReport(t *testing.T) {
+	db := testdb.New(t)
+	testdb.SeedUsersPosts(t, db)
+	t.Setenv("E2E_DSN", testdb.DSN(t))
+	hook := newHook(t)
+	t.Setenv("E2E_HOOK", hook.URL+"/hook")
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfg, []byte(fidelityConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cli := secretCLI(t, cfg, "error", "no secret here")
+	if code, out := cli("run", "fidelity", "--at", "2026-10-26T06:00:00+01:00"); code != 0 {
+		t.Fatalf("run: exit %d\n%s", code, out)
+	}
+	if code, out := cli("deliver", "fidelity", "--to", "hook"); code != 0 {
+		t.Fatalf("deliver: exit %d\n%s", code, out)
+	}
+	bodies := hook.Bodies()
+	if len(bodies) != 2 {
+		t.Fatalf("%d messages, want 2", len(bodies))
+	}
+	for _, want := range []string{"2026-10-26 06:00:00 +0100 CET", "n:int=9007199254740993 (int64)", "at:datetime=2026-10-25 02:30:00 +0200 CEST (time.Time)",
+		"d:date=2026-10-01 (string)", "ok:bool=true (bool)", "=[1 2] ([]interface {})", "2026-03-29 03:00:00 +0200 CEST",
+		"left unmatched", `expect rows \u003c= 0: got`, `"attempts":1`} {
+		if !strings.Contains(bodies[0], want) {
+			t.Errorf("the run's message lacks %q:\n%s", want, bodies[0])
+		}
+	}
+	if bodies[0] != bodies[1] {
+		t.Errorf("the re-send differs from the run's message:\nrun:     %s\ndeliver: %s", bodies[0], bodies[1])
+	}
+}
+
+// hook is a webhook endpoint in the test: it keeps each body posted and
+// answers status (200 unless set).
+type hook struct {
+	*httptest.Server
+	mu     sync.Mutex
+	bodies []string
+	status int
+}
+
+func newHook(t *testing.T) *hook {
+	h := &hook{status: http.StatusOK}
+	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.bodies = append(h.bodies, string(body))
+		w.WriteHeader(h.status)
+	}))
+	t.Cleanup(h.Close)
+	return h
+}
+
+// Bodies returns the bodies posted so far.
+func (h *hook) Bodies() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.bodies...)
+}
+
+// Status sets the status of the next answers.
+func (h *hook) Status(code int) {
+	h.mu.Lock()
+	h.status = code
+	h.mu.Unlock()
+}
