@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/joinery/joinery/internal/testdb"
 )
@@ -411,4 +412,110 @@ func (h *hook) Status(code int) {
 	h.mu.Lock()
 	h.status = code
 	h.mu.Unlock()
+}
+
+const resumeConfig = `
+database:
+  dsn: ${E2E_DSN}
+timezone: Europe/Berlin
+output_dir: out
+jobs:
+  - name: resume
+    schedule: "0 6 1 1 *"
+    window: previous_day
+    datasets:
+      posts: {from: posts p, select: [p.id, p.title]}
+    outputs:
+      - {format: csv, path: "{job}/{dataset}-{date}.csv"}
+    deliver:
+      - name: hook
+        retries: 0
+        webhook:
+          url: "${E2E_HOOK}"
+          style: json
+          templates: {success: '{{.Job}} {{.RunID}} {{.Logical}} {{.WindowStart}} {{range .Files}}{{.Rel}} {{.SHA256}}{{end}}'}
+`
+
+// TestScheduleResumesPendingDeliveries kills joinery run (SIGKILL) while
+// its webhook has the report and has not answered, which leaves the
+// ledger pending; joinery schedule, when it starts, delivers it again
+// (the same message: the report comes back from the ledger), and the
+// ledger records it sent.
+func TestScheduleResumesPendingDeliveries(t *testing.T) {
+	db := testdb.New(t)
+	testdb.SeedUsersPosts(t, db)
+	bin := binary(t, "")
+	var (
+		mu     sync.Mutex
+		bodies []string
+	)
+	first := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, string(body))
+		n := len(bodies)
+		mu.Unlock()
+		if n == 1 {
+			close(first)
+			<-r.Context().Done() // never answers: the client dies
+		}
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfg, []byte(resumeConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"E2E_DSN=" + testdb.DSN(t), "E2E_HOOK=" + srv.URL + "/hook"}
+	run := startDaemon(t, bin, env, "run", "resume", "--config", cfg, "--at", "2026-11-02T06:00:00+01:00")
+	select {
+	case <-first:
+	case err := <-run.done:
+		t.Fatalf("run ended before its delivery: %v\n%s", err, run.stderr.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no delivery within 30 s:\n%s", run.stderr.String())
+	}
+	run.cmd.Process.Kill()
+	<-run.done
+	ledger := func() string {
+		t.Helper()
+		m, _ := filepath.Glob(filepath.Join(dir, "out", ".joinery", "deliveries", "resume", "*.json"))
+		if len(m) != 1 {
+			t.Fatalf("ledgers: %v", m)
+		}
+		data, err := os.ReadFile(m[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	if l := ledger(); !strings.Contains(l, `"state": "pending"`) || !strings.Contains(l, `"attempts": 1`) {
+		t.Fatalf("after the kill, the ledger:\n%s", l)
+	}
+
+	d := startDaemon(t, bin, env, "schedule", "--config", cfg)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		n := len(bodies)
+		mu.Unlock()
+		if n >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("schedule did not resume the delivery within 30 s:\n%s", d.stderr.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	d.waitForLog(t, `"delivered"`)
+	logs := d.stop(t)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(bodies) != 2 || bodies[0] != bodies[1] {
+		t.Errorf("%d messages; the resumed one differs:\n%s\n%s", len(bodies), bodies[0], bodies[len(bodies)-1])
+	}
+	if l := ledger(); !strings.Contains(l, `"state": "sent"`) || !strings.Contains(l, `"attempts": 2`) {
+		t.Errorf("after schedule, the ledger:\n%s\nlog:\n%s", l, logs)
+	}
 }
