@@ -519,3 +519,38 @@ func TestScheduleResumesPendingDeliveries(t *testing.T) {
 		t.Errorf("after schedule, the ledger:\n%s\nlog:\n%s", l, logs)
 	}
 }
+
+// TestSkippedRunIsNotified: a run that finds its job's lock held (here by
+// the test's session, as another joinery's would) is skipped, and the destinations
+// used for skipped get a notification saying so; those used for success
+// only get nothing.
+func TestSkippedRunIsNotified(t *testing.T) {
+	db := testdb.New(t)
+	testdb.SeedUsersPosts(t, db)
+	t.Setenv("E2E_DSN", testdb.DSN(t))
+	h := newHook(t)
+	t.Setenv("E2E_HOOK", h.URL+"/hook")
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	conf := strings.Replace(resumeConfig, "      - name: hook\n        retries: 0\n", "      - name: hook\n        on: [skipped]\n        retries: 0\n", 1)
+	conf = strings.Replace(conf, "templates: {success:", "templates: {skipped: '{{.Job}} skipped: {{.Error}}', success:", 1)
+	conf += "      - {name: other, retries: 0, webhook: {url: \"${E2E_HOOK}\"}}\n"
+	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var got int
+	if err := conn.QueryRowContext(context.Background(), "SELECT GET_LOCK(CONCAT('joinery/', DATABASE(), '/resume'), 0)").Scan(&got); err != nil || got != 1 {
+		t.Fatalf("GET_LOCK = %d, %v", got, err)
+	}
+	cli := secretCLI(t, cfg, "error", "no secret here")
+	code, outText := cli("run", "resume", "--at", "2026-11-02T06:00:00+01:00")
+	bodies := h.Bodies()
+	if code == 0 || len(bodies) != 1 || !strings.Contains(bodies[0], `"event":"skipped"`) || !strings.Contains(bodies[0], `"text":"resume skipped: `) {
+		t.Fatalf("exit %d, messages %q\n%s", code, bodies, outText)
+	}
+}
