@@ -554,3 +554,57 @@ func TestSkippedRunIsNotified(t *testing.T) {
 		t.Fatalf("exit %d, messages %q\n%s", code, bodies, outText)
 	}
 }
+
+// TestMissedRunsAreNotified: joinery schedule, started after a job's
+// scheduled times went by without it, drops those older than catch_up and
+// tells the destinations used for missed, with the times.
+func TestMissedRunsAreNotified(t *testing.T) {
+	db := testdb.New(t)
+	testdb.SeedUsersPosts(t, db)
+	bin := binary(t, "")
+	h := newHook(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	conf := `
+database:
+  dsn: ${E2E_DSN}
+timezone: UTC
+output_dir: out
+jobs:
+  - name: missed
+    schedule: "*/5 * * * *"
+    catch_up: 1m
+    datasets:
+      posts: {from: posts p, select: [p.id]}
+    outputs:
+      - {format: csv, path: "{job}/{dataset}-{datetime}.csv"}
+    deliver:
+      - name: hook
+        on: [missed]
+        retries: 0
+        webhook: {url: "${E2E_HOOK}", style: json, templates: {missed: '{{.Job}}: {{len .Missed}} missed: {{.Error}}'}}
+`
+	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"E2E_DSN=" + testdb.DSN(t), "E2E_HOOK=" + h.URL + "/hook"}
+	// The last success an hour ago: the eleven or twelve times since are
+	// missed, and none is within catch_up unless the clock is on one.
+	at := time.Now().UTC().Add(-time.Hour).Truncate(5 * time.Minute)
+	if r := runBin(t, bin, env, "run", "missed", "--config", cfg, "--at", at.Format(time.RFC3339)); r.code != 0 {
+		t.Fatalf("run: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	d := startDaemon(t, bin, env, "schedule", "--config", cfg)
+	deadline := time.Now().Add(30 * time.Second)
+	for len(h.Bodies()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no missed notification within 30 s:\n%s", d.stderr.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	d.stop(t)
+	b := h.Bodies()[0]
+	if !strings.Contains(b, `"event":"missed"`) || !strings.Contains(b, `"missed":["`) || !strings.Contains(b, `"text":"missed: 1`) {
+		t.Errorf("message: %s", b)
+	}
+}
