@@ -152,7 +152,11 @@ func (d *Decoder) lineOf(path string) int {
 }
 
 // dropFollowUps leaves out the Missing problems inside a field that has a
-// problem of another kind.
+// problem of another kind, and those of a field with such a problem
+// inside it: a value that did not decode is left out (a pointer stays
+// nil), so validation would say that what the file has is missing (a
+// deliver entry whose s3 settings name an unset variable "needs one of
+// email, s3, sftp or webhook").
 func dropFollowUps(errs []*FieldError) []*FieldError {
 	reported := make(map[string]bool, len(errs))
 	for _, e := range errs {
@@ -162,12 +166,26 @@ func dropFollowUps(errs []*FieldError) []*FieldError {
 	}
 	out := errs[:0]
 	for _, e := range errs {
-		if e.Kind == Missing && insideReported(e.Path, reported) {
+		if e.Kind == Missing && (insideReported(e.Path, reported) || holdsReported(e.Path, reported)) {
 			continue
 		}
 		out = append(out, e)
 	}
 	return out
+}
+
+// holdsReported reports whether a path inside path ("a.b[1].c" is inside
+// "a.b[1]") is among reported.
+func holdsReported(path string, reported map[string]bool) bool {
+	if path == "" {
+		return false
+	}
+	for r := range reported {
+		if strings.HasPrefix(r, path+".") || strings.HasPrefix(r, path+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 // insideReported reports whether a path that contains path ("a.b[1]"

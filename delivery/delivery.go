@@ -76,54 +76,93 @@ type Env struct {
 // name, and the files to carry. It is built from a jobs.Run after the
 // commit, or from a manifest for joinery deliver.
 type Report struct {
-	Job     string
-	RunID   string
-	Logical time.Time // in the job's zone
+	Job     string    `json:"job"`
+	RunID   string    `json:"run_id"`
+	Logical time.Time `json:"logical"` // in the job's zone
+	// Zone is the name of the job's zone (Logical's location): the ledger
+	// keeps it, so that a resumed delivery's times are in it too.
+	Zone string `json:"zone,omitempty"`
 	// WindowStart and WindowEnd are the run's data window; zero when the
 	// job has none.
-	WindowStart, WindowEnd time.Time
-	Params                 []output.Param
-	Datasets               []Dataset
-	Warnings               []string // the run's warnings
+	WindowStart time.Time      `json:"window_start,omitzero"`
+	WindowEnd   time.Time      `json:"window_end,omitzero"`
+	Params      []output.Param `json:"params,omitempty"`
+	Datasets    []Dataset      `json:"datasets,omitempty"`
+	Warnings    []string       `json:"warnings,omitempty"` // the run's warnings
 	// Files are the files the destination carries (the outputs its spec
 	// names), each with its absolute path; a destination reads each once
 	// and checks its size and SHA-256 (the job's lock is free again, and a
 	// later run may replace a file).
-	Files []File
+	Files []File `json:"files,omitempty"`
 	// Manifest is the absolute path of the run's manifest; "" when the
 	// run wrote no file. An object store uploads it last, as its commit
 	// marker.
-	Manifest string
+	Manifest string `json:"manifest,omitempty"`
 	// Dir is output_dir, for destinations that name files relative to it.
-	Dir string
+	Dir string `json:"dir,omitempty"`
 
 	// Event is what the report is about: success or warning for a
 	// committed run, failure, skipped or missed for the notifications.
-	Event Event
+	Event Event `json:"event"`
 	// Error is why the run failed or was skipped (failure, skipped): the
 	// run's error, with "gave up after N attempts" when it was retried;
 	// "" otherwise.
-	Error string
+	Error string `json:"error,omitempty"`
 	// Attempts is how many attempts the run made (0 for skipped and
 	// missed).
-	Attempts int
+	Attempts int `json:"attempts,omitempty"`
 	// Missed are the scheduled times the scheduler dropped (missed).
-	Missed []time.Time
+	Missed []time.Time `json:"missed,omitempty"`
+}
+
+// InZone puts r's times (logical time, window, missed times, datetime
+// parameters) in its Zone, when it names one this system knows: after r
+// was read back from JSON, which keeps offsets but not zones.
+func (r *Report) InZone() {
+	if r.Zone == "" {
+		return
+	}
+	loc, err := time.LoadLocation(r.Zone)
+	if err != nil {
+		return
+	}
+	in := func(t time.Time) time.Time {
+		if t.IsZero() {
+			return t
+		}
+		return t.In(loc)
+	}
+	r.Logical, r.WindowStart, r.WindowEnd = in(r.Logical), in(r.WindowStart), in(r.WindowEnd)
+	for i := range r.Missed {
+		r.Missed[i] = in(r.Missed[i])
+	}
+	for i, p := range r.Params {
+		switch v := p.Value.(type) {
+		case time.Time:
+			r.Params[i].Value = in(v)
+		case []any:
+			for k, e := range v {
+				if t, ok := e.(time.Time); ok {
+					v[k] = in(t)
+				}
+			}
+		}
+	}
 }
 
 // Dataset is one dataset of a run, for templates.
 type Dataset struct {
-	Name     string
-	Rows     int64
-	Joins    []string // join diagnostics, one line per diagnosed join
-	Warnings []string
+	Name     string   `json:"name"`
+	Rows     int64    `json:"rows"`
+	Joins    []string `json:"joins,omitempty"` // join diagnostics, one line per diagnosed join
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // File is one report file of a run.
 type File struct {
 	output.File        // Path is absolute
-	Rel         string // the path relative to output_dir, with / separators
-	Output      string // the name of the output that wrote it
+	Rel         string `json:"rel"`              // the path relative to output_dir, with / separators
+	Output      string `json:"output,omitempty"` // the name of the output that wrote it
 }
 
 // ErrPermanent is wrapped by Permanent errors.

@@ -298,3 +298,59 @@ func TestNotify(t *testing.T) {
 		t.Errorf("notify: %v %+v, %d attempts", err, out, fake.Attempts())
 	}
 }
+
+// TestLedgerKeepsTheReport: the report a resumed delivery reads back from
+// the ledger gives templates what the run's gave them: times in the job's
+// zone, parameters with their types (int64 beyond 2^53, datetimes, lists).
+func TestLedgerKeepsTheReport(t *testing.T) {
+	fx := newFixture(t)
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Skip(err)
+	}
+	r := fx.report
+	r.Zone = "Europe/Berlin"
+	r.Logical = time.Date(2026, 10, 26, 6, 0, 0, 0, berlin)
+	r.WindowStart, r.WindowEnd = time.Date(2026, 10, 25, 0, 0, 0, 0, berlin), time.Date(2026, 10, 26, 0, 0, 0, 0, berlin)
+	r.Params = []output.Param{
+		{Name: "n", Type: "int", Value: int64(9007199254740993)},
+		{Name: "at", Type: "datetime", Value: time.Date(2026, 3, 29, 3, 0, 0, 0, berlin)},
+		{Name: "d", Type: "date", Value: "2026-10-01"},
+		{Name: "ok", Type: "bool", Value: true},
+		{Name: "ids", Type: "list<int>", Value: []any{int64(1), int64(2)}},
+		{Name: "ts", Type: "list<datetime>", Value: []any{time.Date(2026, 7, 1, 12, 0, 0, 0, berlin)}},
+	}
+	r.Datasets = []delivery.Dataset{{Name: "posts", Rows: 3, Joins: []string{"p (left join): 1 matched"}, Warnings: []string{"w"}}}
+	r.Attempts = 2
+	tmpl, err := delivery.ParseTemplate("t", `{{.Job}} {{.RunID}} {{.Logical}} {{.WindowStart}} {{.WindowEnd}} {{.Attempts}} {{.Event}}
+{{range .Params}}{{.Name}}:{{.Type}}={{.Value}} ({{printf "%T" .Value}}) {{end}}
+{{range .Datasets}}{{.Name}} {{.Rows}} {{.Joins}} {{.Warnings}}{{end}} {{.Warnings}}
+{{range .Files}}{{.Rel}} {{.Output}} {{.Format}} {{.Size}} {{.Rows}} {{.SHA256}} {{.Datasets}} {{.Path}}{{end}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := &deliverytest.Fake{Fail: func(int, *delivery.Report) error { return errors.New("503") }}
+	if _, err := fx.engine(fake).Deliver(t.Context(), delivery.Delivery{Dir: fx.dir, Specs: []delivery.Spec{spec("x", 0)}, Report: r}); err == nil {
+		t.Fatal("want the delivery to fail")
+	}
+	raw, _ := os.ReadFile(filepath.Join(fx.dir.Path(), ".joinery", "deliveries", r.Job, r.RunID+".json"))
+	for _, key := range []string{`"run_id"`, `"logical"`, `"zone": "Europe/Berlin"`, `"window_start"`, `"rel"`, `"sha256"`, `"joins"`} {
+		if !strings.Contains(string(raw), key) {
+			t.Errorf("the ledger has no %s:\n%s", key, raw)
+		}
+	}
+	if strings.Contains(string(raw), `"RunID"`) {
+		t.Errorf("the ledger's report has Go field names:\n%s", raw)
+	}
+	got, err := tmpl.Execute(ledgerOf(t, fx).Report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := tmpl.Execute(r)
+	if got != want {
+		t.Errorf("from the ledger:\n%s\nwant (the run's):\n%s", got, want)
+	}
+	if !strings.Contains(got, "n:int=9007199254740993 (int64)") || !strings.Contains(got, "+0200 CEST (time.Time)") {
+		t.Errorf("types lost:\n%s", got)
+	}
+}

@@ -99,6 +99,9 @@ func ReadLedger(dir *output.Dir, job, runID string) (*Ledger, error) {
 	if err := json.Unmarshal(data, &l); err != nil {
 		return nil, fmt.Errorf("read %s: %w", dir.Abs(path.Join(output.StateDir, ledgerName(job, runID))), err)
 	}
+	if l.Report != nil {
+		l.Report.InZone()
+	}
 	return &l, nil
 }
 

@@ -1,39 +1,47 @@
 package delivery
 
 import (
-	"encoding/json"
 	"path/filepath"
+	"slices"
+	"time"
 
 	"github.com/joinery/joinery/output"
 )
 
 // FromManifest returns the report of the run that the manifest rm, found
 // in dir, records: for joinery deliver, which sends a committed run again
-// without running its queries. The manifest has no join diagnostics:
-// Datasets have none. A file of a manifest written before outputs had
-// names has no Output: only destinations that carry every output carry
-// it.
-func FromManifest(dir *output.Dir, rm output.RunManifest) *Report {
+// without running its queries. loc is the job's zone. The report gives a
+// template what the run's own delivery gave it (deliverer.FromRun): its
+// times in the job's zone, its parameters with the types the run had,
+// rows, join diagnostics and warnings per dataset, the run's warnings and
+// attempts; but a manifest written before this version has no join
+// diagnostics, dataset warnings or attempts, and a file of a manifest
+// written before outputs had names has no Output (only destinations that
+// carry every output carry it).
+func FromManifest(dir *output.Dir, rm output.RunManifest, loc *time.Location) *Report {
+	if loc == nil {
+		loc = time.UTC
+	}
 	m := rm.Manifest
 	r := &Report{
 		Job:      m.Job,
 		RunID:    m.RunID,
 		Logical:  m.Logical,
-		Warnings: m.Warnings,
+		Zone:     loc.String(),
+		Warnings: slices.Clone(m.Warnings),
 		Manifest: dir.Abs(filepath.FromSlash(rm.Path)),
 		Dir:      dir.Path(),
 		Event:    EventSuccess,
+		Attempts: m.Attempts,
 	}
 	if m.Window != nil {
 		r.WindowStart, r.WindowEnd = m.Window.From, m.Window.To
 	}
 	for _, p := range m.Params {
-		var v any // as JSON has it: a date is its text
-		_ = json.Unmarshal(p.Value, &v)
-		r.Params = append(r.Params, output.Param{Name: p.Name, Type: p.Type, Value: v})
+		r.Params = append(r.Params, p.Param(loc))
 	}
 	for _, d := range m.Datasets {
-		r.Datasets = append(r.Datasets, Dataset{Name: d.Name, Rows: d.Rows})
+		r.Datasets = append(r.Datasets, Dataset{Name: d.Name, Rows: d.Rows, Joins: slices.Clone(d.Joins), Warnings: slices.Clone(d.Warnings)})
 	}
 	for _, f := range m.Files {
 		r.Files = append(r.Files, File{
@@ -43,5 +51,6 @@ func FromManifest(dir *output.Dir, rm output.RunManifest) *Report {
 			Output: f.Output,
 		})
 	}
+	r.InZone()
 	return r
 }

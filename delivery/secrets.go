@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"net/url"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -14,14 +15,22 @@ import (
 const minSecret = 4
 
 // Secrets returns the values of the fields of s's settings tagged secret,
-// as the environment expands them, and of each variable they name: what
-// must never appear in a log, the ledger or an error. The engine hides
-// them with Redact in every error it records, whatever the destination
-// wrote into it.
+// as the environment expands them, and of each variable they name, and
+// the password an email destination's password_file holds: what must
+// never appear in a log, the ledger or an error. The engine hides them
+// with Redact in every error it records, whatever the destination wrote
+// into it.
 func (s *Spec) Secrets() []string {
 	var out []string
 	for _, k := range s.kinds() {
 		collectSecrets(reflect.ValueOf(k.settings), false, &out)
+	}
+	if s.Email != nil && s.Email.PasswordFile != "" {
+		if path, err := config.ExpandEnv(s.Email.PasswordFile); err == nil {
+			if data, err := os.ReadFile(path); err == nil {
+				addValue(&out, strings.TrimRight(string(data), "\r\n"))
+			}
+		}
 	}
 	return out
 }
@@ -99,4 +108,35 @@ func Redact(msg string, secrets []string) string {
 		}
 	}
 	return msg
+}
+
+// literalSecrets returns a problem for each field of settings tagged
+// secret whose value is written in the configuration instead of read
+// from the environment: secrets come from the environment or from files
+// only. The value is never quoted.
+func literalSecrets(settings any) []error {
+	v := reflect.ValueOf(settings)
+	if v.Kind() == reflect.Pointer {
+		v = v.Elem()
+	}
+	var errs []error
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("yaml")
+		if !strings.Contains(tag, ",secret") || f.Type.Kind() != reflect.String {
+			continue
+		}
+		val := v.Field(i).String()
+		if val == "" || len(config.EnvRefs(val)) > 0 {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		hint := ""
+		if _, ok := t.FieldByName(f.Name + "File"); ok {
+			hint = " (or use " + name + "_file)"
+		}
+		errs = append(errs, config.Problem(name, nil, "write the "+strings.ReplaceAll(name, "_", " ")+" as a ${VAR} reference to the environment"+hint+", not in the file: secrets are read from the environment or from files"))
+	}
+	return errs
 }

@@ -154,6 +154,9 @@ func (s *Spec) Validate(outputs []string) []error {
 		for _, e := range config.Prefix(kinds[0].name, kinds[0].settings.validate()) {
 			errs = append(errs, e)
 		}
+		for _, e := range config.Prefix(kinds[0].name, literalSecrets(kinds[0].settings)) {
+			errs = append(errs, e)
+		}
 	default:
 		names := make([]string, len(kinds))
 		for i, k := range kinds {

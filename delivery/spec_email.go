@@ -19,7 +19,7 @@ import (
 )
 
 // Email are the settings of an email destination: one message per run,
-// sent over SMTP, with the report files attached (docs/DELIVERY-email.md).
+// sent over SMTP, with the report files attached (docs/DELIVERY.md, email).
 //
 //	email:
 //	  host: smtp.example.com
@@ -379,10 +379,7 @@ func (s *Email) validate() []error {
 			add("username", nil, "environment variable %s is not set", ref.Name)
 		}
 	}
-	if s.Password != "" && len(config.EnvRefs(s.Password)) == 0 {
-		// Never quote it: it is the password.
-		add("password", nil, "write the password as a ${VAR} reference to the environment (or use password_file), not in the file")
-	}
+	// A password written in the file: Spec.Validate (literalSecrets).
 	if s.PasswordFile != "" {
 		if err := emailAbsPath(s.PasswordFile); err != nil {
 			add("password_file", s.PasswordFile, "%v", err)

@@ -110,3 +110,16 @@ func TestOutputNameProblems(t *testing.T) {
 		}
 	}
 }
+
+// An unset variable in a kind's settings is the one problem: the settings
+// that did not decode are not also reported missing ("needs one of").
+func TestUnsetSecretIsTheOnlyProblem(t *testing.T) {
+	_, err := Parse("c.yaml", []byte(deliverJob("      - {name: x, webhook: {url: '${JOINERY_TEST_NOPE_HOOK}'}}\n")))
+	var ce *config.Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("err = %v, want a *config.Error", err)
+	}
+	if len(ce.Problems) != 1 || !anyProblem(ce.Problems, []string{"jobs[0].deliver[0].webhook.url", "JOINERY_TEST_NOPE_HOOK is not set"}) {
+		t.Errorf("want the one problem of the unset variable, got:\n%v", err)
+	}
+}

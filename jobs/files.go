@@ -125,6 +125,7 @@ func (r *Runner) manifest(job *Job, res *Result, reports []output.Report, log *s
 		Version:   r.Version,
 		DBHost:    r.Config.Database.host(),
 		Params:    output.ManifestParams(res.Params),
+		Attempts:  res.Attempts,
 		Warnings:  slices.Clone(res.Warnings),
 		Snapshot:  res.Snapshot != "",
 		Isolation: res.Snapshot,
@@ -133,7 +134,11 @@ func (r *Runner) manifest(job *Job, res *Result, reports []output.Report, log *s
 		m.Window = &output.ManifestWindow{From: res.Window.Start.In(job.Location), To: res.Window.End.In(job.Location)}
 	}
 	for _, d := range res.Datasets {
-		m.Datasets = append(m.Datasets, output.ManifestSet{Name: d.Name, Rows: d.Rows, SQLSHA256: d.SQLHash, Duration: d.Duration.Seconds()})
+		s := output.ManifestSet{Name: d.Name, Rows: d.Rows, SQLSHA256: d.SQLHash, Duration: d.Duration.Seconds(), Warnings: slices.Clone(d.Warnings)}
+		for _, j := range d.Joins {
+			s.Joins = append(s.Joins, j.String())
+		}
+		m.Datasets = append(m.Datasets, s)
 	}
 	return m
 }

@@ -41,11 +41,14 @@ type Manifest struct {
 	// Snapshot says that every dataset was read from one consistent
 	// snapshot of the database, in a transaction of isolation level
 	// Isolation; false when each was read as of its own query.
-	Snapshot  bool           `json:"snapshot"`
-	Isolation string         `json:"isolation_level,omitempty"`
-	Datasets  []ManifestSet  `json:"datasets"`
-	Files     []ManifestFile `json:"files"`
-	Warnings  []string       `json:"warnings,omitempty"`
+	Snapshot  bool   `json:"snapshot"`
+	Isolation string `json:"isolation_level,omitempty"`
+	// Attempts is how many attempts the run took (1, or more after
+	// retries); 0 in manifests of earlier versions.
+	Attempts int            `json:"attempts,omitempty"`
+	Datasets []ManifestSet  `json:"datasets"`
+	Files    []ManifestFile `json:"files"`
+	Warnings []string       `json:"warnings,omitempty"`
 }
 
 // ManifestWindow is the record of a run's data window, [From, To) in the
@@ -62,6 +65,11 @@ type ManifestSet struct {
 	Rows      int64   `json:"rows"`
 	SQLSHA256 string  `json:"sql_sha256"` // of the SQL text, without its arguments
 	Duration  float64 `json:"duration_seconds"`
+	// Joins are the join diagnostics, one line per diagnosed outer join,
+	// and Warnings the dataset's own warnings (also among the run's): what
+	// a delivery's templates show, so that joinery deliver shows them too.
+	Joins    []string `json:"joins,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // ManifestFile is one file of a run. Paths are relative to output_dir.

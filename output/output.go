@@ -225,14 +225,14 @@ type Vars struct {
 
 // File is one file a run wrote.
 type File struct {
-	Path     string        // where it was written
-	Format   string        // the format's name
-	Size     int64         // bytes
-	SHA256   string        // hex digest of the content
-	Rows     int64         // data rows over every dataset in the file
-	Datasets []DatasetRows // the datasets in the file, in order
-	Latest   string        // the stable copy or link updated to it, if any
-	Output   string        // the name of the output that wrote it (Spec.Name)
+	Path     string        `json:"path"`               // where it was written
+	Format   string        `json:"format"`             // the format's name
+	Size     int64         `json:"size"`               // bytes
+	SHA256   string        `json:"sha256"`             // hex digest of the content
+	Rows     int64         `json:"rows"`               // data rows over every dataset in the file
+	Datasets []DatasetRows `json:"datasets,omitempty"` // the datasets in the file, in order
+	Latest   string        `json:"latest,omitempty"`   // the stable copy or link updated to it, if any
+	Output   string        `json:"output,omitempty"`   // the name of the output that wrote it (Spec.Name)
 }
 
 // DatasetRows is how many rows of one dataset a file holds.

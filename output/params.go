@@ -79,3 +79,72 @@ func ParamText(v any, sep string, timeText func(time.Time) string) string {
 	}
 	return ""
 }
+
+// Param returns p's value as the run had it (see Param.Value): an int64
+// for an int, a bool, a time.Time in loc for a datetime, a []any of these
+// for a list, and a string otherwise. A value that does not decode as its
+// type is its JSON text.
+func (p ManifestParam) Param(loc *time.Location) Param {
+	return Param{Name: p.Name, Type: p.Type, Value: decodeParam(p.Type, p.Value, loc)}
+}
+
+func decodeParam(typ string, raw json.RawMessage, loc *time.Location) any {
+	if loc == nil {
+		loc = time.UTC
+	}
+	if elem, ok := strings.CutPrefix(typ, "list<"); ok {
+		elem = strings.TrimSuffix(elem, ">")
+		var items []json.RawMessage
+		if err := json.Unmarshal(raw, &items); err != nil {
+			return string(raw)
+		}
+		out := make([]any, len(items))
+		for i, it := range items {
+			out[i] = decodeParam(elem, it, loc)
+		}
+		return out
+	}
+	switch typ {
+	case "int":
+		if n, err := strconv.ParseInt(string(bytes.TrimSpace(raw)), 10, 64); err == nil {
+			return n
+		}
+	case "bool":
+		var b bool
+		if json.Unmarshal(raw, &b) == nil {
+			return b
+		}
+	case "datetime":
+		var t time.Time
+		if json.Unmarshal(raw, &t) == nil {
+			return t.In(loc)
+		}
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	return string(raw)
+}
+
+// MarshalJSON writes p as a manifest records it: name, type and value.
+func (p Param) MarshalJSON() ([]byte, error) {
+	return json.Marshal(ManifestParams([]Param{p})[0])
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote, the value decoded by its
+// type (ManifestParam.Param); a datetime is in the zone of its offset.
+func (p *Param) UnmarshalJSON(data []byte) error {
+	var mp ManifestParam
+	if err := json.Unmarshal(data, &mp); err != nil {
+		return err
+	}
+	*p = Param{Name: mp.Name, Type: mp.Type, Value: decodeParam(mp.Type, mp.Value, nil)}
+	if t, ok := p.Value.(time.Time); ok { // keep the offset it was written with
+		var orig time.Time
+		if json.Unmarshal(mp.Value, &orig) == nil {
+			p.Value = t.In(orig.Location())
+		}
+	}
+	return nil
+}

@@ -59,7 +59,7 @@ func cmdDeliver(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	r := delivery.FromManifest(dir, rm)
+	r := delivery.FromManifest(dir, rm, job.Location)
 	fmt.Fprintf(stdout, "%s: run %s (logical time %s), %d files\n", job.Name, r.RunID, r.Logical.Format("2006-01-02T15:04:05Z07:00"), len(r.Files))
 	d := newDeliverer(cfg, log)
 	out, err := d.Engine.Deliver(ctx, delivery.Delivery{Dir: dir, Specs: job.Deliver, Report: r, Only: to, Again: to})

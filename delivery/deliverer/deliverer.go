@@ -167,7 +167,7 @@ func FromRun(run jobs.Run, outputDir string) *delivery.Report {
 	r := &delivery.Report{
 		Job: res.Job, RunID: res.RunID, Logical: res.Logical, Params: res.Params,
 		Warnings: res.Warnings, Manifest: res.Manifest, Dir: outputDir, Event: delivery.EventSuccess,
-		Attempts: res.Attempts, Datasets: datasets(res),
+		Attempts: res.Attempts, Datasets: datasets(res), Zone: res.Logical.Location().String(),
 	}
 	if res.Window != nil {
 		r.WindowStart, r.WindowEnd = res.Window.Start, res.Window.End

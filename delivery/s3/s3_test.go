@@ -869,3 +869,43 @@ func TestWrapRedactsAndSorts(t *testing.T) {
 		t.Errorf("a timeout: %v", e)
 	}
 }
+
+// TestSlowServer: a store that takes connections and never answers fails
+// the attempt when its context ends (the deliver entry's timeout), with an
+// error to retry, not a hang.
+func TestSlowServer(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hang := make(chan struct{})
+	var conns sync.WaitGroup
+	defer func() { l.Close(); close(hang); conns.Wait() }()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conns.Go(func() { <-hang; c.Close() })
+		}
+	}()
+	r := report(t, "posts", logical, map[string][]byte{"posts.csv": []byte("a,b\n1,2\n")})
+	yes := true
+	d, order := newDest(t, "s3", delivery.S3{Endpoint: "http://" + l.Addr().String(), Bucket: "reports", PathStyle: &yes, AccessKeyID: "AK", SecretAccessKey: "SK"})
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = d.Deliver(ctx, r)
+	took := time.Since(start)
+	if err == nil || delivery.IsPermanent(err) {
+		t.Fatalf("Deliver = %v, want an error to retry", err)
+	}
+	if took > 3*time.Second {
+		t.Fatalf("took %v with a 500ms context", took)
+	}
+	if len(*order) != 0 {
+		t.Errorf("uploaded %v", *order)
+	}
+	t.Log(err)
+}

@@ -1,6 +1,6 @@
 // Package smtp is the email destination: one message per run, over SMTP,
 // with the report files attached, zipped or linked (the email settings of
-// a deliver entry, delivery.Email; docs/DELIVERY-email.md).
+// a deliver entry, delivery.Email; docs/DELIVERY.md, email).
 //
 // The SMTP session (dial, EHLO, STARTTLS or implicit TLS, AUTH, MAIL,
 // RCPT, DATA) is wneessen/go-mail's smtp client. The message is written

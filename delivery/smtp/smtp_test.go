@@ -571,3 +571,55 @@ func TestChangedFile(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusedRecipient: a server that refuses one recipient (550, or 450
+// for a while) gets no DATA: nobody receives the message, so a retry does
+// not send it twice to the recipients it accepted. 5xx is permanent, 4xx
+// retried.
+func TestRefusedRecipient(t *testing.T) {
+	for _, tc := range []struct {
+		code      string
+		permanent bool
+	}{{"550 5.1.1 no such user", true}, {"450 4.2.1 mailbox busy", false}} {
+		t.Run(tc.code[:3], func(t *testing.T) {
+			var mu sync.Mutex
+			var cmds []string
+			addr := fakeServer(t, func(c net.Conn, _ <-chan struct{}) {
+				converse(c, func(cmd string, _ *bufio.Reader) string {
+					mu.Lock()
+					cmds = append(cmds, cmd)
+					mu.Unlock()
+					switch up := strings.ToUpper(cmd); {
+					case strings.HasPrefix(up, "EHLO"):
+						return "250-fake\r\n250 8BITMIME\r\n"
+					case strings.HasPrefix(up, "RCPT") && strings.Contains(up, "GONE@"):
+						return tc.code + "\r\n"
+					case up == "QUIT":
+						fmt.Fprint(c, "221 bye\r\n")
+						return ""
+					case up == "DATA":
+						return "554 the test wants no DATA\r\n"
+					}
+					return "250 ok\r\n"
+				})
+			})
+			spec := delivery.Spec{Name: "mail", Email: &delivery.Email{
+				Host: "127.0.0.1", TLS: "none", From: "r@example.com",
+				To: []string{"a@example.com"}, Cc: []string{"gone@example.com"}, Bcc: []string{"b@example.com"},
+			}}
+			spec.Email.Host, spec.Email.Port = splitAddr(t, addr)
+			d := newDest(t, spec)
+			_, err := d.Deliver(t.Context(), newReport(t, map[string][]byte{"a.csv": []byte("a\n1\n")}))
+			if err == nil || delivery.IsPermanent(err) != tc.permanent || !strings.Contains(err.Error(), "recipient gone@example.com refused") {
+				t.Fatalf("err = %v (permanent %v), want permanent %v", err, delivery.IsPermanent(err), tc.permanent)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, c := range cmds {
+				if strings.EqualFold(c, "DATA") || strings.Contains(strings.ToUpper(c), "B@EXAMPLE.COM") {
+					t.Errorf("after the refusal the client said %q (commands: %q)", c, cmds)
+				}
+			}
+		})
+	}
+}
