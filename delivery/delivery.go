@@ -19,10 +19,12 @@ package delivery
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"time"
 
+	"github.com/joinery/joinery/internal/localtime"
 	"github.com/joinery/joinery/output"
 )
 
@@ -117,6 +119,23 @@ type Report struct {
 
 // InZone puts r's times (logical time, window, missed times, datetime
 // parameters) in its Zone, when it names one this system knows: after r
+
+// MarshalJSON writes r with its times exact (localtime.Exact): in their
+// zone, or in UTC when the zone's offset has seconds, which RFC 3339 would
+// cut to whole minutes; InZone puts them back in the zone.
+func (r Report) MarshalJSON() ([]byte, error) {
+	type plain Report
+	c := plain(r)
+	c.Logical, c.WindowStart, c.WindowEnd = localtime.Exact(c.Logical), localtime.Exact(c.WindowStart), localtime.Exact(c.WindowEnd)
+	if len(c.Missed) > 0 {
+		c.Missed = make([]time.Time, len(r.Missed))
+		for i, t := range r.Missed {
+			c.Missed[i] = localtime.Exact(t)
+		}
+	}
+	return json.Marshal(c)
+}
+
 // was read back from JSON, which keeps offsets but not zones.
 func (r *Report) InZone() {
 	if r.Zone == "" {

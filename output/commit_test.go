@@ -857,3 +857,28 @@ func TestOrphansOfUncleanTemplates(t *testing.T) {
 		t.Errorf("the orphan is still there: %v", err)
 	}
 }
+
+// TestLogicalTimesWithOffsetSeconds: a zone whose offset has seconds
+// (local mean time, such as Berlin's +00:53:28 before 1893) writes the
+// same wall clock for two instants seconds apart, and RFC 3339 cuts its
+// offset to whole minutes. Two runs 10 s apart there are two runs: the
+// second must not read the first's manifest back as its own logical time
+// and supersede its files.
+func TestLogicalTimesWithOffsetSeconds(t *testing.T) {
+	dir := t.TempDir()
+	d := testDir(t, dir)
+	specs := []Spec{{Format: "csv", Path: "{job}/{datetime}-{dataset}.csv"}}
+	first := time.Date(2024, 3, 1, 6, 0, 0, 0, time.FixedZone("LMT", 3610))
+	second := time.Date(2024, 3, 1, 6, 0, 0, 0, time.FixedZone("LMT", 3600)) // 10 s later
+	commitRun(t, d, specs, first, "first")
+	commitRun(t, d, specs, second, "second")
+	recorded := make(map[int64]bool)
+	for m := range checkRecorded(t, dir) {
+		recorded[m.Unix()] = true
+	}
+	for _, want := range []time.Time{first, second} {
+		if !recorded[want.Unix()] {
+			t.Errorf("the run of %s (%s) is gone: runs %v", want, want.UTC(), recorded)
+		}
+	}
+}

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/joinery/joinery/internal/localtime"
 )
 
 // ManifestSuffix ends the name of every manifest joinery writes.
@@ -49,6 +51,23 @@ type Manifest struct {
 	Datasets []ManifestSet  `json:"datasets"`
 	Files    []ManifestFile `json:"files"`
 	Warnings []string       `json:"warnings,omitempty"`
+}
+
+// MarshalJSON writes m with its times exact (localtime.Exact): in their
+// zone, or in UTC when the zone's offset has seconds, which RFC 3339 would
+// cut to whole minutes. Two runs of times a few seconds apart in such a
+// zone must not read back as one (see supersede).
+func (m Manifest) MarshalJSON() ([]byte, error) {
+	type plain Manifest
+	c := plain(m)
+	c.Logical, c.Started = localtime.Exact(c.Logical), localtime.Exact(c.Started)
+	return json.Marshal(c)
+}
+
+// MarshalJSON writes w with its bounds exact, as Manifest.MarshalJSON does.
+func (w ManifestWindow) MarshalJSON() ([]byte, error) {
+	type plain ManifestWindow
+	return json.Marshal(plain{From: localtime.Exact(w.From), To: localtime.Exact(w.To)})
 }
 
 // ManifestWindow is the record of a run's data window, [From, To) in the

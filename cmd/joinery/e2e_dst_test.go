@@ -132,7 +132,7 @@ func TestScheduleMeetsRealClockChanges(t *testing.T) {
 	}
 	first := x.Format("20060102T150405") + ".csv"
 	if got, want := names("autumn-every-minute"), []string{second.Format("20060102T150405-0700") + ".csv", first}; !slices.Equal(got, want) {
-		t.Errorf("autumn-every-minute wrote %q, want %q: both copies of %s", got, want, x.Format("15:04"))
+		t.Errorf("autumn-every-minute wrote %q, want %q: both copies of %s\n%s", got, want, x.Format("15:04"), log)
 	}
 	if got := names("autumn-at-x"); !slices.Equal(got, []string{first}) {
 		t.Errorf("autumn-at-x wrote %q, want only the first copy %q", got, first)

@@ -137,3 +137,15 @@ func NextHourStart(t time.Time) time.Time {
 	}
 	return HourStart(t).Add(time.Hour) // no zone's hour is this long
 }
+
+// Exact returns t, or t in UTC when its zone's offset at t has seconds
+// (local mean time before a zone's first standard offset, such as
+// Berlin's +00:53:28 before 1893): RFC 3339, and so encoding/json, write
+// offsets in whole minutes, so such a time would be read back up to 59
+// seconds off, and two instants could come back as one.
+func Exact(t time.Time) time.Time {
+	if _, off := t.Zone(); off%60 != 0 {
+		return t.UTC()
+	}
+	return t
+}

@@ -41,6 +41,7 @@ import (
 	"time"
 
 	"github.com/joinery/joinery/delivery"
+	"github.com/joinery/joinery/internal/localtime"
 	"github.com/joinery/joinery/jobs"
 	"github.com/joinery/joinery/output"
 )
@@ -246,6 +247,15 @@ func FromLedger(l *delivery.Ledger) []Delivery {
 		out = append(out, Delivery{Name: e.Name, Kind: e.Kind, State: e.State, Attempts: e.Attempts, Error: e.LastError})
 	}
 	return out
+}
+
+// MarshalJSON writes r with its times exact (localtime.Exact), as
+// manifests do.
+func (r Record) MarshalJSON() ([]byte, error) {
+	type plain Record
+	c := plain(r)
+	c.Logical, c.Started = localtime.Exact(c.Logical), localtime.Exact(c.Started)
+	return json.Marshal(c)
 }
 
 // appendRecord adds rec to its job's history in outputDir, which keeps the
