@@ -3,6 +3,7 @@ package s3
 import (
 	"context"
 	"io"
+	"os"
 	"testing"
 
 	"github.com/minio/minio-go/v7"
@@ -11,12 +12,12 @@ import (
 	"github.com/joinery/joinery/delivery/deliverytest"
 )
 
-// TestConformance runs the shared checks of every destination against
-// the SeaweedFS of .ci/servers/seaweedfs.sh: every file an object byte for
+// testCase is what the shared checks of deliverytest run against: the SeaweedFS of .ci/servers/seaweedfs.sh: every file an object byte for
 // byte, twice; a changed file never uploaded; Check; a delivery through
 // the engine recorded as sent; a secret the server refuses failing at
 // once, and never shown.
-func TestConformance(t *testing.T) {
+func testCase(t *testing.T) deliverytest.Case {
+	t.Helper()
 	srv := needServer(t)
 	bucket := srv.bucket(t)
 	t.Setenv("JOINERY_TEST_S3_AK", srv.accessKey)
@@ -26,7 +27,7 @@ func TestConformance(t *testing.T) {
 	set.AccessKeyID, set.SecretAccessKey = "${JOINERY_TEST_S3_AK}", "${JOINERY_TEST_S3_SK}"
 	wrong := set
 	wrong.SecretAccessKey = "${JOINERY_TEST_S3_WRONG_SK}"
-	deliverytest.Conformance(t, deliverytest.Case{
+	return deliverytest.Case{
 		Kind: Kind{},
 		Spec: delivery.Spec{Name: "bucket", S3: &set},
 		// The objects under the default key, {{.Job}}/{{.File.Rel}}.
@@ -47,5 +48,18 @@ func TestConformance(t *testing.T) {
 		},
 		Secrets: []string{srv.secretKey, "wrong-" + srv.secretKey},
 		Refused: &delivery.Spec{Name: "bucket", S3: &wrong},
-	})
+	}
+}
+
+// TestConformance runs the shared checks of every destination against
+// the test server.
+func TestConformance(t *testing.T) { deliverytest.Conformance(t, testCase(t)) }
+
+// TestCrash kills a delivery to the test server between the upload and
+// the ledger, then resumes it (see deliverytest.Crash).
+func TestCrash(t *testing.T) { deliverytest.Crash(t, testCase(t)) }
+
+func TestMain(m *testing.M) {
+	deliverytest.CrashChild(Kind{})
+	os.Exit(m.Run())
 }

@@ -2,6 +2,7 @@ package smtp
 
 import (
 	"net/mail"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -9,12 +10,12 @@ import (
 	"github.com/joinery/joinery/delivery/deliverytest"
 )
 
-// TestConformance runs the shared checks of every destination against
-// the Mailpit of .ci/servers/mailpit.sh: every file an attachment byte
+// testCase is what the shared checks of deliverytest run against: the Mailpit of .ci/servers/mailpit.sh: every file an attachment byte
 // for byte, twice; a changed file never sent; Check; a delivery through
 // the engine recorded as sent; a password the server refuses failing at
 // once, and never shown.
-func TestConformance(t *testing.T) {
+func testCase(t *testing.T) deliverytest.Case {
+	t.Helper()
 	m := servers(t)
 	spec := m.spec(t, "mail")
 	refused := m.spec(t, "mail")
@@ -24,7 +25,7 @@ func TestConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deliverytest.Conformance(t, deliverytest.Case{
+	return deliverytest.Case{
 		Kind: Kind{},
 		Spec: spec,
 		// The attachments of the newest message of the run (Mailpit lists
@@ -48,5 +49,18 @@ func TestConformance(t *testing.T) {
 		},
 		Secrets: []string{m.password, "not-" + m.password},
 		Refused: &refused,
-	})
+	}
+}
+
+// TestConformance runs the shared checks of every destination against
+// the test server.
+func TestConformance(t *testing.T) { deliverytest.Conformance(t, testCase(t)) }
+
+// TestCrash kills a delivery to the test server between the upload and
+// the ledger, then resumes it (see deliverytest.Crash).
+func TestCrash(t *testing.T) { deliverytest.Crash(t, testCase(t)) }
+
+func TestMain(m *testing.M) {
+	deliverytest.CrashChild(Kind{})
+	os.Exit(m.Run())
 }
