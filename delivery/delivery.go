@@ -19,7 +19,6 @@ package delivery
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"time"
@@ -120,21 +119,6 @@ type Report struct {
 // InZone puts r's times (logical time, window, missed times, datetime
 // parameters) in its Zone, when it names one this system knows: after r
 
-// MarshalJSON writes r with its times exact (localtime.Exact): in their
-// zone, or in UTC when the zone's offset has seconds, which RFC 3339 would
-// cut to whole minutes; InZone puts them back in the zone.
-func (r Report) MarshalJSON() ([]byte, error) {
-	type plain Report
-	c := plain(r)
-	c.Logical, c.WindowStart, c.WindowEnd = localtime.Exact(c.Logical), localtime.Exact(c.WindowStart), localtime.Exact(c.WindowEnd)
-	if len(c.Missed) > 0 {
-		c.Missed = make([]time.Time, len(r.Missed))
-		for i, t := range r.Missed {
-			c.Missed[i] = localtime.Exact(t)
-		}
-	}
-	return json.Marshal(c)
-}
 
 // was read back from JSON, which keeps offsets but not zones.
 func (r *Report) InZone() {
@@ -167,6 +151,22 @@ func (r *Report) InZone() {
 			}
 		}
 	}
+}
+
+// exact returns r with its times exact (localtime.Exact): in their zone,
+// or in UTC when the zone's offset has seconds, which RFC 3339 would cut
+// to whole minutes; InZone puts them back in the zone. (Not a MarshalJSON
+// method: the template data that embed Report would lose their fields.)
+func (r *Report) exact() *Report {
+	c := *r
+	c.Logical, c.WindowStart, c.WindowEnd = localtime.Exact(c.Logical), localtime.Exact(c.WindowStart), localtime.Exact(c.WindowEnd)
+	if len(c.Missed) > 0 {
+		c.Missed = make([]time.Time, len(r.Missed))
+		for i, t := range r.Missed {
+			c.Missed[i] = localtime.Exact(t)
+		}
+	}
+	return &c
 }
 
 // Dataset is one dataset of a run, for templates.

@@ -107,7 +107,11 @@ func ReadLedger(dir *output.Dir, job, runID string) (*Ledger, error) {
 
 // writeLedger replaces the ledger of l's run.
 func writeLedger(dir *output.Dir, l *Ledger) error {
-	data, err := json.MarshalIndent(l, "", "  ")
+	c := *l
+	if c.Report != nil {
+		c.Report = c.Report.exact()
+	}
+	data, err := json.MarshalIndent(&c, "", "  ")
 	if err != nil {
 		return err
 	}

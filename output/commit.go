@@ -287,7 +287,7 @@ func (d *Dir) Commit(c Commit) (*Committed, error) {
 	}
 	if mname != "" {
 		m.Files = mfiles
-		data, err := json.MarshalIndent(m, "", "  ")
+		data, err := json.MarshalIndent(m.exact(), "", "  ")
 		if err != nil {
 			cleanup()
 			return fail(fmt.Errorf("manifest: %w", err))

@@ -53,21 +53,18 @@ type Manifest struct {
 	Warnings []string       `json:"warnings,omitempty"`
 }
 
-// MarshalJSON writes m with its times exact (localtime.Exact): in their
-// zone, or in UTC when the zone's offset has seconds, which RFC 3339 would
-// cut to whole minutes. Two runs of times a few seconds apart in such a
-// zone must not read back as one (see supersede).
-func (m Manifest) MarshalJSON() ([]byte, error) {
-	type plain Manifest
-	c := plain(m)
+// exact returns m with its times exact (localtime.Exact): in their zone,
+// or in UTC when the zone's offset has seconds, which RFC 3339 would cut
+// to whole minutes. Two runs of times a few seconds apart in such a zone
+// must not read back as one (see supersede). (Not a MarshalJSON method:
+// a type that embeds Manifest would lose its own fields to it.)
+func (m *Manifest) exact() *Manifest {
+	c := *m
 	c.Logical, c.Started = localtime.Exact(c.Logical), localtime.Exact(c.Started)
-	return json.Marshal(c)
-}
-
-// MarshalJSON writes w with its bounds exact, as Manifest.MarshalJSON does.
-func (w ManifestWindow) MarshalJSON() ([]byte, error) {
-	type plain ManifestWindow
-	return json.Marshal(plain{From: localtime.Exact(w.From), To: localtime.Exact(w.To)})
+	if c.Window != nil {
+		c.Window = &ManifestWindow{From: localtime.Exact(c.Window.From), To: localtime.Exact(c.Window.To)}
+	}
+	return &c
 }
 
 // ManifestWindow is the record of a run's data window, [From, To) in the

@@ -249,15 +249,6 @@ func FromLedger(l *delivery.Ledger) []Delivery {
 	return out
 }
 
-// MarshalJSON writes r with its times exact (localtime.Exact), as
-// manifests do.
-func (r Record) MarshalJSON() ([]byte, error) {
-	type plain Record
-	c := plain(r)
-	c.Logical, c.Started = localtime.Exact(c.Logical), localtime.Exact(c.Started)
-	return json.Marshal(c)
-}
-
 // appendRecord adds rec to its job's history in outputDir, which keeps the
 // newest limit records (at most twice as many between trims; see the
 // package documentation). A limit below 1 is jobs.DefaultHistoryLimit.
@@ -265,7 +256,13 @@ func appendRecord(outputDir string, rec *Record, limit int) error {
 	if limit < 1 {
 		limit = jobs.DefaultHistoryLimit
 	}
-	line, err := json.Marshal(rec)
+	// Times exact, as manifests write them (localtime.Exact).
+	c := *rec
+	c.Logical, c.Started = localtime.Exact(c.Logical), localtime.Exact(c.Started)
+	if c.Window != nil {
+		c.Window = &output.ManifestWindow{From: localtime.Exact(c.Window.From), To: localtime.Exact(c.Window.To)}
+	}
+	line, err := json.Marshal(&c)
 	if err != nil {
 		return err
 	}
