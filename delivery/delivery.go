@@ -119,7 +119,6 @@ type Report struct {
 // InZone puts r's times (logical time, window, missed times, datetime
 // parameters) in its Zone, when it names one this system knows: after r
 
-
 // was read back from JSON, which keeps offsets but not zones.
 func (r *Report) InZone() {
 	if r.Zone == "" {
