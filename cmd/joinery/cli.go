@@ -48,6 +48,9 @@ Usage:
                                            with the state of their delivery
   joinery validate [--connect]             check the configuration (--connect: the database
                                            and every destination, sending nothing)
+  joinery doctor [--connect]               the configuration's summary (--connect: the database
+                                           engine detected and what the lock, statement
+                                           timeout, cancellation and streaming use on it)
   joinery sql JOB... | --all [RUN FLAGS]   print each dataset's SQL and bound values
   joinery explain JOB... | --all [RUN FLAGS]
                                            run EXPLAIN for each dataset (MySQL/MariaDB)
@@ -130,6 +133,8 @@ func dispatch(ctx context.Context, sig *signals, args []string, stdout, stderr i
 		return cmdHistory(ctx, rest, stdout, stderr)
 	case "validate":
 		return cmdValidate(ctx, rest, stdout, stderr)
+	case "doctor":
+		return cmdDoctor(ctx, rest, stdout, stderr)
 	case "sql":
 		return cmdSQL(ctx, rest, stdout, stderr)
 	case "explain":

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/joinery/joinery/internal/mysqlconn"
+	"github.com/joinery/joinery/jobs"
+	"github.com/joinery/joinery/queries"
+)
+
+// cmdDoctor is joinery doctor: the configuration's summary and, with
+// --connect, the database engine detected and what each of joinery's
+// features uses on it (mysqlconn.Profile), with its warnings.
+func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, c := newFlags("doctor", "doctor [--connect]", stdout, stderr)
+	connect := fs.Bool("connect", false, "connect, detect the database engine and say what the run lock, statement timeout, cancellation, snapshot and streaming use on it")
+	if _, err := c.parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := c.load()
+	if err != nil {
+		return err
+	}
+	doctorSummary(cfg, stdout)
+	if !*connect {
+		fmt.Fprintln(stdout, "not known without --connect: the database engine and version, and so which lock,")
+		fmt.Fprintln(stdout, "statement timeout, cancellation and streaming runs will use (joinery doctor --connect)")
+		return nil
+	}
+	_, db, closeDB, err := c.connect(ctx, cfg, true, false)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close()
+	e, err := mysqlconn.Detect(ctx, mysqlconn.DBQuerier(conn))
+	if err != nil {
+		return err
+	}
+	p := e.Profile()
+	fmt.Fprintf(stdout, "engine:            %s, version %s", e.Name(), e.Version)
+	if e.Comment != "" {
+		fmt.Fprintf(stdout, " (%s)", e.Comment)
+	}
+	if e.Release != "" {
+		fmt.Fprintf(stdout, ", release %s", e.Release)
+	}
+	fmt.Fprintln(stdout)
+	lock := "named (GET_LOCK \"joinery/<database>/<job>\")"
+	if p.Lock == mysqlconn.LockLeaseNeeded {
+		lock = "named (GET_LOCK); a lease is needed: " + p.LockReason
+	}
+	fmt.Fprintf(stdout, "lock:              %s\n", lock)
+	timeout := p.StatementTimeout
+	switch timeout {
+	case mysqlconn.TimeoutMaxStatementTime:
+		timeout += " (seconds)"
+	case mysqlconn.TimeoutMaxExecutionTime:
+		timeout += " (milliseconds, SELECT only)"
+	}
+	fmt.Fprintf(stdout, "statement timeout: %s\n", timeout)
+	fmt.Fprintf(stdout, "cancel:            %s\n", p.Cancel)
+	fmt.Fprintf(stdout, "snapshot:          %s\n", p.Snapshot)
+	fmt.Fprintf(stdout, "streaming:         %s\n", p.Streaming)
+	for _, w := range p.Warnings {
+		fmt.Fprintf(stdout, "warning: %s\n", w)
+	}
+	return nil
+}
+
+// doctorSummary prints what the configuration says about the database
+// and the runs, without connecting.
+func doctorSummary(cfg *jobs.Config, stdout io.Writer) {
+	fmt.Fprintf(stdout, "config:            %s (%d jobs)\n", cfg.File, len(cfg.Jobs))
+	db := "embedded demo database (go-mysql-server)"
+	if !cfg.Database.Embedded() {
+		if dsn, err := cfg.Database.ResolveDSN(); err != nil {
+			db = "unresolved DSN: " + err.Error()
+		} else {
+			db = mysqlconn.Redact(dsn)
+		}
+	}
+	fmt.Fprintf(stdout, "database:          %s\n", db)
+	st := "none configured (database.statement_timeout; schedule applies its default)"
+	if cfg.Database.StatementTimeout > 0 {
+		st = cfg.Database.StatementTimeout.String() + " (database.statement_timeout)"
+	}
+	fmt.Fprintf(stdout, "statement_timeout: %s\n", st)
+	snap, raw := 0, 0
+	for _, j := range cfg.Jobs {
+		if j.Snapshot == nil || *j.Snapshot {
+			snap++
+		}
+		if slices.ContainsFunc(j.Datasets, func(d queries.Dataset) bool { return d.IsRaw() }) {
+			raw++
+		}
+	}
+	fmt.Fprintf(stdout, "jobs:              %d read one snapshot, %d with raw SQL (read-only session)\n", snap, raw)
+}

@@ -1,0 +1,269 @@
+package mysqlconn
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// Kind is a database engine joinery tells apart: they differ in how a
+// run's lock, statement timeout, cancellation and streaming work.
+type Kind string
+
+const (
+	MySQL         Kind = "mysql"
+	MariaDB       Kind = "mariadb"
+	MariaDBGalera Kind = "mariadb-galera" // MariaDB with wsrep_on=ON
+	TiDB          Kind = "tidb"
+	Vitess        Kind = "vitess" // Vitess, and PlanetScale which runs it
+	// Embedded is go-mysql-server, the embedded demo database (its
+	// @@version_comment is "Dolt", its VERSION() MySQL's).
+	Embedded Kind = "go-mysql-server"
+	Unknown  Kind = "unknown"
+)
+
+// Engine is what Detect found the server to be.
+type Engine struct {
+	Kind    Kind
+	Version string // VERSION()
+	Comment string // @@version_comment
+	// Release is the engine's own release where VERSION() speaks of
+	// MySQL compatibility: TiDB's ("v7.5.1"), from the version or
+	// tidb_version().
+	Release string
+	// GroupReplication: a MySQL member of an online Group Replication
+	// group.
+	GroupReplication bool
+	// PlanetScale: a Vitess that says it is PlanetScale's.
+	PlanetScale bool
+}
+
+// Name is the engine's name for logs and manifests.
+func (e Engine) Name() string { return string(e.Kind) }
+
+// Lock mechanisms of a Profile.
+const (
+	LockNamed = "named" // GET_LOCK
+	// LockLeaseNeeded: GET_LOCK works but does not exclude runs reaching
+	// other servers of the cluster; a lease (issue 17) is needed, and
+	// joinery still takes the named lock.
+	LockLeaseNeeded = "lease-needed"
+)
+
+// Statement timeout mechanisms of a Profile.
+const (
+	TimeoutMaxStatementTime = "max_statement_time" // seconds, MariaDB
+	TimeoutMaxExecutionTime = "max_execution_time" // milliseconds, SELECT only, MySQL and TiDB
+	TimeoutNone             = "none"
+)
+
+// Profile is what each of joinery's features uses on an engine, and what
+// the user should know about it.
+type Profile struct {
+	Lock       string // LockNamed or LockLeaseNeeded
+	LockReason string // why a lease is needed; empty for LockNamed
+	// StatementTimeout is the session variable SetStatementTimeout sets.
+	StatementTimeout string
+	Cancel           string // how a cancelled run's query is stopped
+	Snapshot         string // the run's snapshot and read-only session
+	Streaming        string // how large results are read
+	Warnings         []string
+}
+
+// Profile returns what joinery uses on e. Session's choices
+// (SetStatementTimeout, NoSnapshot) follow it.
+func (e Engine) Profile() Profile {
+	p := Profile{
+		Lock:             LockNamed,
+		StatementTimeout: TimeoutMaxExecutionTime,
+		Cancel:           "KILL <connection id>",
+		Snapshot:         "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY; jobs with raw SQL: SET SESSION TRANSACTION READ ONLY",
+		Streaming:        "rows read as they arrive (unbuffered result)",
+	}
+	switch e.Kind {
+	case MariaDB:
+		p.StatementTimeout = TimeoutMaxStatementTime
+	case MariaDBGalera:
+		p.StatementTimeout = TimeoutMaxStatementTime
+		p.Lock, p.LockReason = LockLeaseNeeded, "named locks on Galera are per node: two daemons on different nodes both run"
+		p.Warnings = append(p.Warnings, "some MariaDB releases refuse GET_LOCK with wsrep on (MDEV-30473): every run would fail to take its lock")
+	case MySQL:
+		if e.GroupReplication {
+			p.Lock, p.LockReason = LockLeaseNeeded, "named locks on Group Replication are per member: two daemons on different members both run"
+		}
+	case TiDB:
+		if tidbBefore61(e.Release) {
+			p.Lock, p.LockReason = LockLeaseNeeded, "TiDB before 6.1 accepts GET_LOCK without locking anything"
+		} else {
+			p.Lock, p.LockReason = LockLeaseNeeded, "TiDB bounds a named lock by max-txn-ttl (60 min by default): a run longer than an hour can lose it"
+		}
+		p.Cancel = "KILL <connection id> (global kill, TiDB 6.1+; older releases kill only on the TiDB instance the KILL reaches)"
+	case Vitess:
+		p.Lock, p.LockReason = LockLeaseNeeded, "Vitess holds a named lock on a reserved connection that it reclaims when idle"
+		p.Warnings = append(p.Warnings,
+			"Vitess ignores the session's max_execution_time (vitess issue 9236): statements are not limited by joinery's statement timeout; query_timeout or the MAX_EXECUTION_TIME hint would be needed",
+			"Vitess returns at most 10,000 rows in OLTP mode: a larger report needs SET workload = olap, which joinery does not send yet")
+		p.Cancel = "KILL <connection id> (vtgate 18+; unverified here)"
+		p.Streaming = "rows read as they arrive; OLTP mode caps results at 10,000 rows (workload = olap streams)"
+	case Embedded:
+		p.Snapshot = "none: go-mysql-server has no consistent snapshot (read-only session accepted, not enforced)"
+	case Unknown:
+		p.Warnings = append(p.Warnings, "unknown engine: joinery assumes MySQL's behaviour")
+	}
+	if p.Lock == LockLeaseNeeded {
+		p.Warnings = append([]string{p.LockReason + "; lock: lease is needed (issue 17), the named lock is used meanwhile"}, p.Warnings...)
+	}
+	return p
+}
+
+var tidbRelease = regexp.MustCompile(`(?i)TiDB-(v\d+\.\d+\.\d+[\w.+-]*)`)
+var tidbVersionRelease = regexp.MustCompile(`Release Version:\s*(v?\d+\.\d+\.\d+[\w.+-]*)`)
+
+// tidbBefore61 reports whether TiDB release r ("v7.5.1") is older than 6.1;
+// an unknown release counts as recent.
+func tidbBefore61(r string) bool {
+	var major, minor int
+	if _, err := fmt.Sscanf(strings.TrimPrefix(r, "v"), "%d.%d", &major, &minor); err != nil {
+		return false
+	}
+	return major < 6 || major == 6 && minor < 1
+}
+
+// Querier answers the detection's queries: the first row of query, each
+// column as text (NULL as ""), or nil when the query returns no row or the
+// server does not know what it asks for (an unknown function, variable or
+// table). *sql.DB and *sql.Conn are one through DBQuerier.
+type Querier interface {
+	Row(ctx context.Context, query string) ([]string, error)
+}
+
+// rowQueryer is what DBQuerier needs: *sql.DB and *sql.Conn.
+type rowQueryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// DBQuerier makes a Querier of db (a *sql.DB or *sql.Conn).
+func DBQuerier(db rowQueryer) Querier { return sqlQuerier{db} }
+
+type sqlQuerier struct{ db rowQueryer }
+
+func (q sqlQuerier) Row(ctx context.Context, query string) ([]string, error) {
+	rows, err := q.db.QueryContext(ctx, query)
+	if err != nil {
+		if absent(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return nil, rows.Err()
+	}
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	vals := make([]sql.NullString, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		return nil, err
+	}
+	out := make([]string, len(cols))
+	for i, v := range vals {
+		out[i] = v.String
+	}
+	return out, rows.Close()
+}
+
+// absent reports whether err is the server not knowing what a query asks
+// for: a function (1305), a system variable (1193), a table (1146) or the
+// syntax (1064), or refusing access to it (1142, 1227).
+func absent(err error) bool {
+	me, ok := errors.AsType[*mysql.MySQLError](err)
+	if !ok {
+		return false
+	}
+	switch me.Number {
+	case 1305, 1193, 1146, 1064, 1142, 1227:
+		return true
+	}
+	return false
+}
+
+// Classify tells the engine from VERSION() and @@version_comment alone,
+// without the variables Detect reads: MariaDB with wsrep on is MariaDB
+// here.
+func Classify(version, comment string) Engine {
+	e := Engine{Version: version, Comment: comment, Kind: Unknown}
+	v, c := strings.ToLower(version), strings.ToLower(comment)
+	switch {
+	case strings.Contains(v, "tidb"):
+		e.Kind = TiDB
+		if m := tidbRelease.FindStringSubmatch(version); m != nil {
+			e.Release = m[1]
+		}
+	case strings.Contains(v, "vitess") || strings.Contains(c, "vitess") ||
+		strings.Contains(v, "planetscale") || strings.Contains(c, "planetscale"):
+		e.Kind = Vitess
+		e.PlanetScale = strings.Contains(v, "planetscale") || strings.Contains(c, "planetscale")
+	case strings.Contains(v, "mariadb"):
+		e.Kind = MariaDB
+	case comment == "Dolt":
+		e.Kind = Embedded
+	case mysqlVersion.MatchString(version):
+		e.Kind = MySQL
+	}
+	return e
+}
+
+// mysqlVersion is MySQL's VERSION(): "8.0.36", "8.4.0-log", "5.7.44-0ubuntu0.18.04.1".
+var mysqlVersion = regexp.MustCompile(`^\d+\.\d+\.\d+`)
+
+// Detect tells the engine q's server is: VERSION() and @@version_comment,
+// then, tolerant of their absence, wsrep_on (MariaDB), tidb_version()
+// (TiDB) and the Group Replication members (MySQL).
+func Detect(ctx context.Context, q Querier) (Engine, error) {
+	row, err := q.Row(ctx, "SELECT VERSION(), @@version_comment")
+	if err != nil {
+		return Engine{}, fmt.Errorf("detect database engine: %w", err)
+	}
+	if len(row) < 2 {
+		return Engine{}, errors.New("detect database engine: SELECT VERSION(), @@version_comment returned nothing")
+	}
+	e := Classify(row[0], row[1])
+	switch e.Kind {
+	case MariaDB:
+		row, err := q.Row(ctx, "SHOW VARIABLES LIKE 'wsrep_on'")
+		if err != nil {
+			return e, fmt.Errorf("detect database engine: wsrep_on: %w", err)
+		}
+		if len(row) >= 2 && strings.EqualFold(row[1], "ON") {
+			e.Kind = MariaDBGalera
+		}
+	case TiDB:
+		row, err := q.Row(ctx, "SELECT tidb_version()")
+		if err != nil {
+			return e, fmt.Errorf("detect database engine: tidb_version(): %w", err)
+		}
+		if len(row) >= 1 {
+			if m := tidbVersionRelease.FindStringSubmatch(row[0]); m != nil {
+				e.Release = m[1]
+			}
+		}
+	case MySQL:
+		row, err := q.Row(ctx, "SELECT COUNT(*) FROM performance_schema.replication_group_members WHERE MEMBER_STATE = 'ONLINE'")
+		if err != nil {
+			return e, fmt.Errorf("detect database engine: group replication: %w", err)
+		}
+		e.GroupReplication = len(row) >= 1 && row[0] != "" && row[0] != "0"
+	}
+	return e, nil
+}
