@@ -700,9 +700,16 @@ func TestRunWithRetriesRecovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	r, logs := retryRunner(t, dsn, retryJob("    retries: 2"))
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
 	r.sleep = func(ctx context.Context, d time.Duration) error {
 		held.Close()
 		other.Close()
+		// The server frees the account's connection when it has seen the
+		// client go, a moment after Close: wait for that, not for a time.
+		waitNoSessions(t, db, cfg.User)
 		return nil
 	}
 	r.random = seq(0)
@@ -832,5 +839,24 @@ func TestRunWithoutRetries(t *testing.T) {
 	errs := logs.find(t, "ERROR", "")
 	if len(errs) != 1 || errs[0]["msg"] != "run failed" || errs[0]["not_retried"] != nil {
 		t.Errorf("error records = %v, want one run failed", errs)
+	}
+}
+
+// waitNoSessions waits until the server lists no session of user.
+func waitNoSessions(t *testing.T, db *sql.DB, user string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var n int
+		if err := db.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = ?", user).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sessions of %s still open after 10 s", n, user)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

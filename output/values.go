@@ -383,6 +383,9 @@ type Replacements struct {
 	first   string // where the first changed value is
 }
 
+// Values is how many values were changed.
+func (r *Replacements) Values() int64 { return r.values }
+
 // Note counts one changed value; at names where it is, and is called for
 // the first only.
 func (r *Replacements) Note(invalid, unfit int, at func() string) {

@@ -296,3 +296,61 @@ func zipParts(t *testing.T, path string, each func(*zip.File)) map[string]string
 	}
 	return parts
 }
+
+// TestXLSXRepeatedValues checks that a cell whose value repeats the one
+// above it (the xlsx writer then reuses that cell's XML) is written
+// exactly as it would be on its own, and that warnings still count every
+// cell: the same rows are written once as they are, and once with a row
+// of other values after each, and every cell's XML must match.
+func TestXLSXRepeatedValues(t *testing.T) {
+	cols := []Column{{Name: "n", Kind: KindInt}, {Name: "s", Kind: KindText}, {Name: "d", Kind: KindDecimal, Precision: 10, Scale: 2},
+		{Name: "f", Kind: KindFloat}, {Name: "dt", Kind: KindDateTime, Scale: 6}, {Name: "day", Kind: KindDate}, {Name: "z", Kind: KindDate}}
+	first := raw("1", "Ann & Co <x>", "12.50", "0.1", "2026-12-01 00:15:00", "2026-12-01", "0000-00-00")
+	second := raw("-7", "bad \xff and \x01", "-0.05", "0.30000000000000004", "2026-12-01 14:00:00.000501", "1900-01-01", "2026-02-30")
+	rows := [][]sql.RawBytes{first, first, first, second, second, raw(nil, nil, nil, nil, nil, nil, nil), first, second, second}
+	breaker := raw("999", "zz", "1.00", "2", "2000-01-01 00:00:00", "2000-01-01", "2000-01-01")
+	var broken [][]sql.RawBytes
+	for _, r := range rows {
+		broken = append(broken, r, breaker)
+	}
+	vars := Vars{Job: "j", Logical: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)}
+	cells := regexp.MustCompile(`<c [^>]*?r="[A-Z]+[0-9]+"[^>]*>.*?</c>|<c [^>]*?r="[A-Z]+[0-9]+"[^>]*/>`)
+	ref := regexp.MustCompile(` r="[A-Z]+[0-9]+"`)
+	rowEl := regexp.MustCompile(`<row [^>]*>(.*?)</row>`)
+	sheetRows := func(data [][]sql.RawBytes) ([][]string, []string) {
+		files, r := writeReportR(t, Spec{Format: "xlsx", Path: "r"}, t.TempDir(), vars, []testDataset{{name: "t", cols: cols, rows: data}})
+		parts := zipParts(t, files[0], nil)
+		var out [][]string
+		for _, m := range rowEl.FindAllStringSubmatch(parts["xl/worksheets/sheet1.xml"], -1)[1:] { // after the header
+			var cs []string
+			for _, c := range cells.FindAllString(m[1], -1) {
+				cs = append(cs, ref.ReplaceAllString(c, ""))
+			}
+			out = append(out, cs)
+		}
+		return out, r.Warnings()
+	}
+	got, gotWarns := sheetRows(rows)
+	want, wantWarns := sheetRows(broken)
+	if len(got) != len(rows) || len(want) != 2*len(rows) {
+		t.Fatalf("%d and %d rows, want %d and %d", len(got), len(want), len(rows), 2*len(rows))
+	}
+	for i := range rows {
+		if !slices.Equal(got[i], want[2*i]) {
+			t.Errorf("row %d:\n got %q\nwant %q", i+2, got[i], want[2*i])
+		}
+	}
+	if len(got[0]) != len(cols) || len(got[5]) != 0 {
+		t.Errorf("row 2 has %d cells, row 7 (NULLs) %d: want %d and 0", len(got[0]), len(got[5]), len(cols))
+	}
+	// Same counts; only the first cell named differs.
+	cellName := regexp.MustCompile(`t![A-Z]+[0-9]+`)
+	for i := range max(len(gotWarns), len(wantWarns)) {
+		if i >= len(gotWarns) || i >= len(wantWarns) || cellName.ReplaceAllString(gotWarns[i], "") != cellName.ReplaceAllString(wantWarns[i], "") {
+			t.Fatalf("warnings differ:\n got %q\nwant %q", gotWarns, wantWarns)
+		}
+	}
+	if len(gotWarns) == 0 || !strings.Contains(gotWarns[0], "4 text values") {
+		t.Errorf("warnings %q, want 4 text values with replaced characters counted", gotWarns)
+	}
+}

@@ -515,6 +515,9 @@ type sheetWriter struct {
 	cut         int64               // text values cut at Excel's cell limit
 	cutCells    []string            // the first few of them
 	replaced    output.Replacements // text values with characters XML cannot hold
+	// last is each column's previous cell, for a value equal to it (see
+	// repeated).
+	last []lastCell
 
 	err    error
 	closed bool
@@ -708,13 +711,54 @@ func (w *sheetWriter) write(row []output.Value) error {
 	emptyZero := w.b.spec.ZeroDates == "empty"
 	for i := range row {
 		if v := &row[i]; !v.Null && !(v.Literal && emptyZero) {
-			b = w.cell(b, i, v)
+			b = w.repeated(b, i, v)
 		}
 	}
 	rs.Buf = append(b, `</row>`...)
 	rs.Flush(false)
 	return nil
 }
+
+// lastCell is a column's previous cell: its value and its XML after the
+// cell's reference.
+type lastCell struct {
+	raw     []byte
+	literal bool
+	tail    []byte
+	ok      bool
+}
+
+// repeated appends the XML of one non-NULL cell (see cell), reusing the
+// previous row's when the value is the same. A join repeats the columns of
+// one side for each matching row of the other (a user's for each of their
+// posts): those cells are formatted once, not once per row. The value is
+// compared by its text as MySQL sent it, which the Normalizer derives
+// Time from. Only a cell that needed no warning (cut, replaced
+// characters, rounding) is reused, so the counts stay per cell; nor with
+// shared strings, whose table counts every reference.
+func (w *sheetWriter) repeated(b []byte, i int, v *output.Value) []byte {
+	if w.last == nil {
+		w.last = make([]lastCell, len(w.cols))
+	}
+	m := &w.last[i]
+	if m.ok && m.literal == v.Literal && bytes.Equal(m.raw, v.Raw) {
+		b = splice.AppendCellStart(b, w.refs[i], w.rowNum, 0)
+		return append(b, m.tail...)
+	}
+	start, warned := len(b), w.warned()
+	b = w.cell(b, i, v)
+	m.ok = w.b.sst == nil && w.warned() == warned
+	if m.ok {
+		head := len(`<c r="`) + len(w.refs[i]) + len(w.rowNum) + len(`"`) // AppendCellStart's, without a style
+		m.tail = append(m.tail[:0], b[start+head:]...)
+		m.raw = append(m.raw[:0], v.Raw...)
+		m.literal = v.Literal
+	}
+	return b
+}
+
+// warned is how many cells have had a warning so far.
+func (w *sheetWriter) warned() int64 { return w.rounded + w.cut + w.replaced.Values() }
 
 // cell appends the XML of one non-NULL cell.
 func (w *sheetWriter) cell(b []byte, i int, v *output.Value) []byte {
