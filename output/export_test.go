@@ -65,6 +65,12 @@ func benchRow() ([]Column, []sql.RawBytes) {
 		"2024-03-01 09:15:00.250", "Zoë Müller", `said "hi", left`, nil)
 }
 
+// otherBenchRow is benchRow's columns with another value in each.
+func otherBenchRow() []sql.RawBytes {
+	return raw("1234568", "43", "2000.05", "0.375", "2024-03-02", "2024-03-02 10:16:01",
+		"2024-03-02 10:16:01.750", "Ana Núñez", `wrote "no", stayed`, nil)
+}
+
 func raw(vals ...any) []sql.RawBytes {
 	out := make([]sql.RawBytes, len(vals))
 	for i, v := range vals {
@@ -86,6 +92,7 @@ func mustLoc(t testing.TB, name string) *time.Location {
 
 // BenchRow, Raw and MustLoc are benchRow, raw and mustLoc for output_test.
 func BenchRow() ([]Column, []sql.RawBytes)             { return benchRow() }
+func OtherBenchRow() []sql.RawBytes                    { return otherBenchRow() }
 func Raw(vals ...any) []sql.RawBytes                   { return raw(vals...) }
 func MustLoc(t testing.TB, name string) *time.Location { return mustLoc(t, name) }
 

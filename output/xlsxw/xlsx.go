@@ -726,6 +726,12 @@ type lastCell struct {
 	literal bool
 	tail    []byte
 	ok      bool
+	// hits and misses count the column's cells that repeated the one
+	// above and those that did not; off stops keeping the last cell of a
+	// column that rarely repeats (a key, a timestamp), which would only
+	// pay for the copies.
+	hits, misses int
+	off          bool
 }
 
 // repeated appends the XML of one non-NULL cell (see cell), reusing the
@@ -741,9 +747,16 @@ func (w *sheetWriter) repeated(b []byte, i int, v *output.Value) []byte {
 		w.last = make([]lastCell, len(w.cols))
 	}
 	m := &w.last[i]
+	if m.off {
+		return w.cell(b, i, v)
+	}
 	if m.ok && m.literal == v.Literal && bytes.Equal(m.raw, v.Raw) {
+		m.hits++
 		b = splice.AppendCellStart(b, w.refs[i], w.rowNum, 0)
 		return append(b, m.tail...)
+	}
+	if m.misses++; m.misses >= repeatProbe && m.hits*16 < m.misses {
+		m.off = true
 	}
 	start, warned := len(b), w.warned()
 	b = w.cell(b, i, v)
@@ -756,6 +769,10 @@ func (w *sheetWriter) repeated(b []byte, i int, v *output.Value) []byte {
 	}
 	return b
 }
+
+// repeatProbe is how many cells of a column repeated tells whether it
+// repeats: one in 16 or more keeps its last cell (see lastCell.off).
+const repeatProbe = 256
 
 // warned is how many cells have had a warning so far.
 func (w *sheetWriter) warned() int64 { return w.rounded + w.cut + w.replaced.Values() }
