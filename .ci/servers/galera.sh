@@ -26,7 +26,7 @@
 #
 # root logs in over TCP from 127.0.0.1 without a password, as on .ci/run's
 # MariaDB. A stop hook shuts the nodes down (then kills what is left after
-# 30 s). Starting the cluster takes about 10 s.
+# 30 s). Starting the cluster takes 10 to 15 s.
 
 galera_provider=/usr/lib/galera/libgalera_smm.so
 if [[ ! -e $galera_provider ]] || ! command -v rsync >/dev/null 2>&1; then
