@@ -182,8 +182,10 @@ fi
 for n in 1 2 3; do
 	started=false
 	for attempt in 1 2 3; do
+		node_started=$SECONDS
 		if galera_start "$n"; then
 			started=true
+			log "Galera node $n synced in $((SECONDS - node_started)) s"
 			break
 		fi
 		log "Galera node $n exited at start (attempt $attempt); its error log:"
