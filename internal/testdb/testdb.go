@@ -12,6 +12,10 @@
 // Each test gets its own database, named joinery_test_<random hex>, created on
 // the first call to New or DSN for that test and dropped when the test ends,
 // so tests may run in parallel against one server.
+//
+// Galera does the same on a MariaDB Galera cluster named by
+// JOINERY_GALERA_DSNS (skipped without it, failed when
+// JOINERY_REQUIRE_CLUSTER is set).
 package testdb
 
 import (
