@@ -76,6 +76,24 @@ galera_status() {
 	galera_sql "$1" "SHOW GLOBAL STATUS LIKE '$2'" | cut -f2
 }
 
+# galera_port sets galera_next to a free port that it has not handed out
+# before (free_port may give one twice, as it only asks the kernel). It
+# sets a variable instead of printing: $(...) would lose galera_taken.
+galera_taken=" "
+galera_next=""
+galera_port() {
+	local p
+	for _ in $(seq 1 20); do
+		p=$(free_port)
+		if [[ $galera_taken != *" $p "* ]]; then
+			galera_taken+="$p "
+			galera_next=$p
+			return
+		fi
+	done
+	die "no free port for Galera"
+}
+
 # galera_start N starts node N in the background on fresh ports and waits
 # until it is Synced with the nodes before it. It returns 1 when mariadbd
 # exits early (a port taken in the meantime) and exits the script on a
@@ -83,10 +101,14 @@ galera_status() {
 galera_start() {
 	local n=$1 i=$(($1 - 1)) dir port gmcast ist sst address="gcomm://" extra=()
 	dir=$(galera_node_dir "$n")
-	port=$(free_port)
-	gmcast=$(free_port)
-	ist=$(free_port)
-	sst=$(free_port)
+	galera_port
+	port=$galera_next
+	galera_port
+	gmcast=$galera_next
+	galera_port
+	ist=$galera_next
+	galera_port
+	sst=$galera_next
 	if ((n == 1)); then
 		extra=(--wsrep-new-cluster)
 	else
