@@ -3,8 +3,9 @@
 # (internal/cluster), sourced by .ci/run (which gives log, die, free_port,
 # $work and stop_hooks).
 #
-# Installs galera-4 with apt-get when its provider library is missing (with
-# sudo when not root; mariadb-server is installed by .ci/run), then starts
+# Installs galera-4 and rsync with apt-get when missing (with sudo when not
+# root; Debian's mariadb-server, which .ci/run installs, depends on both,
+# and on iproute2 for the SST script's ss), then starts
 # three mariadbd with wsrep on, each with its own client port, Galera group
 # (gmcast), IST and SST ports, datadir, tmpdir and socket under
 # $work/galera: the first bootstraps the cluster (--wsrep-new-cluster) from
