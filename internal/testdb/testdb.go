@@ -12,6 +12,10 @@
 // Each test gets its own database, named joinery_test_<random hex>, created on
 // the first call to New or DSN for that test and dropped when the test ends,
 // so tests may run in parallel against one server.
+//
+// Galera does the same on a MariaDB Galera cluster named by
+// JOINERY_GALERA_DSNS (skipped without it, failed when
+// JOINERY_REQUIRE_CLUSTER is set).
 package testdb
 
 import (
@@ -87,12 +91,28 @@ func DSN(t testing.TB) string {
 		}
 		t.Skipf("%s is not set; run bash .ci/run", EnvDSN)
 	}
-	cfg, err := mysql.ParseDSN(server)
+	cfg := serverConfig(t, EnvDSN, server)
+	name := createDatabase(t, cfg)
+	t.Cleanup(func() { databases.Delete(t) })
+
+	cfg.DBName = name
+	dsn := cfg.FormatDSN()
+	databases.Store(t, dsn)
+	return dsn
+}
+
+// serverConfig parses dsn, the value of the environment variable env, as
+// a server's DSN (no database in it) and sets the options every test
+// connection uses: a 10 s dial timeout unless given, parseTime=false,
+// loc=UTC and no multi-statements.
+func serverConfig(t testing.TB, env, dsn string) *mysql.Config {
+	t.Helper()
+	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
-		t.Fatalf("testdb: parse %s: %v", EnvDSN, err)
+		t.Fatalf("testdb: parse %s: %v", env, err)
 	}
 	if cfg.DBName != "" {
-		t.Fatalf("testdb: %s must not name a database, got %q", EnvDSN, cfg.DBName)
+		t.Fatalf("testdb: %s must not name a database, got %q", env, cfg.DBName)
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 10 * time.Second
@@ -100,7 +120,13 @@ func DSN(t testing.TB) string {
 	cfg.ParseTime = false
 	cfg.Loc = time.UTC
 	cfg.MultiStatements = false
+	return cfg
+}
 
+// createDatabase creates a database named joinery_test_<random hex> on
+// the server of cfg, drops it when t ends, and returns its name.
+func createDatabase(t testing.TB, cfg *mysql.Config) string {
+	t.Helper()
 	admin, err := sql.Open("mysql", cfg.FormatDSN())
 	if err != nil {
 		t.Fatalf("testdb: open server: %v", err)
@@ -121,13 +147,8 @@ func DSN(t testing.TB) string {
 		if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+name+"`"); err != nil {
 			t.Errorf("testdb: drop database %s: %v", name, err)
 		}
-		databases.Delete(t)
 	})
-
-	cfg.DBName = name
-	dsn := cfg.FormatDSN()
-	databases.Store(t, dsn)
-	return dsn
+	return name
 }
 
 // Exec runs each statement in order on db and fails the test at the first
