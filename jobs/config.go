@@ -14,6 +14,7 @@ import (
 
 	"github.com/joinery/joinery/config"
 	"github.com/joinery/joinery/delivery"
+	"github.com/joinery/joinery/internal/mysqlconn"
 	"github.com/joinery/joinery/output"
 	"github.com/joinery/joinery/output/formats"
 	"github.com/joinery/joinery/queries"
@@ -52,8 +53,44 @@ type Database struct {
 	// Timezone is the zone DATETIME values are stored in (TIMESTAMP values
 	// carry their own); default UTC.
 	Timezone string `yaml:"timezone"`
+	// Lock is what keeps two runs of a job apart: "named" (GET_LOCK, per
+	// server), "lease" (a row of LockTable, shared by a cluster's
+	// servers), "none", or "auto" (the default): the engine's choice
+	// (mysqlconn.Profile), named on one MySQL or MariaDB server, the
+	// lease on clusters and unknown engines.
+	Lock string `yaml:"lock"`
+	// LockTable is the lease table, "name" or "schema.name"; default
+	// joinery_locks.
+	LockTable string `yaml:"lock_table"`
+	// LeaseTTL is how long a lease lasts without a heartbeat (one every
+	// third of it); default 1m, at least 5s.
+	LeaseTTL time.Duration `yaml:"lease_ttl"`
 
 	Location *time.Location `yaml:"-"`
+}
+
+// Lock settings (Database.Lock).
+const (
+	LockAuto  = "auto"
+	LockNamed = mysqlconn.LockNamed
+	LockLease = mysqlconn.LockLease
+	LockNone  = mysqlconn.LockNone
+)
+
+// DefaultLockTable is the lease table when database.lock_table is not set.
+const DefaultLockTable = "joinery_locks"
+
+// minLeaseTTL is the shortest database.lease_ttl: a heartbeat every
+// third of it must have time to reach a busy server.
+const minLeaseTTL = 5 * time.Second
+
+// LockFor returns the lock a run on engine e uses: the configured one, or
+// for auto the engine profile's (the embedded demo database's is named).
+func (d Database) LockFor(e mysqlconn.Engine) string {
+	if d.Lock != LockAuto && d.Lock != "" {
+		return d.Lock
+	}
+	return e.Profile().Lock
 }
 
 // Embedded reports whether the DSN, once expanded, asks for the embedded
@@ -323,6 +360,39 @@ func (v validator) database(d *Database) {
 	}
 	d.Location = v.location("database.timezone", d.Timezone)
 	// The variables the DSN names are checked by the decoder (secret).
+	v.lock(d)
+}
+
+// lockTablePattern is a table name or schema.table, each part an
+// identifier joinery quotes without escaping.
+var lockTablePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$]{0,63}(\.[A-Za-z_][A-Za-z0-9_$]{0,63})?$`)
+
+// lock checks database.lock, lock_table and lease_ttl, and sets their
+// defaults.
+func (v validator) lock(d *Database) {
+	switch d.Lock {
+	case "":
+		d.Lock = LockAuto
+	case LockAuto, LockNamed, LockNone:
+	case LockLease:
+		if d.Embedded() {
+			v.failValue("database.lock", d.Lock, "the embedded demo database has no lease table (its data lives in joinery's process): use auto, named or none")
+		}
+	default:
+		v.failValue("database.lock", d.Lock, "want auto, named, lease or none")
+	}
+	switch {
+	case d.LockTable == "":
+		d.LockTable = DefaultLockTable
+	case !lockTablePattern.MatchString(d.LockTable):
+		v.failValue("database.lock_table", d.LockTable, "want a table name or schema.table: letters, digits, '_' and '$', each part starting with a letter or '_'")
+	}
+	switch {
+	case d.LeaseTTL == 0:
+		d.LeaseTTL = time.Minute
+	case d.LeaseTTL < minLeaseTTL:
+		v.failValue("database.lease_ttl", d.LeaseTTL.String(), "want at least %s: the lease is renewed every third of it", minLeaseTTL)
+	}
 }
 
 func (v validator) job(p string, j *Job, defaultLoc *time.Location) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/joinery/joinery/config"
+	"github.com/joinery/joinery/internal/mysqlconn"
 )
 
 const validJob = `
@@ -92,6 +93,12 @@ func TestParseErrors(t *testing.T) {
 		{"bad int", "database: {max_open_conns: many}\n" + validJob, [][]string{{"database.max_open_conns", `"many"`, "whole number"}}},
 		{"missing env var", "database: {dsn: 'u:${JOINERY_TEST_NOPE_PW}@tcp(h)/d'}\n" + validJob, [][]string{{"database.dsn", "JOINERY_TEST_NOPE_PW is not set"}}},
 		{"output_dir from an unset variable", "output_dir: ${JOINERY_TEST_NOPE_DIR}/r\n" + validJob, [][]string{{"c.yaml:1:", "output_dir", `"${JOINERY_TEST_NOPE_DIR}/r"`, "JOINERY_TEST_NOPE_DIR is not set"}}},
+		{"bad lock", "database: {dsn: 'u@tcp(h)/d', lock: redis}\n" + validJob, [][]string{{"c.yaml:1:", "database.lock", `"redis"`, "auto, named, lease or none"}}},
+		{"lease on the embedded database", "database: {lock: lease}\n" + validJob, [][]string{{"database.lock", `"lease"`, "embedded demo database has no lease table"}}},
+		{"bad lock_table", "database: {dsn: 'u@tcp(h)/d', lock_table: 'locks`; DROP TABLE x'}\n" + validJob, [][]string{{"database.lock_table", "schema.table"}}},
+		{"lock_table with three parts", "database: {dsn: 'u@tcp(h)/d', lock_table: a.b.c}\n" + validJob, [][]string{{"database.lock_table", `"a.b.c"`}}},
+		{"short lease_ttl", "database: {dsn: 'u@tcp(h)/d', lease_ttl: 2s}\n" + validJob, [][]string{{"database.lease_ttl", `"2s"`, "at least 5s"}}},
+		{"negative lease_ttl", "database: {dsn: 'u@tcp(h)/d', lease_ttl: -1m}\n" + validJob, [][]string{{"database.lease_ttl"}}},
 		{"no jobs", "timezone: UTC\n", [][]string{{"jobs", "at least one job"}}},
 		{"duplicate job", "jobs:\n" + jobYAML("a", "@daily") + jobYAML("a", "@daily"), [][]string{{"jobs[1].name", `"a"`, "duplicate", "jobs[0]"}}},
 		{"bad job name", "jobs:\n" + jobYAML("a/b", "@daily"), [][]string{{"jobs[0].name", `"a/b"`, "file names"}}},
@@ -233,5 +240,54 @@ func TestOutputDirFromEnvironment(t *testing.T) {
 	_, err := Parse("c.yaml", []byte("output_dir: ${JOINERY_TEST_EMPTY}\n"+validJob))
 	if err == nil || !strings.Contains(err.Error(), "output_dir") || !strings.Contains(err.Error(), "empty") {
 		t.Errorf("a variable set to nothing: err = %v, want output_dir named as empty", err)
+	}
+}
+
+// TestLockDefaults: database.lock is auto, the lease table joinery_locks
+// and its time to live a minute unless set; a schema-qualified table is
+// accepted.
+func TestLockDefaults(t *testing.T) {
+	cfg, err := Parse("c.yaml", []byte(validJob))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cfg.Database; d.Lock != LockAuto || d.LockTable != "joinery_locks" || d.LeaseTTL != time.Minute {
+		t.Errorf("defaults: lock %q, table %q, ttl %s", d.Lock, d.LockTable, d.LeaseTTL)
+	}
+	cfg, err = Parse("c.yaml", []byte("database: {dsn: 'u@tcp(h)/d', lock: lease, lock_table: ops.leases, lease_ttl: 30s}\n"+validJob))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cfg.Database; d.Lock != LockLease || d.LockTable != "ops.leases" || d.LeaseTTL != 30*time.Second {
+		t.Errorf("set: lock %q, table %q, ttl %s", d.Lock, d.LockTable, d.LeaseTTL)
+	}
+}
+
+// TestLockFor: auto takes the engine profile's lock (named on one MySQL
+// or MariaDB server and the embedded demo, the lease on clusters, TiDB,
+// Vitess and unknown engines); any other setting is used as is.
+func TestLockFor(t *testing.T) {
+	engines := map[mysqlconn.Engine]string{
+		{Kind: mysqlconn.MySQL}:                             LockNamed,
+		{Kind: mysqlconn.MySQL, GroupReplication: true}:     LockLease,
+		{Kind: mysqlconn.MariaDB}:                           LockNamed,
+		{Kind: mysqlconn.MariaDBGalera}:                     LockLease,
+		{Kind: mysqlconn.TiDB, Release: "v7.5.1"}:           LockLease,
+		{Kind: mysqlconn.Vitess}:                            LockLease,
+		{Kind: mysqlconn.Embedded}:                          LockNamed,
+		{Kind: mysqlconn.Unknown}:                           LockLease,
+		mysqlconn.Classify("10.11.6-MariaDB-0+deb12u1", ""): LockNamed,
+	}
+	for e, want := range engines {
+		for _, setting := range []string{"", LockAuto} {
+			if got := (Database{Lock: setting}).LockFor(e); got != want {
+				t.Errorf("lock %q on %s (group replication %v) = %s, want %s", setting, e.Kind, e.GroupReplication, got, want)
+			}
+		}
+		for _, setting := range []string{LockNamed, LockLease, LockNone} {
+			if got := (Database{Lock: setting}).LockFor(e); got != setting {
+				t.Errorf("lock %q on %s = %s", setting, e.Kind, got)
+			}
+		}
 	}
 }

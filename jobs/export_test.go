@@ -35,3 +35,7 @@ func (r *Runner) SetDirHook(hook func(step, path string) error) { r.dirHook = ho
 
 // SetSleep sets the runner's sleep.
 func (r *Runner) SetSleep(sleep func(ctx context.Context, d time.Duration) error) { r.sleep = sleep }
+
+// SetLeaseHeartbeat sets the interval between renewals of the runner's
+// leases.
+func (r *Runner) SetLeaseHeartbeat(d time.Duration) { r.leaseHeartbeat = d }

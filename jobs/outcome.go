@@ -20,7 +20,8 @@ const (
 	// OutcomeExpectationFailed: the data was not as the job expects (an
 	// expect rule with on_fail: fail, or on_empty: fail).
 	OutcomeExpectationFailed Outcome = "expectation_failed"
-	// OutcomeSkipped: another run of the job held its lock.
+	// OutcomeSkipped: another run of the job held its lock, or the
+	// scheduled time had run already (ErrAlreadyDone).
 	OutcomeSkipped Outcome = "skipped"
 	// OutcomeCancelled: joinery stopped (a signal) before the run ended.
 	OutcomeCancelled Outcome = "cancelled"
@@ -31,8 +32,10 @@ func (res *Result) Outcome() Outcome {
 	switch err := res.Err; {
 	case err == nil:
 		return OutcomeSuccess
-	case errors.Is(err, ErrAlreadyRunning):
+	case errors.Is(err, ErrAlreadyRunning), errors.Is(err, ErrAlreadyDone):
 		return OutcomeSkipped
+	case errors.Is(err, ErrLeaseLost):
+		return OutcomeFailure
 	case errors.Is(err, context.Canceled):
 		return OutcomeCancelled
 	case errors.Is(err, ErrExpectation), errors.Is(err, ErrEmpty):

@@ -43,6 +43,7 @@ func (r *Runner) RunScheduled(runCtx, stopping context.Context, job *Job, t time
 	if err != nil {
 		return r.failedToPlan(runCtx, job, t, err)
 	}
+	p.Scheduled = true
 	return r.runWithRetries(runCtx, stopping, job, p)
 }
 
@@ -70,7 +71,7 @@ func (r *Runner) attempts(runCtx, waitCtx context.Context, job *Job, p Plan, id 
 		res := r.attempt(runCtx, job, p, id, attempt, log)
 		var delay time.Duration
 		switch {
-		case res.Err == nil || errors.Is(res.Err, ErrAlreadyRunning):
+		case res.Err == nil || errors.Is(res.Err, ErrAlreadyRunning) || errors.Is(res.Err, ErrAlreadyDone):
 			// attempt logged it
 		case runCtx.Err() != nil:
 			logCancelled(log, res, stopping())
@@ -184,7 +185,9 @@ var errJobTimeout = errors.New("job timeout")
 // Everything else is permanent, among them: a failed expect rule
 // (ErrExpectation), an empty dataset with on_empty: fail (ErrEmpty), a
 // dataset that does not compile, a bad parameter or template, another run
-// holding the job's lock (ErrAlreadyRunning), the run's cancellation and
+// holding the job's lock (ErrAlreadyRunning), a scheduled time that has
+// run already (ErrAlreadyDone), a lease lost (ErrLeaseLost: another
+// daemon took the run over), the run's cancellation and
 // its job timeout, server errors outside the list (syntax, unknown table
 // or column, access denied, statement timeout), and file system errors:
 // permission denied, a read-only file system, a full disk (ENOSPC) or
@@ -194,7 +197,8 @@ var errJobTimeout = errors.New("job timeout")
 // report stays (writes are atomic), and the error reaches whoever is
 // watching without the delay of the retries.
 func Retryable(err error) bool {
-	if err == nil || errors.Is(err, ErrAlreadyRunning) || errors.Is(err, errJobTimeout) || errors.Is(err, context.Canceled) {
+	if err == nil || errors.Is(err, ErrAlreadyRunning) || errors.Is(err, ErrAlreadyDone) || errors.Is(err, ErrLeaseLost) ||
+		errors.Is(err, errJobTimeout) || errors.Is(err, context.Canceled) {
 		return false
 	}
 	return mysqlconn.Transient(err)

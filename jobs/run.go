@@ -40,9 +40,16 @@ type Runner struct {
 	// (see statementTimeout); 0 for none. The scheduler (package
 	// jobs/schedule) sets one.
 	DefaultStatementTimeout time.Duration
+	// Detector detects the database engine of DB once, before the first
+	// run's lock, and remembers it (and a server that refuses named
+	// locks) for the runs after it. nil detects it at every run.
+	Detector *mysqlconn.Detector
 
 	// The fields below are set by tests.
 
+	// leaseHeartbeat, when set, replaces the interval between renewals of
+	// a lease (a third of database.lease_ttl).
+	leaseHeartbeat time.Duration
 	// dirHook, when set, becomes the output folder's output.Dir.Hook:
 	// tests use it to crash a run, or fail its disk, at a chosen step.
 	dirHook func(step, path string) error
@@ -95,8 +102,13 @@ type Result struct {
 	// demo database).
 	Snapshot string
 	Warnings []string // values the outputs had to change, files retention left alone
+	// Engine is the database engine the run read from, and Lock the lock
+	// it held (as its manifest records them); nil when it got no further.
+	Engine *output.ManifestEngine
+	Lock   *output.ManifestLock
 	// Err is the run's error. The outcomes that hooks and callers tell
-	// apart wrap ErrAlreadyRunning (a skip), ErrExpectation or ErrEmpty
+	// apart wrap ErrAlreadyRunning or ErrAlreadyDone (skips),
+	// ErrLeaseLost, ErrExpectation or ErrEmpty
 	// (the data is not as the job expects); a cancelled run's wraps the
 	// cause of its context's end (context.Cause).
 	Err error
@@ -129,6 +141,14 @@ func newRunID(t time.Time) string {
 	var b [4]byte
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand since Go 1.24)
 	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// holderError is the error of a run skipped for its lock
+// (*mysqlconn.LockHeldError, *mysqlconn.LeaseHeldError), which says who
+// holds it.
+type holderError interface {
+	error
+	HolderValue() slog.Value
 }
 
 // runLogger returns the logger of a run: each record carries the job, the
@@ -169,10 +189,14 @@ func (r *Runner) attempt(ctx context.Context, job *Job, p Plan, id string, n int
 	switch {
 	case errors.Is(res.Err, ErrAlreadyRunning):
 		attrs := []any{"error", res.Err}
-		if held, ok := errors.AsType[*mysqlconn.LockHeldError](res.Err); ok {
+		if held, ok := errors.AsType[holderError](res.Err); ok {
 			attrs = append(attrs, slog.Attr{Key: "holder", Value: held.HolderValue()})
 		}
 		log.Warn("run skipped: another run of this job holds its lock", attrs...)
+		return res
+	case errors.Is(res.Err, ErrAlreadyDone):
+		// Another daemon ran it: what N daemons do for every scheduled time.
+		log.Info("run skipped: this scheduled time has already run", "error", res.Err)
 		return res
 	case res.Err != nil:
 		return res
@@ -187,9 +211,19 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 		ctx, cancel = context.WithTimeoutCause(ctx, job.Timeout, fmt.Errorf("%w of %s reached", errJobTimeout, job.Timeout))
 		defer cancel()
 	}
+	// A lease that is lost ends the run with the cause ErrLeaseLost.
+	ctx, lost := context.WithCancelCause(ctx)
+	defer lost(nil)
 	defer func() {
-		if err != nil && context.Cause(ctx) != nil && !errors.Is(err, context.Cause(ctx)) {
-			err = fmt.Errorf("%w (%w)", context.Cause(ctx), err)
+		cause := context.Cause(ctx)
+		switch {
+		case err == nil || cause == nil || errors.Is(err, cause):
+		case errors.Is(cause, ErrLeaseLost):
+			// A failure, not a cancellation: the run's own context ended
+			// for it, not joinery's.
+			err = fmt.Errorf("%w (%v)", cause, err)
+		default:
+			err = fmt.Errorf("%w (%w)", cause, err)
 		}
 	}()
 
@@ -198,11 +232,19 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 		return fmt.Errorf("connect: %w", err)
 	}
 	defer conn.Close()
-	sess, err := r.session(ctx, conn, job, log)
+	// The engine decides the lock: detected before it is taken.
+	engine, err := r.engine(ctx, mysqlconn.DBQuerier(conn), log)
+	if err != nil {
+		return err
+	}
+	res.Engine = &output.ManifestEngine{Name: engine.Name(), Version: engine.Version}
+	sess, lock, err := r.session(ctx, conn, engine, job, res.RunID, log, lost)
 	if err != nil {
 		return err
 	}
 	defer sess.Release(ctx)
+	defer lock.release(ctx)
+	res.Lock = lock.record()
 
 	dir, err := output.OpenDir(r.Config.OutputPath())
 	if err != nil {
@@ -213,6 +255,11 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 	// A run of this job that died left its commit to finish, or temporary
 	// files to remove: the job's lock is held, so no run of it is live.
 	r.recover(dir, job, log)
+	if p.Scheduled {
+		if err := alreadyDone(lock, dir, job, p, res, log); err != nil {
+			return err
+		}
+	}
 
 	reports := make([]output.Report, 0, len(job.Outputs))
 	defer func() {
@@ -300,6 +347,11 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	// The last check before the commit: another daemon that took the
+	// job's lease over may be writing the same reports.
+	if err := lock.verify(ctx); err != nil {
+		return err
+	}
 	start := time.Now()
 	m := r.manifest(job, res, reports, log)
 	c, err := dir.Commit(output.Commit{Manifest: m, Reports: reports})
@@ -311,6 +363,13 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 	// the run has happened. Nothing below fails it, nor do the hooks
 	// after it (see Hooks).
 	r.committed(dir, job, res, c, m, log)
+	if p.Scheduled {
+		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := lock.markDone(mctx, p.Logical, res.RunID); err != nil {
+			log.Warn("could not record the scheduled time as done in the lease table: another daemon reads the output folder's manifests instead", "error", err)
+		}
+	}
 	return nil
 }
 
@@ -508,29 +567,38 @@ func (r *Runner) snapshot(job *Job, sess *session) bool {
 	return job.readsSnapshot() && !sess.NoSnapshot
 }
 
-// session prepares conn for a run of job: it takes the job's named lock
-// (mysqlconn.Lock) and applies the statement timeout.
-func (r *Runner) session(ctx context.Context, conn *sql.Conn, job *Job, log *slog.Logger) (*session, error) {
-	ms, err := mysqlconn.Lock(ctx, r.DB, conn, job.Name, log)
+// session prepares conn for a run of job on engine e: it takes the run's
+// lock (see Runner.lock), makes the session read-only for raw SQL and
+// applies the statement timeout. lost ends the run when a lease is lost.
+func (r *Runner) session(ctx context.Context, conn *sql.Conn, e mysqlconn.Engine, job *Job, runID string, log *slog.Logger, lost context.CancelCauseFunc) (*session, runLock, error) {
+	ms, err := mysqlconn.NewSession(ctx, r.DB, conn, e, log)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	lock, err := r.lock(ctx, ms, e, job, runID, log, lost)
+	if err != nil {
+		ms.Release(ctx)
+		return nil, nil, err
 	}
 	s := &session{Session: ms, log: log}
+	fail := func(err error) (*session, runLock, error) {
+		lock.release(ctx)
+		s.Release(ctx)
+		return nil, nil, err
+	}
 	if job.hasRawSQL() {
 		// The server refuses the writes of a raw SQL dataset: DML,
 		// and DDL, which a READ ONLY transaction alone lets through on
 		// MariaDB (its implicit commit ends the transaction first).
 		if err := s.ReadOnly(ctx); err != nil {
-			s.Release(ctx)
-			return nil, err
+			return fail(err)
 		}
 	}
 	s.timeout, s.timeoutFrom = r.statementTimeout(job)
 	if s.timeout > 0 {
 		if err := s.SetStatementTimeout(ctx, s.timeout); err != nil {
 			if s.timeoutFrom == fromConfig || ctx.Err() != nil {
-				s.Release(ctx)
-				return nil, err
+				return fail(err)
 			}
 			// A limit joinery chose itself never fails a run that would
 			// run without it (a proxy that refuses the variable, say).
@@ -538,7 +606,7 @@ func (r *Runner) session(ctx context.Context, conn *sql.Conn, job *Job, log *slo
 			s.timeout = 0
 		}
 	}
-	return s, nil
+	return s, lock, nil
 }
 
 // Where a run's statement timeout comes from (see Runner.statementTimeout).

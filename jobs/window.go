@@ -170,6 +170,9 @@ type Plan struct {
 	Logical time.Time       // in the job's zone
 	Window  *queries.Window // nil when the job has no window
 	Params  map[string]any  // see queries.ResolveParams
+	// Scheduled marks the run of a scheduled time (Runner.RunScheduled):
+	// it is skipped with ErrAlreadyDone when that time has run already.
+	Scheduled bool
 }
 
 // NotOver reports whether the run's window, or its logical time when it

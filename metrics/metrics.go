@@ -13,6 +13,7 @@ package metrics
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"time"
 
@@ -40,6 +41,7 @@ type Collector struct {
 	dsDuration  *prometheus.GaugeVec
 	bytes       *prometheus.GaugeVec
 	lockSkips   *prometheus.CounterVec
+	doneSkips   *prometheus.CounterVec
 	schedSkips  *prometheus.CounterVec
 	missed      *prometheus.CounterVec
 	lastSuccess *prometheus.GaugeVec
@@ -90,6 +92,8 @@ func New(o Options) *Collector {
 			Help: "Bytes each output wrote in the job's last successful run."}, []string{jobLabel, "output"}),
 		lockSkips: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "joinery_lock_skips_total",
 			Help: "Runs skipped because another run of the job held its lock."}, job),
+		doneSkips: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "joinery_already_done_skips_total",
+			Help: "Scheduled runs skipped because their scheduled time had run already (another daemon ran it)."}, job),
 		schedSkips: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "joinery_scheduler_skips_total",
 			Help: "Scheduled times not run because the job's previous run in this process was still going."}, job),
 		missed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "joinery_missed_runs_total",
@@ -107,7 +111,7 @@ func New(o Options) *Collector {
 	build := prometheus.NewGauge(prometheus.GaugeOpts{Name: "joinery_build_info", Help: "joinery's version and the Go version it was built with.",
 		ConstLabels: prometheus.Labels{"version": o.Version, "goversion": runtime.Version()}})
 	build.Set(1)
-	c.reg.MustRegister(build, c.runs, c.duration, c.attempts, c.retries, c.rows, c.dsDuration, c.bytes, c.lockSkips,
+	c.reg.MustRegister(build, c.runs, c.duration, c.attempts, c.retries, c.rows, c.dsDuration, c.bytes, c.lockSkips, c.doneSkips,
 		c.schedSkips, c.missed, c.lastSuccess, c.lastFailure, c.steps, c.deliveries)
 	if o.Schedule != nil {
 		c.reg.MustRegister(&nextRuns{cfg: o.Schedule, desc: prometheus.NewDesc("joinery_next_run_timestamp_seconds",
@@ -139,7 +143,11 @@ func (c *Collector) Result(_ context.Context, run jobs.Run) {
 	end := float64(res.Started.Add(res.Duration).UnixNano()) / 1e9
 	switch outcome {
 	case jobs.OutcomeSkipped:
-		c.lockSkips.WithLabelValues(name).Inc()
+		if errors.Is(res.Err, jobs.ErrAlreadyDone) {
+			c.doneSkips.WithLabelValues(name).Inc()
+		} else {
+			c.lockSkips.WithLabelValues(name).Inc()
+		}
 		return
 	case jobs.OutcomeFailure, jobs.OutcomeExpectationFailed:
 		c.lastFailure.WithLabelValues(name).Set(end)

@@ -47,10 +47,15 @@ type Manifest struct {
 	Isolation string `json:"isolation_level,omitempty"`
 	// Attempts is how many attempts the run took (1, or more after
 	// retries); 0 in manifests of earlier versions.
-	Attempts int            `json:"attempts,omitempty"`
-	Datasets []ManifestSet  `json:"datasets"`
-	Files    []ManifestFile `json:"files"`
-	Warnings []string       `json:"warnings,omitempty"`
+	Attempts int `json:"attempts,omitempty"`
+	// Engine is the database engine the run read from, and Lock what
+	// kept other runs of the job out meanwhile; nil in manifests of
+	// earlier versions.
+	Engine   *ManifestEngine `json:"engine,omitempty"`
+	Lock     *ManifestLock   `json:"lock,omitempty"`
+	Datasets []ManifestSet   `json:"datasets"`
+	Files    []ManifestFile  `json:"files"`
+	Warnings []string        `json:"warnings,omitempty"`
 }
 
 // exact returns m with its times exact (localtime.Exact): in their zone,
@@ -73,6 +78,23 @@ func (m *Manifest) exact() *Manifest {
 type ManifestWindow struct {
 	From time.Time `json:"from"`
 	To   time.Time `json:"to"`
+}
+
+// ManifestEngine is the database engine of a run: its kind ("mariadb",
+// "mariadb-galera", "tidb"...) and VERSION().
+type ManifestEngine struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+// ManifestLock is the lock a run held: its kind ("named", "lease" or
+// "none"), its name, the holder (host/pid/run id) and, for a lease, its
+// fencing token.
+type ManifestLock struct {
+	Kind   string `json:"kind"`
+	Name   string `json:"name,omitempty"`
+	Holder string `json:"holder,omitempty"`
+	Token  uint64 `json:"token,omitempty"`
 }
 
 // ManifestSet is one dataset of a run.
@@ -258,6 +280,24 @@ func (d *Dir) LastRun(job string) (time.Time, []string, error) {
 		}
 	}
 	return time.Time{}, warnings, nil
+}
+
+// RunFor returns the run id of a committed run of job that was not
+// partial for the logical time and params (see supersede: a run is its
+// job, logical time and parameters), and its manifest's path; "" when
+// the folder has none. Another daemon sharing the folder may have made it.
+func (d *Dir) RunFor(job string, logical time.Time, params []ManifestParam) (runID, manifest string, warnings []string, err error) {
+	runs, warnings, err := d.scan(job)
+	if err != nil {
+		return "", "", warnings, err
+	}
+	key := paramsKey(params)
+	for _, x := range runs {
+		if !x.m.Partial && x.m.Logical.Equal(logical) && paramsKey(x.m.Params) == key {
+			return x.m.RunID, d.Abs(x.path), warnings, nil
+		}
+	}
+	return "", "", warnings, nil
 }
 
 // Retain deletes the files of job's runs that r no longer keeps (see

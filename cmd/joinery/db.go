@@ -80,7 +80,7 @@ func openDB(ctx context.Context, cfg *jobs.Config, log *slog.Logger, waitForDB b
 // counted, then recorded in its job's history (jobs/history), before its
 // notifications, which may be slow.
 func newRunner(cfg *jobs.Config, db *sql.DB, log *slog.Logger, d *deliverer.Deliverer, m *metrics.Collector) *jobs.Runner {
-	r := &jobs.Runner{DB: db, Config: cfg, Logger: log, Version: version}
+	r := &jobs.Runner{DB: db, Config: cfg, Logger: log, Version: version, Detector: new(mysqlconn.Detector)}
 	if d != nil {
 		r.Hooks.AfterCommit = append(r.Hooks.AfterCommit, d.Step())
 	}

@@ -53,9 +53,18 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, ", release %s", e.Release)
 	}
 	fmt.Fprintln(stdout)
-	lock := "named (GET_LOCK \"joinery/<database>/<job>\")"
-	if p.Lock == mysqlconn.LockLeaseNeeded {
-		lock = "named (GET_LOCK); a lease is needed: " + p.LockReason
+	var lock string
+	switch kind := cfg.Database.LockFor(e); kind {
+	case mysqlconn.LockNamed:
+		lock = "named (GET_LOCK \"joinery/<database>/<job>\")"
+	case mysqlconn.LockLease:
+		lock = fmt.Sprintf("lease (table %s, ttl %s)", cfg.Database.LockTable, cfg.Database.LeaseTTL)
+	default:
+		lock = "none: runs of a job are not kept apart"
+	}
+	lock += " (database.lock: " + cfg.Database.Lock + ")"
+	if cfg.Database.Lock == jobs.LockAuto && p.LockReason != "" {
+		lock += "; the lease because " + p.LockReason
 	}
 	fmt.Fprintf(stdout, "lock:              %s\n", lock)
 	timeout := p.StatementTimeout

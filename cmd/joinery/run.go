@@ -132,6 +132,8 @@ func (t *tally) add(ctx context.Context, j *jobs.Job, res *jobs.Result) {
 	switch {
 	case errors.Is(res.Err, jobs.ErrAlreadyRunning):
 		t.locked = append(t.locked, j.Name)
+	case errors.Is(res.Err, jobs.ErrAlreadyDone):
+		// Scheduled runs only: joinery run never skips for it.
 	case cancelledBy(ctx, j, res):
 		t.cancelled = append(t.cancelled, runName(res))
 	case res.Err != nil:
@@ -217,7 +219,7 @@ func runName(res *jobs.Result) string {
 func printResult(w io.Writer, res *jobs.Result) {
 	status := "ok"
 	switch {
-	case errors.Is(res.Err, jobs.ErrAlreadyRunning):
+	case errors.Is(res.Err, jobs.ErrAlreadyRunning), errors.Is(res.Err, jobs.ErrAlreadyDone):
 		status = "SKIPPED"
 	case res.Err != nil:
 		status = "FAILED"

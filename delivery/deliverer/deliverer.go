@@ -61,12 +61,14 @@ func (d *Deliverer) deliver(ctx context.Context, run jobs.Run) error {
 // Result is the Result hook: it notifies the destinations of a run that
 // failed (event failure) or was skipped for its job's lock (skipped). A
 // run that succeeded was delivered by Step; a cancelled one (joinery
-// stopping) notifies nobody.
+// stopping) notifies nobody, nor does a scheduled run skipped because its
+// time has run already (jobs.ErrAlreadyDone: with several daemons, every
+// scheduled time but one ends so).
 func (d *Deliverer) Result(ctx context.Context, run jobs.Run) {
 	res := run.Result
 	ev := delivery.EventFailure
 	switch {
-	case res.Err == nil, errors.Is(res.Err, context.Canceled):
+	case res.Err == nil, errors.Is(res.Err, context.Canceled), errors.Is(res.Err, jobs.ErrAlreadyDone):
 		return
 	case errors.Is(res.Err, jobs.ErrAlreadyRunning):
 		ev = delivery.EventSkipped

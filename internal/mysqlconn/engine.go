@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 )
@@ -46,13 +48,13 @@ type Engine struct {
 // Name is the engine's name for logs and manifests.
 func (e Engine) Name() string { return string(e.Kind) }
 
-// Lock mechanisms of a Profile.
+// Lock mechanisms: what keeps two runs of a job apart (database.lock).
 const (
-	LockNamed = "named" // GET_LOCK
-	// LockLeaseNeeded: GET_LOCK works but does not exclude runs reaching
-	// other servers of the cluster; a lease (issue 17) is needed, and
-	// joinery still takes the named lock.
-	LockLeaseNeeded = "lease-needed"
+	LockNamed = "named" // GET_LOCK, per server
+	// LockLease: a row of the lease table (see LeaseTable), shared by
+	// every server of a cluster.
+	LockLease = "lease"
+	LockNone  = "none" // no exclusion
 )
 
 // Statement timeout mechanisms of a Profile.
@@ -65,8 +67,10 @@ const (
 // Profile is what each of joinery's features uses on an engine, and what
 // the user should know about it.
 type Profile struct {
-	Lock       string // LockNamed or LockLeaseNeeded
-	LockReason string // why a lease is needed; empty for LockNamed
+	// Lock is what database.lock: auto uses: LockNamed where named locks
+	// exclude runs from every server, LockLease elsewhere.
+	Lock       string
+	LockReason string // why the lease; empty for LockNamed
 	// StatementTimeout is the session variable SetStatementTimeout sets.
 	StatementTimeout string
 	Cancel           string // how a cancelled run's query is stopped
@@ -90,21 +94,21 @@ func (e Engine) Profile() Profile {
 		p.StatementTimeout = TimeoutMaxStatementTime
 	case MariaDBGalera:
 		p.StatementTimeout = TimeoutMaxStatementTime
-		p.Lock, p.LockReason = LockLeaseNeeded, "named locks on Galera are per node: two daemons on different nodes both run"
+		p.Lock, p.LockReason = LockLease, "named locks on Galera are per node: two daemons on different nodes both run"
 		p.Warnings = append(p.Warnings, "some MariaDB releases refuse GET_LOCK with wsrep on (MDEV-30473): every run would fail to take its lock")
 	case MySQL:
 		if e.GroupReplication {
-			p.Lock, p.LockReason = LockLeaseNeeded, "named locks on Group Replication are per member: two daemons on different members both run"
+			p.Lock, p.LockReason = LockLease, "named locks on Group Replication are per member: two daemons on different members both run"
 		}
 	case TiDB:
 		if tidbBefore61(e.Release) {
-			p.Lock, p.LockReason = LockLeaseNeeded, "TiDB before 6.1 accepts GET_LOCK without locking anything"
+			p.Lock, p.LockReason = LockLease, "TiDB before 6.1 accepts GET_LOCK without locking anything"
 		} else {
-			p.Lock, p.LockReason = LockLeaseNeeded, "TiDB bounds a named lock by max-txn-ttl (60 min by default): a run longer than an hour can lose it"
+			p.Lock, p.LockReason = LockLease, "TiDB bounds a named lock by max-txn-ttl (60 min by default): a run longer than an hour can lose it"
 		}
 		p.Cancel = "KILL <connection id> (global kill, TiDB 6.1+; older releases kill only on the TiDB instance the KILL reaches)"
 	case Vitess:
-		p.Lock, p.LockReason = LockLeaseNeeded, "Vitess holds a named lock on a reserved connection that it reclaims when idle"
+		p.Lock, p.LockReason = LockLease, "Vitess holds a named lock on a reserved connection that it reclaims when idle"
 		p.Warnings = append(p.Warnings,
 			"Vitess ignores the session's max_execution_time (vitess issue 9236): statements are not limited by joinery's statement timeout; query_timeout or the MAX_EXECUTION_TIME hint would be needed",
 			"Vitess returns at most 10,000 rows in OLTP mode: a larger report needs SET workload = olap, which joinery does not send yet")
@@ -113,10 +117,8 @@ func (e Engine) Profile() Profile {
 	case Embedded:
 		p.Snapshot = "none: go-mysql-server has no consistent snapshot (read-only session accepted, not enforced)"
 	case Unknown:
+		p.Lock, p.LockReason = LockLease, "an unknown engine may not share named locks between its servers"
 		p.Warnings = append(p.Warnings, "unknown engine: joinery assumes MySQL's behaviour")
-	}
-	if p.Lock == LockLeaseNeeded {
-		p.Warnings = append([]string{p.LockReason + "; lock: lease is needed (issue 17), the named lock is used meanwhile"}, p.Warnings...)
 	}
 	return p
 }
@@ -266,4 +268,60 @@ func Detect(ctx context.Context, q Querier) (Engine, error) {
 		e.GroupReplication = len(row) >= 1 && row[0] != "" && row[0] != "0"
 	}
 	return e, nil
+}
+
+// Detector detects the engine of one connection pool once, and remembers
+// what the runs learnt of it since: a Runner holds one per pool (no
+// package-level cache: two pools may reach two engines). Its zero value
+// is ready; it is safe for concurrent use.
+type Detector struct {
+	mu       sync.Mutex
+	detected bool
+	engine   Engine
+	// namedRefused: GET_LOCK failed with a server error on this pool
+	// (MDEV-30473), and database.lock: auto uses the lease from then on.
+	namedRefused bool
+}
+
+// detectTimeout bounds the detection, whatever the run's context: it
+// runs before the run's lock, once per pool.
+const detectTimeout = 5 * time.Second
+
+// Engine returns the pool's engine, detecting it on q (a connection of
+// the pool) the first time, under a timeout of its own and not the
+// caller's cancellation: a run cancelled during the detection must not
+// leave it half done for the next. first reports whether this call
+// detected it, for the caller to log it once. A failed detection is not
+// remembered: the next call tries again.
+func (d *Detector) Engine(ctx context.Context, q Querier) (e Engine, first bool, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.detected {
+		return d.engine, false, nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), detectTimeout)
+	defer cancel()
+	e, err = Detect(ctx, q)
+	if err != nil {
+		return Engine{}, false, err
+	}
+	d.engine, d.detected = e, true
+	return e, true, nil
+}
+
+// RefuseNamed records that the pool's server refused GET_LOCK, and
+// reports whether it is the first time (for the caller to warn once).
+func (d *Detector) RefuseNamed() (first bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	first = !d.namedRefused
+	d.namedRefused = true
+	return first
+}
+
+// NamedRefused reports whether RefuseNamed was called.
+func (d *Detector) NamedRefused() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.namedRefused
 }

@@ -47,26 +47,26 @@ func TestDetect(t *testing.T) {
 		{"mysql 8.4", answers{qVersion: {"8.4.0", "MySQL Community Server - GPL"}},
 			MySQL, "", LockNamed, TimeoutMaxExecutionTime, nil},
 		{"mysql group replication", answers{qVersion: {"8.0.36", "MySQL Community Server - GPL"}, qGR: {"3"}},
-			MySQL, "", LockLeaseNeeded, TimeoutMaxExecutionTime, []string{"Group Replication"}},
+			MySQL, "", LockLease, TimeoutMaxExecutionTime, []string{"Group Replication"}},
 		{"mariadb 10.11 debian", answers{qVersion: {"10.11.6-MariaDB-0+deb12u1", "Debian 12"}, qWsrep: {"wsrep_on", "OFF"}},
 			MariaDB, "", LockNamed, TimeoutMaxStatementTime, nil},
 		{"mariadb 11.4", answers{qVersion: {"11.4.2-MariaDB-ubu2404", "mariadb.org binary distribution"}},
 			MariaDB, "", LockNamed, TimeoutMaxStatementTime, nil},
 		{"mariadb galera 10.11", answers{qVersion: {"10.11.6-MariaDB-0+deb12u1", "Debian 12"}, qWsrep: {"wsrep_on", "ON"}},
-			MariaDBGalera, "", LockLeaseNeeded, TimeoutMaxStatementTime, []string{"per node", "MDEV-30473"}},
+			MariaDBGalera, "", LockLease, TimeoutMaxStatementTime, []string{"per node", "MDEV-30473"}},
 		{"tidb 7.5.1", answers{qVersion: {"8.0.11-TiDB-v7.5.1", "TiDB Server (Apache License 2.0) Community Edition, MySQL 8.0 compatible"},
 			qTiDB: {"Release Version: v7.5.1\nEdition: Community\nGit Commit Hash: 7d16cc79e81bbf573124df3fd9351c26963f3e70"}},
-			TiDB, "v7.5.1", LockLeaseNeeded, TimeoutMaxExecutionTime, []string{"max-txn-ttl"}},
+			TiDB, "v7.5.1", LockLease, TimeoutMaxExecutionTime, []string{"max-txn-ttl"}},
 		{"tidb 6.0 without tidb_version", answers{qVersion: {"5.7.25-TiDB-v6.0.0", "TiDB Server (Apache License 2.0) Community Edition, MySQL 5.7 compatible"}},
-			TiDB, "v6.0.0", LockLeaseNeeded, TimeoutMaxExecutionTime, []string{"before 6.1"}},
+			TiDB, "v6.0.0", LockLease, TimeoutMaxExecutionTime, []string{"before 6.1"}},
 		{"vitess", answers{qVersion: {"8.0.30-Vitess", "MySQL Community Server - GPL"}},
-			Vitess, "", LockLeaseNeeded, TimeoutMaxExecutionTime, []string{"reclaims", "9236", "workload = olap"}},
+			Vitess, "", LockLease, TimeoutMaxExecutionTime, []string{"reclaims", "9236", "workload = olap"}},
 		{"planetscale", answers{qVersion: {"8.0.34-PlanetScale", "PlanetScale"}},
-			Vitess, "", LockLeaseNeeded, TimeoutMaxExecutionTime, []string{"reclaims", "9236", "workload = olap"}},
+			Vitess, "", LockLease, TimeoutMaxExecutionTime, []string{"reclaims", "9236", "workload = olap"}},
 		{"go-mysql-server", answers{qVersion: {"8.0.31", "Dolt"}},
 			Embedded, "", LockNamed, TimeoutMaxExecutionTime, nil},
 		{"unknown", answers{qVersion: {"unknown-server", ""}},
-			Unknown, "", LockNamed, TimeoutMaxExecutionTime, []string{"unknown engine"}},
+			Unknown, "", LockLease, TimeoutMaxExecutionTime, []string{"may not share named locks", "unknown engine"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			q := &tableQuerier{a: tc.a}
@@ -81,15 +81,20 @@ func TestDetect(t *testing.T) {
 			if p.Lock != tc.lock || p.StatementTimeout != tc.timeout {
 				t.Errorf("profile lock %s, timeout %s; want %s, %s", p.Lock, p.StatementTimeout, tc.lock, tc.timeout)
 			}
-			if (p.Lock == LockLeaseNeeded) != (p.LockReason != "") {
+			if (p.Lock == LockLease) != (p.LockReason != "") {
 				t.Errorf("lock %s with reason %q", p.Lock, p.LockReason)
 			}
-			if len(p.Warnings) != len(tc.warnings) {
-				t.Fatalf("warnings %q, want %d", p.Warnings, len(tc.warnings))
+			// The reason for the lease, then the warnings.
+			said := p.Warnings
+			if p.LockReason != "" {
+				said = append([]string{p.LockReason}, said...)
+			}
+			if len(said) != len(tc.warnings) {
+				t.Fatalf("lock reason and warnings %q, want %d", said, len(tc.warnings))
 			}
 			for i, w := range tc.warnings {
-				if !strings.Contains(p.Warnings[i], w) {
-					t.Errorf("warning %d = %q, want it to say %q", i, p.Warnings[i], w)
+				if !strings.Contains(said[i], w) {
+					t.Errorf("lock reason or warning %d = %q, want it to say %q", i, said[i], w)
 				}
 			}
 			// Engine-specific queries go only to their engine.

@@ -35,8 +35,11 @@ func TestReadOnlyRefusesWrites(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s, err := mysqlconn.Lock(ctx, db, conn, "j", slog.New(slog.NewTextHandler(io.Discard, nil)))
+			s, err := mysqlconn.NewSession(ctx, db, conn, mysqlconn.Engine{Kind: mysqlconn.MariaDB}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.LockNamed(ctx, "j"); err != nil {
 				t.Fatal(err)
 			}
 			if err := s.ReadOnly(ctx); err != nil {

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -30,11 +29,13 @@ type Session struct {
 	// fail there.
 	NoSnapshot bool
 
-	db   *sql.DB
-	id   uint64 // server connection id, for KILL
-	lock string
-	log  *slog.Logger
-	inTx bool // the snapshot's transaction is open
+	db       *sql.DB
+	id       uint64 // server connection id, for KILL
+	database string // DATABASE(), the DSN's
+	engine   Engine
+	lock     string // the named lock held (LockNamed), "" for none
+	log      *slog.Logger
+	inTx     bool // the snapshot's transaction is open
 	// readOnly: SET SESSION TRANSACTION READ ONLY was sent (ReadOnly).
 	readOnly bool
 }
@@ -115,29 +116,48 @@ func lockName(database, job string) string {
 	return "joinery/" + hex.EncodeToString(sum[:28])
 }
 
-// Lock makes conn, a connection of db, the session of a run of job: it
-// takes the job's named lock (GET_LOCK is per server, so runs on different
-// hosts never overlap either), or returns a *LockHeldError naming the
-// session that holds it. db serves the KILL of KillOnCancel; log gets the
-// session's own failures. The session's Release gives the lock back.
-func Lock(ctx context.Context, db *sql.DB, conn *sql.Conn, job string, log *slog.Logger) (*Session, error) {
-	s := &Session{db: db, Conn: conn, log: log}
-	var database, comment string
-	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID(), COALESCE(DATABASE(), ''), COALESCE(@@version_comment, '')").Scan(&s.id, &database, &comment); err != nil {
+// ErrNamedLockRefused is wrapped by the error of LockNamed when the
+// server answers GET_LOCK with an error (some MariaDB releases do with
+// wsrep on, MDEV-30473): database.lock: auto then uses the lease.
+var ErrNamedLockRefused = errors.New("the server refuses named locks")
+
+// NewSession makes conn, a connection of db, the session of a run on the
+// engine e (see Detector). db serves the KILL of KillOnCancel; log gets
+// the session's own failures. The run's lock is taken apart: LockNamed,
+// or a lease of a LeaseTable. Release ends the session.
+func NewSession(ctx context.Context, db *sql.DB, conn *sql.Conn, e Engine, log *slog.Logger) (*Session, error) {
+	s := &Session{db: db, Conn: conn, log: log, engine: e}
+	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID(), COALESCE(DATABASE(), '')").Scan(&s.id, &s.database); err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
-	// go-mysql-server, the embedded demo engine, says "Dolt" (its
-	// VERSION() is MySQL's 8.0.31).
-	s.NoSnapshot = comment == "Dolt"
-	s.lock = lockName(database, job)
+	// go-mysql-server, the embedded demo engine, has no consistent
+	// snapshot.
+	s.NoSnapshot = e.Kind == Embedded
+	return s, nil
+}
+
+// LockName is the name of the lock of a run of job (see lockName): the
+// named lock's, or the lease's row.
+func (s *Session) LockName(job string) string { return lockName(s.database, job) }
+
+// LockNamed takes job's named lock (GET_LOCK is per server, so runs on
+// different hosts connected to the same server never overlap either), or
+// returns a *LockHeldError naming the session that holds it. An error of
+// the server itself wraps ErrNamedLockRefused. Release gives it back.
+func (s *Session) LockNamed(ctx context.Context, job string) error {
+	name := s.LockName(job)
 	var got sql.NullInt64
-	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 0)", s.lock).Scan(&got); err != nil {
-		return nil, fmt.Errorf("take job lock: %w", err)
+	if err := s.Conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 0)", name).Scan(&got); err != nil {
+		if _, ok := errors.AsType[*mysql.MySQLError](err); ok {
+			return fmt.Errorf("take job lock: %w: %w", ErrNamedLockRefused, err)
+		}
+		return fmt.Errorf("take job lock: %w", err)
 	}
 	if !got.Valid || got.Int64 != 1 {
-		return nil, lockHolder(ctx, conn, s.lock)
+		return lockHolder(ctx, s.Conn, name)
 	}
-	return s, nil
+	s.lock = name
+	return nil
 }
 
 // Release ends the snapshot, if one is open, and gives the job's lock
@@ -152,8 +172,11 @@ func (s *Session) Release(ctx context.Context) {
 	if err := s.End(ctx); err != nil {
 		s.log.Debug("end snapshot", "error", err)
 	}
-	if _, err := s.Conn.ExecContext(ctx, "DO RELEASE_LOCK(?)", s.lock); err != nil {
-		s.log.Debug("release job lock", "error", err)
+	if s.lock != "" {
+		if _, err := s.Conn.ExecContext(ctx, "DO RELEASE_LOCK(?)", s.lock); err != nil {
+			s.log.Debug("release job lock", "error", err)
+		}
+		s.lock = ""
 	}
 	if s.readOnly {
 		s.readOnly = false
@@ -175,18 +198,18 @@ func IsStatementTimeout(err error) bool {
 }
 
 // SetStatementTimeout sets the server-side limit on each statement of the
-// session: max_statement_time (seconds) on MariaDB, max_execution_time
-// (milliseconds, SELECT only) on MySQL.
+// session, as the engine's profile says (Profile.StatementTimeout):
+// max_statement_time (seconds) on MariaDB, max_execution_time
+// (milliseconds, SELECT only) on MySQL and TiDB.
 func (s *Session) SetStatementTimeout(ctx context.Context, t time.Duration) error {
-	var version string
-	if err := s.Conn.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
-		return fmt.Errorf("statement timeout: %w", err)
-	}
 	var err error
-	if strings.Contains(strings.ToLower(version), "mariadb") {
+	switch mech := s.engine.Profile().StatementTimeout; mech {
+	case TimeoutMaxStatementTime:
 		_, err = s.Conn.ExecContext(ctx, "SET SESSION max_statement_time = ?", t.Seconds())
-	} else {
+	case TimeoutMaxExecutionTime:
 		_, err = s.Conn.ExecContext(ctx, "SET SESSION max_execution_time = ?", t.Milliseconds())
+	default:
+		err = fmt.Errorf("%s has no statement timeout joinery can set", s.engine.Name())
 	}
 	if err != nil {
 		return fmt.Errorf("statement timeout: %w", err)
