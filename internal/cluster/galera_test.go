@@ -93,7 +93,7 @@ func mysqlErrorNumber(err error) uint16 {
 	return 0
 }
 
-func TestDetectSaysGaleraAndLeaseNeeded(t *testing.T) {
+func TestDetectSaysGaleraAndLease(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	dbs, _ := nodes(t)
@@ -105,8 +105,8 @@ func TestDetectSaysGaleraAndLeaseNeeded(t *testing.T) {
 		if e.Kind != mysqlconn.MariaDBGalera {
 			t.Errorf("node %d: engine = %q (version %q), want %q", i+1, e.Kind, e.Version, mysqlconn.MariaDBGalera)
 		}
-		if p := e.Profile(); p.Lock != mysqlconn.LockLeaseNeeded || p.LockReason == "" {
-			t.Errorf("node %d: profile lock = %q (reason %q), want %q with a reason", i+1, p.Lock, p.LockReason, mysqlconn.LockLeaseNeeded)
+		if p := e.Profile(); p.Lock != mysqlconn.LockLease || p.LockReason == "" {
+			t.Errorf("node %d: profile lock = %q (reason %q), want %q with a reason", i+1, p.Lock, p.LockReason, mysqlconn.LockLease)
 		}
 	}
 }
