@@ -61,6 +61,7 @@ const (
 const (
 	TimeoutMaxStatementTime = "max_statement_time" // seconds, MariaDB
 	TimeoutMaxExecutionTime = "max_execution_time" // milliseconds, SELECT only, MySQL and TiDB
+	TimeoutQueryTimeout     = "query_timeout"      // milliseconds, Vitess's vtgate (it ignores max_execution_time)
 	TimeoutNone             = "none"
 )
 
@@ -109,11 +110,14 @@ func (e Engine) Profile() Profile {
 		p.Cancel = "KILL <connection id> (global kill, TiDB 6.1+; older releases kill only on the TiDB instance the KILL reaches)"
 	case Vitess:
 		p.Lock, p.LockReason = LockLease, "Vitess holds a named lock on a reserved connection that it reclaims when idle"
-		p.Warnings = append(p.Warnings,
-			"Vitess ignores the session's max_execution_time (vitess issue 9236): statements are not limited by joinery's statement timeout; query_timeout or the MAX_EXECUTION_TIME hint would be needed",
-			"Vitess returns at most 10,000 rows in OLTP mode: a larger report needs SET workload = olap, which joinery does not send yet")
-		p.Cancel = "KILL <connection id> (vtgate 18+; unverified here)"
-		p.Streaming = "rows read as they arrive; OLTP mode caps results at 10,000 rows (workload = olap streams)"
+		// vtgate ignores max_execution_time (vitess issue 9236) and caps
+		// OLTP results (10,000 rows by default); OLAP mode streams, but
+		// has no transactions.
+		p.StatementTimeout = TimeoutQueryTimeout
+		p.Streaming = "SET workload = 'olap' on the run's session, which streams results past OLTP's row cap; the connection is closed after the run"
+		p.Snapshot = "none: Vitess has no transactions in OLAP mode, and reads across shards are READ COMMITTED; each dataset reads the data as of its own query"
+		p.Cancel = "KILL <connection id> (vtgate 18+)"
+		p.Warnings = append(p.Warnings, "not run against a Vitess server here: the settings follow Vitess's documentation")
 	case Embedded:
 		p.Snapshot = "none: go-mysql-server has no consistent snapshot (read-only session accepted, not enforced)"
 	case Unknown:

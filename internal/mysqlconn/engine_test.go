@@ -60,9 +60,9 @@ func TestDetect(t *testing.T) {
 		{"tidb 6.0 without tidb_version", answers{qVersion: {"5.7.25-TiDB-v6.0.0", "TiDB Server (Apache License 2.0) Community Edition, MySQL 5.7 compatible"}},
 			TiDB, "v6.0.0", LockLease, TimeoutMaxExecutionTime, []string{"before 6.1"}},
 		{"vitess", answers{qVersion: {"8.0.30-Vitess", "MySQL Community Server - GPL"}},
-			Vitess, "", LockLease, TimeoutMaxExecutionTime, []string{"reclaims", "9236", "workload = olap"}},
+			Vitess, "", LockLease, TimeoutQueryTimeout, []string{"reclaims", "not run against a Vitess server"}},
 		{"planetscale", answers{qVersion: {"8.0.34-PlanetScale", "PlanetScale"}},
-			Vitess, "", LockLease, TimeoutMaxExecutionTime, []string{"reclaims", "9236", "workload = olap"}},
+			Vitess, "", LockLease, TimeoutQueryTimeout, []string{"reclaims", "not run against a Vitess server"}},
 		{"go-mysql-server", answers{qVersion: {"8.0.31", "Dolt"}},
 			Embedded, "", LockNamed, TimeoutMaxExecutionTime, nil},
 		{"unknown", answers{qVersion: {"unknown-server", ""}},
@@ -124,5 +124,15 @@ func TestDetectFails(t *testing.T) {
 	}
 	if _, err := Detect(context.Background(), &tableQuerier{a: answers{}}); err == nil {
 		t.Fatal("Detect without a version: no error")
+	}
+}
+
+// TestVitessProfile: on Vitess the run's session streams in OLAP mode,
+// which has no transactions, so it reads without a snapshot, and the
+// statement timeout is vtgate's own variable.
+func TestVitessProfile(t *testing.T) {
+	p := Classify("8.0.30-Vitess", "").Profile()
+	if !strings.Contains(p.Streaming, "workload = 'olap'") || !strings.HasPrefix(p.Snapshot, "none") || p.StatementTimeout != TimeoutQueryTimeout {
+		t.Errorf("vitess profile: streaming %q, snapshot %q, timeout %q", p.Streaming, p.Snapshot, p.StatementTimeout)
 	}
 }

@@ -33,6 +33,7 @@ type Session struct {
 	id       uint64 // server connection id, for KILL
 	database string // DATABASE(), the DSN's
 	engine   Engine
+	olap     bool   // Vitess: the session streams (workload = olap)
 	lock     string // the named lock held (LockNamed), "" for none
 	log      *slog.Logger
 	inTx     bool // the snapshot's transaction is open
@@ -95,8 +96,8 @@ func (s *Session) End(ctx context.Context) error {
 	s.inTx = false
 	if _, err := s.Conn.ExecContext(ctx, "COMMIT"); err != nil {
 		// The transaction may still be open: the pool must not hand the
-		// connection to anyone else. ErrBadConn from Raw discards it.
-		_ = s.Conn.Raw(func(any) error { return driver.ErrBadConn })
+		// connection to anyone else.
+		s.discard()
 		return fmt.Errorf("end snapshot: %w", err)
 	}
 	return nil
@@ -130,9 +131,21 @@ func NewSession(ctx context.Context, db *sql.DB, conn *sql.Conn, e Engine, log *
 	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID(), COALESCE(DATABASE(), '')").Scan(&s.id, &s.database); err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
-	// go-mysql-server, the embedded demo engine, has no consistent
-	// snapshot.
-	s.NoSnapshot = e.Kind == Embedded
+	switch e.Kind {
+	case Embedded:
+		// go-mysql-server, the embedded demo engine, has no consistent
+		// snapshot.
+		s.NoSnapshot = true
+	case Vitess:
+		// OLTP mode stops a result at its row cap; OLAP streams it, and
+		// has no transactions (see Profile). vtgate may not let the
+		// session go back to OLTP: Release closes the connection.
+		s.NoSnapshot, s.olap = true, true
+		if _, err := conn.ExecContext(ctx, "SET workload = 'olap'"); err != nil {
+			s.discard()
+			return nil, fmt.Errorf("connect: stream results (workload = olap): %w", err)
+		}
+	}
 	return s, nil
 }
 
@@ -182,11 +195,20 @@ func (s *Session) Release(ctx context.Context) {
 		s.readOnly = false
 		if _, err := s.Conn.ExecContext(ctx, "SET SESSION TRANSACTION READ WRITE"); err != nil {
 			// The pool must not hand a read-only connection to anyone
-			// else: ErrBadConn from Raw discards it.
-			_ = s.Conn.Raw(func(any) error { return driver.ErrBadConn })
+			// else.
+			s.discard()
 			s.log.Debug("end read-only session", "error", err)
 		}
 	}
+	if s.olap {
+		s.discard() // nor a Vitess connection in OLAP mode
+	}
+}
+
+// discard makes the pool close the session's connection instead of
+// handing it to anyone else: ErrBadConn from Raw does.
+func (s *Session) discard() {
+	_ = s.Conn.Raw(func(any) error { return driver.ErrBadConn })
 }
 
 // IsStatementTimeout reports whether err is the server's statement
@@ -208,6 +230,8 @@ func (s *Session) SetStatementTimeout(ctx context.Context, t time.Duration) erro
 		_, err = s.Conn.ExecContext(ctx, "SET SESSION max_statement_time = ?", t.Seconds())
 	case TimeoutMaxExecutionTime:
 		_, err = s.Conn.ExecContext(ctx, "SET SESSION max_execution_time = ?", t.Milliseconds())
+	case TimeoutQueryTimeout:
+		_, err = s.Conn.ExecContext(ctx, "SET query_timeout = ?", t.Milliseconds())
 	default:
 		err = fmt.Errorf("%s has no statement timeout joinery can set", s.engine.Name())
 	}
