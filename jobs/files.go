@@ -129,6 +129,7 @@ func (r *Runner) manifest(job *Job, res *Result, reports []output.Report, log *s
 		Warnings:  slices.Clone(res.Warnings),
 		Snapshot:  res.Snapshot != "",
 		Isolation: res.Snapshot,
+		Freshness: res.Freshness,
 	}
 	if res.Window != nil {
 		m.Window = &output.ManifestWindow{From: res.Window.Start.In(job.Location), To: res.Window.End.In(job.Location)}

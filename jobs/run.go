@@ -94,7 +94,10 @@ type Result struct {
 	// each was read as of its own query (snapshot: false, or the embedded
 	// demo database).
 	Snapshot string
-	Warnings []string // values the outputs had to change, files retention left alone
+	// Freshness is what the job's freshness guard saw at its last check;
+	// nil when the job has none, or the run failed before it.
+	Freshness *output.ManifestFreshness
+	Warnings  []string // values the outputs had to change, files retention left alone
 	// Err is the run's error. The outcomes that hooks and callers tell
 	// apart wrap ErrAlreadyRunning (a skip), ErrExpectation or ErrEmpty
 	// (the data is not as the job expects); a cancelled run's wraps the
@@ -203,6 +206,10 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 		return err
 	}
 	defer sess.Release(ctx)
+	// The data must have arrived before anything is read (freshness.go).
+	if err := r.freshness(ctx, sess.Conn, job, p, res, log); err != nil {
+		return err
+	}
 
 	dir, err := output.OpenDir(r.Config.OutputPath())
 	if err != nil {
