@@ -87,20 +87,17 @@ func DSN(t testing.TB) string {
 		}
 		t.Skipf("%s is not set; run bash .ci/run", EnvDSN)
 	}
-	cfg, err := mysql.ParseDSN(server)
-	if err != nil {
-		t.Fatalf("testdb: parse %s: %v", EnvDSN, err)
-	}
-	if cfg.DBName != "" {
-		t.Fatalf("testdb: %s must not name a database, got %q", EnvDSN, cfg.DBName)
-	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = 10 * time.Second
-	}
-	cfg.ParseTime = false
-	cfg.Loc = time.UTC
-	cfg.MultiStatements = false
+	dsn := create(t, EnvDSN, server)
+	databases.Store(t, dsn)
+	t.Cleanup(func() { databases.Delete(t) })
+	return dsn
+}
 
+// create creates a database for t on server, the DSN read from the
+// environment variable env, drops it when t ends, and returns its DSN.
+func create(t testing.TB, env, server string) string {
+	t.Helper()
+	cfg := serverConfig(t, env, server)
 	admin, err := sql.Open("mysql", cfg.FormatDSN())
 	if err != nil {
 		t.Fatalf("testdb: open server: %v", err)
@@ -121,13 +118,29 @@ func DSN(t testing.TB) string {
 		if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+name+"`"); err != nil {
 			t.Errorf("testdb: drop database %s: %v", name, err)
 		}
-		databases.Delete(t)
 	})
-
 	cfg.DBName = name
-	dsn := cfg.FormatDSN()
-	databases.Store(t, dsn)
-	return dsn
+	return cfg.FormatDSN()
+}
+
+// serverConfig parses the DSN server, read from the environment variable
+// env, with the settings every test connection has.
+func serverConfig(t testing.TB, env, server string) *mysql.Config {
+	t.Helper()
+	cfg, err := mysql.ParseDSN(server)
+	if err != nil {
+		t.Fatalf("testdb: parse %s: %v", env, err)
+	}
+	if cfg.DBName != "" {
+		t.Fatalf("testdb: %s must not name a database, got %q", env, cfg.DBName)
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	cfg.ParseTime = false
+	cfg.Loc = time.UTC
+	cfg.MultiStatements = false
+	return cfg
 }
 
 // Exec runs each statement in order on db and fails the test at the first

@@ -1,0 +1,100 @@
+package testdb
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// Environment variables of the replication pair that .ci/servers/replica.sh
+// starts: a MariaDB primary and a replica of it.
+const (
+	// EnvPrimaryDSN and EnvReplicaDSN name the two servers: DSNs without
+	// a database, such as root@tcp(127.0.0.1:3306)/.
+	EnvPrimaryDSN = "JOINERY_PRIMARY_DSN"
+	EnvReplicaDSN = "JOINERY_REPLICA_DSN"
+	// EnvRequireCluster, when set to anything, turns missing cluster
+	// variables into a failure.
+	EnvRequireCluster = "JOINERY_REQUIRE_CLUSTER"
+)
+
+// Replica returns the DSNs of the test's own database on the primary and
+// on its replica: created on the primary, and there on the replica when
+// Replica returns (see CatchUp). The database is dropped on the primary,
+// and so on the replica, when t ends; before that, replication is set
+// running again without delay (STOP SLAVE, MASTER_DELAY=0, START SLAVE)
+// whatever the test did to it. Tests that stop or delay replication share
+// one replica: they must not run in parallel.
+//
+// Without EnvPrimaryDSN and EnvReplicaDSN the test is skipped, or fails
+// when EnvRequireCluster is set (as .ci/run does).
+func Replica(t testing.TB) (primary, replica string) {
+	t.Helper()
+	p, r := os.Getenv(EnvPrimaryDSN), os.Getenv(EnvReplicaDSN)
+	if p == "" || r == "" {
+		if os.Getenv(EnvRequireCluster) != "" {
+			t.Fatalf("testdb: %s and %s are not set but %s is; run bash .ci/run", EnvPrimaryDSN, EnvReplicaDSN, EnvRequireCluster)
+		}
+		t.Skipf("%s and %s are not set; run bash .ci/run", EnvPrimaryDSN, EnvReplicaDSN)
+	}
+	primary = create(t, EnvPrimaryDSN, p)
+	rcfg := serverConfig(t, EnvReplicaDSN, r)
+	admin := rcfg.FormatDSN()
+	t.Cleanup(func() {
+		db, err := sql.Open("mysql", admin)
+		if err != nil {
+			t.Errorf("testdb: restore replication: %v", err)
+			return
+		}
+		defer db.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		defer cancel()
+		for _, stmt := range []string{"STOP SLAVE", "CHANGE MASTER TO MASTER_DELAY=0", "START SLAVE"} {
+			if _, err := db.ExecContext(ctx, stmt); err != nil {
+				t.Errorf("testdb: restore replication: %s: %v", stmt, err)
+			}
+		}
+	})
+	pcfg, err := mysql.ParseDSN(primary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcfg.DBName = pcfg.DBName
+	replica = rcfg.FormatDSN()
+	CatchUp(t, primary, replica)
+	return primary, replica
+}
+
+// CatchUp waits, at most 30 s, until the replica (a DSN) has applied
+// everything the primary (another) has written: MASTER_GTID_WAIT for the
+// primary's @@gtid_binlog_pos. It fails the test when replication is
+// stopped or does not get there in time.
+func CatchUp(t testing.TB, primary, replica string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout+10*time.Second)
+	defer cancel()
+	var pos string
+	query(t, ctx, primary, "SELECT @@gtid_binlog_pos", &pos)
+	var got int
+	query(t, ctx, replica, "SELECT MASTER_GTID_WAIT(?, 30)", &got, pos)
+	if got != 0 {
+		t.Fatalf("testdb: the replica did not reach the primary's GTID %s within 30 s (replication stopped?)", pos)
+	}
+}
+
+// query runs a one-value query on the server of dsn and scans it to dest.
+func query(t testing.TB, ctx context.Context, dsn, q string, dest any, args ...any) {
+	t.Helper()
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	defer db.Close()
+	if err := db.QueryRowContext(ctx, q, args...).Scan(dest); err != nil {
+		t.Fatalf("testdb: %s: %v", q, err)
+	}
+}
