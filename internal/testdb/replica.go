@@ -70,9 +70,14 @@ func Replica(t testing.TB) (primary, replica string) {
 }
 
 // CatchUp waits, at most 30 s, until the replica (a DSN) has applied
-// everything the primary (another) has written: MASTER_GTID_WAIT for the
-// primary's @@gtid_binlog_pos. It fails the test when replication is
-// stopped or does not get there in time.
+// everything the primary (another) has written (MASTER_GTID_WAIT for the
+// primary's @@gtid_binlog_pos), both its threads run and it says so
+// (Seconds_Behind_Master 0): right after START SLAVE the I/O thread may
+// still be connecting, and Seconds_Behind_Master is NULL until it is; and
+// for a moment after MASTER_GTID_WAIT returns it may still give the lag
+// of the event just applied (seen: 3600 for an event an hour old). It
+// fails the test when replication is stopped or does not get there in
+// time.
 func CatchUp(t testing.TB, primary, replica string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout+10*time.Second)
@@ -84,12 +89,73 @@ func CatchUp(t testing.TB, primary, replica string) {
 	if got != 0 {
 		t.Fatalf("testdb: the replica did not reach the primary's GTID %s within 30 s (replication stopped?)", pos)
 	}
+	for {
+		// A state of the server no clock of ours can stand in for: poll.
+		st := ReplicaStatus(t, replica)
+		if st["Slave_IO_Running"].String == "Yes" && st["Slave_SQL_Running"].String == "Yes" && st["Seconds_Behind_Master"].String == "0" {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("testdb: the replica has not caught up: I/O thread %q, SQL thread %q, Seconds_Behind_Master %v",
+				st["Slave_IO_Running"].String, st["Slave_SQL_Running"].String, st["Seconds_Behind_Master"])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
-// query runs a one-value query on the server of dsn and scans it to dest.
+// ReplicaStatus returns the replica's SHOW SLAVE STATUS, by column name;
+// the test fails when the server of dsn is no replica.
+func ReplicaStatus(t testing.TB, dsn string) map[string]sql.NullString {
+	t.Helper()
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	cfg.DBName = ""
+	db, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	rows, err := db.QueryContext(ctx, "SHOW SLAVE STATUS")
+	if err != nil {
+		t.Fatalf("testdb: SHOW SLAVE STATUS: %v", err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatalf("testdb: SHOW SLAVE STATUS: %v", err)
+	}
+	vals := make([]sql.NullString, len(cols))
+	dest := make([]any, len(cols))
+	for i := range vals {
+		dest[i] = &vals[i]
+	}
+	if !rows.Next() {
+		t.Fatalf("testdb: SHOW SLAVE STATUS: no row: not a replica (%v)", rows.Err())
+	}
+	if err := rows.Scan(dest...); err != nil {
+		t.Fatalf("testdb: SHOW SLAVE STATUS: %v", err)
+	}
+	out := make(map[string]sql.NullString, len(cols))
+	for i, c := range cols {
+		out[c] = vals[i]
+	}
+	return out
+}
+
+// query runs a one-value query on the server of dsn, outside its
+// database (which may not be there yet), and scans it to dest.
 func query(t testing.TB, ctx context.Context, dsn, q string, dest any, args ...any) {
 	t.Helper()
-	db, err := sql.Open("mysql", dsn)
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	cfg.DBName = ""
+	db, err := sql.Open("mysql", cfg.FormatDSN())
 	if err != nil {
 		t.Fatalf("testdb: %v", err)
 	}
