@@ -186,7 +186,7 @@ func (r *Runner) checkFreshness(ctx context.Context, q queryer, job *Job, want t
 	}
 	if w := f.Watermark; w != nil {
 		loc := r.Config.Database.Location
-		v, err := watermark(ctx, q, w, loc)
+		v, err := watermark(ctx, q, w, loc, false)
 		if err != nil {
 			return nil, "", err
 		}
@@ -270,8 +270,9 @@ func replicaLag(ctx context.Context, q queryer) (isReplica bool, lag *int64, err
 // DATE value is a wall clock in dbLoc (database.timezone), a TIMESTAMP one
 // arrives in UTC, the session's zone (see mysqlconn.Open). It returns nil
 // when the table has no value, and an error for a column of another type.
-func watermark(ctx context.Context, q queryer, w *Watermark, dbLoc *time.Location) (*time.Time, error) {
-	wq, err := queries.Watermark(w.Table, w.Column)
+// A probe reads no row (queries.Watermark) and returns nil.
+func watermark(ctx context.Context, q queryer, w *Watermark, dbLoc *time.Location, probe bool) (*time.Time, error) {
+	wq, err := queries.Watermark(w.Table, w.Column, probe)
 	if err != nil {
 		return nil, err
 	}
@@ -311,4 +312,46 @@ func watermark(ctx context.Context, q queryer, w *Watermark, dbLoc *time.Locatio
 		return nil, fmt.Errorf("watermark %s: %w", name, err)
 	}
 	return &t, nil
+}
+
+// GuardSQL returns the statements the job's freshness guard runs before
+// each run reads anything, in order; nil when the job has none.
+func (j *Job) GuardSQL() []string {
+	f := j.Freshness
+	if f == nil {
+		return nil
+	}
+	var out []string
+	if f.MaxReplicaLag > 0 {
+		out = append(out, "SHOW REPLICA STATUS")
+	}
+	if w := f.Watermark; w != nil {
+		if q, err := queries.Watermark(w.Table, w.Column, false); err == nil { // validated
+			out = append(out, q.SQL)
+		}
+	}
+	return out
+}
+
+// CheckFreshness checks the job's freshness guard against the server,
+// for validate --connect, without waiting and without reading a row: that
+// the replica status can be read (a privilege: REPLICATION CLIENT, or
+// SLAVE MONITOR on MariaDB), and that the watermark column exists and is
+// a DATETIME, DATE or TIMESTAMP column. nil when the job has no guard.
+func (j *Job) CheckFreshness(ctx context.Context, db *sql.DB, dbLoc *time.Location) error {
+	f := j.Freshness
+	if f == nil {
+		return nil
+	}
+	if f.MaxReplicaLag > 0 {
+		if _, _, err := replicaLag(ctx, db); err != nil {
+			return fmt.Errorf("freshness: %w", err)
+		}
+	}
+	if f.Watermark != nil {
+		if _, err := watermark(ctx, db, f.Watermark, dbLoc, true); err != nil {
+			return fmt.Errorf("freshness: %w", err)
+		}
+	}
+	return nil
 }

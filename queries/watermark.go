@@ -25,13 +25,19 @@ func ValidIdent(s string) error {
 
 // Watermark compiles SELECT MAX(column) FROM table: how far the data of
 // table has come, for a freshness guard. Both names must pass ValidIdent.
-func Watermark(table, column string) (Query, error) {
+// A probe adds WHERE FALSE: the server resolves the names and types the
+// result without reading a row.
+func Watermark(table, column string, probe bool) (Query, error) {
 	for _, n := range []string{table, column} {
 		if err := ValidIdent(n); err != nil {
 			return Query{}, fmt.Errorf("watermark %q: %w", n, err)
 		}
 	}
-	sql, args, err := newSelect(goqu.T(table)).Select(goqu.MAX(goqu.C(column))).Prepared(true).ToSQL()
+	ds := newSelect(goqu.T(table)).Select(goqu.MAX(goqu.C(column)))
+	if probe {
+		ds = ds.Where(goqu.L("FALSE"))
+	}
+	sql, args, err := ds.Prepared(true).ToSQL()
 	if err != nil {
 		return Query{}, err
 	}
