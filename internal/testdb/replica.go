@@ -25,10 +25,11 @@ const (
 // Replica returns the DSNs of the test's own database on the primary and
 // on its replica: created on the primary, and there on the replica when
 // Replica returns (see CatchUp). The database is dropped on the primary,
-// and so on the replica, when t ends; before that, replication is set
-// running again without delay (STOP SLAVE, MASTER_DELAY=0, START SLAVE)
-// whatever the test did to it. Tests that stop or delay replication share
-// one replica: they must not run in parallel.
+// and so on the replica, when t ends; before that, replication that the
+// test stopped or delayed is set running again without delay (STOP SLAVE,
+// MASTER_DELAY=0, START SLAVE). Tests that stop or delay replication share
+// one replica with every test that uses it, in any package: they must not
+// run in parallel, and belong in one package (jobs).
 //
 // Without EnvPrimaryDSN and EnvReplicaDSN the test is skipped, or fails
 // when EnvRequireCluster is set (as .ci/run does).
@@ -51,6 +52,12 @@ func Replica(t testing.TB) (primary, replica string) {
 			return
 		}
 		defer db.Close()
+		st := ReplicaStatus(t, admin)
+		if st["Slave_IO_Running"].String == "Yes" && st["Slave_SQL_Running"].String == "Yes" && st["SQL_Delay"].String == "0" {
+			// Running as set up: restarting it would stop it under the
+			// tests of other packages.
+			return
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 		defer cancel()
 		for _, stmt := range []string{"STOP SLAVE", "CHANGE MASTER TO MASTER_DELAY=0", "START SLAVE"} {
