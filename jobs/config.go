@@ -140,6 +140,9 @@ type Job struct {
 	// HistoryLimit is how many runs the job's run history keeps (package
 	// jobs/history); default the configuration's history_limit.
 	HistoryLimit int `yaml:"history_limit"`
+	// Freshness is the job's freshness guard (freshness.go); default
+	// none.
+	Freshness *Freshness `yaml:"freshness"`
 
 	Location *time.Location `yaml:"-"`
 	sched    cron.Schedule
@@ -430,6 +433,7 @@ func (v validator) job(p string, j *Job, defaultLoc *time.Location) {
 	if err := j.Window.check(); err != nil {
 		v.fail(p+".window", "%v", err)
 	}
+	v.freshness(p, j) // freshness.go
 	for _, prm := range j.Params {
 		v.d.Add(config.Prefix(p+".params."+prm.Name, queries.ValidateParam(prm, j.Location))...)
 	}

@@ -131,6 +131,7 @@ func (r *Runner) manifest(job *Job, res *Result, reports []output.Report, log *s
 		Isolation: res.Snapshot,
 		Engine:    res.Engine,
 		Lock:      res.Lock,
+		Freshness: res.Freshness,
 	}
 	if res.Window != nil {
 		m.Window = &output.ManifestWindow{From: res.Window.Start.In(job.Location), To: res.Window.End.In(job.Location)}

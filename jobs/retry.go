@@ -180,7 +180,8 @@ var errJobTimeout = errors.New("job timeout")
 // and the network (server errors such as too many connections, a
 // shutdown, a deadlock or a killed connection; a dropped connection, the
 // driver's read timeout (database.read_timeout) included; refused, reset
-// or unreachable connections, dial timeouts, DNS failures that pass).
+// or unreachable connections, dial timeouts, DNS failures that pass), and
+// data that a freshness guard found not fresh yet (ErrStale).
 //
 // Everything else is permanent, among them: a failed expect rule
 // (ErrExpectation), an empty dataset with on_empty: fail (ErrEmpty), a
@@ -200,6 +201,9 @@ func Retryable(err error) bool {
 	if err == nil || errors.Is(err, ErrAlreadyRunning) || errors.Is(err, ErrAlreadyDone) || errors.Is(err, ErrLeaseLost) ||
 		errors.Is(err, errJobTimeout) || errors.Is(err, context.Canceled) {
 		return false
+	}
+	if errors.Is(err, ErrStale) {
+		return true // a replica catches up, a load finishes
 	}
 	return mysqlconn.Transient(err)
 }

@@ -106,6 +106,9 @@ type Result struct {
 	// it held (as its manifest records them); nil when it got no further.
 	Engine *output.ManifestEngine
 	Lock   *output.ManifestLock
+	// Freshness is what the job's freshness guard saw at its last check;
+	// nil when the job has none, or the run failed before it.
+	Freshness *output.ManifestFreshness
 	// Err is the run's error. The outcomes that hooks and callers tell
 	// apart wrap ErrAlreadyRunning or ErrAlreadyDone (skips),
 	// ErrLeaseLost, ErrExpectation or ErrEmpty
@@ -245,6 +248,10 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 	defer sess.Release(ctx)
 	defer lock.release(ctx)
 	res.Lock = lock.record()
+	// The data must have arrived before anything is read (freshness.go).
+	if err := r.freshness(ctx, sess.Conn, job, p, res, log); err != nil {
+		return err
+	}
 
 	dir, err := output.OpenDir(r.Config.OutputPath())
 	if err != nil {

@@ -51,11 +51,14 @@ type Manifest struct {
 	// Engine is the database engine the run read from, and Lock what
 	// kept other runs of the job out meanwhile; nil in manifests of
 	// earlier versions.
-	Engine   *ManifestEngine `json:"engine,omitempty"`
-	Lock     *ManifestLock   `json:"lock,omitempty"`
-	Datasets []ManifestSet   `json:"datasets"`
-	Files    []ManifestFile  `json:"files"`
-	Warnings []string        `json:"warnings,omitempty"`
+	Engine *ManifestEngine `json:"engine,omitempty"`
+	Lock   *ManifestLock   `json:"lock,omitempty"`
+	// Freshness is what the job's freshness guard saw before the run read
+	// anything; nil when the job has none.
+	Freshness *ManifestFreshness `json:"freshness,omitempty"`
+	Datasets  []ManifestSet      `json:"datasets"`
+	Files     []ManifestFile     `json:"files"`
+	Warnings  []string           `json:"warnings,omitempty"`
 }
 
 // exact returns m with its times exact (localtime.Exact): in their zone,
@@ -68,6 +71,17 @@ func (m *Manifest) exact() *Manifest {
 	c.Logical, c.Started = localtime.Exact(c.Logical), localtime.Exact(c.Started)
 	if c.Window != nil {
 		c.Window = &ManifestWindow{From: localtime.Exact(c.Window.From), To: localtime.Exact(c.Window.To)}
+	}
+	if f := c.Freshness; f != nil && f.Watermark != nil {
+		w := *f.Watermark
+		w.Want = localtime.Exact(w.Want)
+		if w.Value != nil {
+			v := localtime.Exact(*w.Value)
+			w.Value = &v
+		}
+		fc := *f
+		fc.Watermark = &w
+		c.Freshness = &fc
 	}
 	return &c
 }
@@ -95,6 +109,42 @@ type ManifestLock struct {
 	Name   string `json:"name,omitempty"`
 	Holder string `json:"holder,omitempty"`
 	Token  uint64 `json:"token,omitempty"`
+}
+
+// ManifestFreshness is what a job's freshness guard saw at its last check
+// (see jobs.Freshness).
+type ManifestFreshness struct {
+	// Fresh is false when the run went ahead with stale data (on_stale:
+	// warn); the run's warnings say why.
+	Fresh bool `json:"fresh"`
+	// Checks is how many times the guard looked, and Waited how long it
+	// paused between them.
+	Checks int     `json:"checks"`
+	Waited float64 `json:"waited_seconds"`
+	// Replica is set when the guard checked the replica's lag: whether
+	// the server is a replica at all, and its lag (Seconds_Behind_Master;
+	// nil when replication is stopped or the server is no replica).
+	Replica *ManifestReplica `json:"replica,omitempty"`
+	// Watermark is set when the guard compared a column's latest value
+	// with the end of the run's window.
+	Watermark *ManifestWatermark `json:"watermark,omitempty"`
+}
+
+// ManifestReplica is the replica lag a freshness guard saw.
+type ManifestReplica struct {
+	IsReplica     bool    `json:"is_replica"`
+	LagSeconds    *int64  `json:"lag_seconds"`
+	MaxLagSeconds float64 `json:"max_lag_seconds"`
+}
+
+// ManifestWatermark is the watermark a freshness guard saw: the latest
+// value of Table.Column (nil when it has none) and the time it had to
+// reach, both in the job's zone.
+type ManifestWatermark struct {
+	Table  string     `json:"table"`
+	Column string     `json:"column"`
+	Value  *time.Time `json:"value"`
+	Want   time.Time  `json:"want"`
 }
 
 // ManifestSet is one dataset of a run.

@@ -17,7 +17,17 @@ func cmdSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	guarded := make(map[*jobs.Job]bool)
 	return eachQuery(cfg, selected, rf, func(j *jobs.Job, p jobs.Plan, q jobs.Query) error {
+		if g := j.GuardSQL(); len(g) > 0 && !guarded[j] {
+			// Once per job: the guard's statements have no per-run values.
+			guarded[j] = true
+			fmt.Fprintf(stdout, "-- job %s: the freshness guard runs first, on the run's connection:\n", j.Name)
+			for _, s := range g {
+				fmt.Fprintf(stdout, "%s;\n", s)
+			}
+			fmt.Fprintln(stdout)
+		}
 		fmt.Fprintf(stdout, "%s\n%s;\n", describeRun(j, p, q.Dataset), q.SQL)
 		for n, a := range q.Args {
 			from := "literal"

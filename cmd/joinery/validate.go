@@ -35,9 +35,12 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return err
 		}
 		defer closeDB()
-		var problems []string
+		var problems, guards []string
 		for i := range cfg.Jobs {
 			j := &cfg.Jobs[i]
+			if err := j.CheckFreshness(ctx, db, cfg.Database.Location); err != nil {
+				guards = append(guards, fmt.Sprintf("job %s: %v", j.Name, err))
+			}
 			for _, c := range j.Check(ctx, db, cfg.Database.Location) {
 				if c.Err != nil {
 					problems = append(problems, fmt.Sprintf("job %s: dataset %s: %v", j.Name, c.Dataset, c.Err))
@@ -54,6 +57,13 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 				what = "1 dataset does not"
 			}
 			msgs = append(msgs, fmt.Sprintf("%s match the database:\n  %s", what, strings.Join(problems, "\n  ")))
+		}
+		if len(guards) > 0 {
+			what := fmt.Sprintf("%d freshness guards cannot", len(guards))
+			if len(guards) == 1 {
+				what = "1 freshness guard cannot"
+			}
+			msgs = append(msgs, fmt.Sprintf("%s check the database:\n  %s", what, strings.Join(guards, "\n  ")))
 		}
 		if dp := checkDestinations(ctx, cfg); len(dp) > 0 {
 			msgs = append(msgs, fmt.Sprintf("%d destinations cannot be reached:\n  %s", len(dp), strings.Join(dp, "\n  ")))
