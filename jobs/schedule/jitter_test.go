@@ -143,9 +143,10 @@ func TestCatchUpWithJitter(t *testing.T) {
 }
 
 // TestSchedulerRunsAfterTheJitterDelay runs a job whose start is delayed
-// through the scheduler and the runner: it starts at its scheduled time
-// plus its delay, and its logical time, and so its file name, are the
-// scheduled time's. Then a shutdown during the next delay runs nothing.
+// through the scheduler and the runner: a reload during the delay keeps
+// the run, which starts at its scheduled time plus its delay, and its
+// logical time, and so its file name, are the scheduled time's. Then a
+// shutdown during the next delay runs nothing.
 func TestSchedulerRunsAfterTheJitterDelay(t *testing.T) {
 	r := setup(t, `"*/5 * * * *"`+"\n    jitter: 4m")
 	d := r.Config.Jobs[0].Delay()
@@ -165,6 +166,13 @@ func TestSchedulerRunsAfterTheJitterDelay(t *testing.T) {
 	at := clock.NextWait(t)
 	if !at.Equal(scheduled.Add(d)) {
 		t.Fatalf("first run at %v, want %v + %s", at, scheduled, d)
+	}
+	clock.Set(at.Add(-time.Second)) // 10:00 is past, its start is not
+	if err := s.ReloadNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if again := clock.NextWait(t); !again.Equal(at) {
+		t.Fatalf("after a reload during the delay, the next start is %v, want %v", again, at)
 	}
 	clock.Set(at)
 	select {
