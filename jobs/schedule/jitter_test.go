@@ -159,13 +159,19 @@ func TestSchedulerRunsAfterTheJitterDelay(t *testing.T) {
 	clock := newFakeClock(time.Date(2026, 6, 1, 9, 59, 30, 0, time.UTC))
 	results := make(chan *jobs.Result, 10)
 	r.Hooks.Result = func(_ context.Context, run jobs.Run) { results <- run.Result }
-	s := &Scheduler{Runner: r, Logger: r.Logger, Grace: time.Second, Clock: clock}
+	var logs logRecords
+	s := &Scheduler{Runner: r, Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Grace: time.Second, Clock: clock}
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
 	scheduled := time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
 	at := clock.NextWait(t)
 	if !at.Equal(scheduled.Add(d)) {
 		t.Fatalf("first run at %v, want %v + %s", at, scheduled, d)
+	}
+	berlin := r.Config.Jobs[0].Location
+	if recs := logs.find(t, "INFO", "job scheduled"); len(recs) != 1 ||
+		recs[0]["next_run"] != at.In(berlin).Format(time.RFC3339) || recs[0]["next_logical_time"] != scheduled.In(berlin).Format(time.RFC3339) {
+		t.Errorf("job scheduled records %v, want next_run %s (the start), next_logical_time %s", recs, at.In(berlin).Format(time.RFC3339), scheduled.In(berlin).Format(time.RFC3339))
 	}
 	clock.Set(at.Add(-time.Second)) // 10:00 is past, its start is not
 	if err := s.ReloadNow(ctx); err != nil {

@@ -203,7 +203,7 @@ func (s *Scheduler) start(runCtx, stopping context.Context, runs *runSet, r *job
 		attrs := []any{"job", job.Name, "schedule", job.Schedule, "timezone", job.Location.String(), "next_run", next.Format(time.RFC3339)}
 		if d := job.Delay(); d > 0 {
 			// next_run is when it starts; the run is for its scheduled time.
-			attrs = append(attrs, "jitter_delay", d.String(), "next_logical_time", logical.Format(time.RFC3339))
+			attrs = append(attrs, "jitter_delay", d, "next_logical_time", logical.Format(time.RFC3339))
 		}
 		s.Logger.Info("job scheduled", attrs...)
 	}
