@@ -90,8 +90,8 @@ func (v validator) jitter(p string, j *Job, def time.Duration) {
 		v.failValue(path, jit.String(), "want 0 (no jitter) or at least 1s")
 		return
 	}
-	if j.sched == nil {
-		return // the schedule's problem is reported
+	if j.sched == nil || j.Location == nil {
+		return // the schedule's or the zone's problem is reported
 	}
 	if gap := j.shortestInterval(); gap > 0 && jit >= gap {
 		msg := fmt.Sprintf("must be shorter than the shortest interval between the scheduled times of job %s (%s, schedule %q)", j.Name, gap, j.Schedule)

@@ -138,6 +138,8 @@ func TestJitterValidation(t *testing.T) {
 		{"negative", jitterConfig("", []string{"@hourly"}, "jitter: -1m"), []string{"jobs[0].jitter", "positive duration"}},
 		{"top-level too long for one job", jitterConfig("jitter: 2h\n", []string{"@daily", "@hourly"}), []string{"jitter: ", "job j1", "jitter of its own"}},
 		{"top-level, the job's own is shorter", jitterConfig("jitter: 2h\n", []string{"@daily", "@hourly"}, "", "jitter: 10m"), nil},
+		{"an unknown zone", jitterConfig("", []string{"@hourly"}, "jitter: 10m\n    timezone: Mars/Olympus"), []string{"jobs[0].timezone", "unknown time zone"}},
+		{"a bad schedule", jitterConfig("", []string{"61 * * * *"}, "jitter: 10m"), []string{"jobs[0].schedule", "invalid cron"}},
 		{"top-level, the job has none", jitterConfig("jitter: 2h\n", []string{"@daily", "@hourly"}, "", "jitter: 0s"), nil},
 	}
 	for _, tt := range tests {
