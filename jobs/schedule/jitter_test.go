@@ -174,6 +174,10 @@ func TestSchedulerRunsAfterTheJitterDelay(t *testing.T) {
 		t.Errorf("job scheduled records %v, want next_run %s (the start), next_logical_time %s", recs, at.In(berlin).Format(time.RFC3339), scheduled.In(berlin).Format(time.RFC3339))
 	}
 	clock.Set(at.Add(-time.Second)) // 10:00 is past, its start is not
+	// Run shares what ReloadNow needs a moment after its loop waits.
+	for deadline := time.Now().Add(10 * time.Second); s.getLive() == nil && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	if err := s.ReloadNow(ctx); err != nil {
 		t.Fatal(err)
 	}
