@@ -29,6 +29,8 @@ type Config struct {
 	// HistoryLimit is the default of each job's history_limit; default
 	// DefaultHistoryLimit.
 	HistoryLimit int `yaml:"history_limit"`
+	// Jitter is the default of each job's jitter; default 0, none.
+	Jitter time.Duration `yaml:"jitter"`
 
 	File     string         `yaml:"-"` // the file it was read from
 	Location *time.Location `yaml:"-"` // Timezone, loaded
@@ -116,7 +118,12 @@ type Job struct {
 	// CatchUp makes the scheduler, when it starts, run a scheduled time it
 	// missed (the process was down) if that time is at most this old and
 	// has not run successfully; default 0, off.
-	CatchUp  time.Duration     `yaml:"catch_up"`
+	CatchUp time.Duration `yaml:"catch_up"`
+	// Jitter delays the start of each scheduled run by the same amount,
+	// less than this, taken from the job's name (see Delay); the run's
+	// logical time stays its scheduled time. Default the configuration's
+	// jitter; 0 is none.
+	Jitter   *time.Duration    `yaml:"jitter"`
 	Window   WindowSpec        `yaml:"window"` // the window each run covers; default none
 	Params   []queries.Param   `yaml:"params"` // named run parameters
 	Datasets []queries.Dataset `yaml:"datasets"`
@@ -146,6 +153,7 @@ type Job struct {
 
 	Location *time.Location `yaml:"-"`
 	sched    cron.Schedule
+	jitter   time.Duration // Jitter, or the configuration's: the one in effect
 }
 
 // Next returns the job's next scheduled times after t, in its zone.
@@ -304,6 +312,7 @@ func (v validator) config(c *Config) {
 			names[j.Name] = i
 		}
 		v.job(p, j, c.Location)
+		v.jitter(p, j, c.Jitter)
 		switch {
 		case j.HistoryLimit < 0:
 			v.failValue(p+".history_limit", fmt.Sprint(j.HistoryLimit), "want a number of runs, at least 1")

@@ -34,6 +34,7 @@ func FuzzParseConfig(f *testing.F) {
 		"jobs: !!binary aGVsbG8=\n",
 		"database: {dsn: '${X:-', max_open_conns: 0x7fffffffffffffff}\n",
 		"timezone: \"\\u0000\"\njobs: [{}]\n",
+		"jitter: 30m\ntimezone: Nope\njobs:\n" + jobYAML("a", "@hourly"),
 		nest(3, 3, `[1, 2]`, false) + withDataset("", "        where:\n          - {column: u.id, op: in, value: *a2}\n"),
 		withDataset("    params:\n      p: {type: list<date>, default: [2026-01-01, .inf, ~]}\n", "        where:\n          - {column: u.id, op: between, param: p}\n"),
 		withDataset("    window: last 0h\n", "        window: \"u.created_at\"\n        limit: 0\n"),

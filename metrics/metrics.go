@@ -115,7 +115,7 @@ func New(o Options) *Collector {
 		c.schedSkips, c.missed, c.lastSuccess, c.lastFailure, c.steps, c.deliveries)
 	if o.Schedule != nil {
 		c.reg.MustRegister(&nextRuns{cfg: o.Schedule, desc: prometheus.NewDesc("joinery_next_run_timestamp_seconds",
-			"The job's next scheduled time (Unix time).", job, nil)})
+			"When the job's next scheduled run starts: its scheduled time plus its jitter delay (Unix time).", job, nil)})
 	}
 	if o.Runtime {
 		c.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -239,7 +239,9 @@ func (n *nextRuns) Collect(ch chan<- prometheus.Metric) {
 	}
 	now := time.Now()
 	for i := range cfg.Jobs {
-		if t := cfg.Jobs[i].NextRun(now); !t.IsZero() {
+		// When the next run starts: its scheduled time plus the job's
+		// jitter delay.
+		if _, t := cfg.Jobs[i].NextStart(now); !t.IsZero() {
 			ch <- prometheus.MustNewConstMetric(n.desc, prometheus.GaugeValue, float64(t.UnixNano())/1e9, cfg.Jobs[i].Name)
 		}
 	}

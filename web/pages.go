@@ -64,8 +64,10 @@ type page struct {
 type jobView struct {
 	Name, Schedule, Zone, Window string
 	Loc                          *time.Location
-	Next                         time.Time
-	NextRuns                     []time.Time
+	Next                         time.Time // when the next run starts
+	NextLogical                  time.Time // its scheduled time: Next, less Delay
+	Delay                        time.Duration
+	NextRuns                     []time.Time // the next scheduled times; each starts Delay later
 	Last                         *lastRun
 	Runs                         []RunView
 	Err                          string // the runs could not be read
@@ -78,10 +80,8 @@ type lastRun struct {
 }
 
 func newJobView(job *jobs.Job, now time.Time) jobView {
-	v := jobView{Name: job.Name, Schedule: job.Schedule, Zone: job.Location.String(), Loc: job.Location}
-	if next := job.Next(now, 1); len(next) == 1 {
-		v.Next = next[0]
-	}
+	v := jobView{Name: job.Name, Schedule: job.Schedule, Zone: job.Location.String(), Loc: job.Location, Delay: job.Delay()}
+	v.NextLogical, v.Next = job.NextStart(now)
 	if job.Window.IsSet() {
 		v.Window = job.Window.String()
 	}
@@ -134,7 +134,9 @@ func (s *Server) job(w http.ResponseWriter, r *http.Request) {
 	}
 	now := time.Now()
 	v := newJobView(job, now)
-	v.NextRuns = job.Next(now, 5)
+	// From the next run to start: with jitter, a scheduled time that has
+	// passed may still be waiting for its delay.
+	v.NextRuns = job.Next(now.Add(-v.Delay), 5)
 	runs := s.o.Runs.Recent([]string{job.Name}, runsShown)[0]
 	if v.Runs = runs.Runs; runs.Err != nil {
 		v.Err = runs.Err.Error()

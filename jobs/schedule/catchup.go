@@ -59,7 +59,13 @@ func (d *dropped) add(t time.Time) {
 // Without any record of a successful run (a new job, or state and
 // manifests lost), only the times within catch_up are considered: there is
 // nothing to say which earlier ones were missed.
+//
+// A job with jitter starts each scheduled time its delay later: a time
+// whose start is still ahead at now is not missed (the loop starts it; see
+// cronLoop.start), and catch_up counts from the start. Both come from
+// taking the decision at now - delay.
 func missed(cfg *jobs.Config, job *jobs.Job, now time.Time) (catchUp, error) {
+	now = now.Add(-job.Delay())
 	cu := catchUp{
 		Older:      dropped{Why: fmt.Sprintf("older than catch_up (%s)", job.CatchUp)},
 		Superseded: dropped{Why: "only the latest missed time within catch_up is caught up"},

@@ -60,6 +60,11 @@ func (systemClock) WaitUntil(t time.Time) (<-chan struct{}, func()) {
 // SkipIfStillRunning and Recover: a run that is due while the entry's
 // previous run goes on is skipped with a warning, and a run that panics is
 // logged and does not stop the entry.
+//
+// A job with jitter (jobs.Job.Delay) starts each scheduled time that much
+// later; its entry still holds the scheduled time, which its run gets as
+// its logical time. Stopping the loop while a run waits for its delay
+// drops that run, as it drops the scheduled times not yet reached.
 type cronLoop struct {
 	clock   Clock
 	logger  *slog.Logger
@@ -71,11 +76,15 @@ type cronLoop struct {
 }
 
 type cronEntry struct {
-	job  *jobs.Job
-	run  func(logical time.Time)
-	next time.Time   // its next scheduled time; zero when it has none
-	busy atomic.Bool // a run of it is going on
+	job   *jobs.Job
+	run   func(logical time.Time)
+	delay time.Duration // the job's jitter delay: each run starts at next + delay
+	next  time.Time     // its next scheduled time; zero when it has none
+	busy  atomic.Bool   // a run of it is going on
 }
+
+// start returns when the run of e's next scheduled time starts.
+func (e *cronEntry) start() time.Time { return e.next.Add(e.delay) }
 
 func newCronLoop(clock Clock, logger *slog.Logger) *cronLoop {
 	return &cronLoop{clock: clock, logger: logger, done: make(chan struct{})}
@@ -84,13 +93,14 @@ func newCronLoop(clock Clock, logger *slog.Logger) *cronLoop {
 // add schedules job: run is called, on a goroutine of its own, with each
 // scheduled time in the job's zone.
 func (l *cronLoop) add(job *jobs.Job, run func(logical time.Time)) {
-	l.entries = append(l.entries, &cronEntry{job: job, run: run})
+	l.entries = append(l.entries, &cronEntry{job: job, run: run, delay: job.Delay()})
 }
 
-// start starts the loop: the first runs are the scheduled times after now.
+// start starts the loop: the first runs are those that start after now
+// (a scheduled time up to its delay before now among them).
 func (l *cronLoop) start(now time.Time) {
 	for _, e := range l.entries {
-		e.next = e.job.NextRun(now)
+		e.next, _ = e.job.NextStart(now)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	l.cancel = cancel
@@ -115,8 +125,8 @@ func (l *cronLoop) loop(ctx context.Context) {
 	for {
 		var first time.Time
 		for _, e := range l.entries {
-			if !e.next.IsZero() && (first.IsZero() || e.next.Before(first)) {
-				first = e.next
+			if !e.next.IsZero() && (first.IsZero() || e.start().Before(first)) {
+				first = e.start()
 			}
 		}
 		if first.IsZero() {
@@ -132,21 +142,21 @@ func (l *cronLoop) loop(ctx context.Context) {
 		}
 		now := l.clock.Now()
 		for _, e := range l.entries {
-			if e.next.IsZero() || e.next.After(now) {
+			if e.next.IsZero() || e.start().After(now) {
 				continue
 			}
 			l.fire(e, e.next)
 			next := e.job.NextRun(e.next)
-			if !next.IsZero() && !next.After(now) {
+			if !next.IsZero() && !next.Add(e.delay).After(now) {
 				// The loop woke late (a suspended machine, a clock set
 				// forward): the times since are not run one after another.
 				missed, last := 0, next
-				for t := next; !t.IsZero() && !t.After(now) && missed < 10000; t = e.job.NextRun(t) {
+				for t := next; !t.IsZero() && !t.Add(e.delay).After(now) && missed < 10000; t = e.job.NextRun(t) {
 					missed, last = missed+1, t
 				}
 				l.logger.Warn("scheduled times passed without a run: the clock jumped or joinery was suspended",
 					"job", e.job.Name, "first", next.In(e.job.Location).Format(time.RFC3339), "last", last.In(e.job.Location).Format(time.RFC3339), "count", missed)
-				next = e.job.NextRun(now)
+				next, _ = e.job.NextStart(now)
 			}
 			e.next = next
 		}

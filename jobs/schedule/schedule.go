@@ -199,8 +199,13 @@ func (s *Scheduler) start(runCtx, stopping context.Context, runs *runSet, r *job
 				s.run(runCtx, stopping, runs, r, job, t)
 			}
 		})
-		next := job.NextRun(now)
-		s.Logger.Info("job scheduled", "job", job.Name, "schedule", job.Schedule, "timezone", job.Location.String(), "next_run", next.In(job.Location).Format(time.RFC3339))
+		logical, next := job.NextStart(now)
+		attrs := []any{"job", job.Name, "schedule", job.Schedule, "timezone", job.Location.String(), "next_run", next.Format(time.RFC3339)}
+		if d := job.Delay(); d > 0 {
+			// next_run is when it starts; the run is for its scheduled time.
+			attrs = append(attrs, "jitter_delay", d, "next_logical_time", logical.Format(time.RFC3339))
+		}
+		s.Logger.Info("job scheduled", attrs...)
 	}
 	loop.start(now)
 	return &inUse{loop: loop, runner: r}
