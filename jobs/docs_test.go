@@ -8,7 +8,7 @@ import (
 )
 
 // TestDocExamples parses every complete configuration the README,
-// docs/DELIVERY.md and docs/OPERATIONS.md show (a yaml block whose first key is a top-level
+// docs/DELIVERY.md, docs/OPERATIONS.md and docs/SCALE.md show (a yaml block whose first key is a top-level
 // one: jobs, database, timezone, output_dir) as joinery validate does
 // offline, with each ${VAR} it names set, so that an example that does
 // not validate (a misspelt key, a template naming a missing field, a
@@ -16,7 +16,7 @@ import (
 func TestDocExamples(t *testing.T) {
 	top := regexp.MustCompile(`^(jobs|database|timezone|output_dir):`)
 	vars := regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
-	for _, file := range []string{"../README.md", "../docs/DELIVERY.md", "../docs/OPERATIONS.md"} {
+	for _, file := range []string{"../README.md", "../docs/DELIVERY.md", "../docs/OPERATIONS.md", "../docs/SCALE.md"} {
 		data, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)
