@@ -104,7 +104,7 @@ func TestLeaseHeld(t *testing.T) {
 	if err := raw.QueryRow("SELECT CONCAT('joinery/', DATABASE(), '/j')").Scan(&name); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := other.Acquire(context.Background(), name, "other-host/7/other-run"); err != nil {
+	if _, err := other.Acquire(context.Background(), name, "other-host/7/other-run", time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	res := r.Run(context.Background(), &r.Config.Jobs[0], logical)
@@ -123,6 +123,38 @@ func TestLeaseHeld(t *testing.T) {
 	testdb.Exec(t, raw, "UPDATE joinery_locks SET expires_at = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND")
 	if res := r.Run(context.Background(), &r.Config.Jobs[0], logical); res.Err != nil {
 		t.Fatalf("run after the holder's lease expired: %v", res.Err)
+	}
+}
+
+// TestLeaseHeldForTheSameTime: a daemon whose scheduled run finds the
+// lease held by another daemon's run of that same scheduled time skips
+// quietly (ErrAlreadyDone: it is being run); for another time, or by
+// hand, the lease held is a lock skip (ErrAlreadyRunning), which says
+// that a run of the job was kept from running.
+func TestLeaseHeldForTheSameTime(t *testing.T) {
+	r, raw := setup(t, withLock("lease", postsDataset))
+	other := &mysqlconn.LeaseTable{DB: raw, Table: "joinery_locks", TTL: time.Minute}
+	var name string
+	if err := raw.QueryRow("SELECT CONCAT('joinery/', DATABASE(), '/j')").Scan(&name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Acquire(context.Background(), name, "other-host/7/other-run", logical); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	job := &r.Config.Jobs[0]
+	res := r.RunScheduled(ctx, ctx, job, logical)
+	if !errors.Is(res.Err, jobs.ErrAlreadyDone) || errors.Is(res.Err, jobs.ErrAlreadyRunning) || !strings.Contains(res.Err.Error(), "other-host/7/other-run is running it") {
+		t.Errorf("scheduled run of the holder's time: %v, want ErrAlreadyDone naming the holder", res.Err)
+	}
+	if res := r.RunScheduled(ctx, ctx, job, logical.Add(24*time.Hour)); !errors.Is(res.Err, jobs.ErrAlreadyRunning) {
+		t.Errorf("scheduled run of the next time: %v, want ErrAlreadyRunning", res.Err)
+	}
+	if res := r.Run(ctx, job, logical); !errors.Is(res.Err, jobs.ErrAlreadyRunning) {
+		t.Errorf("run by hand of the holder's time: %v, want ErrAlreadyRunning", res.Err)
+	}
+	if len(manifests(t, r)) != 0 {
+		t.Error("a skipped run wrote a manifest")
 	}
 }
 
@@ -216,7 +248,7 @@ func TestHeartbeatKeepsTheLease(t *testing.T) {
 			var name string
 			_ = raw.QueryRow("SELECT name FROM joinery_locks").Scan(&name)
 			other := &mysqlconn.LeaseTable{DB: raw, Table: "joinery_locks", TTL: time.Minute}
-			_, contender = other.Acquire(context.Background(), name, "other/1/z")
+			_, contender = other.Acquire(context.Background(), name, "other/1/z", time.Time{})
 		}
 		return nil
 	})

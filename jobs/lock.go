@@ -16,9 +16,11 @@ import (
 // ErrAlreadyDone is the error of a scheduled run skipped because its
 // scheduled time has run already: a run for the same logical time (and
 // parameters) committed, by this daemon or another sharing the database's
-// lease table or the output folder. A skip, like ErrAlreadyRunning, not a
-// failure. Manual runs (joinery run) never get it.
-var ErrAlreadyDone = errors.New("this scheduled time has already run")
+// lease table or the output folder; or because another daemon holds the
+// job's lease for that very time, and is running it. A skip, like
+// ErrAlreadyRunning, not a failure, and quieter: it is what N daemons do
+// for every scheduled time. Manual runs (joinery run) never get it.
+var ErrAlreadyDone = errors.New("this scheduled time has run, or is running, elsewhere")
 
 // ErrLeaseLost is wrapped by the error of a run whose lease was lost
 // before it committed (see mysqlconn.LeaseTable): it committed nothing.
@@ -125,7 +127,7 @@ func (r *Runner) engine(ctx context.Context, conn mysqlconn.Querier, log *slog.L
 
 // lock takes the lock of a run of job in sess, as database.lock says;
 // lost ends the run's context when a lease is lost.
-func (r *Runner) lock(ctx context.Context, sess *mysqlconn.Session, e mysqlconn.Engine, job *Job, runID string, log *slog.Logger, lost context.CancelCauseFunc) (runLock, error) {
+func (r *Runner) lock(ctx context.Context, sess *mysqlconn.Session, e mysqlconn.Engine, job *Job, p Plan, runID string, log *slog.Logger, lost context.CancelCauseFunc) (runLock, error) {
 	db := r.Config.Database
 	kind := db.LockFor(e)
 	auto := db.Lock == LockAuto || db.Lock == ""
@@ -149,7 +151,14 @@ func (r *Runner) lock(ctx context.Context, sess *mysqlconn.Session, e mysqlconn.
 		}
 	}
 	t := &mysqlconn.LeaseTable{DB: r.DB, Table: db.LockTable, TTL: db.LeaseTTL, Heartbeat: r.leaseHeartbeat}
-	l, err := t.Acquire(ctx, name, who)
+	var running time.Time
+	if p.Scheduled {
+		running = p.Logical
+	}
+	l, err := t.Acquire(ctx, name, who, running)
+	if held, ok := errors.AsType[*mysqlconn.LeaseHeldError](err); ok && p.Scheduled && held.Running.Equal(p.Logical) {
+		return nil, fmt.Errorf("%w: %s is running it (lease %s, token %d)", ErrAlreadyDone, held.Holder, held.Name, held.Token)
+	}
 	if err != nil {
 		return nil, err
 	}

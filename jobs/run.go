@@ -199,7 +199,7 @@ func (r *Runner) attempt(ctx context.Context, job *Job, p Plan, id string, n int
 		return res
 	case errors.Is(res.Err, ErrAlreadyDone):
 		// Another daemon ran it: what N daemons do for every scheduled time.
-		log.Info("run skipped: this scheduled time has already run", "error", res.Err)
+		log.Info("run skipped: this scheduled time has run, or is running, elsewhere", "error", res.Err)
 		return res
 	case res.Err != nil:
 		return res
@@ -241,7 +241,7 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 		return err
 	}
 	res.Engine = &output.ManifestEngine{Name: engine.Name(), Version: engine.Version}
-	sess, lock, err := r.session(ctx, conn, engine, job, res.RunID, log, lost)
+	sess, lock, err := r.session(ctx, conn, engine, job, p, res.RunID, log, lost)
 	if err != nil {
 		return err
 	}
@@ -577,12 +577,12 @@ func (r *Runner) snapshot(job *Job, sess *session) bool {
 // session prepares conn for a run of job on engine e: it takes the run's
 // lock (see Runner.lock), makes the session read-only for raw SQL and
 // applies the statement timeout. lost ends the run when a lease is lost.
-func (r *Runner) session(ctx context.Context, conn *sql.Conn, e mysqlconn.Engine, job *Job, runID string, log *slog.Logger, lost context.CancelCauseFunc) (*session, runLock, error) {
+func (r *Runner) session(ctx context.Context, conn *sql.Conn, e mysqlconn.Engine, job *Job, p Plan, runID string, log *slog.Logger, lost context.CancelCauseFunc) (*session, runLock, error) {
 	ms, err := mysqlconn.NewSession(ctx, r.DB, conn, e, log)
 	if err != nil {
 		return nil, nil, err
 	}
-	lock, err := r.lock(ctx, ms, e, job, runID, log, lost)
+	lock, err := r.lock(ctx, ms, e, job, p, runID, log, lost)
 	if err != nil {
 		ms.Release(ctx)
 		return nil, nil, err

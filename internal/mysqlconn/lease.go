@@ -43,7 +43,8 @@ func CreateTableSQL(table string) string {
   heartbeat_at DATETIME(6) NULL,
   expires_at   DATETIME(6) NOT NULL DEFAULT '1970-01-01 00:00:01',
   done_logical DATETIME(6) NULL,
-  done_run_id  VARCHAR(64) NULL
+  done_run_id  VARCHAR(64) NULL,
+  running_logical DATETIME(6) NULL
 ) ENGINE=InnoDB`
 }
 
@@ -73,6 +74,9 @@ type LeaseHeldError struct {
 	// ExpiresIn the time until the lease expires unless renewed, both by
 	// the server's clock.
 	HeartbeatAge, ExpiresIn time.Duration
+	// Running is the logical time (UTC) of the scheduled run that holds
+	// it; zero for a run by hand.
+	Running time.Time
 	// Lookup is the error that kept the holder from being read.
 	Lookup error
 }
@@ -111,10 +115,12 @@ type Lease struct {
 }
 
 // Acquire takes the lease name for holder when it is free or expired, or
-// returns a *LeaseHeldError. It creates the table when it is missing.
-// Each statement commits on its own: the lease is a row, not a
-// transaction.
-func (t *LeaseTable) Acquire(ctx context.Context, name, holder string) (*Lease, error) {
+// returns a *LeaseHeldError. running is the logical time of the
+// scheduled run that takes it, zero for a run by hand: a daemon that
+// finds the lease held for its own scheduled time knows another is
+// running it. It creates the table when it is missing. Each statement
+// commits on its own: the lease is a row, not a transaction.
+func (t *LeaseTable) Acquire(ctx context.Context, name, holder string, running time.Time) (*Lease, error) {
 	table := quoteTable(t.Table)
 	insert := "INSERT IGNORE INTO " + table + " (name) VALUES (?)"
 	_, err := t.DB.ExecContext(ctx, insert, name)
@@ -128,9 +134,13 @@ func (t *LeaseTable) Acquire(ctx context.Context, name, holder string) (*Lease, 
 		return nil, fmt.Errorf("take job lease: %w", err)
 	}
 	start := time.Now()
+	var at any // NULL for a run by hand
+	if !running.IsZero() {
+		at = running.UTC().Format(dbTime)
+	}
 	res, err := t.DB.ExecContext(ctx, "UPDATE "+table+" SET holder = ?, token = token + 1, acquired_at = UTC_TIMESTAMP(6), "+
-		"heartbeat_at = UTC_TIMESTAMP(6), expires_at = UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND "+
-		"WHERE name = ? AND expires_at < UTC_TIMESTAMP(6)", holder, t.TTL.Microseconds(), name)
+		"heartbeat_at = UTC_TIMESTAMP(6), expires_at = UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND, running_logical = ? "+
+		"WHERE name = ? AND expires_at < UTC_TIMESTAMP(6)", holder, t.TTL.Microseconds(), at, name)
 	var n int64
 	switch {
 	case serverError(err, 1213):
@@ -174,11 +184,17 @@ const dbTime = "2006-01-02 15:04:05.999999"
 func (t *LeaseTable) held(ctx context.Context, name string) *LeaseHeldError {
 	e := &LeaseHeldError{Name: name}
 	var age, left sql.NullInt64
+	var running sql.NullString
 	err := t.DB.QueryRowContext(ctx, "SELECT holder, token, TIMESTAMPDIFF(MICROSECOND, heartbeat_at, UTC_TIMESTAMP(6)), "+
-		"TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(6), expires_at) FROM "+quoteTable(t.Table)+" WHERE name = ?", name).
-		Scan(&e.Holder, &e.Token, &age, &left)
+		"TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(6), expires_at), running_logical FROM "+quoteTable(t.Table)+" WHERE name = ?", name).
+		Scan(&e.Holder, &e.Token, &age, &left, &running)
 	if err != nil {
 		e.Lookup = err
+	}
+	if running.Valid {
+		if at, err := time.ParseInLocation(dbTime, running.String, time.UTC); err == nil {
+			e.Running = at
+		}
 	}
 	e.HeartbeatAge, e.ExpiresIn = time.Duration(age.Int64)*time.Microsecond, time.Duration(left.Int64)*time.Microsecond
 	return e
@@ -300,7 +316,7 @@ func (l *Lease) Release(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	_, err := l.t.DB.ExecContext(ctx, "UPDATE "+quoteTable(l.t.Table)+" SET holder = '', expires_at = '1970-01-01 00:00:01' "+
+	_, err := l.t.DB.ExecContext(ctx, "UPDATE "+quoteTable(l.t.Table)+" SET holder = '', expires_at = '1970-01-01 00:00:01', running_logical = NULL "+
 		"WHERE name = ? AND token = ?", l.Name, l.Token)
 	if err != nil {
 		return fmt.Errorf("release job lease: %w", err)

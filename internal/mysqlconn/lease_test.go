@@ -22,7 +22,7 @@ func TestLease(t *testing.T) {
 	table := &mysqlconn.LeaseTable{DB: db, Table: "joinery_locks", TTL: time.Minute, Heartbeat: 10 * time.Millisecond}
 
 	// First use creates the table.
-	a, err := table.Acquire(ctx, "joinery/app/j", "host-a/1/run-a")
+	a, err := table.Acquire(ctx, "joinery/app/j", "host-a/1/run-a", time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func TestLease(t *testing.T) {
 	}
 
 	// Held: a second daemon is told who holds it and until when.
-	_, err = table.Acquire(ctx, "joinery/app/j", "host-b/2/run-b")
+	_, err = table.Acquire(ctx, "joinery/app/j", "host-b/2/run-b", time.Time{})
 	held, ok := errors.AsType[*mysqlconn.LeaseHeldError](err)
 	if !ok || !errors.Is(err, mysqlconn.ErrAlreadyRunning) {
 		t.Fatalf("contended Acquire = %v, want a *LeaseHeldError wrapping ErrAlreadyRunning", err)
@@ -45,7 +45,7 @@ func TestLease(t *testing.T) {
 		}
 	}
 	// Another name is another lease.
-	other, err := table.Acquire(ctx, "joinery/app/k", "host-b/2/run-b")
+	other, err := table.Acquire(ctx, "joinery/app/k", "host-b/2/run-b", time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestLease(t *testing.T) {
 
 	// Released: the next acquisition gets the next token and sees the
 	// time done.
-	b, err := table.Acquire(ctx, "joinery/app/j", "host-b/2/run-b")
+	b, err := table.Acquire(ctx, "joinery/app/j", "host-b/2/run-b", time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestLease(t *testing.T) {
 
 	// Expired (b's daemon died): c takes it over, and b's lease is lost.
 	testdb.Exec(t, db, "UPDATE joinery_locks SET expires_at = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND WHERE name = 'joinery/app/j'")
-	c, err := table.Acquire(ctx, "joinery/app/j", "host-c/3/run-c")
+	c, err := table.Acquire(ctx, "joinery/app/j", "host-c/3/run-c", time.Time{})
 	if err != nil {
 		t.Fatalf("Acquire of an expired lease = %v", err)
 	}
