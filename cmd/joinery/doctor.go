@@ -67,12 +67,18 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		lock += "; the lease because " + p.LockReason
 	}
 	fmt.Fprintf(stdout, "lock:              %s\n", lock)
+	if cfg.Database.Lock == jobs.LockNamed && p.Lock == mysqlconn.LockLease {
+		// The operator chose named locks where they do not keep runs apart.
+		fmt.Fprintf(stdout, "warning: database.lock: named, but %s: database.lock: auto or lease would use the lease\n", p.LockReason)
+	}
 	timeout := p.StatementTimeout
 	switch timeout {
 	case mysqlconn.TimeoutMaxStatementTime:
 		timeout += " (seconds)"
 	case mysqlconn.TimeoutMaxExecutionTime:
 		timeout += " (milliseconds, SELECT only)"
+	case mysqlconn.TimeoutQueryTimeout:
+		timeout += " (milliseconds, vtgate)"
 	}
 	fmt.Fprintf(stdout, "statement timeout: %s\n", timeout)
 	fmt.Fprintf(stdout, "cancel:            %s\n", p.Cancel)
@@ -87,7 +93,11 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // doctorSummary prints what the configuration says about the database
 // and the runs, without connecting.
 func doctorSummary(cfg *jobs.Config, stdout io.Writer) {
-	fmt.Fprintf(stdout, "config:            %s (%d jobs)\n", cfg.File, len(cfg.Jobs))
+	jobsWord := "jobs"
+	if len(cfg.Jobs) == 1 {
+		jobsWord = "job"
+	}
+	fmt.Fprintf(stdout, "config:            %s (%d %s)\n", cfg.File, len(cfg.Jobs), jobsWord)
 	db := "embedded demo database (go-mysql-server)"
 	if !cfg.Database.Embedded() {
 		if dsn, err := cfg.Database.ResolveDSN(); err != nil {

@@ -96,7 +96,7 @@ func (e Engine) Profile() Profile {
 	case MariaDBGalera:
 		p.StatementTimeout = TimeoutMaxStatementTime
 		p.Lock, p.LockReason = LockLease, "named locks on Galera are per node: two daemons on different nodes both run"
-		p.Warnings = append(p.Warnings, "some MariaDB releases refuse GET_LOCK with wsrep on (MDEV-30473): every run would fail to take its lock")
+		p.Warnings = append(p.Warnings, "some MariaDB releases refuse GET_LOCK with wsrep on (MDEV-30473): with database.lock: named every run would fail to take its lock")
 	case MySQL:
 		if e.GroupReplication {
 			p.Lock, p.LockReason = LockLease, "named locks on Group Replication are per member: two daemons on different members both run"
