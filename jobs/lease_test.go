@@ -3,6 +3,7 @@ package jobs_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/joinery/joinery/internal/mysqlconn"
 	"github.com/joinery/joinery/internal/testdb"
 	"github.com/joinery/joinery/jobs"
+	"github.com/joinery/joinery/output"
 )
 
 // withLock is a configuration of one job (oneJob) whose runs take the
@@ -198,6 +200,50 @@ func TestLeaseStolenBeforeCommit(t *testing.T) {
 	}
 	if holder, _, _ := leaseRow(t, raw); holder != "thief/1/x" {
 		t.Errorf("the run released the thief's lease: holder %q", holder)
+	}
+}
+
+// TestLeaseFencedAtCommit: a run that passed its last lease check and
+// then stalled past the lease's expiry, while another daemon took the
+// lease over and committed the same time into the shared output folder,
+// is refused by the commit itself (the fencing token), as ErrLeaseLost:
+// the later holder's report stands.
+func TestLeaseFencedAtCommit(t *testing.T) {
+	r, raw := setup(t, withLock("lease", postsDataset))
+	job := &r.Config.Jobs[0]
+	var once sync.Once
+	var later string
+	r.SetDirHook(func(step, path string) error {
+		if step == "sync" {
+			once.Do(func() {
+				// What the other daemon left, had it run meanwhile: its
+				// manifest for this time, with the next token.
+				var name string
+				if err := raw.QueryRow("SELECT name FROM joinery_locks").Scan(&name); err != nil {
+					t.Error(err)
+					return
+				}
+				_, token, _ := leaseRow(t, raw)
+				m, err := json.Marshal(output.Manifest{Job: "j", Logical: logical, Started: time.Now(),
+					Lock: &output.ManifestLock{Kind: "lease", Name: name, Holder: "later/1/x", Token: token + 1}})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				later = filepath.Join(r.Config.OutputPath(), output.ManifestName("j", logical, nil))
+				if err := os.WriteFile(later, m, 0o644); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		return nil
+	})
+	res := r.Run(context.Background(), job, logical)
+	if !errors.Is(res.Err, jobs.ErrLeaseLost) || !errors.Is(res.Err, output.ErrFenced) || jobs.Retryable(res.Err) {
+		t.Fatalf("err = %v (retryable %v), want ErrLeaseLost from the fence, not retried", res.Err, jobs.Retryable(res.Err))
+	}
+	if got := manifests(t, r); len(got) != 1 || got[0] != later {
+		t.Errorf("manifests %v, want only the later holder's %s", got, later)
 	}
 }
 

@@ -362,6 +362,10 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 	start := time.Now()
 	m := r.manifest(job, res, reports, log)
 	c, err := dir.Commit(output.Commit{Manifest: m, Reports: reports})
+	if errors.Is(err, output.ErrFenced) {
+		// The lease was lost after its last check (see lock.verify).
+		return fmt.Errorf("%w: %w", ErrLeaseLost, err)
+	}
 	if err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}

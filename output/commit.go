@@ -157,6 +157,30 @@ type Committed struct {
 // wrote its report: a backfill must never destroy a newer report.
 var errNewerReport = errors.New("would replace the report of a newer logical time")
 
+// ErrFenced is the error of a commit that would replace the report of the
+// same logical time and parameters made by a later holder of the job's
+// lease (a higher fencing token, see ManifestLock): the run lost its lease
+// without knowing it (stalled past its expiry after its last check), and
+// another daemon has run the time since. The later report stands.
+var ErrFenced = errors.New("a later holder of the job's lease has committed this run's time")
+
+// fencedBy returns the run of the same time and parameters as m that a
+// later holder of m's lease committed, if there is one.
+func fencedBy(runs []run, m *Manifest) *run {
+	if m.Lock == nil || m.Lock.Kind != "lease" {
+		return nil
+	}
+	key := paramsKey(m.Params)
+	for i, x := range runs {
+		l := x.m.Lock
+		if l != nil && l.Kind == "lease" && l.Name == m.Lock.Name && l.Token > m.Lock.Token &&
+			x.m.Logical.Equal(m.Logical) && paramsKey(x.m.Params) == key {
+			return &runs[i]
+		}
+	}
+	return nil
+}
+
 // Commit puts a run's prepared reports in place with its manifest, as
 // described at the top of this file. An error means the commit point was
 // not reached: every temporary file is removed and every earlier report
@@ -198,6 +222,13 @@ func (d *Dir) Commit(c Commit) (*Committed, error) {
 		return fail(err)
 	}
 	warns = append(warns, scanWarns...)
+	// The fencing token's check, under the job's commit lock: in a shared
+	// output folder, a run that lost its lease never replaces what the
+	// lease's later holder committed.
+	if x := fencedBy(runs, m); x != nil {
+		return fail(fmt.Errorf("%w: %s holds token %d, this run %d (recorded in %s)",
+			ErrFenced, x.m.Lock.Holder, x.m.Lock.Token, m.Lock.Token, d.Abs(x.path)))
+	}
 
 	// A file of this run where a newer run's report is would destroy it.
 	dests := make(map[string]bool, len(staged))

@@ -882,3 +882,45 @@ func TestLogicalTimesWithOffsetSeconds(t *testing.T) {
 		}
 	}
 }
+
+// TestCommitFencedByALaterLeaseHolder: a run whose lease another daemon
+// took over (a higher fencing token) and which committed the same time
+// since is refused, leaving that report; a later token replaces as usual,
+// and another time, or a named lock, is not fenced.
+func TestCommitFencedByALaterLeaseHolder(t *testing.T) {
+	dir := t.TempDir()
+	d := testDir(t, dir)
+	specs := []Spec{{Format: "csv", Path: "{job}/{date}/{dataset}.csv"}}
+	lease := func(token uint64) *ManifestLock {
+		return &ManifestLock{Kind: "lease", Name: "joinery/app/j", Holder: fmt.Sprintf("host-%d/1/run", token), Token: token}
+	}
+	commit := func(logical time.Time, lock *ManifestLock, content string) error {
+		_, err := d.Commit(Commit{Manifest: &Manifest{Job: "j", Logical: logical, Started: time.Now(), Lock: lock}, Reports: stage(t, d, specs, logical, content)})
+		return err
+	}
+	if err := commit(day(1), lease(8), "token 8"); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, dir)
+	err := commit(day(1), lease(7), "token 7")
+	if !errors.Is(err, ErrFenced) || !strings.Contains(err.Error(), "host-8/1/run holds token 8, this run 7") {
+		t.Fatalf("err = %v, want ErrFenced naming the later holder", err)
+	}
+	if got := snapshot(t, dir); !sameMap(got, before) {
+		t.Errorf("a fenced commit changed the folder: %q", got)
+	}
+	for _, c := range []struct {
+		logical time.Time
+		lock    *ManifestLock
+		what    string
+	}{
+		{day(2), lease(7), "another time"},
+		{day(1), &ManifestLock{Kind: "named", Name: "joinery/app/j"}, "a named lock"},
+		{day(1), lease(9), "a later token"},
+	} {
+		if err := commit(c.logical, c.lock, c.what); err != nil {
+			t.Errorf("%s: %v", c.what, err)
+		}
+	}
+	checkRecorded(t, dir)
+}
