@@ -306,3 +306,80 @@ func TestConcurrentConditionalUpdatesHaveOneWinner(t *testing.T) {
 	}
 	t.Logf("%d rounds of 3 concurrent UPDATEs, one per node: %v", rounds, outcomes)
 }
+
+// TestLeaseAcquireRaceOnNodes races mysqlconn.LeaseTable.Acquire itself:
+// two acquirers on each node ask for one lease at once. In the first
+// rounds the lease (and, in the first, its table) does not exist yet:
+// CREATE TABLE, INSERT IGNORE and the conditional UPDATE race across
+// nodes; then one lease is freed and taken again. Each round exactly one
+// acquirer gets it, with the next fencing token, and the others are told
+// it is held (ErrAlreadyRunning), whatever certification did to them.
+func TestLeaseAcquireRaceOnNodes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	dbs, _ := nodes(t)
+	tables := make([]*mysqlconn.LeaseTable, len(dbs))
+	for i, db := range dbs {
+		tables[i] = &mysqlconn.LeaseTable{DB: db, Table: "joinery_locks", TTL: time.Minute}
+	}
+	const fresh, rounds, perNode = 8, 24, 2
+	tokens := map[string]uint64{}
+	outcomes := map[string]int{}
+	for round := 1; round <= rounds; round++ {
+		name := "shared"
+		if round <= fresh {
+			name = fmt.Sprintf("fresh/%d", round)
+		}
+		type result struct {
+			lease *mysqlconn.Lease
+			err   error
+		}
+		results := make([]result, len(dbs)*perNode)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for k := range results {
+			wg.Go(func() {
+				<-start
+				l, err := tables[k%len(dbs)].Acquire(ctx, name, fmt.Sprintf("node%d/%d/round%d", k%len(dbs)+1, k, round))
+				results[k] = result{l, err}
+			})
+		}
+		close(start)
+		wg.Wait()
+
+		var won *mysqlconn.Lease
+		for k, r := range results {
+			held, isHeld := errors.AsType[*mysqlconn.LeaseHeldError](r.err)
+			switch {
+			case r.err == nil:
+				outcomes["acquired"]++
+				if won != nil {
+					t.Errorf("round %d: %s and %s both hold %s", round, won.Holder, r.lease.Holder, name)
+				}
+				won = r.lease
+			case isHeld && errors.Is(r.err, mysqlconn.ErrAlreadyRunning):
+				switch {
+				case held.Lookup != nil:
+					outcomes["held, holder unread"]++
+				case held.Holder == "":
+					outcomes["held, holder not yet applied"]++
+				default:
+					outcomes["held"]++
+				}
+			default:
+				t.Fatalf("round %d: acquirer %d on node %d: %v", round, k, k%len(dbs)+1, r.err)
+			}
+		}
+		if won == nil {
+			t.Fatalf("round %d: nobody acquired %s: %+v", round, name, results)
+		}
+		if won.Token != tokens[name]+1 {
+			t.Errorf("round %d: token %d, want %d", round, won.Token, tokens[name]+1)
+		}
+		tokens[name] = won.Token
+		if err := won.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("outcomes of %d rounds of %d acquirers: %v", rounds, len(dbs)*perNode, outcomes)
+}
