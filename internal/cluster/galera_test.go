@@ -383,3 +383,55 @@ func TestLeaseAcquireRaceOnNodes(t *testing.T) {
 	}
 	t.Logf("outcomes of %d rounds of %d acquirers: %v", rounds, len(dbs)*perNode, outcomes)
 }
+
+// TestLeaseRenewsWhileOthersTryToTakeIt: the holder on one node renews
+// its lease (Verify, as before a commit) over and over while acquirers on
+// the other nodes keep asking for it: no renewal fails, every acquirer is
+// told it is held, and the token stays the holder's.
+func TestLeaseRenewsWhileOthersTryToTakeIt(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	dbs, _ := nodes(t)
+	tables := make([]*mysqlconn.LeaseTable, len(dbs))
+	for i, db := range dbs {
+		tables[i] = &mysqlconn.LeaseTable{DB: db, Table: "joinery_locks", TTL: 5 * time.Second}
+	}
+	l, err := tables[0].Acquire(ctx, "contended", "holder")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(ctx)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	tries := 0
+	for k := 0; k < 4; k++ {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_, err := tables[1+k%(len(dbs)-1)].Acquire(ctx, "contended", fmt.Sprintf("taker%d", k))
+				if !errors.Is(err, mysqlconn.ErrAlreadyRunning) {
+					t.Errorf("taker %d: %v, want the lease held", k, err)
+					return
+				}
+				mu.Lock()
+				tries++
+				mu.Unlock()
+			}
+		})
+	}
+	renewals := 0
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); renewals++ {
+		if err := l.Verify(ctx); err != nil {
+			t.Errorf("renewal %d: %v", renewals+1, err)
+			break
+		}
+	}
+	close(stop)
+	wg.Wait()
+	t.Logf("%d renewals while %d acquisitions were refused", renewals, tries)
+}
