@@ -408,6 +408,7 @@ func TestGaleraDaemonKilledMidRun(t *testing.T) {
 	a.cmd.Process.Kill()
 	<-a.done
 	killed := time.Now()
+	killedAt := lastStarted(t, a)
 	g.setDelay(t, 0)
 	ms := waitForManifests(t, 1, []*daemon{b}, out)
 	after := time.Since(killed)
@@ -434,7 +435,43 @@ func TestGaleraDaemonKilledMidRun(t *testing.T) {
 	}
 	noErrors(t, b)
 	checkNoTempFiles(t, out)
+	noFilesFor(t, out, killedAt)
 	t.Logf("killed daemon's token %d; daemon b committed %s after the kill with token %d, after %d skips for the lease", token, after.Round(time.Millisecond), ms[0].m.Lock.Token, held)
+}
+
+// lastStarted returns the logical time of the last run the daemon's log
+// started, read line by line: a daemon killed with SIGKILL may have left
+// its last line cut.
+func lastStarted(t *testing.T, d *daemon) string {
+	t.Helper()
+	at := ""
+	for _, line := range strings.Split(d.stderr.String(), "\n") {
+		var r map[string]any
+		if json.Unmarshal([]byte(line), &r) == nil && r["msg"] == "run started" {
+			at, _ = r["logical_time"].(string)
+		}
+	}
+	if at == "" {
+		t.Fatalf("the daemon started no run:\n%s", d.stderr.String())
+	}
+	return at
+}
+
+// noFilesFor fails the test for each file under dir named for the
+// logical time at (RFC 3339, UTC): no report and no manifest of it.
+func noFilesFor(t *testing.T, dir, at string) {
+	t.Helper()
+	logical, err := time.Parse(time.RFC3339, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stamp := logical.UTC().Format("20060102T150405")
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && strings.Contains(d.Name(), stamp) {
+			t.Errorf("a file of the run for %s: %s", at, p)
+		}
+		return nil
+	})
 }
 
 // leaseHolder reads the job's lease on db's node.
@@ -468,6 +505,7 @@ func TestGaleraNodeLostMidRun(t *testing.T) {
 	b := g.daemon(t, g.dsns[1], out)
 	b.waitForLog(t, `"msg":"run skipped: another run of this job holds its lock"`)
 
+	cutAt := lastStarted(t, a)
 	rl.cut()
 	cut := time.Now()
 	a.waitForLog(t, `"msg":"run failed"`)
@@ -494,6 +532,10 @@ func TestGaleraNodeLostMidRun(t *testing.T) {
 	}
 	noErrors(t, b)
 	checkNoTempFiles(t, out)
+	noFilesFor(t, out, cutAt)
+	if at, _ := failed[0]["logical_time"].(string); at != cutAt {
+		t.Errorf("daemon a's first failure is of %s, want the run cut off, of %s", at, cutAt)
+	}
 	t.Logf("daemon a failed %s after the cut: %s; daemon b committed %s after it with token %d (a's %d)", failedIn.Round(time.Millisecond), failed[0]["error"], after.Round(time.Millisecond), ms[0].m.Lock.Token, token)
 }
 
