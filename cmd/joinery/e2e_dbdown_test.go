@@ -19,12 +19,18 @@ import (
 // relay accepts connections on a port of its own and copies bytes both
 // ways to the real server at target: the database as seen through a
 // port that answers only once start is called, as a server that is still
-// starting (or restarting) does.
+// starting (or restarting) does, and that goes away when cut is called,
+// as a server that dies does.
 type relay struct {
 	addr   string // 127.0.0.1:port, refused until start
 	target string
 	mu     sync.Mutex
 	ln     net.Listener
+	conns  []net.Conn // both ends of every connection relayed
+	isCut  bool
+	// latency, set before start, delays every chunk of bytes relayed,
+	// both ways: a server farther away.
+	latency time.Duration
 }
 
 func newRelay(t *testing.T, target string) *relay {
@@ -36,13 +42,23 @@ func newRelay(t *testing.T, target string) *relay {
 	ln.Close() // nothing listens there until start
 	r := &relay{addr: addr, target: target}
 	t.Cleanup(func() {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		if r.ln != nil {
-			r.ln.Close()
-		}
+		r.cut()
 	})
 	return r
+}
+
+// cut closes the port and every connection through it.
+func (r *relay) cut() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.isCut = true
+	if r.ln != nil {
+		r.ln.Close()
+	}
+	for _, c := range r.conns {
+		c.Close()
+	}
+	r.conns = nil
 }
 
 // start opens the port; it may be called from any goroutine.
@@ -66,10 +82,39 @@ func (r *relay) start(t *testing.T) {
 				c.Close()
 				continue
 			}
-			go func() { io.Copy(s, c); s.Close() }()
-			go func() { io.Copy(c, s); c.Close() }()
+			r.mu.Lock()
+			if r.isCut {
+				c.Close()
+				s.Close()
+			} else {
+				r.conns = append(r.conns, c, s)
+			}
+			r.mu.Unlock()
+			go func() { r.copy(s, c); s.Close() }()
+			go func() { r.copy(c, s); c.Close() }()
 		}
 	}()
+}
+
+// copy copies src to dst, each chunk r.latency after it was read.
+func (r *relay) copy(dst, src net.Conn) {
+	if r.latency == 0 {
+		io.Copy(dst, src)
+		return
+	}
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			time.Sleep(r.latency)
+			if _, err := dst.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // via returns dsn with its address replaced by addr, and the address.

@@ -133,28 +133,39 @@ func (t *LeaseTable) Acquire(ctx context.Context, name, holder string, running t
 	if err != nil && !serverError(err, 1213) { // Galera: another node inserted it at once
 		return nil, fmt.Errorf("take job lease: %w", err)
 	}
-	start := time.Now()
 	var at any // NULL for a run by hand
 	if !running.IsZero() {
 		at = running.UTC().Format(dbTime)
 	}
-	res, err := t.DB.ExecContext(ctx, "UPDATE "+table+" SET holder = ?, token = token + 1, acquired_at = UTC_TIMESTAMP(6), "+
-		"heartbeat_at = UTC_TIMESTAMP(6), expires_at = UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND, running_logical = ? "+
-		"WHERE name = ? AND expires_at < UTC_TIMESTAMP(6)", holder, t.TTL.Microseconds(), at, name)
-	var n int64
-	switch {
-	case serverError(err, 1213):
-		// Galera: a certification conflict with another node's
-		// acquisition, which won.
-	case err != nil:
-		return nil, fmt.Errorf("take job lease: %w", err)
-	default:
-		if n, err = res.RowsAffected(); err != nil {
+	var start time.Time
+	for attempt := 1; ; attempt++ {
+		start = time.Now()
+		res, err := t.DB.ExecContext(ctx, "UPDATE "+table+" SET holder = ?, token = token + 1, acquired_at = UTC_TIMESTAMP(6), "+
+			"heartbeat_at = UTC_TIMESTAMP(6), expires_at = UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND, running_logical = ? "+
+			"WHERE name = ? AND expires_at < UTC_TIMESTAMP(6)", holder, t.TTL.Microseconds(), at, name)
+		var n int64
+		switch {
+		case serverError(err, 1213):
+			// Galera: a certification conflict with another node's
+			// acquisition, which won.
+		case err != nil:
 			return nil, fmt.Errorf("take job lease: %w", err)
+		default:
+			if n, err = res.RowsAffected(); err != nil {
+				return nil, fmt.Errorf("take job lease: %w", err)
+			}
 		}
-	}
-	if n == 0 {
-		return nil, t.held(ctx, name)
+		if n > 0 {
+			break
+		}
+		e := t.held(ctx, name)
+		if attempt == 1 && e.Lookup == nil && e.ExpiresIn <= 0 {
+			// Free once this node caught up (Galera: the UPDATE saw the
+			// row, or its absence, before the release or the insert of
+			// another node was applied here): try again, once.
+			continue
+		}
+		return nil, e
 	}
 	l := &Lease{Name: name, Holder: holder, t: t, last: start}
 	var got string
@@ -180,12 +191,29 @@ func (t *LeaseTable) Acquire(ctx context.Context, name, holder string, running t
 // dbTime is how DATETIME(6) values are read (as text) and bound.
 const dbTime = "2006-01-02 15:04:05.999999"
 
-// held reads who holds the lease name, for the skip's error.
+// held reads who holds the lease name, for the skip's error. A read that
+// finds it free (or no row) is made again once the node has applied every
+// write the cluster committed before it (MariaDB's wsrep_sync_wait, for
+// this statement only): on Galera the acquisition that won on another node
+// may not be applied here yet. Elsewhere the variable does nothing, or the
+// statement is refused and the first read stays.
 func (t *LeaseTable) held(ctx context.Context, name string) *LeaseHeldError {
+	e := t.readHolder(ctx, "", name)
+	if e.Lookup != nil || e.Holder == "" || e.ExpiresIn <= 0 {
+		if again := t.readHolder(ctx, "SET STATEMENT wsrep_sync_wait = 1 FOR ", name); again.Lookup == nil {
+			e = again
+		}
+	}
+	return e
+}
+
+// readHolder reads the lease name's row, the statement prefixed by
+// prefix.
+func (t *LeaseTable) readHolder(ctx context.Context, prefix, name string) *LeaseHeldError {
 	e := &LeaseHeldError{Name: name}
 	var age, left sql.NullInt64
 	var running sql.NullString
-	err := t.DB.QueryRowContext(ctx, "SELECT holder, token, TIMESTAMPDIFF(MICROSECOND, heartbeat_at, UTC_TIMESTAMP(6)), "+
+	err := t.DB.QueryRowContext(ctx, prefix+"SELECT holder, token, TIMESTAMPDIFF(MICROSECOND, heartbeat_at, UTC_TIMESTAMP(6)), "+
 		"TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(6), expires_at), running_logical FROM "+quoteTable(t.Table)+" WHERE name = ?", name).
 		Scan(&e.Holder, &e.Token, &age, &left, &running)
 	if err != nil {
