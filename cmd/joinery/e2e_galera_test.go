@@ -229,7 +229,8 @@ func waitForManifests(t *testing.T, n int, ds []*daemon, dirs ...string) []commi
 
 // outcomes maps each logical time (RFC 3339, UTC) a daemon's log started
 // a run of the job for to how it ended: "finished", "running" (skipped:
-// another held the lock), "done" (skipped: the time has run) or "failed".
+// another held the lock, or the lease for this time), "done" (skipped:
+// the time has run) or "failed".
 func outcomes(t *testing.T, log string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
@@ -242,8 +243,12 @@ func outcomes(t *testing.T, log string) map[string]string {
 			out[at] = "finished"
 		case "run skipped: another run of this job holds its lock":
 			out[at] = "running"
-		case "run skipped: this scheduled time has already run":
+		case "run skipped: this scheduled time has run, or is running, elsewhere":
+			// The lease held for this very time, or the time done.
 			out[at] = "done"
+			if e, _ := r["error"].(string); strings.Contains(e, " is running it ") {
+				out[at] = "running"
+			}
 		case "run failed":
 			out[at] = "failed"
 		}
@@ -554,5 +559,15 @@ func TestGaleraDoctor(t *testing.T) {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("doctor --connect says no %q:\n%s", want, r.stdout)
 		}
+	}
+	if strings.Contains(r.stdout, "warning: database.lock: named") {
+		t.Errorf("doctor --connect warns of named locks under lock: auto:\n%s", r.stdout)
+	}
+	// Named locks chosen by hand, where they do not keep runs apart.
+	named := filepath.Join(t.TempDir(), "named.yaml")
+	writeConfig(t, named, strings.Replace(galeraConfig, "  lease_ttl: 5s\n", "  lease_ttl: 5s\n  lock: named\n", 1))
+	r = runBin(t, g.bin, []string{"E2E_DSN=" + g.dsns[1], "E2E_OUT=" + t.TempDir()}, "doctor", "--connect", "--config", named)
+	if want := "warning: database.lock: named, but named locks on Galera are per node"; r.code != 0 || !strings.Contains(r.stdout, want) {
+		t.Errorf("doctor --connect with lock: named: exit %d, want it to say %q:\n%s", r.code, want, r.stdout)
 	}
 }
