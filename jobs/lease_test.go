@@ -145,6 +145,9 @@ func TestLeaseHeldForTheSameTime(t *testing.T) {
 	}
 	ctx := context.Background()
 	job := &r.Config.Jobs[0]
+	// It then follows the other daemon's run (TestTakeOverARunThatDied):
+	// here the scheduler stops at once.
+	r.SetSleep(func(context.Context, time.Duration) error { return context.Canceled })
 	res := r.RunScheduled(ctx, ctx, job, logical)
 	if !errors.Is(res.Err, jobs.ErrAlreadyDone) || errors.Is(res.Err, jobs.ErrAlreadyRunning) || !strings.Contains(res.Err.Error(), "other-host/7/other-run is running it") {
 		t.Errorf("scheduled run of the holder's time: %v, want ErrAlreadyDone naming the holder", res.Err)
@@ -157,6 +160,73 @@ func TestLeaseHeldForTheSameTime(t *testing.T) {
 	}
 	if len(manifests(t, r)) != 0 {
 		t.Error("a skipped run wrote a manifest")
+	}
+}
+
+// TestTakeOverARunThatDied: a daemon skipped for the lease held for its
+// own scheduled time watches that run: when the holder's lease expires
+// without the time committed (the holder died), it runs the time itself;
+// when the holder commits, or lets the lease go without committing (a
+// failure it reports itself), it leaves the time alone. The waits are
+// the runner's injected sleep, in which the other daemon acts.
+func TestTakeOverARunThatDied(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		meanwhile func(t *testing.T, other *mysqlconn.Lease, raw *sql.DB)
+		takeOver  bool
+	}{
+		{"the holder died", func(t *testing.T, _ *mysqlconn.Lease, raw *sql.DB) {
+			testdb.Exec(t, raw, "UPDATE joinery_locks SET expires_at = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND")
+		}, true},
+		{"the holder committed", func(t *testing.T, other *mysqlconn.Lease, _ *sql.DB) {
+			if err := other.MarkDone(context.Background(), logical, "other-run"); err != nil {
+				t.Error(err)
+			}
+			if err := other.Release(context.Background()); err != nil {
+				t.Error(err)
+			}
+		}, false},
+		{"the holder failed", func(t *testing.T, other *mysqlconn.Lease, _ *sql.DB) {
+			if err := other.Release(context.Background()); err != nil {
+				t.Error(err)
+			}
+		}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r, raw := setup(t, withLock("lease", postsDataset))
+			var name string
+			if err := raw.QueryRow("SELECT CONCAT('joinery/', DATABASE(), '/j')").Scan(&name); err != nil {
+				t.Fatal(err)
+			}
+			table := &mysqlconn.LeaseTable{DB: raw, Table: "joinery_locks", TTL: time.Minute}
+			other, err := table.Acquire(context.Background(), name, "other-host/7/other-run", logical)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var waits []time.Duration
+			r.SetSleep(func(ctx context.Context, d time.Duration) error {
+				waits = append(waits, d)
+				if len(waits) == 2 { // the holder renewed once, then this
+					c.meanwhile(t, other, raw)
+				}
+				return nil
+			})
+			ctx := context.Background()
+			res := r.RunScheduled(ctx, ctx, &r.Config.Jobs[0], logical)
+			if len(waits) != 2 || waits[0] != 20*time.Second {
+				t.Errorf("waits %v, want two, of a third of the lease's time to live (20s)", waits)
+			}
+			got := manifests(t, r)
+			if c.takeOver {
+				if res.Err != nil || len(got) != 1 || res.Lock == nil || res.Lock.Token != 2 {
+					t.Fatalf("err = %v, manifests %v, lock %+v; want the time taken over, with token 2", res.Err, got, res.Lock)
+				}
+				return
+			}
+			if !errors.Is(res.Err, jobs.ErrAlreadyDone) || len(got) != 0 {
+				t.Errorf("err = %v, manifests %v; want the skip, and no report", res.Err, got)
+			}
+		})
 	}
 }
 

@@ -22,6 +22,68 @@ import (
 // for every scheduled time. Manual runs (joinery run) never get it.
 var ErrAlreadyDone = errors.New("this scheduled time has run, or is running, elsewhere")
 
+// runningElsewhere is the error (wrapping ErrAlreadyDone) of a scheduled
+// run skipped because another daemon holds the job's lease for the same
+// scheduled time: it is running it. See Runner.watchElsewhere.
+type runningElsewhere struct{ held *mysqlconn.LeaseHeldError }
+
+func (e *runningElsewhere) Error() string {
+	return fmt.Sprintf("%s: %s is running it (lease %s, token %d)", ErrAlreadyDone, e.held.Holder, e.held.Name, e.held.Token)
+}
+
+func (e *runningElsewhere) Unwrap() error { return ErrAlreadyDone }
+
+// watchElsewhere follows, after a skip for it (runningElsewhere), the run
+// of the scheduled time p that another daemon makes under the job's
+// lease, until it ends, and reports whether this daemon is to take the
+// time over: the holder's lease expired while it held it for p, without
+// the time being committed (the holder died, or lost the database), so
+// nobody else would make the report. It returns false when the time was
+// committed, when the holder let the lease go without committing (its
+// run failed or was cancelled, which it reported itself), when another
+// time is held now, or when runCtx or waitCtx ends. It reads the lease
+// row every third of its time to live (or at the expiry it was told of,
+// when sooner), and gives up after half the time to the job's next
+// scheduled time: this daemon's slot for the job must be free for it
+// (a holder that dies that late leaves its time to catch-up).
+func (r *Runner) watchElsewhere(runCtx, waitCtx context.Context, job *Job, p Plan, e *runningElsewhere, log *slog.Logger) bool {
+	db := r.Config.Database
+	t := &mysqlconn.LeaseTable{DB: r.DB, Table: db.LockTable, TTL: db.LeaseTTL}
+	held := e.held
+	budget := job.NextRun(p.Logical).Sub(p.Logical) / 2
+	var waited time.Duration
+	for {
+		d := min(max(held.ExpiresIn, 0)+time.Second, db.LeaseTTL/3)
+		if waited+d > budget {
+			d = budget - waited
+		}
+		if d <= 0 {
+			log.Info("stopped following the run of this time by another daemon: the job's next scheduled time is near", "lease", held.Name)
+			return false
+		}
+		if r.wait(runCtx, waitCtx, d) != nil {
+			return false
+		}
+		waited += d
+		held = t.Read(runCtx, e.held.Name)
+		switch {
+		case held.Lookup != nil:
+			log.Warn("could not read the job's lease, held by another daemon for this time", "lease", held.Name, "error", held.Lookup)
+			held.ExpiresIn = db.LeaseTTL / 3
+		case !held.Done.IsZero() && !p.Logical.After(held.Done):
+			log.Info("the run of this time by another daemon committed", "lease", held.Name)
+			return false
+		case !held.Running.Equal(p.Logical):
+			log.Info("the run of this time by another daemon ended without committing; it reports its own failure", "lease", held.Name)
+			return false
+		case held.ExpiresIn <= 0 && held.Holder != "":
+			log.Warn("the run of this time by another daemon stopped without committing (its lease expired): taking the run over",
+				"lease", held.Name, "holder", held.Holder, "token", held.Token)
+			return true
+		}
+	}
+}
+
 // ErrLeaseLost is wrapped by the error of a run whose lease was lost
 // before it committed (see mysqlconn.LeaseTable): it committed nothing.
 var ErrLeaseLost = mysqlconn.ErrLeaseLost
@@ -157,7 +219,7 @@ func (r *Runner) lock(ctx context.Context, sess *mysqlconn.Session, e mysqlconn.
 	}
 	l, err := t.Acquire(ctx, name, who, running)
 	if held, ok := errors.AsType[*mysqlconn.LeaseHeldError](err); ok && p.Scheduled && held.Running.Equal(p.Logical) {
-		return nil, fmt.Errorf("%w: %s is running it (lease %s, token %d)", ErrAlreadyDone, held.Holder, held.Name, held.Token)
+		return nil, &runningElsewhere{held}
 	}
 	if err != nil {
 		return nil, err

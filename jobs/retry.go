@@ -97,6 +97,9 @@ func (r *Runner) attempts(runCtx, waitCtx context.Context, job *Job, p Plan, id 
 			log.Warn("attempt failed, will retry", "attempt", attempt, "retries", job.Retries, "retry_in", delay, "error", res.Err)
 		}
 		r.Hooks.attempt(runCtx, Run{Job: job, Result: res, Log: log, RetryIn: delay})
+		if e, ok := errors.AsType[*runningElsewhere](res.Err); ok && r.watchElsewhere(runCtx, waitCtx, job, p, e, log) {
+			continue // the other daemon's run died: this one makes it
+		}
 		if delay == 0 {
 			return res
 		}

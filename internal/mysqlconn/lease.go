@@ -75,8 +75,10 @@ type LeaseHeldError struct {
 	// the server's clock.
 	HeartbeatAge, ExpiresIn time.Duration
 	// Running is the logical time (UTC) of the scheduled run that holds
-	// it; zero for a run by hand.
-	Running time.Time
+	// it; zero for a run by hand. Done is the latest logical time a
+	// scheduled run committed under the lease (see MarkDone), zero when
+	// none.
+	Running, Done time.Time
 	// Lookup is the error that kept the holder from being read.
 	Lookup error
 }
@@ -207,21 +209,31 @@ func (t *LeaseTable) held(ctx context.Context, name string) *LeaseHeldError {
 	return e
 }
 
+// Read reads the lease name as Acquire would find it held (see held): its
+// holder, expiry, the time it runs and the last done. Lookup is set when
+// it could not be read.
+func (t *LeaseTable) Read(ctx context.Context, name string) *LeaseHeldError { return t.held(ctx, name) }
+
 // readHolder reads the lease name's row, the statement prefixed by
 // prefix.
 func (t *LeaseTable) readHolder(ctx context.Context, prefix, name string) *LeaseHeldError {
 	e := &LeaseHeldError{Name: name}
 	var age, left sql.NullInt64
-	var running sql.NullString
+	var running, done sql.NullString
 	err := t.DB.QueryRowContext(ctx, prefix+"SELECT holder, token, TIMESTAMPDIFF(MICROSECOND, heartbeat_at, UTC_TIMESTAMP(6)), "+
-		"TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(6), expires_at), running_logical FROM "+quoteTable(t.Table)+" WHERE name = ?", name).
-		Scan(&e.Holder, &e.Token, &age, &left, &running)
+		"TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(6), expires_at), running_logical, done_logical FROM "+quoteTable(t.Table)+" WHERE name = ?", name).
+		Scan(&e.Holder, &e.Token, &age, &left, &running, &done)
 	if err != nil {
 		e.Lookup = err
 	}
-	if running.Valid {
-		if at, err := time.ParseInLocation(dbTime, running.String, time.UTC); err == nil {
-			e.Running = at
+	for _, c := range []struct {
+		v  sql.NullString
+		to *time.Time
+	}{{running, &e.Running}, {done, &e.Done}} {
+		if c.v.Valid {
+			if at, err := time.ParseInLocation(dbTime, c.v.String, time.UTC); err == nil {
+				*c.to = at
+			}
 		}
 	}
 	e.HeartbeatAge, e.ExpiresIn = time.Duration(age.Int64)*time.Microsecond, time.Duration(left.Int64)*time.Microsecond
