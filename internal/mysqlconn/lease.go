@@ -124,23 +124,15 @@ type Lease struct {
 // commits on its own: the lease is a row, not a transaction.
 func (t *LeaseTable) Acquire(ctx context.Context, name, holder string, running time.Time) (*Lease, error) {
 	table := quoteTable(t.Table)
-	insert := "INSERT IGNORE INTO " + table + " (name) VALUES (?)"
-	_, err := t.DB.ExecContext(ctx, insert, name)
-	if serverError(err, 1146) { // no such table: first use
-		if _, err := t.DB.ExecContext(ctx, CreateTableSQL(t.Table)); err != nil {
-			return nil, fmt.Errorf("create the lease table %s: %w", t.Table, err)
-		}
-		_, err = t.DB.ExecContext(ctx, insert, name)
-	}
-	if err != nil && !serverError(err, 1213) { // Galera: another node inserted it at once
-		return nil, fmt.Errorf("take job lease: %w", err)
-	}
 	var at any // NULL for a run by hand
 	if !running.IsZero() {
 		at = running.UTC().Format(dbTime)
 	}
 	var start time.Time
 	for attempt := 1; ; attempt++ {
+		if err := t.insertRow(ctx, name); err != nil {
+			return nil, err
+		}
 		start = time.Now()
 		res, err := t.DB.ExecContext(ctx, "UPDATE "+table+" SET holder = ?, token = token + 1, acquired_at = UTC_TIMESTAMP(6), "+
 			"heartbeat_at = UTC_TIMESTAMP(6), expires_at = UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND, running_logical = ? "+
@@ -161,10 +153,12 @@ func (t *LeaseTable) Acquire(ctx context.Context, name, holder string, running t
 			break
 		}
 		e := t.held(ctx, name)
-		if attempt == 1 && e.Lookup == nil && e.ExpiresIn <= 0 {
-			// Free once this node caught up (Galera: the UPDATE saw the
-			// row, or its absence, before the release or the insert of
-			// another node was applied here): try again, once.
+		if attempt < acquireAttempts && (errors.Is(e.Lookup, sql.ErrNoRows) || e.Lookup == nil && e.ExpiresIn <= 0) {
+			// Free, or no row, once this node caught up. Galera: the
+			// UPDATE saw the row, or its absence, before the release or
+			// the insert of another node was applied here; and two
+			// nodes' inserts of a new row can both fail (1213), leaving
+			// none. Try again.
 			continue
 		}
 		return nil, e
@@ -181,6 +175,7 @@ func (t *LeaseTable) Acquire(ctx context.Context, name, holder string, running t
 		return nil, t.held(ctx, name)
 	}
 	if done.Valid {
+		var err error
 		if l.DoneLogical, err = time.Parse(dbTime, done.String); err != nil {
 			l.Release(ctx)
 			return nil, fmt.Errorf("take job lease: done_logical %q: %w", done.String, err)
@@ -188,6 +183,27 @@ func (t *LeaseTable) Acquire(ctx context.Context, name, holder string, running t
 		l.DoneRunID = doneRun.String
 	}
 	return l, nil
+}
+
+// acquireAttempts is how many times Acquire tries a lease that it finds
+// free, or without its row, after failing to take it (see Acquire).
+const acquireAttempts = 3
+
+// insertRow makes the lease name's row, free, unless it is there, and the
+// table on first use.
+func (t *LeaseTable) insertRow(ctx context.Context, name string) error {
+	insert := "INSERT IGNORE INTO " + quoteTable(t.Table) + " (name) VALUES (?)"
+	_, err := t.DB.ExecContext(ctx, insert, name)
+	if serverError(err, 1146) { // no such table: first use
+		if _, err := t.DB.ExecContext(ctx, CreateTableSQL(t.Table)); err != nil {
+			return fmt.Errorf("create the lease table %s: %w", t.Table, err)
+		}
+		_, err = t.DB.ExecContext(ctx, insert, name)
+	}
+	if err != nil && !serverError(err, 1213) { // Galera: another node inserted it at once
+		return fmt.Errorf("take job lease: %w", err)
+	}
+	return nil
 }
 
 // dbTime is how DATETIME(6) values are read (as text) and bound.
