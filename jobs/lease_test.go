@@ -230,6 +230,33 @@ func TestTakeOverARunThatDied(t *testing.T) {
 	}
 }
 
+// TestLeaseWithAFullPool: with every connection of the runs' pool taken
+// but the run's own (other runs hold them), the run still takes, keeps
+// and gives back its lease: the lease's statements go to the control
+// pool (jobs.OpenControlDB), not to the pool the runs fill.
+func TestLeaseWithAFullPool(t *testing.T) {
+	r, _ := setup(t, withLock("lease", postsDataset))
+	r.DB.SetMaxOpenConns(2)
+	control, err := jobs.OpenControlDB(r.Config.Database, testdb.DSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer control.Close()
+	r.Control = control
+	r.SetLeaseHeartbeat(10 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	other, err := r.DB.Conn(ctx) // another run's session
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	res := r.Run(ctx, &r.Config.Jobs[0], logical)
+	if res.Err != nil || res.Lock == nil || res.Lock.Token != 1 {
+		t.Fatalf("err = %v, lock %+v: want the run made under the lease", res.Err, res.Lock)
+	}
+}
+
 // TestLeaseStolenBeforeCommit: a run whose lease another daemon takes
 // over while it writes its files fails with ErrLeaseLost at the check
 // before its commit, commits nothing, and leaves the previous report as

@@ -48,7 +48,7 @@ func (e *runningElsewhere) Unwrap() error { return ErrAlreadyDone }
 // (a holder that dies that late leaves its time to catch-up).
 func (r *Runner) watchElsewhere(runCtx, waitCtx context.Context, job *Job, p Plan, e *runningElsewhere, log *slog.Logger) bool {
 	db := r.Config.Database
-	t := &mysqlconn.LeaseTable{DB: r.DB, Table: db.LockTable, TTL: db.LeaseTTL}
+	t := &mysqlconn.LeaseTable{DB: r.control(), Table: db.LockTable, TTL: db.LeaseTTL}
 	held := e.held
 	budget := job.NextRun(p.Logical).Sub(p.Logical) / 2
 	var waited time.Duration
@@ -212,7 +212,7 @@ func (r *Runner) lock(ctx context.Context, sess *mysqlconn.Session, e mysqlconn.
 			log.Warn("the server refuses named locks: runs use the lease table instead (database.lock: auto)", "lock_table", db.LockTable, "error", err)
 		}
 	}
-	t := &mysqlconn.LeaseTable{DB: r.DB, Table: db.LockTable, TTL: db.LeaseTTL, Heartbeat: r.leaseHeartbeat}
+	t := &mysqlconn.LeaseTable{DB: r.control(), Table: db.LockTable, TTL: db.LeaseTTL, Heartbeat: r.leaseHeartbeat}
 	var running time.Time
 	if p.Scheduled {
 		running = p.Logical

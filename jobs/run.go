@@ -40,6 +40,10 @@ type Runner struct {
 	// (see statementTimeout); 0 for none. The scheduler (package
 	// jobs/schedule) sets one.
 	DefaultStatementTimeout time.Duration
+	// Control is a small pool on the same database for the statements
+	// that must never wait for a run's connection: the lease's, and the
+	// KILL of a cancelled query (see OpenControlDB). nil uses DB.
+	Control *sql.DB
 	// Detector detects the database engine of DB once, before the first
 	// run's lock, and remembers it (and a server that refuses named
 	// locks) for the runs after it. nil detects it at every run.
@@ -582,7 +586,7 @@ func (r *Runner) snapshot(job *Job, sess *session) bool {
 // lock (see Runner.lock), makes the session read-only for raw SQL and
 // applies the statement timeout. lost ends the run when a lease is lost.
 func (r *Runner) session(ctx context.Context, conn *sql.Conn, e mysqlconn.Engine, job *Job, p Plan, runID string, log *slog.Logger, lost context.CancelCauseFunc) (*session, runLock, error) {
-	ms, err := mysqlconn.NewSession(ctx, r.DB, conn, e, log)
+	ms, err := mysqlconn.NewSession(ctx, r.control(), conn, e, log)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -618,6 +622,15 @@ func (r *Runner) session(ctx context.Context, conn *sql.Conn, e mysqlconn.Engine
 		}
 	}
 	return s, lock, nil
+}
+
+// control is the pool of the lease's statements and of KILL: Control, or
+// DB without it.
+func (r *Runner) control() *sql.DB {
+	if r.Control != nil {
+		return r.Control
+	}
+	return r.DB
 }
 
 // Where a run's statement timeout comes from (see Runner.statementTimeout).

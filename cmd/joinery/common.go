@@ -1,6 +1,7 @@
 package main
 
 import (
+	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,6 +22,9 @@ type common struct {
 	stderr    io.Writer
 	name      string // the command
 	help      func() // prints the command's usage and flags
+	// control is the database's control pool (jobs.OpenControlDB), set
+	// by connect; nil for the embedded demo database.
+	control *sql.DB
 }
 
 func newFlags(name, synopsis string, stdout, stderr io.Writer) (*flag.FlagSet, *common) {

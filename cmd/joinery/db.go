@@ -26,31 +26,36 @@ func (c *common) connect(ctx context.Context, cfg *jobs.Config, quietOnTerminal,
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	db, closeDB, err := openDB(ctx, cfg, log, waitForDB)
+	db, control, closeDB, err := openDB(ctx, cfg, log, waitForDB)
+	c.control = control
 	return log, db, closeDB, err
 }
 
 // openDB connects to the configured database, starting the embedded demo
 // database when the configuration asks for it; see connect for waitForDB.
-func openDB(ctx context.Context, cfg *jobs.Config, log *slog.Logger, waitForDB bool) (*sql.DB, func(), error) {
-	var (
-		dsn  string
-		stop = func() error { return nil }
-		err  error
-	)
+// control is the database's control pool (jobs.OpenControlDB), nil for
+// the embedded demo database, whose runs take no lease.
+func openDB(ctx context.Context, cfg *jobs.Config, log *slog.Logger, waitForDB bool) (db, control *sql.DB, closeDB func(), err error) {
+	var dsn string
+	stop := func() error { return nil }
 	if cfg.Database.Embedded() {
 		dsn, stop, err = startEmbedded(ctx, log)
 		if err != nil {
-			return nil, nil, fmt.Errorf("embedded database: %w", err)
+			return nil, nil, nil, fmt.Errorf("embedded database: %w", err)
 		}
 		log.Info("using the embedded demo database", "dsn", mysqlconn.Redact(dsn))
 	} else if dsn, err = cfg.Database.ResolveDSN(); err != nil {
-		return nil, nil, fmt.Errorf("%s: database.dsn: %w", cfg.File, err)
+		return nil, nil, nil, fmt.Errorf("%s: database.dsn: %w", cfg.File, err)
 	}
-	db, err := jobs.OpenDB(cfg.Database, dsn, log)
-	if err != nil {
+	if db, err = jobs.OpenDB(cfg.Database, dsn, log); err != nil {
 		_ = stop()
-		return nil, nil, err
+		return nil, nil, nil, err
+	}
+	if !cfg.Database.Embedded() {
+		if control, err = jobs.OpenControlDB(cfg.Database, dsn); err != nil {
+			db.Close()
+			return nil, nil, nil, err
+		}
 	}
 	pctx, cancel := context.WithTimeout(ctx, cfg.Database.ConnectTimeout+5*time.Second)
 	defer cancel()
@@ -58,14 +63,20 @@ func openDB(ctx context.Context, cfg *jobs.Config, log *slog.Logger, waitForDB b
 		err = fmt.Errorf("connect to %s: %w", mysqlconn.Redact(dsn), err)
 		if !waitForDB || !jobs.Retryable(err) || ctx.Err() != nil {
 			db.Close()
+			if control != nil {
+				control.Close()
+			}
 			_ = stop()
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		// A warning: what fails because of it is each run, which says so.
 		log.Warn("the database is not reachable yet; runs will try again when they start", "error", err)
 	}
-	return db, func() {
+	return db, control, func() {
 		db.Close()
+		if control != nil {
+			control.Close()
+		}
 		if err := stop(); err != nil {
 			log.Warn("stop embedded database", "error", err)
 		}
@@ -73,14 +84,14 @@ func openDB(ctx context.Context, cfg *jobs.Config, log *slog.Logger, waitForDB b
 }
 
 // newRunner returns the runner that run and schedule make their runs
-// with, on db: what plugs into its Hooks (delivery, run history,
+// with, on db and its control pool (see openDB): what plugs into its Hooks (delivery, run history,
 // notifications, metrics) sees every run, by hand or on schedule. d
 // delivers the runs (the "deliver" step and the notifications); nil for
 // run --no-deliver. m counts the runs (package metrics). Every run is
 // counted, then recorded in its job's history (jobs/history), before its
 // notifications, which may be slow.
-func newRunner(cfg *jobs.Config, db *sql.DB, log *slog.Logger, d *deliverer.Deliverer, m *metrics.Collector) *jobs.Runner {
-	r := &jobs.Runner{DB: db, Config: cfg, Logger: log, Version: version, Detector: new(mysqlconn.Detector)}
+func newRunner(cfg *jobs.Config, db, control *sql.DB, log *slog.Logger, d *deliverer.Deliverer, m *metrics.Collector) *jobs.Runner {
+	r := &jobs.Runner{DB: db, Control: control, Config: cfg, Logger: log, Version: version, Detector: new(mysqlconn.Detector)}
 	if d != nil {
 		r.Hooks.AfterCommit = append(r.Hooks.AfterCommit, d.Step())
 	}

@@ -96,7 +96,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 		d = newDeliverer(cfg, log)
 	}
 	m := newCollector(cfg, selected, metrics.Options{}, log)
-	r := newRunner(cfg, db, log, d, m)
+	r := newRunner(cfg, db, c.control, log, d, m)
 	if isTerminal(stderr) {
 		r.Progress = newProgress(stderr).update
 	}

@@ -91,7 +91,7 @@ func cmdSchedule(ctx context.Context, sig *signals, args []string, stdout, stder
 		all[i] = &cfg.Jobs[i]
 	}
 	m := newCollector(cfg, all, metrics.Options{Runtime: true, Schedule: inUse.Load}, log)
-	runner := newRunner(cfg, db, log, d, m)
+	runner := newRunner(cfg, db, c.control, log, d, m)
 	s := &schedule.Scheduler{
 		Runner: runner,
 		OnSkip: func(job *jobs.Job, t time.Time) {
