@@ -20,8 +20,9 @@ import (
 // Several joinery schedule daemons, real processes, on a real three-node
 // MariaDB Galera cluster (.ci/servers/galera.sh, testdb.Galera): each
 // talks to a node of its own, and database.lock: auto takes the lease
-// table there. The tests skip without the cluster, and fail without it
-// when JOINERY_REQUIRE_CLUSTER is set.
+// table there (TestGaleraNodeKilledMidRun, in its own file, starts a
+// cluster of its own). The tests skip without the cluster, and fail
+// without it when JOINERY_REQUIRE_CLUSTER is set.
 
 // galeraConfig runs a job every second (@every 1s: every daemon's
 // scheduled times are the whole seconds, so that two daemons share them;

@@ -15,7 +15,8 @@
 //
 // Galera does the same on a MariaDB Galera cluster named by
 // JOINERY_GALERA_DSNS (skipped without it, failed when
-// JOINERY_REQUIRE_CLUSTER is set).
+// JOINERY_REQUIRE_CLUSTER is set). StartGalera starts a cluster of the
+// test's own, for a test that kills one of its nodes.
 package testdb
 
 import (
