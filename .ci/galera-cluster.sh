@@ -35,6 +35,7 @@
 # must be too (/tmp is).
 
 galera_provider=/usr/lib/galera/libgalera_smm.so
+galera_name=joinery-ci
 galera_work=""
 galera_user=$(id -un)
 galera_as_user=()
@@ -125,7 +126,7 @@ galera_start() {
 		--character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
 		--innodb-flush-log-at-trx-commit=0 --innodb-buffer-pool-size=64M --innodb-log-file-size=16M \
 		--binlog-format=ROW --default-storage-engine=InnoDB --innodb-autoinc-lock-mode=2 \
-		--wsrep-on=ON --wsrep-provider="$galera_provider" --wsrep-cluster-name=joinery-ci \
+		--wsrep-on=ON --wsrep-provider="$galera_provider" --wsrep-cluster-name="$galera_name" \
 		--wsrep-cluster-address="$address" --wsrep-node-name="n$n" --wsrep-node-address=127.0.0.1 \
 		--wsrep-provider-options="gmcast.listen_addr=tcp://127.0.0.1:$gmcast;ist.recv_addr=127.0.0.1:$ist;gcache.size=32M" \
 		--wsrep-sst-method=rsync --wsrep-sst-receive-address="127.0.0.1:$sst" \
@@ -259,6 +260,8 @@ trap galera_stop EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 started=$SECONDS
+# Another name than the shared cluster's, which may run beside it.
+galera_name=joinery-private
 galera_cluster_start "$(cd "$1" && pwd)"
 log "private Galera cluster in $galera_work ready in $((SECONDS - started)) s"
 for n in 1 2 3; do
