@@ -20,8 +20,9 @@ import (
 // Several joinery schedule daemons, real processes, on a real three-node
 // MariaDB Galera cluster (.ci/servers/galera.sh, testdb.Galera): each
 // talks to a node of its own, and database.lock: auto takes the lease
-// table there. The tests skip without the cluster, and fail without it
-// when JOINERY_REQUIRE_CLUSTER is set.
+// table there (TestGaleraNodeKilledMidRun, in its own file, starts a
+// cluster of its own). The tests skip without the cluster, and fail
+// without it when JOINERY_REQUIRE_CLUSTER is set.
 
 // galeraConfig runs a job every second (@every 1s: every daemon's
 // scheduled times are the whole seconds, so that two daemons share them;
@@ -58,28 +59,7 @@ type galera struct {
 // and writes galeraConfig.
 func galeraTest(t *testing.T, delay float64) *galera {
 	t.Helper()
-	g := &galera{dsns: testdb.Galera(t), bin: binary(t, "")}
-	g.db = openNode(t, g.dsns[0])
-	testdb.SeedUsersPosts(t, g.db)
-	testdb.Exec(t, g.db, "CREATE TABLE delay (id INT NOT NULL PRIMARY KEY, secs DOUBLE NOT NULL)")
-	if _, err := g.db.Exec("INSERT INTO delay VALUES (1, ?)", delay); err != nil {
-		t.Fatal(err)
-	}
-	// Every node has applied the seed before a daemon reads it there.
-	for _, dsn := range g.dsns {
-		conn, err := openNode(t, dsn).Conn(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		var n int
-		if _, err := conn.ExecContext(context.Background(), "SET SESSION wsrep_sync_wait = 1"); err != nil {
-			t.Fatal(err)
-		}
-		if err := conn.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM delay").Scan(&n); err != nil || n != 1 {
-			t.Fatalf("delay on %s: %d rows, %v", dsn, n, err)
-		}
-		conn.Close()
-	}
+	g := galeraOn(t, testdb.Galera(t), delay)
 	// A killed daemon leaves its SLEEP on the server, which would hold the
 	// database's drop (testdb's cleanup, which runs after this one).
 	t.Cleanup(func() {
@@ -103,6 +83,34 @@ func galeraTest(t *testing.T, delay float64) *galera {
 			db.Close()
 		}
 	})
+	return g
+}
+
+// galeraOn is galeraTest on the database of dsns, one per node.
+func galeraOn(t *testing.T, dsns []string, delay float64) *galera {
+	t.Helper()
+	g := &galera{dsns: dsns, bin: binary(t, "")}
+	g.db = openNode(t, g.dsns[0])
+	testdb.SeedUsersPosts(t, g.db)
+	testdb.Exec(t, g.db, "CREATE TABLE delay (id INT NOT NULL PRIMARY KEY, secs DOUBLE NOT NULL)")
+	if _, err := g.db.Exec("INSERT INTO delay VALUES (1, ?)", delay); err != nil {
+		t.Fatal(err)
+	}
+	// Every node has applied the seed before a daemon reads it there.
+	for _, dsn := range g.dsns {
+		conn, err := openNode(t, dsn).Conn(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if _, err := conn.ExecContext(context.Background(), "SET SESSION wsrep_sync_wait = 1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM delay").Scan(&n); err != nil || n != 1 {
+			t.Fatalf("delay on %s: %d rows, %v", dsn, n, err)
+		}
+		conn.Close()
+	}
 	g.cfg = filepath.Join(t.TempDir(), "config.yaml")
 	writeConfig(t, g.cfg, galeraConfig)
 	return g

@@ -38,9 +38,16 @@ func Galera(t testing.TB) []string {
 		t.Fatalf("testdb: %s names %d node, want at least 2: %q", EnvGaleraDSNs, len(nodes), env)
 	}
 	name := createDatabase(t, serverConfig(t, EnvGaleraDSNs, strings.TrimSpace(nodes[0])))
+	return onNodes(t, EnvGaleraDSNs, nodes, name)
+}
+
+// onNodes returns the DSN of database name on each node (server DSNs
+// read from what), with New's options.
+func onNodes(t testing.TB, what string, nodes []string, name string) []string {
+	t.Helper()
 	dsns := make([]string, len(nodes))
 	for i, node := range nodes {
-		cfg := serverConfig(t, EnvGaleraDSNs, strings.TrimSpace(node))
+		cfg := serverConfig(t, what, strings.TrimSpace(node))
 		cfg.DBName = name
 		dsns[i] = cfg.FormatDSN()
 	}

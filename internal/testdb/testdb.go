@@ -15,7 +15,8 @@
 //
 // Galera does the same on a MariaDB Galera cluster named by
 // JOINERY_GALERA_DSNS (skipped without it, failed when
-// JOINERY_REQUIRE_CLUSTER is set).
+// JOINERY_REQUIRE_CLUSTER is set). StartGalera starts a cluster of the
+// test's own, for a test that kills one of its nodes.
 package testdb
 
 import (
@@ -23,6 +24,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -131,14 +133,10 @@ func createDatabase(t testing.TB, cfg *mysql.Config) string {
 	if err != nil {
 		t.Fatalf("testdb: open server: %v", err)
 	}
-	name := "joinery_test_" + randomHex(6)
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-	defer cancel()
-	// The name is made here from hex digits only, so quoting it is enough.
-	_, err = admin.ExecContext(ctx, "CREATE DATABASE `"+name+"` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+	name, err := newDatabase(admin)
 	if err != nil {
 		admin.Close()
-		t.Fatalf("testdb: create database %s: %v", name, err)
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		defer admin.Close()
@@ -149,6 +147,20 @@ func createDatabase(t testing.TB, cfg *mysql.Config) string {
 		}
 	})
 	return name
+}
+
+// newDatabase creates a database named joinery_test_<random hex> on
+// admin's server and returns its name.
+func newDatabase(admin *sql.DB) (string, error) {
+	name := "joinery_test_" + randomHex(6)
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	// The name is made here from hex digits only, so quoting it is enough.
+	_, err := admin.ExecContext(ctx, "CREATE DATABASE `"+name+"` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+	if err != nil {
+		return "", fmt.Errorf("testdb: create database %s: %w", name, err)
+	}
+	return name, nil
 }
 
 // Exec runs each statement in order on db and fails the test at the first
