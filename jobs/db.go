@@ -31,14 +31,16 @@ const controlConns = 2
 // heartbeat, release) and the KILL of a cancelled query. Each run holds
 // a connection of the main pool for as long as it runs: with every one
 // of them taken, a lease could not be taken nor kept on the same pool.
-func OpenControlDB(d Database, dsn string) (*sql.DB, error) {
+// The driver's messages go to log (nil: the driver's own logger, on stderr).
+func OpenControlDB(d Database, dsn string, log *slog.Logger) (*sql.DB, error) {
 	return mysqlconn.Open(dsn, mysqlconn.Options{
 		ConnectTimeout:  d.ConnectTimeout,
 		ReadTimeout:     time.Minute, // short statements only
 		WriteTimeout:    d.WriteTimeout,
 		MaxOpenConns:    controlConns,
 		ConnMaxLifetime: d.ConnMaxLifetime,
-	}, nil)
+		Second:          true,
+	}, log)
 }
 
 // ResolveDSN returns the configured DSN with ${VAR} references replaced.

@@ -237,7 +237,7 @@ func TestTakeOverARunThatDied(t *testing.T) {
 func TestLeaseWithAFullPool(t *testing.T) {
 	r, _ := setup(t, withLock("lease", postsDataset))
 	r.DB.SetMaxOpenConns(2)
-	control, err := jobs.OpenControlDB(r.Config.Database, testdb.DSN(t))
+	control, err := jobs.OpenControlDB(r.Config.Database, testdb.DSN(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,6 +254,78 @@ func TestLeaseWithAFullPool(t *testing.T) {
 	res := r.Run(ctx, &r.Config.Jobs[0], logical)
 	if res.Err != nil || res.Lock == nil || res.Lock.Token != 1 {
 		t.Fatalf("err = %v, lock %+v: want the run made under the lease", res.Err, res.Lock)
+	}
+}
+
+// TestAbandonedLease: a scheduled run that joinery stops (the scheduler
+// shutting down) lets its lease expire at once but keeps its holder and
+// time, so that a daemon following it takes the time over at once; a run
+// by hand that is stopped frees the lease as usual.
+func TestAbandonedLease(t *testing.T) {
+	r, raw := setup(t, withLock("lease", "      slow:\n        sql: SELECT SLEEP(20) AS s\n"))
+	job := &r.Config.Jobs[0]
+	for _, scheduled := range []bool{true, false} {
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			// Stop the run once it is in its query.
+			for ctx.Err() == nil {
+				var n int
+				if raw.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT SLEEP(20)%'").Scan(&n); n > 0 {
+					cancel()
+					return
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}()
+		var res *jobs.Result
+		if scheduled {
+			res = r.RunScheduled(ctx, ctx, job, logical)
+		} else {
+			res = r.Run(ctx, job, logical)
+		}
+		cancel()
+		if !errors.Is(res.Err, context.Canceled) {
+			t.Fatalf("scheduled %v: err = %v, want the run cancelled", scheduled, res.Err)
+		}
+		var holder string
+		var running sql.NullString
+		var expired bool
+		if err := raw.QueryRow("SELECT holder, running_logical, expires_at < UTC_TIMESTAMP(6) FROM joinery_locks").Scan(&holder, &running, &expired); err != nil {
+			t.Fatal(err)
+		}
+		want := logical.UTC().Format("2006-01-02 15:04:05")
+		if scheduled && (!expired || !strings.Contains(holder, res.RunID) || !strings.HasPrefix(running.String, want)) {
+			t.Errorf("abandoned: holder %q, running %q, expired %v; want the run's holder and time kept, expired", holder, running.String, expired)
+		}
+		if !scheduled && (!expired || holder != "" || running.Valid) {
+			t.Errorf("released: holder %q, running %v, expired %v; want it free", holder, running, expired)
+		}
+	}
+}
+
+// TestAlreadyDoneBeforeFreshness: a scheduled time that another daemon
+// made is skipped before the freshness guard runs: a late daemon does not
+// wait for its own replica, nor fail as stale, for a time already made.
+func TestAlreadyDoneBeforeFreshness(t *testing.T) {
+	r, raw := setup(t, withLock("lease", postsDataset+"    freshness:\n      watermark: {table: posts, column: published_at}\n      on_stale: fail\n"))
+	testdb.Exec(t, raw, "DELETE FROM posts") // never fresh
+	var name string
+	if err := raw.QueryRow("SELECT CONCAT('joinery/', DATABASE(), '/j')").Scan(&name); err != nil {
+		t.Fatal(err)
+	}
+	other, err := (&mysqlconn.LeaseTable{DB: raw, Table: "joinery_locks", TTL: time.Minute}).Acquire(context.Background(), name, "other/1/x", logical)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.MarkDone(context.Background(), logical, "x"); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Release(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if res := r.RunScheduled(ctx, ctx, &r.Config.Jobs[0], logical); !errors.Is(res.Err, jobs.ErrAlreadyDone) || res.Freshness != nil {
+		t.Errorf("err = %v, freshness %+v; want the skip, before the guard", res.Err, res.Freshness)
 	}
 }
 

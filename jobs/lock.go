@@ -99,7 +99,9 @@ type runLock interface {
 	doneAt() time.Time
 	// markDone records that the scheduled run id for logical committed.
 	markDone(ctx context.Context, logical time.Time, id string) error
-	release(ctx context.Context)
+	// release gives the lock back; abandoned, for a scheduled run that
+	// joinery stopped, leaves its time to be taken over at once.
+	release(ctx context.Context, abandoned bool)
 	// record is the lock as the manifest says it.
 	record() *output.ManifestLock
 }
@@ -111,7 +113,7 @@ type namedLock struct{ rec output.ManifestLock }
 func (namedLock) verify(context.Context) error                      { return nil }
 func (namedLock) doneAt() time.Time                                 { return time.Time{} }
 func (namedLock) markDone(context.Context, time.Time, string) error { return nil }
-func (namedLock) release(context.Context)                           {}
+func (namedLock) release(context.Context, bool)                     {}
 func (l namedLock) record() *output.ManifestLock                    { return &l.rec }
 
 // leaseLock is a lease of the lease table, renewed by a heartbeat that
@@ -137,8 +139,12 @@ func (l leaseLock) markDone(ctx context.Context, logical time.Time, id string) e
 	return l.MarkDone(ctx, logical, id)
 }
 
-func (l leaseLock) release(ctx context.Context) {
-	if err := l.Release(ctx); err != nil {
+func (l leaseLock) release(ctx context.Context, abandoned bool) {
+	release := l.Release
+	if abandoned {
+		release = l.Abandon
+	}
+	if err := release(ctx); err != nil {
 		l.log.Warn("could not release the job's lease: the next run waits for its expiry", "lease", l.Name, "error", err)
 	}
 }
@@ -153,7 +159,7 @@ type noLock struct{}
 func (noLock) verify(context.Context) error                      { return nil }
 func (noLock) doneAt() time.Time                                 { return time.Time{} }
 func (noLock) markDone(context.Context, time.Time, string) error { return nil }
-func (noLock) release(context.Context)                           {}
+func (noLock) release(context.Context, bool)                     {}
 func (noLock) record() *output.ManifestLock                      { return &output.ManifestLock{Kind: LockNone} }
 
 // holder names a run as a lock's holder: host/pid/run id.

@@ -250,12 +250,13 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 		return err
 	}
 	defer sess.Release(ctx)
-	defer lock.release(ctx)
+	defer func() {
+		// A scheduled run stopped by joinery (a shutdown, the job's
+		// timeout) leaves its time to a daemon that follows it (see
+		// Runner.watchElsewhere): it does not report a failure.
+		lock.release(ctx, p.Scheduled && err != nil && ctx.Err() != nil && !errors.Is(context.Cause(ctx), ErrLeaseLost))
+	}()
 	res.Lock = lock.record()
-	// The data must have arrived before anything is read (freshness.go).
-	if err := r.freshness(ctx, sess.Conn, job, p, res, log); err != nil {
-		return err
-	}
 
 	dir, err := output.OpenDir(r.Config.OutputPath())
 	if err != nil {
@@ -270,6 +271,10 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 		if err := alreadyDone(lock, dir, job, p, res, log); err != nil {
 			return err
 		}
+	}
+	// The data must have arrived before anything is read (freshness.go).
+	if err := r.freshness(ctx, sess.Conn, job, p, res, log); err != nil {
+		return err
 	}
 
 	reports := make([]output.Report, 0, len(job.Outputs))
@@ -365,26 +370,31 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 	}
 	start := time.Now()
 	m := r.manifest(job, res, reports, log)
-	c, err := dir.Commit(output.Commit{Manifest: m, Reports: reports})
-	if errors.Is(err, output.ErrFenced) {
+	c, err := dir.Commit(output.Commit{Manifest: m, Reports: reports, Once: p.Scheduled})
+	switch {
+	case errors.Is(err, output.ErrFenced):
 		// The lease was lost after its last check (see lock.verify).
 		return fmt.Errorf("%w: %w", ErrLeaseLost, err)
-	}
-	if err != nil {
+	case errors.Is(err, output.ErrCommitted):
+		// Another daemon sharing the folder made this time meanwhile.
+		return fmt.Errorf("%w: %w", ErrAlreadyDone, err)
+	case err != nil:
 		return fmt.Errorf("write report: %w", err)
 	}
 	log.Debug("committed", "duration", time.Since(start), "pending", c.Pending)
 	// The commit point is passed: whatever happens now, even a signal,
 	// the run has happened. Nothing below fails it, nor do the hooks
-	// after it (see Hooks).
-	r.committed(dir, job, res, c, m, log)
+	// after it (see Hooks). The lease's record of the time first: the
+	// shorter the moment between the two, the less a daemon dying in it
+	// leaves another to make the time again.
 	if p.Scheduled {
 		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		if err := lock.markDone(mctx, p.Logical, res.RunID); err != nil {
-			log.Warn("could not record the scheduled time as done in the lease table: another daemon reads the output folder's manifests instead", "error", err)
+			log.Warn("could not record the scheduled time as done in the lease table: a daemon that shares the output folder reads its manifests instead, one that does not may make the time again", "error", err)
 		}
 	}
+	r.committed(dir, job, res, c, m, log)
 	return nil
 }
 
@@ -597,7 +607,7 @@ func (r *Runner) session(ctx context.Context, conn *sql.Conn, e mysqlconn.Engine
 	}
 	s := &session{Session: ms, log: log}
 	fail := func(err error) (*session, runLock, error) {
-		lock.release(ctx)
+		lock.release(ctx, false)
 		s.Release(ctx)
 		return nil, nil, err
 	}

@@ -135,6 +135,11 @@ type Commit struct {
 	Manifest *Manifest
 	// Reports are the run's outputs, each prepared (Report.Prepare).
 	Reports []Report
+	// Once is set for a scheduled run, which makes its time once: a
+	// committed run (not partial) of the same logical time and parameters
+	// in the folder, another daemon's, fails the commit with
+	// ErrCommitted. A run by hand replaces it.
+	Once bool
 }
 
 // Committed is the outcome of a commit.
@@ -163,6 +168,11 @@ var errNewerReport = errors.New("would replace the report of a newer logical tim
 // without knowing it (stalled past its expiry after its last check), and
 // another daemon has run the time since. The later report stands.
 var ErrFenced = errors.New("a later holder of the job's lease has committed this run's time")
+
+// ErrCommitted is the error of a commit with Once set when the folder
+// holds a committed run of the same time and parameters: another daemon
+// sharing the folder made it after this run's own check (see jobs).
+var ErrCommitted = errors.New("a run of this time is committed already")
 
 // fencedBy returns the run of the same time and parameters as m that a
 // later holder of m's lease committed, if there is one.
@@ -228,6 +238,14 @@ func (d *Dir) Commit(c Commit) (*Committed, error) {
 	if x := fencedBy(runs, m); x != nil {
 		return fail(fmt.Errorf("%w: %s holds token %d, this run %d (recorded in %s)",
 			ErrFenced, x.m.Lock.Holder, x.m.Lock.Token, m.Lock.Token, d.Abs(x.path)))
+	}
+	if c.Once {
+		key := paramsKey(m.Params)
+		for _, x := range runs {
+			if !x.m.Partial && x.m.Logical.Equal(m.Logical) && paramsKey(x.m.Params) == key {
+				return fail(fmt.Errorf("%w (recorded in %s)", ErrCommitted, d.Abs(x.path)))
+			}
+		}
 	}
 
 	// A file of this run where a newer run's report is would destroy it.

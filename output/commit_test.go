@@ -883,6 +883,36 @@ func TestLogicalTimesWithOffsetSeconds(t *testing.T) {
 	}
 }
 
+// TestCommitOnce: a scheduled run's commit (Once) finds the same time
+// committed by another daemon sharing the folder and replaces nothing;
+// a partial run of that time does not count, and a run by hand replaces.
+func TestCommitOnce(t *testing.T) {
+	dir := t.TempDir()
+	d := testDir(t, dir)
+	specs := []Spec{{Format: "csv", Path: "{job}/{date}/{dataset}.csv"}}
+	commit := func(m *Manifest, once bool, content string) error {
+		_, err := d.Commit(Commit{Manifest: m, Reports: stage(t, d, specs, m.Logical, content), Once: once})
+		return err
+	}
+	if err := commit(&Manifest{Job: "j", Logical: day(1), Started: time.Now(), Partial: true}, false, "partial"); err != nil {
+		t.Fatal(err)
+	}
+	if err := commit(&Manifest{Job: "j", Logical: day(1), Started: time.Now()}, true, "first"); err != nil {
+		t.Fatalf("a partial run kept a scheduled one out: %v", err)
+	}
+	before := snapshot(t, dir)
+	if err := commit(&Manifest{Job: "j", Logical: day(1), Started: time.Now()}, true, "second"); !errors.Is(err, ErrCommitted) {
+		t.Fatalf("err = %v, want ErrCommitted", err)
+	}
+	if got := snapshot(t, dir); !sameMap(got, before) {
+		t.Errorf("a refused commit changed the folder: %q", got)
+	}
+	if err := commit(&Manifest{Job: "j", Logical: day(1), Started: time.Now()}, false, "by hand"); err != nil {
+		t.Errorf("a run by hand: %v", err)
+	}
+	checkRecorded(t, dir)
+}
+
 // TestCommitFencedByALaterLeaseHolder: a run whose lease another daemon
 // took over (a higher fencing token) and which committed the same time
 // since is refused, leaving that report; a later token replaces as usual,

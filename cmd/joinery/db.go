@@ -52,7 +52,7 @@ func openDB(ctx context.Context, cfg *jobs.Config, log *slog.Logger, waitForDB b
 		return nil, nil, nil, err
 	}
 	if !cfg.Database.Embedded() {
-		if control, err = jobs.OpenControlDB(cfg.Database, dsn); err != nil {
+		if control, err = jobs.OpenControlDB(cfg.Database, dsn, log); err != nil {
 			db.Close()
 			return nil, nil, nil, err
 		}

@@ -21,6 +21,9 @@ const (
 	MySQL         Kind = "mysql"
 	MariaDB       Kind = "mariadb"
 	MariaDBGalera Kind = "mariadb-galera" // MariaDB with wsrep_on=ON
+	// MySQLGalera is MySQL with wsrep_on=ON: Percona XtraDB Cluster, or
+	// Codership's MySQL-wsrep.
+	MySQLGalera Kind = "mysql-galera"
 	TiDB          Kind = "tidb"
 	Vitess        Kind = "vitess" // Vitess, and PlanetScale which runs it
 	// Embedded is go-mysql-server, the embedded demo database (its
@@ -97,6 +100,8 @@ func (e Engine) Profile() Profile {
 		p.StatementTimeout = TimeoutMaxStatementTime
 		p.Lock, p.LockReason = LockLease, "named locks on Galera are per node: two daemons on different nodes both run"
 		p.Warnings = append(p.Warnings, "some MariaDB releases refuse GET_LOCK with wsrep on (MDEV-30473): with database.lock: named every run would fail to take its lock")
+	case MySQLGalera:
+		p.Lock, p.LockReason = LockLease, "named locks on a Galera cluster are per node: two daemons on different nodes both run"
 	case MySQL:
 		if e.GroupReplication {
 			p.Lock, p.LockReason = LockLease, "named locks on Group Replication are per member: two daemons on different members both run"
@@ -224,6 +229,10 @@ func Classify(version, comment string) Engine {
 		e.Kind = MariaDB
 	case comment == "Dolt":
 		e.Kind = Embedded
+	case strings.Contains(c, "xtradb cluster") || strings.Contains(c, "wsrep"):
+		// Percona XtraDB Cluster: "Percona XtraDB Cluster (GPL), Release
+		// rel34, Revision ..., WSREP version 26.1.4.3".
+		e.Kind = MySQLGalera
 	case mysqlVersion.MatchString(version):
 		e.Kind = MySQL
 	}
@@ -234,7 +243,7 @@ func Classify(version, comment string) Engine {
 var mysqlVersion = regexp.MustCompile(`^\d+\.\d+\.\d+`)
 
 // Detect tells the engine q's server is: VERSION() and @@version_comment,
-// then, tolerant of their absence, wsrep_on (MariaDB), tidb_version()
+// then, tolerant of their absence, wsrep_on (MariaDB, MySQL), tidb_version()
 // (TiDB) and the Group Replication members (MySQL).
 func Detect(ctx context.Context, q Querier) (Engine, error) {
 	row, err := q.Row(ctx, "SELECT VERSION(), @@version_comment")
@@ -265,7 +274,16 @@ func Detect(ctx context.Context, q Querier) (Engine, error) {
 			}
 		}
 	case MySQL:
-		row, err := q.Row(ctx, "SELECT COUNT(*) FROM performance_schema.replication_group_members WHERE MEMBER_STATE = 'ONLINE'")
+		// A Galera build whose comment does not say so.
+		row, err := q.Row(ctx, "SHOW VARIABLES LIKE 'wsrep_on'")
+		if err != nil {
+			return e, fmt.Errorf("detect database engine: wsrep_on: %w", err)
+		}
+		if len(row) >= 2 && strings.EqualFold(row[1], "ON") {
+			e.Kind = MySQLGalera
+			return e, nil
+		}
+		row, err = q.Row(ctx, "SELECT COUNT(*) FROM performance_schema.replication_group_members WHERE MEMBER_STATE = 'ONLINE'")
 		if err != nil {
 			return e, fmt.Errorf("detect database engine: group replication: %w", err)
 		}

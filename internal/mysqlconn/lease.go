@@ -129,12 +129,13 @@ func (t *LeaseTable) Acquire(ctx context.Context, name, holder string, running t
 		at = running.UTC().Format(dbTime)
 	}
 	var start time.Time
+	var token uint64 // this acquisition's, from the UPDATE's LAST_INSERT_ID
 	for attempt := 1; ; attempt++ {
 		if err := t.insertRow(ctx, name); err != nil {
 			return nil, err
 		}
 		start = time.Now()
-		res, err := t.DB.ExecContext(ctx, "UPDATE "+table+" SET holder = ?, token = token + 1, acquired_at = UTC_TIMESTAMP(6), "+
+		res, err := t.DB.ExecContext(ctx, "UPDATE "+table+" SET holder = ?, token = LAST_INSERT_ID(token + 1), acquired_at = UTC_TIMESTAMP(6), "+
 			"heartbeat_at = UTC_TIMESTAMP(6), expires_at = UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND, running_logical = ? "+
 			"WHERE name = ? AND expires_at < UTC_TIMESTAMP(6)", holder, t.TTL.Microseconds(), at, name)
 		var n int64
@@ -147,6 +148,9 @@ func (t *LeaseTable) Acquire(ctx context.Context, name, holder string, running t
 		default:
 			if n, err = res.RowsAffected(); err != nil {
 				return nil, fmt.Errorf("take job lease: %w", err)
+			}
+			if id, err := res.LastInsertId(); err == nil && id > 0 {
+				token = uint64(id)
 			}
 		}
 		if n > 0 {
@@ -163,16 +167,27 @@ func (t *LeaseTable) Acquire(ctx context.Context, name, holder string, running t
 		}
 		return nil, e
 	}
-	l := &Lease{Name: name, Holder: holder, t: t, last: start}
+	// The token comes with the UPDATE (LAST_INSERT_ID(expr) sets the
+	// OK packet's insert id): known even when the read below fails, or,
+	// through a proxy, reaches a node that has not applied the UPDATE
+	// yet, so that Release frees this acquisition. An engine without it
+	// leaves it to the read.
+	l := &Lease{Name: name, Holder: holder, Token: token, t: t, last: start}
 	var got string
+	var read uint64
 	var done, doneRun sql.NullString
 	if err := t.DB.QueryRowContext(ctx, "SELECT holder, token, done_logical, done_run_id FROM "+table+" WHERE name = ?", name).
-		Scan(&got, &l.Token, &done, &doneRun); err != nil {
-		_ = l.Release(ctx)
+		Scan(&got, &read, &done, &doneRun); err != nil {
+		if l.Token != 0 {
+			_ = l.Release(ctx)
+		}
 		return nil, fmt.Errorf("take job lease: %w", err)
 	}
-	if got != holder {
-		return nil, t.held(ctx, name)
+	if l.Token == 0 {
+		if got != holder {
+			return nil, t.held(ctx, name)
+		}
+		l.Token = read
 	}
 	if done.Valid {
 		var err error
@@ -359,10 +374,25 @@ func (l *Lease) MarkDone(ctx context.Context, logical time.Time, runID string) e
 	return nil
 }
 
-// Release stops the heartbeat and frees the lease, if it is still this
-// acquisition's (its token), whatever ctx's state: the next run need not
-// wait for the expiry.
-func (l *Lease) Release(ctx context.Context) error {
+// Abandon stops the heartbeat and lets the lease expire now, keeping its
+// holder and the scheduled time it runs: a daemon that follows that run
+// (it was skipped for it) takes the time over at once, as it would after
+// the holder died. For a run that joinery stopped (a shutdown) without
+// committing.
+func (l *Lease) Abandon(ctx context.Context) error {
+	l.stopKeeping()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_, err := l.t.DB.ExecContext(ctx, "UPDATE "+quoteTable(l.t.Table)+" SET expires_at = '1970-01-01 00:00:01' "+
+		"WHERE name = ? AND token = ?", l.Name, l.Token)
+	if err != nil {
+		return fmt.Errorf("release job lease: %w", err)
+	}
+	return nil
+}
+
+// stopKeeping stops Keep's goroutine, if it runs.
+func (l *Lease) stopKeeping() {
 	l.mu.Lock()
 	stop := l.stop
 	l.stop = nil
@@ -370,6 +400,13 @@ func (l *Lease) Release(ctx context.Context) error {
 	if stop != nil {
 		stop()
 	}
+}
+
+// Release stops the heartbeat and frees the lease, if it is still this
+// acquisition's (its token), whatever ctx's state: the next run need not
+// wait for the expiry.
+func (l *Lease) Release(ctx context.Context) error {
+	l.stopKeeping()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	_, err := l.t.DB.ExecContext(ctx, "UPDATE "+quoteTable(l.t.Table)+" SET holder = '', expires_at = '1970-01-01 00:00:01', running_logical = NULL "+

@@ -30,6 +30,9 @@ type Options struct {
 	ConnectTimeout, ReadTimeout, WriteTimeout time.Duration
 	MaxOpenConns                              int
 	ConnMaxLifetime                           time.Duration
+	// Second is set for another pool on a DSN whose first pool logged
+	// what Open says of it (the character set it overrides).
+	Second bool
 }
 
 // Open opens a connection pool to dsn with the settings of o. Whatever
@@ -70,7 +73,7 @@ func Open(dsn string, o Options, log *slog.Logger) (*sql.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("database.dsn: %w", err)
 	}
-	if len(overridden) > 0 && log != nil {
+	if len(overridden) > 0 && log != nil && !o.Second {
 		log.Info("the DSN's character set is overridden: joinery reads and sends text as utf8mb4",
 			"dsn_settings", strings.Join(overridden, "&"))
 	}

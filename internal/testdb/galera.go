@@ -1,6 +1,8 @@
 package testdb
 
 import (
+	"context"
+	"database/sql"
 	"os"
 	"strings"
 	"testing"
@@ -38,7 +40,32 @@ func Galera(t testing.TB) []string {
 		t.Fatalf("testdb: %s names %d node, want at least 2: %q", EnvGaleraDSNs, len(nodes), env)
 	}
 	name := createDatabase(t, serverConfig(t, EnvGaleraDSNs, strings.TrimSpace(nodes[0])))
-	return onNodes(t, EnvGaleraDSNs, nodes, name)
+	dsns := onNodes(t, EnvGaleraDSNs, nodes, name)
+	waitForDatabase(t, EnvGaleraDSNs, nodes, name)
+	return dsns
+}
+
+// waitForDatabase waits until every node has applied the creation of
+// database name, made on another: a test connecting to it at once could
+// find it unknown there (seen under load).
+func waitForDatabase(t testing.TB, what string, nodes []string, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	for _, node := range nodes {
+		db, err := sql.Open("mysql", serverConfig(t, what, strings.TrimSpace(node)).FormatDSN())
+		if err != nil {
+			t.Fatalf("testdb: %v", err)
+		}
+		// wsrep_sync_wait: the read waits until the node has applied
+		// every write the cluster committed before it.
+		var n int
+		err = db.QueryRowContext(ctx, "SET STATEMENT wsrep_sync_wait = 1 FOR SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", name).Scan(&n)
+		db.Close()
+		if err != nil || n != 1 {
+			t.Fatalf("testdb: database %s on %s: %d found, %v", name, strings.TrimSpace(node), n, err)
+		}
+	}
 }
 
 // onNodes returns the DSN of database name on each node (server DSNs

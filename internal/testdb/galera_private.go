@@ -175,5 +175,7 @@ func (g *PrivateGalera) Database(t testing.TB) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return onNodes(t, "the private Galera cluster's DSN", g.DSNs, name)
+	dsns := onNodes(t, "the private Galera cluster's DSN", g.DSNs, name)
+	waitForDatabase(t, "the private Galera cluster's DSN", g.DSNs, name)
+	return dsns
 }
