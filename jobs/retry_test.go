@@ -25,6 +25,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/joinery/joinery/internal/testdb"
+	"github.com/joinery/joinery/internal/testnet"
 )
 
 // seq returns a random source that hands out vs in turn.
@@ -315,39 +316,6 @@ func waitUntilRunning(t *testing.T, db *sql.DB, id int64) {
 	}
 }
 
-// closedAddr returns a loopback address nothing listens on.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
-// serve listens on a loopback port until the test ends, hands each
-// connection to handle and returns the address.
-func serve(t *testing.T, handle func(c *net.TCPConn)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			handle(c.(*net.TCPConn))
-		}
-	}()
-	return ln.Addr().String()
-}
-
 // ping connects to addr through OpenDB, as a run would, and returns the
 // error.
 func ping(t *testing.T, d Database, addr string) error {
@@ -378,7 +346,7 @@ func TestRetryableNetworkErrors(t *testing.T) {
 	}
 
 	t.Run("connection refused", func(t *testing.T) {
-		addr := closedAddr(t)
+		addr := testnet.FreeAddr(t)
 		_, err := net.Dial("tcp", addr)
 		if !errors.Is(err, syscall.ECONNREFUSED) {
 			t.Fatalf("got %v, want ECONNREFUSED", err)
@@ -391,8 +359,8 @@ func TestRetryableNetworkErrors(t *testing.T) {
 		check(t, err, true)
 	})
 	t.Run("connection reset", func(t *testing.T) {
-		addr := serve(t, func(c *net.TCPConn) {
-			c.SetLinger(0) // close sends RST
+		addr := testnet.Serve(t, func(c net.Conn) {
+			c.(*net.TCPConn).SetLinger(0) // close sends RST
 			c.Close()
 		})
 		// The reset may come before connect returns, or at the first read.
@@ -413,7 +381,7 @@ func TestRetryableNetworkErrors(t *testing.T) {
 		check(t, err, true)
 	})
 	t.Run("connection closed mid-packet", func(t *testing.T) {
-		addr := serve(t, func(c *net.TCPConn) {
+		addr := testnet.Serve(t, func(c net.Conn) {
 			c.Write([]byte{10, 0}) // 2 bytes of a 4-byte header
 			c.Close()
 		})
@@ -646,7 +614,7 @@ func runJob(t *testing.T, r *Runner) *Result {
 // connection is retried with waits that double, up to the cap, jittered,
 // and the failure is logged once, as given up.
 func TestRunWithRetriesGivesUp(t *testing.T) {
-	r, logs := retryRunner(t, "root@tcp("+closedAddr(t)+")/x", retryJob(`
+	r, logs := retryRunner(t, "root@tcp("+testnet.FreeAddr(t)+")/x", retryJob(`
     retries: 3
     retry_delay: 1m
     retry_max_delay: 3m`))
@@ -784,7 +752,7 @@ func TestRunWithRetriesPermanent(t *testing.T) {
 func TestRunWithRetriesStops(t *testing.T) {
 	for _, which := range []string{"wait", "run"} {
 		t.Run(which, func(t *testing.T) {
-			r, logs := retryRunner(t, "root@tcp("+closedAddr(t)+")/x", retryJob("    retries: 2"))
+			r, logs := retryRunner(t, "root@tcp("+testnet.FreeAddr(t)+")/x", retryJob("    retries: 2"))
 			runCtx, cancelRun := context.WithCancel(context.Background())
 			defer cancelRun()
 			waitCtx, cancelWait := context.WithCancel(context.Background())
@@ -827,7 +795,7 @@ func TestRunWithRetriesStops(t *testing.T) {
 // TestRunWithoutRetries: a job without retries logs its failure once, as
 // before retries existed, even when the error would pass.
 func TestRunWithoutRetries(t *testing.T) {
-	r, logs := retryRunner(t, "root@tcp("+closedAddr(t)+")/x", retryJob(""))
+	r, logs := retryRunner(t, "root@tcp("+testnet.FreeAddr(t)+")/x", retryJob(""))
 	r.sleep = func(ctx context.Context, d time.Duration) error {
 		t.Error("waited to retry a job without retries")
 		return nil

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/joinery/joinery/internal/testdb"
+	"github.com/joinery/joinery/internal/testnet"
 	"github.com/joinery/joinery/output"
 )
 
@@ -325,10 +326,10 @@ func TestGaleraDaemonsRunEachTimeOnce(t *testing.T) {
 			dsnB := g.dsns[1]
 			if c.latency > 0 {
 				_, target := via(t, dsnB, "")
-				rl := newRelay(t, target)
-				rl.latency = c.latency
-				rl.start(t)
-				dsnB, _ = via(t, dsnB, rl.addr)
+				rl := testnet.NewRelay(t, target)
+				rl.Latency = c.latency
+				rl.Start(t)
+				dsnB, _ = via(t, dsnB, rl.Addr)
 			}
 			start := time.Now()
 			a, b := g.daemon(t, g.dsns[0], outs[0]), g.daemon(t, dsnB, outs[1])
@@ -500,9 +501,9 @@ func TestGaleraNodeLostMidRun(t *testing.T) {
 	g := galeraTest(t, 30)
 	out := t.TempDir()
 	_, target := via(t, g.dsns[0], "")
-	rl := newRelay(t, target)
-	rl.start(t)
-	dsnA, _ := via(t, g.dsns[0], rl.addr)
+	rl := testnet.NewRelay(t, target)
+	rl.Start(t)
+	dsnA, _ := via(t, g.dsns[0], rl.Addr)
 	a := g.daemon(t, dsnA, out)
 	a.waitForLog(t, `"msg":"run started"`)
 	sleepingOn(t, g.db)
@@ -511,7 +512,7 @@ func TestGaleraNodeLostMidRun(t *testing.T) {
 	b.waitForLog(t, `"msg":"run skipped: another run of this job holds its lock"`)
 
 	cutAt := lastStarted(t, a)
-	rl.cut()
+	rl.Cut()
 	cut := time.Now()
 	a.waitForLog(t, `"msg":"run failed"`)
 	failedIn := time.Since(cut)

@@ -14,6 +14,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/joinery/joinery/internal/testdb"
+	"github.com/joinery/joinery/internal/testnet"
 	"github.com/joinery/joinery/output"
 )
 
@@ -66,15 +67,15 @@ func TestRunLogRecords(t *testing.T) {
 	db := testdb.New(t)
 	testdb.SeedUsersPosts(t, db)
 	_, target := via(t, testdb.DSN(t), "")
-	rl := newRelay(t, target)
-	dsn, _ := via(t, testdb.DSN(t), rl.addr)
+	rl := testnet.NewRelay(t, target)
+	dsn, _ := via(t, testdb.DSN(t), rl.Addr)
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "config.yaml")
 	cfg := strings.Replace(e2eConfig, `    schedule: "0 6 * * *"`, `    schedule: "0 6 * * *"`+"\n    retries: 3\n    retry_delay: 1s", 1)
 	os.WriteFile(cfgPath, []byte(cfg), 0o644)
 	bin := binary(t, "")
 	// The database answers a little after the first attempt failed.
-	time.AfterFunc(500*time.Millisecond, func() { rl.start(t) })
+	time.AfterFunc(500*time.Millisecond, func() { rl.Start(t) })
 	r := runBin(t, bin, []string{"E2E_DSN=" + dsn}, "run", "nightly", "--config", cfgPath, "--at", "2026-11-01T06:00", "--log-format", "json")
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
