@@ -95,11 +95,11 @@ func TestAfterCommitSteps(t *testing.T) {
 	if len(res.PostCommit) != 2 || !errors.Is(res.PostCommit[0], syscall.ECONNREFUSED) || res.PostCommit[1].Step != "panics" {
 		t.Errorf("post-commit failures %v, want fails (connection refused) and panics", res.PostCommit)
 	}
-	failed := logs.find(t, "ERROR", "step after the commit failed")
+	failed := logs.Find(t, "ERROR", "step after the commit failed")
 	if len(failed) != 2 || failed[0]["step"] != "fails" || failed[1]["step"] != "panics" {
 		t.Errorf("error records %v, want one per failed step", failed)
 	}
-	if got := logs.find(t, "ERROR", "run failed"); len(got) != 0 {
+	if got := logs.Find(t, "ERROR", "run failed"); len(got) != 0 {
 		t.Errorf("the run is logged as failed: %v", got)
 	}
 	logs.sameRun(t, res)

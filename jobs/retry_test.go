@@ -1,12 +1,9 @@
 package jobs
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,6 +21,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/joinery/joinery/internal/testdb"
+	"github.com/joinery/joinery/internal/testlog"
 	"github.com/joinery/joinery/internal/testnet"
 )
 
@@ -510,45 +507,7 @@ jobs:
 }
 
 // logRecords collects a logger's records, as JSON lines.
-type logRecords struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logRecords) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-// find returns the records at level whose message starts with msg.
-func (l *logRecords) find(t *testing.T, level, msg string) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	for _, rec := range l.records(t) {
-		if rec["level"] == level && strings.HasPrefix(rec["msg"].(string), msg) {
-			out = append(out, rec)
-		}
-	}
-	return out
-}
-
-// records returns every record.
-func (l *logRecords) records(t *testing.T) []map[string]any {
-	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(l.buf.Bytes()))
-	for sc.Scan() {
-		var rec map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-			t.Fatalf("log line %q: %v", sc.Text(), err)
-		}
-		out = append(out, rec)
-	}
-	return out
-}
+type logRecords struct{ testlog.Buffer }
 
 // sameRun checks that every record is one of res's run: the job, its run
 // id and its logical time.
@@ -557,17 +516,11 @@ func (l *logRecords) sameRun(t *testing.T, res *Result) {
 	if res.RunID == "" {
 		t.Fatal("the result has no run id")
 	}
-	for _, rec := range l.records(t) {
+	for _, rec := range l.Records(t) {
 		if rec["job"] != res.Job || rec["run_id"] != res.RunID || rec["logical_time"] != res.Logical.Format(time.RFC3339) {
 			t.Errorf("record %v: want job %s, run_id %s and logical_time %s", rec, res.Job, res.RunID, res.Logical.Format(time.RFC3339))
 		}
 	}
-}
-
-func (l *logRecords) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
 
 // retryRunner returns a runner for the config yamlText (output_dir a fresh
@@ -633,7 +586,7 @@ func TestRunWithRetriesGivesUp(t *testing.T) {
 	if fmt.Sprint(waits) != fmt.Sprint(want) {
 		t.Errorf("waits = %v, want %v", waits, want)
 	}
-	warns := logs.find(t, "WARN", "attempt failed, will retry")
+	warns := logs.Find(t, "WARN", "attempt failed, will retry")
 	if len(warns) != 3 {
 		t.Fatalf("%d retry warnings, want 3:\n%s", len(warns), logs)
 	}
@@ -642,7 +595,7 @@ func TestRunWithRetriesGivesUp(t *testing.T) {
 			t.Errorf("warning %d = %v, want attempt %d, retry_in %s and the error", i, w, i+1, want[i])
 		}
 	}
-	errs := logs.find(t, "ERROR", "")
+	errs := logs.Find(t, "ERROR", "")
 	if len(errs) != 1 || errs[0]["msg"] != "run failed" || errs[0]["attempts"] != 4.0 || errs[0]["not_retried"] != "gave up after 4 attempts" ||
 		!strings.Contains(errs[0]["error"].(string), "connection refused") {
 		t.Errorf("error records = %v, want one: run failed after 4 attempts, the retries spent, with the last error\n%s", errs, logs)
@@ -685,13 +638,13 @@ func TestRunWithRetriesRecovers(t *testing.T) {
 	if res.Err != nil || res.Attempts != 2 {
 		t.Fatalf("attempts = %d, err = %v; want success at the second attempt\n%s", res.Attempts, res.Err, logs)
 	}
-	if warns := logs.find(t, "WARN", "attempt failed, will retry"); len(warns) != 1 || !strings.Contains(warns[0]["error"].(string), "max_user_connections") {
+	if warns := logs.Find(t, "WARN", "attempt failed, will retry"); len(warns) != 1 || !strings.Contains(warns[0]["error"].(string), "max_user_connections") {
 		t.Errorf("retry warnings = %v, want one for max_user_connections", warns)
 	}
-	if errs := logs.find(t, "ERROR", ""); len(errs) != 0 {
+	if errs := logs.Find(t, "ERROR", ""); len(errs) != 0 {
 		t.Errorf("error records = %v, want none", errs)
 	}
-	fin := logs.find(t, "INFO", "run finished")
+	fin := logs.Find(t, "INFO", "run finished")
 	if len(fin) != 1 || fin[0]["attempts"] != 2.0 || fin[0]["files"] != 1.0 || fin[0]["rows"] == nil || fin[0]["duration"] == nil {
 		t.Errorf("run finished = %v, want one with attempts 2, files 1, rows and duration", fin)
 	}
@@ -729,13 +682,13 @@ func TestRunWithRetriesPermanent(t *testing.T) {
 			if res.Attempts != 1 {
 				t.Errorf("attempts = %d, want 1", res.Attempts)
 			}
-			if starts := logs.find(t, "INFO", "run started"); len(starts) != 1 {
+			if starts := logs.Find(t, "INFO", "run started"); len(starts) != 1 {
 				t.Errorf("%d runs started, want 1", len(starts))
 			}
-			if warns := logs.find(t, "WARN", "run failed"); len(warns) != 0 {
+			if warns := logs.Find(t, "WARN", "run failed"); len(warns) != 0 {
 				t.Errorf("retry warnings = %v, want none", warns)
 			}
-			errs := logs.find(t, "ERROR", "")
+			errs := logs.Find(t, "ERROR", "")
 			if len(errs) != 1 || errs[0]["msg"] != "run failed" || errs[0]["not_retried"] != "the error is permanent" {
 				t.Errorf("error records = %v, want one run failed, not retried as permanent\n%s", errs, logs)
 			}
@@ -781,11 +734,11 @@ func TestRunWithRetriesStops(t *testing.T) {
 			if res.Attempts != 1 || sleeps != 1 {
 				t.Errorf("attempts = %d after %d waits, want 1 after 1", res.Attempts, sleeps)
 			}
-			if errs := logs.find(t, "ERROR", ""); len(errs) != 0 {
+			if errs := logs.Find(t, "ERROR", ""); len(errs) != 0 {
 				t.Errorf("error records = %v, want none", errs)
 			}
 			wantWhy := map[string]string{"wait": "joinery is stopping: no further attempt", "run": "context canceled"}[which]
-			if c := logs.find(t, "WARN", "run cancelled"); len(c) != 1 || c[0]["reason"] != wantWhy || c[0]["attempts"] != 1.0 {
+			if c := logs.Find(t, "WARN", "run cancelled"); len(c) != 1 || c[0]["reason"] != wantWhy || c[0]["attempts"] != 1.0 {
 				t.Errorf("cancel records = %v, want one with reason %q\n%s", c, wantWhy, logs)
 			}
 		})
@@ -804,7 +757,7 @@ func TestRunWithoutRetries(t *testing.T) {
 	if res.Err == nil || res.Attempts != 1 {
 		t.Fatalf("attempts = %d, err = %v; want 1 failed attempt", res.Attempts, res.Err)
 	}
-	errs := logs.find(t, "ERROR", "")
+	errs := logs.Find(t, "ERROR", "")
 	if len(errs) != 1 || errs[0]["msg"] != "run failed" || errs[0]["not_retried"] != nil {
 		t.Errorf("error records = %v, want one run failed", errs)
 	}
