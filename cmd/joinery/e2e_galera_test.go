@@ -60,7 +60,7 @@ type galera struct {
 func galeraTest(t *testing.T, delay float64) *galera {
 	t.Helper()
 	g := &galera{dsns: testdb.Galera(t), bin: binary(t, "")}
-	g.db = openNode(t, g.dsns[0])
+	g.db = testdb.Open(t, g.dsns[0])
 	testdb.SeedUsersPosts(t, g.db)
 	testdb.Exec(t, g.db, "CREATE TABLE delay (id INT NOT NULL PRIMARY KEY, secs DOUBLE NOT NULL)")
 	if _, err := g.db.Exec("INSERT INTO delay VALUES (1, ?)", delay); err != nil {
@@ -68,7 +68,7 @@ func galeraTest(t *testing.T, delay float64) *galera {
 	}
 	// Every node has applied the seed before a daemon reads it there.
 	for _, dsn := range g.dsns {
-		conn, err := openNode(t, dsn).Conn(context.Background())
+		conn, err := testdb.Open(t, dsn).Conn(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,7 +85,7 @@ func galeraTest(t *testing.T, delay float64) *galera {
 	// database's drop (testdb's cleanup, which runs after this one).
 	t.Cleanup(func() {
 		for _, dsn := range g.dsns {
-			db := openNode(t, dsn)
+			db := testdb.Open(t, dsn)
 			rows, err := db.Query("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND INFO LIKE '%SLEEP(secs)%' AND ID <> CONNECTION_ID()")
 			if err != nil {
 				t.Error(err)
@@ -107,16 +107,6 @@ func galeraTest(t *testing.T, delay float64) *galera {
 	g.cfg = filepath.Join(t.TempDir(), "config.yaml")
 	writeConfig(t, g.cfg, galeraConfig)
 	return g
-}
-
-func openNode(t *testing.T, dsn string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
 }
 
 // daemon starts joinery schedule on dsn, writing to out.

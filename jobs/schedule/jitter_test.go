@@ -32,12 +32,7 @@ func jitteredJob(t *testing.T, schedule, settings string) (*jobs.Config, *jobs.J
 func TestLoopStartsAfterTheJitterDelay(t *testing.T) {
 	_, job, d := jitteredJob(t, "0 * * * *", "    jitter: 30m")
 	from := testlog.RFC3339(t, "2026-06-01T00:10:00Z")
-	clock := newFakeClock(from)
-	type run struct{ logical, now time.Time }
-	ran := make(chan run, 1)
-	loop := newCronLoop(clock, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	loop.add(job, func(logical time.Time) { ran <- run{logical, clock.Now()} })
-	loop.start(from)
+	clock, loop, ran := startLoop(job, from)
 	defer loop.stop()
 	for _, scheduled := range []string{"2026-06-01T01:00:00Z", "2026-06-01T02:00:00Z"} {
 		want := testlog.RFC3339(t, scheduled)

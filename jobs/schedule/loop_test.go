@@ -19,18 +19,28 @@ func scheduledJob(t *testing.T, spec, zone string) *jobs.Job {
 	return &cfg.Jobs[0]
 }
 
+// loopRun is a run a test's cronLoop started: its logical time and the
+// clock's time then.
+type loopRun struct{ logical, now time.Time }
+
+// startLoop starts a cronLoop with job at from on a fakeClock; each run
+// the loop starts is sent on ran. The caller stops the loop.
+func startLoop(job *jobs.Job, from time.Time) (clock *fakeClock, loop *cronLoop, ran <-chan loopRun) {
+	clock = newFakeClock(from)
+	runs := make(chan loopRun, 1)
+	loop = newCronLoop(clock, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	loop.add(job, func(logical time.Time) { runs <- loopRun{logical, clock.Now()} })
+	loop.start(from)
+	return clock, loop, runs
+}
+
 // driveLoop starts a cronLoop with job at from on a fakeClock and moves the
 // clock to each time the loop waits for, n times. It returns the times the
 // loop woke at; each must have started one run whose logical time is that
 // time, in the job's zone, read from the clock at that time.
 func driveLoop(t *testing.T, job *jobs.Job, from time.Time, n int) []time.Time {
 	t.Helper()
-	clock := newFakeClock(from)
-	type run struct{ logical, now time.Time }
-	ran := make(chan run, 1)
-	loop := newCronLoop(clock, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	loop.add(job, func(logical time.Time) { ran <- run{logical, clock.Now()} })
-	loop.start(from)
+	clock, loop, ran := startLoop(job, from)
 	defer loop.stop()
 	var woke []time.Time
 	for range n {
