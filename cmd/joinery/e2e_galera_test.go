@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/joinery/joinery/internal/testdb"
+	"github.com/joinery/joinery/internal/testlog"
 	"github.com/joinery/joinery/internal/testnet"
 	"github.com/joinery/joinery/output"
 )
@@ -225,7 +226,7 @@ func waitForManifests(t *testing.T, n int, ds []*daemon, dirs ...string) []commi
 func outcomes(t *testing.T, log string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	for _, r := range jsonRecords(t, log) {
+	for _, r := range testlog.Parse(t, log) {
 		at, _ := r["logical_time"].(string)
 		switch r["msg"] {
 		case "run started":
@@ -516,7 +517,7 @@ func TestGaleraNodeLostMidRun(t *testing.T) {
 	if first := ms[0].m.Lock.Token; first <= token {
 		t.Errorf("the first run after the cut has token %d, the cut one had %d", first, token)
 	}
-	failed := find(jsonRecords(t, logA), "run failed", "often")
+	failed := find(testlog.Parse(t, logA), "run failed", "often")
 	if len(failed) == 0 {
 		t.Fatalf("daemon a logged no failure:\n%s", logA)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/joinery/joinery/internal/testdb"
+	"github.com/joinery/joinery/internal/testlog"
 	"github.com/joinery/joinery/internal/testnet"
 	"github.com/joinery/joinery/output"
 )
@@ -80,7 +80,7 @@ func TestRunLogRecords(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	recs := jsonRecords(t, r.stderr)
+	recs := testlog.Parse(t, r.stderr)
 	var run []map[string]any
 	for _, rec := range recs {
 		if rec["job"] != nil {
@@ -145,22 +145,6 @@ func TestRunLogRecords(t *testing.T) {
 func between(v any, lo, hi float64) bool {
 	f, ok := v.(float64)
 	return ok && f >= lo && f <= hi
-}
-
-// jsonRecords parses JSON log lines; every line must be one.
-func jsonRecords(t *testing.T, log string) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(log))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var rec map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-			t.Fatalf("log line %q is not JSON: %v", sc.Text(), err)
-		}
-		out = append(out, rec)
-	}
-	return out
 }
 
 // find returns the records with the message msg (and of job, when not "").

@@ -37,14 +37,20 @@ func (b *Buffer) String() string {
 // that is not JSON fails the test.
 func (b *Buffer) Records(t testing.TB) []map[string]any {
 	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	return Parse(t, b.String())
+}
+
+// Parse returns the records of log, one a JSON line (up to 1 MiB); a line
+// that is not JSON fails the test.
+func Parse(t testing.TB, log string) []map[string]any {
+	t.Helper()
 	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(b.buf.Bytes()))
+	sc := bufio.NewScanner(strings.NewReader(log))
+	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		var rec map[string]any
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-			t.Fatalf("log line %q: %v", sc.Text(), err)
+			t.Fatalf("log line %q is not JSON: %v", sc.Text(), err)
 		}
 		out = append(out, rec)
 	}

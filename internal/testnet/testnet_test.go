@@ -24,22 +24,36 @@ func roundTrip(c net.Conn, line string) (string, error) {
 	return s, err
 }
 
+// dial connects to addr; the connection is closed when the test ends.
+func dial(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// wantRefused fails the test unless a connection to addr is refused.
+func wantRefused(t *testing.T, addr, when string) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if c != nil {
+		c.Close()
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("dial %s: %v, want ECONNREFUSED", when, err)
+	}
+}
+
 // TestRelay: refused until Start, relays once started, Cut closes the
 // open connections and the port, and Start opens the same address again.
 func TestRelay(t *testing.T) {
 	rl := NewRelay(t, echo(t))
-	if c, err := net.Dial("tcp", rl.Addr); err == nil || !errors.Is(err, syscall.ECONNREFUSED) {
-		if c != nil {
-			c.Close()
-		}
-		t.Fatalf("dial before Start: %v, want ECONNREFUSED", err)
-	}
+	wantRefused(t, rl.Addr, "before Start")
 	rl.Start(t)
-	c, err := net.Dial("tcp", rl.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(t, rl.Addr)
 	if got, err := roundTrip(c, "hello"); got != "hello\n" || err != nil {
 		t.Fatalf("through the relay: %q, %v", got, err)
 	}
@@ -47,16 +61,9 @@ func TestRelay(t *testing.T) {
 	if got, err := roundTrip(c, "again"); err == nil {
 		t.Fatalf("a connection open across Cut answered %q", got)
 	}
-	if _, err := net.Dial("tcp", rl.Addr); !errors.Is(err, syscall.ECONNREFUSED) {
-		t.Fatalf("dial after Cut: %v, want ECONNREFUSED", err)
-	}
+	wantRefused(t, rl.Addr, "after Cut")
 	rl.Start(t)
-	c2, err := net.Dial("tcp", rl.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c2.Close()
-	if got, err := roundTrip(c2, "back"); got != "back\n" || err != nil {
+	if got, err := roundTrip(dial(t, rl.Addr), "back"); got != "back\n" || err != nil {
 		t.Fatalf("after Start again: %q, %v", got, err)
 	}
 }
@@ -72,11 +79,7 @@ func TestRelayCutAfter(t *testing.T) {
 	rl := NewRelay(t, target)
 	rl.Start(t)
 	rl.CutAfter(10)
-	c, err := net.Dial("tcp", rl.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(t, rl.Addr)
 	// Ten bytes, echoed back: all of them reached the target.
 	if _, err := io.WriteString(c, "0123456789"); err != nil {
 		t.Fatal(err)
@@ -119,11 +122,7 @@ func TestRelayLatency(t *testing.T) {
 	rl := NewRelay(t, echo(t))
 	rl.Latency = 100 * time.Millisecond
 	rl.Start(t)
-	c, err := net.Dial("tcp", rl.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(t, rl.Addr)
 	start := time.Now()
 	if got, err := roundTrip(c, "slow"); got != "slow\n" || err != nil {
 		t.Fatalf("through the relay: %q, %v", got, err)
