@@ -70,7 +70,7 @@ func setupReplica(t *testing.T, yamlText string) *replicaSetup {
 	t.Helper()
 	pDSN, rDSN := testdb.Replica(t)
 	s := &replicaSetup{primaryDSN: pDSN, rDSN: rDSN, log: &bytes.Buffer{}}
-	s.primary, s.replica = openDB(t, pDSN), openDB(t, rDSN)
+	s.primary, s.replica = testdb.Open(t, pDSN), testdb.Open(t, rDSN)
 	testdb.Exec(t, s.primary,
 		"CREATE TABLE posts (id INT NOT NULL PRIMARY KEY, title VARCHAR(50) NOT NULL, updated_at DATETIME NOT NULL)",
 		"INSERT INTO posts VALUES (1, 'a', '2026-11-03 08:00:00'), (2, 'b', '2026-11-03 22:00:00')")
@@ -87,16 +87,6 @@ func setupReplica(t *testing.T, yamlText string) *replicaSetup {
 	s.r = &jobs.Runner{DB: db, Config: cfg, Logger: slog.New(slog.NewJSONHandler(s.log, nil))}
 	s.outputDir = cfg.OutputPath()
 	return s
-}
-
-func openDB(t *testing.T, dsn string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
 }
 
 // checks returns the "freshness checked" records of the log.

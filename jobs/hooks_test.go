@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/joinery/joinery/internal/testdb"
+	"github.com/joinery/joinery/internal/testnet"
 	"github.com/joinery/joinery/output"
 )
 
@@ -94,11 +95,11 @@ func TestAfterCommitSteps(t *testing.T) {
 	if len(res.PostCommit) != 2 || !errors.Is(res.PostCommit[0], syscall.ECONNREFUSED) || res.PostCommit[1].Step != "panics" {
 		t.Errorf("post-commit failures %v, want fails (connection refused) and panics", res.PostCommit)
 	}
-	failed := logs.find(t, "ERROR", "step after the commit failed")
+	failed := logs.Find(t, "ERROR", "step after the commit failed")
 	if len(failed) != 2 || failed[0]["step"] != "fails" || failed[1]["step"] != "panics" {
 		t.Errorf("error records %v, want one per failed step", failed)
 	}
-	if got := logs.find(t, "ERROR", "run failed"); len(got) != 0 {
+	if got := logs.Find(t, "ERROR", "run failed"); len(got) != 0 {
 		t.Errorf("the run is logged as failed: %v", got)
 	}
 	logs.sameRun(t, res)
@@ -136,7 +137,7 @@ func TestAfterCommitSteps(t *testing.T) {
 // TestHooksOfAFailedRun: every attempt is told, with the wait before the
 // next; the result once, with why it was not retried; no step runs.
 func TestHooksOfAFailedRun(t *testing.T) {
-	r, _ := retryRunner(t, "root@tcp("+closedAddr(t)+")/x", retryJob("    retries: 2"))
+	r, _ := retryRunner(t, "root@tcp("+testnet.FreeAddr(t)+")/x", retryJob("    retries: 2"))
 	r.sleep = func(context.Context, time.Duration) error { return nil }
 	rec := &recorder{}
 	r.Hooks = rec.hooks(Step{Name: "never", Run: func(context.Context, Run) error { return nil }})
@@ -155,7 +156,7 @@ func TestHooksOfAFailedRun(t *testing.T) {
 // TestHooksOfAPlanThatFails: a run whose parameters do not plan has no
 // attempt, and its result reaches the Result hook all the same.
 func TestHooksOfAPlanThatFails(t *testing.T) {
-	r, _ := retryRunner(t, "root@tcp("+closedAddr(t)+")/x", strings.Replace(retryJob(""), "    datasets:", "    params: {n: {type: int, required: true}}\n    datasets:", 1))
+	r, _ := retryRunner(t, "root@tcp("+testnet.FreeAddr(t)+")/x", strings.Replace(retryJob(""), "    datasets:", "    params: {n: {type: int, required: true}}\n    datasets:", 1))
 	rec := &recorder{}
 	r.Hooks = rec.hooks()
 	if res := r.Run(context.Background(), &r.Config.Jobs[0], time.Now()); res.Err == nil {

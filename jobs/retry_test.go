@@ -1,12 +1,9 @@
 package jobs
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,6 +21,8 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/joinery/joinery/internal/testdb"
+	"github.com/joinery/joinery/internal/testlog"
+	"github.com/joinery/joinery/internal/testnet"
 )
 
 // seq returns a random source that hands out vs in turn.
@@ -315,39 +313,6 @@ func waitUntilRunning(t *testing.T, db *sql.DB, id int64) {
 	}
 }
 
-// closedAddr returns a loopback address nothing listens on.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
-// serve listens on a loopback port until the test ends, hands each
-// connection to handle and returns the address.
-func serve(t *testing.T, handle func(c *net.TCPConn)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			handle(c.(*net.TCPConn))
-		}
-	}()
-	return ln.Addr().String()
-}
-
 // ping connects to addr through OpenDB, as a run would, and returns the
 // error.
 func ping(t *testing.T, d Database, addr string) error {
@@ -378,7 +343,7 @@ func TestRetryableNetworkErrors(t *testing.T) {
 	}
 
 	t.Run("connection refused", func(t *testing.T) {
-		addr := closedAddr(t)
+		addr := testnet.FreeAddr(t)
 		_, err := net.Dial("tcp", addr)
 		if !errors.Is(err, syscall.ECONNREFUSED) {
 			t.Fatalf("got %v, want ECONNREFUSED", err)
@@ -391,8 +356,8 @@ func TestRetryableNetworkErrors(t *testing.T) {
 		check(t, err, true)
 	})
 	t.Run("connection reset", func(t *testing.T) {
-		addr := serve(t, func(c *net.TCPConn) {
-			c.SetLinger(0) // close sends RST
+		addr := testnet.Serve(t, func(c net.Conn) {
+			c.(*net.TCPConn).SetLinger(0) // close sends RST
 			c.Close()
 		})
 		// The reset may come before connect returns, or at the first read.
@@ -413,7 +378,7 @@ func TestRetryableNetworkErrors(t *testing.T) {
 		check(t, err, true)
 	})
 	t.Run("connection closed mid-packet", func(t *testing.T) {
-		addr := serve(t, func(c *net.TCPConn) {
+		addr := testnet.Serve(t, func(c net.Conn) {
 			c.Write([]byte{10, 0}) // 2 bytes of a 4-byte header
 			c.Close()
 		})
@@ -542,45 +507,7 @@ jobs:
 }
 
 // logRecords collects a logger's records, as JSON lines.
-type logRecords struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logRecords) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-// find returns the records at level whose message starts with msg.
-func (l *logRecords) find(t *testing.T, level, msg string) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	for _, rec := range l.records(t) {
-		if rec["level"] == level && strings.HasPrefix(rec["msg"].(string), msg) {
-			out = append(out, rec)
-		}
-	}
-	return out
-}
-
-// records returns every record.
-func (l *logRecords) records(t *testing.T) []map[string]any {
-	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(l.buf.Bytes()))
-	for sc.Scan() {
-		var rec map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-			t.Fatalf("log line %q: %v", sc.Text(), err)
-		}
-		out = append(out, rec)
-	}
-	return out
-}
+type logRecords struct{ testlog.Buffer }
 
 // sameRun checks that every record is one of res's run: the job, its run
 // id and its logical time.
@@ -589,17 +516,11 @@ func (l *logRecords) sameRun(t *testing.T, res *Result) {
 	if res.RunID == "" {
 		t.Fatal("the result has no run id")
 	}
-	for _, rec := range l.records(t) {
+	for _, rec := range l.Records(t) {
 		if rec["job"] != res.Job || rec["run_id"] != res.RunID || rec["logical_time"] != res.Logical.Format(time.RFC3339) {
 			t.Errorf("record %v: want job %s, run_id %s and logical_time %s", rec, res.Job, res.RunID, res.Logical.Format(time.RFC3339))
 		}
 	}
-}
-
-func (l *logRecords) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
 
 // retryRunner returns a runner for the config yamlText (output_dir a fresh
@@ -646,7 +567,7 @@ func runJob(t *testing.T, r *Runner) *Result {
 // connection is retried with waits that double, up to the cap, jittered,
 // and the failure is logged once, as given up.
 func TestRunWithRetriesGivesUp(t *testing.T) {
-	r, logs := retryRunner(t, "root@tcp("+closedAddr(t)+")/x", retryJob(`
+	r, logs := retryRunner(t, "root@tcp("+testnet.FreeAddr(t)+")/x", retryJob(`
     retries: 3
     retry_delay: 1m
     retry_max_delay: 3m`))
@@ -665,7 +586,7 @@ func TestRunWithRetriesGivesUp(t *testing.T) {
 	if fmt.Sprint(waits) != fmt.Sprint(want) {
 		t.Errorf("waits = %v, want %v", waits, want)
 	}
-	warns := logs.find(t, "WARN", "attempt failed, will retry")
+	warns := logs.Find(t, "WARN", "attempt failed, will retry")
 	if len(warns) != 3 {
 		t.Fatalf("%d retry warnings, want 3:\n%s", len(warns), logs)
 	}
@@ -674,7 +595,7 @@ func TestRunWithRetriesGivesUp(t *testing.T) {
 			t.Errorf("warning %d = %v, want attempt %d, retry_in %s and the error", i, w, i+1, want[i])
 		}
 	}
-	errs := logs.find(t, "ERROR", "")
+	errs := logs.Find(t, "ERROR", "")
 	if len(errs) != 1 || errs[0]["msg"] != "run failed" || errs[0]["attempts"] != 4.0 || errs[0]["not_retried"] != "gave up after 4 attempts" ||
 		!strings.Contains(errs[0]["error"].(string), "connection refused") {
 		t.Errorf("error records = %v, want one: run failed after 4 attempts, the retries spent, with the last error\n%s", errs, logs)
@@ -717,13 +638,13 @@ func TestRunWithRetriesRecovers(t *testing.T) {
 	if res.Err != nil || res.Attempts != 2 {
 		t.Fatalf("attempts = %d, err = %v; want success at the second attempt\n%s", res.Attempts, res.Err, logs)
 	}
-	if warns := logs.find(t, "WARN", "attempt failed, will retry"); len(warns) != 1 || !strings.Contains(warns[0]["error"].(string), "max_user_connections") {
+	if warns := logs.Find(t, "WARN", "attempt failed, will retry"); len(warns) != 1 || !strings.Contains(warns[0]["error"].(string), "max_user_connections") {
 		t.Errorf("retry warnings = %v, want one for max_user_connections", warns)
 	}
-	if errs := logs.find(t, "ERROR", ""); len(errs) != 0 {
+	if errs := logs.Find(t, "ERROR", ""); len(errs) != 0 {
 		t.Errorf("error records = %v, want none", errs)
 	}
-	fin := logs.find(t, "INFO", "run finished")
+	fin := logs.Find(t, "INFO", "run finished")
 	if len(fin) != 1 || fin[0]["attempts"] != 2.0 || fin[0]["files"] != 1.0 || fin[0]["rows"] == nil || fin[0]["duration"] == nil {
 		t.Errorf("run finished = %v, want one with attempts 2, files 1, rows and duration", fin)
 	}
@@ -761,13 +682,13 @@ func TestRunWithRetriesPermanent(t *testing.T) {
 			if res.Attempts != 1 {
 				t.Errorf("attempts = %d, want 1", res.Attempts)
 			}
-			if starts := logs.find(t, "INFO", "run started"); len(starts) != 1 {
+			if starts := logs.Find(t, "INFO", "run started"); len(starts) != 1 {
 				t.Errorf("%d runs started, want 1", len(starts))
 			}
-			if warns := logs.find(t, "WARN", "run failed"); len(warns) != 0 {
+			if warns := logs.Find(t, "WARN", "run failed"); len(warns) != 0 {
 				t.Errorf("retry warnings = %v, want none", warns)
 			}
-			errs := logs.find(t, "ERROR", "")
+			errs := logs.Find(t, "ERROR", "")
 			if len(errs) != 1 || errs[0]["msg"] != "run failed" || errs[0]["not_retried"] != "the error is permanent" {
 				t.Errorf("error records = %v, want one run failed, not retried as permanent\n%s", errs, logs)
 			}
@@ -784,7 +705,7 @@ func TestRunWithRetriesPermanent(t *testing.T) {
 func TestRunWithRetriesStops(t *testing.T) {
 	for _, which := range []string{"wait", "run"} {
 		t.Run(which, func(t *testing.T) {
-			r, logs := retryRunner(t, "root@tcp("+closedAddr(t)+")/x", retryJob("    retries: 2"))
+			r, logs := retryRunner(t, "root@tcp("+testnet.FreeAddr(t)+")/x", retryJob("    retries: 2"))
 			runCtx, cancelRun := context.WithCancel(context.Background())
 			defer cancelRun()
 			waitCtx, cancelWait := context.WithCancel(context.Background())
@@ -813,11 +734,11 @@ func TestRunWithRetriesStops(t *testing.T) {
 			if res.Attempts != 1 || sleeps != 1 {
 				t.Errorf("attempts = %d after %d waits, want 1 after 1", res.Attempts, sleeps)
 			}
-			if errs := logs.find(t, "ERROR", ""); len(errs) != 0 {
+			if errs := logs.Find(t, "ERROR", ""); len(errs) != 0 {
 				t.Errorf("error records = %v, want none", errs)
 			}
 			wantWhy := map[string]string{"wait": "joinery is stopping: no further attempt", "run": "context canceled"}[which]
-			if c := logs.find(t, "WARN", "run cancelled"); len(c) != 1 || c[0]["reason"] != wantWhy || c[0]["attempts"] != 1.0 {
+			if c := logs.Find(t, "WARN", "run cancelled"); len(c) != 1 || c[0]["reason"] != wantWhy || c[0]["attempts"] != 1.0 {
 				t.Errorf("cancel records = %v, want one with reason %q\n%s", c, wantWhy, logs)
 			}
 		})
@@ -827,7 +748,7 @@ func TestRunWithRetriesStops(t *testing.T) {
 // TestRunWithoutRetries: a job without retries logs its failure once, as
 // before retries existed, even when the error would pass.
 func TestRunWithoutRetries(t *testing.T) {
-	r, logs := retryRunner(t, "root@tcp("+closedAddr(t)+")/x", retryJob(""))
+	r, logs := retryRunner(t, "root@tcp("+testnet.FreeAddr(t)+")/x", retryJob(""))
 	r.sleep = func(ctx context.Context, d time.Duration) error {
 		t.Error("waited to retry a job without retries")
 		return nil
@@ -836,7 +757,7 @@ func TestRunWithoutRetries(t *testing.T) {
 	if res.Err == nil || res.Attempts != 1 {
 		t.Fatalf("attempts = %d, err = %v; want 1 failed attempt", res.Attempts, res.Err)
 	}
-	errs := logs.find(t, "ERROR", "")
+	errs := logs.Find(t, "ERROR", "")
 	if len(errs) != 1 || errs[0]["msg"] != "run failed" || errs[0]["not_retried"] != nil {
 		t.Errorf("error records = %v, want one run failed", errs)
 	}

@@ -69,7 +69,7 @@ func TestCatchUpAfterAnUnwritableState(t *testing.T) {
 	if res.Err != nil {
 		t.Fatal(res.Err)
 	}
-	if len(logs.find(t, "WARN", "could not record the run for catch-up")) != 1 ||
+	if len(logs.Find(t, "WARN", "could not record the run for catch-up")) != 1 ||
 		!slices.ContainsFunc(res.Warnings, func(w string) bool { return strings.Contains(w, "read-only file system") }) {
 		t.Errorf("warnings %q, want the state that could not be written\n%s", res.Warnings, logs)
 	}

@@ -16,15 +16,6 @@ func scheduledJob(t *testing.T, spec, zone string) *Job {
 	return &Job{Name: "j", Schedule: spec, Location: loc, sched: sched}
 }
 
-func rfc3339(t *testing.T, s string) time.Time {
-	t.Helper()
-	tm, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tm
-}
-
 // TestRunsPerDayAcrossClockChanges counts the runs of each day of a change:
 // an hourly job follows real time (25 runs when an hour repeats, 23 when one
 // is skipped; Lord Howe's half-hour changes leave 24 and 23 whole hours),

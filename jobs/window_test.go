@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/joinery/joinery/internal/testlog"
 )
 
 func mustLoc(t *testing.T, name string) *time.Location {
@@ -291,7 +293,7 @@ func TestHourlyWindowsOverTheRepeatedHour(t *testing.T) {
 		{"2026-10-25T02:00:00+01:00", "2026-10-25T00:00:00Z", "2026-10-25T01:00:00Z"},
 		{"2026-10-25T03:00:00+01:00", "2026-10-25T01:00:00Z", "2026-10-25T02:00:00Z"},
 	}
-	at := rfc3339(t, "2026-10-25T01:30:00+02:00")
+	at := testlog.RFC3339(t, "2026-10-25T01:30:00+02:00")
 	for _, w := range want {
 		at = job.sched.Next(at)
 		p, err := job.PlanAt(at, nil)

@@ -9,6 +9,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/joinery/joinery/internal/testdb"
+	"github.com/joinery/joinery/internal/testlog"
 )
 
 // TestGaleraNodeKilledMidRun: the node a daemon's run reads from dies
@@ -23,7 +24,7 @@ func TestGaleraNodeKilledMidRun(t *testing.T) {
 	c := testdb.StartGalera(t)
 	t.Logf("private cluster started in %s", c.Took.Round(time.Millisecond))
 	g := galeraOn(t, c.Database(t), 30)
-	node2 := openNode(t, g.dsns[1])
+	node2 := testdb.Open(t, g.dsns[1])
 	out := t.TempDir()
 	a := g.daemon(t, g.dsns[0], out)
 	a.waitForLog(t, `"msg":"run started"`)
@@ -57,7 +58,7 @@ func TestGaleraNodeKilledMidRun(t *testing.T) {
 	if first := ms[0].m.Lock.Token; first <= token {
 		t.Errorf("the first run after the kill has token %d, the killed one had %d", first, token)
 	}
-	failed := find(jsonRecords(t, logA), "run failed", "often")
+	failed := find(testlog.Parse(t, logA), "run failed", "often")
 	if len(failed) == 0 {
 		t.Fatalf("daemon a logged no failure:\n%s", logA)
 	}
@@ -79,7 +80,7 @@ func TestGaleraNodeKilledMidRun(t *testing.T) {
 	restart := time.Now()
 	c.Start(t, 1)
 	rejoinIn := time.Since(restart)
-	node1 := openNode(t, onNode(t, g.dsns[0], c.DSNs[0]))
+	node1 := testdb.Open(t, onNode(t, g.dsns[0], c.DSNs[0]))
 	if size, status := waitForClusterSize(t, node1, 3); status != "Primary" {
 		t.Errorf("node 1 restarted is in a cluster of %d, status %s; want Primary", size, status)
 	}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/joinery/joinery/internal/testdb"
+	"github.com/joinery/joinery/internal/testlog"
+	"github.com/joinery/joinery/internal/testnet"
 	"github.com/joinery/joinery/output"
 )
 
@@ -64,7 +66,7 @@ func galeraTest(t *testing.T, delay float64) *galera {
 	// database's drop (testdb's cleanup, which runs after this one).
 	t.Cleanup(func() {
 		for _, dsn := range g.dsns {
-			db := openNode(t, dsn)
+			db := testdb.Open(t, dsn)
 			rows, err := db.Query("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND INFO LIKE '%SLEEP(secs)%' AND ID <> CONNECTION_ID()")
 			if err != nil {
 				t.Error(err)
@@ -90,7 +92,7 @@ func galeraTest(t *testing.T, delay float64) *galera {
 func galeraOn(t *testing.T, dsns []string, delay float64) *galera {
 	t.Helper()
 	g := &galera{dsns: dsns, bin: binary(t, "")}
-	g.db = openNode(t, g.dsns[0])
+	g.db = testdb.Open(t, g.dsns[0])
 	testdb.SeedUsersPosts(t, g.db)
 	testdb.Exec(t, g.db, "CREATE TABLE delay (id INT NOT NULL PRIMARY KEY, secs DOUBLE NOT NULL)")
 	if _, err := g.db.Exec("INSERT INTO delay VALUES (1, ?)", delay); err != nil {
@@ -98,7 +100,7 @@ func galeraOn(t *testing.T, dsns []string, delay float64) *galera {
 	}
 	// Every node has applied the seed before a daemon reads it there.
 	for _, dsn := range g.dsns {
-		conn, err := openNode(t, dsn).Conn(context.Background())
+		conn, err := testdb.Open(t, dsn).Conn(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -114,16 +116,6 @@ func galeraOn(t *testing.T, dsns []string, delay float64) *galera {
 	g.cfg = filepath.Join(t.TempDir(), "config.yaml")
 	writeConfig(t, g.cfg, galeraConfig)
 	return g
-}
-
-func openNode(t *testing.T, dsn string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
 }
 
 // daemon starts joinery schedule on dsn, writing to out.
@@ -242,7 +234,7 @@ func waitForManifests(t *testing.T, n int, ds []*daemon, dirs ...string) []commi
 func outcomes(t *testing.T, log string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	for _, r := range jsonRecords(t, log) {
+	for _, r := range testlog.Parse(t, log) {
 		at, _ := r["logical_time"].(string)
 		switch r["msg"] {
 		case "run started":
@@ -333,10 +325,10 @@ func TestGaleraDaemonsRunEachTimeOnce(t *testing.T) {
 			dsnB := g.dsns[1]
 			if c.latency > 0 {
 				_, target := via(t, dsnB, "")
-				rl := newRelay(t, target)
-				rl.latency = c.latency
-				rl.start(t)
-				dsnB, _ = via(t, dsnB, rl.addr)
+				rl := testnet.NewRelay(t, target)
+				rl.Latency = c.latency
+				rl.Start(t)
+				dsnB, _ = via(t, dsnB, rl.Addr)
 			}
 			start := time.Now()
 			a, b := g.daemon(t, g.dsns[0], outs[0]), g.daemon(t, dsnB, outs[1])
@@ -508,9 +500,9 @@ func TestGaleraNodeLostMidRun(t *testing.T) {
 	g := galeraTest(t, 30)
 	out := t.TempDir()
 	_, target := via(t, g.dsns[0], "")
-	rl := newRelay(t, target)
-	rl.start(t)
-	dsnA, _ := via(t, g.dsns[0], rl.addr)
+	rl := testnet.NewRelay(t, target)
+	rl.Start(t)
+	dsnA, _ := via(t, g.dsns[0], rl.Addr)
 	a := g.daemon(t, dsnA, out)
 	a.waitForLog(t, `"msg":"run started"`)
 	sleepingOn(t, g.db)
@@ -519,7 +511,7 @@ func TestGaleraNodeLostMidRun(t *testing.T) {
 	b.waitForLog(t, `"msg":"run skipped: another run of this job holds its lock"`)
 
 	cutAt := lastStarted(t, a)
-	rl.cut()
+	rl.Cut()
 	cut := time.Now()
 	a.waitForLog(t, `"msg":"run failed"`)
 	failedIn := time.Since(cut)
@@ -533,7 +525,7 @@ func TestGaleraNodeLostMidRun(t *testing.T) {
 	if first := ms[0].m.Lock.Token; first <= token {
 		t.Errorf("the first run after the cut has token %d, the cut one had %d", first, token)
 	}
-	failed := find(jsonRecords(t, logA), "run failed", "often")
+	failed := find(testlog.Parse(t, logA), "run failed", "often")
 	if len(failed) == 0 {
 		t.Fatalf("daemon a logged no failure:\n%s", logA)
 	}

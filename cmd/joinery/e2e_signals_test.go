@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/joinery/joinery/internal/testdb"
+	"github.com/joinery/joinery/internal/testlog"
 )
 
 // signalsConfig has a job whose query the server sorts for minutes before
@@ -71,7 +72,7 @@ func (d *daemon) exit(t *testing.T, within time.Duration) int {
 // records returns the daemon's log records so far, which must all be JSON.
 func (d *daemon) records(t *testing.T) []map[string]any {
 	t.Helper()
-	return jsonRecords(t, d.stderr.String())
+	return testlog.Parse(t, d.stderr.String())
 }
 
 // checkNoTempFiles fails the test for each temporary file under dir.

@@ -19,6 +19,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/joinery/joinery/internal/testdb"
+	"github.com/joinery/joinery/internal/testlog"
 )
 
 var (
@@ -477,26 +478,8 @@ func TestScheduleStopsOnSIGTERM(t *testing.T) {
 // daemon is a joinery schedule process under test.
 type daemon struct {
 	cmd    *exec.Cmd
-	stderr logBuffer
-	done   chan error // Wait's result
-}
-
-// logBuffer is a daemon's stderr, read while it is written.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	stderr testlog.Buffer // read while it is written
+	done   chan error     // Wait's result
 }
 
 func startDaemon(t *testing.T, bin string, env []string, args ...string) *daemon {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"log/slog"
@@ -14,6 +13,8 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/joinery/joinery/internal/testdb"
+	"github.com/joinery/joinery/internal/testlog"
+	"github.com/joinery/joinery/internal/testnet"
 	"github.com/joinery/joinery/output"
 )
 
@@ -66,20 +67,20 @@ func TestRunLogRecords(t *testing.T) {
 	db := testdb.New(t)
 	testdb.SeedUsersPosts(t, db)
 	_, target := via(t, testdb.DSN(t), "")
-	rl := newRelay(t, target)
-	dsn, _ := via(t, testdb.DSN(t), rl.addr)
+	rl := testnet.NewRelay(t, target)
+	dsn, _ := via(t, testdb.DSN(t), rl.Addr)
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "config.yaml")
 	cfg := strings.Replace(e2eConfig, `    schedule: "0 6 * * *"`, `    schedule: "0 6 * * *"`+"\n    retries: 3\n    retry_delay: 1s", 1)
 	os.WriteFile(cfgPath, []byte(cfg), 0o644)
 	bin := binary(t, "")
 	// The database answers a little after the first attempt failed.
-	time.AfterFunc(500*time.Millisecond, func() { rl.start(t) })
+	time.AfterFunc(500*time.Millisecond, func() { rl.Start(t) })
 	r := runBin(t, bin, []string{"E2E_DSN=" + dsn}, "run", "nightly", "--config", cfgPath, "--at", "2026-11-01T06:00", "--log-format", "json")
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	recs := jsonRecords(t, r.stderr)
+	recs := testlog.Parse(t, r.stderr)
 	var run []map[string]any
 	for _, rec := range recs {
 		if rec["job"] != nil {
@@ -144,22 +145,6 @@ func TestRunLogRecords(t *testing.T) {
 func between(v any, lo, hi float64) bool {
 	f, ok := v.(float64)
 	return ok && f >= lo && f <= hi
-}
-
-// jsonRecords parses JSON log lines; every line must be one.
-func jsonRecords(t *testing.T, log string) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(log))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var rec map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-			t.Fatalf("log line %q is not JSON: %v", sc.Text(), err)
-		}
-		out = append(out, rec)
-	}
-	return out
 }
 
 // find returns the records with the message msg (and of job, when not "").

@@ -18,11 +18,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/joinery/joinery/delivery"
+	"github.com/joinery/joinery/internal/testlog"
 	"github.com/joinery/joinery/output"
 )
 
@@ -73,7 +73,7 @@ func Conformance(t *testing.T, c Case) {
 		t.Fatalf("the spec is not valid: %v", errors.Join(errs...))
 	}
 	secrets := append(append([]string(nil), c.Secrets...), spec.Secrets()...)
-	var logs lockedBuffer
+	var logs testlog.Buffer
 	env := delivery.Env{Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	noSecret := func(t *testing.T, what, text string) {
 		t.Helper()
@@ -263,22 +263,4 @@ func SampleFiles(t testing.TB, outputs []string) (*output.Dir, *delivery.Report)
 		t.Fatal(err)
 	}
 	return dir, r
-}
-
-// lockedBuffer is a log destination safe for concurrent use.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

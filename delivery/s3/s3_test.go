@@ -26,6 +26,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/joinery/joinery/delivery"
+	"github.com/joinery/joinery/internal/testnet"
 	"github.com/joinery/joinery/output"
 )
 
@@ -531,13 +532,14 @@ func TestServerDownThenUp(t *testing.T) {
 	srv := needServer(t)
 	bucket := srv.bucket(t)
 	target := strings.TrimPrefix(srv.endpoint, "http://")
-	px := newProxy(t, target)
+	px := testnet.NewRelay(t, target)
+	px.Start(t)
 	s := srv.settings(bucket)
-	s.Endpoint = "http://" + px.addr
+	s.Endpoint = "http://" + px.Addr
 	d, _ := newDest(t, "bucket", s)
 	r := report(t, "posts", logical, map[string][]byte{"posts.csv": []byte("a,b\n1,2\n")})
 
-	px.stop()
+	px.Cut()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	start := time.Now()
@@ -549,7 +551,7 @@ func TestServerDownThenUp(t *testing.T) {
 	if got := srv.keys(t, bucket); len(got) != 0 {
 		t.Errorf("keys = %v", got)
 	}
-	px.start(t)
+	px.Start(t)
 	if _, err := d.Deliver(context.Background(), r); err != nil {
 		t.Fatalf("Deliver with the server back = %v", err)
 	}
@@ -564,17 +566,16 @@ func TestServerDownThenUp(t *testing.T) {
 func TestServerGoneMidUpload(t *testing.T) {
 	srv := needServer(t)
 	bucket := srv.bucket(t)
-	px := newProxy(t, strings.TrimPrefix(srv.endpoint, "http://"))
+	px := testnet.NewRelay(t, strings.TrimPrefix(srv.endpoint, "http://"))
+	px.Start(t)
 	s := srv.settings(bucket)
-	s.Endpoint = "http://" + px.addr
+	s.Endpoint = "http://" + px.Addr
 	s.PartSizeMB = 5
 	d, order := newDest(t, "bucket", s)
 	data := randomBytes(23 << 20)
 	r := report(t, "posts", logical, map[string][]byte{"posts.csv": data})
 
-	px.mu.Lock()
-	px.cutAfter = 12 << 20 // in the third part
-	px.mu.Unlock()
+	px.CutAfter(12 << 20) // in the third part
 	_, err := d.Deliver(context.Background(), r)
 	if err == nil || delivery.IsPermanent(err) {
 		t.Fatalf("Deliver with the server gone = %v, want an error to retry", err)
@@ -583,7 +584,7 @@ func TestServerGoneMidUpload(t *testing.T) {
 	if len(*order) != 0 {
 		t.Errorf("uploads completed: %v", *order)
 	}
-	px.start(t)
+	px.Start(t)
 	if _, err := d.Deliver(context.Background(), r); err != nil {
 		t.Fatalf("Deliver with the server back = %v", err)
 	}
@@ -744,102 +745,6 @@ func writeRandom(t *testing.T, p string, size int64) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// proxy forwards TCP connections on a fixed loopback address to target,
-// and can be stopped (refusing connections, cutting those open) and
-// started again on the same address.
-type proxy struct {
-	addr, target string
-	mu           sync.Mutex
-	ln           net.Listener
-	conns        []net.Conn
-	// cutAfter, when positive, stops the proxy once that many bytes went
-	// to the target: the server goes away in the middle of an upload.
-	cutAfter, sent int64
-}
-
-func newProxy(t *testing.T, target string) *proxy {
-	p := &proxy{target: target}
-	p.start(t)
-	p.addr = p.ln.Addr().String()
-	t.Cleanup(p.stop)
-	return p
-}
-
-func (p *proxy) start(t *testing.T) {
-	t.Helper()
-	addr := p.addr
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	var ln net.Listener
-	var err error
-	for i := 0; i < 50; i++ {
-		if ln, err = net.Listen("tcp", addr); err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", p.target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, u)
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(&counter{p: p, w: u}, c); u.Close() }()
-			go func() { _, _ = io.Copy(c, u); c.Close() }()
-		}
-	}()
-}
-
-// counter counts the bytes a proxy sends to the target and stops the
-// proxy past cutAfter.
-type counter struct {
-	p *proxy
-	w io.Writer
-}
-
-func (c *counter) Write(b []byte) (int, error) {
-	c.p.mu.Lock()
-	c.p.sent += int64(len(b))
-	cut := c.p.cutAfter > 0 && c.p.sent > c.p.cutAfter
-	if cut {
-		c.p.cutAfter = 0
-	}
-	c.p.mu.Unlock()
-	if cut {
-		go c.p.stop()
-		return 0, io.ErrClosedPipe
-	}
-	return c.w.Write(b)
-}
-
-func (p *proxy) stop() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
 // An error that would quote a credential (a store that echoes the access
 // key, a proxy that prints the request) has it replaced; known codes are
 // sorted into permanent and retryable.
@@ -874,29 +779,14 @@ func TestWrapRedactsAndSorts(t *testing.T) {
 // the attempt when its context ends (the deliver entry's timeout), with an
 // error to retry, not a hang.
 func TestSlowServer(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hang := make(chan struct{})
-	var conns sync.WaitGroup
-	defer func() { l.Close(); close(hang); conns.Wait() }()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			conns.Go(func() { <-hang; c.Close() })
-		}
-	}()
+	addr := testnet.Serve(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) })
 	r := report(t, "posts", logical, map[string][]byte{"posts.csv": []byte("a,b\n1,2\n")})
 	yes := true
-	d, order := newDest(t, "s3", delivery.S3{Endpoint: "http://" + l.Addr().String(), Bucket: "reports", PathStyle: &yes, AccessKeyID: "AK", SecretAccessKey: "SK"})
+	d, order := newDest(t, "s3", delivery.S3{Endpoint: "http://" + addr, Bucket: "reports", PathStyle: &yes, AccessKeyID: "AK", SecretAccessKey: "SK"})
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err = d.Deliver(ctx, r)
+	_, err := d.Deliver(ctx, r)
 	took := time.Since(start)
 	if err == nil || delivery.IsPermanent(err) {
 		t.Fatalf("Deliver = %v, want an error to retry", err)

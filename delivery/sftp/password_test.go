@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/joinery/joinery/delivery"
+	"github.com/joinery/joinery/internal/testnet"
 )
 
 // passwordServer is an SSH server in the test (golang.org/x/crypto/ssh
@@ -30,7 +31,7 @@ func passwordServer(t *testing.T, user, password string) (addr string, hostKey s
 		},
 	}
 	cfg.AddHostKey(signer)
-	addr = serve(t, "127.0.0.1:0", func(c net.Conn) { serveSFTP(c, cfg) })
+	addr = testnet.Serve(t, func(c net.Conn) { serveSFTP(c, cfg) })
 	return addr, signer.PublicKey()
 }
 

@@ -19,7 +19,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -27,6 +26,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/joinery/joinery/delivery"
+	"github.com/joinery/joinery/internal/testnet"
 	"github.com/joinery/joinery/output"
 )
 
@@ -463,71 +463,10 @@ func mustAtoi(t *testing.T, s string) int {
 	return n
 }
 
-// freeAddr is a loopback address nothing listens on (for now).
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
-// serve listens on addr ("127.0.0.1:0" for any port) and hands each
-// connection to handle, until the test ends, when it closes them all.
-func serve(t *testing.T, addr string, handle func(net.Conn)) string {
-	t.Helper()
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		conns []net.Conn
-	)
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	wg.Go(func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Go(func() { defer c.Close(); handle(c) })
-		}
-	})
-	return l.Addr().String()
-}
-
-// forward listens on addr and forwards each connection to to.
-func forward(t *testing.T, addr, to string) {
-	serve(t, addr, func(c net.Conn) {
-		u, err := net.Dial("tcp", to)
-		if err != nil {
-			return
-		}
-		defer u.Close()
-		go func() { _, _ = io.Copy(u, c); u.Close() }()
-		_, _ = io.Copy(c, u)
-	})
-}
-
 func TestServerDown(t *testing.T) {
 	s := testServer(t)
-	addr := freeAddr(t)
+	rl := testnet.NewRelay(t, s.addr)
+	addr := rl.Addr
 	host, port, _ := net.SplitHostPort(addr)
 	set := s.settings(t)
 	set.Host = host
@@ -545,7 +484,7 @@ func TestServerDown(t *testing.T) {
 	}
 
 	// The server is back.
-	forward(t, addr, s.addr)
+	rl.Start(t)
 	if _, err := d.Deliver(context.Background(), r); err != nil {
 		t.Fatal(err)
 	}
@@ -555,7 +494,7 @@ func TestServerDown(t *testing.T) {
 func TestTimeouts(t *testing.T) {
 	s := testServer(t)
 	// A server that takes the connection and never says a word.
-	silent := serve(t, "127.0.0.1:0", func(c net.Conn) { _, _ = io.Copy(io.Discard, c) })
+	silent := testnet.Serve(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) })
 	host, port, _ := net.SplitHostPort(silent)
 	set := s.settings(t)
 	set.Host = host

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/joinery/joinery/delivery"
+	"github.com/joinery/joinery/internal/testnet"
 )
 
 // files is a run's files: a CSV with non-ASCII text, a gzip file and a
@@ -376,17 +377,13 @@ func TestPasswordFile(t *testing.T) {
 // that address) and the next attempt delivers, once.
 func TestServerDownThenUp(t *testing.T) {
 	m := servers(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	rl := testnet.NewRelay(t, m.smtp)
+	addr := rl.Addr
 	spec := m.spec(t, "down")
 	spec.Email.Host, spec.Email.Port = splitAddr(t, addr)
 	d := newDest(t, spec)
 	r := newReport(t, files())
-	_, err = deliver(t, d, r)
+	_, err := deliver(t, d, r)
 	if err == nil || delivery.IsPermanent(err) {
 		t.Fatalf("server down: want a retryable error, got %v", err)
 	}
@@ -395,8 +392,7 @@ func TestServerDownThenUp(t *testing.T) {
 	}
 	t.Log(err)
 
-	stop := proxy(t, addr, m.smtp)
-	defer stop()
+	rl.Start(t)
 	rec, err := deliver(t, d, r)
 	if err != nil {
 		t.Fatal(err)
@@ -406,60 +402,16 @@ func TestServerDownThenUp(t *testing.T) {
 	}
 }
 
-// proxy forwards the connections to addr to target.
-func proxy(t testing.TB, addr, target string) func() {
-	t.Helper()
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			go func() { io.Copy(u, c); u.Close() }()
-			go func() { io.Copy(c, u); c.Close() }()
-		}
-	}()
-	return func() { l.Close(); wg.Wait() }
-}
-
 // fakeServer serves each connection with serve until the test ends,
 // when hang is closed.
 func fakeServer(t testing.TB, serve func(c net.Conn, hang <-chan struct{})) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var conns sync.WaitGroup
 	hang := make(chan struct{})
-	t.Cleanup(func() { l.Close(); close(hang); conns.Wait() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			conns.Add(1)
-			go func() {
-				defer conns.Done()
-				defer c.Close()
-				serve(c, hang)
-			}()
-		}
-	}()
-	return l.Addr().String()
+	addr := testnet.Serve(t, func(c net.Conn) { serve(c, hang) })
+	// Registered after Serve's, so it runs first: the handlers return
+	// before Serve waits for them.
+	t.Cleanup(func() { close(hang) })
+	return addr
 }
 
 // converse greets, then answers each command (its line without CRLF)

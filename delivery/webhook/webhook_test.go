@@ -18,6 +18,7 @@ import (
 	"github.com/joinery/joinery/delivery"
 	"github.com/joinery/joinery/delivery/deliverytest"
 	"github.com/joinery/joinery/delivery/webhook"
+	"github.com/joinery/joinery/internal/testnet"
 	"github.com/joinery/joinery/output"
 )
 
@@ -137,12 +138,7 @@ func TestJSONDocumentAndTemplate(t *testing.T) {
 func TestServerDownThenBack(t *testing.T) {
 	// A server that is not there: connection refused, retried; it comes
 	// up on the same address during the second wait.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := testnet.FreeAddr(t)
 	var h *hookServer
 	up := func() {
 		if h != nil {
@@ -233,19 +229,14 @@ func TestSlowServer(t *testing.T) {
 // TestURLNeverShown: the URL is a credential; no error, log record or
 // ledger shows it, whatever fails.
 func TestURLNeverShown(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := testnet.FreeAddr(t)
 	var logs strings.Builder
 	dir, r := report(t)
 	s := hookSpec(t, "http://"+addr+"/services/T0/B0/sekrit-token", "", 1, delivery.WebhookTemplates{})
 	var waits []time.Duration
 	e := engine(&waits, nil)
 	e.Log = slogTo(&logs)
-	_, err = e.Deliver(t.Context(), delivery.Delivery{Dir: dir, Specs: []delivery.Spec{s}, Report: r})
+	_, err := e.Deliver(t.Context(), delivery.Delivery{Dir: dir, Specs: []delivery.Spec{s}, Report: r})
 	if err == nil {
 		t.Fatal("delivered to nothing")
 	}

@@ -76,6 +76,19 @@ func New(t testing.TB) *sql.DB {
 	return db
 }
 
+// Open returns a pool on dsn (another server, a node of a cluster, a
+// user of the test's database), closed when t ends. It does not connect:
+// the first query does.
+func Open(t testing.TB, dsn string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 // DSN returns the go-sql-driver/mysql DSN of the test's own database, for
 // tests that hand a DSN to something else, such as the joinery binary.
 //

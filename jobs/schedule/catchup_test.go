@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/joinery/joinery/internal/testlog"
 	"github.com/joinery/joinery/jobs"
 	"github.com/joinery/joinery/output"
 )
@@ -117,9 +118,9 @@ func TestCatchUpFromStateAndManifests(t *testing.T) {
 			if !cu.Run.Equal(tt.wantRun) || !cu.Last.Equal(tt.wantLast) {
 				t.Errorf("run %v, last %v; want run %v, last %v", cu.Run, cu.Last, tt.wantRun, tt.wantLast)
 			}
-			logs := &logRecords{}
+			logs := &testlog.Buffer{}
 			cu.log(slog.New(slog.NewJSONHandler(logs, nil)), &cfg.Jobs[0])
-			warns := logs.find(t, "WARN", "catch-up: the job's state")
+			warns := logs.Find(t, "WARN", "catch-up: the job's state")
 			if len(tt.wantWarns) == 0 && len(warns) > 0 || len(tt.wantWarns) > 0 && len(warns) != 1 {
 				t.Fatalf("warnings %v, want %q", warns, tt.wantWarns)
 			}
@@ -128,7 +129,7 @@ func TestCatchUpFromStateAndManifests(t *testing.T) {
 					t.Errorf("warning %q lacks %q", warns[0]["msg"], w)
 				}
 			}
-			caught := logs.find(t, "INFO", "catching up a missed run")
+			caught := logs.Find(t, "INFO", "catching up a missed run")
 			if tt.wantRun.IsZero() != (len(caught) == 0) {
 				t.Errorf("catching up records: %v, want one when a time is run", caught)
 			}
@@ -158,10 +159,10 @@ func TestCatchUpLogsWhatItDrops(t *testing.T) {
 
 	t.Run("hourly, down since midnight, catch_up 3h", func(t *testing.T) {
 		cfg, cu := missedSince(t, "0 * * * *", "3h", "2026-11-25T00:00:00Z", now)
-		logs := &logRecords{}
+		logs := &testlog.Buffer{}
 		cu.log(slog.New(slog.NewJSONHandler(logs, nil)).With("job", "j"), &cfg.Jobs[0])
 		var got []string
-		for _, rec := range logs.find(t, "WARN", "catch-up: missed run dropped") {
+		for _, rec := range logs.Find(t, "WARN", "catch-up: missed run dropped") {
 			got = append(got, rec["logical_time"].(string)+" "+rec["reason"].(string))
 		}
 		var want []string
@@ -174,7 +175,7 @@ func TestCatchUpLogsWhatItDrops(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("dropped:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
-		run := logs.find(t, "INFO", "catching up a missed run")
+		run := logs.Find(t, "INFO", "catching up a missed run")
 		if len(run) != 1 || run[0]["logical_time"] != at(10) || run[0]["last_success"] != at(0) || run[0]["job"] != "j" {
 			t.Errorf("catch-up records %v, want one for %s after %s", run, at(10), at(0))
 		}
@@ -186,13 +187,13 @@ func TestCatchUpLogsWhatItDrops(t *testing.T) {
 			t.Fatalf("older %d (capped %v, %d listed), superseded %d; want %d capped, %d listed, 9",
 				cu.Older.Count, cu.Older.Capped, len(cu.Older.Newest), cu.Superseded.Count, maxMissedWalked, maxDroppedListed)
 		}
-		logs := &logRecords{}
+		logs := &testlog.Buffer{}
 		cu.log(slog.New(slog.NewJSONHandler(logs, nil)), &cfg.Jobs[0])
-		sum := logs.find(t, "WARN", fmt.Sprintf("catch-up: %d older missed runs dropped", maxMissedWalked-maxDroppedListed))
+		sum := logs.Find(t, "WARN", fmt.Sprintf("catch-up: %d older missed runs dropped", maxMissedWalked-maxDroppedListed))
 		if len(sum) != 1 || sum[0]["oldest"] != "2025-11-25T10:31:00Z" || sum[0]["count_is_at_least"] != true {
 			t.Errorf("summary %v, want one from the first missed minute, a lower bound", sum)
 		}
-		if n := len(logs.find(t, "WARN", "catch-up: missed run dropped")); n != maxDroppedListed+9 {
+		if n := len(logs.Find(t, "WARN", "catch-up: missed run dropped")); n != maxDroppedListed+9 {
 			t.Errorf("%d dropped times listed, want %d", n, maxDroppedListed+9)
 		}
 		if !cu.Run.Equal(time.Date(2026, 11, 25, 10, 30, 0, 0, time.UTC)) {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/joinery/joinery/internal/testlog"
 	"github.com/joinery/joinery/jobs"
 )
 
@@ -30,16 +31,11 @@ func jitteredJob(t *testing.T, schedule, settings string) (*jobs.Config, *jobs.J
 // scheduled time, and its logical time is the scheduled time.
 func TestLoopStartsAfterTheJitterDelay(t *testing.T) {
 	_, job, d := jitteredJob(t, "0 * * * *", "    jitter: 30m")
-	from := rfc3339(t, "2026-06-01T00:10:00Z")
-	clock := newFakeClock(from)
-	type run struct{ logical, now time.Time }
-	ran := make(chan run, 1)
-	loop := newCronLoop(clock, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	loop.add(job, func(logical time.Time) { ran <- run{logical, clock.Now()} })
-	loop.start(from)
+	from := testlog.RFC3339(t, "2026-06-01T00:10:00Z")
+	clock, loop, ran := startLoop(job, from)
 	defer loop.stop()
 	for _, scheduled := range []string{"2026-06-01T01:00:00Z", "2026-06-01T02:00:00Z"} {
-		want := rfc3339(t, scheduled)
+		want := testlog.RFC3339(t, scheduled)
 		at := clock.NextWait(t)
 		if !at.Equal(want.Add(d)) {
 			t.Fatalf("waits for %s, want %s + %s", at, scheduled, d)
@@ -62,9 +58,9 @@ func TestLoopStartsAfterTheJitterDelay(t *testing.T) {
 // that time's run at its start.
 func TestLoopStartedDuringTheDelay(t *testing.T) {
 	_, job, d := jitteredJob(t, "0 * * * *", "    jitter: 30m")
-	scheduled := rfc3339(t, "2026-06-01T01:00:00Z")
+	scheduled := testlog.RFC3339(t, "2026-06-01T01:00:00Z")
 	from := scheduled.Add(d / 2)
-	var logs logRecords
+	var logs testlog.Buffer
 	logical := driveWith(t, job, from, &logs, 1, func(time.Time) {})
 	if len(logical) != 1 || !logical[0].Equal(scheduled.Add(d)) {
 		t.Errorf("woke at %v, want %s", logical, scheduled.Add(d))
@@ -76,13 +72,13 @@ func TestLoopStartedDuringTheDelay(t *testing.T) {
 // as a stopped loop does not run a time it has not reached.
 func TestStopDuringTheDelayDoesNotRun(t *testing.T) {
 	_, job, d := jitteredJob(t, "0 * * * *", "    jitter: 30m")
-	from := rfc3339(t, "2026-06-01T00:10:00Z")
+	from := testlog.RFC3339(t, "2026-06-01T00:10:00Z")
 	clock := newFakeClock(from)
 	ran := make(chan time.Time, 1)
 	loop := newCronLoop(clock, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	loop.add(job, func(logical time.Time) { ran <- logical })
 	loop.start(from)
-	scheduled := rfc3339(t, "2026-06-01T01:00:00Z")
+	scheduled := testlog.RFC3339(t, "2026-06-01T01:00:00Z")
 	if at := clock.NextWait(t); !at.Equal(scheduled.Add(d)) {
 		t.Fatalf("waits for %s, want %s", at, scheduled.Add(d))
 	}
@@ -102,7 +98,7 @@ func TestStopDuringTheDelayDoesNotRun(t *testing.T) {
 func TestCatchUpWithJitter(t *testing.T) {
 	cfg, job, d := jitteredJob(t, "0 * * * *", "    catch_up: 3h\n    jitter: 30m")
 	plain := catchUpConfig(t, "0 * * * *", "3h")
-	ten := rfc3339(t, "2026-11-25T10:00:00Z")
+	ten := testlog.RFC3339(t, "2026-11-25T10:00:00Z")
 	for _, tt := range []struct {
 		name      string
 		now       time.Time
@@ -159,7 +155,7 @@ func TestSchedulerRunsAfterTheJitterDelay(t *testing.T) {
 	clock := newFakeClock(time.Date(2026, 6, 1, 9, 59, 30, 0, time.UTC))
 	results := make(chan *jobs.Result, 10)
 	r.Hooks.Result = func(_ context.Context, run jobs.Run) { results <- run.Result }
-	var logs logRecords
+	var logs testlog.Buffer
 	s := &Scheduler{Runner: r, Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Grace: time.Second, Clock: clock}
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
@@ -169,7 +165,7 @@ func TestSchedulerRunsAfterTheJitterDelay(t *testing.T) {
 		t.Fatalf("first run at %v, want %v + %s", at, scheduled, d)
 	}
 	berlin := r.Config.Jobs[0].Location
-	if recs := logs.find(t, "INFO", "job scheduled"); len(recs) != 1 ||
+	if recs := logs.Find(t, "INFO", "job scheduled"); len(recs) != 1 ||
 		recs[0]["next_run"] != at.In(berlin).Format(time.RFC3339) || recs[0]["next_logical_time"] != scheduled.In(berlin).Format(time.RFC3339) {
 		t.Errorf("job scheduled records %v, want next_run %s (the start), next_logical_time %s", recs, at.In(berlin).Format(time.RFC3339), scheduled.In(berlin).Format(time.RFC3339))
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/joinery/joinery/internal/testlog"
 	"github.com/joinery/joinery/jobs"
 )
 
@@ -18,18 +19,28 @@ func scheduledJob(t *testing.T, spec, zone string) *jobs.Job {
 	return &cfg.Jobs[0]
 }
 
+// loopRun is a run a test's cronLoop started: its logical time and the
+// clock's time then.
+type loopRun struct{ logical, now time.Time }
+
+// startLoop starts a cronLoop with job at from on a fakeClock; each run
+// the loop starts is sent on ran. The caller stops the loop.
+func startLoop(job *jobs.Job, from time.Time) (clock *fakeClock, loop *cronLoop, ran <-chan loopRun) {
+	clock = newFakeClock(from)
+	runs := make(chan loopRun, 1)
+	loop = newCronLoop(clock, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	loop.add(job, func(logical time.Time) { runs <- loopRun{logical, clock.Now()} })
+	loop.start(from)
+	return clock, loop, runs
+}
+
 // driveLoop starts a cronLoop with job at from on a fakeClock and moves the
 // clock to each time the loop waits for, n times. It returns the times the
 // loop woke at; each must have started one run whose logical time is that
 // time, in the job's zone, read from the clock at that time.
 func driveLoop(t *testing.T, job *jobs.Job, from time.Time, n int) []time.Time {
 	t.Helper()
-	clock := newFakeClock(from)
-	type run struct{ logical, now time.Time }
-	ran := make(chan run, 1)
-	loop := newCronLoop(clock, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	loop.add(job, func(logical time.Time) { ran <- run{logical, clock.Now()} })
-	loop.start(from)
+	clock, loop, ran := startLoop(job, from)
 	defer loop.stop()
 	var woke []time.Time
 	for range n {
@@ -120,7 +131,7 @@ func TestSchedulerAcrossClockChanges(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.zone+" "+tt.spec+" from "+tt.from, func(t *testing.T) {
 			job := scheduledJob(t, tt.spec, tt.zone)
-			woke := driveLoop(t, job, rfc3339(t, tt.from), len(tt.want))
+			woke := driveLoop(t, job, testlog.RFC3339(t, tt.from), len(tt.want))
 			for i, want := range tt.want {
 				if got := woke[i].In(job.Location).Format(time.RFC3339); got != want {
 					t.Errorf("run %d at %s, want %s", i+1, got, want)
@@ -135,9 +146,9 @@ func TestSchedulerAcrossClockChanges(t *testing.T) {
 // the time, and the one after runs.
 func TestLoopSkipsARunWhileThePreviousGoesOn(t *testing.T) {
 	job := scheduledJob(t, "*/10 * * * *", "Europe/Berlin")
-	from := rfc3339(t, "2026-10-25T02:05:00+02:00")
+	from := testlog.RFC3339(t, "2026-10-25T02:05:00+02:00")
 	clock := newFakeClock(from)
-	var logs logRecords
+	var logs testlog.Buffer
 	loop := newCronLoop(clock, slog.New(slog.NewJSONHandler(&logs, nil)))
 	started := make(chan time.Time, 3)
 	release := make(chan struct{})
@@ -154,12 +165,12 @@ func TestLoopSkipsARunWhileThePreviousGoesOn(t *testing.T) {
 		return at
 	}
 	step() // 02:10 CEST starts and goes on
-	if got := <-started; !got.Equal(rfc3339(t, "2026-10-25T02:10:00+02:00")) {
+	if got := <-started; !got.Equal(testlog.RFC3339(t, "2026-10-25T02:10:00+02:00")) {
 		t.Fatalf("first run %s", got)
 	}
 	step() // 02:20 CEST: skipped
 	at := step()
-	if !at.Equal(rfc3339(t, "2026-10-25T02:30:00+02:00")) {
+	if !at.Equal(testlog.RFC3339(t, "2026-10-25T02:30:00+02:00")) {
 		t.Fatalf("third wake at %s", at)
 	}
 	close(release)
@@ -167,7 +178,7 @@ func TestLoopSkipsARunWhileThePreviousGoesOn(t *testing.T) {
 	<-stopped.Done()
 	// 02:30 may have started or been skipped, depending on whether the
 	// 02:10 run had returned; 02:20 was skipped.
-	if recs := logs.find(t, "WARN", "run skipped: the previous run of this job is still running"); len(recs) == 0 || recs[0]["job"] != "j" || recs[0]["logical_time"] != "2026-10-25T02:20:00+02:00" {
+	if recs := logs.Find(t, "WARN", "run skipped: the previous run of this job is still running"); len(recs) == 0 || recs[0]["job"] != "j" || recs[0]["logical_time"] != "2026-10-25T02:20:00+02:00" {
 		t.Errorf("log:\n%s", logs.String())
 	}
 	for len(started) > 0 {
@@ -181,8 +192,8 @@ func TestLoopSkipsARunWhileThePreviousGoesOn(t *testing.T) {
 // next run goes on.
 func TestLoopRecoversFromAPanic(t *testing.T) {
 	job := scheduledJob(t, "@hourly", "UTC")
-	from := rfc3339(t, "2026-01-01T00:30:00Z")
-	var logs logRecords
+	from := testlog.RFC3339(t, "2026-01-01T00:30:00Z")
+	var logs testlog.Buffer
 	ran := make(chan time.Time, 2)
 	logical := driveWith(t, job, from, &logs, 2, func(l time.Time) {
 		ran <- l
@@ -193,7 +204,7 @@ func TestLoopRecoversFromAPanic(t *testing.T) {
 	if len(logical) != 2 || len(ran) != 2 {
 		t.Fatalf("woke %v, ran %d", logical, len(ran))
 	}
-	if recs := logs.find(t, "ERROR", "run panicked"); len(recs) != 1 || recs[0]["job"] != "j" || recs[0]["logical_time"] != "2026-01-01T01:00:00Z" || recs[0]["panic"] != "boom" {
+	if recs := logs.Find(t, "ERROR", "run panicked"); len(recs) != 1 || recs[0]["job"] != "j" || recs[0]["logical_time"] != "2026-01-01T01:00:00Z" || recs[0]["panic"] != "boom" {
 		t.Errorf("log:\n%s", logs.String())
 	}
 }
