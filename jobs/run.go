@@ -264,9 +264,9 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 	}
 	defer dir.Close()
 	dir.Hook = r.dirHook
-	// A run of this job that died left its commit to finish, or temporary
-	// files to remove: the job's lock is held, so no run of it is live.
-	r.recover(dir, job, log)
+	// A time another daemon made is skipped before anything else (a
+	// commit of it that died half-way is finished below, and the commit
+	// of this run, with Once, then refuses it).
 	if p.Scheduled {
 		if err := alreadyDone(lock, dir, job, p, res, log); err != nil {
 			return err
@@ -276,6 +276,9 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 	if err := r.freshness(ctx, sess.Conn, job, p, res, log); err != nil {
 		return err
 	}
+	// A run of this job that died left its commit to finish, or temporary
+	// files to remove: the job's lock is held, so no run of it is live.
+	r.recover(dir, job, log)
 
 	reports := make([]output.Report, 0, len(job.Outputs))
 	defer func() {
