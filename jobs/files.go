@@ -78,6 +78,11 @@ func jobFiles(job *Job) output.JobFiles {
 // and its own commit tries again.
 func (r *Runner) recover(dir *output.Dir, job *Job, log *slog.Logger) {
 	notes, err := dir.Recover(jobFiles(job))
+	logRecovered(log, notes, err)
+}
+
+// logRecovered logs what a recover of a job did and its error.
+func logRecovered(log *slog.Logger, notes []string, err error) {
 	for _, n := range notes {
 		log.Info(n)
 	}
@@ -86,19 +91,27 @@ func (r *Runner) recover(dir *output.Dir, job *Job, log *slog.Logger) {
 	}
 }
 
-// Recover finishes a commit of job that a crash interrupted and removes
-// the temporary files its dead runs left, without running it; the
-// scheduler calls it for every job when it starts. What it cannot do is
-// logged as a warning.
-func (r *Runner) Recover(job *Job) {
-	log := r.Logger.With("job", job.Name)
+// Recover finishes the commits of jobs that a crash interrupted and
+// removes the temporary files their dead runs left, without running them;
+// the scheduler calls it for every job when it starts. It lists each
+// folder once for all the jobs (output.Dir.RecoverAll). What it cannot do
+// is logged as a warning of its job.
+func (r *Runner) Recover(jobs ...*Job) {
 	dir, err := output.OpenDir(r.Config.OutputPath())
 	if err != nil {
-		log.Warn("could not clean up after an earlier run", "error", err)
+		for _, job := range jobs {
+			r.Logger.With("job", job.Name).Warn("could not clean up after an earlier run", "error", err)
+		}
 		return
 	}
 	defer dir.Close()
-	r.recover(dir, job, log)
+	files := make([]output.JobFiles, len(jobs))
+	for i, job := range jobs {
+		files[i] = jobFiles(job)
+	}
+	for i, rec := range dir.RecoverAll(files) {
+		logRecovered(r.Logger.With("job", jobs[i].Name), rec.Notes, rec.Err)
+	}
 }
 
 // manifest describes the run for its manifest, less the files (which

@@ -45,21 +45,37 @@ func BenchmarkLoad1000Jobs(b *testing.B) {
 }
 
 // BenchmarkRecover1000Jobs is what schedule does for every job before it
-// schedules any (jobs.Runner.Recover), on an output folder with the
-// state of each job.
-func BenchmarkRecover1000Jobs(b *testing.B) {
-	path := many.Setup(b, 1000)
-	cfg, err := jobs.Load(path)
+// schedules any (jobs.Runner.Recover of all its jobs), on an output folder
+// with the state of each job.
+func BenchmarkRecover1000Jobs(b *testing.B) { benchRecover(b, 1000) }
+
+// BenchmarkRecover5000Jobs is BenchmarkRecover1000Jobs with 5,000 jobs:
+// the time should grow with the jobs, not with their square. A
+// configuration of 5,000 jobs is larger than the 2 MiB a configuration may
+// be: the 1,000 jobs are loaded and copied under the names of the others.
+func BenchmarkRecover5000Jobs(b *testing.B) { benchRecover(b, 5000) }
+
+// benchRecover recovers n jobs, those of the configuration of 1,000 and
+// copies of them, on a folder with the state of each.
+func benchRecover(b *testing.B, n int) {
+	cfg, err := jobs.Load(many.Setup(b, 1000))
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := many.SeedState(cfg.OutputPath(), 1000, time.Now()); err != nil {
+	for i := 1000; i < n; i++ {
+		j := cfg.Jobs[i%1000]
+		j.Name = many.JobName(i)
+		cfg.Jobs = append(cfg.Jobs, j)
+	}
+	if err := many.SeedState(cfg.OutputPath(), n, time.Now()); err != nil {
 		b.Fatal(err)
 	}
 	r := &jobs.Runner{Config: cfg, Logger: slog.New(slog.DiscardHandler)}
+	all := make([]*jobs.Job, len(cfg.Jobs))
+	for i := range cfg.Jobs {
+		all[i] = &cfg.Jobs[i]
+	}
 	for b.Loop() {
-		for i := range cfg.Jobs {
-			r.Recover(&cfg.Jobs[i])
-		}
+		r.Recover(all...)
 	}
 }

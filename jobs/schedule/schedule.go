@@ -115,9 +115,11 @@ func (s *Scheduler) Run(ctx context.Context) error {
 
 	// Commits that a crash interrupted are finished, and the temporary
 	// files of runs that died removed, before anything runs.
+	all := make([]*jobs.Job, len(cfg.Jobs))
 	for i := range cfg.Jobs {
-		s.Runner.Recover(&cfg.Jobs[i])
+		all[i] = &cfg.Jobs[i]
 	}
+	s.Runner.Recover(all...)
 	// One reading of the clock for the first scheduled times and catch-up:
 	// a time is either caught up or scheduled.
 	now := s.clock().Now()
