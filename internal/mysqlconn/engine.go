@@ -24,8 +24,8 @@ const (
 	// MySQLGalera is MySQL with wsrep_on=ON: Percona XtraDB Cluster, or
 	// Codership's MySQL-wsrep.
 	MySQLGalera Kind = "mysql-galera"
-	TiDB          Kind = "tidb"
-	Vitess        Kind = "vitess" // Vitess, and PlanetScale which runs it
+	TiDB        Kind = "tidb"
+	Vitess      Kind = "vitess" // Vitess, and PlanetScale which runs it
 	// Embedded is go-mysql-server, the embedded demo database (its
 	// @@version_comment is "Dolt", its VERSION() MySQL's).
 	Embedded Kind = "go-mysql-server"
