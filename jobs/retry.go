@@ -67,8 +67,13 @@ func (r *Runner) attempts(runCtx, waitCtx context.Context, job *Job, p Plan, id 
 		}
 		return "joinery is stopping: no further attempt"
 	}
+	// skips counts the attempts that were skips for another daemon's run
+	// of this time, before it was taken over (see watchElsewhere): they
+	// spend none of the job's retries.
+	skips := 0
 	for attempt := 1; ; attempt++ {
 		res := r.attempt(runCtx, job, p, id, attempt, log)
+		tries := attempt - skips // the attempts that ran, this one too
 		var delay time.Duration
 		switch {
 		case res.Err == nil || errors.Is(res.Err, ErrAlreadyRunning) || errors.Is(res.Err, ErrAlreadyDone):
@@ -81,8 +86,8 @@ func (r *Runner) attempts(runCtx, waitCtx context.Context, job *Job, p Plan, id 
 		case !Retryable(res.Err):
 			res.NotRetried = "the error is permanent"
 			logFailed(log, res)
-		case attempt > job.Retries:
-			res.NotRetried = fmt.Sprintf("gave up after %d attempts", attempt)
+		case tries > job.Retries:
+			res.NotRetried = fmt.Sprintf("gave up after %d attempts", tries)
 			logFailed(log, res)
 		case waitCtx.Err() != nil:
 			// The attempt failed for a reason that passes, and would be
@@ -93,11 +98,12 @@ func (r *Runner) attempts(runCtx, waitCtx context.Context, job *Job, p Plan, id 
 			if random == nil {
 				random = rand.Float64
 			}
-			delay = backoff(job.RetryDelay, job.RetryMaxDelay, attempt, random)
+			delay = backoff(job.RetryDelay, job.RetryMaxDelay, tries, random)
 			log.Warn("attempt failed, will retry", "attempt", attempt, "retries", job.Retries, "retry_in", delay, "error", res.Err)
 		}
 		r.Hooks.attempt(runCtx, Run{Job: job, Result: res, Log: log, RetryIn: delay})
 		if e, ok := errors.AsType[*runningElsewhere](res.Err); ok && r.watchElsewhere(runCtx, waitCtx, job, p, e, log) {
+			skips++
 			continue // the other daemon's run died: this one makes it
 		}
 		if delay == 0 {
