@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/joinery/joinery/internal/mysqlconn"
 	"github.com/joinery/joinery/jobs"
@@ -71,6 +73,9 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		// The operator chose named locks where they do not keep runs apart.
 		fmt.Fprintf(stdout, "warning: database.lock: named, but %s: database.lock: auto or lease would use the lease\n", p.LockReason)
 	}
+	if cfg.Database.LockFor(e) == mysqlconn.LockLease {
+		doctorLease(ctx, db, cfg.Database, stdout)
+	}
 	timeout := p.StatementTimeout
 	switch timeout {
 	case mysqlconn.TimeoutMaxStatementTime:
@@ -88,6 +93,25 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "warning: %s\n", w)
 	}
 	return nil
+}
+
+// doctorLease says whether runs can take their lease on db's server: the
+// lease is a write, which a read-only server refuses (every run would
+// fail), and its table is made by the first run unless it is there.
+func doctorLease(ctx context.Context, db *sql.DB, d jobs.Database, stdout io.Writer) {
+	var ro sql.NullString
+	if err := db.QueryRowContext(ctx, "SELECT @@global.read_only").Scan(&ro); err == nil && (ro.String == "1" || strings.EqualFold(ro.String, "ON")) {
+		fmt.Fprintln(stdout, "warning: the server is read-only (read_only): the lease is a write, and runs whose account may not write there would all fail to take it; point the DSN at a writable node")
+	}
+	n, exists, err := (&mysqlconn.LeaseTable{DB: db, Table: d.LockTable}).Count(ctx)
+	switch {
+	case err != nil:
+		fmt.Fprintf(stdout, "warning: the lease table %s cannot be read: %v\n", d.LockTable, err)
+	case !exists:
+		fmt.Fprintf(stdout, "lease table:       %s does not exist yet: the first run creates it (its account needs CREATE; docs/SCALE.md has the DDL)\n", d.LockTable)
+	default:
+		fmt.Fprintf(stdout, "lease table:       %s, %d leases\n", d.LockTable, n)
+	}
 }
 
 // doctorSummary prints what the configuration says about the database

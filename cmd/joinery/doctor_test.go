@@ -51,3 +51,61 @@ func TestDoctor(t *testing.T) {
 		t.Errorf("doctor --connect, no database: exit %d\n%s", code, out)
 	}
 }
+
+// leaseConfig is one job on E2E_DSN whose runs take the lease.
+const leaseConfig = `
+database:
+  dsn: ${E2E_DSN}
+  lock: lease
+output_dir: out
+jobs:
+  - name: j
+    schedule: "@daily"
+    datasets:
+      users: {from: users u, select: [u.id]}
+    outputs:
+      - format: csv
+        path: "{job}.csv"
+`
+
+// TestDoctorLease: with the lease, doctor --connect says whether its
+// table is there yet, and warns of a read-only server (the replica of
+// .ci/servers/replica.sh, made read-only for the test), where every run
+// of an account without the right to write there would fail.
+func TestDoctorLease(t *testing.T) {
+	db := testdb.New(t)
+	testdb.SeedUsersPosts(t, db)
+	t.Setenv("E2E_DSN", testdb.DSN(t))
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(cfg, []byte(leaseConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cli := secretCLI(t, cfg, "error", "no secret here")
+	code, out := cli("doctor", "--connect")
+	if want := "lease table:       joinery_locks does not exist yet: the first run creates it"; code != exitOK || !strings.Contains(out, want) || strings.Contains(out, "warning:") {
+		t.Errorf("doctor --connect before any run: exit %d, want it to say %q and warn of nothing:\n%s", code, want, out)
+	}
+	if code, out := cli("run", "j"); code != exitOK {
+		t.Fatalf("run: exit %d\n%s", code, out)
+	}
+	if code, out = cli("doctor", "--connect"); code != exitOK || !strings.Contains(out, "lease table:       joinery_locks, 1 leases") {
+		t.Errorf("doctor --connect after a run: exit %d\n%s", code, out)
+	}
+
+	_, replica := testdb.Replica(t)
+	rdb := testdb.Open(t, replica)
+	var was string
+	if err := rdb.QueryRow("SELECT @@global.read_only").Scan(&was); err != nil {
+		t.Fatal(err)
+	}
+	testdb.Exec(t, rdb, "SET GLOBAL read_only = ON")
+	t.Cleanup(func() {
+		if _, err := rdb.Exec("SET GLOBAL read_only = " + map[bool]string{true: "ON", false: "OFF"}[was == "1" || was == "ON"]); err != nil {
+			t.Error(err)
+		}
+	})
+	t.Setenv("E2E_DSN", replica)
+	if code, out = cli("doctor", "--connect"); code != exitOK || !strings.Contains(out, "warning: the server is read-only (read_only): the lease is a write") {
+		t.Errorf("doctor --connect on a read-only server: exit %d\n%s", code, out)
+	}
+}

@@ -240,6 +240,16 @@ func (t *LeaseTable) held(ctx context.Context, name string) *LeaseHeldError {
 	return e
 }
 
+// Count returns how many leases the table holds; exists is false when the
+// table is not there yet (the first Acquire creates it).
+func (t *LeaseTable) Count(ctx context.Context) (n int, exists bool, err error) {
+	err = t.DB.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+quoteTable(t.Table)).Scan(&n)
+	if serverError(err, 1146) {
+		return 0, false, nil
+	}
+	return n, err == nil, err
+}
+
 // Read reads the lease name as Acquire would find it held (see held): its
 // holder, expiry, the time it runs and the last done. Lookup is set when
 // it could not be read.
