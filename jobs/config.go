@@ -173,6 +173,13 @@ func (j *Job) Next(t time.Time, n int) []time.Time {
 // when it has none.
 func (j *Job) NextRun(t time.Time) time.Time { return j.sched.Next(t) }
 
+// Every reports whether the job's schedule is @every: a fixed interval
+// counted from each daemon's start, with no times of its own before it.
+func (j *Job) Every() bool {
+	_, ok := j.sched.(cron.ConstantDelaySchedule)
+	return ok
+}
+
 // readsSnapshot reports whether a run of the job reads all its datasets
 // from one consistent snapshot (the job's snapshot setting, default true).
 func (j *Job) readsSnapshot() bool { return j.Snapshot == nil || *j.Snapshot }

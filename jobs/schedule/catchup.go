@@ -60,6 +60,12 @@ func (d *dropped) add(t time.Time) {
 // manifests lost), only the times within catch_up are considered: there is
 // nothing to say which earlier ones were missed.
 //
+// An @every schedule counts from each daemon's start: its times before
+// this start are those of the last successful run's daemon, that run's
+// time and every interval after it. Without a record of one there are
+// none, and times counted from now - catch_up would be a time missed at
+// every restart.
+//
 // A job with jitter starts each scheduled time its delay later: a time
 // whose start is still ahead at now is not missed (the loop starts it; see
 // cronLoop.start), and catch_up counts from the start. Both come from
@@ -78,8 +84,15 @@ func missed(cfg *jobs.Config, job *jobs.Job, now time.Time) (catchUp, error) {
 	if err != nil {
 		return cu, err
 	}
+	every := job.Every()
+	if every && cu.Last.IsZero() {
+		return cu, nil
+	}
 	from := now.Add(-job.CatchUp)
 	t := from
+	if every {
+		t = cu.Last // the times of its daemon
+	}
 	if !cu.Last.IsZero() && cu.Last.Before(from) {
 		// The missed times older than catch_up, counted up to a bound.
 		for t = cu.Last; ; {
@@ -94,7 +107,9 @@ func missed(cfg *jobs.Config, job *jobs.Job, now time.Time) (catchUp, error) {
 			cu.Older.add(n.In(job.Location))
 			t = n
 		}
-		t = from
+		if !every {
+			t = from
+		}
 	}
 	var latest time.Time
 	for {

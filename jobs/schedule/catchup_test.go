@@ -201,3 +201,41 @@ func TestCatchUpLogsWhatItDrops(t *testing.T) {
 		}
 	})
 }
+
+// TestCatchUpEvery: an @every job's missed times are those of the daemon
+// that made its last successful run (that run's time, then every
+// interval), not times counted from now - catch_up, which would make one
+// missed time at every restart; without a record of a run there are none.
+func TestCatchUpEvery(t *testing.T) {
+	now := time.Date(2026, 11, 25, 10, 30, 0, 0, time.UTC)
+	at := func(h, m, s int) time.Time { return time.Date(2026, 11, 25, h, m, s, 0, time.UTC) }
+	tests := []struct {
+		name       string
+		last       time.Time // zero: no record
+		run        time.Time
+		older      int
+		superseded int
+	}{
+		{name: "restart within the interval: nothing missed", last: at(10, 0, 0)},
+		{name: "the daemon's times fall on odd seconds", last: at(9, 30, 17), run: time.Time{}},
+		{name: "one interval missed", last: at(9, 0, 0), run: at(10, 0, 0)},
+		{name: "a long outage", last: at(5, 0, 0), run: at(10, 0, 0), older: 2, superseded: 2},
+		{name: "no record of a run"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := catchUpConfig(t, "@every 1h", "3h")
+			if !tt.last.IsZero() {
+				writeState(t, cfg, fmt.Sprintf(`{"last_success_logical_time": %q}`, tt.last.Format(time.RFC3339)))
+			}
+			cu, err := missed(cfg, &cfg.Jobs[0], now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !cu.Run.Equal(tt.run) || cu.Older.Count != tt.older || cu.Superseded.Count != tt.superseded {
+				t.Errorf("run %v, %d older, %d superseded; want run %v, %d older, %d superseded",
+					cu.Run, cu.Older.Count, cu.Superseded.Count, tt.run, tt.older, tt.superseded)
+			}
+		})
+	}
+}
