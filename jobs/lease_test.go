@@ -303,6 +303,27 @@ func TestAbandonedLease(t *testing.T) {
 	}
 }
 
+// TestTimedOutLeaseIsReleased: a scheduled run that reaches its job's
+// timeout failed: it frees its lease, and no daemon following it takes
+// the time over (it would only time out again).
+func TestTimedOutLeaseIsReleased(t *testing.T) {
+	cfg := strings.Replace(withLock("lease", "      slow:\n        sql: SELECT SLEEP(20) AS s\n"), "    datasets:", "    timeout: 1s\n    datasets:", 1)
+	r, raw := setup(t, cfg)
+	ctx := context.Background()
+	res := r.RunScheduled(ctx, ctx, &r.Config.Jobs[0], logical)
+	if res.Err == nil || errors.Is(res.Err, context.Canceled) || !strings.Contains(res.Err.Error(), "timeout") {
+		t.Fatalf("err = %v, want the job's timeout", res.Err)
+	}
+	var holder string
+	var running sql.NullString
+	if err := raw.QueryRow("SELECT holder, running_logical FROM joinery_locks").Scan(&holder, &running); err != nil {
+		t.Fatal(err)
+	}
+	if holder != "" || running.Valid {
+		t.Errorf("holder %q, running %v: want the lease freed, not left to be taken over", holder, running)
+	}
+}
+
 // TestAlreadyDoneBeforeFreshness: a scheduled time that another daemon
 // made is skipped before the freshness guard runs: a late daemon does not
 // wait for its own replica, nor fail as stale, for a time already made.

@@ -97,7 +97,10 @@ type runLock interface {
 	// doneAt is the latest logical time a scheduled run of the job
 	// committed, as the lock records it; zero when it keeps no record.
 	doneAt() time.Time
-	// markDone records that the scheduled run id for logical committed.
+	// markDone records that the scheduled run id for logical committed,
+	// and gives a lease back in the same statement: the moment between
+	// the commit and the record, in which a daemon dying leaves the time
+	// to be made again by another, is one statement long.
 	markDone(ctx context.Context, logical time.Time, id string) error
 	// release gives the lock back; abandoned, for a scheduled run that
 	// joinery stopped, leaves its time to be taken over at once.
@@ -136,7 +139,7 @@ func (l leaseLock) verify(ctx context.Context) error {
 func (l leaseLock) doneAt() time.Time { return l.DoneLogical }
 
 func (l leaseLock) markDone(ctx context.Context, logical time.Time, id string) error {
-	return l.MarkDone(ctx, logical, id)
+	return l.Done(ctx, logical, id)
 }
 
 func (l leaseLock) release(ctx context.Context, abandoned bool) {

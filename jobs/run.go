@@ -251,10 +251,12 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 	}
 	defer sess.Release(ctx)
 	defer func() {
-		// A scheduled run stopped by joinery (a shutdown, the job's
-		// timeout) leaves its time to a daemon that follows it (see
-		// Runner.watchElsewhere): it does not report a failure.
-		lock.release(ctx, p.Scheduled && err != nil && ctx.Err() != nil && !errors.Is(context.Cause(ctx), ErrLeaseLost))
+		// A scheduled run stopped by a shutdown leaves its time to a
+		// daemon that follows it (see Runner.watchElsewhere): it does not
+		// report a failure. Not one that reached the job's timeout: that
+		// is a failure, which another daemon would only repeat.
+		cause := context.Cause(ctx)
+		lock.release(ctx, p.Scheduled && err != nil && ctx.Err() != nil && !errors.Is(cause, ErrLeaseLost) && !errors.Is(cause, errJobTimeout))
 	}()
 	res.Lock = lock.record()
 
@@ -264,9 +266,10 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 	}
 	defer dir.Close()
 	dir.Hook = r.dirHook
-	// A time another daemon made is skipped before anything else (a
-	// commit of it that died half-way is finished below, and the commit
-	// of this run, with Once, then refuses it).
+	// A run of this job that died left its commit to finish, or temporary
+	// files to remove: the job's lock is held, so no run of it is live.
+	r.recover(dir, job, log)
+	// A time another daemon made is skipped before the data is waited for.
 	if p.Scheduled {
 		if err := alreadyDone(lock, dir, job, p, res, log); err != nil {
 			return err
@@ -276,9 +279,6 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 	if err := r.freshness(ctx, sess.Conn, job, p, res, log); err != nil {
 		return err
 	}
-	// A run of this job that died left its commit to finish, or temporary
-	// files to remove: the job's lock is held, so no run of it is live.
-	r.recover(dir, job, log)
 
 	reports := make([]output.Report, 0, len(job.Outputs))
 	defer func() {
@@ -394,7 +394,7 @@ func (r *Runner) run(ctx context.Context, job *Job, p Plan, res *Result, log *sl
 		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		if err := lock.markDone(mctx, p.Logical, res.RunID); err != nil {
-			log.Warn("could not record the scheduled time as done in the lease table: a daemon that shares the output folder reads its manifests instead, one that does not may make the time again", "error", err)
+			log.Warn("could not record the scheduled time as done in the lease table, nor free the lease: a daemon that shares the output folder reads its manifests instead, one that does not may make the time again", "error", err)
 		}
 	}
 	r.committed(dir, job, res, c, m, log)

@@ -114,6 +114,9 @@ type Lease struct {
 	last time.Time // the last successful renewal, on the monotonic clock
 	lost error     // why the lease was lost, once it was
 	stop func()    // stops Keep's goroutine
+	// released: Done gave the lease back; Release and Abandon have
+	// nothing left to do.
+	released bool
 }
 
 // Acquire takes the lease name for holder when it is free or expired, or
@@ -384,13 +387,35 @@ func (l *Lease) MarkDone(ctx context.Context, logical time.Time, runID string) e
 	return nil
 }
 
+// Done records, as MarkDone, that a scheduled run for logical committed,
+// and releases the lease in the same statement (see Release); Release and
+// Abandon do nothing after it.
+func (l *Lease) Done(ctx context.Context, logical time.Time, runID string) error {
+	if l.stopKeeping() {
+		return nil
+	}
+	at := logical.UTC().Format(dbTime)
+	_, err := l.t.DB.ExecContext(ctx, "UPDATE "+quoteTable(l.t.Table)+" SET holder = '', expires_at = '1970-01-01 00:00:01', running_logical = NULL, "+
+		"done_logical = IF(done_logical IS NULL OR done_logical < ?, ?, done_logical), "+
+		"done_run_id = IF(done_logical = ?, ?, done_run_id) WHERE name = ? AND token = ?", at, at, at, runID, l.Name, l.Token)
+	if err != nil {
+		return fmt.Errorf("record the scheduled time as done: %w", err)
+	}
+	l.mu.Lock()
+	l.released = true
+	l.mu.Unlock()
+	return nil
+}
+
 // Abandon stops the heartbeat and lets the lease expire now, keeping its
 // holder and the scheduled time it runs: a daemon that follows that run
 // (it was skipped for it) takes the time over at once, as it would after
 // the holder died. For a run that joinery stopped (a shutdown) without
 // committing.
 func (l *Lease) Abandon(ctx context.Context) error {
-	l.stopKeeping()
+	if l.stopKeeping() {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	_, err := l.t.DB.ExecContext(ctx, "UPDATE "+quoteTable(l.t.Table)+" SET expires_at = '1970-01-01 00:00:01' "+
@@ -401,22 +426,27 @@ func (l *Lease) Abandon(ctx context.Context) error {
 	return nil
 }
 
-// stopKeeping stops Keep's goroutine, if it runs.
-func (l *Lease) stopKeeping() {
+// stopKeeping stops Keep's goroutine, if it runs, and reports whether
+// Done has released the lease already.
+func (l *Lease) stopKeeping() (released bool) {
 	l.mu.Lock()
 	stop := l.stop
 	l.stop = nil
+	released = l.released
 	l.mu.Unlock()
 	if stop != nil {
 		stop()
 	}
+	return released
 }
 
 // Release stops the heartbeat and frees the lease, if it is still this
 // acquisition's (its token), whatever ctx's state: the next run need not
 // wait for the expiry.
 func (l *Lease) Release(ctx context.Context) error {
-	l.stopKeeping()
+	if l.stopKeeping() {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	_, err := l.t.DB.ExecContext(ctx, "UPDATE "+quoteTable(l.t.Table)+" SET holder = '', expires_at = '1970-01-01 00:00:01', running_logical = NULL "+
