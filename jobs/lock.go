@@ -221,7 +221,7 @@ func (r *Runner) lock(ctx context.Context, sess *mysqlconn.Session, e mysqlconn.
 			log.Warn("the server refuses named locks: runs use the lease table instead (database.lock: auto)", "lock_table", db.LockTable, "error", err)
 		}
 	}
-	t := &mysqlconn.LeaseTable{DB: r.control(), Table: db.LockTable, TTL: db.LeaseTTL, Heartbeat: r.leaseHeartbeat}
+	t := &mysqlconn.LeaseTable{DB: r.control(), Table: db.LockTable, TTL: db.LeaseTTL, Heartbeat: r.leaseHeartbeat, PlainToken: e.Kind == mysqlconn.Vitess}
 	var running time.Time
 	if p.Scheduled {
 		running = p.Logical

@@ -99,9 +99,12 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // lease is a write, which a read-only server refuses (every run would
 // fail), and its table is made by the first run unless it is there.
 func doctorLease(ctx context.Context, db *sql.DB, d jobs.Database, stdout io.Writer) {
-	var ro sql.NullString
-	if err := db.QueryRowContext(ctx, "SELECT @@global.read_only").Scan(&ro); err == nil && (ro.String == "1" || strings.EqualFold(ro.String, "ON")) {
-		fmt.Fprintln(stdout, "warning: the server is read-only (read_only): the lease is a write, and runs whose account may not write there would all fail to take it; point the DSN at a writable node")
+	for _, v := range []string{"read_only", "super_read_only"} { // the second: MySQL's only
+		var ro sql.NullString
+		if err := db.QueryRowContext(ctx, "SELECT @@global."+v).Scan(&ro); err == nil && ro.Valid && ro.String != "0" && !strings.EqualFold(ro.String, "OFF") {
+			fmt.Fprintf(stdout, "warning: the server is read-only (%s): the lease is a write, and runs whose account may not write there would all fail to take it; point the DSN at a writable node\n", v)
+			break
+		}
 	}
 	n, exists, err := (&mysqlconn.LeaseTable{DB: db, Table: d.LockTable}).Count(ctx)
 	switch {

@@ -273,6 +273,15 @@ func Detect(ctx context.Context, q Querier) (Engine, error) {
 				e.Release = m[1]
 			}
 		}
+	case MySQLGalera:
+		// A Galera build standing alone is a MySQL server.
+		row, err := q.Row(ctx, "SHOW VARIABLES LIKE 'wsrep_on'")
+		if err != nil {
+			return e, fmt.Errorf("detect database engine: wsrep_on: %w", err)
+		}
+		if len(row) >= 2 && strings.EqualFold(row[1], "OFF") {
+			e.Kind = MySQL
+		}
 	case MySQL:
 		// A Galera build whose comment does not say so.
 		row, err := q.Row(ctx, "SHOW VARIABLES LIKE 'wsrep_on'")

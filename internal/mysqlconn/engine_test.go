@@ -50,6 +50,8 @@ func TestDetect(t *testing.T) {
 			MySQL, "", LockLease, TimeoutMaxExecutionTime, []string{"Group Replication"}},
 		{"percona xtradb cluster 8.0", answers{qVersion: {"8.0.35-27.1", "Percona XtraDB Cluster (GPL), Release rel27, Revision 84d9464, WSREP version 26.1.4.3"}},
 			MySQLGalera, "", LockLease, TimeoutMaxExecutionTime, []string{"Galera"}},
+		{"percona xtradb cluster, standalone", answers{qVersion: {"8.0.35-27.1", "Percona XtraDB Cluster (GPL), Release rel27, Revision 84d9464, WSREP version 26.1.4.3"}, qWsrep: {"wsrep_on", "OFF"}, qGR: {"0"}},
+			MySQL, "", LockNamed, TimeoutMaxExecutionTime, nil},
 		{"mysql-wsrep, comment silent", answers{qVersion: {"8.0.36", "Source distribution"}, qWsrep: {"wsrep_on", "ON"}},
 			MySQLGalera, "", LockLease, TimeoutMaxExecutionTime, []string{"Galera"}},
 		{"mariadb 10.11 debian", answers{qVersion: {"10.11.6-MariaDB-0+deb12u1", "Debian 12"}, qWsrep: {"wsrep_on", "OFF"}},
@@ -105,12 +107,12 @@ func TestDetect(t *testing.T) {
 			if slices.Contains(q.asked, qTiDB) != (tc.kind == TiDB) {
 				t.Errorf("tidb_version() asked: %v", q.asked)
 			}
-			if slices.Contains(q.asked, qWsrep) != (tc.kind == MariaDB || tc.kind == MariaDBGalera || tc.kind == MySQL || tc.name == "mysql-wsrep, comment silent") {
+			if slices.Contains(q.asked, qWsrep) != (tc.kind == MariaDB || tc.kind == MariaDBGalera || tc.kind == MySQL || tc.kind == MySQLGalera) {
 				t.Errorf("wsrep_on asked: %v", q.asked)
 			}
 			// Classify, from the version alone, agrees but for a Galera
 			// that only wsrep_on tells.
-			if c := Classify(e.Version, e.Comment); c.Kind != tc.kind && (tc.kind != MariaDBGalera || c.Kind != MariaDB) && (tc.name != "mysql-wsrep, comment silent" || c.Kind != MySQL) {
+			if c := Classify(e.Version, e.Comment); c.Kind != tc.kind && (tc.kind != MariaDBGalera || c.Kind != MariaDB) && (tc.name != "mysql-wsrep, comment silent" || c.Kind != MySQL) && (tc.name != "percona xtradb cluster, standalone" || c.Kind != MySQLGalera) {
 				t.Errorf("Classify = %s", c.Kind)
 			}
 		})

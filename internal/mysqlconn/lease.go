@@ -31,6 +31,10 @@ type LeaseTable struct {
 	TTL   time.Duration // how long a lease lasts without a heartbeat
 	// Heartbeat is the interval between renewals; 0 for TTL/3.
 	Heartbeat time.Duration
+	// PlainToken: the engine does not take LAST_INSERT_ID(expr) in an
+	// UPDATE (Vitess on a sharded keyspace, vitess issue 13020); the
+	// token is read back instead.
+	PlainToken bool
 }
 
 // CreateTableSQL is the lease table's DDL, for table (quoted).
@@ -138,7 +142,11 @@ func (t *LeaseTable) Acquire(ctx context.Context, name, holder string, running t
 			return nil, err
 		}
 		start = time.Now()
-		res, err := t.DB.ExecContext(ctx, "UPDATE "+table+" SET holder = ?, token = LAST_INSERT_ID(token + 1), acquired_at = UTC_TIMESTAMP(6), "+
+		next := "LAST_INSERT_ID(token + 1)"
+		if t.PlainToken {
+			next = "token + 1"
+		}
+		res, err := t.DB.ExecContext(ctx, "UPDATE "+table+" SET holder = ?, token = "+next+", acquired_at = UTC_TIMESTAMP(6), "+
 			"heartbeat_at = UTC_TIMESTAMP(6), expires_at = UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND, running_logical = ? "+
 			"WHERE name = ? AND expires_at < UTC_TIMESTAMP(6)", holder, t.TTL.Microseconds(), at, name)
 		var n int64
@@ -179,8 +187,20 @@ func (t *LeaseTable) Acquire(ctx context.Context, name, holder string, running t
 	var got string
 	var read uint64
 	var done, doneRun sql.NullString
-	if err := t.DB.QueryRowContext(ctx, "SELECT holder, token, done_logical, done_run_id FROM "+table+" WHERE name = ?", name).
-		Scan(&got, &read, &done, &doneRun); err != nil {
+	query := "SELECT holder, token, done_logical, done_run_id FROM " + table + " WHERE name = ?"
+	err := t.DB.QueryRowContext(ctx, query, name).Scan(&got, &read, &done, &doneRun)
+	if err == nil && (got != holder || l.Token != 0 && read != l.Token) {
+		// A node (through a proxy, another connection may reach another)
+		// that has not applied the UPDATE yet: read again once it has
+		// (see held), so that done_logical is this lease's.
+		var g string
+		var r uint64
+		var d, dr sql.NullString
+		if t.DB.QueryRowContext(ctx, "SET STATEMENT wsrep_sync_wait = 1 FOR "+query, name).Scan(&g, &r, &d, &dr) == nil {
+			got, read, done, doneRun = g, r, d, dr
+		}
+	}
+	if err != nil {
 		if l.Token != 0 {
 			_ = l.Release(ctx)
 		}

@@ -142,3 +142,33 @@ func TestLease(t *testing.T) {
 		t.Errorf("cause = %v, want ErrLeaseLost", context.Cause(runCtx))
 	}
 }
+
+// TestLeaseTokenReadBack: the token comes with the UPDATE
+// (LAST_INSERT_ID), or, for an engine that refuses that (PlainToken:
+// Vitess), from the row read back; either way each acquisition has the
+// next one, and Done records the time and frees the lease in one go.
+func TestLeaseTokenReadBack(t *testing.T) {
+	ctx := context.Background()
+	db := testdb.New(t)
+	for i, plain := range []bool{false, true, false} {
+		table := &mysqlconn.LeaseTable{DB: db, Table: "joinery_locks", TTL: time.Minute, PlainToken: plain}
+		l, err := table.Acquire(ctx, "joinery/app/t", "host/1/run", time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Token != uint64(i+1) {
+			t.Errorf("acquisition %d (plain %v): token %d, want %d", i+1, plain, l.Token, i+1)
+		}
+		at := time.Date(2026, 12, 1, i, 0, 0, 0, time.UTC)
+		if err := l.Done(ctx, at, "run"); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Release(ctx); err != nil { // nothing left to do
+			t.Fatal(err)
+		}
+		got := table.Read(ctx, "joinery/app/t")
+		if got.Holder != "" || got.ExpiresIn > 0 || !got.Done.Equal(at) || !got.Running.IsZero() {
+			t.Errorf("after Done: %+v, want free, done at %v", got, at)
+		}
+	}
+}
