@@ -2,7 +2,6 @@ package testdb
 
 import (
 	"context"
-	"database/sql"
 	"os"
 	"strings"
 	"testing"
@@ -53,14 +52,11 @@ func waitForDatabase(t testing.TB, what string, nodes []string, name string) {
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
 	for _, node := range nodes {
-		db, err := sql.Open("mysql", serverConfig(t, what, strings.TrimSpace(node)).FormatDSN())
-		if err != nil {
-			t.Fatalf("testdb: %v", err)
-		}
+		db := openServer(t, serverConfig(t, what, strings.TrimSpace(node)).FormatDSN())
 		// wsrep_sync_wait: the read waits until the node has applied
 		// every write the cluster committed before it.
 		var n int
-		err = db.QueryRowContext(ctx, "SET STATEMENT wsrep_sync_wait = 1 FOR SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", name).Scan(&n)
+		err := db.QueryRowContext(ctx, "SET STATEMENT wsrep_sync_wait = 1 FOR SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", name).Scan(&n)
 		db.Close()
 		if err != nil || n != 1 {
 			t.Fatalf("testdb: database %s on %s: %d found, %v", name, strings.TrimSpace(node), n, err)

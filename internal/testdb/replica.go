@@ -113,15 +113,7 @@ func CatchUp(t testing.TB, primary, replica string) {
 // the test fails when the server of dsn is no replica.
 func ReplicaStatus(t testing.TB, dsn string) map[string]sql.NullString {
 	t.Helper()
-	cfg, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		t.Fatalf("testdb: %v", err)
-	}
-	cfg.DBName = ""
-	db, err := sql.Open("mysql", cfg.FormatDSN())
-	if err != nil {
-		t.Fatalf("testdb: %v", err)
-	}
+	db := openServer(t, dsn)
 	defer db.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
@@ -152,9 +144,9 @@ func ReplicaStatus(t testing.TB, dsn string) map[string]sql.NullString {
 	return out
 }
 
-// query runs a one-value query on the server of dsn, outside its
-// database (which may not be there yet), and scans it to dest.
-func query(t testing.TB, ctx context.Context, dsn, q string, dest any, args ...any) {
+// openServer opens a pool on the server of dsn, outside its database
+// (which may not be there yet); the caller closes it.
+func openServer(t testing.TB, dsn string) *sql.DB {
 	t.Helper()
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
@@ -165,6 +157,14 @@ func query(t testing.TB, ctx context.Context, dsn, q string, dest any, args ...a
 	if err != nil {
 		t.Fatalf("testdb: %v", err)
 	}
+	return db
+}
+
+// query runs a one-value query on the server of dsn, outside its
+// database (which may not be there yet), and scans it to dest.
+func query(t testing.TB, ctx context.Context, dsn, q string, dest any, args ...any) {
+	t.Helper()
+	db := openServer(t, dsn)
 	defer db.Close()
 	if err := db.QueryRowContext(ctx, q, args...).Scan(dest); err != nil {
 		t.Fatalf("testdb: %s: %v", q, err)
