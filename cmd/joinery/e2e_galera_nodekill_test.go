@@ -2,14 +2,12 @@ package main
 
 import (
 	"database/sql"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/joinery/joinery/internal/testdb"
-	"github.com/joinery/joinery/internal/testlog"
 )
 
 // TestGaleraNodeKilledMidRun: the node a daemon's run reads from dies
@@ -54,26 +52,7 @@ func TestGaleraNodeKilledMidRun(t *testing.T) {
 	ms = waitForManifests(t, 3, []*daemon{a, b}, out)
 	logA, _ := a.stop(t), b.stop(t)
 
-	checkOncePerTime(t, ms, b.cmd.Process.Pid)
-	if first := ms[0].m.Lock.Token; first <= token {
-		t.Errorf("the first run after the kill has token %d, the killed one had %d", first, token)
-	}
-	failed := find(testlog.Parse(t, logA), "run failed", "often")
-	if len(failed) == 0 {
-		t.Fatalf("daemon a logged no failure:\n%s", logA)
-	}
-	if e, _ := failed[0]["error"].(string); !strings.Contains(e, "dataset wait") {
-		t.Errorf("the first failure of daemon a is %q, want the failure of its dataset wait", e)
-	}
-	if at, _ := failed[0]["logical_time"].(string); at != killedAt {
-		t.Errorf("daemon a's first failure is of %s, want the run its node died under, of %s", at, killedAt)
-	}
-	if strings.Contains(logA, `"msg":"run finished"`) {
-		t.Errorf("daemon a finished a run:\n%s", logA)
-	}
-	noErrors(t, b)
-	checkNoTempFiles(t, out)
-	noFilesFor(t, out, killedAt)
+	failed := checkLostDatabase(t, ms, a, b, logA, out, token, killedAt, "killed")
 
 	// Node 1 comes back: it rejoins (Synced, in a cluster of 3) with the
 	// lease as daemon b left it.
@@ -88,7 +67,7 @@ func TestGaleraNodeKilledMidRun(t *testing.T) {
 		t.Errorf("node 1 restarted has the lease's token %d, want %d, the last commit's", got, ms[len(ms)-1].m.Lock.Token)
 	}
 	t.Logf("daemon a failed %s after the kill: %s; node 2 in a primary cluster of 2 %s after it; daemon b committed %s after it with token %d (a's %d); node 1 rejoined in %s",
-		failedIn.Round(time.Millisecond), failed[0]["error"], primaryIn.Round(time.Millisecond), after.Round(time.Millisecond), ms[0].m.Lock.Token, token, rejoinIn.Round(time.Millisecond))
+		failedIn.Round(time.Millisecond), failed["error"], primaryIn.Round(time.Millisecond), after.Round(time.Millisecond), ms[0].m.Lock.Token, token, rejoinIn.Round(time.Millisecond))
 }
 
 // waitForClusterSize waits up to 30 s for db's node to see a cluster of

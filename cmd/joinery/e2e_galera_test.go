@@ -521,9 +521,22 @@ func TestGaleraNodeLostMidRun(t *testing.T) {
 	ms = waitForManifests(t, 3, []*daemon{a, b}, out)
 	logA, _ := a.stop(t), b.stop(t)
 
+	failed := checkLostDatabase(t, ms, a, b, logA, out, token, cutAt, "cut off")
+	t.Logf("daemon a failed %s after the cut: %s; daemon b committed %s after it with token %d (a's %d)", failedIn.Round(time.Millisecond), failed["error"], after.Round(time.Millisecond), ms[0].m.Lock.Token, token)
+}
+
+// checkLostDatabase checks what two daemons left when daemon a lost its
+// database node (how: "cut off", "killed") in the middle of its run of
+// lostAt, ms being the runs committed since: every time once, by daemon b,
+// the first with a greater fencing token than a's (token); a's first
+// failure is its dataset wait in the run of lostAt, and it finished no
+// run; b logged no error; no temporary file, and no file of lostAt. It
+// returns a's first failure's record.
+func checkLostDatabase(t *testing.T, ms []committed, a, b *daemon, logA, out string, token uint64, lostAt, how string) map[string]any {
+	t.Helper()
 	checkOncePerTime(t, ms, b.cmd.Process.Pid)
 	if first := ms[0].m.Lock.Token; first <= token {
-		t.Errorf("the first run after the cut has token %d, the cut one had %d", first, token)
+		t.Errorf("the first run after daemon a's node was %s has token %d, a's had %d", how, first, token)
 	}
 	failed := find(testlog.Parse(t, logA), "run failed", "often")
 	if len(failed) == 0 {
@@ -532,16 +545,16 @@ func TestGaleraNodeLostMidRun(t *testing.T) {
 	if e, _ := failed[0]["error"].(string); !strings.Contains(e, "dataset wait") {
 		t.Errorf("the first failure of daemon a is %q, want the failure of its dataset wait", e)
 	}
+	if at, _ := failed[0]["logical_time"].(string); at != lostAt {
+		t.Errorf("daemon a's first failure is of %s, want the run its node was %s under, of %s", at, how, lostAt)
+	}
 	if !strings.Contains(logA, `"msg":"run started"`) || strings.Contains(logA, `"msg":"run finished"`) {
 		t.Errorf("daemon a finished a run:\n%s", logA)
 	}
 	noErrors(t, b)
 	checkNoTempFiles(t, out)
-	noFilesFor(t, out, cutAt)
-	if at, _ := failed[0]["logical_time"].(string); at != cutAt {
-		t.Errorf("daemon a's first failure is of %s, want the run cut off, of %s", at, cutAt)
-	}
-	t.Logf("daemon a failed %s after the cut: %s; daemon b committed %s after it with token %d (a's %d)", failedIn.Round(time.Millisecond), failed[0]["error"], after.Round(time.Millisecond), ms[0].m.Lock.Token, token)
+	noFilesFor(t, out, lostAt)
+	return failed[0]
 }
 
 // TestGaleraDoctor: joinery doctor --connect on a Galera node names the
